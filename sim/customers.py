@@ -1,0 +1,215 @@
+"""Customer state and the vectorised monthly behaviour of customers.
+
+Where it sits: ``sim.model`` calls these functions once a month. State lives in numpy
+arrays (one slot per customer ever created, so memory grows with customers + months,
+never with events). Each function is one mechanism of ``docs/model.md``: help-seeking
+under a price, satisfaction-ladder moves, churn hazard, trial conversion, VIP selection.
+No SimPy here, no I/O, no global RNG: every draw comes from a generator passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.schema import LADDER, Params
+
+BELOW, MEET, EXCEED, DELIGHT, WOW = range(len(LADDER))
+TOP = len(LADDER) - 1
+
+
+@dataclass
+class Population:
+    """All customers ever created in one run; ``n`` slots are in use."""
+
+    n: int
+    segment: np.ndarray  # int16
+    level: np.ndarray  # int8, index into LADDER
+    active: np.ndarray  # bool: trial or paying, not churned
+    paying: np.ndarray  # bool
+    trial_month: np.ndarray  # int32, month the trial started (-1 for initial customers)
+    converted_month: np.ndarray  # int32, month they became paying
+    vip: np.ndarray  # bool
+    big_name: np.ndarray  # bool
+    funding_usd: np.ndarray  # float64
+    # outcome counters of the current month, incremented by the desk
+    on_time: np.ndarray
+    late: np.ndarray
+    abandoned: np.ndarray
+    fees_usd: np.ndarray
+    touches: np.ndarray
+
+    _ARRAYS = (
+        ("segment", np.int16), ("level", np.int8), ("active", bool), ("paying", bool),
+        ("trial_month", np.int32), ("converted_month", np.int32), ("vip", bool), ("big_name", bool),
+        ("funding_usd", np.float64), ("on_time", np.int32), ("late", np.int32), ("abandoned", np.int32),
+        ("fees_usd", np.float64), ("touches", np.int32),
+    )
+
+    @classmethod
+    def empty(cls, capacity: int) -> "Population":
+        return cls(0, **{name: np.zeros(capacity, dtype=dt) for name, dt in cls._ARRAYS})
+
+    def _grow(self, needed: int) -> None:
+        cap = len(self.segment)
+        if needed <= cap:
+            return
+        new_cap = max(needed, int(cap * 1.5) + 16)
+        for name, dt in self._ARRAYS:
+            arr = np.zeros(new_cap, dtype=dt)
+            arr[:cap] = getattr(self, name)
+            setattr(self, name, arr)
+
+    def reset_counters(self) -> None:
+        for name in ("on_time", "late", "abandoned", "fees_usd", "touches"):
+            getattr(self, name)[: self.n] = 0
+
+    def add(self, count: int, params: Params, rng: np.random.Generator, *, month: int, paying: bool,
+            level: np.ndarray | None = None) -> np.ndarray:
+        """Create ``count`` customers (paying, or starting a trial in ``month``); return their slots."""
+        segs = params.customers.segments
+        self._grow(self.n + count)
+        idx = np.arange(self.n, self.n + count)
+        self.n += count
+        shares = np.array([s.share for s in segs])
+        seg = rng.choice(len(segs), size=count, p=shares / shares.sum())
+        big_share = np.array([s.big_name_share for s in segs])[seg]
+        median = np.array([s.funding_median_usd for s in segs])[seg]
+        self.segment[idx] = seg
+        self.big_name[idx] = rng.random(count) < big_share
+        self.funding_usd[idx] = median * np.exp(params.customers.funding_sigma * rng.standard_normal(count))
+        self.level[idx] = MEET if level is None else level
+        self.active[idx] = True
+        self.paying[idx] = paying
+        self.trial_month[idx] = -1 if paying else month
+        # Initial customers converted at staggered past months, so lifecycle check-ins spread out.
+        self.converted_month[idx] = -1 - rng.integers(0, 12, size=count) if paying else -10_000
+        self.vip[idx] = vip_eligible(self, idx, params) if params.vip.enabled else False
+        return idx
+
+
+def vip_eligible(pop: Population, idx: np.ndarray, params: Params) -> np.ndarray:
+    """VIP selection rules (DOMAIN §4): top plan, big name, or well funded."""
+    v = params.vip
+    top = np.array([s.is_top_plan for s in params.customers.segments])[pop.segment[idx]]
+    out = np.zeros(len(idx), dtype=bool)
+    if v.select_top_plan:
+        out |= top
+    if v.select_big_name:
+        out |= pop.big_name[idx]
+    if v.select_funded:
+        out |= pop.funding_usd[idx] >= v.min_funding_usd
+    return out
+
+
+def initial_levels(count: int, params: Params, rng: np.random.Generator) -> np.ndarray:
+    shares = np.asarray(params.satisfaction.initial_shares)
+    return rng.choice(len(LADDER), size=count, p=shares / shares.sum()).astype(np.int8)
+
+
+# ------------------------------------------------------------------ help-seeking
+
+
+def ticket_fee_by_segment(params: Params) -> np.ndarray:
+    """Marginal fee (USD) of one more ticket beyond the free allowance, per segment.
+
+    Under per_hour the customer anticipates the mean handle time.
+    """
+    p = params.pricing
+    segs = params.customers.segments
+    if p.scheme == "per_ticket":
+        return np.full(len(segs), p.per_ticket_fee_usd)
+    if p.scheme == "per_hour":
+        return np.full(len(segs), p.per_hour_fee_usd * params.support.handle_time_mean_h)
+    if p.scheme == "tiered":
+        return np.array([s.tier_ticket_fee_usd for s in segs])
+    return np.zeros(len(segs))
+
+
+def ask_probability(params: Params, fee_usd: np.ndarray, sensitivity: np.ndarray) -> np.ndarray:
+    """Demand suppression: P(ask for help) = base x exp(-sensitivity x marginal fee)."""
+    return params.help_seeking.base_ask_prob * np.exp(-sensitivity * fee_usd)
+
+
+@dataclass
+class HelpDecisions:
+    issues: np.ndarray  # per active customer
+    asks_free: np.ndarray  # tickets within the free allowance
+    asks_paid: np.ndarray  # tickets that will carry a fee
+    suppressed: np.ndarray
+    unresolved: np.ndarray
+
+
+def help_decisions(pop: Population, who: np.ndarray, params: Params, rng_issues: np.random.Generator,
+                   rng_help: np.random.Generator) -> HelpDecisions:
+    """Issues arrive (Poisson per customer); each is raised, self-resolves or stays unresolved."""
+    segs = params.customers.segments
+    seg = pop.segment[who]
+    rate = np.array([s.issue_rate_per_month for s in segs])[seg]
+    issues = rng_issues.poisson(rate)
+    sens = np.array([s.fee_sensitivity_per_usd for s in segs])[seg]
+    fee = ticket_fee_by_segment(params)[seg]
+    allowance = params.pricing.included_tickets_per_month
+    if params.pricing.scheme == "flat":
+        allowance = np.iinfo(np.int32).max  # flat: every ticket is free
+    free_n = np.minimum(issues, allowance)
+    paid_n = issues - free_n
+    p_free = params.help_seeking.base_ask_prob
+    asks_free = rng_help.binomial(free_n, p_free)
+    asks_paid = rng_help.binomial(paid_n, ask_probability(params, fee, sens))
+    suppressed = issues - asks_free - asks_paid
+    self_resolved = rng_help.binomial(suppressed, params.help_seeking.self_resolve_prob)
+    return HelpDecisions(issues, asks_free, asks_paid, suppressed, suppressed - self_resolved)
+
+
+# ------------------------------------------------------------------ satisfaction ladder
+
+
+def ladder_update(pop: Population, who: np.ndarray, unresolved: np.ndarray, params: Params,
+                  rng: np.random.Generator) -> None:
+    """Move each customer up or down the ladder by this month's experiences (in place)."""
+    s = params.satisfaction
+    lvl = pop.level[who].astype(np.int16)
+    m = len(who)
+    up = rng.binomial(pop.on_time[who], s.p_up_on_time)
+    up += rng.binomial(pop.touches[who], params.vip.p_up_per_touch)
+    if params.loyalty.enabled:
+        up += rng.random(m) < params.loyalty.p_up_per_month
+    up += (lvl == BELOW) & (rng.random(m) < s.p_recover_from_below)
+    down = rng.binomial(pop.late[who], s.p_down_late)
+    down += rng.binomial(pop.abandoned[who], s.p_down_abandoned)
+    down += rng.binomial(unresolved, s.p_down_unresolved)
+    down += rng.random(m) < -np.expm1(-s.resentment_per_usd * pop.fees_usd[who])
+    down += (lvl > MEET) & (rng.random(m) < s.p_decay_above_meet)
+    pop.level[who] = np.clip(lvl + up - down, BELOW, TOP).astype(np.int8)
+
+
+# ------------------------------------------------------------------ churn and conversion
+
+
+def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
+    """Monthly churn probability: base hazard x ladder multiplier x switching ease x price factor."""
+    segs = params.customers.segments
+    seg = pop.segment[who]
+    base = np.array([s.base_churn_per_month for s in segs])[seg]
+    list_price = np.array([s.plan_price_usd_per_month for s in segs])[seg]
+    paid = list_price * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
+    ratio = np.where(list_price > 0, paid / np.maximum(list_price, 1e-12), 1.0)
+    hazard = -np.log1p(-base) * np.asarray(params.churn.level_hazard_multiplier)[pop.level[who]]
+    hazard = hazard * params.churn.switching_ease * ratio ** params.churn.price_elasticity
+    return -np.expm1(-hazard)
+
+
+def conversion_probability(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
+    segs = params.customers.segments
+    base = np.array([s.trial_conversion for s in segs])[pop.segment[who]]
+    p = base * np.asarray(params.trial.conversion_level_multiplier)[pop.level[who]]
+    if params.vip.enabled and params.vip.concierge_checkins > 0:
+        p = p + params.vip.concierge_conversion_uplift * pop.vip[who]
+    return np.clip(p, 0.0, 1.0)
+
+
+def monthly_price(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
+    prices = np.array([s.plan_price_usd_per_month for s in params.customers.segments])
+    return prices[pop.segment[who]] * params.pricing.price_multiplier

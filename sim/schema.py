@@ -1,0 +1,417 @@
+"""Scenario schema: the single source of truth for every parameter.
+
+Where it sits: scenario file (TOML) -> **schema** (types, units, ranges, defaults,
+sources) -> ``sim.scenario`` (load, merge policies, overrides, errors) -> model.
+
+Every field is declared with :func:`param`, which records its unit, allowed range,
+default and the source of the default (a claim in ``shared/DOMAIN.md`` or
+"assumption"). The CLI (``supportsim schema``), the app's controls and
+``docs/parameters.md`` are all generated from these declarations. This module
+must not run anything or read files.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+HOURS_PER_MONTH = 730.0  # 365 days * 24 h / 12: the desk runs on hours, customers on months
+LADDER = ("below", "meet", "exceed", "delight", "wow")
+
+# Sources cited by defaults (short keys expanded in docs/parameters.md).
+SRC_NETFLIX = "DOMAIN §1 (Netflix argument)"
+SRC_RETENTION = "DOMAIN §2 (retention levers)"
+SRC_LADDER = "DOMAIN §3 (four levels of satisfaction)"
+SRC_VIP = "DOMAIN §4 (VIP customer support)"
+SRC_BENCH = "DOMAIN benchmarks"
+SRC_LS2006 = "Lambrecht & Skiera 2006 (pay-per-use raises churn)"
+ASSUMPTION = "assumption"
+
+
+def param(
+    default: Any,
+    *,
+    unit: str = "",
+    source: str = ASSUMPTION,
+    doc: str,
+    ge: float | None = None,
+    le: float | None = None,
+    gt: float | None = None,
+) -> Any:
+    """Declare one parameter: default, allowed range, unit, source and a one-line doc."""
+    return Field(
+        default,
+        ge=ge,
+        le=le,
+        gt=gt,
+        description=doc,
+        json_schema_extra={"unit": unit, "source": source},
+    )
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+class Segment(_Section):
+    """One customer segment (usually one plan)."""
+
+    name: str = Field("segment", min_length=1, max_length=40, description="Segment name.")
+    share: float = param(1.0, ge=0, le=1, unit="fraction", doc="Share of new and initial customers in this segment.")
+    plan_price_usd_per_month: float = param(
+        100.0, ge=0, le=1_000_000, unit="USD/month", doc="Subscription price of the plan."
+    )
+    issue_rate_per_month: float = param(
+        0.7, ge=0, le=20, unit="issues/customer/month", source=SRC_BENCH,
+        doc="Mean number of support-worthy issues a customer meets per month (Poisson). Typical 0.5-1.0.",
+    )
+    fee_sensitivity_per_usd: float = param(
+        0.04, ge=0, le=1, unit="1/USD", source=SRC_NETFLIX,
+        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee).",
+    )
+    base_churn_per_month: float = param(
+        0.03, ge=0, le=0.99, unit="probability/month", source=SRC_BENCH,
+        doc="Monthly churn probability of a customer at the 'meet' level (SMB 3-5%, mid 1.5-3%, enterprise 0.7-2%).",
+    )
+    trial_conversion: float = param(
+        0.25, ge=0, le=1, unit="probability", doc="Trial-to-paid conversion probability at the 'meet' level."
+    )
+    tier_priority: int = param(
+        1, ge=1, le=9, unit="rank",
+        doc="Desk priority under the tiered scheme (1 = served first; VIP work is always 0).",
+    )
+    tier_sla_h: float = param(
+        4.0, gt=0, le=720, unit="h", source=SRC_BENCH,
+        doc="First-response target (and expectation) under the tiered scheme.",
+    )
+    tier_ticket_fee_usd: float = param(
+        0.0, ge=0, le=10_000, unit="USD/ticket", doc="Per-ticket fee this plan pays under the tiered scheme."
+    )
+    is_top_plan: bool = Field(False, description="Top plan: VIP-eligible under the 'top plan' rule (DOMAIN §4).")
+    big_name_share: float = param(
+        0.02, ge=0, le=1, unit="fraction", source=SRC_VIP,
+        doc="Share of customers that are big names (known brands, influential people).",
+    )
+    funding_median_usd: float = param(
+        150_000.0, ge=0, le=1e11, unit="USD", source=SRC_VIP,
+        doc="Median total funding of customers (lognormal, sigma = customers.funding_sigma).",
+    )
+
+
+def _default_segments() -> list[Segment]:
+    return [
+        Segment(name="starter", share=0.6, plan_price_usd_per_month=49, issue_rate_per_month=0.5,
+                fee_sensitivity_per_usd=0.05, base_churn_per_month=0.04, trial_conversion=0.22,
+                tier_priority=3, tier_sla_h=24.0, tier_ticket_fee_usd=15.0,
+                big_name_share=0.01, funding_median_usd=50_000),
+        Segment(name="growth", share=0.3, plan_price_usd_per_month=199, issue_rate_per_month=0.8,
+                fee_sensitivity_per_usd=0.03, base_churn_per_month=0.022, trial_conversion=0.28,
+                tier_priority=2, tier_sla_h=8.0, tier_ticket_fee_usd=0.0,
+                big_name_share=0.03, funding_median_usd=400_000),
+        Segment(name="business", share=0.1, plan_price_usd_per_month=799, issue_rate_per_month=1.2,
+                fee_sensitivity_per_usd=0.015, base_churn_per_month=0.012, trial_conversion=0.32,
+                tier_priority=1, tier_sla_h=2.0, tier_ticket_fee_usd=0.0, is_top_plan=True,
+                big_name_share=0.08, funding_median_usd=3_000_000),
+    ]
+
+
+class Customers(_Section):
+    initial: int = param(2000, ge=1, le=2_000_000, unit="customers", doc="Paying customers at month 0.")
+    segments: list[Segment] = Field(default_factory=_default_segments, min_length=1, max_length=20,
+                                    description="Customer segments (shares must sum to 1).")
+    funding_sigma: float = param(1.2, ge=0, le=5, unit="log-USD", doc="Lognormal sigma of customer funding.")
+
+    @model_validator(mode="after")
+    def _check_segments(self) -> "Customers":
+        total = sum(s.share for s in self.segments)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must sum to 1 (got {total:.6g})")
+        names = [s.name for s in self.segments]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate segment names: {', '.join(dupes)}")
+        return self
+
+
+class Pricing(_Section):
+    scheme: Literal["flat", "tiered", "per_ticket", "per_hour"] = Field(
+        "flat",
+        description=(
+            "How support is priced: flat (same service for every plan, no fee), tiered (priority, SLA and "
+            "fee by plan), per_ticket or per_hour (metered)."
+        ),
+    )
+    per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", doc="Fee per ticket (per_ticket scheme).")
+    per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", doc="Fee per hour of agent time (per_hour scheme).")
+    included_tickets_per_month: int = param(
+        0, ge=0, le=1000, unit="tickets/month", doc="Tickets per customer per month free of fee before metering starts."
+    )
+    support_fee_usd_per_month: float = param(
+        0.0, ge=0, le=100_000, unit="USD/customer/month", doc="Flat support add-on charged to every paying customer."
+    )
+    price_multiplier: float = param(
+        1.0, ge=0.1, le=10, unit="x list price", source=SRC_LADDER,
+        doc="Multiplier on every plan price (e.g. 1.05 to fund flat support); raises churn via churn.price_elasticity.",
+    )
+
+
+class HelpSeeking(_Section):
+    base_ask_prob: float = param(
+        0.8, ge=0, le=1, unit="probability", source=SRC_NETFLIX,
+        doc="Probability that a customer asks for help with an issue when help is free.",
+    )
+    self_resolve_prob: float = param(
+        0.4, ge=0, le=1, unit="probability", doc="Probability that an issue the customer does not raise resolves itself."
+    )
+
+
+class Support(_Section):
+    staffing: Literal["fixed", "erlang"] = Field(
+        "erlang",
+        description=(
+            "fixed: support.agents all month; erlang: each month staff the fewest agents whose Erlang C "
+            "service level on last month's load meets support.staffing_service_level."
+        ),
+    )
+    agents: int = param(3, ge=1, le=5000, unit="agents", doc="Agents on duty (fixed staffing).")
+    min_agents: int = param(1, ge=1, le=5000, unit="agents", doc="Fewest agents (erlang staffing).")
+    max_agents: int = param(200, ge=1, le=5000, unit="agents", doc="Most agents (erlang staffing).")
+    staffing_service_level: float = param(
+        0.8, gt=0, le=0.999, unit="fraction", source=SRC_BENCH,
+        doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).",
+    )
+    sla_target_h: float = param(
+        4.0, gt=0, le=720, unit="h", source=SRC_BENCH,
+        doc="First-response target and customers' expectation under flat and metered schemes (B2B email 4-6 h).",
+    )
+    handle_time_mean_h: float = param(
+        0.75, gt=0, le=100, unit="h", source=SRC_BENCH,
+        doc="Mean agent time per ticket (with agent cost gives a cost per ticket in the $12-35 benchmark).",
+    )
+    handle_time_dist: Literal["exponential", "lognormal"] = Field(
+        "exponential", description="Distribution of handle times."
+    )
+    handle_time_cv: float = param(
+        1.0, gt=0, le=5, unit="ratio", doc="Coefficient of variation of handle time (lognormal only)."
+    )
+    patience_mean_h: float = param(
+        24.0, gt=0, le=1e7, unit="h", source=SRC_BENCH,
+        doc="Mean time a customer waits for a first response before abandoning the ticket (exponential).",
+    )
+    agent_cost_usd_per_hour: float = param(
+        35.0, ge=0, le=10_000, unit="USD/h", doc="Fully loaded cost of one agent-hour on duty."
+    )
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> "Support":
+        if self.min_agents > self.max_agents:
+            raise ValueError(f"min_agents ({self.min_agents}) must not exceed max_agents ({self.max_agents})")
+        return self
+
+
+def _ladder_values(values: list[float], lo: float, hi: float) -> list[float]:
+    """Check a per-level list: one value per ladder level, each within [lo, hi]."""
+    if len(values) != len(LADDER):
+        raise ValueError(f"needs {len(LADDER)} values, one per level {LADDER} (got {len(values)})")
+    if any(not (lo <= x <= hi) for x in values):
+        raise ValueError(f"each value must lie in [{lo:g}, {hi:g}] (got {values})")
+    return values
+
+
+class Satisfaction(_Section):
+    initial_shares: list[float] = Field(
+        default_factory=lambda: [0.05, 0.55, 0.25, 0.10, 0.05],
+        description="Initial shares of customers on the ladder (below, meet, exceed, delight, wow); sum to 1.",
+        json_schema_extra={"unit": "fraction", "source": ASSUMPTION},
+    )
+    p_up_on_time: float = param(
+        0.25, ge=0, le=1, unit="probability", source=SRC_RETENTION,
+        doc="Chance a ticket resolved within its expectation moves the customer one level up.",
+    )
+    p_down_late: float = param(
+        0.5, ge=0, le=1, unit="probability", source=SRC_LADDER,
+        doc="Chance a ticket answered later than expected moves the customer one level down.",
+    )
+    p_down_abandoned: float = param(
+        0.7, ge=0, le=1, unit="probability", source=SRC_RETENTION,
+        doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down.",
+    )
+    p_down_unresolved: float = param(
+        0.3, ge=0, le=1, unit="probability", source=SRC_NETFLIX,
+        doc="Chance an issue left unresolved (not raised, not self-resolved) moves the customer one level down.",
+    )
+    resentment_per_usd: float = param(
+        0.01, ge=0, le=1, unit="1/USD", source=SRC_LS2006,
+        doc="Resentment: paying f USD of support fees in a month moves one level down with probability 1-exp(-k f).",
+    )
+    p_decay_above_meet: float = param(
+        0.1, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
+        doc="Monthly chance that a customer above 'meet' slips one level (delight fades without new reasons).",
+    )
+    p_recover_from_below: float = param(
+        0.1, ge=0, le=1, unit="probability/month", doc="Monthly chance a customer below expectations recovers to 'meet'."
+    )
+
+    @field_validator("initial_shares")
+    @classmethod
+    def _sum_one(cls, v: list[float]) -> list[float]:
+        _ladder_values(v, 0.0, 1.0)
+        if abs(sum(v) - 1.0) > 1e-6:
+            raise ValueError(f"shares must sum to 1 (got {sum(v):.6g})")
+        return v
+
+
+class Churn(_Section):
+    level_hazard_multiplier: list[float] = Field(
+        default_factory=lambda: [4.0, 1.0, 0.7, 0.45, 0.3],
+        description="Churn hazard multiplier per ladder level (below, meet, exceed, delight, wow).",
+        json_schema_extra={"unit": "x base hazard", "source": SRC_LADDER},
+    )
+    switching_ease: float = param(
+        1.0, ge=0, le=5, unit="x base hazard", source=SRC_NETFLIX,
+        doc="How easy switching to a competitor is: multiplies every churn hazard (0 = locked in).",
+    )
+    price_elasticity: float = param(
+        1.0, ge=0, le=10, unit="ratio", source=SRC_LADDER,
+        doc="Hazard x (effective price / list price)^elasticity: price rises (or support add-ons) raise churn.",
+    )
+
+    @field_validator("level_hazard_multiplier")
+    @classmethod
+    def _check(cls, v: list[float]) -> list[float]:
+        return _ladder_values(v, 0.0, 100.0)
+
+
+class WordOfMouth(_Section):
+    referral_rate_delight: float = param(
+        0.01, ge=0, le=1, unit="signups/customer/month", source=SRC_NETFLIX,
+        doc="Free trial signups each 'delight' customer brings per month (advocates).",
+    )
+    referral_rate_wow: float = param(
+        0.03, ge=0, le=1, unit="signups/customer/month", source=SRC_NETFLIX,
+        doc="Free trial signups each 'wow' customer brings per month.",
+    )
+    negative_per_unhappy_churner: float = param(
+        0.5, ge=0, le=100, unit="signups lost/churner", source=SRC_RETENTION,
+        doc="Signups lost to negative word of mouth per customer who churns from 'below'.",
+    )
+
+
+class Acquisition(_Section):
+    retention_cost_usd: float = param(
+        200.0, ge=0, le=1_000_000, unit="USD/customer",
+        doc="Cost of keeping one existing customer (the '1' in '6-7x').",
+    )
+    cac_multiple: float = param(
+        6.5, ge=1, le=25, unit="x retention cost", source="DOMAIN §1 (6-7x); public range 5-25x",
+        doc="Cost to acquire one paying customer as a multiple of retention_cost_usd.",
+    )
+    replacement_share: float = param(
+        1.0, ge=0, le=5, unit="fraction",
+        doc="Share of last month's churned customers the company sets out to replace with paid acquisition.",
+    )
+    growth_per_month: float = param(
+        0.0, ge=0, le=1_000_000, unit="customers/month", doc="Paying customers acquired beyond replacement each month."
+    )
+    organic_signups_per_month: float = param(
+        0.0, ge=0, le=1_000_000, unit="signups/month", doc="Free trial signups per month (not paid for)."
+    )
+
+
+class Trial(_Section):
+    conversion_level_multiplier: list[float] = Field(
+        default_factory=lambda: [0.3, 1.0, 1.15, 1.3, 1.4],
+        description="Trial conversion multiplier per ladder level at the end of the trial.",
+        json_schema_extra={"unit": "x conversion", "source": SRC_LADDER},
+    )
+
+    @field_validator("conversion_level_multiplier")
+    @classmethod
+    def _check(cls, v: list[float]) -> list[float]:
+        return _ladder_values(v, 0.0, 100.0)
+
+
+class Vip(_Section):
+    enabled: bool = Field(False, description="Run the VIP programme (DOMAIN §4).")
+    select_top_plan: bool = Field(True, description="Customers on a top plan are VIP.")
+    select_big_name: bool = Field(True, description="Big-name customers are VIP.")
+    select_funded: bool = Field(True, description="Customers with funding >= vip.min_funding_usd are VIP.")
+    min_funding_usd: float = param(500_000.0, ge=0, le=1e11, unit="USD", source=SRC_VIP, doc="Funding threshold for VIP.")
+    sla_h: float = param(1.0, gt=0, le=720, unit="h", source=SRC_BENCH, doc="VIP first-response target (top desk priority).")
+    welcome_h: float = param(0.5, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time of the personal welcome (1:1 demo offer).")
+    concierge_checkins: int = param(2, ge=0, le=20, unit="check-ins", source=SRC_VIP, doc="Concierge check-ins during the trial.")
+    checkin_h: float = param(0.5, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time per concierge or lifecycle check-in.")
+    concierge_conversion_uplift: float = param(
+        0.15, ge=0, le=1, unit="probability", source=SRC_VIP,
+        doc="Added trial conversion probability when concierge onboarding ran (capped at 1).",
+    )
+    lifecycle_checkins: bool = Field(True, description="Check in 1 month after conversion, then every 3 months.")
+    p_up_per_touch: float = param(
+        0.3, ge=0, le=1, unit="probability", source=SRC_VIP, doc="Chance each VIP touch moves the customer one level up."
+    )
+    alert_detection_prob: float = param(
+        0.6, ge=0, le=1, unit="probability", source=SRC_VIP,
+        doc="Chance account-level activity churn flags a VIP who is about to cancel.",
+    )
+    alert_false_positive_rate: float = param(
+        0.05, ge=0, le=1, unit="probability/month", doc="Monthly chance a healthy VIP account raises an alert."
+    )
+    outreach_h: float = param(1.0, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time of personal outreach on an alert.")
+    outreach_save_prob: float = param(
+        0.35, ge=0, le=1, unit="probability", source=SRC_VIP, doc="Chance outreach keeps a flagged VIP who would have left."
+    )
+    perks_usd_per_vip_month: float = param(0.0, ge=0, le=100_000, unit="USD/VIP/month", doc="Direct perks cost per VIP.")
+
+
+class Loyalty(_Section):
+    enabled: bool = Field(False, description="Run a loyalty/reward programme (delight/wow lever, DOMAIN §2-3).")
+    cost_usd_per_customer_month: float = param(
+        5.0, ge=0, le=100_000, unit="USD/customer/month", source=SRC_RETENTION, doc="Cost of rewards per paying customer."
+    )
+    p_up_per_month: float = param(
+        0.05, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
+        doc="Monthly chance rewards lift a customer one level.",
+    )
+
+
+class Params(_Section):
+    """Everything the model reads; a policy is a set of overrides of these."""
+
+    customers: Customers = Field(default_factory=Customers)
+    pricing: Pricing = Field(default_factory=Pricing)
+    help_seeking: HelpSeeking = Field(default_factory=HelpSeeking)
+    support: Support = Field(default_factory=Support)
+    satisfaction: Satisfaction = Field(default_factory=Satisfaction)
+    churn: Churn = Field(default_factory=Churn)
+    wom: WordOfMouth = Field(default_factory=WordOfMouth)
+    acquisition: Acquisition = Field(default_factory=Acquisition)
+    trial: Trial = Field(default_factory=Trial)
+    vip: Vip = Field(default_factory=Vip)
+    loyalty: Loyalty = Field(default_factory=Loyalty)
+
+
+class Meta(_Section):
+    name: str = Field("scenario", min_length=1, max_length=80, description="Scenario name (shown on plots).")
+    description: str = Field("", max_length=2000, description="What the scenario is about.")
+    reference_policy: str | None = Field(None, description="Policy others are compared with (default: the first).")
+
+
+class Run(_Section):
+    months: int = param(24, ge=1, le=240, unit="months", doc="Horizon.")
+    replications: int = param(10, ge=1, le=10_000, unit="runs", doc="Monte Carlo replications per policy.")
+    seed: int = param(20261123, ge=0, le=2**63 - 1, unit="", doc="Master seed of all random streams.")
+
+
+POLICY_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_+\-]{0,39}$"
+
+
+class Scenario(Params):
+    """A scenario file: metadata, run settings, base parameters and named policies."""
+
+    scenario: Meta = Field(default_factory=Meta)
+    run: Run = Field(default_factory=Run)
+    policies: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named policies: each a table of overrides of the base parameters (e.g. pricing.scheme).",
+    )
