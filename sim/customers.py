@@ -48,7 +48,7 @@ class Population:
     )
 
     @classmethod
-    def empty(cls, capacity: int) -> "Population":
+    def empty(cls, capacity: int) -> Population:
         return cls(0, **{name: np.zeros(capacity, dtype=dt) for name, dt in cls._ARRAYS})
 
     def _grow(self, needed: int) -> None:

@@ -106,6 +106,13 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
     segs = params.customers.segments
     conv_base = float(sum(s.share * s.trial_conversion for s in segs))
     cac = params.acquisition.cac_multiple * params.acquisition.retention_cost_usd
+    # Warm start: a trial pipeline already running at month 0, sized to replace the churn
+    # expected in the first month, so month 0 does not start with an empty funnel.
+    all_paying = np.arange(pop.n)
+    expected_churn = float(cu.churn_probability(pop, all_paying, params).sum())
+    need0 = params.acquisition.replacement_share * expected_churn + params.acquisition.growth_per_month
+    if conv_base > 0:
+        pop.add(int(round(need0 / conv_base)), params, streams["attributes"], month=-1, paying=False)
     pending_signups = 0
     outreach = np.zeros(0, dtype=np.int64)
     records = []

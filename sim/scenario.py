@@ -225,7 +225,11 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, source: str = "scenario") -> Scenario:
     """Validate a scenario dict (plus ``--set`` overrides) and every policy it defines."""
-    data = copy.deepcopy(data)
+    if overrides:
+        # fill in defaults first, so --set can reach fields the file leaves out (e.g. segment lists)
+        data = deep_merge(Scenario().model_dump(mode="python", exclude={"policies"}), data)
+    else:
+        data = copy.deepcopy(data)
     for expr in overrides or []:
         path, value = parse_set(expr)
         try:

@@ -123,7 +123,7 @@ class Customers(_Section):
     funding_sigma: float = param(1.2, ge=0, le=5, unit="log-USD", doc="Lognormal sigma of customer funding.")
 
     @model_validator(mode="after")
-    def _check_segments(self) -> "Customers":
+    def _check_segments(self) -> Customers:
         total = sum(s.share for s in self.segments)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"segment shares must sum to 1 (got {total:.6g})")
@@ -204,7 +204,7 @@ class Support(_Section):
     )
 
     @model_validator(mode="after")
-    def _check_bounds(self) -> "Support":
+    def _check_bounds(self) -> Support:
         if self.min_agents > self.max_agents:
             raise ValueError(f"min_agents ({self.min_agents}) must not exceed max_agents ({self.max_agents})")
         return self

@@ -1,0 +1,145 @@
+"""The ``supportsim`` command line: a thin caller of the scenario, experiment and results modules.
+
+Exit codes: 0 success, 2 invalid input (message names field, value and allowed range),
+130 interrupted (no partial output is left behind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sim import __version__
+from sim.scenario import ScenarioError, load, resolve_policies
+
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", type=Path, help="scenario file (TOML), e.g. scenarios/baseline.toml")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a parameter, e.g. --set support.agents=8 (repeatable; validated like the file)",
+    )
+
+
+def _load(args: argparse.Namespace, extra: list[str] | None = None):  # noqa: ANN202
+    return load(args.scenario, list(args.overrides) + (extra or []))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    scenario = _load(args)
+    policies = resolve_policies(scenario)
+    print(f"{args.scenario}: valid - scenario '{scenario.scenario.name}', "
+          f"{len(policies)} policies ({', '.join(p.name for p in policies)}), "
+          f"{scenario.run.months} months, {scenario.run.replications} replications")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from sim.schema import Scenario
+
+    print(json.dumps(Scenario.model_json_schema(), indent=2))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.experiment import default_workers, run_scenario
+    from sim.results import write_results
+
+    extra = []
+    if args.seed is not None:
+        extra.append(f"run.seed={args.seed}")
+    if args.replications is not None:
+        extra.append(f"run.replications={args.replications}")
+    scenario = _load(args, extra)
+    workers = args.workers or default_workers()
+    progress = _progress_bar(args.quiet)
+    res = run_scenario(scenario, workers=workers, on_progress=progress)
+    write_results(res, args.out, plots=not args.no_plots)
+    if not args.quiet:
+        _print_summary(res)
+        print(f"wrote {args.out}/monthly.csv, kpis.csv, summary.json" + ("" if args.no_plots else ", plots/"))
+    return 0
+
+
+def _progress_bar(quiet: bool) -> Callable[[int, int], None] | None:
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    bar: dict[str, tqdm] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="run", desc="simulating", file=sys.stderr)
+        bar["bar"].update(done - bar["bar"].n)
+        if done == total:
+            bar["bar"].close()
+
+    return update
+
+
+def _print_summary(res) -> None:  # noqa: ANN001
+    from sim.metrics import KPIS
+
+    summary = res.summary()
+    print(f"\nscenario '{res.scenario.scenario.name}' (sha256 {res.scenario_sha256[:12]}), "
+          f"{res.replications} replications, seed {res.seed}; mean [95% CI]")
+    for p in res.policies:
+        print(f"  {p}")
+        for k, label in KPIS.items():
+            s = summary[p][k]
+            print(f"    {label:<30} {s['mean']:>14,.2f}  [{s['ci_low']:,.2f}, {s['ci_high']:,.2f}]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="supportsim",
+        description="Simulate flat, tiered, metered and VIP support pricing and compare retention and profit.",
+    )
+    parser.add_argument("--version", action="version", version=f"supportsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run every policy of a scenario and write results",
+                       description="Run every policy of a scenario; write monthly.csv, kpis.csv, "
+                                   "summary.json and plots/ into --out (atomically).")
+    _scenario_args(p)
+    p.add_argument("--out", type=Path, required=True, help="output folder (replaced whole on success)")
+    p.add_argument("--replications", type=int, help="replications per policy (default: the file's run.replications)")
+    p.add_argument("--seed", type=int, help="master seed (default: the file's run.seed)")
+    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores; 1 = serial)")
+    p.add_argument("--no-plots", action="store_true", help="skip the plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a scenario file and its policies",
+                       description="Validate a scenario file (and --set overrides) against the schema.")
+    _scenario_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON schema of scenario files",
+                       description="Print the JSON schema of scenario files (types, ranges, units, sources).")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted: no results written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

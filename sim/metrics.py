@@ -1,0 +1,119 @@
+"""KPIs per run and Monte Carlo summaries with confidence intervals.
+
+Where it sits: model records (tidy monthly table) -> **metrics** -> results files, plots,
+app. Works on pandas tables only; never runs the model.
+
+KPI definitions (also in docs/model.md):
+- customers_at_horizon: paying customers at the end of the last month (C of the last month).
+- avg_retention_rate_pct: mean over months of ((C - B) / A) x 100.
+- cumulative_profit: sum of monthly profit (USD).
+- ltv: margin per paying customer-month / monthly churn rate, where margin counts
+  subscription and support revenue less support, VIP and loyalty cost (USD).
+- cac: acquisition spend / customers acquired (USD per acquired paying customer).
+- ltv_cac: ltv / cac.
+- suppressed_share: issues not raised because of the fee or habit / all issues.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+KPIS = {
+    "customers_at_horizon": "Customers at horizon",
+    "avg_retention_rate_pct": "Average retention rate (%)",
+    "cumulative_profit": "Cumulative profit (USD)",
+    "ltv": "LTV (USD)",
+    "cac": "CAC (USD)",
+    "ltv_cac": "LTV:CAC",
+    "suppressed_share": "Issues suppressed (share)",
+}
+MONEY = ["subscription_revenue", "support_revenue", "support_cost", "acquisition_cost", "vip_cost", "loyalty_cost"]
+COSTS = {"support_cost", "acquisition_cost", "vip_cost", "loyalty_cost"}
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den else float("nan")
+
+
+def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
+    """KPIs of one run (one policy, one replication) from its monthly rows."""
+    m = monthly.sort_values("month")
+    exposure = float((m["customers_start"] + m["acquired"]).sum())  # paying customer-months
+    margin = float((m["subscription_revenue"] + m["support_revenue"] - m["support_cost"] - m["vip_cost"]
+                    - m["loyalty_cost"]).sum())
+    churn_rate = _ratio(m["churned"].sum(), exposure)
+    ltv = _ratio(_ratio(margin, exposure), churn_rate) if churn_rate == churn_rate and churn_rate > 0 else float("nan")
+    cac = _ratio(m["acquisition_cost"].sum(), m["acquired"].sum())
+    issues = float(m["issues"].sum())
+    return {
+        "customers_at_horizon": float(m["customers_end"].iloc[-1]),
+        "avg_retention_rate_pct": float(m["retention_rate_pct"].mean()),
+        "cumulative_profit": float(m["profit"].sum()),
+        "ltv": ltv,
+        "cac": cac,
+        "ltv_cac": _ratio(ltv, cac) if cac == cac else float("nan"),
+        "suppressed_share": _ratio(m["tickets_suppressed"].sum(), issues),
+    }
+
+
+def kpi_table(monthly: pd.DataFrame) -> pd.DataFrame:
+    """One row per (policy, replication) with every KPI."""
+    rows = []
+    for (policy, rep), g in monthly.groupby(["policy", "replication"], sort=False):
+        rows.append({"policy": policy, "replication": rep, **run_kpis(g)})
+    return pd.DataFrame(rows)
+
+
+def t_interval(values: np.ndarray | pd.Series, level: float = 0.95) -> dict[str, float]:
+    """Mean, standard deviation and two-sided Student-t interval of the mean (NaNs dropped)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        return {"mean": float("nan"), "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 0}
+    mean = float(x.mean())
+    if n == 1:
+        return {"mean": mean, "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 1}
+    sd = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
+    return {"mean": mean, "std": sd, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+
+
+def summarize(kpis: pd.DataFrame, policies: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per policy, per KPI: mean, std, 95% CI."""
+    return {
+        p: {k: t_interval(kpis.loc[kpis["policy"] == p, k]) for k in KPIS} for p in policies
+    }
+
+
+def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str]) -> dict[str, dict[str, dict]]:
+    """Per policy other than the reference: the mean and 95% CI of (policy - reference),
+    paired by replication (common random numbers make the pairs comparable)."""
+    ref = kpis[kpis["policy"] == reference].set_index("replication")
+    out = {}
+    for p in policies:
+        if p == reference:
+            continue
+        other = kpis[kpis["policy"] == p].set_index("replication")
+        common = ref.index.intersection(other.index)
+        out[p] = {k: t_interval(other.loc[common, k] - ref.loc[common, k]) for k in KPIS}
+    return out
+
+
+def band(monthly: pd.DataFrame, column: str, *, cumulative: bool = False, level: float = 0.95) -> pd.DataFrame:
+    """Per (policy, month): mean and t-interval of ``column`` across replications.
+
+    With ``cumulative`` the column is first summed over months within each replication.
+    """
+    df = monthly[["policy", "replication", "month", column]].copy()
+    if cumulative:
+        df[column] = df.groupby(["policy", "replication"], sort=False)[column].cumsum()
+    g = df.groupby(["policy", "month"], sort=False)[column]
+    out = g.agg(mean="mean", std="std", n="count").reset_index()
+    tcrit = stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1))
+    half = np.where(out["n"] > 1, tcrit * out["std"] / np.sqrt(out["n"]), np.nan)
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    return out

@@ -1,0 +1,170 @@
+"""The command line: shipped scenarios, clear errors, reproducible and atomic output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sim.cli import main
+from sim.scenario import ScenarioError, load, load_text, scenario_hash
+from tests.conftest import ROOT, SCENARIOS
+
+SHIPPED = sorted(SCENARIOS.glob("*.toml"))
+TINY = ["--set", "run.months=2", "--set", "run.replications=1", "--set", "customers.initial=150"]
+
+
+def test_required_scenarios_are_shipped():
+    names = {p.stem for p in SHIPPED}
+    assert {"baseline", "netflix", "vip", "metered_wins", "smoke"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_scenario_validates_and_runs(path, tmp_path, capsys):
+    assert main(["validate", str(path)]) == 0
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--workers", "1", "--quiet", "--no-plots", *TINY]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["policies"] == list(load(path).policies) or summary["policies"] == ["base"]
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def _bad(tmp_path, text: str):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    return _run_cli("validate", str(f))
+
+
+def test_out_of_range_value_is_named_with_range(tmp_path):
+    r = _bad(tmp_path, "[support]\nagents = -3\n")
+    assert r.returncode == 2
+    assert "support.agents" in r.stderr and "-3" in r.stderr and "[1, 5000]" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    r = _bad(tmp_path, "[support]\nagnets = 4\n")
+    assert r.returncode == 2
+    assert "support.agnets: unknown key; did you mean 'agents'?" in r.stderr
+
+
+def test_wrong_type_and_bad_choice(tmp_path):
+    r = _bad(tmp_path, '[pricing]\nscheme = "netflix"\nper_ticket_fee_usd = "cheap"\n')
+    assert r.returncode == 2
+    assert "pricing.scheme" in r.stderr and "'flat'" in r.stderr
+    assert "pricing.per_ticket_fee_usd" in r.stderr
+
+
+def test_policy_override_errors_name_the_policy(tmp_path):
+    r = _bad(tmp_path, '[policies.cheap]\npricing.per_ticket_fee_usd = -1\n[policies.other]\nsuport.agents = 2\n')
+    assert r.returncode == 2
+    assert "policies.cheap.pricing.per_ticket_fee_usd" in r.stderr and "[0, 10000]" in r.stderr
+    assert "policies.other.suport" in r.stderr and "'support'" in r.stderr
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    r = _bad(tmp_path, "[support\nagents = 3")
+    assert r.returncode == 2 and "not valid TOML" in r.stderr
+    r = _run_cli("validate", str(tmp_path / "nope.toml"))
+    assert r.returncode == 2 and "cannot read file" in r.stderr
+
+
+def test_segment_shares_must_sum_to_one(tmp_path):
+    r = _bad(tmp_path, '[[customers.segments]]\nname = "a"\nshare = 0.5\n')
+    assert r.returncode == 2 and "sum to 1" in r.stderr
+
+
+def test_reference_policy_must_exist(tmp_path):
+    r = _bad(tmp_path, '[scenario]\nreference_policy = "flta"\n[policies.flat]\npricing.scheme = "flat"\n')
+    assert r.returncode == 2 and "did you mean 'flat'" in r.stderr
+
+
+def test_set_override_is_validated_like_the_file():
+    s = load(SCENARIOS / "smoke.toml", ["support.agents=8", "customers.segments.0.share=0.6",
+                                        "customers.segments.1.share=0.3"])
+    assert s.support.agents == 8 and s.customers.segments[0].share == 0.6
+    with pytest.raises(ScenarioError, match=r"support\.agents.*\[1, 5000\]"):
+        load(SCENARIOS / "smoke.toml", ["support.agents=0"])
+    with pytest.raises(ScenarioError, match="expected path=value"):
+        load(SCENARIOS / "smoke.toml", ["support.agents"])
+    with pytest.raises(ScenarioError, match="list index"):
+        load(SCENARIOS / "smoke.toml", ["customers.segments.9.share=1"])
+
+
+def test_nan_and_inf_are_rejected():
+    with pytest.raises(ScenarioError, match="support.agent_cost_usd_per_hour"):
+        load_text("[support]\nagent_cost_usd_per_hour = nan\n")
+    with pytest.raises(ScenarioError):
+        load(SCENARIOS / "smoke.toml", ["support.handle_time_mean_h=inf"])
+
+
+def test_schema_command_prints_json_schema(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "support" in schema["properties"]
+
+
+def test_help_exits_cleanly():
+    r = _run_cli("run", "--help")
+    assert r.returncode == 0 and "--replications" in r.stdout and "--set" in r.stdout
+
+
+def _csv(tmp_path, name, *args):
+    out = tmp_path / name
+    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--no-plots", *args]) == 0
+    return (out / "monthly.csv").read_bytes(), json.loads((out / "summary.json").read_text())
+
+
+def test_same_seed_identical_bytes_any_process_count(tmp_path):
+    a, sa = _csv(tmp_path, "a", "--workers", "1")
+    b, sb = _csv(tmp_path, "b", "--workers", "2")
+    c, _ = _csv(tmp_path, "c", "--workers", "1", "--seed", "2")
+    assert a == b
+    assert a != c
+    assert sa["scenario_sha256"] == sb["scenario_sha256"]
+
+
+def test_summary_records_provenance(tmp_path):
+    _, s = _csv(tmp_path, "p", "--workers", "1")
+    from sim import __version__
+
+    assert s["supportsim_version"] == __version__
+    assert s["seed"] == 1 and s["replications"] == 3
+    assert s["scenario_sha256"] == scenario_hash(load(SCENARIOS / "smoke.toml"))
+    for kpi in ("customers_at_horizon", "avg_retention_rate_pct", "cumulative_profit", "ltv", "cac", "ltv_cac",
+                "suppressed_share"):
+        stats = s["kpis"]["flat"][kpi]
+        assert stats["ci_low"] <= stats["mean"] <= stats["ci_high"]
+    assert set(s["differences_vs_reference"]) == {"per_ticket", "flat_vip"}
+
+
+def test_failed_run_keeps_previous_output(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--no-plots",
+                 "--workers", "1"]) == 0
+    before = (out / "monthly.csv").read_bytes()
+
+    import sim.results
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sim.results, "write_monthly_csv", boom)
+    with pytest.raises(RuntimeError):
+        main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--no-plots", "--workers", "1",
+              "--seed", "9"])
+    assert (out / "monthly.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp folders left behind
+
+
+def test_plots_are_written_in_three_formats(tmp_path):
+    out = tmp_path / "o"
+    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    for name in ("customers", "cumulative_profit"):
+        for ext in ("png", "svg", "pdf"):
+            assert (out / "plots" / f"{name}.{ext}").stat().st_size > 1000
