@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = _load(args, extra)
     workers = args.workers or default_workers()
     progress = _progress_bar(args.quiet)
-    res = run_scenario(scenario, workers=workers, on_progress=progress)
+    res = run_scenario(scenario, workers=workers, on_progress=progress, max_work=args.max_work)
     write_results(res, args.out, plots=not args.no_plots)
     if not args.quiet:
         _print_summary(res)
@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="master seed (default: the file's run.seed)")
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores; 1 = serial)")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
+    p.add_argument("--max-work", type=int, default=None, metavar="CUSTOMER_MONTHS",
+                   help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_run)
 

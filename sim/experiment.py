@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from sim import metrics, model
+from sim import guardrails, metrics, model
 from sim.scenario import Policy, reference_policy, resolve_policies, scenario_hash
 from sim.schema import Params, Scenario
 
@@ -88,10 +88,12 @@ def run_scenario(
     seed: int | None = None,
     workers: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
+    max_work: int | None = None,
 ) -> Results:
     """Run every policy of ``scenario`` for ``replications`` replications (default: the file's)."""
     reps = replications or scenario.run.replications
     seed = scenario.run.seed if seed is None else seed
+    guardrails.check(scenario, reps, max_work)
     policies = resolve_policies(scenario)
     job_list = jobs(policies, replications=reps, months=scenario.run.months, seed=seed)
     tables = []

@@ -168,3 +168,10 @@ def test_plots_are_written_in_three_formats(tmp_path):
     for name in ("customers", "cumulative_profit"):
         for ext in ("png", "svg", "pdf"):
             assert (out / "plots" / f"{name}.{ext}").stat().st_size > 1000
+
+
+def test_guardrail_refuses_huge_runs_up_front(tmp_path):
+    r = _run_cli("run", str(SCENARIOS / "smoke.toml"), "--out", str(tmp_path / "o"), "--max-work", "1000")
+    assert r.returncode == 2
+    assert "workload too large" in r.stderr and "customer-months" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,24 @@
+"""No policy wins by construction: the answer flips with the business it is asked about."""
+
+from __future__ import annotations
+
+from sim.experiment import run_scenario
+from sim.scenario import load
+from tests.conftest import SCENARIOS
+
+SHORT = ["run.months=12", "run.replications=4", "customers.initial=800"]
+
+
+def _diff(name: str, policy: str, kpi: str) -> dict:
+    res = run_scenario(load(SCENARIOS / name, SHORT), workers=1)
+    return res.differences()[policy][kpi]
+
+
+def test_metered_support_wins_where_switching_is_hard_and_tickets_are_dear():
+    d = _diff("metered_wins.toml", "per_ticket", "cumulative_profit")
+    assert d["ci_low"] > 0, d  # per_ticket - flat profit is positive with 95% confidence
+
+
+def test_flat_support_keeps_more_customers_in_the_baseline():
+    d = _diff("baseline.toml", "per_ticket", "customers_at_horizon")
+    assert d["ci_high"] < 0, d  # per_ticket keeps fewer customers than flat
