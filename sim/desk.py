@@ -64,11 +64,15 @@ class DeskStats:
 class Desk:
     """A support desk of ``agents`` agents in a SimPy environment."""
 
-    def __init__(self, env: simpy.Environment, agents: int, counters: Counters) -> None:
+    def __init__(self, env: simpy.Environment, agents: int, counters: Counters,
+                 ticket_log: list[tuple] | None = None) -> None:
         self.env = env
         self.resource = simpy.PriorityResource(env, capacity=agents)
         self.counters = counters
         self.stats = DeskStats()
+        # Optional per-ticket log (customer, arrival_h, first_response_h or None, handle_h, fee_usd);
+        # off by default so memory does not grow with events.
+        self.ticket_log = ticket_log
 
     @property
     def agents(self) -> int:
@@ -89,6 +93,8 @@ class Desk:
             if getattr(req, "deadline_h", np.inf) < now:
                 req.cancel()
                 self._abandon(req.customer)
+                if self.ticket_log is not None:
+                    self.ticket_log.append((req.customer, req.arrival_h, None, req.handle_h, 0.0))
         stats, self.stats = self.stats, DeskStats()
         return stats
 
@@ -126,12 +132,18 @@ class Desk:
         req = res.request(priority=prio)
         req.deadline_h = arrival + patience  # type: ignore[attr-defined]
         req.customer = cust  # type: ignore[attr-defined]
+        req.arrival_h = arrival  # type: ignore[attr-defined]
+        req.handle_h = handle  # type: ignore[attr-defined]
         yield req
         wait = self.env.now - arrival
         if wait > patience:
             res.release(req)
             self._abandon(cust)
+            if self.ticket_log is not None:
+                self.ticket_log.append((cust, arrival, None, handle, 0.0))
             return
+        if self.ticket_log is not None:
+            self.ticket_log.append((cust, arrival, self.env.now, handle, fee))
         st, c = self.stats, self.counters
         st.waits_h.append(wait)
         if wait <= sla:

@@ -16,6 +16,7 @@ Order of one month m (time in hours, t0 = m x 730 h):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -91,9 +92,27 @@ def _vip_touches(pop: cu.Population, params: Params, month: int, new_trials: np.
     return custs.astype(np.int64), durs
 
 
+@dataclass
+class Trace:
+    """Optional per-entity records of a run (for calibration round trips and debugging).
+
+    ``customers``: one row per customer ever created: slot, segment, trial_month,
+    converted_month (None if never paying), churn_month (None if still there or trial lost),
+    vip, big_name, funding_usd, final level. ``tickets``: one row per ticket: customer slot,
+    arrival_h, first_response_h (None if abandoned), handle_h, fee_usd.
+    """
+
+    customers: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[tuple] = field(default_factory=list)
+
+
 def run(params: Params, *, months: int, seed: int, replication: int = 0,
-        crn_salt: str | None = None) -> list[dict[str, Any]]:
-    """Simulate one replication of one policy; return one record (dict) per month."""
+        crn_salt: str | None = None, trace: Trace | None = None) -> list[dict[str, Any]]:
+    """Simulate one replication of one policy; return one record (dict) per month.
+
+    ``crn_salt`` gives the run its own random streams (switches common random numbers off);
+    ``trace`` collects per-customer and per-ticket records (memory then grows with events).
+    """
     streams = Streams(seed, replication, independent_of=crn_salt)
     streams.month(-1)
     n0 = params.customers.initial
@@ -102,7 +121,9 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
             level=cu.initial_levels(n0, params, streams["ladder"]))
     env = simpy.Environment()
     sup = params.support
-    desk = Desk(env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop)
+    desk = Desk(env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop,
+                ticket_log=trace.tickets if trace is not None else None)
+    churn_month = np.full(0, -1, dtype=np.int32)
     segs = params.customers.segments
     conv_base = float(sum(s.share * s.trial_conversion for s in segs))
     cac = params.acquisition.cac_multiple * params.acquisition.retention_cost_usd
@@ -184,6 +205,10 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         shares = np.bincount(pop.level[paying], minlength=len(LADDER)) / max(len(paying), 1)
         pop.active[churn_idx] = False
         churned = len(churn_idx)
+        if trace is not None:
+            if len(churn_month) < pop.n:
+                churn_month = np.concatenate([churn_month, np.full(pop.n - len(churn_month), -1, np.int32)])
+            churn_month[churn_idx] = month
         # 6. word of mouth and acquisition -> next month's signups
         rng_acq = streams["acquisition"]
         lv = pop.level[paying[~churn_mask]]
@@ -237,4 +262,19 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
             "loyalty_cost": loyalty_cost,
             "profit": subscription + support_revenue - support_cost - acquisition_cost - vip_cost - loyalty_cost,
         })
+    if trace is not None:
+        churn_month = np.concatenate([churn_month, np.full(pop.n - len(churn_month), -1, np.int32)])
+        for i in range(pop.n):
+            converted = int(pop.converted_month[i])
+            trace.customers.append({
+                "slot": i,
+                "segment": params.customers.segments[int(pop.segment[i])].name,
+                "trial_month": int(pop.trial_month[i]),
+                "converted_month": converted if pop.paying[i] else None,
+                "churn_month": int(churn_month[i]) if churn_month[i] >= 0 else None,
+                "vip": bool(pop.vip[i]),
+                "big_name": bool(pop.big_name[i]),
+                "funding_usd": float(pop.funding_usd[i]),
+                "level": LADDER[int(pop.level[i])],
+            })
     return records
