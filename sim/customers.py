@@ -39,12 +39,13 @@ class Population:
     abandoned: np.ndarray
     fees_usd: np.ndarray
     touches: np.ndarray
+    auto_touches: np.ndarray  # automated VIP messages (beyond manual capacity)
 
     _ARRAYS = (
         ("segment", np.int16), ("level", np.int8), ("active", bool), ("paying", bool),
         ("trial_month", np.int32), ("converted_month", np.int32), ("vip", bool), ("big_name", bool),
         ("funding_usd", np.float64), ("on_time", np.int32), ("late", np.int32), ("abandoned", np.int32),
-        ("fees_usd", np.float64), ("touches", np.int32),
+        ("fees_usd", np.float64), ("touches", np.int32), ("auto_touches", np.int32),
     )
 
     @classmethod
@@ -62,7 +63,7 @@ class Population:
             setattr(self, name, arr)
 
     def reset_counters(self) -> None:
-        for name in ("on_time", "late", "abandoned", "fees_usd", "touches"):
+        for name in ("on_time", "late", "abandoned", "fees_usd", "touches", "auto_touches"):
             getattr(self, name)[: self.n] = 0
 
     def add(self, count: int, params: Params, rng: np.random.Generator, *, month: int, paying: bool,
@@ -168,21 +169,39 @@ def help_decisions(pop: Population, who: np.ndarray, params: Params, rng_issues:
 
 def ladder_update(pop: Population, who: np.ndarray, unresolved: np.ndarray, params: Params,
                   rng: np.random.Generator) -> None:
-    """Move each customer up or down the ladder by this month's experiences (in place)."""
+    """Move each customer up or down the ladder by this month's experiences (in place).
+
+    Every customer draws the same uniforms whatever is switched on, so the ladder stream
+    stays aligned between policies (common random numbers).
+    """
     s = params.satisfaction
     lvl = pop.level[who].astype(np.int16)
     m = len(who)
+    u_loyalty, u_proactive, u_recover, u_resent, u_decay = rng.random((5, m))
     up = rng.binomial(pop.on_time[who], s.p_up_on_time)
     up += rng.binomial(pop.touches[who], params.vip.p_up_per_touch)
-    if params.loyalty.enabled:
-        up += rng.random(m) < params.loyalty.p_up_per_month
-    up += (lvl == BELOW) & (rng.random(m) < s.p_recover_from_below)
+    up += rng.binomial(pop.auto_touches[who], params.vip.automated_p_up_per_touch)
+    up += params.loyalty.enabled & (u_loyalty < params.loyalty.p_up_per_month)
+    up += params.proactive.enabled & (u_proactive < params.proactive.p_up_per_month)
+    up += (lvl == BELOW) & (u_recover < s.p_recover_from_below)
     down = rng.binomial(pop.late[who], s.p_down_late)
     down += rng.binomial(pop.abandoned[who], s.p_down_abandoned)
     down += rng.binomial(unresolved, s.p_down_unresolved)
-    down += rng.random(m) < -np.expm1(-s.resentment_per_usd * pop.fees_usd[who])
-    down += (lvl > MEET) & (rng.random(m) < s.p_decay_above_meet)
+    down += u_resent < -np.expm1(-s.resentment_per_usd * pop.fees_usd[who])
+    down += (lvl > MEET) & (u_decay < s.p_decay_above_meet)
     pop.level[who] = np.clip(lvl + up - down, BELOW, TOP).astype(np.int8)
+
+
+def feedback_followups(pop: Population, paying: np.ndarray, params: Params, rng: np.random.Generator) -> int:
+    """Satisfaction survey: respondents below expectations get a follow-up that may lift them
+    back to 'meet' (in place). Returns the number of follow-ups."""
+    f = params.feedback
+    u_respond, u_recover = rng.random((2, len(paying)))
+    if not f.enabled:
+        return 0
+    follow = (u_respond < f.survey_response_rate) & (pop.level[paying] == BELOW)
+    pop.level[paying[follow & (u_recover < f.p_recover_detected)]] = MEET
+    return int(np.count_nonzero(follow))
 
 
 # ------------------------------------------------------------------ churn and conversion
@@ -197,7 +216,8 @@ def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.nd
     paid = list_price * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
     ratio = np.where(list_price > 0, paid / np.maximum(list_price, 1e-12), 1.0)
     hazard = -np.log1p(-base) * np.asarray(params.churn.level_hazard_multiplier)[pop.level[who]]
-    hazard = hazard * params.churn.switching_ease * ratio ** params.churn.price_elasticity
+    elasticity = params.churn.price_elasticity * np.asarray(params.churn.price_elasticity_level_multiplier)[pop.level[who]]
+    hazard = hazard * params.churn.switching_ease * ratio**elasticity
     return -np.expm1(-hazard)
 
 

@@ -70,9 +70,18 @@ def _tickets(pop: cu.Population, who: np.ndarray, hd: cu.HelpDecisions, params: 
     return TicketBatch(arrival, handle, patience, priority, sla, cust, fee)
 
 
+def _manual_vips(pop: cu.Population, params: Params) -> np.ndarray:
+    """Mask over slots: VIPs cared for by hand (the earliest ``vip.manual_capacity`` active VIPs)."""
+    n = pop.n
+    vip = pop.vip[:n] & pop.active[:n]
+    return vip & (np.cumsum(vip) <= params.vip.manual_capacity)
+
+
 def _vip_touches(pop: cu.Population, params: Params, month: int, new_trials: np.ndarray,
-                 outreach: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Customers and durations of this month's VIP touches (welcome, concierge, lifecycle, outreach)."""
+                 outreach: np.ndarray, manual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Customers and durations of this month's manual VIP touches (welcome, concierge,
+    lifecycle, outreach). VIPs beyond manual capacity get automated messages instead
+    (counted in ``pop.auto_touches``, no agent time)."""
     v = params.vip
     parts: list[tuple[np.ndarray, float]] = []
     vip_trials = new_trials[pop.vip[new_trials]]
@@ -87,9 +96,11 @@ def _vip_touches(pop: cu.Population, params: Params, month: int, new_trials: np.
         parts.append((paying_vip[due], v.checkin_h))
     if v.outreach_h > 0:
         parts.append((outreach[pop.active[outreach]], v.outreach_h))
-    custs = np.concatenate([c for c, _ in parts]) if parts else np.zeros(0, np.int64)
+    custs = np.concatenate([c for c, _ in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
     durs = np.concatenate([np.full(len(c), d) for c, d in parts]) if parts else np.zeros(0)
-    return custs.astype(np.int64), durs
+    by_hand = manual[custs]
+    np.add.at(pop.auto_touches, custs[~by_hand], 1)
+    return custs[by_hand], durs[by_hand]
 
 
 @dataclass
@@ -159,7 +170,8 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         # 3. issues and tickets
         hd = cu.help_decisions(pop, active, params, streams["issues"], streams["help"])
         batch = _tickets(pop, active, hd, params, t0, streams["tickets"])
-        touch_c, touch_d = (_vip_touches(pop, params, month, new_trials, outreach, streams["vip"])
+        manual = _manual_vips(pop, params)
+        touch_c, touch_d = (_vip_touches(pop, params, month, new_trials, outreach, manual)
                             if params.vip.enabled else (np.zeros(0, np.int64), np.zeros(0)))
         # 4. staffing and the desk
         if sup.staffing == "erlang":
@@ -172,8 +184,9 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         desk.submit_touches(t0 + streams["vip"].random(len(touch_c)) * MONTH_H, touch_d, touch_c)
         env.run(until=t0 + MONTH_H)
         stats = desk.new_period()
-        # 5. satisfaction, churn, VIP alerts
+        # 5. satisfaction (experiences, then survey follow-ups), churn, VIP alerts
         cu.ladder_update(pop, active, hd.unresolved, params, streams["ladder"])
+        followups = cu.feedback_followups(pop, paying, params, streams["ladder"])
         rng_churn = streams["churn"]
         p_churn = cu.churn_probability(pop, paying, params)
         bound = rng_churn.random(len(paying)) < p_churn
@@ -185,7 +198,9 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
             is_vip = pop.vip[paying]
             u = rng_churn.random((3, len(paying)))
             detected = bound & is_vip & (u[0] < v.alert_detection_prob)
-            saved = detected & (u[1] < v.outreach_save_prob)
+            by_hand = manual[paying]
+            save_prob = np.where(by_hand, v.outreach_save_prob, v.automated_save_prob)
+            saved = detected & (u[1] < save_prob)
             false_alarm = ~bound & is_vip & (u[2] < v.alert_false_positive_rate)
         churn_mask = bound & ~saved
         churn_idx = paying[churn_mask]
@@ -200,7 +215,12 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         n_vip_paying = int(np.count_nonzero(pop.vip[paying]))
         vip_cost = vip_hours_cost + n_vip_paying * params.vip.perks_usd_per_vip_month * params.vip.enabled
         support_cost = staffing_cost - vip_hours_cost
-        loyalty_cost = len(paying) * params.loyalty.cost_usd_per_customer_month * params.loyalty.enabled
+        # retention programmes other than VIP: loyalty rewards, proactive messages, surveys + follow-ups
+        f = params.feedback
+        loyalty_cost = (len(paying) * params.loyalty.cost_usd_per_customer_month * params.loyalty.enabled
+                        + len(active) * params.proactive.cost_usd_per_customer_month * params.proactive.enabled
+                        + (len(paying) * f.survey_cost_usd_per_customer_month + followups * f.followup_cost_usd)
+                        * f.enabled)
         # ladder shares among paying customers, before churn
         shares = np.bincount(pop.level[paying], minlength=len(LADDER)) / max(len(paying), 1)
         pop.active[churn_idx] = False
@@ -253,6 +273,7 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
             "vip_customers": n_vip_paying,
             "vip_touches": stats.touches,
             "vip_touch_hours": stats.touch_h,
+            "feedback_followups": followups,
             **{f"share_{name}": float(x) for name, x in zip(LADDER, shares)},
             "subscription_revenue": subscription,
             "support_revenue": support_revenue,

@@ -274,10 +274,18 @@ class Churn(_Section):
     )
     price_elasticity: float = param(
         1.0, ge=0, le=10, unit="ratio", source=SRC_LADDER,
-        doc="Hazard x (effective price / list price)^elasticity: price rises (or support add-ons) raise churn.",
+        doc="Hazard x (effective price / list price)^(elasticity x level factor): price rises (or support add-ons) raise churn.",
+    )
+    price_elasticity_level_multiplier: list[float] = Field(
+        default_factory=lambda: [1.5, 1.0, 0.7, 0.4, 0.25],
+        description=(
+            "Factor on churn.price_elasticity per ladder level (below, meet, exceed, delight, wow): satisfied "
+            "customers will pay a little more for quality service."
+        ),
+        json_schema_extra={"unit": "x elasticity", "source": SRC_LADDER},
     )
 
-    @field_validator("level_hazard_multiplier")
+    @field_validator("level_hazard_multiplier", "price_elasticity_level_multiplier")
     @classmethod
     def _check(cls, v: list[float]) -> list[float]:
         return _ladder_values(v, 0.0, 100.0)
@@ -362,6 +370,18 @@ class Vip(_Section):
         0.35, ge=0, le=1, unit="probability", source=SRC_VIP, doc="Chance outreach keeps a flagged VIP who would have left."
     )
     perks_usd_per_vip_month: float = param(0.0, ge=0, le=100_000, unit="USD/VIP/month", doc="Direct perks cost per VIP.")
+    manual_capacity: int = param(
+        1_000_000, ge=0, le=10_000_000, unit="VIP customers", source=SRC_VIP,
+        doc="Most VIPs cared for by hand (earliest first); the rest get automated personalised messages instead.",
+    )
+    automated_p_up_per_touch: float = param(
+        0.1, ge=0, le=1, unit="probability", source=SRC_VIP,
+        doc="Chance an automated message (in place of a manual touch) moves the customer one level up.",
+    )
+    automated_save_prob: float = param(
+        0.1, ge=0, le=1, unit="probability", source=SRC_VIP,
+        doc="Chance an automated message keeps a flagged VIP beyond manual capacity who would have left.",
+    )
 
 
 class Loyalty(_Section):
@@ -372,6 +392,38 @@ class Loyalty(_Section):
     p_up_per_month: float = param(
         0.05, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
         doc="Monthly chance rewards lift a customer one level.",
+    )
+
+
+class Proactive(_Section):
+    enabled: bool = Field(
+        False, description="Automated proactive messages to every customer (onboarding flows, tips; DOMAIN §2, §4)."
+    )
+    p_up_per_month: float = param(
+        0.03, ge=0, le=1, unit="probability/month", source=SRC_RETENTION,
+        doc="Monthly chance proactive communication lifts a customer one level.",
+    )
+    cost_usd_per_customer_month: float = param(
+        0.5, ge=0, le=100_000, unit="USD/customer/month", doc="Cost of the messaging per customer (trial or paying)."
+    )
+
+
+class Feedback(_Section):
+    enabled: bool = Field(False, description="Regular satisfaction surveys, acted upon (DOMAIN §2-3).")
+    survey_response_rate: float = param(
+        0.3, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
+        doc="Monthly chance a paying customer answers the survey (tells where they stand on the ladder).",
+    )
+    p_recover_detected: float = param(
+        0.5, ge=0, le=1, unit="probability", source=SRC_RETENTION,
+        doc="Chance a follow-up lifts a respondent who is below expectations back to 'meet'.",
+    )
+    followup_cost_usd: float = param(
+        25.0, ge=0, le=100_000, unit="USD/follow-up",
+        doc="Cost of one follow-up with an unhappy respondent (success-team time, outside the desk).",
+    )
+    survey_cost_usd_per_customer_month: float = param(
+        0.2, ge=0, le=100_000, unit="USD/customer/month", doc="Cost of running the survey per paying customer."
     )
 
 
@@ -389,6 +441,8 @@ class Params(_Section):
     trial: Trial = Field(default_factory=Trial)
     vip: Vip = Field(default_factory=Vip)
     loyalty: Loyalty = Field(default_factory=Loyalty)
+    proactive: Proactive = Field(default_factory=Proactive)
+    feedback: Feedback = Field(default_factory=Feedback)
 
 
 class Meta(_Section):

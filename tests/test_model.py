@@ -106,3 +106,54 @@ def test_ladder_level_drives_churn(level, expected):
     pop.level[:] = level
     other = cu.churn_probability(pop, idx, p)
     assert (other > at_meet).all() if expected == "higher" else (other < at_meet).all()
+
+
+def _policy(name: str):
+    return {p.name: p.params for p in resolve_policies(load(SCENARIOS / "smoke.toml"))}[name]
+
+
+def _run(params, months=6, reps=3, seed=21):
+    return pd.concat([pd.DataFrame(model.run(params, months=months, seed=seed, replication=r)) for r in range(reps)])
+
+
+def test_vip_beyond_manual_capacity_costs_no_agent_time():
+    p = _policy("flat_vip").model_copy(deep=True)
+    by_hand = _run(p)
+    p.vip.manual_capacity = 0
+    automated = _run(p)
+    assert by_hand["vip_touch_hours"].sum() > 0
+    assert automated["vip_touch_hours"].sum() == 0
+    assert automated["vip_cost"].sum() < by_hand["vip_cost"].sum()
+
+
+def test_survey_follow_ups_lift_unhappy_customers():
+    p = _policy("flat").model_copy(deep=True)
+    p.satisfaction.initial_shares = [0.5, 0.5, 0.0, 0.0, 0.0]
+    without = _run(p, months=3)
+    p.feedback.enabled = True
+    p.feedback.survey_response_rate = 1.0
+    p.feedback.p_recover_detected = 1.0
+    with_fb = _run(p, months=3)
+    assert with_fb["share_below"].mean() < without["share_below"].mean()
+    assert (with_fb["feedback_followups"] > 0).all() and (without["feedback_followups"] == 0).all()
+    assert with_fb["loyalty_cost"].sum() > 0 == without["loyalty_cost"].sum()
+
+
+def test_satisfied_customers_tolerate_price_rises():
+    from sim import customers as cu
+    from sim.schema import Params
+
+    p = Params()
+    p.pricing.price_multiplier = 1.2
+    pop = cu.Population.empty(4)
+    pop.add(4, p, np.random.default_rng(0), month=0, paying=True)
+    idx = np.arange(4)
+    ratios = []
+    for level in (cu.MEET, cu.WOW):
+        pop.level[:] = level
+        priced = cu.churn_probability(pop, idx, p)
+        p.pricing.price_multiplier = 1.0
+        plain = cu.churn_probability(pop, idx, p)
+        p.pricing.price_multiplier = 1.2
+        ratios.append(priced / plain)
+    assert (ratios[0] > ratios[1]).all() and (ratios[1] > 1).all()
