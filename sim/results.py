@@ -16,10 +16,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
 from sim.experiment import Results
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FLOAT_FORMAT = "%.10g"  # fixed text form of floats: byte-identical files across machines
 
@@ -84,8 +87,17 @@ def summary_dict(res: Results) -> dict[str, Any]:
     })
 
 
+def provenance_columns(res: Results) -> dict[str, object]:
+    """Constant columns appended to every results table, so a CSV alone is traceable."""
+    return {"seed": res.seed, "scenario_sha256": res.scenario_sha256, "supportsim_version": __version__}
+
+
+def write_table(df: "pd.DataFrame", res: Results, path: Path) -> None:
+    df.assign(**provenance_columns(res)).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
 def write_monthly_csv(res: Results, path: Path) -> None:
-    res.monthly.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    write_table(res.monthly, res, path)
 
 
 def write_results(res: Results, out_dir: Path, *, plots: bool = True) -> Path:
@@ -93,7 +105,7 @@ def write_results(res: Results, out_dir: Path, *, plots: bool = True) -> Path:
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         write_monthly_csv(res, tmp / "monthly.csv")
-        res.kpis.to_csv(tmp / "kpis.csv", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+        write_table(res.kpis, res, tmp / "kpis.csv")
         (tmp / "summary.json").write_text(json.dumps(summary_dict(res), indent=2, sort_keys=False) + "\n")
         if plots:
             from sim import plots as plotting

@@ -175,3 +175,17 @@ def test_guardrail_refuses_huge_runs_up_front(tmp_path):
     assert r.returncode == 2
     assert "workload too large" in r.stderr and "customer-months" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_csv_files_carry_provenance(tmp_path):
+    import pandas as pd
+
+    from sim import __version__
+
+    out = tmp_path / "prov"
+    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--no-plots", "--workers", "1"]) == 0
+    digest = scenario_hash(load(SCENARIOS / "smoke.toml"))
+    for name in ("monthly.csv", "kpis.csv"):
+        df = pd.read_csv(out / name)
+        assert (df["scenario_sha256"] == digest).all() and (df["seed"] == 1).all()
+        assert (df["supportsim_version"] == __version__).all()
