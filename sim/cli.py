@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON schema of scenario files",
                        description="Print the JSON schema of scenario files (types, ranges, units, sources).")
     p.set_defaults(func=cmd_schema)
+
+    from sim import calibrate  # `supportsim calibrate`: its arguments and handler live with the calibration
+
+    calibrate.add_command(sub)
     return parser
 
 
