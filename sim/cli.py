@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the JSON schema of scenario files (types, ranges, units, sources).")
     p.set_defaults(func=cmd_schema)
 
+    from sim import report  # `supportsim report`: its arguments and handler live with the report
+
+    report.add_command(sub)
+
     from sim import calibrate  # `supportsim calibrate`: its arguments and handler live with the calibration
 
     calibrate.add_command(sub)

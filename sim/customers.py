@@ -17,6 +17,7 @@ from sim.schema import LADDER, Params
 
 BELOW, MEET, EXCEED, DELIGHT, WOW = range(len(LADDER))
 TOP = len(LADDER) - 1
+MAX_PRICE_FACTOR = 1e6
 
 
 @dataclass
@@ -217,7 +218,11 @@ def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.nd
     ratio = np.where(list_price > 0, paid / np.maximum(list_price, 1e-12), 1.0)
     hazard = -np.log1p(-base) * np.asarray(params.churn.level_hazard_multiplier)[pop.level[who]]
     elasticity = params.churn.price_elasticity * np.asarray(params.churn.price_elasticity_level_multiplier)[pop.level[who]]
-    hazard = hazard * params.churn.switching_ease * ratio**elasticity
+    # The price factor is capped (at 1e6 x the hazard, churn is certain anyway) so that extreme but
+    # valid inputs cannot overflow to inf and turn 0 x inf into NaN.
+    with np.errstate(over="ignore"):
+        price_factor = np.minimum(ratio**elasticity, MAX_PRICE_FACTOR)
+    hazard = hazard * params.churn.switching_ease * price_factor
     return -np.expm1(-hazard)
 
 

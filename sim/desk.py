@@ -74,6 +74,11 @@ class Desk:
         # Optional per-ticket log (customer, arrival_h, first_response_h or None, handle_h, fee_usd);
         # off by default so memory does not grow with events.
         self.ticket_log = ticket_log
+        # Agent time is booked in the period it is worked: service that runs past the period's
+        # end is carried into the next period (busy and touch hours).
+        self.period_end = np.inf
+        self._carry_busy_h = 0.0
+        self._carry_touch_h = 0.0
 
     @property
     def agents(self) -> int:
@@ -86,6 +91,29 @@ class Desk:
         # SimPy itself calls after a release.
         self.resource._capacity = agents
         self.resource._trigger_put(None)
+
+    def begin_period(self, end_h: float) -> None:
+        """Start a period ending at ``end_h``; work carried over from the last one is booked to it."""
+        self.period_end = end_h
+        span = (end_h - self.env.now) * self.agents  # agent-hours available in the period
+        busy, self._carry_busy_h = self._split(self._carry_busy_h, span)
+        touch, self._carry_touch_h = self._split(self._carry_touch_h, span)
+        self.stats.busy_h += busy
+        self.stats.touch_h += touch
+
+    def _book(self, hours: float, *, touch: bool = False) -> None:
+        """Book ``hours`` of agent time starting now: the part before period_end to this period."""
+        now_part, later = self._split(hours, self.period_end - self.env.now)
+        self.stats.busy_h += now_part
+        self._carry_busy_h += later
+        if touch:
+            self.stats.touch_h += now_part
+            self._carry_touch_h += later
+
+    @staticmethod
+    def _split(hours: float, span: float) -> tuple[float, float]:
+        inside = min(hours, max(span, 0.0))
+        return inside, hours - inside
 
     def new_period(self) -> DeskStats:
         """Close the current period: purge expired waiting tickets, return its stats."""
@@ -142,7 +170,7 @@ class Desk:
             c.on_time[cust] += 1
         else:
             c.late[cust] += 1
-        st.busy_h += handle
+        self._book(handle)
         if fee:
             st.fees_usd += fee
             c.fees_usd[cust] += fee
@@ -166,9 +194,7 @@ class Desk:
 
     def _touch_start(self, req: Any) -> None:
         duration, cust = req.touch
-        st = self.stats
-        st.touch_h += duration
-        st.touches += 1
-        st.busy_h += duration
+        self.stats.touches += 1
+        self._book(duration, touch=True)
         self.counters.touches[cust] += 1
         Timeout(self.env, duration, req).callbacks.append(self._finish)

@@ -143,9 +143,11 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
     all_paying = np.arange(pop.n)
     expected_churn = float(cu.churn_probability(pop, all_paying, params).sum())
     need0 = params.acquisition.replacement_share * expected_churn + params.acquisition.growth_per_month
-    if conv_base > 0:
-        pop.add(int(round(need0 / conv_base)), params, streams["attributes"], month=-1, paying=False)
-    pending_signups = 0
+    # The same number of trials start in month 0 (bought before the horizon, not charged), so the
+    # funnel is full from the start and month 1 converts trials too.
+    warm_trials = int(round(need0 / conv_base)) if conv_base > 0 else 0
+    pop.add(warm_trials, params, streams["attributes"], month=-1, paying=False)
+    pending_signups = warm_trials
     outreach = np.zeros(0, dtype=np.int64)
     records = []
 
@@ -180,6 +182,7 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
                 load, sup.handle_time_mean_h, sup.sla_target_h, sup.staffing_service_level,
                 lo=sup.min_agents, hi=sup.max_agents)
             desk.set_agents(agents)
+        desk.begin_period(t0 + MONTH_H)
         desk.submit(batch)
         desk.submit_touches(t0 + streams["vip"].random(len(touch_c)) * MONTH_H, touch_d, touch_c)
         env.run(until=t0 + MONTH_H)
@@ -211,7 +214,8 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         subscription = float(price.sum())
         support_revenue = stats.fees_usd + len(paying) * params.pricing.support_fee_usd_per_month
         staffing_cost = desk.agents * MONTH_H * sup.agent_cost_usd_per_hour
-        vip_hours_cost = stats.touch_h * sup.agent_cost_usd_per_hour
+        # the VIP programme's share of the desk: touch hours worked this month, at most the staffed hours
+        vip_hours_cost = min(stats.touch_h, desk.agents * MONTH_H) * sup.agent_cost_usd_per_hour
         n_vip_paying = int(np.count_nonzero(pop.vip[paying]))
         vip_cost = vip_hours_cost + n_vip_paying * params.vip.perks_usd_per_vip_month * params.vip.enabled
         support_cost = staffing_cost - vip_hours_cost
@@ -240,7 +244,8 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         free_signups = organic + referrals - wom_lost
         need = params.acquisition.replacement_share * churned + params.acquisition.growth_per_month
         paid_signups = max(0, int(round(need / conv_base)) - free_signups) if conv_base > 0 else 0
-        pending_signups = max(0, free_signups) + paid_signups
+        # signups lost to negative word of mouth are bought back: they cost money, not extra trials
+        pending_signups = max(0, free_signups + paid_signups)
         acquisition_cost = paid_signups * cac * conv_base
         pop.reset_counters()
 

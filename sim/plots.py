@@ -2,47 +2,69 @@
 
 Where it sits: results tables -> **plots** -> PNG/SVG/PDF files, the report and the app.
 Each ``plot_*`` function takes tidy tables (never the model), draws on an optional Axes
-and returns it. One style (:func:`deck_style`), one colour per policy (Okabe-Ito,
-colour-blind safe), a footer that traces a figure back to its scenario, hash,
-replications and version.
+and returns it. One style (:func:`deck_style`, applied by every plot function and by
+:func:`save_figure`), one colour per policy (Okabe-Ito, colour-blind safe, by the policy's
+position in the scenario), and a footer that traces a figure back to its scenario, hash,
+seed, replications and version.
+
+Figures this module creates are 16:9 slides (13.33 x 7.5 in) with a constrained layout
+and every text at 12 pt or more; they are saved at exactly that size, so PNGs drop into
+a slide placeholder unscaled. It must not run the model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+import io
+import math
+import textwrap
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import matplotlib
 
 matplotlib.use("Agg")  # files and the app only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from cycler import cycler  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from sim import __version__, metrics  # noqa: E402
 
-# Okabe & Ito (2008) colour-blind-safe palette, black left out for lines.
+# Okabe & Ito (2008) colour-blind-safe palette, black last.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
 SLIDE_SIZE_IN = (13.33, 7.5)  # 16:9
 DPI = 200
+MIN_FONT_PT = 12  # nothing on a slide smaller than this
+FOOTER_GID = "supportsim-footer"
+FOOTER_IN = 0.42  # height reserved at the bottom of a figure for the footer
+FOOTER_COLOR = "#555555"
+NEUTRAL = "#333333"  # reference lines and difference curves without a policy
 
 STYLE: dict[str, Any] = {
     "figure.figsize": SLIDE_SIZE_IN,
     "figure.dpi": 100,
+    "figure.titlesize": 18,
+    "figure.titleweight": "bold",
     "savefig.dpi": DPI,
-    "savefig.bbox": "tight",
+    "savefig.bbox": "standard",  # keep the 16:9 slide size; save_figure crops only figures without a layout
     "font.size": 14,
     "axes.titlesize": 18,
     "axes.titleweight": "bold",
     "axes.labelsize": 15,
+    "axes.prop_cycle": cycler(color=PALETTE),
     "xtick.labelsize": 13,
     "ytick.labelsize": 13,
     "legend.fontsize": 13,
+    "legend.title_fontsize": 13,
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -50,8 +72,45 @@ STYLE: dict[str, Any] = {
     "grid.alpha": 0.3,
     "lines.linewidth": 2.4,
     "svg.fonttype": "none",
+    "svg.hashsalt": "supportsim",  # fixed element ids: the same figure gives the same SVG bytes
     "pdf.fonttype": 42,
 }
+
+# The satisfaction ladder (sim.schema.LADDER) in a purple-orange scheme that is colour-blind
+# safe and shares no hue with the policy palette.
+LEVELS = ("below", "meet", "exceed", "delight", "wow")
+LEVEL_LABELS = {"below": "Below expectations", "meet": "Meets expectations", "exceed": "Exceeds",
+                "delight": "Delights", "wow": "Wow"}
+LEVEL_COLORS = {"below": "#E66101", "meet": "#D9D9D9", "exceed": "#B2ABD2", "delight": "#8073AC", "wow": "#3F1D6E"}
+
+# Parameter low/high in a tornado: greys, so they are never mistaken for a policy.
+LOW_COLOR, HIGH_COLOR = "#A6A6A6", "#3C3C3C"
+
+# Profit waterfall steps: (monthly column, label, sign).
+WATERFALL = [
+    ("subscription_revenue", "Subscription\nrevenue", 1),
+    ("support_revenue", "Support\nrevenue", 1),
+    ("support_cost", "Support\ncost", -1),
+    ("acquisition_cost", "Acquisition\ncost", -1),
+    ("vip_cost", "VIP\ncost", -1),
+    ("loyalty_cost", "Loyalty\ncost", -1),
+]
+
+# Units of the KPIs whose label in metrics.KPIS does not carry one.
+KPI_UNITS = {
+    "customers_at_horizon": "customers",
+    "avg_retention_rate_pct": "%",
+    "cumulative_profit": "USD",
+    "ltv": "USD",
+    "cac": "USD",
+    "ltv_cac": "ratio",
+    "suppressed_share": "share of issues",
+}
+
+MONTH_LABEL = "Month (0 = first simulated month)"
+SUMMARY_COLUMNS = {"policy", "kpi", "mean", "std", "ci_low", "ci_high", "n"}
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @contextmanager
@@ -59,6 +118,17 @@ def deck_style() -> Iterator[None]:
     """The one plot style of supportsim (CLI, report and app)."""
     with plt.rc_context(STYLE):
         yield
+
+
+def _styled(fn: F) -> F:
+    """Run a plot function inside :func:`deck_style`, so callers need not remember to."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with deck_style():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def policy_colors(policies: Sequence[str]) -> dict[str, str]:
@@ -74,60 +144,199 @@ class Meta:
     sha256: str
     replications: int
     version: str = __version__
+    seed: int | None = None
 
     @classmethod
     def of(cls, res: Any) -> Meta:
-        return cls(res.scenario.scenario.name, res.scenario_sha256, res.replications)
+        return cls(res.scenario.scenario.name, res.scenario_sha256, res.replications, seed=res.seed)
 
     def footer(self) -> str:
-        return (f"supportsim {self.version} · scenario '{self.scenario}' · sha256 {self.sha256[:10]} · "
-                f"{self.replications} replications · bands: 95% CI of the mean")
+        seed = f" · seed {self.seed}" if self.seed is not None else ""
+        return (f"supportsim {self.version} · scenario '{self.scenario}' · sha256 {self.sha256[:10]}{seed} · "
+                f"{self.replications} replications · intervals: 95% CI of the mean")
+
+
+# ---------------------------------------------------------------- formatting helpers
 
 
 def usd(x: float, _pos: int | None = None) -> str:
+    """Compact dollars for axes and labels: $950, $12.3k, -$1.2M."""
+    sign = "-" if x < 0 else ""
+    a = abs(x)
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= size:
-            return f"${x / size:,.1f}{suffix}"
-    return f"${x:,.0f}"
+        if a >= size:
+            return f"{sign}${a / size:,.1f}{suffix}"
+    return f"{sign}${a:,.0f}"
+
+
+def kpi_name_unit(kpi: str) -> tuple[str, str]:
+    """A KPI's display name (without unit) and unit, e.g. ("Cumulative profit", "USD")."""
+    label = metrics.KPIS.get(kpi, kpi.replace("_", " "))
+    name = label.split(" (")[0] if label.endswith(")") else label
+    unit = KPI_UNITS.get(kpi) or (label[label.rfind("(") + 1:-1] if label.endswith(")") else "")
+    return name, unit
+
+
+def _difference_unit(unit: str) -> str:
+    return "percentage points" if unit == "%" else unit
+
+
+def value_formatter(unit: str) -> Callable[[float], str]:
+    """How a value of ``unit`` reads on a slide."""
+    if unit == "USD":
+        return lambda x: usd(x)
+    if unit in ("%", "percentage points"):
+        return lambda x: f"{x:,.2f}"
+    if unit == "customers":
+        return lambda x: f"{x:,.0f}"
+    if unit.startswith("share"):
+        return lambda x: f"{x:,.3f}"
+    if unit == "ratio":
+        return lambda x: f"{x:,.2f}"
+    return lambda x: f"{x:,.3g}"
+
+
+def _signed(fmt: Callable[[float], str]) -> Callable[[float], str]:
+    return lambda x: ("+" if x > 0 else "") + fmt(x)
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return f"{text} ({unit})" if unit else text
+
+
+def param_label(path: str) -> str:
+    """Axis label of a scenario parameter: its path and unit from the schema."""
+    from sim.report import field_unit  # the schema walker lives with the assumptions table
+
+    return _with_unit(path, field_unit(path))
+
+
+# ---------------------------------------------------------------- figure plumbing
+
+
+def _new_axes(n: int = 1, *, sharey: bool = False) -> list[Axes]:
+    """``n`` panels on one slide: one row up to four, then two rows (unused panels removed)."""
+    ncols = n if n <= 4 else math.ceil(n / 2)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, layout="constrained", squeeze=False, sharey=sharey)
+    flat = list(axes.ravel())
+    for extra in flat[n:]:
+        fig.delaxes(extra)
+    return flat[:n]
 
 
 def _axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        return ax
-    _, ax = plt.subplots()
-    return ax
+    return ax if ax is not None else _new_axes()[0]
+
+
+def _policies(table: pd.DataFrame, policies: Sequence[str] | None) -> list[str]:
+    present = list(dict.fromkeys(table["policy"]))
+    return list(policies) if policies else present
+
+
+def _legend_outside(ax: Axes, **kwargs: Any) -> None:
+    """Legend to the right of the plot: never on top of data, however the lines run."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
 
 
 def _finish(ax: Axes, meta: Meta | None) -> None:
-    if meta is not None:
-        ax.figure.text(0.01, 0.005, meta.footer(), fontsize=10, color="#555555", ha="left", va="bottom")
-        ax.figure.subplots_adjust(bottom=0.14)
+    """Footer (once per figure), room for it, and tick sizes fixed for later draws."""
+    fig = ax.figure
+    for a in fig.axes:  # ticks are created lazily at draw time; pin their size now
+        a.tick_params(axis="both", labelsize=STYLE["xtick.labelsize"])
+        pos = a.get_position()
+        _wrap(a.title, fig, pos.x0 + pos.width / 2)
+    if fig.get_suptitle():
+        _wrap(fig._suptitle, fig, 0.5)  # type: ignore[union-attr]
+    if meta is None or any(t.get_gid() == FOOTER_GID for t in fig.texts):
+        return
+    frac = FOOTER_IN / fig.get_figheight()
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(rect=(0, frac, 1, 1 - frac))
+    elif engine is None:
+        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, frac + 0.9 / fig.get_figheight()))
+    fig.text(0.008, 0.3 * frac, meta.footer(), fontsize=MIN_FONT_PT, color=FOOTER_COLOR, ha="left",
+             va="bottom", gid=FOOTER_GID)
 
 
+def _wrap(text: Any, fig: Figure, center: float) -> None:
+    """Break a title centred at ``center`` (figure fraction) onto two lines if it would run
+    off the slide (long parameter paths do). 0.9: room for the layout moving the axes."""
+    content = text.get_text()
+    if not content or "\n" in content:
+        return
+    width = text.get_window_extent(fig.canvas.get_renderer()).width
+    room = 2 * min(center, 1 - center) * fig.bbox.width * 0.9
+    if width > room:
+        chars = max(20, int(len(content) * room / width))
+        text.set_text(textwrap.fill(content, chars, break_long_words=False, break_on_hyphens=False))
+
+
+def footer_text(fig: Figure) -> str | None:
+    """The footer of a figure drawn here, or None."""
+    return next((t.get_text() for t in fig.texts if t.get_gid() == FOOTER_GID), None)
+
+
+def _per_replication(monthly: pd.DataFrame, columns: Sequence[str], how: str) -> pd.DataFrame:
+    """One row per (policy, replication): ``how`` ("sum" or "mean") of ``columns`` over months."""
+    return monthly.groupby(["policy", "replication"], sort=False)[list(columns)].agg(how).reset_index()
+
+
+def _interval(values: pd.Series) -> dict[str, float]:
+    return metrics.t_interval(values)
+
+
+def _yerr(rows: list[dict[str, float]]) -> np.ndarray:
+    """Asymmetric error bars from t-intervals; NaN (one replication) draws none."""
+    lo = [r["mean"] - r["ci_low"] if math.isfinite(r["ci_low"]) else 0.0 for r in rows]
+    hi = [r["ci_high"] - r["mean"] if math.isfinite(r["ci_high"]) else 0.0 for r in rows]
+    return np.array([lo, hi])
+
+
+# ---------------------------------------------------------------- lines over time
+
+
+@_styled
 def plot_band(monthly: pd.DataFrame, column: str, *, ax: Axes | None = None, cumulative: bool = False,
               policies: Sequence[str] | None = None, title: str, ylabel: str, meta: Meta | None = None,
-              money: bool = False) -> Axes:
-    """Mean per month with a 95% CI band, one line per policy."""
+              money: bool = False, scale: float = 1.0, target: float | None = None,
+              target_label: str = "target", bounds: tuple[float, float] | None = None) -> Axes:
+    """Mean per month with a 95% CI band, one line per policy.
+
+    ``scale`` multiplies the column (e.g. 100 for a share in %); ``target`` draws a dashed
+    reference line at that (scaled) value; ``bounds`` clips the bands to the values the
+    quantity can take (a t-interval of a share near 100% can pass 100%).
+    """
     ax = _axes(ax)
-    policies = list(policies or dict.fromkeys(monthly["policy"]))
+    policies = _policies(monthly, policies)
     colors = policy_colors(policies)
     b = metrics.band(monthly, column, cumulative=cumulative)
     for p in policies:
         g = b[b["policy"] == p]
-        ax.plot(g["month"], g["mean"], color=colors[p], label=p)
-        ax.fill_between(g["month"], g["ci_low"], g["ci_high"], color=colors[p], alpha=0.2, linewidth=0)
+        if g.empty:
+            continue
+        lo, hi = g["ci_low"] * scale, g["ci_high"] * scale
+        if bounds is not None:
+            lo, hi = lo.clip(*bounds), hi.clip(*bounds)
+        ax.plot(g["month"], g["mean"] * scale, color=colors[p], label=p)
+        ax.fill_between(g["month"], lo, hi, color=colors[p], alpha=0.2, linewidth=0)
+    if target is not None:
+        ax.axhline(target, color=NEUTRAL, linestyle="--", linewidth=1.5, label=target_label)
     ax.set_title(title)
-    ax.set_xlabel("Month")
+    ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if money:
         ax.yaxis.set_major_formatter(FuncFormatter(usd))
-    ax.legend(title="Policy", loc="best")
+    _legend_outside(ax, title="Policy")
     _finish(ax, meta)
     return ax
 
 
 def plot_customers(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
                    policies: Sequence[str] | None = None) -> Axes:
+    """Paying customers at each month's end, mean and 95% CI per policy."""
     return plot_band(monthly, "customers_end", ax=ax, policies=policies, meta=meta,
                      title="Paying customers over time by support policy",
                      ylabel="Paying customers at month end (customers)")
@@ -135,34 +344,513 @@ def plot_customers(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta 
 
 def plot_cumulative_profit(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
                            policies: Sequence[str] | None = None) -> Axes:
+    """Profit summed from month 0, mean and 95% CI per policy."""
     return plot_band(monthly, "profit", cumulative=True, ax=ax, policies=policies, meta=meta, money=True,
                      title="Cumulative profit by support policy", ylabel="Cumulative profit (USD)")
 
 
-def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Save ``fig`` as PNG (200 dpi), SVG and PDF next to each other; return the paths."""
+def plot_retention(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
+                   policies: Sequence[str] | None = None) -> Axes:
+    """Retention rate per month, ((C - B) / A) x 100, mean and 95% CI per policy."""
+    return plot_band(monthly, "retention_rate_pct", ax=ax, policies=policies, meta=meta, bounds=(0, 100),
+                     title="Monthly customer retention rate by support policy",
+                     ylabel="Retention rate, (C − B) / A × 100 (%)")
+
+
+def plot_sla(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
+             policies: Sequence[str] | None = None, target_pct: float | None = None) -> Axes:
+    """Share of answered tickets that met their first-response target, per month (%)."""
+    return plot_band(monthly, "sla_met_share", ax=ax, policies=policies, meta=meta, scale=100.0, bounds=(0, 100),
+                     target=target_pct, target_label=f"target {target_pct:g}%" if target_pct is not None else "",
+                     title="SLA attainment: answered tickets within target, by support policy",
+                     ylabel="Answered tickets within their SLA (%)")
+
+
+# ---------------------------------------------------------------- money
+
+
+def waterfall_table(monthly: pd.DataFrame, *, policies: Sequence[str] | None = None,
+                    drop_zero: bool = True) -> pd.DataFrame:
+    """Per policy and step: signed mean cumulative amount, running start and end (USD).
+
+    Steps follow :data:`WATERFALL` and end with ``profit``; components that are zero for
+    every policy are left out when ``drop_zero``.
+    """
+    policies = _policies(monthly, policies)
+    cols = [c for c, _, _ in WATERFALL]
+    per_rep = _per_replication(monthly, cols + ["profit"], "sum")
+    means = per_rep.groupby("policy", sort=False)[cols + ["profit"]].mean()
+    keep = [c for c in cols if not drop_zero or (means.loc[means.index.isin(policies), c].abs() > 0).any()]
+    rows = []
+    for p in policies:
+        running = 0.0
+        for col, label, sign in WATERFALL:
+            if col not in keep:
+                continue
+            amount = sign * float(means.loc[p, col])
+            rows.append({"policy": p, "step": col, "label": label, "amount": amount, "start": running,
+                         "end": running + amount})
+            running += amount
+        ci = _interval(per_rep.loc[per_rep["policy"] == p, "profit"])
+        rows.append({"policy": p, "step": "profit", "label": "Profit", "amount": float(means.loc[p, "profit"]),
+                     "start": 0.0, "end": float(means.loc[p, "profit"]), "ci_low": ci["ci_low"],
+                     "ci_high": ci["ci_high"]})
+    return pd.DataFrame(rows)
+
+
+@_styled
+def plot_profit_waterfall(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
+                          policies: Sequence[str] | None = None, drop_zero: bool = True) -> Axes:
+    """From revenue to profit per policy: mean cumulative amounts over the horizon (USD).
+
+    Grouped waterfall: each step has one floating bar per policy (revenues up, costs down);
+    the last group is profit from zero with its 95% CI.
+    """
+    ax = _axes(ax)
+    policies = _policies(monthly, policies)
+    colors = policy_colors(policies)
+    table = waterfall_table(monthly, policies=policies, drop_zero=drop_zero)
+    steps = list(dict.fromkeys(table["step"]))
+    labels = [table.loc[table["step"] == s, "label"].iloc[0] for s in steps]
+    width = 0.8 / max(len(policies), 1)
+    for j, p in enumerate(policies):
+        t = table[table["policy"] == p].set_index("step").loc[steps]
+        x = np.arange(len(steps)) - 0.4 + width * (j + 0.5)
+        ax.bar(x, t["amount"], bottom=t["start"], width=width * 0.92, color=colors[p], label=p)
+        last = t.loc["profit"]
+        ax.errorbar(x[-1], last["amount"], yerr=_yerr([{"mean": last["amount"], "ci_low": last["ci_low"],
+                                                         "ci_high": last["ci_high"]}]),
+                    fmt="none", ecolor=NEUTRAL, elinewidth=1.8, capsize=5)
+        ax.annotate(usd(last["amount"]), (x[-1], max(last["amount"], last["ci_high"] if math.isfinite(
+            last["ci_high"]) else last["amount"], 0)), xytext=(0, 4), textcoords="offset points", ha="center",
+            va="bottom", fontsize=MIN_FONT_PT, rotation=90 if len(policies) > 3 else 0)
+    ax.axhline(0, color=NEUTRAL, linewidth=1)
+    ax.set_xticks(np.arange(len(steps)), labels)
+    ax.yaxis.set_major_formatter(FuncFormatter(usd))
+    ax.set_title("From revenue to profit: mean cumulative amounts by support policy")
+    ax.set_xlabel("Revenue (+) and cost (−) over the whole horizon")
+    ax.set_ylabel("Mean cumulative amount (USD)")
+    ax.grid(axis="x", visible=False)
+    # bars' sticky edges stop autoscale margins; set the range from the data instead
+    top = max(0.0, float(table[["start", "end"]].max().max()), float(table["ci_high"].max(skipna=True) or 0))
+    low = min(0.0, float(table[["start", "end"]].min().min()))
+    ax.set_ylim(low - 0.04 * (top - low), top + 0.12 * (top - low))
+    _legend_outside(ax, title="Policy")
+    _finish(ax, meta)
+    return ax
+
+
+# ---------------------------------------------------------------- customers' experience
+
+
+@_styled
+def plot_satisfaction(monthly: pd.DataFrame, *, ax: Axes | Sequence[Axes] | None = None,
+                      meta: Meta | None = None, policies: Sequence[str] | None = None) -> Axes:
+    """Shares of paying customers on each satisfaction level over time, stacked (%).
+
+    One panel per policy. Without ``ax`` a figure with one panel per policy is made; with
+    a sequence of Axes each gets one policy; with a single Axes only the first policy of
+    ``policies`` is drawn. Returns the first panel (``ax.figure.axes`` holds the rest).
+    """
+    policies = _policies(monthly, policies)
+    colors = policy_colors(policies)
+    if ax is None:
+        axes = _new_axes(len(policies), sharey=True)
+    elif isinstance(ax, Axes):
+        axes = [ax]
+    else:
+        axes = list(ax)
+    cols = [f"share_{lv}" for lv in LEVELS]
+    means = monthly.groupby(["policy", "month"], sort=False)[cols].mean().reset_index()
+    for a, p in zip(axes, policies):
+        g = means[means["policy"] == p].sort_values("month")
+        a.stackplot(g["month"], *(g[c] * 100 for c in cols), colors=[LEVEL_COLORS[lv] for lv in LEVELS],
+                    labels=[LEVEL_LABELS[lv] for lv in LEVELS], linewidth=0)
+        a.set_title(p, color=colors[p], fontsize=16)
+        a.set_xlabel(MONTH_LABEL if len(axes) == 1 else "Month (0 = first)")
+        a.set_ylim(0, 100)
+        a.set_xlim(g["month"].min(), g["month"].max())
+        a.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        a.grid(False)
+    for a in axes:
+        if a.get_subplotspec() is None or a.get_subplotspec().is_first_col():
+            a.set_ylabel("Share of paying customers (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig = axes[0].figure
+    title = "Satisfaction ladder over time by support policy"
+    if len(axes) == 1:
+        axes[0].set_title(f"Satisfaction ladder over time: {policies[0]}")
+        axes[0].legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Level")
+    else:
+        fig.suptitle(title)
+        engine = fig.get_layout_engine()
+        if isinstance(engine, ConstrainedLayoutEngine):
+            engine.set(wspace=0.04)
+        fig.legend(handles[::-1], labels[::-1], loc="outside right upper", title="Level")
+    _finish(axes[0], meta)
+    return axes[0]
+
+
+@_styled
+def plot_tickets(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
+                 policies: Sequence[str] | None = None) -> Axes:
+    """Tickets raised, issues suppressed (not raised) and tickets abandoned per month, with 95% CIs.
+
+    Each bar is the mean over replications of a replication's monthly average.
+    """
+    ax = _axes(ax)
+    policies = _policies(monthly, policies)
+    colors = policy_colors(policies)
+    cols = {"tickets_raised": "Raised", "tickets_suppressed": "Suppressed\n(issue not raised)",
+            "tickets_abandoned": "Abandoned\n(gave up waiting)"}
+    per_rep = _per_replication(monthly, list(cols), "mean")
+    width = 0.8 / max(len(policies), 1)
+    for j, p in enumerate(policies):
+        rows = [_interval(per_rep.loc[per_rep["policy"] == p, c]) for c in cols]
+        x = np.arange(len(cols)) - 0.4 + width * (j + 0.5)
+        bars = ax.bar(x, [r["mean"] for r in rows], width=width * 0.92, color=colors[p], label=p,
+                      yerr=_yerr(rows), error_kw={"ecolor": NEUTRAL, "elinewidth": 1.5, "capsize": 4})
+        ax.bar_label(bars, labels=[f"{r['mean']:,.0f}" for r in rows], padding=3, fontsize=MIN_FONT_PT)
+    ax.set_xticks(np.arange(len(cols)), list(cols.values()))
+    ax.set_title("Tickets raised, suppressed and abandoned by support policy")
+    ax.set_xlabel("What happened to customers' issues")
+    ax.set_ylabel("Mean per month (tickets/month)")
+    ax.grid(axis="x", visible=False)
+    ax.margins(y=0.1)
+    _legend_outside(ax, title="Policy")
+    _finish(ax, meta)
+    return ax
+
+
+@_styled
+def plot_wait_times(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
+                    policies: Sequence[str] | None = None) -> Axes:
+    """Distribution over months and replications of each month's mean and 90th-percentile
+    first-response wait, per policy (box plots, hours)."""
+    ax = _axes(ax)
+    policies = _policies(monthly, policies)
+    colors = policy_colors(policies)
+    for j, p in enumerate(policies):
+        g = monthly[monthly["policy"] == p]
+        for offset, col, hatch, alpha in ((-0.2, "wait_mean_h", None, 0.85), (0.2, "wait_p90_h", "//", 0.35)):
+            data = g[col].dropna().to_numpy()
+            if data.size == 0:
+                continue
+            bp = ax.boxplot([data], positions=[j + offset], widths=0.34, patch_artist=True, showfliers=True,
+                            medianprops={"color": NEUTRAL, "linewidth": 2},
+                            flierprops={"marker": "o", "markersize": 4, "markerfacecolor": colors[p],
+                                        "markeredgecolor": colors[p], "alpha": 0.6},
+                            whiskerprops={"color": colors[p], "linewidth": 1.5},
+                            capprops={"color": colors[p], "linewidth": 1.5})
+            for box in bp["boxes"]:
+                box.set_facecolor(matplotlib.colors.to_rgba(colors[p], alpha))
+                box.set_edgecolor(colors[p])
+                box.set_hatch(hatch)
+                box.set_gid(f"{p}:{col}")
+    ax.set_xticks(range(len(policies)), policies)
+    for label, p in zip(ax.get_xticklabels(), policies):
+        label.set_color(colors[p])
+    ax.set_xlim(-0.6, len(policies) - 0.4)
+    ax.set_ylim(bottom=0)
+    ax.set_title("First-response waits by support policy")
+    ax.set_xlabel("Policy (each box: months × replications)")
+    ax.set_ylabel("First-response wait in a month (h)")
+    ax.grid(axis="x", visible=False)
+    ax.legend(handles=[Patch(facecolor="#777777", edgecolor="#777777", label="Monthly mean wait"),
+                       Patch(facecolor=matplotlib.colors.to_rgba("#777777", 0.35), edgecolor="#777777", hatch="//",
+                             label="Monthly 90th-percentile wait")],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    _finish(ax, meta)
+    return ax
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def differences_table(differences: Mapping[str, Mapping[str, Mapping[str, float]]] | pd.DataFrame) -> pd.DataFrame:
+    """``Results.differences()`` (policy -> kpi -> mean, CI) as a tidy table
+    (policy, kpi, mean, ci_low, ci_high, n); a table passes through."""
+    if isinstance(differences, pd.DataFrame):
+        return differences
+    rows = [{"policy": p, "kpi": k, **{f: s.get(f, float("nan")) for f in ("mean", "ci_low", "ci_high", "n")}}
+            for p, by_kpi in differences.items() for k, s in by_kpi.items()]
+    return pd.DataFrame(rows, columns=["policy", "kpi", "mean", "ci_low", "ci_high", "n"])
+
+
+@_styled
+def plot_differences(differences: Mapping[str, Any] | pd.DataFrame, *, reference: str,
+                     kpi: str = "cumulative_profit", ax: Axes | None = None, meta: Meta | None = None,
+                     policies: Sequence[str] | None = None) -> Axes:
+    """Paired difference of one KPI, each policy minus ``reference``, with its 95% CI.
+
+    ``differences``: ``Results.differences()`` or :func:`differences_table`. ``policies``:
+    every policy of the scenario in order (reference included), for the colours.
+    """
+    ax = _axes(ax)
+    table = differences_table(differences)
+    table = table[table["kpi"] == kpi]
+    others = [p for p in (policies or [reference, *dict.fromkeys(table["policy"])]) if p != reference]
+    others = [p for p in others if p in set(table["policy"])]
+    colors = policy_colors(policies or [reference, *others])
+    name, unit = kpi_name_unit(kpi)
+    dunit = _difference_unit(unit)
+    fmt = value_formatter(dunit)
+    for i, p in enumerate(others):
+        row = table[table["policy"] == p].iloc[0]
+        r = {f: float(row[f]) for f in ("mean", "ci_low", "ci_high")}
+        y = len(others) - 1 - i
+        ax.errorbar([r["mean"]], [y], xerr=_yerr([r]), fmt="o", color=colors[p], markersize=11,
+                    elinewidth=3, capsize=7, label=p)
+        ci = f" [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]" if math.isfinite(r["ci_low"]) else ""
+        ax.annotate(_signed(fmt)(r["mean"]) + ci, (r["mean"], y), xytext=(0, 14), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=13, color=colors[p])
+    ax.axvline(0, color=NEUTRAL, linestyle="--", linewidth=1.5)
+    ax.set_yticks(range(len(others)), others[::-1])
+    for label, p in zip(ax.get_yticklabels(), others[::-1]):
+        label.set_color(colors[p])
+    ax.set_ylim(-0.6, len(others) - 0.2)
+    ax.margins(x=0.15)
+    if unit == "USD":
+        ax.xaxis.set_major_formatter(FuncFormatter(usd))
+    ax.set_title(f"{name}: each policy minus {reference} (paired by replication)")
+    ax.set_xlabel(_with_unit(f"Difference in {name.lower()} vs {reference}", dunit))
+    ax.set_ylabel("Policy")
+    ax.grid(axis="y", visible=False)
+    _finish(ax, meta)
+    return ax
+
+
+# ---------------------------------------------------------------- experiments (sensitivity, sweeps)
+
+
+@_styled
+def plot_tornado(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
+                 max_params: int | None = 12) -> Axes:
+    """One-at-a-time sensitivity of a paired difference (policy_b - policy_a): a bar per
+    parameter from the base value to its value at the parameter's low and high end, with
+    95% CIs; widest swing on top. ``table``: the experiments' tornado table."""
+    ax = _axes(ax)
+    kpi = table.attrs.get("kpi", "cumulative_profit")
+    a_pol, b_pol = table.attrs.get("policy_a", "A"), table.attrs.get("policy_b", "B")
+    t = table.sort_values("swing", ascending=False, kind="stable")
+    if max_params:
+        t = t.head(max_params)
+    name, unit = kpi_name_unit(kpi)
+    dunit = _difference_unit(unit)
+    fmt = value_formatter(dunit)
+    n = len(t)
+    base = float(t["base_mean"].iloc[0]) if n else 0.0
+    height = 0.38
+    for i, (_, r) in enumerate(t.iterrows()):
+        y = n - 1 - i
+        for side, color, dy in (("low", LOW_COLOR, height / 2), ("high", HIGH_COLOR, -height / 2)):
+            mean = float(r[f"{side}_mean"])
+            ax.barh(y + dy, mean - base, left=base, height=height, color=color,
+                    label=f"parameter at its {side} value" if i == 0 else None)
+            lo, hi = float(r[f"{side}_ci_low"]), float(r[f"{side}_ci_high"])
+            if math.isfinite(lo) and math.isfinite(hi):
+                ax.errorbar(mean, y + dy, xerr=[[mean - lo], [hi - mean]], fmt="none", ecolor=NEUTRAL,
+                            elinewidth=1.3, capsize=3)
+            outward = mean >= base
+            ax.annotate(f"{r[f'{side}_value']:g}", (hi if outward else lo, y + dy) if math.isfinite(lo) else (mean, y + dy),
+                        xytext=(5 if outward else -5, 0), textcoords="offset points",
+                        ha="left" if outward else "right", va="center", fontsize=MIN_FONT_PT)
+    ax.axvline(base, color=NEUTRAL, linewidth=1.5, label=f"base: {_signed(fmt)(base)}")
+    xmin, xmax = ax.get_xlim()
+    if xmin < 0 < xmax:
+        ax.axvline(0, color=PALETTE[4], linestyle="--", linewidth=1.5, label="no difference")
+    ax.set_yticks(range(n), list(t["label"])[::-1])
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.margins(x=0.12)
+    if unit == "USD":
+        ax.xaxis.set_major_formatter(FuncFormatter(usd))
+    ax.set_title(f"What moves the {name.lower()} gap between {b_pol} and {a_pol} most")
+    ax.set_xlabel(_with_unit(f"{name}: {b_pol} − {a_pol}", dunit))
+    ax.set_ylabel("Parameter (labels: its low / high value)")
+    ax.grid(axis="y", visible=False)
+    _legend_outside(ax)
+    _finish(ax, meta)
+    return ax
+
+
+@_styled
+def plot_breakeven(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
+                   policies: Sequence[str] | None = None, xlabel: str | None = None) -> Axes:
+    """A paired difference (policy_b - policy_a) against one parameter, with its 95% CI band,
+    the zero line and the break-even value with its CI. ``table``: the experiments'
+    break-even table (value, mean, ci_low, ci_high; attrs param, kpi, policies, breakeven)."""
+    ax = _axes(ax)
+    at = table.attrs
+    kpi, param = at.get("kpi", "cumulative_profit"), at.get("param", "value")
+    a_pol, b_pol = at.get("policy_a", "A"), at.get("policy_b", "B")
+    color = policy_colors(policies).get(b_pol, NEUTRAL) if policies else NEUTRAL
+    name, unit = kpi_name_unit(kpi)
+    dunit = _difference_unit(unit)
+    t = table.sort_values("value")
+    ax.plot(t["value"], t["mean"], color=color, marker="o", label=f"{b_pol} − {a_pol}")
+    ax.fill_between(t["value"], t["ci_low"], t["ci_high"], color=color, alpha=0.2, linewidth=0, label="95% CI")
+    ax.axhline(0, color=NEUTRAL, linestyle="--", linewidth=1.5, label="no difference")
+    be, be_ci = at.get("breakeven"), at.get("breakeven_ci")
+    if be_ci is not None and all(v is not None and math.isfinite(v) for v in be_ci):
+        ax.axvspan(be_ci[0], be_ci[1], color=PALETTE[4], alpha=0.12, linewidth=0, label="break-even 95% CI")
+    if be is not None and math.isfinite(be):
+        ax.axvline(be, color=PALETTE[4], linewidth=2, label=f"break-even at {be:.4g}")
+    if unit == "USD":
+        ax.yaxis.set_major_formatter(FuncFormatter(usd))
+    sign = str(at.get("sign", ""))
+    if be is not None and math.isfinite(be):
+        verdict = f"breaks even at {param} = {be:.4g}"
+    elif "policy_a ahead" in sign or "policy_b ahead" in sign:
+        verdict = f"{a_pol if 'policy_a ahead' in sign else b_pol} ahead across the {param} range tried"
+    else:
+        verdict = f"no break-even in the {param} range tried"
+    ax.set_title(f"{b_pol} vs {a_pol}: {verdict}")
+    ax.set_xlabel(xlabel or param_label(param))
+    ax.set_ylabel(_with_unit(f"{name}: {b_pol} − {a_pol}", dunit))
+    _legend_outside(ax)
+    _finish(ax, meta)
+    return ax
+
+
+def sweep_params(table: pd.DataFrame) -> list[str]:
+    """The parameter columns of a sweep summary table."""
+    return [c for c in table.columns if c not in SUMMARY_COLUMNS]
+
+
+@_styled
+def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | None = None,
+               ax: Axes | None = None, meta: Meta | None = None, policies: Sequence[str] | None = None,
+               cmap: str = "cividis") -> Axes:
+    """A sweep's summary table: with one parameter, the KPI's mean and 95% CI against it,
+    one line per policy; with two, a heatmap of the KPI's mean for ``policy`` (default:
+    the first) over the grid, first parameter across, second up."""
+    ax = _axes(ax)
+    params = sweep_params(table)
+    kpis = list(dict.fromkeys(table["kpi"]))
+    kpi = kpi or ("cumulative_profit" if "cumulative_profit" in kpis else kpis[0])
+    t = table[table["kpi"] == kpi]
+    all_policies = list(policies) if policies else list(dict.fromkeys(table["policy"]))
+    colors = policy_colors(all_policies)
+    name, unit = kpi_name_unit(kpi)
+    fmt = value_formatter(unit)
+    if len(params) == 1:
+        (x,) = params
+        for p in [p for p in all_policies if p in set(t["policy"])]:
+            g = t[t["policy"] == p].sort_values(x)
+            ax.plot(g[x], g["mean"], color=colors[p], marker="o", label=p)
+            ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=colors[p], alpha=0.2, linewidth=0)
+        if unit == "USD":
+            ax.yaxis.set_major_formatter(FuncFormatter(usd))
+        ax.set_title(f"{name} as {x} varies, by support policy")
+        ax.set_xlabel(param_label(x))
+        ax.set_ylabel(_with_unit(name, unit))
+        _legend_outside(ax, title="Policy")
+    elif len(params) == 2:
+        x, y = params
+        policy = policy or next(p for p in all_policies if p in set(t["policy"]))
+        g = t[t["policy"] == policy].pivot_table(index=y, columns=x, values="mean", aggfunc="mean")
+        g = g.sort_index().sort_index(axis=1)
+        values = g.to_numpy(dtype=float)
+        mesh = ax.pcolormesh(np.arange(values.shape[1] + 1) - 0.5, np.arange(values.shape[0] + 1) - 0.5,
+                             values, cmap=cmap, shading="flat")
+        mesh.set_gid("sweep-heatmap")
+        norm = mesh.norm
+        cm = plt.get_cmap(cmap)
+        for (i, j), v in np.ndenumerate(values):
+            if math.isfinite(v):
+                r, gg, b, _ = cm(norm(v))
+                light = 0.299 * r + 0.587 * gg + 0.114 * b > 0.55
+                ax.text(j, i, fmt(v), ha="center", va="center", fontsize=MIN_FONT_PT,
+                        color="black" if light else "white")
+        ax.set_xticks(range(values.shape[1]), [f"{v:g}" for v in g.columns])
+        ax.set_yticks(range(values.shape[0]), [f"{v:g}" for v in g.index])
+        ax.grid(False)
+        bar = ax.figure.colorbar(mesh, ax=ax, pad=0.02)
+        bar.set_label(_with_unit(f"{name}, mean", unit), fontsize=STYLE["axes.labelsize"])
+        bar.ax.tick_params(labelsize=STYLE["ytick.labelsize"])
+        if unit == "USD":
+            bar.ax.yaxis.set_major_formatter(FuncFormatter(usd))
+        ax.set_title(f"{name} of {policy} over {x} × {y}", color=colors.get(policy, "black"))
+        ax.set_xlabel(param_label(x))
+        ax.set_ylabel(param_label(y))
+    else:
+        raise ValueError(f"a sweep plot needs one or two parameter columns (got {params or 'none'})")
+    _finish(ax, meta)
+    return ax
+
+
+# ---------------------------------------------------------------- files
+
+
+@contextmanager
+def _save_style(fig: Figure) -> Iterator[None]:
+    """Deck style for saving: exact size for constrained layouts, cropped to content otherwise."""
+    exact = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    with deck_style(), plt.rc_context({"savefig.bbox": "standard" if exact else "tight"}):
+        yield
+
+
+def save_figure(fig: Figure, stem: Path, *, formats: Sequence[str] = ("png", "svg", "pdf")) -> list[Path]:
+    """Save ``fig`` as PNG (200 dpi), SVG and PDF next to each other; close it; return the paths.
+
+    Figures with a constrained layout (every figure made here) keep their exact 16:9 size;
+    others are cropped to their content so nothing is cut off. No dates are embedded, so
+    the same figure gives the same SVG and PDF bytes.
+    """
+    stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": None}
     paths = []
-    for ext in ("png", "svg", "pdf"):
-        path = stem.with_suffix(f".{ext}")
-        fig.savefig(path, dpi=DPI, metadata={"Date": None} if ext in ("svg",) else None)
-        paths.append(path)
+    with _save_style(fig):
+        for ext in formats:
+            path = stem.with_suffix(f".{ext}")
+            fig.savefig(path, dpi=DPI, metadata=metadata[ext])
+            paths.append(path)
     plt.close(fig)
     return paths
 
 
-STANDARD_PLOTS = {
+def figure_png(fig: Figure, *, dpi: int = DPI, close: bool = True) -> bytes:
+    """The figure as PNG bytes (for the report and the app)."""
+    buf = io.BytesIO()
+    with _save_style(fig):
+        fig.savefig(buf, format="png", dpi=dpi)
+    if close:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+# Plots of a run's monthly table: name -> fn(monthly, *, meta, policies).
+STANDARD_PLOTS: dict[str, Callable[..., Axes]] = {
     "customers": plot_customers,
     "cumulative_profit": plot_cumulative_profit,
+    "retention_rate": plot_retention,
+    "profit_waterfall": plot_profit_waterfall,
+    "satisfaction": plot_satisfaction,
+    "tickets": plot_tickets,
+    "wait_times": plot_wait_times,
+    "sla_attainment": plot_sla,
 }
+
+# KPIs whose paired differences vs the reference policy are saved as difference_<kpi>.
+DIFFERENCE_KPIS = ("cumulative_profit", "avg_retention_rate_pct")
+
+
+def standard_figures(res: Any) -> Iterator[tuple[str, Axes]]:
+    """(name, Axes) of every standard plot of a run (``Results``), drawn one at a time."""
+    meta = Meta.of(res)
+    for name, fn in STANDARD_PLOTS.items():
+        yield name, fn(res.monthly, meta=meta, policies=res.policies)
+    if len(res.policies) > 1:
+        diffs = res.differences()
+        for kpi in DIFFERENCE_KPIS:
+            yield f"difference_{kpi}", plot_differences(diffs, reference=res.reference, kpi=kpi, meta=meta,
+                                                        policies=res.policies)
 
 
 def save_standard_plots(res: Any, folder: Path) -> list[Path]:
     """Every standard plot of a run, as PNG, SVG and PDF, in ``folder``."""
-    meta = Meta.of(res)
-    out = []
-    with deck_style():
-        for name, fn in STANDARD_PLOTS.items():
-            ax = fn(res.monthly, meta=meta, policies=res.policies)
-            out += save_figure(ax.figure, Path(folder) / name)
+    out: list[Path] = []
+    for name, ax in standard_figures(res):
+        out += save_figure(ax.figure, Path(folder) / name)
     return out

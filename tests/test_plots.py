@@ -1,0 +1,431 @@
+"""Deck plots: what each figure says and draws (titles, labels with units, series, data), not pixels."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_hex
+from matplotlib.text import Text
+
+from sim import metrics
+from sim import plots as P
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    matplotlib.pyplot.close("all")
+
+
+@pytest.fixture(scope="module")
+def res(smoke_results):
+    return smoke_results
+
+
+@pytest.fixture(scope="module")
+def meta(res):
+    return P.Meta.of(res)
+
+
+# ---------------------------------------------------------------- synthetic experiment tables
+# Shapes agreed with the experiments issue (tornado, break-even, sweep).
+
+
+def tornado_table(kpi: str = "cumulative_profit") -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    params = [("support.agents", "Agents on duty", 2, 6), ("acquisition.cac_multiple", "CAC multiple", 6, 7),
+              ("pricing.per_ticket_fee_usd", "Fee per ticket", 5, 30),
+              ("churn.switching_ease", "Switching ease", 0.5, 2)]
+    base = -40_000.0
+    rows = []
+    for path, label, lo, hi in params:
+        low_mean, high_mean = base + rng.normal(0, 60_000), base + rng.normal(0, 60_000)
+        rows.append({"parameter": path, "label": label, "low_value": lo, "high_value": hi, "base_mean": base,
+                     "low_mean": low_mean, "low_ci_low": low_mean - 8_000, "low_ci_high": low_mean + 8_000,
+                     "high_mean": high_mean, "high_ci_low": high_mean - 9_000, "high_ci_high": high_mean + 9_000,
+                     "swing": abs(high_mean - low_mean)})
+    t = pd.DataFrame(rows).sort_values("swing", ascending=False, ignore_index=True)
+    t.attrs = {"kpi": kpi, "policy_a": "flat", "policy_b": "per_ticket"}
+    return t
+
+
+def breakeven_table(breakeven: float | None = 20.0) -> pd.DataFrame:
+    value = np.linspace(0, 40, 9)
+    mean = 50_000 - 2_500 * value if breakeven is not None else 50_000 + 100 * value
+    t = pd.DataFrame({"value": value, "mean": mean, "ci_low": mean - 6_000, "ci_high": mean + 6_000})
+    t.attrs = {"param": "pricing.per_ticket_fee_usd", "kpi": "cumulative_profit", "policy_a": "flat",
+               "policy_b": "per_ticket", "breakeven": breakeven,
+               "breakeven_ci": [17.6, 22.4] if breakeven is not None else None}
+    return t
+
+
+def sweep_table(params: dict[str, list[float]], policies=("flat", "per_ticket"),
+                kpis=("cumulative_profit", "avg_retention_rate_pct")) -> pd.DataFrame:
+    grid = pd.MultiIndex.from_product(list(params.values()), names=list(params)).to_frame(index=False)
+    rows = []
+    for p_i, policy in enumerate(policies):
+        for kpi in kpis:
+            for _, g in grid.iterrows():
+                mean = float(1_000 * (p_i + 1) + sum((k + 1) * 100 * v for k, v in enumerate(g)))
+                rows.append({**g.to_dict(), "policy": policy, "kpi": kpi, "mean": mean, "ci_low": mean - 50,
+                             "ci_high": mean + 50, "n": 5})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def title_of(ax) -> str:
+    sup = ax.figure.get_suptitle()
+    return sup or ax.get_title()
+
+
+def texts(fig) -> list[Text]:
+    """Texts that are drawn: visible, not empty, and not labels of ticks outside the view."""
+    hidden = set()
+    for a in fig.axes:
+        for axis in (a.xaxis, a.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - 1e-9 * abs(hi - lo) <= tick.get_loc() <= hi + 1e-9 * abs(hi - lo):
+                    hidden |= {id(tick.label1), id(tick.label2)}
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+
+
+def assert_inside(fig, name: str = "") -> None:
+    """No text runs off the slide (clipped titles, labels, legends)."""
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    for t in texts(fig):
+        e = t.get_window_extent(renderer)
+        assert e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1 and e.y0 >= box.y0 - 1 and e.y1 <= box.y1 + 1, \
+            (name, t.get_text())
+
+
+def monthly_figures(res, meta):
+    for name, fn in P.STANDARD_PLOTS.items():
+        yield name, fn(res.monthly, meta=meta, policies=res.policies)
+
+
+# ---------------------------------------------------------------- every figure
+
+
+def test_standard_plots_cover_the_issue():
+    assert {"customers", "cumulative_profit", "retention_rate", "profit_waterfall", "satisfaction", "tickets",
+            "wait_times", "sla_attainment"} <= set(P.STANDARD_PLOTS)
+
+
+NUMBER = re.compile(r"^[−+-]?\$?[\d.,]+[kMB]?%?$")
+
+
+def numeric(axis) -> bool:
+    labels = [t.get_text() for t in axis.get_ticklabels() if t.get_text()]
+    return bool(labels) and all(NUMBER.match(t) for t in labels)
+
+
+def test_every_standard_figure_is_slide_ready(res, meta):
+    for name, ax in P.standard_figures(res):
+        fig = ax.figure
+        assert title_of(ax), name
+        w, h = fig.get_size_inches()
+        assert w / h == pytest.approx(16 / 9, rel=0.01), name
+        fig.canvas.draw()  # ticks exist only after a draw
+        for a in fig.axes:
+            for axis, label in ((a.xaxis, a.get_xlabel()), (a.yaxis, a.get_ylabel())):
+                if numeric(axis) and (label or a is ax):  # shared axes of small multiples label once
+                    assert re.search(r"\(.+\)", label), (name, label)  # a quantity's label names its unit
+        footer = P.footer_text(fig)
+        assert footer is not None, name
+        for part in (res.scenario.scenario.name, res.scenario_sha256[:10], f"{res.replications} replications",
+                     P.__version__, f"seed {res.seed}"):
+            assert part in footer, (name, part)
+        small = [(t.get_text(), t.get_fontsize()) for t in texts(fig) if t.get_fontsize() < P.MIN_FONT_PT]
+        assert not small, (name, small)
+        assert_inside(fig, name)
+        matplotlib.pyplot.close(fig)
+
+
+def test_footer_is_added_once_and_only_with_meta(res, meta):
+    ax = P.plot_customers(res.monthly, policies=res.policies)
+    assert P.footer_text(ax.figure) is None
+    fig, axes = matplotlib.pyplot.subplots(1, 2, layout="constrained")
+    P.plot_customers(res.monthly, ax=axes[0], meta=meta)
+    P.plot_retention(res.monthly, ax=axes[1], meta=meta)
+    assert sum(t.get_gid() == P.FOOTER_GID for t in fig.texts) == 1
+
+
+def test_footer_does_not_overlap_axis_labels(res, meta):
+    for name, ax in P.standard_figures(res):
+        fig = ax.figure
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        footer = next(t for t in fig.texts if t.get_gid() == P.FOOTER_GID).get_window_extent(renderer)
+        for a in fig.axes:
+            for label in (a.xaxis.label, *a.get_xticklabels()):
+                if label.get_text():
+                    assert not footer.overlaps(label.get_window_extent(renderer)), (name, label.get_text())
+        matplotlib.pyplot.close(fig)
+
+
+def test_one_colour_per_policy_everywhere(res, meta):
+    expected = {p: c.lower() for p, c in P.policy_colors(res.policies).items()}
+    ax = P.plot_customers(res.monthly, policies=res.policies)
+    assert {ln.get_label(): to_hex(ln.get_color()) for ln in ax.get_lines()} == expected
+    ax = P.plot_tickets(res.monthly, policies=res.policies)
+    for container in ax.containers:
+        if hasattr(container, "patches") and container.get_label() in expected:
+            assert to_hex(container.patches[0].get_facecolor()) == expected[container.get_label()]
+    ax = P.plot_differences(res.differences(), reference=res.reference, policies=res.policies)
+    drawn = {c.get_label(): to_hex(c.lines[0].get_color()) for c in ax.containers if c.get_label() in expected}
+    assert drawn == {p: expected[p] for p in res.policies if p != res.reference}
+    # a subset keeps the scenario's colours when the full order is passed
+    colors = P.policy_colors(["a", "b", "c"])
+    assert colors["c"] == P.PALETTE[2] and len(set(P.PALETTE)) == len(P.PALETTE)
+
+
+# ---------------------------------------------------------------- data drawn equals the tables
+
+
+@pytest.mark.parametrize("fn, column, cumulative, scale", [
+    (P.plot_customers, "customers_end", False, 1.0),
+    (P.plot_cumulative_profit, "profit", True, 1.0),
+    (P.plot_retention, "retention_rate_pct", False, 1.0),
+    (P.plot_sla, "sla_met_share", False, 100.0),
+])
+def test_band_plots_draw_the_mean_per_month(res, fn, column, cumulative, scale):
+    ax = fn(res.monthly, policies=res.policies)
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert list(lines) == res.policies
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == len(res.policies)
+    b = metrics.band(res.monthly, column, cumulative=cumulative)
+    for p in res.policies:
+        g = b[b["policy"] == p]
+        np.testing.assert_allclose(lines[p].get_xdata(), g["month"])
+        np.testing.assert_allclose(lines[p].get_ydata(), g["mean"] * scale)
+    assert ax.get_xlabel().startswith("Month")
+
+
+def test_retention_rate_is_c_minus_b_over_a(res):
+    m = res.monthly
+    expected = (m["customers_end"] - m["acquired"]) / m["customers_start"] * 100
+    np.testing.assert_allclose(m["retention_rate_pct"], expected)
+    ax = P.plot_retention(m, policies=res.policies)
+    assert "(C − B) / A" in ax.get_ylabel() and "(%)" in ax.get_ylabel()
+
+
+def test_sla_bands_stay_within_0_and_100(res):
+    ax = P.plot_sla(res.monthly, policies=res.policies, target_pct=80)
+    for band in [c for c in ax.collections if isinstance(c, PolyCollection)]:
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        assert ys.max() <= 100 + 1e-9 and ys.min() >= 0
+    assert any(line.get_label() == "target 80%" for line in ax.get_lines())
+
+
+def test_waterfall_bars_are_mean_cumulative_components(res):
+    ax = P.plot_profit_waterfall(res.monthly, policies=res.policies)
+    per_rep = res.monthly.groupby(["policy", "replication"])[[c for c, _, _ in P.WATERFALL] + ["profit"]].sum()
+    means = per_rep.groupby("policy").mean()
+    steps = [c for c, _, _ in P.WATERFALL if (means[c].abs() > 0).any()]
+    containers = {c.get_label(): c for c in ax.containers if hasattr(c, "patches") and c.get_label() in res.policies}
+    assert list(containers) == res.policies
+    signs = {c: s for c, _, s in P.WATERFALL}
+    for p, c in containers.items():
+        heights = [r.get_height() for r in c.patches]
+        bottoms = [r.get_y() for r in c.patches]
+        assert len(heights) == len(steps) + 1
+        np.testing.assert_allclose(heights[:-1], [signs[s] * means.loc[p, s] for s in steps], rtol=1e-9)
+        np.testing.assert_allclose(heights[-1], means.loc[p, "profit"], rtol=1e-9)
+        assert bottoms[-1] == 0
+        # the running total after the last component lands on profit
+        np.testing.assert_allclose(bottoms[-2] + heights[-2], means.loc[p, "profit"], rtol=1e-9)
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "Profit"
+    assert "(USD)" in ax.get_ylabel()
+
+
+def test_waterfall_leaves_out_components_that_are_zero_everywhere(res):
+    m = res.monthly.copy()
+    m["loyalty_cost"] = 0.0
+    m["profit"] = (m["subscription_revenue"] + m["support_revenue"] - m["support_cost"] - m["acquisition_cost"]
+                   - m["vip_cost"])
+    labels = [t.get_text() for t in P.plot_profit_waterfall(m, policies=res.policies).get_xticklabels()]
+    assert "Loyalty\ncost" not in labels
+    labels = [t.get_text() for t in P.plot_profit_waterfall(m, policies=res.policies, drop_zero=False)
+              .get_xticklabels()]
+    assert "Loyalty\ncost" in labels
+
+
+def test_satisfaction_one_stacked_panel_per_policy(res, meta):
+    ax = P.plot_satisfaction(res.monthly, policies=res.policies, meta=meta)
+    fig = ax.figure
+    assert len(fig.axes) == len(res.policies)
+    assert "Satisfaction" in fig.get_suptitle()
+    means = res.monthly.groupby(["policy", "month"])[[f"share_{lv}" for lv in P.LEVELS]].mean()
+    for a, p in zip(fig.axes, res.policies):
+        assert a.get_title() == p
+        layers = [c for c in a.collections if isinstance(c, PolyCollection)]
+        assert len(layers) == len(P.LEVELS)
+        top = layers[-1].get_paths()[0].vertices[:, 1]
+        np.testing.assert_allclose(top.max(), 100, atol=1e-6)
+        below = layers[0].get_paths()[0].vertices[:, 1]
+        expected = means.loc[p, "share_below"].to_numpy() * 100
+        assert np.all(np.isclose(expected[:, None], below[None, :]).any(axis=1))
+    one = P.plot_satisfaction(res.monthly, ax=matplotlib.pyplot.subplots()[1], policies=["flat_vip"])
+    assert "flat_vip" in one.get_title()
+
+
+def test_tickets_bars_are_monthly_means_with_cis(res):
+    ax = P.plot_tickets(res.monthly, policies=res.policies)
+    cols = ["tickets_raised", "tickets_suppressed", "tickets_abandoned"]
+    per_rep = res.monthly.groupby(["policy", "replication"])[cols].mean().groupby("policy").mean()
+    bars = {c.get_label(): c for c in ax.containers if hasattr(c, "patches") and c.get_label() in res.policies}
+    assert len(bars) == len(res.policies)
+    for p, c in bars.items():
+        assert len(c.patches) == 3
+        np.testing.assert_allclose([r.get_height() for r in c.patches], per_rep.loc[p, cols])
+    assert "(tickets/month)" in ax.get_ylabel()
+
+
+def test_wait_time_boxes_show_monthly_mean_and_p90(res):
+    ax = P.plot_wait_times(res.monthly, policies=res.policies)
+    boxes = {p.get_gid(): p for p in ax.patches if p.get_gid()}
+    assert len(boxes) == 2 * len(res.policies)
+    medians = [ln for ln in ax.get_lines() if to_hex(ln.get_color()) == P.NEUTRAL.lower()]
+    drawn = sorted(float(np.mean(ln.get_ydata())) for ln in medians)
+    expected = sorted(float(res.monthly.loc[res.monthly["policy"] == p, c].dropna().median())
+                      for p in res.policies for c in ("wait_mean_h", "wait_p90_h"))
+    np.testing.assert_allclose(drawn, expected)
+    assert "(h)" in ax.get_ylabel()
+
+
+def test_paired_differences_forest(res):
+    diffs = res.differences()
+    for source in (diffs, P.differences_table(diffs)):
+        ax = P.plot_differences(source, reference=res.reference, kpi="cumulative_profit", policies=res.policies)
+        others = [p for p in res.policies if p != res.reference]
+        assert [t.get_text() for t in ax.get_yticklabels()] == others[::-1]
+        points = {c.get_label(): c.lines[0] for c in ax.containers if c.get_label() in others}
+        for p in others:
+            np.testing.assert_allclose(np.asarray(points[p].get_xdata(), float), [diffs[p]["cumulative_profit"]["mean"]])
+        assert res.reference in ax.get_title() and "(USD)" in ax.get_xlabel()
+    ax = P.plot_differences(diffs, reference=res.reference, kpi="avg_retention_rate_pct", policies=res.policies)
+    assert "(percentage points)" in ax.get_xlabel()
+
+
+# ---------------------------------------------------------------- experiment tables
+
+
+def test_tornado_widest_swing_on_top_and_bars_from_base():
+    t = tornado_table()
+    ax = P.plot_tornado(t)
+    assert [x.get_text() for x in ax.get_yticklabels()] == list(t["label"])[::-1]
+    bars = [r for r in ax.patches if r.get_width() != 0 or r.get_height() != 0]
+    assert len(bars) == 2 * len(t)
+    base = t["base_mean"].iloc[0]
+    lefts = sorted(r.get_x() + r.get_width() for r in bars)
+    np.testing.assert_allclose(lefts, sorted([*t["low_mean"], *t["high_mean"]]))
+    assert all(r.get_x() == pytest.approx(base) for r in bars)
+    assert "per_ticket" in ax.get_title() and "flat" in ax.get_title()
+    assert "(USD)" in ax.get_xlabel() and "per_ticket − flat" in ax.get_xlabel()
+    # shuffled input is drawn in swing order all the same; max_params keeps the widest
+    ax = P.plot_tornado(t.sample(frac=1, random_state=1).assign(), max_params=2)
+    assert [x.get_text() for x in ax.get_yticklabels()] == list(t["label"][:2])[::-1]
+
+
+def test_breakeven_curve_and_marker():
+    t = breakeven_table()
+    ax = P.plot_breakeven(t, policies=["flat", "per_ticket"])
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), t["value"])
+    np.testing.assert_allclose(line.get_ydata(), t["mean"])
+    assert to_hex(line.get_color()) == P.policy_colors(["flat", "per_ticket"])["per_ticket"].lower()
+    verticals = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1 and ln.get_xdata()[0] == 20.0]
+    assert verticals, "break-even marker missing"
+    assert "breaks even at pricing.per_ticket_fee_usd = 20" in ax.get_title()
+    assert ax.get_xlabel() == "pricing.per_ticket_fee_usd (USD/ticket)"
+    assert "(USD)" in ax.get_ylabel()
+    ax = P.plot_breakeven(breakeven_table(None))
+    assert "no break-even" in ax.get_title()
+    t = breakeven_table(None)
+    t.attrs["sign"] = "policy_a ahead everywhere"
+    title = P.plot_breakeven(t).get_title().replace("\n", " ")
+    assert title == "per_ticket vs flat: flat ahead across the pricing.per_ticket_fee_usd range tried"
+
+
+def test_long_parameter_paths_do_not_run_off_the_slide():
+    path = "customers.segments.*.fee_sensitivity_per_usd"
+    for ax in (P.plot_sweep(sweep_table({path: [0.01, 0.05]}), policies=["flat", "per_ticket", "flat_vip"]),
+               P.plot_breakeven(breakeven_table().rename_axis(None).pipe(_with_param, path)),
+               P.plot_tornado(tornado_table())):
+        ax.figure.canvas.draw()
+        assert_inside(ax.figure, ax.get_title())
+    assert ax.get_xlabel()
+
+
+def _with_param(t, path):
+    t.attrs["param"] = path
+    return t
+
+
+def test_sweep_one_parameter_is_a_line_per_policy():
+    t = sweep_table({"support.agents": [2, 4, 6, 8]})
+    ax = P.plot_sweep(t, kpi="avg_retention_rate_pct", policies=["flat", "per_ticket"])
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert list(lines) == ["flat", "per_ticket"]
+    g = t[(t["policy"] == "per_ticket") & (t["kpi"] == "avg_retention_rate_pct")]
+    np.testing.assert_allclose(lines["per_ticket"].get_ydata(), g["mean"])
+    assert ax.get_xlabel() == "support.agents (agents)" and "(%)" in ax.get_ylabel()
+
+
+def test_sweep_two_parameters_is_a_heatmap_of_means():
+    t = sweep_table({"pricing.per_ticket_fee_usd": [0, 10, 20], "support.agents": [2, 4]})
+    ax = P.plot_sweep(t, policy="per_ticket")
+    mesh = next(c for c in ax.collections if c.get_gid() == "sweep-heatmap")
+    g = t[(t["policy"] == "per_ticket") & (t["kpi"] == "cumulative_profit")]
+    expected = g.pivot_table(index="support.agents", columns="pricing.per_ticket_fee_usd", values="mean")
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(expected.shape), expected.to_numpy())
+    assert len([t for t in ax.texts if t.get_text()]) == expected.size
+    assert ax.get_xlabel() == "pricing.per_ticket_fee_usd (USD/ticket)"
+    assert ax.get_ylabel() == "support.agents (agents)"
+    assert "per_ticket" in ax.get_title()
+    with pytest.raises(ValueError, match="one or two parameter"):
+        P.plot_sweep(sweep_table({"a": [1], "b": [1], "c": [1]}))
+
+
+# ---------------------------------------------------------------- files
+
+
+def _png_size(path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_save_figure_png_svg_pdf_at_slide_resolution(res, meta, tmp_path):
+    ax = P.plot_profit_waterfall(res.monthly, meta=meta, policies=res.policies)
+    paths = P.save_figure(ax.figure, tmp_path / "w")
+    assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
+    w, h = _png_size(paths[0])
+    assert w >= P.SLIDE_SIZE_IN[0] * 200 - 1 and h >= P.SLIDE_SIZE_IN[1] * 200 - 1
+    assert paths[2].read_bytes()[:5] == b"%PDF-"
+    svg = paths[1].read_text()
+    assert "From revenue to profit" in svg and res.scenario_sha256[:10] in svg  # text stays text
+    # the same figure gives the same SVG and PDF bytes (no dates embedded)
+    again = P.save_figure(P.plot_profit_waterfall(res.monthly, meta=meta, policies=res.policies).figure,
+                          tmp_path / "w2")
+    assert again[1].read_bytes() == paths[1].read_bytes()
+    assert again[2].read_bytes() == paths[2].read_bytes()
+
+
+def test_style_is_applied_without_the_context_manager_and_then_restored(res):
+    before = dict(matplotlib.rcParams)
+    ax = P.plot_customers(res.monthly, policies=res.policies)
+    assert ax.title.get_fontsize() >= 18
+    assert tuple(ax.figure.get_size_inches()) == pytest.approx(P.SLIDE_SIZE_IN)
+    assert dict(matplotlib.rcParams) == before
