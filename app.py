@@ -1,23 +1,508 @@
-"""supportsim in the browser: a minimal page on the default scenario (built out in issue 5)."""
+"""supportsim in the browser: explore a scenario with controls, compare policies, export plots.
+
+A thin page over :mod:`sim.appkit` (controls from the schema, overrides) and
+:mod:`sim.apprun` (progressive runs, caches, KPI cards, figures), which use the same
+plot, report and scenario functions as the CLI. The
+scenario on screen is always ``load(file, overrides)``; the exported TOML reproduces the
+app's numbers with ``supportsim run``. Run with ``make app`` or ``streamlit run app.py``.
+"""
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
+from types import SimpleNamespace
+from typing import Any
+
 import streamlit as st
 
-from sim.experiment import run_scenario
-from sim.metrics import KPIS
-from sim.plots import Meta, deck_style, plot_cumulative_profit, plot_customers
-from sim.scenario import DEFAULT_SCENARIO, load
+from sim import appkit, apprun
+from sim.plots import policy_colors
+from sim.scenario import ScenarioError, scenario_hash
 
-st.set_page_config(page_title="supportsim", layout="wide")
-st.title("supportsim: how should support be priced?")
+DISPLAY_DPI = 100  # on-screen PNGs; downloads use the deck's 200 dpi
+REDRAW_EVERY_S = 2.0  # while replications finish; each redraw takes a core from the workers
 
-scenario = load(DEFAULT_SCENARIO, ["run.replications=3"])
-res = run_scenario(scenario, workers=1)
-summary = res.summary()
-cols = st.columns(len(res.policies))
-for col, p in zip(cols, res.policies):
-    col.metric(f"{p}: {KPIS['cumulative_profit']}", f"${summary[p]['cumulative_profit']['mean']:,.0f}")
-with deck_style():
-    st.pyplot(plot_customers(res.monthly, meta=Meta.of(res), policies=res.policies).figure)
-    st.pyplot(plot_cumulative_profit(res.monthly, meta=Meta.of(res), policies=res.policies).figure)
+
+# ---------------------------------------------------------------- cached resources
+
+
+@functools.cache
+def caches() -> SimpleNamespace:
+    """The page's Streamlit caches, made on first use: simulation workers import this file
+    (as ``__mp_main__``) and must not register caches outside a Streamlit server."""
+
+    @st.cache_resource(show_spinner="Starting the simulation workers…")
+    def worker_pool(workers: int) -> Any:
+        return apprun.make_pool(workers)
+
+    @st.cache_data(show_spinner=False, max_entries=64)
+    def shipped_source(name: str) -> appkit.Source:
+        return appkit.load_source(appkit.shipped_scenarios()[name])
+
+    @st.cache_data(show_spinner=False, max_entries=16)
+    def uploaded_source(name: str, content: bytes) -> appkit.Source:
+        return appkit.load_upload(name, content)
+
+    @st.cache_data(show_spinner=False, max_entries=128)
+    def figure_png(sha: str, replications: int, name: str, _res: Any) -> bytes:
+        # keyed by the full scenario hash (the footer shows it) and the replications drawn
+        return apprun.render_figure(_res, name, "png", dpi=DISPLAY_DPI)
+
+    return SimpleNamespace(worker_pool=worker_pool, shipped_source=shipped_source, uploaded_source=uploaded_source,
+                           figure_png=figure_png)
+
+
+# ---------------------------------------------------------------- sidebar
+
+
+def reset_controls() -> None:
+    for key in [k for k in st.session_state if str(k).startswith("p:")]:
+        del st.session_state[key]
+
+
+def problem_list(problems: list[str]) -> str:
+    """Problems as a Markdown list, each field path (the text before the colon) as code."""
+    lines = []
+    for p in problems:
+        head, sep, tail = p.partition(":")
+        lines.append(f"- `{head}`:{tail}" if sep and " " not in head.strip() else f"- {p}")
+    return "\n".join(lines)
+
+
+def choose_source() -> appkit.Source:
+    files = appkit.shipped_scenarios()
+    with st.sidebar:
+        st.markdown("### :material/support_agent: supportsim")
+        upload = st.session_state.get("upload")
+        uploaded = None
+        upload_error = None
+        if upload is not None:
+            try:
+                uploaded = caches().uploaded_source(upload.name, upload.getvalue())
+            except ScenarioError as exc:
+                upload_error = exc
+        st.selectbox(
+            "Scenario", list(files), key="scenario", bind="query-params", disabled=uploaded is not None,
+            format_func=lambda n: n.removesuffix(".toml"),
+            help="Shipped scenarios (the `scenarios/` folder); the choice is kept in the page address, so a link "
+                 "opens the same scenario. An uploaded file replaces the choice while it is loaded.",
+        )
+        with st.expander("Use your own scenario file", icon=":material/upload_file:", expanded=upload is not None):
+            st.file_uploader("Scenario TOML", type=["toml"], key="upload", label_visibility="collapsed",
+                             help="A scenario file like those in `scenarios/`, checked against the same schema "
+                                  "as `supportsim validate`.")
+        if upload_error is not None:
+            st.error(f"**{upload.name}** is not a valid scenario; still showing "
+                     f"{st.session_state.get('scenario', appkit.DEFAULT_FILE)}.\n\n"
+                     + problem_list(upload_error.problems), icon=":material/error:")
+    source = uploaded or caches().shipped_source(st.session_state.get("scenario") or next(iter(files)))
+    if st.session_state.get("_source_id") != source.id:  # a new file: controls show its values
+        reset_controls()
+        st.session_state["_source_id"] = source.id
+    return source
+
+
+def draw_control(c: appkit.Control, *, disabled: bool = False) -> Any:
+    kw: dict[str, Any] = {"key": c.key, "help": c.help, "disabled": disabled}
+    if c.widget == "toggle":
+        return st.toggle(c.label, value=bool(c.default), **kw)
+    if c.widget == "select":
+        return st.selectbox(c.label, c.choices, index=c.choices.index(c.default), **kw)
+    if c.kind == "ladder":
+        return st.text_input(c.label, value=appkit.ladder_text(c.default), **kw)
+    if c.widget == "text":
+        return st.text_input(c.label, value=str(c.default), **kw)
+    num = int if c.kind == "int" else float
+    lo = num(c.lo) if c.lo is not None else None
+    hi = num(c.hi) if c.hi is not None else None
+    if c.widget == "slider":
+        return st.slider(c.label, min_value=lo, max_value=hi, value=num(c.default), step=num(c.step),
+                         format=c.format, **kw)
+    return st.number_input(c.label, min_value=lo, max_value=hi, value=num(c.default), step=num(c.step),
+                           format=c.format, **kw)
+
+
+def policy_heading(name: str, colors: dict[str, str]) -> None:
+    color = colors.get(name, "#555555")
+    st.markdown(f"<span style='color:{color};font-size:1.1em'>●</span>&nbsp;**{name}**", unsafe_allow_html=True)
+
+
+def draw_section(section: appkit.Section, values: dict[str, Any]) -> None:
+    scheme = None
+    for c in section.controls:
+        disabled = bool(c.used_when) and scheme is not None and scheme != c.used_when
+        values[c.path] = draw_control(c, disabled=disabled)
+        if c.path.endswith(".pricing.scheme"):
+            scheme = values[c.path]
+
+
+def draw_group(group: appkit.Group, colors: dict[str, str], values: dict[str, Any]) -> None:
+    """Plain sections one after another, then tabbed ones (policies, segments) as tabs."""
+    tabbed = [s for s in group.sections if s.tab]
+    for section in group.sections:
+        if section.tab:
+            continue
+        if section.title:
+            st.markdown(f"**{section.title}**")
+        draw_section(section, values)
+    if tabbed:
+        labels = [s.tab for s in tabbed]
+        st.markdown("**Policies**" if tabbed[0].tab in colors else "**Segments**")
+        for tab, section in zip(st.tabs(labels), tabbed):
+            with tab:
+                if section.tab in colors:
+                    policy_heading(section.tab, colors)
+                draw_section(section, values)
+
+
+def sidebar_controls(source: appkit.Source) -> tuple[list[appkit.Group], dict[str, Any], dict[str, Any]]:
+    groups = appkit.control_groups(source.scenario)
+    colors = policy_colors([p for p in source.scenario.policies] or ["base"])
+    values: dict[str, Any] = {}
+    slots: dict[str, Any] = {}
+    with st.sidebar:
+        st.button("Reset controls to the file", icon=":material/restart_alt:", on_click=reset_controls,
+                  type="tertiary", key="reset")
+        for g in groups:
+            with st.expander(g.title, icon=g.icon, expanded=g.key == "pricing"):
+                if g.note:
+                    st.caption(g.note)
+                slots[g.key] = st.empty()
+                if g.form:
+                    with st.form(f"form_{g.key}", border=False):
+                        draw_group(g, colors, values)
+                        st.form_submit_button(f"Apply {g.title.lower()}", type="primary", width="stretch")
+                else:
+                    draw_group(g, colors, values)
+        st.caption("Hover a control's **?** for its unit, allowed range and source. "
+                   "Every parameter is listed under **Assumptions**.")
+    return groups, values, slots
+
+
+# ---------------------------------------------------------------- main area
+
+
+def header(source: appkit.Source, scenario: Any, overrides: list[str], sha: str) -> None:
+    meta = scenario.scenario
+    st.title("How should support be priced?")
+    policies = list(scenario.policies) or ["base"]
+    st.markdown(f"**{meta.name}**" + (f" · {meta.description}" if meta.description else ""))  # text, no HTML
+    st.caption(f"{len(policies)} policies · {scenario.run.months} months · {scenario.customers.initial:,} customers · "
+               f"{scenario.run.replications} replications · seed {scenario.run.seed} · sha256 `{sha[:10]}`")
+    changes = st.container()  # always there, so everything below keeps its place as changes come and go
+    if overrides:
+        with changes.expander(f"{len(overrides)} change{'s' if len(overrides) > 1 else ''} from {source.label}",
+                         icon=":material/edit_note:"):
+            st.markdown("\n".join(f"- `{o}`" for o in overrides))
+            st.caption("The same run from the command line:")
+            st.code(appkit.cli_command(source, overrides), language="bash", wrap_lines=True)
+
+
+def draw_cards(res: Any) -> None:
+    cards = apprun.kpi_cards(res)
+    colors = policy_colors(res.policies)
+    cols = st.columns(len(res.policies))
+    for col, p in zip(cols, res.policies):
+        with col.container(border=True, height="stretch"):
+            tag = "reference" if p == res.reference else f"differences vs {res.reference}"
+            tag = f" <span style='color:#888;font-weight:normal;font-size:0.85em'>&nbsp;{tag}</span>"
+            st.markdown(f"<span style='color:{colors[p]};font-size:1.2em'>●</span>&nbsp;"
+                        f"<span style='font-size:1.1em;font-weight:600'>{p}</span>{tag}", unsafe_allow_html=True)
+            for c in cards[p]:
+                st.metric(c.label, c.value, delta=c.delta, delta_color=c.delta_color,
+                          delta_description=c.delta_description, help=c.help)
+
+
+def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]) -> None:
+    """Draw (or redraw in place) the cards and the open tab's figures.
+
+    Placeholders are made at the first draw, not before the run: until then the previous
+    run's cards and figures stay on screen (faded) instead of the page going blank.
+    """
+    if "cards_now" not in slots:
+        slots["cards_now"] = slots["cards"].empty()
+    with slots["cards_now"].container():
+        draw_cards(res)
+        line = apprun.verdict(res)
+        if line:
+            st.markdown(f":material/insights: {line}")
+    for spec in specs:
+        if spec.name not in slots:
+            with slots["tab"]:
+                slots[spec.name] = st.empty()
+                slots[f"dl:{spec.name}"] = st.empty()
+        png = caches().figure_png(res.scenario_sha256, res.replications, spec.name, res)
+        slots[spec.name].image(png, caption=spec.caption, width="stretch")
+
+
+def figure_downloads(res: Any, spec: apprun.FigureSpec, slot: Any) -> None:
+    stem = f"{appkit.file_stem(res.scenario.scenario.name)}_{spec.name}"
+    with slot.container(horizontal=True, gap="small"):
+        for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
+            st.download_button(
+                f"{fmt.upper()}", data=lambda fmt=fmt: apprun.render_figure(res, spec.name, fmt),
+                file_name=f"{stem}.{fmt}", mime=mime, key=f"dl_{spec.name}_{fmt}", icon=":material/download:",
+                type="tertiary", on_click="ignore",
+                help=f"This figure as {fmt.upper()} (16:9 slide, {'200 dpi' if fmt == 'png' else 'vector'}).",
+            )
+
+
+def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
+    name = appkit.file_stem(scenario.scenario.name)
+    with st.container(horizontal=True, gap="small"):
+        st.download_button("Scenario (TOML)", appkit.scenario_toml(scenario, source=source, overrides=overrides),
+                           file_name=f"{name}.toml", mime="application/toml", key="dl_toml",
+                           icon=":material/description:", on_click="ignore",
+                           help="The current settings as a complete scenario file: `supportsim run` on it "
+                                "reproduces these numbers exactly.")
+        st.download_button("Monthly results (CSV)", lambda: apprun.monthly_csv(res), file_name=f"{name}_monthly.csv",
+                           mime="text/csv", key="dl_csv", icon=":material/table:", on_click="ignore",
+                           help="One row per policy × replication × month, as `supportsim run` writes monthly.csv.")
+        st.download_button("KPIs (CSV)", lambda: apprun.kpis_csv(res), file_name=f"{name}_kpis.csv", mime="text/csv",
+                           key="dl_kpis", icon=":material/functions:", on_click="ignore",
+                           help="One row per policy × replication with every KPI.")
+        if apprun.report_available():
+            cmd = appkit.cli_command(source, overrides)
+            st.download_button("Report (HTML)", lambda: apprun.report_html(res, cmd), file_name=f"{name}_report.html",
+                               mime="text/html", key="dl_report", icon=":material/summarize:", on_click="ignore",
+                               help="A one-page report with the KPIs, the key plots and every assumption.")
+
+
+def assumptions_tab(source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
+    st.markdown("Every parameter of this run: its value, the policies that set it differently, unit, allowed "
+                "range and the source of its default. Rows changed in the app are ticked.")
+    table = appkit.assumptions_frame(scenario, overrides)
+    if not table.empty:
+        st.dataframe(table, hide_index=True, width="stretch", height=600, column_config={
+            "parameter": st.column_config.TextColumn("Parameter", width="large", pinned=True),
+            "value": st.column_config.TextColumn("Value", width="small"),
+            "policies that differ": st.column_config.TextColumn("Policies that differ", width="medium"),
+            "unit": st.column_config.TextColumn("Unit", width="small"),
+            "allowed": st.column_config.TextColumn("Allowed", width="small"),
+            "source": st.column_config.TextColumn("Source", width="medium"),
+            "meaning": st.column_config.TextColumn("Meaning", width="large"),
+            "changed in app": st.column_config.CheckboxColumn("Changed", width="small"),
+        })
+    st.markdown("**Policies** (overrides of the base parameters)")
+    for name, table_ in scenario.policies.items():
+        flat = ", ".join(f"`{p} = {appkit.format_value(v)}`" for p, v in appkit.flat_items(table_))
+        st.markdown(f"- **{name}**: {flat or 'no overrides'}")
+    st.caption("Reproduce this run from the command line:")
+    st.code(appkit.cli_command(source, overrides), language="bash", wrap_lines=True)
+
+
+def analysis_figure(name: str, draw: Any, png: bytes) -> None:
+    """An analysis figure with its PNG/SVG downloads (redrawn on click)."""
+    st.image(png, width="stretch")
+    with st.container(horizontal=True, gap="small"):
+        for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
+            st.download_button(fmt.upper(), data=lambda fmt=fmt: apprun.draw_bytes(draw, fmt),
+                               file_name=f"{name}.{fmt}", mime=mime, key=f"dl_{name}_{fmt}",
+                               icon=":material/download:", type="tertiary", on_click="ignore")
+
+
+def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
+    """Run ``fn`` (an analysis of sim.analysis) on the app's pool with a progress bar; cache it."""
+    bar = st.progress(0.0, text=f"Running {runs} model runs…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"{kind}: {done} of {total} model runs")
+
+    pool = caches().worker_pool(apprun.app_workers())
+    try:
+        table = fn(executor=apprun.pool_executor(pool), on_progress=progress, max_work=appkit.app_max_work(),
+                   **kwargs)
+    except ScenarioError as exc:
+        bar.empty()
+        st.error(problem_list(exc.problems), icon=":material/error:")
+        return None
+    bar.empty()
+    apprun.StreamlitCache().put(key, 0, table)
+    return table
+
+
+def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None:
+    if not apprun.analysis_available():
+        st.info("Sensitivity analysis needs `sim.analysis`, which this installation lacks.", icon=":material/info:")
+        return
+    if len(res.policies) < 2:
+        st.info("Sensitivity analyses compare two policies; this scenario has one.", icon=":material/info:")
+        return
+    from dataclasses import replace
+
+    from sim import analysis, metrics, plots
+
+    st.markdown("Which assumptions decide the comparison, and where two policies tie. Both analyses run on "
+                "demand on the current settings, pairing every run by replication (common random numbers).")
+    names = res.policies
+    c1, c2, c3, c4 = st.columns(4)
+    a = c1.selectbox("Policy A", names, index=names.index(res.reference), key="sa_a",
+                     help="The difference shown is policy B minus policy A.")
+    others = [n for n in names if n != a]
+    b = c2.selectbox("Policy B", others, key="sa_b")
+    kpi = c3.selectbox("KPI", list(metrics.KPIS), index=list(metrics.KPIS).index("cumulative_profit"),
+                       format_func=lambda k: metrics.KPIS[k], key="sa_kpi")
+    reps = int(c4.number_input("Replications", min_value=2, max_value=max(2, scenario.run.replications),
+                               value=min(3, max(2, scenario.run.replications)), step=1, key="sa_reps",
+                               help="Per point and policy; fewer than the main run keeps the analysis quick."))
+    meta = replace(plots.Meta.of(res), replications=reps)
+    base = {"kpi": kpi, "policy_a": a, "policy_b": b, "replications": reps}
+
+    st.subheader("Tornado: what moves the gap most", divider="gray")
+    labels = {path: label for path, label, _ in analysis.SENSITIVITY_PARAMETERS}
+    t1, t2 = st.columns([3, 1])
+    chosen = t1.multiselect("Parameters", list(labels), default=list(labels), format_func=labels.get, key="sa_params")
+    delta = t2.slider("Move each by ±", 0.05, 0.5, 0.2, 0.05, format="%.2f", key="sa_delta",
+                      help="Each parameter goes to base × (1 − δ) and base × (1 + δ), within its allowed range; "
+                           "the 6–7× acquisition multiple uses its documented range.")
+    runs = apprun.analysis_runs("sensitivity", n_params=len(chosen), replications=reps)
+    args = {**base, "parameters": chosen, "delta": delta}
+    key = apprun.analysis_key("sensitivity", scenario, **args)
+    clicked = st.button(f"Run sensitivity ({runs} model runs)", icon=":material/play_arrow:", key="sa_run",
+                        disabled=not chosen)
+    table = apprun.StreamlitCache().get(key, 0)
+    if clicked and table is None:
+        table = run_analysis("Sensitivity", key, analysis.sensitivity, runs, scenario=scenario,
+                             documented_ranges=True, **args)
+    if table is not None:
+        analysis_figure("tornado", lambda: plots.plot_tornado(table, meta=meta),
+                        apprun.draw_bytes(lambda: plots.plot_tornado(table, meta=meta), "png", dpi=DISPLAY_DPI))
+
+    st.subheader("Break-even: where the two policies tie", divider="gray")
+    params = apprun.sweep_params(groups)
+    by_path = {p.path: p for p in params}
+    default = apprun.default_breakeven_param(params, b)
+    b1, b2, b3 = st.columns([2, 1, 1])
+    path = b1.selectbox("Parameter", list(by_path), index=list(by_path).index(default),
+                        format_func=lambda x: by_path[x].label, key="be_param")
+    sp = by_path[path]
+    lo0, hi0 = apprun.default_between(sp)
+    num = int if sp.is_int else float
+    lo = b2.number_input("From", min_value=num(sp.lo), max_value=num(sp.hi), value=num(lo0), key=f"be_lo:{path}")
+    hi = b3.number_input("To", min_value=num(sp.lo), max_value=num(sp.hi), value=num(hi0), key=f"be_hi:{path}")
+    runs = apprun.analysis_runs("breakeven", points=5, refine=4, replications=reps)
+    args = {**base, "param": path, "between": [float(lo), float(hi)]}
+    key = apprun.analysis_key("breakeven", scenario, **args)
+    clicked = st.button(f"Find the break-even (up to {runs} model runs)", icon=":material/play_arrow:", key="be_run",
+                        disabled=not lo < hi)
+    table = apprun.StreamlitCache().get(key, 0)
+    if clicked and table is None:
+        table = run_analysis("Break-even", key, analysis.breakeven, runs, scenario=scenario,
+                             **{**args, "between": (float(lo), float(hi))})
+    if table is not None:
+        def draw() -> Any:
+            return plots.plot_breakeven(table, meta=meta, policies=names, xlabel=sp.label)
+
+        analysis_figure("breakeven", draw, apprun.draw_bytes(draw, "png", dpi=DISPLAY_DPI))
+
+
+# ---------------------------------------------------------------- the page
+
+
+def current_scenario(source: appkit.Source) -> tuple[Any, list[str], list[appkit.Group]] | None:
+    """The sidebar, and the scenario its controls describe; None (problems shown) if invalid."""
+    groups, values, group_slots = sidebar_controls(source)
+    overrides, problems = appkit.overrides_from_values(groups, values)
+    if not problems:
+        try:
+            return appkit.build_scenario(source, overrides), overrides, groups
+        except ScenarioError as exc:
+            problems = exc.problems
+    by_group: dict[str, list[str]] = {}
+    for p in problems:
+        by_group.setdefault(appkit.group_of_path(groups, appkit.problem_path(p)) or "", []).append(p)
+    for key, probs in by_group.items():
+        if key in group_slots:
+            group_slots[key].error(problem_list(probs), icon=":material/error:")
+    st.title("How should support be priced?")
+    st.error("These settings are not a valid scenario, so nothing was run:\n\n" + problem_list(problems),
+             icon=":material/error:")
+    return None
+
+
+def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]) -> Any:
+    """Run (or fetch from the cache) every replication, redrawing as they finish.
+
+    Until the first replication of the new settings is in, the previous results stay on
+    screen (the status line says so) rather than an empty page.
+    """
+    res = None
+    previous = st.session_state.get("_last_results")
+    if (previous is not None and previous.scenario_sha256 != scenario_hash(scenario)
+            and previous.policies == (list(scenario.policies) or ["base"])):
+        slots["status"].progress(0.0, text="Simulating the new settings · previous results shown until the first "
+                                           "replication is in")
+        draw_results(previous, slots, specs)
+    try:
+        pool = caches().worker_pool(apprun.app_workers())
+        updates = apprun.progressive_run(scenario, cache=apprun.StreamlitCache(), pool=pool,
+                                         redraw_every_s=REDRAW_EVERY_S)
+        with closing(updates):
+            for upd in updates:
+                if not upd.final:
+                    shown = ("showing the first ones, refining…" if upd.replications_done else
+                             "previous results shown until the first replication is in" if previous else "")
+                    slots["status"].progress(
+                        upd.jobs_done / max(upd.jobs_total, 1),
+                        text=f"Simulating: {upd.replications_done} of {upd.replications} replications done "
+                             f"({upd.jobs_done} of {upd.jobs_total} runs)" + (f" · {shown}" if shown else ""))
+                if upd.results is not None:
+                    res = upd.results
+                    draw_results(res, slots, specs)
+                    st.session_state["_last_results"] = res
+    except BrokenProcessPool:
+        caches().worker_pool.clear()
+        slots["status"].error("A simulation worker stopped unexpectedly; change any control to run again.",
+                              icon=":material/error:")
+        return None
+    slots["status"].empty()
+    return res
+
+
+def main() -> None:
+    st.set_page_config(page_title="supportsim: how should support be priced?", page_icon=":material/support_agent:",
+                       layout="wide", initial_sidebar_state="expanded")
+    source = choose_source()
+    current = current_scenario(source)
+    if current is None:
+        return
+    scenario, overrides, groups = current
+    header(source, scenario, overrides, scenario_hash(scenario))
+    try:
+        appkit.check_workload(scenario)
+    except ScenarioError as exc:
+        st.error("**This run is too large for the app.**\n\n" + problem_list(exc.problems)
+                 + f"\n\nThe app's limit is {appkit.app_max_work():,} customer-months "
+                   "(`SUPPORTSIM_APP_MAX_WORK`); the command line takes larger runs.", icon=":material/block:")
+        return
+
+    slots: dict[str, Any] = {"status": st.empty(), "cards": st.container()}
+    export_slot = st.container()
+    tabs = dict(zip(apprun.TABS, st.tabs(list(apprun.TABS), key="tab", on_change="rerun")))
+    open_tab = next((label for label, t in tabs.items() if t.open), apprun.TABS[0])  # only it is drawn
+    specs = [s for s in apprun.figure_specs(len(scenario.policies) or 1) if s.tab == open_tab]
+    slots["tab"] = tabs[open_tab]
+    if open_tab == "Assumptions":
+        with tabs[open_tab]:
+            assumptions_tab(source, scenario, overrides)
+
+    res = run_and_draw(scenario, slots, specs)
+    if res is None:
+        return
+    with export_slot:
+        exports(res, source, scenario, overrides)
+        with st.expander("All KPIs with 95% confidence intervals", icon=":material/table_chart:"):
+            st.dataframe(apprun.kpi_table(res), hide_index=True, width="stretch")
+    for spec in specs:
+        figure_downloads(res, spec, slots[f"dl:{spec.name}"])
+    if open_tab == "Sensitivity":
+        with tabs[open_tab]:
+            sensitivity_tab(res, scenario, groups)
+
+
+# Streamlit runs this file as __main__; simulation workers (forkserver) import it as
+# __mp_main__ and must not draw the page.
+if __name__ == "__main__":
+    main()

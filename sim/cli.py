@@ -1,13 +1,16 @@
 """The ``supportsim`` command line: a thin caller of the scenario, experiment and results modules.
 
-Exit codes: 0 success, 2 invalid input (message names field, value and allowed range),
-130 interrupted (no partial output is left behind).
+Exit codes: 0 success, 1 could not write output (e.g. disk full, no permission), 2 invalid
+input (message names field, value and allowed range; also a workload above the guardrail),
+130 interrupted by Ctrl-C or SIGTERM (no partial output is left behind).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,8 +18,19 @@ from pathlib import Path
 from sim import __version__
 from sim.scenario import ScenarioError, load, resolve_policies
 
+EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text))  # accepts 2e9
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})")
+    return value
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
@@ -48,19 +62,30 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.experiment import default_workers, run_scenario
-    from sim.results import write_results
+    from sim.analysis_cli import precision_from_args
+    from sim.experiment import Interrupted, default_workers, run_to_dir
 
     extra = []
     if args.seed is not None:
         extra.append(f"run.seed={args.seed}")
     if args.replications is not None:
         extra.append(f"run.replications={args.replications}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ScenarioError([f"--out {args.out}: exists and is not a folder (it would be replaced)"], "--out")
     scenario = _load(args, extra)
     workers = args.workers or default_workers()
     progress = _progress_bar(args.quiet)
-    res = run_scenario(scenario, workers=workers, on_progress=progress, max_work=args.max_work)
-    write_results(res, args.out, plots=not args.no_plots)
+    try:  # streams each finished replication to disk; see sim.experiment.run_to_dir
+        res = run_to_dir(scenario, args.out, workers=workers, cluster=args.cluster, on_progress=progress,
+                         max_work=args.max_work, plots=not args.no_plots, precision=precision_from_args(args),
+                         keep_partial=args.keep_partial)
+    except Interrupted as exc:  # --keep-partial: the finished replications were written, marked partial
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if res.precision is not None and not args.quiet:
+        pr = res.precision
+        print(f"precision: {pr['replications']} replications; target {'met' if pr['met'] else 'NOT met (cap reached)'}")
+    args.written = args.out  # an interrupt from here on comes after complete results are in place
     if not args.quiet:
         _print_summary(res)
         print(f"wrote {args.out}/monthly.csv, kpis.csv, summary.json" + ("" if args.no_plots else ", plots/"))
@@ -77,6 +102,9 @@ def _progress_bar(quiet: bool) -> Callable[[int, int], None] | None:
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
             bar["bar"] = tqdm(total=total, unit="run", desc="simulating", file=sys.stderr)
+        if bar["bar"].total != total:  # precision mode adds replications as it goes
+            bar["bar"].total = total
+            bar["bar"].refresh()
         bar["bar"].update(done - bar["bar"].n)
         if done == total:
             bar["bar"].close()
@@ -114,10 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="master seed (default: the file's run.seed)")
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores; 1 = serial)")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
-    p.add_argument("--max-work", type=int, default=None, metavar="CUSTOMER_MONTHS",
+    p.add_argument("--max-work", type=_positive_int, default=None, metavar="CUSTOMER_MONTHS",
                    help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_run)
+    from sim import analysis_cli  # --cluster, --precision, --keep-partial; and the experiment verbs below
+
+    analysis_cli.add_run_options(p)
 
     p = sub.add_parser("validate", help="check a scenario file and its policies",
                        description="Validate a scenario file (and --set overrides) against the schema.")
@@ -135,20 +166,49 @@ def build_parser() -> argparse.ArgumentParser:
     from sim import calibrate  # `supportsim calibrate`: its arguments and handler live with the calibration
 
     calibrate.add_command(sub)
+
+    analysis_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
     return parser
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM takes the same clean-up path as Ctrl-C
+
+
+def _on_sigterm_interrupt() -> Callable[[], None]:
+    """Turn SIGTERM into KeyboardInterrupt while a command runs (so temporary output is removed);
+    return a function that restores the previous handler."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    restore = _on_sigterm_interrupt()
     try:
         return int(args.func(args))
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
-        print("interrupted: no results written", file=sys.stderr)
+        if getattr(args, "written", None):
+            print(f"interrupted after the results were written to {args.written}", file=sys.stderr)
+        else:
+            print("interrupted: no results written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into a reader that stopped early (e.g. `| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:  # disk full, permission denied, ...: one line, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; no results written", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

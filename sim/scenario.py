@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import json
 import math
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +25,22 @@ from pydantic import BaseModel, ValidationError
 from sim.schema import Params, Scenario
 
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few kB; refuse anything absurd before parsing
+MAX_DEPTH = 16  # tables nest 4 deep in a valid scenario (policies.NAME.customers.segments[i].field)
+MAX_SET_CHARS = 100_000  # one --set value; the longest valid string field is 2,000 characters
+MAX_PROBLEMS = 50  # list at most this many problems; say how many more there are
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
 
 
 class ScenarioError(ValueError):
     """A scenario could not be loaded; ``str()`` is a user-facing, multi-line message."""
 
-    def __init__(self, problems: list[str], source: str = "scenario") -> None:
+    def __init__(self, problems: list[str], source: str = "scenario", title: str = "invalid scenario") -> None:
         self.problems = problems
         self.source = source
-        super().__init__(f"{source}: invalid scenario\n" + "\n".join(f"  - {p}" for p in problems))
+        shown = problems[:MAX_PROBLEMS]
+        more = len(problems) - len(shown)
+        tail = [f"... and {more} more problems"] if more > 0 else []
+        super().__init__(f"{source}: {title}\n" + "\n".join(f"  - {p}" for p in shown + tail))
 
 
 @dataclass(frozen=True)
@@ -114,8 +121,12 @@ def _short(value: Any) -> str:
 
 
 def _messages(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[str]:
-    problems = []
-    for e in err.errors():
+    problems: list[str] = []
+    errors = err.errors()
+    for i, e in enumerate(errors):
+        if i >= MAX_PROBLEMS - 1:  # thousands of unknown keys: do not spend seconds on hints nobody reads
+            problems.append(f"... and {len(errors) - i} more problems")
+            break
         loc = tuple(e["loc"])
         path = format_loc(prefix + loc)
         if e["type"] == "extra_forbidden":
@@ -130,7 +141,9 @@ def _messages(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, .
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             problems.append(f"{path}: required field is missing")
-        elif "input" in e and e["type"] not in ("model_type",):
+        elif "input" in e and e["type"] not in ("model_type",) and not (
+            e["type"] == "value_error" and isinstance(e["input"], dict)  # a whole table: the message says it
+        ):
             problems.append(f"{path}: {msg} (got {_short(e['input'])})" + (f"; {rng}" if rng and rng not in msg else ""))
         else:
             problems.append(f"{path}: {msg}")
@@ -140,11 +153,56 @@ def _messages(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, .
 # ---------------------------------------------------------------- loading
 
 
-def parse_toml_text(text: str, source: str = "scenario") -> dict[str, Any]:
+def decode_text(data: bytes, source: str = "scenario") -> str:
+    """UTF-8 bytes (an optional byte-order mark is dropped) as text, or a ScenarioError."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError([f"scenario is {len(data)} bytes; the limit is {MAX_FILE_BYTES} bytes"], source)
     try:
-        return tomllib.loads(text)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"file is not UTF-8 text (byte {exc.start})"], source) from None
+
+
+def _too_deep(data: Any, limit: int = MAX_DEPTH) -> str | None:
+    """The path of the first value nested deeper than ``limit`` tables/arrays, else None (no recursion)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        node, loc = stack.pop()
+        if len(loc) > limit:
+            return format_loc(loc)
+        if isinstance(node, dict):
+            stack.extend((v, (*loc, str(k))) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*loc, i)) for i, v in enumerate(node))
+    return None
+
+
+def parse_toml_text(text: str, source: str = "scenario") -> dict[str, Any]:
+    """Parse scenario TOML with the same size limit as files; every failure is a ScenarioError."""
+    if not isinstance(text, str):
+        raise ScenarioError([f"expected TOML text (got {type(text).__name__})"], source)
+    if len(text) > MAX_FILE_BYTES:  # checked on characters first: encoding a huge string costs memory
+        raise ScenarioError([f"scenario is over {MAX_FILE_BYTES} characters; the limit is {MAX_FILE_BYTES} bytes"],
+                            source)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # lone surrogates cannot come from a file
+        raise ScenarioError([f"text is not valid Unicode (character {exc.start})"], source) from None
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError([f"scenario is {size} bytes; the limit is {MAX_FILE_BYTES} bytes"], source)
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"not valid TOML: {exc}"], source) from None
+    except RecursionError:
+        raise ScenarioError([f"not valid TOML: nested more than {MAX_DEPTH} levels deep"], source) from None
+    except ValueError as exc:  # an integer literal beyond Python's 4,300-digit conversion limit
+        why = "an integer has too many digits" if "digits" in str(exc) else str(exc)
+        raise ScenarioError([f"not valid TOML: {why}"], source) from None
+    deep = _too_deep(data)
+    if deep is not None:
+        raise ScenarioError([f"{deep}: nested more than {MAX_DEPTH} levels deep"], source)
+    return data
 
 
 def read_scenario_dict(path: str | Path) -> dict[str, Any]:
@@ -152,18 +210,21 @@ def read_scenario_dict(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     source = str(path)
     try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise ScenarioError([f"cannot read file: {exc.strerror}"], source) from None
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError([f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes"], source)
+        st = p.stat()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ScenarioError([f"cannot read file: {getattr(exc, 'strerror', None) or exc}"], source) from None
+    if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO that never ends, /dev/zero ...
+        raise ScenarioError(["cannot read file: not a regular file"], source)
+    if st.st_size > MAX_FILE_BYTES:
+        raise ScenarioError([f"file is {st.st_size} bytes; the limit is {MAX_FILE_BYTES} bytes"], source)
     try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError([f"file is not UTF-8 text (byte {exc.start})"], source) from None
+        with p.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
     except OSError as exc:
-        raise ScenarioError([f"cannot read file: {exc.strerror}"], source) from None
-    return parse_toml_text(text, source)
+        raise ScenarioError([f"cannot read file: {exc.strerror or exc}"], source) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError([f"file is over {MAX_FILE_BYTES} bytes, the limit"], source)
+    return parse_toml_text(decode_text(data, source), source)
 
 
 def parse_set(expr: str) -> tuple[str, Any]:
@@ -173,13 +234,27 @@ def parse_set(expr: str) -> tuple[str, Any]:
     path, raw = expr.split("=", 1)
     path, raw = path.strip(), raw.strip()
     if not path or any(not part for part in path.split(".")):
-        raise ScenarioError([f"--set {expr!r}: empty parameter path"], "--set")
+        raise ScenarioError([f"--set {_short(expr)}: empty parameter path"], "--set")
+    if len(path) > 1000 or len(path.split(".")) > MAX_DEPTH:
+        raise ScenarioError([f"--set {_short(expr)}: parameter path too long"], "--set")
+    if len(raw) > MAX_SET_CHARS:
+        raise ScenarioError([f"{path}: value is {len(raw)} characters; the limit is {MAX_SET_CHARS}"], "--set")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
+        raw.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ScenarioError([f"{path}: value is not valid Unicode (character {exc.start})"], "--set") from None
+    try:
+        parsed = tomllib.loads(f"v = {raw}")
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        parsed = {"v": raw}  # not a TOML value: take the text as a string
+    if set(parsed) != {"v"}:  # e.g. "3\nother = 1": one --set sets one value
+        raise ScenarioError([f"{path}: expected one value (got {_short(raw)})"], "--set")
+    value = parsed["v"]
     if isinstance(value, float) and not math.isfinite(value):
         raise ScenarioError([f"{path}: value must be finite (got {raw})"], "--set")
+    deep = _too_deep(value, MAX_DEPTH - len(path.split(".")))
+    if deep is not None:
+        raise ScenarioError([f"{path}: value nested more than {MAX_DEPTH} levels deep"], "--set")
     return path, value
 
 
@@ -188,13 +263,16 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
-        nxt = parts[i + 1]
         if isinstance(node, list):
             node = _list_item(node, part, path)
-            continue
-        if part not in node or not isinstance(node[part], (dict, list)):
-            node[part] = [] if nxt.isdigit() else {}
-        node = node[part]
+        elif not isinstance(node, dict):
+            raise ScenarioError([f"{path}: {'.'.join(parts[:i])} is a value, not a table"], "--set")
+        else:
+            if node.get(part) is None:  # absent (or an unset optional): create the table
+                node[part] = {}
+            node = node[part]
+    if not isinstance(node, (dict, list)):
+        raise ScenarioError([f"{path}: {'.'.join(parts[:-1])} is a value, not a table"], "--set")
     last = parts[-1]
     if isinstance(node, list):
         idx = _index(last, len(node), path)
@@ -204,7 +282,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _index(part: str, n: int, path: str) -> int:
-    if not part.isdigit() or int(part) >= n:
+    if not (part.isascii() and part.isdigit()):  # "²".isdigit() is True, but int("²") fails
+        raise ScenarioError([f"{path}: {part!r} is not a list index (0 to {n - 1})"], "--set")
+    if int(part) >= n:
         raise ScenarioError([f"{path}: list index {part!r} out of range (the list has {n} items)"], "--set")
     return int(part)
 
@@ -225,6 +305,13 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, source: str = "scenario") -> Scenario:
     """Validate a scenario dict (plus ``--set`` overrides) and every policy it defines."""
+    if not isinstance(data, dict):
+        raise ScenarioError([f"expected a table of parameters (got {type(data).__name__})"], source)
+    deep = _too_deep(data)
+    if deep is not None:
+        raise ScenarioError([f"{deep}: nested more than {MAX_DEPTH} levels deep"], source)
+    if isinstance(overrides, str):  # a single "path=value" rather than a list of them
+        overrides = [overrides]
     if overrides:
         # fill in defaults first, so --set can reach fields the file leaves out (e.g. segment lists)
         data = deep_merge(Scenario().model_dump(mode="python", exclude={"policies"}), data)
@@ -245,16 +332,32 @@ def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, sour
         if not _valid_policy_name(name):
             problems.append(f"policies.{name}: policy names use letters, digits, _ + - (at most 40 characters)")
     ref = scenario.scenario.reference_policy
-    if ref is not None and scenario.policies and ref not in scenario.policies:
-        hint = difflib.get_close_matches(ref, list(scenario.policies), n=1)
+    names = list(scenario.policies) or ["base"]  # without policies the one policy is "base"
+    if ref is not None and ref not in names:
+        hint = difflib.get_close_matches(ref, names, n=1)
         problems.append(
-            f"scenario.reference_policy: no policy named {ref!r}"
-            + (f"; did you mean {hint[0]!r}?" if hint else f"; policies: {', '.join(scenario.policies)}")
+            f"scenario.reference_policy: no policy named {_short(ref)}"
+            + (f"; did you mean {hint[0]!r}?" if hint else f"; policies: {', '.join(names)}")
         )
     if problems:
         raise ScenarioError(problems, source)
-    resolve_policies(scenario, source)  # validates each policy's overrides
+    resolved = resolve_policies(scenario, source)  # validates each policy's overrides
+    if scenario.policies:
+        # Store each override as its validated value (15 -> 15.0 for a float, 1 -> true for a
+        # switch), so the hash does not depend on how a value was written in the file.
+        scenario.policies = {
+            p.name: _canonical(scenario.policies[p.name], p.params.model_dump(mode="python")) for p in resolved
+        }
     return scenario
+
+
+def _canonical(override: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
+    """``override``'s keys with the values they resolved to (the same tables, canonical types)."""
+    out: dict[str, Any] = {}
+    for key, value in override.items():
+        target = resolved[key]
+        out[key] = _canonical(value, target) if isinstance(value, dict) and isinstance(target, dict) else target
+    return out
 
 
 def _valid_policy_name(name: str) -> bool:
@@ -270,7 +373,10 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     return validate_dict(read_scenario_dict(path), overrides, str(path))
 
 
-def load_text(text: str, overrides: list[str] | None = None, source: str = "scenario") -> Scenario:
+def load_text(text: str | bytes, overrides: list[str] | None = None, source: str = "scenario") -> Scenario:
+    """Validate scenario TOML given as text (or UTF-8 bytes), with the same size limit as files."""
+    if isinstance(text, (bytes, bytearray)):
+        text = decode_text(bytes(text), source)
     return validate_dict(parse_toml_text(text, source), overrides, source)
 
 

@@ -171,7 +171,8 @@ class Support(_Section):
         "erlang",
         description=(
             "fixed: support.agents all month; erlang: each month staff the fewest agents whose Erlang C "
-            "service level on last month's load meets support.staffing_service_level."
+            "service level on this month's offered load (tickets raised x mean handle time + VIP touch hours, a "
+            "perfect monthly forecast) meets support.staffing_service_level."
         ),
     )
     agents: int = param(3, ge=1, le=5000, unit="agents", doc="Agents on duty (fixed staffing).")
@@ -186,7 +187,7 @@ class Support(_Section):
         doc="First-response target and customers' expectation under flat and metered schemes (B2B email 4-6 h).",
     )
     handle_time_mean_h: float = param(
-        0.75, gt=0, le=100, unit="h", source=SRC_BENCH,
+        0.75, ge=0.001, le=100, unit="h", source=SRC_BENCH,
         doc="Mean agent time per ticket (with agent cost gives a cost per ticket in the $12-35 benchmark).",
     )
     handle_time_dist: Literal["exponential", "lognormal"] = Field(

@@ -1,0 +1,219 @@
+"""How fast the app answers a changed control on the default scenario (goal: <= 2 s median).
+
+    .venv/bin/python bench/bench_app.py                  # function and browser, 5 changes each
+    .venv/bin/python bench/bench_app.py --trials 9 --no-browser
+
+Two measurements, each a median over ``--trials`` changes of the agent cost (every change
+is a scenario the cache has not seen):
+
+- function: the app's run path (``sim.apprun.progressive_run`` on a warm worker pool, as
+  the page calls it), timed from the changed scenario to the first results (every policy,
+  first replication: what the KPI cards show first), to the first redraw (cards and the
+  first tab's figures drawn as PNGs), and to all replications.
+- browser: ``streamlit run app.py`` and headless Chromium; from pressing Enter in the
+  "Agent cost" box to the first changed profit card, to the first plot replaced and
+  loaded, and to the end of the run (the 'Running…' indicator gone, every plot loaded).
+
+The load average is printed with the figures: the machine is shared, so they are noisy.
+Results also go to artifacts/bench_app.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim import appkit, apprun  # noqa: E402
+from sim.scenario import DEFAULT_SCENARIO  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+BASE_COST = 35.0
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def median(xs: list[float]) -> float:
+    return round(statistics.median(xs), 2)
+
+
+def replication_cpu(scenario) -> float:
+    """CPU seconds of one replication of every policy, in this process (load-independent)."""
+    from sim.experiment import jobs, run_job
+    from sim.scenario import resolve_policies
+
+    job_list = jobs(resolve_policies(scenario), replications=1, months=scenario.run.months, seed=scenario.run.seed)
+    t0 = time.process_time()
+    for job in job_list:
+        run_job(job)
+    return time.process_time() - t0
+
+
+def bench_function(trials: int) -> dict:
+    source = appkit.load_source(DEFAULT_SCENARIO)
+    pool = apprun.make_pool(apprun.app_workers())
+    cache = apprun.DictCache()
+    first, redraw, full, redraw_cpu = [], [], [], []
+    try:
+        for k in range(trials):
+            scenario = appkit.build_scenario(source, [f"support.agent_cost_usd_per_hour={BASE_COST + 1 + k}"])
+            specs = [s for s in apprun.figure_specs(len(scenario.policies)) if s.tab == apprun.TABS[0]]
+            t0 = time.perf_counter()
+            t_first = t_redraw = None
+            for upd in apprun.progressive_run(scenario, cache=cache, pool=pool):
+                if upd.results is not None and t_first is None:
+                    t_first = time.perf_counter() - t0
+                    c0 = time.process_time()
+                    apprun.kpi_cards(upd.results)
+                    apprun.verdict(upd.results)
+                    for spec in specs:
+                        apprun.render_figure(upd.results, spec.name, "png", dpi=100)
+                    redraw_cpu.append(time.process_time() - c0)
+                    t_redraw = time.perf_counter() - t0
+            t_full = time.perf_counter() - t0
+            first.append(t_first)
+            redraw.append(t_redraw)
+            full.append(t_full)
+            print(f"  function trial {k + 1}: first results {t_first:.2f} s, first redraw {t_redraw:.2f} s, "
+                  f"all {scenario.run.replications} replications {t_full:.2f} s  (load {load()})", flush=True)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    workers = apprun.app_workers()
+    rep_cpu = replication_cpu(scenario)
+    # On an idle machine the first replication's jobs share the workers evenly, then the page redraws.
+    idle_first = rep_cpu / min(workers, len(scenario.policies))
+    print(f"  CPU: one replication of every policy {rep_cpu:.2f} s, one redraw (cards + first tab) "
+          f"{statistics.median(redraw_cpu):.2f} s -> idle-machine estimate: first results {idle_first:.2f} s, "
+          f"first redraw {idle_first + statistics.median(redraw_cpu):.2f} s", flush=True)
+    return {"first_results_s": median(first), "first_redraw_s": median(redraw), "all_replications_s": median(full),
+            "trials": trials, "workers": workers, "replication_cpu_s": round(rep_cpu, 2),
+            "redraw_cpu_s": median(redraw_cpu),
+            "idle_estimate": {"first_results_s": round(idle_first, 2),
+                              "first_redraw_s": round(idle_first + statistics.median(redraw_cpu), 2)}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_browser(trials: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(ROOT / "artifacts" / "bench_app_server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    first, plot, full = [], [], []
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("streamlit did not start") from None
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            t0 = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=600_000)
+            t_open = time.perf_counter() - t0
+            idle(page)
+            print(f"  browser: first numbers on opening {t_open:.2f} s (cold server: workers start, nothing cached), "
+                  f"complete {time.perf_counter() - t0:.2f} s", flush=True)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            sidebar.get_by_text("Support desk", exact=True).click()
+            cost = sidebar.get_by_role("spinbutton", name="Agent cost (USD/h)", exact=True)
+            for k in range(trials):
+                before = profit_texts(page)
+                src = page.eval_on_selector('[data-testid="stMain"] [data-testid="stImage"] img', "e => e.src")
+                cost.fill(f"{BASE_COST + 51 + k:g}")
+                t0 = time.perf_counter()
+                cost.press("Enter")
+                page.wait_for_function(
+                    """before => { const now = [...document.querySelectorAll(
+                        '[data-testid="stMain"] [data-testid="stMetricValue"]')].map(e => e.innerText);
+                        return now.length > 0 && now[0] !== before[0]; }""", arg=before, timeout=600_000)
+                t_first = time.perf_counter() - t0
+                page.wait_for_function(
+                    """src => { const i = document.querySelector('[data-testid="stMain"] [data-testid="stImage"] img');
+                        return i && i.src !== src && i.complete && i.naturalWidth > 0; }""", arg=src, timeout=600_000)
+                t_plot = time.perf_counter() - t0
+                idle(page)
+                t_full = time.perf_counter() - t0
+                first.append(t_first)
+                plot.append(t_plot)
+                full.append(t_full)
+                print(f"  browser trial {k + 1}: first new numbers {t_first:.2f} s, first new plot {t_plot:.2f} s, "
+                      f"all replications {t_full:.2f} s  (load {load()})", flush=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    return {"first_new_numbers_s": median(first), "first_new_plot_s": median(plot),
+            "all_replications_s": median(full), "trials": trials}
+
+
+def profit_texts(page) -> list[str]:
+    return page.eval_on_selector_all('[data-testid="stMain"] [data-testid="stMetricValue"]',
+                                     "els => els.map(e => e.innerText)")
+
+
+def idle(page) -> None:
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=600_000)
+    page.wait_for_function(
+        """() => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+                   return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }""", timeout=600_000)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-function", action="store_true")
+    args = parser.parse_args()
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    out: dict = {"load_before": load(), "cpus": os.cpu_count()}
+    if not args.no_function:
+        print(f"function (sim.apprun.progressive_run, warm pool), load {load()}:", flush=True)
+        out["function"] = bench_function(args.trials)
+    if not args.no_browser:
+        print(f"browser (streamlit + chromium), load {load()}:", flush=True)
+        out["browser"] = bench_browser(args.trials)
+    out["load_after"] = load()
+    (ROOT / "artifacts" / "bench_app.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

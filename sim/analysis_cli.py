@@ -1,0 +1,407 @@
+"""Command-line verbs for experiments at scale: ``sweep``, ``breakeven``, ``sensitivity``,
+``staff``, and the ``run`` options for precision mode, Dask clusters and partial results.
+
+Where it sits: a thin caller of :mod:`sim.analysis` and :mod:`sim.experiment`, plugged into
+``sim.cli`` by :func:`add_commands` and :func:`add_run_options`. Tables are written with
+``sim.results`` (atomically, with provenance columns); printing happens only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+
+from sim import analysis, metrics
+from sim.scenario import ScenarioError, scenario_hash
+from sim.schema import Scenario
+
+EXIT_INTERRUPTED = 130
+
+
+# ---------------------------------------------------------------------------- shared options
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def conv(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})")
+        return value
+
+    return conv
+
+
+def _execution_args(p: argparse.ArgumentParser, *, replications: bool = True) -> None:
+    if replications:
+        p.add_argument("--replications", type=_int_at_least(1),
+                       help="replications per policy and point (default: the file's run.replications)")
+    p.add_argument("--seed", type=_int_at_least(0), help="master seed (default: the file's run.seed)")
+    p.add_argument("--workers", type=_int_at_least(0), default=0,
+                   help="local processes (default 0: all cores; 1 = serial in this process)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                   help="run on a Dask distributed scheduler instead of local processes (needs supportsim[dask] "
+                        "on every worker); results are identical")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Extra options of ``supportsim run``: Dask, precision mode, partial results."""
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                   help="run on a Dask distributed scheduler instead of local processes; results are identical")
+    p.add_argument("--precision", metavar="TARGET",
+                   help="add replications until the 95%% CI half-width of --precision-kpi is at most TARGET: "
+                        "relative ('2%%' of the mean) or absolute ('5000', in the KPI's unit); --replications is "
+                        "then the first round")
+    p.add_argument("--precision-kpi", default="cumulative_profit", choices=list(metrics.KPIS), metavar="KPI",
+                   help="KPI for --precision (default cumulative_profit; one of: " + ", ".join(metrics.KPIS) + ")")
+    p.add_argument("--precision-on", default="means", choices=["means", "differences"],
+                   help="apply --precision to every policy's mean (default) or to every paired difference vs the "
+                        "reference policy")
+    p.add_argument("--max-replications", type=_int_at_least(2), default=200,
+                   help="cap on replications per policy in precision mode (default 200)")
+    p.add_argument("--keep-partial", action="store_true",
+                   help="on Ctrl-C, write the replications already finished to --out, marked partial in "
+                        "summary.json (default: leave the previous output untouched)")
+
+
+def precision_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`sim.experiment.Precision` rule asked for on the command line, or None."""
+    if not getattr(args, "precision", None):
+        return None
+    from sim.experiment import Precision
+
+    return Precision.parse(args.precision, kpi=args.precision_kpi, on=args.precision_on,
+                           max_replications=args.max_replications)
+
+
+def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr with rate and ETA; its total follows the caller (precision mode grows it)."""
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, unit="run", desc=desc, file=sys.stderr, dynamic_ncols=True)
+        if bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+        if done >= total and total:
+            bar.close()
+            state.pop("bar")
+
+    return update
+
+
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    from sim.cli import _scenario_args as shared  # the same positional FILE and --set as every verb
+
+    shared(p)
+
+
+def _load(args: argparse.Namespace) -> Scenario:
+    from sim.cli import _load as shared
+
+    extra = [f"run.seed={args.seed}"] if getattr(args, "seed", None) is not None else []
+    return shared(args, extra)
+
+
+def _common(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument("--out", type=Path, help=out_help + " (replaced whole, atomically; default: print only)")
+    p.add_argument("--max-work", type=_int_at_least(1), default=None, metavar="CUSTOMER_MONTHS",
+                   help="refuse experiments above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or printed table")
+
+
+def _policies_arg(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ScenarioError([f"--policies {text!r}: expected names separated by commas, e.g. flat,per_ticket"],
+                            "--policies")
+    return names
+
+
+def _pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    names = _policies_arg(args.policies)
+    if names is None:
+        return None, None
+    if len(names) != 2:
+        raise ScenarioError([f"--policies {args.policies!r}: give exactly two policies A,B (B - A is reported)"],
+                            "--policies")
+    return names[0], names[1]
+
+
+def _exec_kwargs(args: argparse.Namespace, desc: str) -> dict[str, Any]:
+    from sim.executors import check_cluster_address
+
+    if args.cluster:
+        check_cluster_address(args.cluster)
+    return {"replications": args.replications, "seed": args.seed, "workers": args.workers, "cluster": args.cluster,
+            "on_progress": progress_bar(args.quiet, desc), "max_work": args.max_work}
+
+
+def _provenance(scenario: Scenario, args: argparse.Namespace, attrs: dict[str, Any]) -> dict[str, Any]:
+    from sim import __version__
+
+    return {
+        "supportsim_version": __version__,
+        "command": args.command,
+        "scenario_name": scenario.scenario.name,
+        "scenario_sha256": scenario_hash(scenario),
+        "seed": scenario.run.seed if args.seed is None else args.seed,
+        "months": scenario.run.months,
+        **attrs,
+        "scenario": scenario.model_dump(mode="json"),
+    }
+
+
+def _write(out: Path, scenario: Scenario, args: argparse.Namespace, tables: dict[str, pd.DataFrame],
+           meta: dict[str, Any]) -> None:
+    """Tables as CSV (with the provenance columns of sim.results) plus one JSON, atomically."""
+    from sim import results as rs
+    from sim.experiment import _json_safe
+
+    stamp = SimpleNamespace(seed=scenario.run.seed if args.seed is None else args.seed,
+                            scenario_sha256=scenario_hash(scenario))
+    with rs.atomic_dir(out) as tmp:
+        for name, df in tables.items():
+            rs.write_table(df, stamp, tmp / name)  # type: ignore[arg-type]
+        body = _json_safe(_provenance(scenario, args, meta))
+        (tmp / f"{args.command}.json").write_text(json.dumps(body, indent=2, default=str) + "\n")
+
+
+def _fmt(x: Any) -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "n/a"
+    return f"{x:,.4g}" if isinstance(x, float) else str(x)
+
+
+# ---------------------------------------------------------------------------- sweep
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    scenario = _load(args)
+    grid = dict(analysis.parse_grid_arg(a) for a in args.param)
+    if len(grid) != len(args.param):
+        raise ScenarioError(["--param: the same parameter is given twice"], "--param")
+    kpi = analysis._check_kpi(args.kpi)
+    notes = _staffing_note(scenario, grid)
+    try:
+        tidy = analysis.sweep(scenario, grid=grid, policies=_policies_arg(args.policies),
+                              **_exec_kwargs(args, "sweep"))
+    except analysis.SweepInterrupted as exc:
+        if not args.keep_partial or args.out is None or exc.tidy.empty:
+            raise KeyboardInterrupt from None
+        tidy = exc.tidy
+    summary = analysis.sweep_summary(tidy)
+    diffs = analysis.sweep_differences(tidy)
+    partial = bool(tidy.attrs.get("partial"))
+    if args.out is not None:
+        _write(args.out, scenario, args, {"tidy.csv": tidy, "summary.csv": summary, "differences.csv": diffs},
+               {**tidy.attrs, "grid": {k: list(v) for k, v in grid.items()}, "partial": partial})
+    if not args.quiet:
+        for note in notes:
+            print(f"note: {note}")
+        show = summary[summary["kpi"] == kpi].drop(columns=["kpi"])
+        print(f"\n{metrics.KPIS[kpi]}: mean [95% CI] per grid point and policy")
+        print(show.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        if args.out is not None:
+            print(f"wrote {args.out}/tidy.csv, summary.csv, differences.csv, sweep.json")
+    if partial:
+        print(f"interrupted: {len(tidy)} finished runs kept in {args.out} (partial)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _staffing_note(scenario: Scenario, grid: dict[str, list[Any]]) -> list[str]:
+    from sim.scenario import resolve_policies
+
+    if "support.agents" in grid and "support.staffing" not in grid:
+        erlang = [p.name for p in resolve_policies(scenario) if p.params.support.staffing != "fixed"]
+        if erlang:
+            return [f"support.agents only applies to fixed staffing; {', '.join(erlang)} staff by Erlang C "
+                    "(add --set support.staffing=fixed)"]
+    return []
+
+
+# ---------------------------------------------------------------------------- breakeven
+
+
+def cmd_breakeven(args: argparse.Namespace) -> int:
+    scenario = _load(args)
+    policy_a, policy_b = _pair(args)
+    curve = analysis.breakeven(scenario, param=args.param, between=(args.between[0], args.between[1]), kpi=args.kpi,
+                               policy_a=policy_a, policy_b=policy_b, points=args.points, refine=args.refine,
+                               **_exec_kwargs(args, "breakeven"))
+    a = curve.attrs
+    if args.out is not None:
+        _write(args.out, scenario, args, {"curve.csv": curve}, dict(a))
+    if not args.quiet:
+        print(f"\n{metrics.KPIS[a['kpi']]}: {a['policy_b']} - {a['policy_a']} (paired, mean [95% CI]) "
+              f"by {a['param']}")
+        print(curve.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        if a["breakeven"] is not None:
+            lo, hi = a["breakeven_ci"] or (None, None)
+            clipped = " (reaches the end of --between)" if a.get("breakeven_ci_clipped") else ""
+            print(f"\nbreak-even {a['param']} = {_fmt(a['breakeven'])}; values from {_fmt(lo)} to {_fmt(hi)} "
+                  f"cannot be told apart from it at 95%{clipped}")
+        else:
+            print(f"\nno break-even in [{_fmt(args.between[0])}, {_fmt(args.between[1])}]: "
+                  f"{a.get('sign', 'the difference never changes sign')}")
+        if args.out is not None:
+            print(f"wrote {args.out}/curve.csv, breakeven.json")
+    return 0
+
+
+# ---------------------------------------------------------------------------- sensitivity
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    scenario = _load(args)
+    policy_a, policy_b = _pair(args)
+    ranges = dict(analysis.parse_range_arg(r) for r in args.range)
+    table = analysis.sensitivity(scenario, kpi=args.kpi, policy_a=policy_a, policy_b=policy_b,
+                                 parameters=args.param or None, delta=args.delta, ranges=ranges,
+                                 documented_ranges=args.documented_ranges, **_exec_kwargs(args, "sensitivity"))
+    a = table.attrs
+    if args.out is not None:
+        _write(args.out, scenario, args, {"tornado.csv": table}, dict(a))
+    if not args.quiet:
+        print(f"\n{metrics.KPIS[a['kpi']]}: {a['policy_b']} - {a['policy_a']} (paired); base "
+              f"{_fmt(table['base_mean'].iloc[0] if len(table) else None)}; ranked by swing")
+        cols = ["label", "low_value", "high_value", "low_mean", "high_mean", "swing"]
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        if args.out is not None:
+            print(f"wrote {args.out}/tornado.csv, sensitivity.json")
+    return 0
+
+
+# ---------------------------------------------------------------------------- staff
+
+
+def cmd_staff(args: argparse.Namespace) -> int:
+    scenario = _load(args)
+    agents = None
+    if args.agents:
+        agents = analysis.parse_values(args.agents, name="--agents")
+        if any(type(a) is not int for a in agents):
+            raise ScenarioError([f"--agents {args.agents!r}: expected whole numbers, e.g. 4:12 or 5,8,10"], "--agents")
+    table = analysis.staff(scenario, sla=args.sla, agents=agents, policies=_policies_arg(args.policies),
+                           strict=args.strict, **_exec_kwargs(args, "staff"))
+    a = table.attrs
+    if args.out is not None:
+        _write(args.out, scenario, args, {"staff.csv": table}, dict(a))
+    if not args.quiet:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+        rule = "lower 95% bound" if a["strict"] else "mean"
+        print(f"\nfewest agents whose {rule} share of tickets answered within SLA reaches {a['sla_target']:.0%}:")
+        for p, n in a["answer"].items():
+            cost = a["support_cost_at_answer"][p]
+            print(f"  {p:<24} " + (f"{n} agents, support cost {cost:,.0f} USD/month" if n is not None
+                                   else "not met within the agents tried"))
+        if args.out is not None:
+            print(f"wrote {args.out}/staff.csv, staff.json")
+    return 0
+
+
+# ---------------------------------------------------------------------------- registration
+
+
+def add_commands(sub: Any) -> None:
+    """Register sweep, breakeven, sensitivity and staff on the CLI's sub-parsers."""
+    kpis = ", ".join(metrics.KPIS)
+
+    p = sub.add_parser(
+        "sweep", help="run every policy over a 1-D or 2-D grid of parameter values",
+        description="Run every policy at each point of a grid over one or two parameters (common random numbers "
+                    "across points and policies). Writes tidy.csv (one row per point x policy x replication), "
+                    "summary.csv (mean and 95%% CI per point, policy, KPI), differences.csv (paired vs the reference "
+                    "policy) and sweep.json.",
+        epilog="example: supportsim sweep scenarios/baseline.toml --param support.agents=4:16:2 "
+               "--set support.staffing=fixed --out results/sweep")
+    _scenario_args(p)
+    p.add_argument("--param", action="append", required=True, metavar="PATH=VALUES",
+                   help="parameter and values: start:stop:step (stop included), start:stop, or a,b,c; "
+                        "give --param twice for a 2-D grid")
+    p.add_argument("--policies", metavar="A,B,...", help="only these policies (default: all)")
+    p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"KPI to print (one of: {kpis})")
+    p.add_argument("--keep-partial", action="store_true",
+                   help="on Ctrl-C, write the runs already finished to --out, marked partial")
+    _execution_args(p)
+    _common(p, "output folder for tidy.csv, summary.csv, differences.csv, sweep.json")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser(
+        "breakeven", help="find the parameter value at which two policies tie on a KPI",
+        description="Estimate the paired difference B - A of a KPI over a range of one parameter, bisect where it "
+                    "changes sign, and report the break-even value with the range of values Monte Carlo noise "
+                    "cannot tell from it. Writes curve.csv and breakeven.json.",
+        epilog="example: supportsim breakeven scenarios/baseline.toml --param pricing.per_ticket_fee_usd "
+               "--between 0 60 --kpi cumulative_profit --policies flat,per_ticket")
+    _scenario_args(p)
+    p.add_argument("--param", required=True, metavar="PATH",
+                   help="parameter path, e.g. pricing.per_ticket_fee_usd or policies.flat.pricing.price_multiplier")
+    p.add_argument("--between", type=float, nargs=2, required=True, metavar=("A", "B"), help="range of values")
+    p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"one of: {kpis}")
+    p.add_argument("--policies", metavar="A,B",
+                   help="the two policies; B - A is reported (default: the reference and the next policy)")
+    p.add_argument("--points", type=_int_at_least(2), default=5, help="evenly spaced values first (default 5)")
+    p.add_argument("--refine", type=_int_at_least(0), default=4,
+                   help="bisection steps where the difference changes sign (default 4)")
+    _execution_args(p)
+    _common(p, "output folder for curve.csv and breakeven.json")
+    p.set_defaults(func=cmd_breakeven)
+
+    p = sub.add_parser(
+        "sensitivity", help="tornado: which parameters move the difference between two policies most",
+        description="One-at-a-time sensitivity: each parameter to base x (1 - delta) and base x (1 + delta) (or "
+                    "--range), the paired difference B - A of a KPI at each end, ranked by swing. Default "
+                    "parameters: " + ", ".join(p for p, _, _ in analysis.SENSITIVITY_PARAMETERS) + ".",
+        epilog="example: supportsim sensitivity scenarios/baseline.toml --policies flat,per_ticket --delta 0.2")
+    _scenario_args(p)
+    p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"one of: {kpis}")
+    p.add_argument("--policies", metavar="A,B",
+                   help="the two policies; B - A is reported (default: the reference and the next policy)")
+    p.add_argument("--param", action="append", default=[], metavar="PATH",
+                   help="vary this parameter (repeatable; default: the main behavioural parameters); "
+                        "customers.segments.*.FIELD scales every segment")
+    p.add_argument("--delta", type=float, default=0.2, help="relative move each way (default 0.2 = +-20%%)")
+    p.add_argument("--range", action="append", default=[], metavar="PATH=LOW:HIGH",
+                   help="explicit low and high values for a parameter (repeatable; adds it if not listed)")
+    p.add_argument("--documented-ranges", action="store_true",
+                   help="use documented ranges where they exist (acquisition.cac_multiple 6-7) instead of +-delta")
+    _execution_args(p)
+    _common(p, "output folder for tornado.csv and sensitivity.json")
+    p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser(
+        "staff", help="fewest agents meeting an SLA target, per policy",
+        description="With fixed staffing, find per policy the fewest agents whose share of tickets answered within "
+                    "their SLA reaches --sla (doubling then bisection, or the --agents given), and the monthly "
+                    "support cost at that staffing: the cost of the tickets a policy invites. Writes staff.csv and "
+                    "staff.json.",
+        epilog="example: supportsim staff scenarios/baseline.toml --sla 0.8")
+    _scenario_args(p)
+    p.add_argument("--sla", type=float, default=0.8, help="target share of tickets answered within SLA (default 0.8)")
+    p.add_argument("--agents", metavar="COUNTS", help="evaluate exactly these counts: lo:hi[:step] or a,b,c "
+                                                      "(default: search from 1 up to support.max_agents)")
+    p.add_argument("--policies", metavar="A,B,...", help="only these policies (default: all)")
+    p.add_argument("--strict", action="store_true", help="require the lower 95%% bound, not the mean, to reach --sla")
+    _execution_args(p)
+    _common(p, "output folder for staff.csv and staff.json")
+    p.set_defaults(func=cmd_staff)

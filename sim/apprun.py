@@ -1,0 +1,640 @@
+"""The app's runs and results: progressive runs, caches, KPI cards, figures, downloads.
+
+Where it sits: scenario (from :mod:`sim.appkit`) -> **apprun** -> ``app.py``. It runs the
+replications of a scenario in a long-lived process pool, yielding partial
+:class:`~sim.experiment.Results` (the first replication of every policy first, then
+refined) and caching every finished replication by scenario hash; the final results are
+identical to :func:`sim.experiment.run_scenario` (same jobs, seeds and table order). It
+also turns results into what the page shows (KPI cards, a verdict, figures, CSVs) and
+adapts the pool for :mod:`sim.analysis`. Streamlit is imported lazily, for the cache only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+
+from sim import metrics
+from sim.appkit import Group
+from sim.experiment import Job, Results, jobs, run_job
+from sim.scenario import reference_policy, resolve_policies, scenario_hash
+from sim.schema import Scenario
+
+# ---------------------------------------------------------------- runs: cache, pool, progress
+
+
+def sim_key(scenario: Scenario) -> str:
+    """Hash of what the model sees: the scenario without its name, description, reference
+    policy and replication count (so more replications extend cached ones)."""
+    data = scenario.model_dump(mode="json")
+    data["scenario"] = {}
+    data["run"].pop("replications", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class ReplicationCache(Protocol):
+    """Finished replications (every policy's monthly rows) by simulation key."""
+
+    def get(self, key: str, replication: int) -> pd.DataFrame | None: ...
+
+    def put(self, key: str, replication: int, table: pd.DataFrame) -> None: ...
+
+
+class DictCache:
+    """An in-memory :class:`ReplicationCache` (tests, benchmarks)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[tuple[str, int], pd.DataFrame] = {}
+
+    def get(self, key: str, replication: int) -> pd.DataFrame | None:
+        return self.tables.get((key, replication))
+
+    def put(self, key: str, replication: int, table: pd.DataFrame) -> None:
+        self.tables[(key, replication)] = table
+
+
+class _Missing(Exception):
+    """Cache miss signal: st.cache_data does not store a call that raises."""
+
+
+_st_store: Callable[..., pd.DataFrame] | None = None
+
+
+def _streamlit_store() -> Callable[..., pd.DataFrame]:
+    global _st_store
+    if _st_store is None:
+        import streamlit as st
+
+        @st.cache_data(max_entries=2000, show_spinner=False)
+        def replication_table(key: str, replication: int, _table: pd.DataFrame | None = None) -> pd.DataFrame:
+            # Called without _table: a hit returns the stored table, a miss raises (nothing stored).
+            # Called with _table after computing it: a miss stores it.
+            if _table is None:
+                raise _Missing
+            return _table
+
+        _st_store = replication_table
+    return _st_store
+
+
+class StreamlitCache:
+    """:class:`ReplicationCache` on ``st.cache_data``: shared by every session of the server."""
+
+    def get(self, key: str, replication: int) -> pd.DataFrame | None:
+        try:
+            return _streamlit_store()(key, replication)
+        except _Missing:
+            return None
+
+    def put(self, key: str, replication: int, table: pd.DataFrame) -> None:
+        _streamlit_store()(key, replication, _table=table)
+
+    @staticmethod
+    def clear() -> None:
+        _streamlit_store().clear()
+
+
+def _warm() -> int:
+    return os.getpid()
+
+
+def app_workers() -> int:
+    """Worker processes for the app (SUPPORTSIM_APP_WORKERS; default: all cores)."""
+    from sim.executors import default_workers
+
+    raw = os.environ.get("SUPPORTSIM_APP_WORKERS")
+    try:
+        return max(1, int(raw)) if raw else default_workers()
+    except ValueError:
+        return default_workers()
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor | None:
+    """A long-lived pool for the app (None for 1 worker: run in-process).
+
+    Workers come from a ``forkserver`` (never forked from the threaded Streamlit server) and
+    are started and warmed here, so the first control change does not pay for imports;
+    jobs not yet started can be cancelled when the user changes a control mid-run.
+    """
+    if workers <= 1:
+        return None
+    import multiprocessing as mp
+
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    for f in [pool.submit(_warm) for _ in range(workers)]:
+        f.result()
+    return pool
+
+
+def assemble(scenario: Scenario, tables: Sequence[pd.DataFrame], replications: int) -> Results:
+    """Results from finished replications, as :func:`sim.experiment.run_scenario` builds them."""
+    names = [p.name for p in resolve_policies(scenario)]
+    order = {p: i for i, p in enumerate(names)}
+    monthly = pd.concat(tables, ignore_index=True)
+    monthly = monthly.sort_values(["policy", "replication", "month"],
+                                  key=lambda s: s.map(order) if s.name == "policy" else s,
+                                  kind="stable").reset_index(drop=True)
+    return Results(
+        scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=scenario.run.seed,
+        replications=replications, policies=names, reference=reference_policy(scenario),
+        monthly=monthly, kpis=metrics.kpi_table(monthly),
+    )
+
+
+@dataclass
+class Update:
+    """One step of a progressive run: progress, and results when it is time to redraw."""
+
+    jobs_done: int
+    jobs_total: int
+    replications_done: int  # finished replications (a prefix 0..k-1), every policy
+    replications: int
+    results: Results | None = None
+    from_cache: int = 0  # replications that came from the cache
+
+    @property
+    def final(self) -> bool:
+        return self.replications_done == self.replications
+
+
+@dataclass
+class _Pending:
+    replication: int
+    job: Job
+    future: Future | None = None
+
+
+def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: ProcessPoolExecutor | None = None,
+                    redraw_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> Iterator[Update]:
+    """Run ``scenario``'s replications, yielding an :class:`Update` after every job.
+
+    Updates carry :class:`Results` when the first replication is complete, then at most
+    every ``redraw_every_s`` seconds, and at the end (``final``). Cached replications are
+    reused; new ones are stored. Jobs run in ``pool`` (all submitted at once, in
+    replication-major order, so the pool never idles while the page redraws) or in this
+    process. Closing the generator early (the user changed a control) cancels the jobs not
+    yet started.
+    """
+    reps = scenario.run.replications
+    key = sim_key(scenario)
+    policies = resolve_policies(scenario)
+    done: dict[int, pd.DataFrame] = {}
+    for r in range(reps):
+        table = cache.get(key, r)
+        if table is not None:
+            done[r] = table
+    cached = len(done)
+    missing = [r for r in range(reps) if r not in done]
+
+    def prefix() -> int:
+        k = 0
+        while k in done:
+            k += 1
+        return k
+
+    def results(k: int) -> Results:
+        return assemble(scenario, [done[r] for r in range(k)], k)
+
+    total = len(missing) * len(policies)
+    if not missing:
+        yield Update(0, 0, reps, reps, results(reps), from_cache=cached)
+        return
+    pending = [
+        _Pending(r, job)
+        for r in missing
+        for job in jobs(policies, replications=1, months=scenario.run.months, seed=scenario.run.seed, first=r)
+    ]
+    shown = 0
+    last_draw = -math.inf
+    if prefix() > 0:  # more replications asked for than cached: show the cached ones at once
+        shown = prefix()
+        last_draw = clock()
+        yield Update(0, total, shown, reps, results(shown), from_cache=cached)
+    try:
+        if pool is not None:
+            for p in pending:
+                p.future = pool.submit(run_job, p.job)
+        by_rep: dict[int, list[pd.DataFrame]] = {}
+        for n, p in enumerate(pending, start=1):
+            table = p.future.result() if p.future is not None else run_job(p.job)
+            parts = by_rep.setdefault(p.replication, [])
+            parts.append(table)
+            if len(parts) == len(policies):
+                done[p.replication] = pd.concat(parts, ignore_index=True)
+                cache.put(key, p.replication, done[p.replication])
+                del by_rep[p.replication]
+            k = prefix()
+            res = None
+            now = clock()
+            if k > shown and (k == reps or shown == 0 or now - last_draw >= redraw_every_s):
+                res, shown, last_draw = results(k), k, now
+            yield Update(n, total, k, reps, res, from_cache=cached)
+    finally:
+        for p in pending:
+            if p.future is not None:
+                p.future.cancel()
+
+
+def run_app_scenario(scenario: Scenario, *, cache: ReplicationCache | None = None,
+                     pool: ProcessPoolExecutor | None = None) -> Results:
+    """The app's run function to completion (for benchmarks and tests)."""
+    final = None
+    for upd in progressive_run(scenario, cache=cache or DictCache(), pool=pool):
+        if upd.results is not None:
+            final = upd.results
+    assert final is not None
+    return final
+
+
+# ---------------------------------------------------------------- KPI cards
+
+
+CARD_KPIS = ("cumulative_profit", "customers_at_horizon", "avg_retention_rate_pct", "ltv_cac")
+LOWER_IS_BETTER = {"cac"}
+NEUTRAL_KPIS = {"suppressed_share"}
+
+
+def money(x: float, *, signed: bool = False) -> str:
+    """$4.52M, $950, -$12.3k (compact; signed adds '+')."""
+    if not math.isfinite(x):
+        return "–"
+    sign = "-" if x < 0 else ("+" if signed and x > 0 else "")
+    a = abs(x)
+    for size, suffix, digits in ((1e9, "B", 2), (1e6, "M", 2), (1e3, "k", 1)):
+        if a >= size:
+            return f"{sign}${a / size:,.{digits}f}{suffix}"
+    return f"{sign}${a:,.0f}"
+
+
+def fmt_kpi(kpi: str, x: float, *, signed: bool = False) -> str:
+    """A KPI value (or, ``signed``, a difference) as a card shows it."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    plus = "+" if signed and x > 0 else ""
+    if kpi in ("cumulative_profit", "ltv", "cac"):
+        return money(x, signed=signed)
+    if kpi == "customers_at_horizon":
+        return f"{plus}{x:,.0f}"
+    if kpi == "avg_retention_rate_pct":
+        return f"{plus}{x:,.2f} pp" if signed else f"{x:,.2f}%"
+    if kpi == "suppressed_share":
+        return f"{plus}{100 * x:,.1f} pp" if signed else f"{100 * x:,.1f}%"
+    if kpi == "ltv_cac":
+        return f"{plus}{x:,.2f}×"
+    return f"{plus}{x:,.3g}"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One KPI of one policy as a metric card shows it."""
+
+    policy: str
+    kpi: str
+    label: str
+    value: str
+    delta: str | None  # difference vs the reference ("+$0.41M"), None for the reference itself
+    delta_description: str  # its 95% CI, or why there is none
+    delta_color: str  # "normal" / "inverse" when the CI excludes 0, else "off"
+    help: str
+    mean: float
+    diff_mean: float | None
+
+
+def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[Card]]:
+    """Per policy, the headline KPI cards with deltas vs the reference and their 95% CIs."""
+    summary, diffs = res.summary(), res.differences()
+    out: dict[str, list[Card]] = {}
+    for p in res.policies:
+        cards = []
+        for k in kpis:
+            s = summary[p][k]
+            label = metrics.KPIS[k]
+            ci = (f"95% CI {fmt_kpi(k, s['ci_low'])} to {fmt_kpi(k, s['ci_high'])}"
+                  if math.isfinite(s["ci_low"]) else "a CI needs two replications or more")
+            helptext = f"{label}: mean over {s['n']} replications, {ci}."
+            if p == res.reference or p not in diffs:
+                cards.append(Card(p, k, label, fmt_kpi(k, s["mean"]), None, "reference", "off",
+                                  helptext, s["mean"], None))
+                continue
+            d = diffs[p][k]
+            delta = fmt_kpi(k, d["mean"], signed=True)
+            if math.isfinite(d["ci_low"]):
+                half = fmt_kpi(k, (d["ci_high"] - d["ci_low"]) / 2, signed=True).lstrip("+")
+                desc = f"±{half} (95% CI)"
+                diff_ci = f"95% CI {fmt_kpi(k, d['ci_low'], signed=True)} to {fmt_kpi(k, d['ci_high'], signed=True)}"
+                clear = d["ci_low"] > 0 or d["ci_high"] < 0
+            else:
+                desc, diff_ci, clear = "CI after 2 replications", "no CI yet", False
+            color = "off" if not clear or k in NEUTRAL_KPIS else ("inverse" if k in LOWER_IS_BETTER else "normal")
+            helptext += (f" Difference vs {res.reference}, paired by replication (common random numbers): "
+                         f"{delta}, {diff_ci}. Coloured only when the 95% CI excludes zero.")
+            cards.append(Card(p, k, label, fmt_kpi(k, s["mean"]), delta, desc, color, helptext, s["mean"],
+                              d["mean"]))
+        out[p] = cards
+    return out
+
+
+def verdict(res: Results, kpi: str = "cumulative_profit") -> str:
+    """One sentence: which policy leads on ``kpi`` and whether the CI says it is clear."""
+    if len(res.policies) < 2:
+        return ""
+    summary, diffs = res.summary(), res.differences()
+    best = max(res.policies, key=lambda p: summary[p][kpi]["mean"])
+    name = metrics.KPIS[kpi].split(" (")[0].lower()
+    if best == res.reference:
+        clear = all(d[kpi]["ci_high"] < 0 for d in diffs.values() if math.isfinite(d[kpi]["ci_high"]))
+        n_ok = all(math.isfinite(d[kpi]["ci_high"]) for d in diffs.values())
+        tail = "every other policy is clearly behind (95% CIs)" if clear and n_ok else \
+            "but not every gap is clear at 95% confidence"
+        return f"**{best}** (the reference) has the highest {name}; {tail}."
+    d = diffs[best][kpi]
+    if math.isfinite(d["ci_low"]):
+        sure = "a clear lead" if d["ci_low"] > 0 else "not clear at 95% confidence"
+        ci = f" (95% CI {fmt_kpi(kpi, d['ci_low'], signed=True)} to {fmt_kpi(kpi, d['ci_high'], signed=True)})"
+    else:
+        sure, ci = "more replications will tell how clear", ""
+    return f"**{best}** has the highest {name}: {fmt_kpi(kpi, d['mean'], signed=True)} vs {res.reference}{ci}, {sure}."
+
+
+def kpi_table(res: Results) -> pd.DataFrame:
+    """Every KPI per policy as the page shows it: mean, 95% CI, difference vs the reference
+    and its 95% CI (paired by replication), formatted."""
+    summary, diffs = res.summary(), res.differences()
+
+    def ci(k: str, s: dict[str, float], signed: bool = False) -> str:
+        if not math.isfinite(s["ci_low"]):
+            return "–"
+        return f"{fmt_kpi(k, s['ci_low'], signed=signed)} to {fmt_kpi(k, s['ci_high'], signed=signed)}"
+
+    rows = []
+    for k, label in metrics.KPIS.items():
+        for p in res.policies:
+            s = summary[p][k]
+            d = diffs.get(p, {}).get(k)
+            rows.append({
+                "KPI": label, "policy": p, "mean": fmt_kpi(k, s["mean"]), "95% CI": ci(k, s),
+                f"difference vs {res.reference}": fmt_kpi(k, d["mean"], signed=True) if d else "reference",
+                "difference 95% CI": ci(k, d, signed=True) if d else "",
+            })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- figures
+
+
+TABS = ("Customers & retention", "Money", "Support desk", "Satisfaction ladder", "Sensitivity", "Assumptions")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    tab: str
+    caption: str
+    draw: Callable[[Results], Any]  # -> matplotlib Axes
+
+
+def _standard(name: str) -> Callable[[Results], Any] | None:
+    from sim import plots
+
+    fn = getattr(plots, "STANDARD_PLOTS", {}).get(name)
+    if fn is None:
+        return None
+    return lambda res: fn(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
+
+
+def _difference(kpi: str) -> Callable[[Results], Any] | None:
+    from sim import plots
+
+    fn = getattr(plots, "plot_differences", None)
+    if fn is None:
+        return None
+    return lambda res: fn(res.differences(), reference=res.reference, kpi=kpi, meta=plots.Meta.of(res),
+                          policies=res.policies)
+
+
+def _utilisation(res: Results) -> Any:
+    from sim import plots
+
+    return plots.plot_band(res.monthly, "agent_utilization", policies=res.policies, meta=plots.Meta.of(res),
+                           scale=100.0, title="Agent utilisation by support policy",
+                           ylabel="Share of paid agent time spent on tickets and VIP work (%)")
+
+
+# (name, tab, caption); names are sim.plots.STANDARD_PLOTS keys or difference_<kpi>.
+FIGURE_LAYOUT = (
+    ("customers", TABS[0], "Paying customers at each month's end (mean and 95% CI)."),
+    ("retention_rate", TABS[0], "Retention rate per month, ((C − B) / A) × 100."),
+    ("difference_avg_retention_rate_pct", TABS[0], "Average retention rate: each policy minus the reference."),
+    ("cumulative_profit", TABS[1], "Cumulative profit: which policy earns most, and when the lines part."),
+    ("difference_cumulative_profit", TABS[1], "Cumulative profit: each policy minus the reference, paired."),
+    ("profit_waterfall", TABS[1], "Where the profit comes from: revenues up, costs down."),
+    ("wait_times", TABS[2], "First-response waits per month."),
+    ("sla_attainment", TABS[2], "Answered tickets within their first-response target."),
+    ("utilisation", TABS[2], "Agent utilisation: how busy the desk staffed each month is."),
+    ("tickets", TABS[2], "Tickets raised, issues suppressed by fees, tickets abandoned."),
+    ("satisfaction", TABS[3], "Satisfaction ladder: shares of paying customers on each level."),
+)
+
+
+def figure_specs(n_policies: int = 2) -> list[FigureSpec]:
+    """The app's figures whose plot functions exist in :mod:`sim.plots`, in page order."""
+    out = []
+    for name, tab, caption in FIGURE_LAYOUT:
+        if name == "utilisation":
+            draw = _utilisation
+        elif name.startswith("difference_"):
+            if n_policies < 2:
+                continue
+            draw = _difference(name.removeprefix("difference_"))
+        else:
+            draw = _standard(name)
+        if draw is not None:
+            out.append(FigureSpec(name, tab, caption, draw))
+    return out
+
+
+def figure_bytes(fig: Any, fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
+    """A figure as PNG or SVG bytes, sized as :func:`sim.plots.save_figure` saves it."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from sim import plots
+
+    bbox = None if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine) else "tight"
+    buf = io.BytesIO()
+    with plots.deck_style():
+        fig.savefig(buf, format=fmt, dpi=dpi or plots.DPI, bbox_inches=bbox,
+                    metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()
+
+
+def draw_bytes(draw: Callable[[], Any], fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
+    """Call ``draw`` (returns an Axes), return the figure's bytes and close it."""
+    import matplotlib.pyplot as plt
+
+    ax = draw()
+    try:
+        return figure_bytes(ax.figure, fmt, dpi=dpi)
+    finally:
+        plt.close(ax.figure)
+
+
+def render_figure(res: Results, name: str, fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
+    """Draw figure ``name`` of ``res`` and return its bytes (the figure is closed)."""
+
+    spec = next(s for s in figure_specs(len(res.policies)) if s.name == name)
+    return draw_bytes(lambda: spec.draw(res), fmt, dpi=dpi)
+
+
+# ---------------------------------------------------------------- downloads
+
+
+def _csv(res: Results, table: pd.DataFrame) -> bytes:
+    """A results table as ``supportsim run`` writes it (same columns, float format, bytes)."""
+    from sim import results
+
+    buf = io.StringIO()
+    write = getattr(results, "write_table", None)  # with the provenance columns, when results has them
+    if write is not None:
+        write(table, res, buf)
+    else:
+        table.to_csv(buf, index=False, float_format=results.FLOAT_FORMAT, lineterminator="\n")
+    return buf.getvalue().encode()
+
+
+def monthly_csv(res: Results) -> bytes:
+    """monthly.csv of the run: one row per policy x replication x month."""
+    return _csv(res, res.monthly)
+
+
+def kpis_csv(res: Results) -> bytes:
+    """kpis.csv of the run: one row per policy x replication."""
+    return _csv(res, res.kpis)
+
+
+def report_available() -> bool:
+    try:
+        from sim import report
+    except ImportError:
+        return False
+    return callable(getattr(report, "render", None))
+
+
+def report_html(res: Results, command: str | None = None) -> bytes:
+    from sim import report
+
+    return report.render(res, command=command).encode("utf-8")
+
+
+# ---------------------------------------------------------------- sensitivity (sim.analysis)
+
+
+def analysis_available() -> bool:
+    try:
+        from sim import analysis
+    except ImportError:
+        return False
+    return all(callable(getattr(analysis, f, None)) for f in ("sensitivity", "breakeven"))
+
+
+def pool_executor(pool: ProcessPoolExecutor | None) -> Any:
+    """The app's pool as a :class:`sim.executors.Executor` for :mod:`sim.analysis`.
+
+    Jobs not yet started are cancelled when the caller stops reading (the user changed a
+    control): the pool is shared and must not keep computing an abandoned analysis.
+    """
+    from concurrent.futures import as_completed
+
+    from sim.executors import Executor
+
+    class _AppPool(Executor):
+        name = "app pool"
+        workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
+
+        def imap_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+            if pool is None:
+                for i, item in enumerate(items):
+                    yield i, fn(item)
+                return
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            try:
+                for f in as_completed(futures):
+                    yield futures[f], f.result()
+            finally:
+                for f in futures:
+                    f.cancel()
+
+        def describe(self) -> str:
+            return f"the app's {self.workers} worker processes"
+
+    return _AppPool()
+
+
+@dataclass(frozen=True)
+class SweepParam:
+    """A numeric parameter the break-even analysis can move."""
+
+    path: str
+    label: str
+    value: float
+    lo: float
+    hi: float
+    is_int: bool
+
+
+def sweep_params(groups: Sequence[Group]) -> list[SweepParam]:
+    """Numeric controls (run settings excepted) as break-even candidates, in sidebar order."""
+    out = []
+    for g in groups:
+        if g.key == "run":
+            continue
+        for s in g.sections:
+            for c in s.controls:
+                if c.kind not in ("int", "float") or c.lo is None or c.hi is None:
+                    continue
+                where = s.tab or s.title or g.title
+                out.append(SweepParam(c.path, f"{where} · {c.label}", float(c.default), float(c.lo), float(c.hi),
+                                      c.kind == "int"))
+    return out
+
+
+def default_between(p: SweepParam) -> tuple[float, float]:
+    """A range around the current value: half to one and a half times it, within bounds."""
+    if p.value > 0:
+        lo, hi = p.value * 0.5, p.value * 1.5
+    else:
+        lo, hi = p.lo, p.lo + max(1.0, (p.hi - p.lo) / 100)
+    lo, hi = max(p.lo, lo), min(p.hi, hi)
+    if p.is_int:
+        lo, hi = math.floor(lo), math.ceil(hi)
+    return float(lo), float(hi)
+
+
+def default_breakeven_param(params: Sequence[SweepParam], policy_b: str) -> str:
+    """The policy's own fee when it has one, else the agent cost."""
+    for p in params:
+        if p.path.startswith(f"policies.{policy_b}.pricing.per_") and p.value > 0:
+            return p.path
+    return next((p.path for p in params if p.path == "support.agent_cost_usd_per_hour"), params[0].path)
+
+
+def analysis_key(kind: str, scenario: Scenario, **args: Any) -> str:
+    """Cache key of an analysis: the simulation key plus the analysis' own arguments."""
+    blob = json.dumps({"kind": kind, "sim": sim_key(scenario), "args": args}, sort_keys=True, default=str)
+    return f"{kind}:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def analysis_runs(kind: str, *, n_params: int = 0, points: int = 0, refine: int = 0, replications: int) -> int:
+    """Model runs an analysis needs (two policies each)."""
+    n_points = 2 * n_params + 1 if kind == "sensitivity" else points + refine
+    return 2 * n_points * replications

@@ -1,0 +1,278 @@
+"""Where replications run: in this process, in local worker processes, or on a Dask cluster.
+
+Where it sits: experiment / analysis -> **executors** -> model runs. An executor maps a
+module-level function over a list of jobs and yields ``(index, result)`` pairs as jobs
+finish, in any order; callers put results back in job order. Every job's randomness
+depends only on its own (seed, replication, stream), so the three executors give
+identical results for the same jobs.
+
+Memory stays flat: at most a small window of jobs is in flight, and each result is
+handed to the caller as soon as it arrives. On Ctrl-C the local pool is terminated at
+once (workers ignore SIGINT, so only this process decides) and a Dask cluster's pending
+tasks are cancelled; the caller keeps whatever had already finished.
+
+Nothing here changes process-wide settings: a pool is created per executor and closed
+with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, TypeVar
+
+from sim.scenario import ScenarioError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor:
+    """Runs ``fn`` over jobs; use as a context manager (or call :meth:`close`)."""
+
+    name = "executor"
+    workers = 1
+
+    def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+
+    def abort(self) -> None:
+        """Stop at once, dropping jobs not yet finished (used on Ctrl-C)."""
+        self.close()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.abort()
+        else:
+            self.close()
+
+    def describe(self) -> str:
+        return self.name
+
+
+class SerialExecutor(Executor):
+    """Every job in this process, one after another (the reference for identical results)."""
+
+    name = "serial"
+
+    def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        for i, item in enumerate(items):
+            yield i, fn(item)
+
+
+def _worker_signals() -> None:
+    # Workers leave Ctrl-C to the parent, which terminates the pool; otherwise every
+    # worker would print its own KeyboardInterrupt traceback. SIGTERM gets its default
+    # action back (a forked worker inherits the parent's Python handler, which might turn
+    # it into an exception instead of ending the worker when the pool is terminated).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class _Indexed:
+    """Picklable wrapper returning (index, fn(item)), so unordered results can be placed."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, pair: tuple[int, Any]) -> tuple[int, Any]:
+        i, item = pair
+        return i, self.fn(item)
+
+
+class ProcessExecutor(Executor):
+    """Local worker processes (default: all cores).
+
+    Workers are forked on Linux (no re-import of the caller's main module, so scripts and
+    notebooks without an ``if __name__ == "__main__"`` guard work), spawned elsewhere. A
+    worker that dies (e.g. killed for memory) fails the run with BrokenProcessPool rather
+    than hanging it.
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, *, start_method: str | None = None) -> None:
+        self.workers = max(1, workers or default_workers())
+        method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
+        self._ctx = mp.get_context(method)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_worker_signals)
+        return self._pool
+
+    def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        if not items:
+            return
+        pool = self._ensure()
+        # A bounded window of jobs in flight: finished results are handed over at once
+        # instead of piling up, and Ctrl-C has little to cancel.
+        window = 2 * self.workers
+        pending = iter(enumerate(items))
+        running: dict[Future, int] = {}
+        for i, item in itertools.islice(pending, window):
+            running[pool.submit(fn, item)] = i
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = running.pop(fut)
+                result = fut.result()
+                nxt = next(pending, None)
+                if nxt is not None:
+                    running[pool.submit(fn, nxt[1])] = nxt[0]
+                yield i, result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def abort(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            # No public way to stop running jobs before Python 3.14 (terminate_workers):
+            # terminate the worker processes, then let the executor notice and clean up.
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.join(timeout=5)
+
+    def describe(self) -> str:
+        return f"{self.workers} local processes"
+
+
+class DaskExecutor(Executor):
+    """A Dask distributed cluster at ``address`` (e.g. ``tcp://10.0.0.5:8786``).
+
+    Workers need supportsim installed (same version). Jobs are submitted in a bounded
+    window (twice the cluster's threads) so neither the scheduler nor this process holds
+    more than a few results at a time.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: str, *, timeout_s: float = 10.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - the optional extra is missing
+            raise ScenarioError(
+                ["--cluster needs dask.distributed: pip install 'supportsim[dask]'"], "--cluster"
+            ) from None
+        self.address = address
+        try:
+            self._client = Client(address, timeout=timeout_s, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ScenarioError([f"cannot connect to the Dask scheduler at {address!r}: {exc}"], "--cluster") from None
+        self.workers = max(1, sum(self._client.nthreads().values()))
+        self._futures: list[Any] = []
+
+    def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        from distributed import as_completed
+
+        if not items:
+            return
+        window = max(2, 2 * self.workers)
+        indexed = _Indexed(fn)
+        pending = iter(enumerate(items))
+
+        def submit(pair: tuple[int, Any]) -> Any:
+            # pure=False: two identical jobs are still two runs (never deduplicated by key).
+            fut = self._client.submit(indexed, pair, pure=False)
+            self._futures.append(fut)
+            return fut
+
+        first = [submit(pair) for _, pair in zip(range(window), pending)]
+        ac = as_completed(first, loop=self._client.loop)  # our client is not the process default
+        for fut in ac:
+            i, result = fut.result()
+            self._futures.remove(fut)
+            fut.release()
+            nxt = next(pending, None)
+            if nxt is not None:
+                ac.add(submit(nxt))
+            yield i, result
+
+    def close(self) -> None:
+        if self._client is not None:
+            if self._futures:
+                self._client.cancel(self._futures)
+                self._futures = []
+            self._client.close()
+            self._client = None
+
+    def describe(self) -> str:
+        return f"Dask cluster {self.address} ({self.workers} threads)"
+
+
+def check_cluster_address(address: str) -> str:
+    """Accept ``tcp://HOST:PORT`` (or tls://, inproc:// for tests); clear error otherwise."""
+    import re
+
+    if not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+(:\d+)?(/[^\s]*)?", address or ""):
+        raise ScenarioError(
+            [f"--cluster {address!r}: expected a scheduler address like tcp://HOST:PORT"], "--cluster"
+        )
+    return address
+
+
+def make_executor(*, workers: int | None = 1, cluster: str | None = None) -> Executor:
+    """The executor for a run: Dask if ``cluster`` is given, else processes if ``workers`` != 1.
+
+    ``workers`` 0 or None means all cores.
+    """
+    if cluster:
+        return DaskExecutor(check_cluster_address(cluster))
+    if workers is not None and workers < 0:
+        raise ScenarioError([f"--workers: must be 0 (all cores) or a positive number (got {workers})"], "--workers")
+    n = workers or default_workers()
+    return SerialExecutor() if n <= 1 else ProcessExecutor(n)
+
+
+class _Borrowed(Executor):
+    """An executor owned by the caller: used, never closed here."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.workers = inner.workers
+
+    def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        return self.inner.imap_unordered(fn, items)
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
+def use_executor(executor: Executor | None = None, *, workers: int | None = 1, cluster: str | None = None) -> Executor:
+    """``executor`` as a context manager that leaves it open, or a new one closed on exit."""
+    if executor is not None:
+        return _Borrowed(executor)
+    return make_executor(workers=workers, cluster=cluster)

@@ -1,0 +1,203 @@
+"""The app end to end in a real browser: Streamlit server + headless Chromium (Playwright).
+
+The fixture starts ``streamlit run app.py`` on a free port, waits for its health check and
+stops exactly that process. The test opens the default scenario, changes a control the
+way a person would, waits until the new numbers *and* the new plot are on screen, checks
+they moved the right way and saves screenshots to ``artifacts/`` (see
+shared/BROWSER-TESTS.md for why each wait is needed).
+
+Under ``CI=true`` a missing browser or Playwright fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sim import apprun
+from sim.metrics import KPIS
+from sim.scenario import load
+from tests.conftest import ROOT, SCENARIOS
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+ARTIFACTS = ROOT / "artifacts"
+STARTUP_S = 90
+RUN_S = 300  # a full run of the default scenario on a loaded 2-core machine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def missing(what: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is missing: the browser tests must run in CI (make test installs chromium)")
+    pytest.skip(f"{what} is missing")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port; stops exactly this process afterwards."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer its health check in {STARTUP_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright")
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        missing(CHROMIUM)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# ---------------------------------------------------------------- reading the page
+
+
+def metrics(page) -> list[dict[str, str]]:
+    return page.eval_on_selector_all(
+        '[data-testid="stMain"] [data-testid="stMetric"]',
+        """els => els.map(e => ({
+            label: (e.querySelector('[data-testid="stMetricLabel"]') || {}).innerText || '',
+            value: (e.querySelector('[data-testid="stMetricValue"]') || {}).innerText || ''}))""")
+
+
+def money(text: str) -> float:
+    m = re.fullmatch(r"(-?)\$([\d,.]+)([kMB]?)", text.strip())
+    assert m, text
+    return (-1 if m.group(1) else 1) * float(m.group(2).replace(",", "")) * {"": 1, "k": 1e3, "M": 1e6, "B": 1e9}[
+        m.group(3)]
+
+
+def profits(page) -> list[float]:
+    label = KPIS["cumulative_profit"]
+    return [money(m["value"]) for m in metrics(page) if m["label"].strip().startswith(label)]
+
+
+def first_plot_src(page) -> str:
+    return page.eval_on_selector('[data-testid="stMain"] [data-testid="stImage"] img', "e => e.src")
+
+
+def wait_idle(page, timeout_s: float = RUN_S) -> None:
+    """Until the script has finished (the 'Running…' widget is gone) and every plot has loaded."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_s * 1000)
+    page.wait_for_function(
+        """() => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+                   return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
+        timeout=timeout_s * 1000)
+
+
+# ---------------------------------------------------------------- the test
+
+
+def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
+    baseline = load(SCENARIOS / "baseline.toml")
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    wait_idle(page)
+    before = profits(page)
+    assert len(before) == len(baseline.policies)
+    src_before = first_plot_src(page)
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Support desk", exact=True).click()
+    cost = sidebar.get_by_role("spinbutton", name="Agent cost (USD/h)", exact=True)
+    cost.wait_for(state="visible")
+    assert float(cost.input_value()) == baseline.support.agent_cost_usd_per_hour
+    new_cost = baseline.support.agent_cost_usd_per_hour * 2
+    cost.fill(f"{new_cost:g}")
+    t0 = time.monotonic()
+    cost.press("Enter")
+    label = KPIS["cumulative_profit"]
+    page.wait_for_function(
+        """([label, before]) => {
+            const now = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')]
+              .filter(e => (e.querySelector('[data-testid="stMetricLabel"]') || {}).innerText?.trim().startsWith(label))
+              .map(e => e.querySelector('[data-testid="stMetricValue"]').innerText);
+            return now.length === before.length && now.some((v, i) => v !== before[i]);
+        }""",
+        arg=[label, [m["value"] for m in metrics(page) if m["label"].strip().startswith(label)]],
+        timeout=RUN_S * 1000)
+    first_numbers_s = time.monotonic() - t0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_browser_refining.png"))  # first replications shown, more running
+    page.wait_for_function("src => { const i = document.querySelector("
+                           "'[data-testid=\"stMain\"] [data-testid=\"stImage\"] img'); return i && i.src !== src; }",
+                           arg=src_before, timeout=RUN_S * 1000)
+    wait_idle(page)
+    complete_s = time.monotonic() - t0
+
+    after = profits(page)
+    assert len(after) == len(before)
+    assert all(a < b for a, b in zip(after, before)), (before, after)  # dearer agents, less profit everywhere
+    assert first_plot_src(page) != src_before
+    assert page.get_by_text("1 change from baseline.toml").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "app_browser.png"))
+
+    page.get_by_role("tab", name="Support desk").click()  # tabs draw only when opened (lazy)
+    captions = [s.caption for s in apprun.figure_specs(len(baseline.policies)) if s.tab == "Support desk"]
+    assert len(captions) >= 3  # waits, SLA, utilisation, tickets
+    for caption in captions:
+        page.get_by_text(caption, exact=True).wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page)
+    page.set_viewport_size({"width": 1600, "height": 4000})  # the page scrolls inside; show it all
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "app_browser_support_desk.png"))
+    (ARTIFACTS / "app_browser_timing.json").write_text(json.dumps(
+        {"first_new_numbers_s": round(first_numbers_s, 2), "all_replications_s": round(complete_s, 2),
+         "replications": baseline.run.replications}, indent=2) + "\n")
+    page.close()
