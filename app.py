@@ -430,11 +430,10 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
     """
     res = None
     previous = st.session_state.get("_last_results")
-    if (previous is not None and previous.scenario_sha256 != scenario_hash(scenario)
-            and previous.policies == (list(scenario.policies) or ["base"])):
-        slots["status"].progress(0.0, text="Simulating the new settings · previous results shown until the first "
-                                           "replication is in")
-        draw_results(previous, slots, specs)
+    if previous is not None and (previous.scenario_sha256 == scenario_hash(scenario)
+                                 or previous.policies != (list(scenario.policies) or ["base"])):
+        previous = None  # nothing to bridge: the same results are cached, or other policies
+    bridged = False
     try:
         pool = caches().worker_pool(apprun.app_workers())
         updates = apprun.progressive_run(scenario, cache=apprun.StreamlitCache(), pool=pool,
@@ -452,6 +451,9 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
                     res = upd.results
                     draw_results(res, slots, specs)
                     st.session_state["_last_results"] = res
+                elif res is None and previous is not None and not bridged:
+                    draw_results(previous, slots, specs)  # while the workers start on the new settings
+                    bridged = True
     except BrokenProcessPool:
         caches().worker_pool.clear()
         slots["status"].error("A simulation worker stopped unexpectedly; change any control to run again.",

@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -177,7 +178,8 @@ class _Pending:
 
 def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: ProcessPoolExecutor | None = None,
                     redraw_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> Iterator[Update]:
-    """Run ``scenario``'s replications, yielding an :class:`Update` after every job.
+    """Run ``scenario``'s replications, yielding an :class:`Update` once the jobs are
+    submitted and after every job.
 
     Updates carry :class:`Results` when the first replication is complete, then at most
     every ``redraw_every_s`` seconds, and at the end (``final``). Cached replications are
@@ -225,6 +227,7 @@ def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: Proces
         if pool is not None:
             for p in pending:
                 p.future = pool.submit(run_job, p.job)
+        yield Update(0, total, shown, reps, None, from_cache=cached)  # submitted: the page may draw meanwhile
         by_rep: dict[int, list[pd.DataFrame]] = {}
         for n, p in enumerate(pending, start=1):
             table = p.future.result() if p.future is not None else run_job(p.job)
@@ -398,6 +401,8 @@ TABS = ("Customers & retention", "Money", "Support desk", "Satisfaction ladder",
 
 @dataclass(frozen=True)
 class FigureSpec:
+    """A figure of the page: its name (file stem), tab, caption and how to draw it."""
+
     name: str
     tab: str
     caption: str
@@ -478,20 +483,25 @@ def figure_bytes(fig: Any, fmt: Literal["png", "svg"], *, dpi: int | None = None
     return buf.getvalue()
 
 
+# pyplot and the deck style's rc_context are process-wide: one figure at a time, whichever
+# session (or download thread) of the server asks.
+_MPL_LOCK = threading.Lock()
+
+
 def draw_bytes(draw: Callable[[], Any], fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
     """Call ``draw`` (returns an Axes), return the figure's bytes and close it."""
     import matplotlib.pyplot as plt
 
-    ax = draw()
-    try:
-        return figure_bytes(ax.figure, fmt, dpi=dpi)
-    finally:
-        plt.close(ax.figure)
+    with _MPL_LOCK:
+        ax = draw()
+        try:
+            return figure_bytes(ax.figure, fmt, dpi=dpi)
+        finally:
+            plt.close(ax.figure)
 
 
 def render_figure(res: Results, name: str, fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
     """Draw figure ``name`` of ``res`` and return its bytes (the figure is closed)."""
-
     spec = next(s for s in figure_specs(len(res.policies)) if s.name == name)
     return draw_bytes(lambda: spec.draw(res), fmt, dpi=dpi)
 

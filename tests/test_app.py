@@ -231,7 +231,7 @@ def test_progressive_run_ends_with_exactly_the_cli_results():
     updates = list(apprun.progressive_run(sc, cache=apprun.DictCache(), redraw_every_s=math.inf))
     drawn = [u for u in updates if u.results is not None]
     assert drawn[0].replications_done == 1 and drawn[-1].final and len(drawn) == 2
-    assert [u.jobs_done for u in updates] == list(range(1, 4 * 3 + 1))
+    assert [u.jobs_done for u in updates] == list(range(0, 4 * 3 + 1))  # submitted, then one per job
     first = drawn[0].results
     assert set(first.monthly["replication"]) == {0} and first.replications == 1
     ref = run_scenario(sc, workers=1)
@@ -263,12 +263,24 @@ def test_pool_gives_identical_results_and_cancels_abandoned_jobs():
         ref = run_scenario(sc, workers=1)
         res = apprun.run_app_scenario(sc, pool=pool)
         pd.testing.assert_frame_equal(res.monthly, ref.monthly)
+
+
+        class Recording:  # the pool, remembering what was submitted
+            futures: list = []
+
+            def submit(self, fn, *args):
+                self.futures.append(pool.submit(fn, *args))
+                return self.futures[-1]
+
+        rec = Recording()
         gen = apprun.progressive_run(load(SCENARIOS / "smoke.toml", ["run.replications=40", "run.seed=9"]),
-                                     cache=apprun.DictCache(), pool=pool)
+                                     cache=apprun.DictCache(), pool=rec)
         next(gen)
-        gen.close()  # the user moved a control: jobs not started must not keep the pool busy
-        done = pool.submit(apprun._warm)
-        assert done.result(timeout=30) > 0
+        gen.close()  # the user moved a control: jobs not started must not keep the shared pool busy
+        assert len(rec.futures) == 40 * len(SMOKE.policies)
+        started = [f for f in rec.futures if not f.cancelled()]
+        assert len(started) <= 2 * 2 + 3  # done, running, or already handed to a worker
+        assert pool.submit(apprun._warm).result(timeout=60) > 0
     finally:
         pool.shutdown(cancel_futures=True)
 
