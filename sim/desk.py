@@ -95,7 +95,9 @@ class Desk:
     def begin_period(self, end_h: float) -> None:
         """Start a period ending at ``end_h``; work carried over from the last one is booked to it."""
         self.period_end = end_h
-        span = (end_h - self.env.now) * self.agents  # agent-hours available in the period
+        # agent-hours available: agents on the roster, or more while agents above a reduced
+        # roster finish the work in hand (paid as overtime, see model.run)
+        span = (end_h - self.env.now) * max(self.agents, len(self.resource.users))
         busy, self._carry_busy_h = self._split(self._carry_busy_h, span)
         touch, self._carry_touch_h = self._split(self._carry_touch_h, span)
         self.stats.busy_h += busy

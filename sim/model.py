@@ -213,9 +213,12 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         price = cu.monthly_price(pop, paying, params)
         subscription = float(price.sum())
         support_revenue = stats.fees_usd + len(paying) * params.pricing.support_fee_usd_per_month
-        staffing_cost = desk.agents * MONTH_H * sup.agent_cost_usd_per_hour
-        # the VIP programme's share of the desk: touch hours worked this month, at most the staffed hours
-        vip_hours_cost = min(stats.touch_h, desk.agents * MONTH_H) * sup.agent_cost_usd_per_hour
+        # Paid agent-hours: the roster, plus overtime when agents above a reduced roster finish
+        # work carried over from the month before.
+        paid_h = max(desk.agents * MONTH_H, stats.busy_h)
+        staffing_cost = paid_h * sup.agent_cost_usd_per_hour
+        # the VIP programme's share of the desk: touch hours worked this month (at most the paid hours)
+        vip_hours_cost = min(stats.touch_h, paid_h) * sup.agent_cost_usd_per_hour
         n_vip_paying = int(np.count_nonzero(pop.vip[paying]))
         vip_cost = vip_hours_cost + n_vip_paying * params.vip.perks_usd_per_vip_month * params.vip.enabled
         support_cost = staffing_cost - vip_hours_cost
@@ -274,7 +277,8 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
             "wait_p90_h": float(np.quantile(waits, 0.9)) if served else float("nan"),
             "sla_met_share": stats.sla_met / served if served else float("nan"),
             "agents": desk.agents,
-            "agent_utilization": min(1.0, stats.busy_h / (desk.agents * MONTH_H)),
+            "agent_hours_paid": paid_h,
+            "agent_utilization": stats.busy_h / paid_h,
             "vip_customers": n_vip_paying,
             "vip_touches": stats.touches,
             "vip_touch_hours": stats.touch_h,

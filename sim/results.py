@@ -92,7 +92,7 @@ def provenance_columns(res: Results) -> dict[str, object]:
     return {"seed": res.seed, "scenario_sha256": res.scenario_sha256, "supportsim_version": __version__}
 
 
-def write_table(df: "pd.DataFrame", res: Results, path: Path) -> None:
+def write_table(df: pd.DataFrame, res: Results, path: Path) -> None:
     df.assign(**provenance_columns(res)).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 

@@ -152,7 +152,8 @@ def check_invariants(m: pd.DataFrame, p: Params) -> None:
     if not p.vip.enabled:
         assert (m[["vip_customers", "vip_touches", "vip_touch_hours", "vip_cost"]] == 0).all().all()
     # VIP hours are booked in the month they are worked: never more than the agents' hours
-    assert (m["vip_touch_hours"] <= m["agents"] * model.MONTH_H + 1e-6).all()
+    assert (m["vip_touch_hours"] <= m["agent_hours_paid"] + 1e-6).all()
+    assert (m["agent_hours_paid"] >= m["agents"] * model.MONTH_H - 1e-6).all()
     # money: every figure is finite, revenues and costs are >= 0, and they add up to profit
     assert np.isfinite(m[MONEY + ["profit"]]).all().all()
     assert (m[MONEY] >= -1e-6).all().all(), m[MONEY].min()
@@ -227,7 +228,7 @@ def test_support_cost_is_never_negative():
     })
     m = run(p, 8, 1)
     busy_h = m["vip_touch_hours"]  # no tickets: the desk's only work
-    assert (busy_h <= m["agents"] * model.MONTH_H).all(), busy_h.max()
+    assert (busy_h <= m["agent_hours_paid"]).all(), busy_h.max()
     assert (m["support_cost"] >= 0).all(), m["support_cost"].min()
 
 
