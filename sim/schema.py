@@ -88,7 +88,7 @@ class Segment(_Section):
     tier_ticket_fee_usd: float = param(
         0.0, ge=0, le=10_000, unit="USD/ticket", doc="Per-ticket fee this plan pays under the tiered scheme."
     )
-    is_top_plan: bool = Field(False, description="Top plan: VIP-eligible under the 'top plan' rule (DOMAIN §4).")
+    is_top_plan: bool = Field(False, description="Top plan: VIP-eligible under the 'top plan' rule (DOMAIN §4).", json_schema_extra={"source": SRC_VIP})
     big_name_share: float = param(
         0.02, ge=0, le=1, unit="fraction", source=SRC_VIP,
         doc="Share of customers that are big names (known brands, influential people).",
@@ -141,6 +141,7 @@ class Pricing(_Section):
             "How support is priced: flat (same service for every plan, no fee), tiered (priority, SLA and "
             "fee by plan), per_ticket or per_hour (metered)."
         ),
+        json_schema_extra={"source": SRC_NETFLIX},
     )
     per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", doc="Fee per ticket (per_ticket scheme).")
     per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", doc="Fee per hour of agent time (per_hour scheme).")
@@ -174,6 +175,7 @@ class Support(_Section):
             "service level on this month's offered load (tickets raised x mean handle time + VIP touch hours, a "
             "perfect monthly forecast) meets support.staffing_service_level."
         ),
+        json_schema_extra={"source": ASSUMPTION},
     )
     agents: int = param(3, ge=1, le=5000, unit="agents", doc="Agents on duty (fixed staffing).")
     min_agents: int = param(1, ge=1, le=5000, unit="agents", doc="Fewest agents (erlang staffing).")
@@ -192,7 +194,7 @@ class Support(_Section):
     )
     handle_time_dist: Literal["exponential", "lognormal"] = Field(
         "exponential", description="Distribution of handle times."
-    )
+    , json_schema_extra={"source": ASSUMPTION})
     handle_time_cv: float = param(
         1.0, gt=0, le=5, unit="ratio", doc="Coefficient of variation of handle time (lognormal only)."
     )
@@ -342,10 +344,10 @@ class Trial(_Section):
 
 
 class Vip(_Section):
-    enabled: bool = Field(False, description="Run the VIP programme (DOMAIN §4).")
-    select_top_plan: bool = Field(True, description="Customers on a top plan are VIP.")
-    select_big_name: bool = Field(True, description="Big-name customers are VIP.")
-    select_funded: bool = Field(True, description="Customers with funding >= vip.min_funding_usd are VIP.")
+    enabled: bool = Field(False, description="Run the VIP programme (DOMAIN §4).", json_schema_extra={"source": SRC_VIP})
+    select_top_plan: bool = Field(True, description="Customers on a top plan are VIP.", json_schema_extra={"source": SRC_VIP})
+    select_big_name: bool = Field(True, description="Big-name customers are VIP.", json_schema_extra={"source": SRC_VIP})
+    select_funded: bool = Field(True, description="Customers with funding >= vip.min_funding_usd are VIP.", json_schema_extra={"source": SRC_VIP})
     min_funding_usd: float = param(500_000.0, ge=0, le=1e11, unit="USD", source=SRC_VIP, doc="Funding threshold for VIP.")
     sla_h: float = param(1.0, gt=0, le=720, unit="h", source=SRC_BENCH, doc="VIP first-response target (top desk priority).")
     welcome_h: float = param(0.5, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time of the personal welcome (1:1 demo offer).")
@@ -355,7 +357,7 @@ class Vip(_Section):
         0.15, ge=0, le=1, unit="probability", source=SRC_VIP,
         doc="Added trial conversion probability when concierge onboarding ran (capped at 1).",
     )
-    lifecycle_checkins: bool = Field(True, description="Check in 1 month after conversion, then every 3 months.")
+    lifecycle_checkins: bool = Field(True, description="Check in 1 month after conversion, then every 3 months.", json_schema_extra={"source": SRC_VIP})
     p_up_per_touch: float = param(
         0.3, ge=0, le=1, unit="probability", source=SRC_VIP, doc="Chance each VIP touch moves the customer one level up."
     )
@@ -386,7 +388,7 @@ class Vip(_Section):
 
 
 class Loyalty(_Section):
-    enabled: bool = Field(False, description="Run a loyalty/reward programme (delight/wow lever, DOMAIN §2-3).")
+    enabled: bool = Field(False, description="Run a loyalty/reward programme (delight/wow lever, DOMAIN §2-3).", json_schema_extra={"source": SRC_RETENTION})
     cost_usd_per_customer_month: float = param(
         5.0, ge=0, le=100_000, unit="USD/customer/month", source=SRC_RETENTION, doc="Cost of rewards per paying customer."
     )
@@ -399,7 +401,7 @@ class Loyalty(_Section):
 class Proactive(_Section):
     enabled: bool = Field(
         False, description="Automated proactive messages to every customer (onboarding flows, tips; DOMAIN §2, §4)."
-    )
+    , json_schema_extra={"source": SRC_RETENTION})
     p_up_per_month: float = param(
         0.03, ge=0, le=1, unit="probability/month", source=SRC_RETENTION,
         doc="Monthly chance proactive communication lifts a customer one level.",
@@ -410,7 +412,7 @@ class Proactive(_Section):
 
 
 class Feedback(_Section):
-    enabled: bool = Field(False, description="Regular satisfaction surveys, acted upon (DOMAIN §2-3).")
+    enabled: bool = Field(False, description="Regular satisfaction surveys, acted upon (DOMAIN §2-3).", json_schema_extra={"source": SRC_RETENTION})
     survey_response_rate: float = param(
         0.3, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
         doc="Monthly chance a paying customer answers the survey (tells where they stand on the ladder).",
