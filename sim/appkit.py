@@ -44,7 +44,7 @@ from sim.scenario import (
     scenario_hash,
     validate_dict,
 )
-from sim.schema import LADDER, Params, Scenario
+from sim.schema import LADDER, Params, Scenario, field_bounds
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_FILE = "baseline.toml"
@@ -243,16 +243,7 @@ def _decimals(x: Any) -> int:
 
 
 def _bounds(info: Any) -> tuple[float | None, float | None, bool]:
-    lo = hi = None
-    lo_open = False
-    for m in info.metadata:
-        if getattr(m, "ge", None) is not None:
-            lo, lo_open = m.ge, False
-        if getattr(m, "gt", None) is not None:
-            lo, lo_open = m.gt, True
-        if getattr(m, "le", None) is not None:
-            hi = m.le
-    return lo, hi, lo_open
+    return field_bounds(info)
 
 
 def _step(kind: Kind, default: float, lo: float | None, hi: float | None) -> float:

@@ -25,7 +25,7 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from sim import schema
-from sim.schema import LADDER, Scenario
+from sim.schema import LADDER, Scenario, field_bounds
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "parameters.md"
 
@@ -166,15 +166,7 @@ def number(x: float) -> str:
 
 def _range(info: Any) -> str:
     """[lo, hi] / (lo, hi] from the field's ge/gt/le constraints; '' if it has none."""
-    lo = hi = None
-    lo_open = False
-    for m in info.metadata:
-        if getattr(m, "ge", None) is not None:
-            lo, lo_open = m.ge, False
-        if getattr(m, "gt", None) is not None:
-            lo, lo_open = m.gt, True
-        if getattr(m, "le", None) is not None:
-            hi = m.le
+    lo, hi, lo_open = field_bounds(info)
     if lo is None and hi is None:
         return ""
     left = "(" if lo_open else "["

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.schema import Params, Scenario
+from sim.schema import Params, Scenario, field_bounds
 
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few kB; refuse anything absurd before parsing
 MAX_DEPTH = 16  # tables nest 4 deep in a valid scenario (policies.NAME.customers.segments[i].field)
@@ -89,14 +89,7 @@ def allowed_range(info: Any) -> str:
     """Human-readable allowed range or choices of a field, from its schema constraints."""
     if info is None:
         return ""
-    lo = hi = None
-    lo_open = False
-    for m in info.metadata:
-        for attr, is_open in (("ge", False), ("gt", True)):
-            if getattr(m, attr, None) is not None:
-                lo, lo_open = getattr(m, attr), is_open
-        if getattr(m, "le", None) is not None:
-            hi = m.le
+    lo, hi, lo_open = field_bounds(info)
     choices = getattr(info.annotation, "__args__", None)
     if lo is not None or hi is not None:
         left = "(" if lo_open else "["

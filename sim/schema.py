@@ -50,6 +50,20 @@ def param(
     )
 
 
+def field_bounds(info: Any) -> tuple[float | None, float | None, bool]:
+    """(lower, upper, lower_is_open) of a field from its ge/gt/le constraints (None where absent)."""
+    lo = hi = None
+    lo_open = False
+    for m in info.metadata:
+        if getattr(m, "ge", None) is not None:
+            lo, lo_open = m.ge, False
+        if getattr(m, "gt", None) is not None:
+            lo, lo_open = m.gt, True
+        if getattr(m, "le", None) is not None:
+            hi = m.le
+    return lo, hi, lo_open
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
