@@ -319,9 +319,7 @@ def _check_work(scenario: Scenario, policies: Sequence[str], runs_per_policy: in
     limit = guardrails.max_work() if limit is None else limit
     per_policy = {p.name: p.params for p in resolve_policies(scenario)}
     months = scenario.run.months
-    policy_work = getattr(guardrails, "policy_work", None)
-    each = [policy_work(per_policy[p], months) if policy_work else per_policy[p].customers.initial * months
-            for p in policies]
+    each = [guardrails.policy_work(per_policy[p], months) for p in policies]
     work = sum(each) * runs_per_policy
     if work > limit:
         minutes = work / guardrails.CUSTOMER_MONTHS_PER_SECOND / 60
@@ -345,9 +343,7 @@ def _paired(df: pd.DataFrame, kpi: str, policy_a: str, policy_b: str) -> dict[st
 
 
 def _run_options(scenario: Scenario, workers: int, cluster: str | None, executor: Executor | None) -> Executor:
-    if executor is None and cluster:
-        return use_executor(workers=workers, cluster=cluster)
-    return use_executor(executor, workers=workers)
+    return use_executor(executor, workers=workers, cluster=cluster)
 
 
 # ---------------------------------------------------------------------------- sweep

@@ -27,8 +27,8 @@ import pandas as pd
 
 from sim import metrics
 from sim.appkit import Group
-from sim.experiment import Job, Results, jobs, run_job
-from sim.scenario import reference_policy, resolve_policies, scenario_hash
+from sim.experiment import Job, Results, jobs, results_from_tables, run_job
+from sim.scenario import resolve_policies
 from sim.schema import Scenario
 
 # ---------------------------------------------------------------- runs: cache, pool, progress
@@ -140,17 +140,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
 
 def assemble(scenario: Scenario, tables: Sequence[pd.DataFrame], replications: int) -> Results:
     """Results from finished replications, as :func:`sim.experiment.run_scenario` builds them."""
-    names = [p.name for p in resolve_policies(scenario)]
-    order = {p: i for i, p in enumerate(names)}
-    monthly = pd.concat(tables, ignore_index=True)
-    monthly = monthly.sort_values(["policy", "replication", "month"],
-                                  key=lambda s: s.map(order) if s.name == "policy" else s,
-                                  kind="stable").reset_index(drop=True)
-    return Results(
-        scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=scenario.run.seed,
-        replications=replications, policies=names, reference=reference_policy(scenario),
-        monthly=monthly, kpis=metrics.kpi_table(monthly),
-    )
+    return results_from_tables(scenario, tables, replications=replications)
 
 
 @dataclass

@@ -61,15 +61,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from sim.analysis_cli import precision_from_args
-    from sim.experiment import Interrupted, default_workers, run_to_dir
-
+def run_overrides(args: argparse.Namespace) -> list[str]:
+    """``--seed`` and ``--replications`` as run.* overrides, so the resolved scenario records them."""
     extra = []
     if args.seed is not None:
         extra.append(f"run.seed={args.seed}")
     if args.replications is not None:
         extra.append(f"run.replications={args.replications}")
+    return extra
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.analysis_cli import precision_from_args
+    from sim.experiment import Interrupted, default_workers, run_to_dir
+
+    extra = run_overrides(args)
     if args.out.exists() and not args.out.is_dir():
         raise ScenarioError([f"--out {args.out}: exists and is not a folder (it would be replaced)"], "--out")
     scenario = _load(args, extra)

@@ -186,24 +186,30 @@ def run_scenario(
     policies = resolve_policies(scenario)
     job_list = jobs(policies, replications=reps, months=scenario.run.months, seed=seed, crn=crn)
     tables = []
-    if executor is None and cluster:
-        executor_cm = use_executor(workers=workers, cluster=cluster)
-    else:
-        executor_cm = use_executor(executor, workers=workers)
+    executor_cm = use_executor(executor, workers=workers, cluster=cluster)
     with executor_cm as ex:
         for done, (_, table) in enumerate(execute(job_list, executor=ex), start=1):
             tables.append(table)
             if on_progress:
                 on_progress(done, len(job_list))
-    names = [p.name for p in policies]
+    return results_from_tables(scenario, tables, replications=reps, seed=seed, policies=[p.name for p in policies])
+
+
+def results_from_tables(scenario: Scenario, tables: Sequence[pd.DataFrame], *, replications: int,
+                        seed: int | None = None, policies: Sequence[str] | None = None) -> Results:
+    """Results from finished (policy, replication) tables, in policy, replication, month order.
+
+    ``policies``: the scenario's policy names when the caller has already resolved them.
+    """
+    names = list(policies) if policies is not None else [p.name for p in resolve_policies(scenario)]
     monthly = pd.concat(tables, ignore_index=True)
     monthly = monthly.sort_values(["policy", "replication", "month"], key=_policy_order(names),
                                   kind="stable").reset_index(drop=True)
     return Results(
         scenario=scenario,
         scenario_sha256=scenario_hash(scenario),
-        seed=seed,
-        replications=reps,
+        seed=scenario.run.seed if seed is None else seed,
+        replications=replications,
         policies=names,
         reference=reference_policy(scenario),
         monthly=monthly,
@@ -391,10 +397,7 @@ def run_to_dir(
     kpi_rows: dict[tuple[str, int], dict[str, float]] = {}
     report: dict[str, Any] | None = None
     interrupted = False
-    if executor is None and cluster:
-        executor_cm = use_executor(workers=workers, cluster=cluster)
-    else:
-        executor_cm = use_executor(executor, workers=workers)
+    executor_cm = use_executor(executor, workers=workers, cluster=cluster)
 
     with rs.atomic_dir(out_dir) as tmp:
         # each run's rows go through the same writer as write_results (same columns and format)

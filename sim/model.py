@@ -172,9 +172,11 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         # 3. issues and tickets
         hd = cu.help_decisions(pop, active, params, streams["issues"], streams["help"])
         batch = _tickets(pop, active, hd, params, t0, streams["tickets"])
-        manual = _manual_vips(pop, params)
-        touch_c, touch_d = (_vip_touches(pop, params, month, new_trials, outreach, manual)
-                            if params.vip.enabled else (np.zeros(0, np.int64), np.zeros(0)))
+        if params.vip.enabled:
+            manual = _manual_vips(pop, params)
+            touch_c, touch_d = _vip_touches(pop, params, month, new_trials, outreach, manual)
+        else:
+            touch_c, touch_d = np.zeros(0, np.int64), np.zeros(0)
         # 4. staffing and the desk
         if sup.staffing == "erlang":
             load = (len(batch) * sup.handle_time_mean_h + touch_d.sum()) / MONTH_H

@@ -328,15 +328,11 @@ def _command_line(args: argparse.Namespace) -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     import sys
 
+    from sim.cli import run_overrides
     from sim.experiment import default_workers, run_scenario
     from sim.scenario import load
 
-    extra = []
-    if args.seed is not None:
-        extra.append(f"run.seed={args.seed}")
-    if args.replications is not None:
-        extra.append(f"run.replications={args.replications}")
-    scenario = load(args.scenario, list(args.overrides) + extra)
+    scenario = load(args.scenario, list(args.overrides) + run_overrides(args))
     res = run_scenario(scenario, workers=args.workers or default_workers(), max_work=args.max_work)
     path = write_report(res, args.out, command=_command_line(args))
     if not args.quiet:
