@@ -173,7 +173,10 @@ class Desk:
     def _start(self, req: Any) -> None:
         arrival, handle, patience, _prio, sla, cust, fee = req.row
         now = self.env.now
-        wait = now - arrival
+        # The arrival timeout is scheduled as a delay from the previous arrival, so float
+        # rounding can start service a hair (1e-17 h) before the recorded arrival: a wait is
+        # never negative by construction.
+        wait = now - arrival if now > arrival else 0.0
         if wait > patience:  # the customer gave up meanwhile: skip at zero cost
             self.resource.release(req)
             self._abandon(req.row)
@@ -190,7 +193,7 @@ class Desk:
             st.fees_usd += fee
             c.fees_usd[cust] += fee
         if self.ticket_log is not None:
-            self.ticket_log.append((cust, arrival, now, handle, fee))
+            self.ticket_log.append((cust, arrival, arrival + wait, handle, fee))
         Timeout(self.env, handle, req).callbacks.append(self._finish)
 
     def _finish(self, event: Timeout) -> None:
