@@ -1,7 +1,7 @@
 """supportsim in the browser: explore a scenario with controls, compare policies, export plots.
 
-A thin page over :mod:`sim.appkit` (controls from the schema, overrides) and
-:mod:`sim.apprun` (progressive runs, caches, KPI cards, figures), which use the same
+A thin page over :mod:`sim.app.kit` (controls from the schema, overrides) and
+:mod:`sim.app.runner` (progressive runs, caches, KPI cards, figures), which use the same
 plot, report and scenario functions as the CLI. The
 scenario on screen is always ``load(file, overrides)``; the exported TOML reproduces the
 app's numbers with ``supportsim run``. Run with ``make app`` or ``streamlit run app.py``.
@@ -17,9 +17,10 @@ from typing import Any
 
 import streamlit as st
 
-from sim import appkit, apprun
-from sim.plots import policy_colors
-from sim.scenario import ScenarioError, scenario_hash
+from sim.app import kit as appkit
+from sim.app import runner as apprun
+from sim.output.plots import policy_colors
+from sim.params.scenario import ScenarioError, scenario_hash
 
 DISPLAY_DPI = 100  # on-screen PNGs; downloads use the deck's 200 dpi
 REDRAW_EVERY_S = 2.0  # while replications finish; each redraw takes a core from the workers
@@ -304,7 +305,7 @@ def analysis_figure(name: str, draw: Any, png: bytes) -> None:
 
 
 def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
-    """Run ``fn`` (an analysis of sim.analysis) on the app's pool with a progress bar; cache it."""
+    """Run ``fn`` (an analysis of sim.runs.studies) on the app's pool with a progress bar; cache it."""
     bar = st.progress(0.0, text=f"Running {runs} model runs…")
 
     def progress(done: int, total: int) -> None:
@@ -325,14 +326,16 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
 
 def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None:
     if not apprun.analysis_available():
-        st.info("Sensitivity analysis needs `sim.analysis`, which this installation lacks.", icon=":material/info:")
+        st.info("Sensitivity analysis needs `sim.runs.studies`, which this installation lacks.", icon=":material/info:")
         return
     if len(res.policies) < 2:
         st.info("Sensitivity analyses compare two policies; this scenario has one.", icon=":material/info:")
         return
     from dataclasses import replace
 
-    from sim import analysis, metrics, plots
+    from sim.output import plots
+    from sim.runs import metrics
+    from sim.runs import studies as analysis
 
     st.markdown("Which assumptions decide the comparison, and where two policies tie. Both analyses run on "
                 "demand on the current settings, pairing every run by replication (common random numbers).")

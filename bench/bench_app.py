@@ -6,7 +6,7 @@
 Two measurements, each a median over ``--trials`` changes of the agent cost (every change
 is a scenario the cache has not seen):
 
-- function: the app's run path (``sim.apprun.progressive_run`` on a warm worker pool, as
+- function: the app's run path (``sim.app.runner.progressive_run`` on a warm worker pool, as
   the page calls it), timed from the changed scenario to the first results (every policy,
   first replication: what the KPI cards show first), to the first redraw (cards and the
   first tab's figures drawn as PNGs), and to all replications.
@@ -34,8 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim import appkit, apprun  # noqa: E402
-from sim.scenario import DEFAULT_SCENARIO  # noqa: E402
+from sim.app import kit as appkit  # noqa: E402
+from sim.app import runner as apprun
+from sim.params.scenario import DEFAULT_SCENARIO  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -54,8 +55,8 @@ def median(xs: list[float]) -> float:
 
 def replication_cpu(scenario) -> float:
     """CPU seconds of one replication of every policy, in this process (load-independent)."""
-    from sim.experiment import jobs, run_job
-    from sim.scenario import resolve_policies
+    from sim.params.scenario import resolve_policies
+    from sim.runs.experiment import jobs, run_job
 
     job_list = jobs(resolve_policies(scenario), replications=1, months=scenario.run.months, seed=scenario.run.seed)
     t0 = time.process_time()
@@ -204,7 +205,7 @@ def main() -> int:
     (ROOT / "artifacts").mkdir(exist_ok=True)
     out: dict = {"load_before": load(), "cpus": os.cpu_count()}
     if not args.no_function:
-        print(f"function (sim.apprun.progressive_run, warm pool), load {load()}:", flush=True)
+        print(f"function (sim.app.runner.progressive_run, warm pool), load {load()}:", flush=True)
         out["function"] = bench_function(args.trials)
     if not args.no_browser:
         print(f"browser (streamlit + chromium), load {load()}:", flush=True)

@@ -43,11 +43,11 @@ import simpy
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim import model  # noqa: E402
-from sim.executors import ProcessExecutor, SerialExecutor, default_workers  # noqa: E402
-from sim.experiment import execute, jobs, run_to_dir  # noqa: E402
-from sim.scenario import load, resolve_policies  # noqa: E402
-from sim.schema import HOURS_PER_MONTH  # noqa: E402
+from sim.engine import model  # noqa: E402
+from sim.params.scenario import load, resolve_policies  # noqa: E402
+from sim.params.schema import HOURS_PER_MONTH  # noqa: E402
+from sim.runs.executors import ProcessExecutor, SerialExecutor, default_workers  # noqa: E402
+from sim.runs.experiment import execute, jobs, run_to_dir  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 # The reference workload: the baseline's four policies plus per-hour metering = 5 policies.
@@ -179,10 +179,10 @@ def scaling(quick: bool) -> list[dict]:
 
 
 def stream_child(mode: str, replications: int) -> None:
-    from sim.experiment import run_scenario
+    from sim.runs.experiment import run_scenario
 
     sc = load(BASELINE, ["customers.initial=300", "run.months=36", f"run.replications={replications}"])
-    from sim.results import write_results
+    from sim.output.files import write_results
 
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, RssSampler() as mem:

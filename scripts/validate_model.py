@@ -5,7 +5,7 @@
 
 Five checks, each printed as a Markdown table:
 
-1. The support desk (``sim.desk.Desk``, the same class the model uses) against Erlang C
+1. The support desk (``sim.engine.desk.Desk``, the same class the model uses) against Erlang C
    (M/M/c) over utilisations 0.5 to 0.95: probability of waiting and mean wait, simulated
    (mean and 95% CI over independent replications) vs analytic.
 2. Priorities: two classes on the same desk against the non-preemptive M/M/c priority
@@ -38,10 +38,13 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a clone without installing
 
-from sim import erlang, model  # noqa: E402
-from sim.desk import Desk, TicketBatch  # noqa: E402
-from sim.metrics import MONEY, t_interval  # noqa: E402
-from sim.scenario import load, resolve_policies  # noqa: E402
+from sim.engine import (
+    erlang,  # noqa: E402
+    model,
+)
+from sim.engine.desk import Desk, TicketBatch  # noqa: E402
+from sim.params.scenario import load, resolve_policies  # noqa: E402
+from sim.runs.metrics import MONEY, t_interval  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

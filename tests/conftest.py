@@ -22,7 +22,7 @@ SCENARIOS = ROOT / "scenarios"
 
 @pytest.fixture(scope="session")
 def smoke_results():
-    from sim.experiment import run_scenario
-    from sim.scenario import load
+    from sim.params.scenario import load
+    from sim.runs.experiment import run_scenario
 
     return run_scenario(load(SCENARIOS / "smoke.toml"), workers=1)

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import analysis, metrics
-from sim.experiment import run_scenario
-from sim.scenario import ScenarioError, load, resolve_policies
+from sim.params.scenario import ScenarioError, load, resolve_policies
+from sim.runs import metrics
+from sim.runs import studies as analysis
+from sim.runs.experiment import run_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 SMOKE = SCENARIOS / "smoke.toml"

@@ -1,4 +1,4 @@
-"""The Streamlit app: its logic (sim.appkit) and the page through AppTest, no browser.
+"""The Streamlit app: its logic (sim.app.kit) and the page through AppTest, no browser.
 
 The page tests open the tiny smoke scenario through the page address (``?scenario=smoke``)
 except the one that checks the default; results are cached per process, so they share
@@ -19,10 +19,12 @@ import pytest
 from pydantic import BaseModel
 from streamlit.testing.v1 import AppTest
 
-from sim import appkit, apprun, metrics
-from sim.experiment import run_scenario
-from sim.scenario import ScenarioError, load, load_text, resolve_policies, scenario_hash
-from sim.schema import Params
+from sim.app import kit as appkit
+from sim.app import runner as apprun
+from sim.params.scenario import ScenarioError, load, load_text, resolve_policies, scenario_hash
+from sim.params.schema import Params
+from sim.runs import metrics
+from sim.runs.experiment import run_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 pytestmark = pytest.mark.xdist_group("app")  # one process: the page tests share caches and workers
@@ -141,7 +143,7 @@ def test_controls_take_label_unit_range_default_and_source_from_the_schema():
         info = Params.model_fields.get(path.split(".")[0])
         if info is None:
             continue
-        from sim.report import field_info
+        from sim.output.report import field_info
 
         field = field_info(path)
         extra = field.json_schema_extra or {}
@@ -481,7 +483,7 @@ def test_every_tab_renders():
 
 
 def test_sensitivity_runs_on_demand():
-    pytest.importorskip("sim.analysis")
+    pytest.importorskip("sim.runs.studies")
     at = open_app()
     at.session_state["tab"] = "Sensitivity"
     at.run()

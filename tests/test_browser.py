@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from sim import apprun
-from sim.metrics import KPIS
-from sim.scenario import load
+from sim.app import runner as apprun
+from sim.params.scenario import load
+from sim.runs.metrics import KPIS
 from tests.conftest import ROOT, SCENARIOS
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]

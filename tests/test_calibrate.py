@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from sim import calibrate as cal
-from sim import customers as cu
-from sim import model, sbg
+from sim.calibrate import fits as sbg
 from sim.cli import main
-from sim.scenario import ScenarioError, load
-from sim.schema import LADDER, Churn, Params
+from sim.engine import customers as cu
+from sim.engine import model
+from sim.params.scenario import ScenarioError, load
+from sim.params.schema import LADDER, Churn, Params
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "examples" / "calibration"

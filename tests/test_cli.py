@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sim.cli import main
-from sim.scenario import ScenarioError, load, load_text, scenario_hash
+from sim.params.scenario import ScenarioError, load, load_text, scenario_hash
 from tests.conftest import ROOT, SCENARIOS
 
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
@@ -149,12 +149,12 @@ def test_failed_run_keeps_previous_output(tmp_path, monkeypatch):
                  "--workers", "1"]) == 0
     before = (out / "monthly.csv").read_bytes()
 
-    import sim.results
+    import sim.output.files
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sim.results, "write_monthly_csv", boom)
+    monkeypatch.setattr(sim.output.files, "write_monthly_csv", boom)
     with pytest.raises(RuntimeError):
         main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--no-plots", "--workers", "1",
               "--seed", "9"])

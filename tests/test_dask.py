@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from sim import analysis
-from sim.executors import DaskExecutor
-from sim.experiment import run_to_dir
-from sim.scenario import ScenarioError, load
+from sim.params.scenario import ScenarioError, load
+from sim.runs import studies as analysis
+from sim.runs.executors import DaskExecutor
+from sim.runs.experiment import run_to_dir
 from tests.conftest import SCENARIOS
 
 distributed = pytest.importorskip("distributed")

@@ -1,6 +1,6 @@
 """The documentation stays true to the code: generated, complete, linked, runnable.
 
-- docs/parameters.md is exactly what ``python -m sim.paramdocs`` generates from the schema.
+- docs/parameters.md is exactly what ``python -m sim.output.paramdocs`` generates from the schema.
 - docs/model.md names every model parameter, every monthly record column and every KPI, and
   every parameter path any doc names exists.
 - The rules across fields that parameters.md lists are really enforced by the loader.
@@ -21,11 +21,12 @@ import sys
 
 import pytest
 
-from sim import model, paramdocs
-from sim.metrics import KPIS
-from sim.paramdocs import iter_params
-from sim.scenario import ScenarioError, load_text
-from sim.schema import Params
+from sim.engine import model
+from sim.output import paramdocs
+from sim.output.paramdocs import iter_params
+from sim.params.scenario import ScenarioError, load_text
+from sim.params.schema import Params
+from sim.runs.metrics import KPIS
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
@@ -41,7 +42,7 @@ def read(name: str) -> str:
 
 
 def test_parameters_md_is_generated_from_the_schema_and_not_stale():
-    assert read("parameters.md") == paramdocs.render(), "docs/parameters.md is stale: run `python -m sim.paramdocs`"
+    assert read("parameters.md") == paramdocs.render(), "docs/parameters.md is stale: run `python -m sim.output.paramdocs`"
 
 
 def test_paramdocs_check_mode_detects_a_stale_file(tmp_path):
@@ -67,7 +68,7 @@ def test_every_parameter_row_has_unit_default_range_and_description():
 def test_every_source_is_explained():
     sources = {p.source for p in iter_params() if p.source}
     missing = sources - set(paramdocs.SOURCES)
-    assert not missing, f"add these sources to sim.paramdocs.SOURCES: {missing}"
+    assert not missing, f"add these sources to sim.output.paramdocs.SOURCES: {missing}"
 
 
 CROSS_FIELD_CASES = {
@@ -200,7 +201,7 @@ def validate_model():
 
 
 def test_erlang_a_theory_tends_to_erlang_c_without_abandonment(validate_model):
-    from sim import erlang
+    from sim.engine import erlang
 
     for agents, load in ((5, 4.0), (3, 1.5), (10, 9.0)):
         a = validate_model.erlang_a(agents, load / 0.5, 0.5, patience_mean=1e9)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import simpy
 
-from sim import erlang
-from sim.desk import Desk, TicketBatch
-from sim.metrics import t_interval
+from sim.engine import erlang
+from sim.engine.desk import Desk, TicketBatch
+from sim.runs.metrics import t_interval
 
 
 def test_erlang_formulas_match_published_example():

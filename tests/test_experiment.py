@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import metrics
-from sim.executors import ProcessExecutor, SerialExecutor, make_executor
-from sim.experiment import (
+from sim.output.files import write_monthly_csv, write_results
+from sim.params.scenario import ScenarioError, load, resolve_policies
+from sim.runs import metrics
+from sim.runs.executors import ProcessExecutor, SerialExecutor, make_executor
+from sim.runs.experiment import (
     Interrupted,
     MonthlySpool,
     Precision,
@@ -28,8 +30,6 @@ from sim.experiment import (
     run_scenario,
     run_to_dir,
 )
-from sim.results import write_monthly_csv, write_results
-from sim.scenario import ScenarioError, load, resolve_policies
 from tests.conftest import ROOT, SCENARIOS
 
 SMOKE = SCENARIOS / "smoke.toml"
@@ -80,7 +80,7 @@ def test_replication_r_sees_the_same_streams_in_every_policy(smoke):
 
 def test_adding_a_stream_does_not_shift_the_others(monkeypatch):
     """Streams are keyed by name, not position: a new stream leaves every other draw as it was."""
-    from sim import rng
+    from sim.engine import rng
 
     before = {name: rng.Streams(7, 3) for name in rng.STREAMS}
     draws = {}
@@ -321,7 +321,7 @@ def test_cli_bad_precision_has_no_traceback(tmp_path):
 
 
 def test_run_aggregates_weight_sla_share_by_tickets():
-    from sim.experiment import run_aggregates
+    from sim.runs.experiment import run_aggregates
 
     monthly = pd.DataFrame({"tickets_resolved": [10, 30, 0], "sla_met_share": [1.0, 0.5, np.nan],
                             "support_cost": [100.0, 300.0, 200.0], "agents": [1, 3, 2]})

@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sim import customers as cu
-from sim import model
-from sim.metrics import MONEY
-from sim.paramdocs import ParamDoc, iter_params
-from sim.schema import LADDER, Params
+from sim.engine import customers as cu
+from sim.engine import model
+from sim.output.paramdocs import ParamDoc, iter_params
+from sim.params.schema import LADDER, Params
+from sim.runs.metrics import MONEY
 
 # Caps (inside the schema's ranges) that keep one run small and fast.
 CAPS = {

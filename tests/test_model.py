@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import model
-from sim.metrics import MONEY
-from sim.scenario import load, resolve_policies
+from sim.engine import model
+from sim.params.scenario import load, resolve_policies
+from sim.runs.metrics import MONEY
 from tests.conftest import SCENARIOS
 
 
@@ -94,8 +94,8 @@ def test_erlang_staffing_scales_with_ticket_volume():
 
 @pytest.mark.parametrize("level,expected", [(0, "higher"), (4, "lower")])
 def test_ladder_level_drives_churn(level, expected):
-    from sim import customers as cu
-    from sim.schema import Params
+    from sim.engine import customers as cu
+    from sim.params.schema import Params
 
     p = Params()
     pop = cu.Population.empty(10)
@@ -140,8 +140,8 @@ def test_survey_follow_ups_lift_unhappy_customers():
 
 
 def test_satisfied_customers_tolerate_price_rises():
-    from sim import customers as cu
-    from sim.schema import Params
+    from sim.engine import customers as cu
+    from sim.params.schema import Params
 
     p = Params()
     p.pricing.price_multiplier = 1.2

@@ -13,8 +13,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
-from sim import metrics
-from sim import plots as P
+from sim.output import plots as P
+from sim.runs import metrics
 
 
 @pytest.fixture(autouse=True)

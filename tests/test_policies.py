@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim.experiment import run_scenario
-from sim.scenario import load
+from sim.params.scenario import load
+from sim.runs.experiment import run_scenario
 from tests.conftest import SCENARIOS
 
 SHORT = ["run.months=12", "run.replications=4", "customers.initial=800"]

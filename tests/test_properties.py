@@ -19,10 +19,9 @@ import tomli_w
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sim import guardrails
 from sim.cli import main
-from sim.paramdocs import iter_params
-from sim.scenario import (
+from sim.output.paramdocs import iter_params
+from sim.params.scenario import (
     MAX_FILE_BYTES,
     ScenarioError,
     load,
@@ -33,7 +32,8 @@ from sim.scenario import (
     to_toml,
     validate_dict,
 )
-from sim.schema import Scenario
+from sim.params.schema import Scenario
+from sim.runs import guardrails
 from tests.conftest import SCENARIOS
 
 FAST = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])

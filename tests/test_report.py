@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.metrics import KPIS
-from sim.report import REPORT_PLOTS, assumptions, field_unit, render
-from sim.scenario import load
-from sim.schema import Params
+from sim.output.report import REPORT_PLOTS, assumptions, field_unit, render
+from sim.params.scenario import load
+from sim.params.schema import Params
+from sim.runs.metrics import KPIS
 from tests.conftest import ROOT, SCENARIOS
 
 TINY = ["--replications", "2", "--set", "run.months=3", "--set", "customers.initial=150", "--workers", "1"]
@@ -38,7 +38,7 @@ def html_text(report_file) -> str:
 @pytest.fixture(scope="module")
 def tiny_results():
     """The run behind ``report_file`` (same scenario, overrides and seed: identical numbers)."""
-    from sim.experiment import run_scenario
+    from sim.runs.experiment import run_scenario
 
     return run_scenario(load(SCENARIOS / "smoke.toml", ["run.months=3", "customers.initial=150",
                                                         "run.replications=2"]), workers=1)

@@ -13,10 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim import model
+from sim.engine import model
 from sim.calibrate import exports_from_trace
-from sim.results import atomic_write
-from sim.scenario import load, resolve_policies
+from sim.output.files import atomic_write
+from sim.params.scenario import load, resolve_policies
 
 HERE = Path(__file__).resolve().parent
 

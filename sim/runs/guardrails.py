@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 
-from sim.scenario import ScenarioError, resolve_policies
-from sim.schema import Params, Scenario
+from sim.params.scenario import ScenarioError, resolve_policies
+from sim.params.schema import Params, Scenario
 
 DEFAULT_MAX_WORK = 2_000_000_000  # customer-months; the reference workload (10k x 36 x 5 x 30) is 54M
 # Measured throughput on the 2-core reference machine, used only for the time estimate in messages.

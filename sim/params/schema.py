@@ -1,7 +1,7 @@
 """Scenario schema: the single source of truth for every parameter.
 
 Where it sits: scenario file (TOML) -> **schema** (types, units, ranges, defaults,
-sources) -> ``sim.scenario`` (load, merge policies, overrides, errors) -> model.
+sources) -> ``sim.params.scenario`` (load, merge policies, overrides, errors) -> model.
 
 Every field is declared with :func:`param`, which records its unit, allowed range,
 default and the source of the default (a claim in ``shared/DOMAIN.md`` or

@@ -2,8 +2,8 @@
 
 Where it sits: experiment (``Results``) -> plots -> **report** (one HTML file, images
 embedded as base64 PNG) -> readers. Also home of the schema walker behind the assumptions
-table (every parameter of :mod:`sim.schema` with its value, unit, allowed range and source).
-It must not run the model except through :func:`sim.experiment.run_scenario` in the
+table (every parameter of :mod:`sim.params.schema` with its value, unit, allowed range and source).
+It must not run the model except through :func:`sim.runs.experiment.run_scenario` in the
 ``supportsim report`` command.
 """
 
@@ -23,11 +23,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from sim import __version__
-from sim.schema import Params, Scenario
+from sim.params.schema import Params, Scenario
 
 REPORT_NAME = "report.html"
 
-# The plots of the report, in reading order: (name in sim.plots.STANDARD_PLOTS or difference_<kpi>, caption).
+# The plots of the report, in reading order: (name in sim.output.plots.STANDARD_PLOTS or difference_<kpi>, caption).
 REPORT_PLOTS = [
     ("cumulative_profit", "Cumulative profit: which policy earns most, and when the lines part."),
     ("difference_cumulative_profit", "Paired difference of cumulative profit against the reference policy."),
@@ -124,7 +124,7 @@ def _walk(obj: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
 def assumptions(scenario: Scenario) -> list[ParamRow]:
     """Every parameter of the scenario: base value, unit, allowed range, source, description,
     and the value each policy that overrides it uses instead. Run settings come last."""
-    from sim.scenario import allowed_range, resolve_policies
+    from sim.params.scenario import allowed_range, resolve_policies
 
     base = Params.model_validate(scenario.model_dump(include=set(Params.model_fields)))
     policies = {p.name: dict((path, v) for path, v, _ in _walk(p.params)) for p in resolve_policies(scenario)}
@@ -161,7 +161,7 @@ def _fmt_value(v: Any) -> str:
 def _fmt_kpi(kpi: str, x: float, *, signed: bool = False) -> str:
     if x is None or not math.isfinite(x):
         return "–"
-    from sim.plots import kpi_name_unit, value_formatter
+    from sim.output.plots import kpi_name_unit, value_formatter
 
     text = value_formatter(kpi_name_unit(kpi)[1])(x)
     return ("+" if signed and x > 0 else "") + text
@@ -175,8 +175,8 @@ def _interval_cell(kpi: str, s: dict[str, float], *, signed: bool = False) -> st
 
 
 def _kpi_tables(res: Any) -> str:
-    from sim.metrics import KPIS
-    from sim.plots import kpi_name_unit, policy_colors
+    from sim.output.plots import kpi_name_unit, policy_colors
+    from sim.runs.metrics import KPIS
 
     colors = policy_colors(res.policies)
     head = "".join(f"<th style='color:{colors[p]}'>{html.escape(p)}</th>" for p in res.policies)
@@ -227,7 +227,7 @@ def _assumptions_html(scenario: Scenario) -> str:
 
 def _figures(res: Any) -> list[tuple[str, str, bytes]]:
     """(name, caption, PNG bytes) of the report's plots."""
-    from sim.plots import figure_png, standard_figures
+    from sim.output.plots import figure_png, standard_figures
 
     wanted = dict(REPORT_PLOTS)
     drawn = {}
@@ -290,7 +290,7 @@ allowed range and the source of its default (– where the schema records none).
 
 def write_report(res: Any, out_dir: Path, *, command: str | None = None) -> Path:
     """Write ``out_dir/report.html`` atomically (other files in ``out_dir`` are left alone)."""
-    from sim.results import atomic_write
+    from sim.output.files import atomic_write
 
     text = render(res, command=command)
     path = Path(out_dir) / REPORT_NAME
@@ -328,9 +328,9 @@ def _command_line(args: argparse.Namespace) -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     import sys
 
-    from sim.cli import run_overrides
-    from sim.experiment import default_workers, run_scenario
-    from sim.scenario import load
+    from sim.cli.main import run_overrides
+    from sim.params.scenario import load
+    from sim.runs.experiment import default_workers, run_scenario
 
     scenario = load(args.scenario, list(args.overrides) + run_overrides(args))
     res = run_scenario(scenario, workers=args.workers or default_workers(), max_work=args.max_work)

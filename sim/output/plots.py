@@ -37,7 +37,8 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from sim import __version__, metrics  # noqa: E402
+from sim import __version__  # noqa: E402
+from sim.runs import metrics
 
 # Okabe & Ito (2008) colour-blind-safe palette, black last.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
@@ -76,7 +77,7 @@ STYLE: dict[str, Any] = {
     "pdf.fonttype": 42,
 }
 
-# The satisfaction ladder (sim.schema.LADDER) in a purple-orange scheme that is colour-blind
+# The satisfaction ladder (sim.params.schema.LADDER) in a purple-orange scheme that is colour-blind
 # safe and shares no hue with the policy palette.
 LEVELS = ("below", "meet", "exceed", "delight", "wow")
 LEVEL_LABELS = {"below": "Below expectations", "meet": "Meets expectations", "exceed": "Exceeds",
@@ -206,7 +207,7 @@ def _with_unit(text: str, unit: str) -> str:
 
 def param_label(path: str) -> str:
     """Axis label of a scenario parameter: its path and unit from the schema."""
-    from sim.report import field_unit  # the schema walker lives with the assumptions table
+    from sim.output.report import field_unit  # the schema walker lives with the assumptions table
 
     return _with_unit(path, field_unit(path))
 

@@ -31,10 +31,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sim import guardrails, metrics, model
-from sim.executors import Executor, default_workers, use_executor
-from sim.scenario import Policy, ScenarioError, reference_policy, resolve_policies, scenario_hash
-from sim.schema import Params, Scenario
+from sim.engine import model
+from sim.params.scenario import Policy, ScenarioError, reference_policy, resolve_policies, scenario_hash
+from sim.params.schema import Params, Scenario
+from sim.runs import guardrails, metrics
+from sim.runs.executors import Executor, default_workers, use_executor
 
 __all__ = [
     "Interrupted", "Job", "Precision", "Results", "default_workers", "execute", "jobs", "run_job",
@@ -315,7 +316,7 @@ class MonthlySpool:
     Only a byte range per (policy, replication) is kept in memory; :meth:`assemble` copies
     the ranges into the final CSV in (policy, replication) order, so the file is the same
     bytes whatever order the runs finished in, and the same bytes
-    :func:`sim.results.write_results` writes for the same runs.
+    :func:`sim.output.files.write_results` writes for the same runs.
     """
 
     def __init__(self, path: Path, write_table: Callable[[pd.DataFrame, Any], None]) -> None:
@@ -381,7 +382,7 @@ def run_to_dir(
     The returned :class:`Results` holds the KPI table; ``monthly`` is read back from disk
     only when plots are drawn, else it is empty.
     """
-    from sim import results as rs  # results imports this module: import at call time
+    from sim.output import files as rs  # results imports this module: import at call time
 
     out_dir = Path(out_dir)
     reps = replications or scenario.run.replications
@@ -451,7 +452,7 @@ def run_to_dir(
                                    "precision": report}))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
         if plots and len(kpi_df):
-            from sim import plots as plotting
+            from sim.output import plots as plotting
 
             res = replace(res, monthly=_read_monthly(tmp / "monthly.csv", rs.provenance_columns(res)))
             plotting.save_standard_plots(res, tmp / "plots")

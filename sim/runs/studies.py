@@ -2,7 +2,7 @@
 
 Where it sits: scenario -> **analysis** (built on ``experiment`` jobs and ``executors``)
 -> tables for plots, the CLI and the app. Every function takes keyword arguments and
-returns pandas tables; none prints or writes files (the CLI does, via ``sim.results``).
+returns pandas tables; none prints or writes files (the CLI does, via ``sim.output.files``).
 
 Common random numbers throughout: replication r uses the same random streams at every
 grid point and for every policy, so differences between policies *and* between
@@ -28,11 +28,18 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from sim import guardrails, metrics
-from sim.executors import Executor, use_executor
-from sim.experiment import Job, run_job_kpis
-from sim.scenario import ScenarioError, allowed_range, reference_policy, resolve_policies, set_path, validate_dict
-from sim.schema import Params, Scenario
+from sim.params.scenario import (
+    ScenarioError,
+    allowed_range,
+    reference_policy,
+    resolve_policies,
+    set_path,
+    validate_dict,
+)
+from sim.params.schema import Params, Scenario
+from sim.runs import guardrails, metrics
+from sim.runs.executors import Executor, use_executor
+from sim.runs.experiment import Job, run_job_kpis
 
 KPI_NAMES = list(metrics.KPIS)
 
@@ -280,7 +287,7 @@ class _Engine:
 
     def run(self, cells: Sequence[_Cell], partial: list[dict[str, Any]] | None = None) -> pd.DataFrame:
         """One row per cell x replication: ``_point`` (see :meth:`point`), ``_values``, policy,
-        replication, KPIs and :func:`sim.experiment.run_aggregates`."""
+        replication, KPIs and :func:`sim.runs.experiment.run_aggregates`."""
         job_list: list[tuple[_Cell, Job]] = []
         for r in range(self.replications):
             for cell in cells:
@@ -315,7 +322,7 @@ def _check_kpi(kpi: str) -> str:
 
 
 def _check_work(scenario: Scenario, policies: Sequence[str], runs_per_policy: int, limit: int | None) -> None:
-    """The guardrail of :mod:`sim.guardrails`, for many parameter points at once."""
+    """The guardrail of :mod:`sim.runs.guardrails`, for many parameter points at once."""
     limit = guardrails.max_work() if limit is None else limit
     per_policy = {p.name: p.params for p in resolve_policies(scenario)}
     months = scenario.run.months
@@ -367,7 +374,7 @@ def sweep(
 
     ``grid`` maps one or two parameter paths to their values (the full product is run).
     Columns: each parameter path, ``policy``, ``replication``, then one column per KPI of
-    :data:`sim.metrics.KPIS`. ``attrs``: params, policies, reference, seed, replications,
+    :data:`sim.runs.metrics.KPIS`. ``attrs``: params, policies, reference, seed, replications,
     partial. Summaries: :func:`sweep_summary`, :func:`sweep_differences`.
     On Ctrl-C raises :class:`SweepInterrupted` carrying the runs that finished.
     """

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim import __version__
-from sim.experiment import Results
+from sim.runs.experiment import Results
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +108,7 @@ def write_results(res: Results, out_dir: Path, *, plots: bool = True) -> Path:
         write_table(res.kpis, res, tmp / "kpis.csv")
         (tmp / "summary.json").write_text(json.dumps(summary_dict(res), indent=2, sort_keys=False) + "\n")
         if plots:
-            from sim import plots as plotting
+            from sim.output import plots as plotting
 
             plotting.save_standard_plots(res, tmp / "plots")
     return out_dir

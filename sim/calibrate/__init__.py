@@ -1,12 +1,12 @@
 """Calibrate a scenario from a company's own data: customers.csv and tickets.csv exports.
 
-Where it sits: company exports -> **calibrate** -> ``scenarios/NAME.toml`` -> ``sim.scenario``
+Where it sits: company exports -> **calibrate** -> ``scenarios/NAME.toml`` -> ``sim.params.scenario``
 -> model. It reads two plain CSV files, estimates the parameters the data identify (segment
 shares and prices, ticket and issue rates, churn and the sBG retention curve, handle-time
 distribution, waits, patience, satisfaction shares), and writes a scenario file in which every
 estimated value carries a comment: the estimate, its uncertainty and the rows it came from.
 Everything else keeps the schema default (and says so). The file is validated with
-:func:`sim.scenario.load_text` before it is written, atomically.
+:func:`sim.params.scenario.load_text` before it is written, atomically.
 
 Time: hours internally, months of 730 h (``schema.HOURS_PER_MONTH``) like the model. A paid
 period is a 730-h month from the signup date. Bad input raises :class:`ScenarioError` naming the
@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from sim import erlang, sbg
-from sim.scenario import ScenarioError, load_text
-from sim.schema import (
+from sim.calibrate import fits as sbg
+from sim.engine import erlang
+from sim.params.scenario import ScenarioError, load_text
+from sim.params.schema import (
     HOURS_PER_MONTH,
     LADDER,
     Churn,
@@ -884,7 +885,7 @@ def calibrate_files(*, customers: str | Path, tickets: str | Path, **options: An
 
 def write_scenario(cal: Calibration, path: str | Path) -> Path:
     """Write the calibrated scenario atomically (temporary file + rename), after validating it again."""
-    from sim.results import atomic_write
+    from sim.output.files import atomic_write
 
     path = Path(path)
     load_text(cal.text, source=str(path))
@@ -1138,7 +1139,7 @@ def _scenario_text(cal: Calibration, *, name: str, sources: tuple[str, str], n_a
 
 def exports_from_trace(trace: Any, *, params: Any, start: str = "2024-01-01", seed: int = 0,
                        survey_share: float = 0.3) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Turn a :class:`sim.model.Trace` into customers and tickets tables in the export format.
+    """Turn a :class:`sim.engine.model.Trace` into customers and tickets tables in the export format.
 
     Paying customers only (signup = start of the month they converted, cancel = end of the month
     they churned, dates only); every logged ticket (opened / first response / resolved as ISO
@@ -1272,7 +1273,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                           name=args.name)
     write_scenario(cal, args.out)
     if args.report:
-        from sim.results import atomic_write
+        from sim.output.files import atomic_write
 
         text = json.dumps(cal.report(), indent=2) + "\n"
         atomic_write(Path(args.report), lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -1,10 +1,10 @@
 """The app's logic without the page: scenario sources, controls from the schema, overrides.
 
 Where it sits: scenario + schema -> **appkit** -> ``app.py`` (the Streamlit page), with
-:mod:`sim.apprun` (runs, caches, cards, figures). ``app.py`` only draws widgets; what it
+:mod:`sim.app.runner` (runs, caches, cards, figures). ``app.py`` only draws widgets; what it
 decides is here, so it is unit-tested without a browser:
 
-- :func:`control_groups` turns :mod:`sim.schema` into sidebar controls (label, unit,
+- :func:`control_groups` turns :mod:`sim.params.schema` into sidebar controls (label, unit,
   range, step, default, help with the parameter's source), grouped as the page shows them;
   per-policy pricing knobs are controls on ``policies.NAME.*`` paths.
 - :func:`overrides_from_values` turns control values into ``--set path=value`` overrides
@@ -34,8 +34,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel
 
-from sim import guardrails
-from sim.scenario import (
+from sim.params.scenario import (
     ScenarioError,
     allowed_range,
     parse_toml_text,
@@ -44,9 +43,10 @@ from sim.scenario import (
     scenario_hash,
     validate_dict,
 )
-from sim.schema import LADDER, Params, Scenario, field_bounds
+from sim.params.schema import LADDER, Params, Scenario, field_bounds
+from sim.runs import guardrails
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULT_FILE = "baseline.toml"
 
 # The app refuses runs above this many customer-months (CLI: guardrails.DEFAULT_MAX_WORK).
@@ -89,7 +89,7 @@ def shipped_scenarios(folder: Path = SCENARIO_DIR) -> dict[str, Path]:
 
 def load_source(path: Path) -> Source:
     """A shipped scenario file as a :class:`Source` (ScenarioError if invalid)."""
-    from sim.scenario import read_scenario_dict
+    from sim.params.scenario import read_scenario_dict
 
     data = read_scenario_dict(path)
     return Source(path.name, data, validate_dict(data, None, path.name), path)
@@ -97,7 +97,7 @@ def load_source(path: Path) -> Source:
 
 def load_upload(name: str, content: bytes) -> Source:
     """An uploaded TOML, validated with the same schema as files (ScenarioError if not)."""
-    from sim import scenario as sc
+    from sim.params import scenario as sc
 
     decode = getattr(sc, "decode_text", None)  # the hardened loader's decoder, when present
     if decode is not None:
@@ -424,7 +424,7 @@ def control_groups(scenario: Scenario) -> list[Group]:
     """Every control of the sidebar for ``scenario``, grouped as the page shows them.
 
     Values shown are the scenario's (base parameters; each policy's resolved pricing knobs).
-    Every leaf parameter of :class:`~sim.schema.Params` appears once (pricing per policy
+    Every leaf parameter of :class:`~sim.params.schema.Params` appears once (pricing per policy
     when the scenario has policies), plus the run settings and the scenario name.
     """
     ov = policy_overrides(scenario)
@@ -571,7 +571,7 @@ def check_workload(scenario: Scenario) -> int:
 
 def scenario_toml(scenario: Scenario, *, source: Source | None = None, overrides: Sequence[str] = ()) -> str:
     """The scenario as a complete TOML file; ``supportsim run`` on it gives the app's numbers."""
-    from sim.scenario import to_toml
+    from sim.params.scenario import to_toml
 
     head = [f"# supportsim scenario exported by the app (sha256 {scenario_hash(scenario)})"]
     if source is not None:
@@ -585,7 +585,7 @@ def assumptions_frame(scenario: Scenario, changed: Sequence[str] = ()) -> pd.Dat
     and whether the app changed it from the file."""
     changed_paths = {o.split("=", 1)[0] for o in changed}
     try:
-        from sim.report import assumptions
+        from sim.output.report import assumptions
     except ImportError:  # pragma: no cover - report not installed
         assumptions = None
     rows = []

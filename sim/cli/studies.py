@@ -1,9 +1,9 @@
 """Command-line verbs for experiments at scale: ``sweep``, ``breakeven``, ``sensitivity``,
 ``staff``, and the ``run`` options for precision mode, Dask clusters and partial results.
 
-Where it sits: a thin caller of :mod:`sim.analysis` and :mod:`sim.experiment`, plugged into
+Where it sits: a thin caller of :mod:`sim.runs.studies` and :mod:`sim.runs.experiment`, plugged into
 ``sim.cli`` by :func:`add_commands` and :func:`add_run_options`. Tables are written with
-``sim.results`` (atomically, with provenance columns); printing happens only here.
+``sim.output.files`` (atomically, with provenance columns); printing happens only here.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from sim import analysis, metrics
-from sim.scenario import ScenarioError, scenario_hash
-from sim.schema import Scenario
+from sim.params.scenario import ScenarioError, scenario_hash
+from sim.params.schema import Scenario
+from sim.runs import metrics
+from sim.runs import studies as analysis
 
 EXIT_INTERRUPTED = 130
 
@@ -74,10 +75,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def precision_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`sim.experiment.Precision` rule asked for on the command line, or None."""
+    """The :class:`sim.runs.experiment.Precision` rule asked for on the command line, or None."""
     if not getattr(args, "precision", None):
         return None
-    from sim.experiment import Precision
+    from sim.runs.experiment import Precision
 
     return Precision.parse(args.precision, kpi=args.precision_kpi, on=args.precision_on,
                            max_replications=args.max_replications)
@@ -107,13 +108,13 @@ def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
-    from sim.cli import _scenario_args as shared  # the same positional FILE and --set as every verb
+    from sim.cli.main import _scenario_args as shared  # the same positional FILE and --set as every verb
 
     shared(p)
 
 
 def _load(args: argparse.Namespace) -> Scenario:
-    from sim.cli import _load as shared
+    from sim.cli.main import _load as shared
 
     extra = [f"run.seed={args.seed}"] if getattr(args, "seed", None) is not None else []
     return shared(args, extra)
@@ -147,7 +148,7 @@ def _pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 
 def _exec_kwargs(args: argparse.Namespace, desc: str) -> dict[str, Any]:
-    from sim.executors import check_cluster_address
+    from sim.runs.executors import check_cluster_address
 
     if args.cluster:
         check_cluster_address(args.cluster)
@@ -172,9 +173,9 @@ def _provenance(scenario: Scenario, args: argparse.Namespace, attrs: dict[str, A
 
 def _write(out: Path, scenario: Scenario, args: argparse.Namespace, tables: dict[str, pd.DataFrame],
            meta: dict[str, Any]) -> None:
-    """Tables as CSV (with the provenance columns of sim.results) plus one JSON, atomically."""
-    from sim import results as rs
-    from sim.experiment import _json_safe
+    """Tables as CSV (with the provenance columns of sim.output.files) plus one JSON, atomically."""
+    from sim.output import files as rs
+    from sim.runs.experiment import _json_safe
 
     stamp = SimpleNamespace(seed=scenario.run.seed if args.seed is None else args.seed,
                             scenario_sha256=scenario_hash(scenario))
@@ -229,7 +230,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _staffing_note(scenario: Scenario, grid: dict[str, list[Any]]) -> list[str]:
-    from sim.scenario import resolve_policies
+    from sim.params.scenario import resolve_policies
 
     if "support.agents" in grid and "support.staffing" not in grid:
         erlang = [p.name for p in resolve_policies(scenario) if p.params.support.staffing != "fixed"]

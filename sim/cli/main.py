@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim import __version__
-from sim.scenario import ScenarioError, load, resolve_policies
+from sim.params.scenario import ScenarioError, load, resolve_policies
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -55,7 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from sim.schema import Scenario
+    from sim.params.schema import Scenario
 
     print(json.dumps(Scenario.model_json_schema(), indent=2))
     return 0
@@ -72,8 +72,8 @@ def run_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.analysis_cli import precision_from_args
-    from sim.experiment import Interrupted, default_workers, run_to_dir
+    from sim.cli.studies import precision_from_args
+    from sim.runs.experiment import Interrupted, default_workers, run_to_dir
 
     extra = run_overrides(args)
     if args.out.exists() and not args.out.is_dir():
@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = _load(args, extra)
     workers = args.workers or default_workers()
     progress = _progress_bar(args.quiet)
-    try:  # streams each finished replication to disk; see sim.experiment.run_to_dir
+    try:  # streams each finished replication to disk; see sim.runs.experiment.run_to_dir
         res = run_to_dir(scenario, args.out, workers=workers, cluster=args.cluster, on_progress=progress,
                          max_work=args.max_work, plots=not args.no_plots, precision=precision_from_args(args),
                          keep_partial=args.keep_partial)
@@ -119,7 +119,7 @@ def _progress_bar(quiet: bool) -> Callable[[int, int], None] | None:
 
 
 def _print_summary(res) -> None:  # noqa: ANN001
-    from sim.metrics import KPIS
+    from sim.runs.metrics import KPIS
 
     summary = res.summary()
     print(f"\nscenario '{res.scenario.scenario.name}' (sha256 {res.scenario_sha256[:12]}), "
@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_run)
-    from sim import analysis_cli  # --cluster, --precision, --keep-partial; and the experiment verbs below
+    from sim.cli import (
+        studies as analysis_cli,  # --cluster, --precision, --keep-partial; and the experiment verbs below
+    )
 
     analysis_cli.add_run_options(p)
 
@@ -165,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the JSON schema of scenario files (types, ranges, units, sources).")
     p.set_defaults(func=cmd_schema)
 
-    from sim import report  # `supportsim report`: its arguments and handler live with the report
+    from sim.output import report  # `supportsim report`: its arguments and handler live with the report
 
     report.add_command(sub)
 
@@ -215,7 +217,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     finally:
         restore()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

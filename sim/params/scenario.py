@@ -1,8 +1,8 @@
 """Load, validate and resolve scenario files.
 
 Where it sits: ``scenarios/*.toml`` -> **scenario** -> model. It reads TOML, applies
-``--set path=value`` overrides, validates against :mod:`sim.schema`, resolves each named
-policy into a full :class:`~sim.schema.Params`, and hashes the result. Every failure is a
+``--set path=value`` overrides, validates against :mod:`sim.params.schema`, resolves each named
+policy into a full :class:`~sim.params.schema.Params`, and hashes the result. Every failure is a
 :class:`ScenarioError` whose lines name the field path, the bad value and the allowed
 range; callers print it and exit 2. It must not run the model.
 """
@@ -22,13 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.schema import Params, Scenario, field_bounds
+from sim.params.schema import Params, Scenario, field_bounds
 
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few kB; refuse anything absurd before parsing
 MAX_DEPTH = 16  # tables nest 4 deep in a valid scenario (policies.NAME.customers.segments[i].field)
 MAX_SET_CHARS = 100_000  # one --set value; the longest valid string field is 2,000 characters
 MAX_PROBLEMS = 50  # list at most this many problems; say how many more there are
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.toml"
 
 
 class ScenarioError(ValueError):
@@ -356,7 +356,7 @@ def _canonical(override: dict[str, Any], resolved: dict[str, Any]) -> dict[str, 
 def _valid_policy_name(name: str) -> bool:
     import re
 
-    from sim.schema import POLICY_NAME_PATTERN
+    from sim.params.schema import POLICY_NAME_PATTERN
 
     return re.match(POLICY_NAME_PATTERN, name) is not None
 

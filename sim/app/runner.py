@@ -1,12 +1,12 @@
 """The app's runs and results: progressive runs, caches, KPI cards, figures, downloads.
 
-Where it sits: scenario (from :mod:`sim.appkit`) -> **apprun** -> ``app.py``. It runs the
+Where it sits: scenario (from :mod:`sim.app.kit`) -> **apprun** -> ``app.py``. It runs the
 replications of a scenario in a long-lived process pool, yielding partial
-:class:`~sim.experiment.Results` (the first replication of every policy first, then
+:class:`~sim.runs.experiment.Results` (the first replication of every policy first, then
 refined) and caching every finished replication by scenario hash; the final results are
-identical to :func:`sim.experiment.run_scenario` (same jobs, seeds and table order). It
+identical to :func:`sim.runs.experiment.run_scenario` (same jobs, seeds and table order). It
 also turns results into what the page shows (KPI cards, a verdict, figures, CSVs) and
-adapts the pool for :mod:`sim.analysis`. Streamlit is imported lazily, for the cache only.
+adapts the pool for :mod:`sim.runs.studies`. Streamlit is imported lazily, for the cache only.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
-from sim import metrics
-from sim.appkit import Group
-from sim.experiment import Job, Results, jobs, results_from_tables, run_job
-from sim.scenario import resolve_policies
-from sim.schema import Scenario
+from sim.app.kit import Group
+from sim.params.scenario import resolve_policies
+from sim.params.schema import Scenario
+from sim.runs import metrics
+from sim.runs.experiment import Job, Results, jobs, results_from_tables, run_job
 
 # ---------------------------------------------------------------- runs: cache, pool, progress
 
@@ -111,7 +111,7 @@ def _warm() -> int:
 
 def app_workers() -> int:
     """Worker processes for the app (SUPPORTSIM_APP_WORKERS; default: all cores)."""
-    from sim.executors import default_workers
+    from sim.runs.executors import default_workers
 
     raw = os.environ.get("SUPPORTSIM_APP_WORKERS")
     try:
@@ -139,7 +139,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
 
 
 def assemble(scenario: Scenario, tables: Sequence[pd.DataFrame], replications: int) -> Results:
-    """Results from finished replications, as :func:`sim.experiment.run_scenario` builds them."""
+    """Results from finished replications, as :func:`sim.runs.experiment.run_scenario` builds them."""
     return results_from_tables(scenario, tables, replications=replications)
 
 
@@ -400,7 +400,7 @@ class FigureSpec:
 
 
 def _standard(name: str) -> Callable[[Results], Any] | None:
-    from sim import plots
+    from sim.output import plots
 
     fn = getattr(plots, "STANDARD_PLOTS", {}).get(name)
     if fn is None:
@@ -409,7 +409,7 @@ def _standard(name: str) -> Callable[[Results], Any] | None:
 
 
 def _difference(kpi: str) -> Callable[[Results], Any] | None:
-    from sim import plots
+    from sim.output import plots
 
     fn = getattr(plots, "plot_differences", None)
     if fn is None:
@@ -419,14 +419,14 @@ def _difference(kpi: str) -> Callable[[Results], Any] | None:
 
 
 def _utilisation(res: Results) -> Any:
-    from sim import plots
+    from sim.output import plots
 
     return plots.plot_band(res.monthly, "agent_utilization", policies=res.policies, meta=plots.Meta.of(res),
                            scale=100.0, title="Agent utilisation by support policy",
                            ylabel="Share of paid agent time spent on tickets and VIP work (%)")
 
 
-# (name, tab, caption); names are sim.plots.STANDARD_PLOTS keys or difference_<kpi>.
+# (name, tab, caption); names are sim.output.plots.STANDARD_PLOTS keys or difference_<kpi>.
 FIGURE_LAYOUT = (
     ("customers", TABS[0], "Paying customers at each month's end (mean and 95% CI)."),
     ("retention_rate", TABS[0], "Retention rate per month, ((C − B) / A) × 100."),
@@ -443,7 +443,7 @@ FIGURE_LAYOUT = (
 
 
 def figure_specs(n_policies: int = 2) -> list[FigureSpec]:
-    """The app's figures whose plot functions exist in :mod:`sim.plots`, in page order."""
+    """The app's figures whose plot functions exist in :mod:`sim.output.plots`, in page order."""
     out = []
     for name, tab, caption in FIGURE_LAYOUT:
         if name == "utilisation":
@@ -460,10 +460,10 @@ def figure_specs(n_policies: int = 2) -> list[FigureSpec]:
 
 
 def figure_bytes(fig: Any, fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
-    """A figure as PNG or SVG bytes, sized as :func:`sim.plots.save_figure` saves it."""
+    """A figure as PNG or SVG bytes, sized as :func:`sim.output.plots.save_figure` saves it."""
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-    from sim import plots
+    from sim.output import plots
 
     bbox = None if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine) else "tight"
     buf = io.BytesIO()
@@ -501,7 +501,7 @@ def render_figure(res: Results, name: str, fmt: Literal["png", "svg"], *, dpi: i
 
 def _csv(res: Results, table: pd.DataFrame) -> bytes:
     """A results table as ``supportsim run`` writes it (same columns, float format, bytes)."""
-    from sim import results
+    from sim.output import files as results
 
     buf = io.StringIO()
     write = getattr(results, "write_table", None)  # with the provenance columns, when results has them
@@ -524,38 +524,38 @@ def kpis_csv(res: Results) -> bytes:
 
 def report_available() -> bool:
     try:
-        from sim import report
+        from sim.output import report
     except ImportError:
         return False
     return callable(getattr(report, "render", None))
 
 
 def report_html(res: Results, command: str | None = None) -> bytes:
-    from sim import report
+    from sim.output import report
 
     return report.render(res, command=command).encode("utf-8")
 
 
-# ---------------------------------------------------------------- sensitivity (sim.analysis)
+# ---------------------------------------------------------------- sensitivity (sim.runs.studies)
 
 
 def analysis_available() -> bool:
     try:
-        from sim import analysis
+        from sim.runs import studies as analysis
     except ImportError:
         return False
     return all(callable(getattr(analysis, f, None)) for f in ("sensitivity", "breakeven"))
 
 
 def pool_executor(pool: ProcessPoolExecutor | None) -> Any:
-    """The app's pool as a :class:`sim.executors.Executor` for :mod:`sim.analysis`.
+    """The app's pool as a :class:`sim.runs.executors.Executor` for :mod:`sim.runs.studies`.
 
     Jobs not yet started are cancelled when the caller stops reading (the user changed a
     control): the pool is shared and must not keep computing an abandoned analysis.
     """
     from concurrent.futures import as_completed
 
-    from sim.executors import Executor
+    from sim.runs.executors import Executor
 
     class _AppPool(Executor):
         name = "app pool"

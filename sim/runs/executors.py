@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
-from sim.scenario import ScenarioError
+from sim.params.scenario import ScenarioError
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -1,6 +1,6 @@
 """The support desk: a finite team of agents as a SimPy priority resource.
 
-Where it sits: the model (``sim.model``) hands the desk each month's tickets and VIP
+Where it sits: the model (``sim.engine.model``) hands the desk each month's tickets and VIP
 touches; the desk queues them by priority (VIP work 0, then plan tiers), serves them with
 agents, and records per ticket whether it was answered within its expectation (SLA), late,
 or abandoned, plus fees charged. It knows nothing about pricing or satisfaction.

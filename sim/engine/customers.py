@@ -1,6 +1,6 @@
 """Customer state and the vectorised monthly behaviour of customers.
 
-Where it sits: ``sim.model`` calls these functions once a month. State lives in numpy
+Where it sits: ``sim.engine.model`` calls these functions once a month. State lives in numpy
 arrays (one slot per customer ever created, so memory grows with customers + months,
 never with events). Each function is one mechanism of ``docs/model.md``: help-seeking
 under a price, satisfaction-ladder moves, churn hazard, trial conversion, VIP selection.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.schema import LADDER, Params
+from sim.params.schema import LADDER, Params
 
 BELOW, MEET, EXCEED, DELIGHT, WOW = range(len(LADDER))
 TOP = len(LADDER) - 1

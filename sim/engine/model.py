@@ -1,8 +1,8 @@
 """One model run: a policy's parameters + a replication number -> one record per month.
 
 Where it sits: scenario -> **model** -> metrics. Customers move in a vectorised monthly
-step (``sim.customers``); tickets and VIP touches are queued for agents in one SimPy
-environment that runs continuously across months (``sim.desk``), so tickets still queued
+step (``sim.engine.customers``); tickets and VIP touches are queued for agents in one SimPy
+environment that runs continuously across months (``sim.engine.desk``), so tickets still queued
 at a month's end carry over. Money and customer counts are recorded per month.
 
 Order of one month m (time in hours, t0 = m x 730 h):
@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim import customers as cu
-from sim import erlang
-from sim.desk import Desk, TicketBatch
-from sim.rng import Streams
-from sim.schema import HOURS_PER_MONTH, LADDER, Params
+from sim.engine import customers as cu
+from sim.engine import erlang
+from sim.engine.desk import Desk, TicketBatch
+from sim.engine.rng import Streams
+from sim.params.schema import HOURS_PER_MONTH, LADDER, Params
 
 MONTH_H = HOURS_PER_MONTH
 
