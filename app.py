@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,8 +20,11 @@ import streamlit as st
 
 from sim.app import kit as appkit
 from sim.app import runner as apprun
+from sim.output import plots
 from sim.output.plots import policy_colors
 from sim.params.scenario import ScenarioError, scenario_hash
+from sim.runs import metrics
+from sim.runs import studies as analysis
 
 DISPLAY_DPI = 100  # on-screen PNGs; downloads use the deck's 200 dpi
 REDRAW_EVERY_S = 2.0  # while replications finish; each redraw takes a core from the workers
@@ -264,11 +268,10 @@ def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]
         st.download_button("KPIs (CSV)", lambda: apprun.kpis_csv(res), file_name=f"{name}_kpis.csv", mime="text/csv",
                            key="dl_kpis", icon=":material/functions:", on_click="ignore",
                            help="One row per policy × replication with every KPI.")
-        if apprun.report_available():
-            cmd = appkit.cli_command(source, overrides)
-            st.download_button("Report (HTML)", lambda: apprun.report_html(res, cmd), file_name=f"{name}_report.html",
-                               mime="text/html", key="dl_report", icon=":material/summarize:", on_click="ignore",
-                               help="A one-page report with the KPIs, the key plots and every assumption.")
+        cmd = appkit.cli_command(source, overrides)
+        st.download_button("Report (HTML)", lambda: apprun.report_html(res, cmd), file_name=f"{name}_report.html",
+                           mime="text/html", key="dl_report", icon=":material/summarize:", on_click="ignore",
+                           help="A one-page report with the KPIs, the key plots and every assumption.")
 
 
 def assumptions_tab(source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
@@ -325,18 +328,9 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
 
 
 def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None:
-    if not apprun.analysis_available():
-        st.info("Sensitivity analysis needs `sim.runs.studies`, which this installation lacks.", icon=":material/info:")
-        return
     if len(res.policies) < 2:
         st.info("Sensitivity analyses compare two policies; this scenario has one.", icon=":material/info:")
         return
-    from dataclasses import replace
-
-    from sim.output import plots
-    from sim.runs import metrics
-    from sim.runs import studies as analysis
-
     st.markdown("Which assumptions decide the comparison, and where two policies tie. Both analyses run on "
                 "demand on the current settings, pairing every run by replication (common random numbers).")
     names = res.policies
@@ -346,7 +340,7 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
     others = [n for n in names if n != a]
     b = c2.selectbox("Policy B", others, key="sa_b")
     kpi = c3.selectbox("KPI", list(metrics.KPIS), index=list(metrics.KPIS).index("cumulative_profit"),
-                       format_func=lambda k: metrics.KPIS[k], key="sa_kpi")
+                       format_func=lambda k: metrics.KPIS[k].title, key="sa_kpi")
     reps = int(c4.number_input("Replications", min_value=2, max_value=max(2, scenario.run.replications),
                                value=min(3, max(2, scenario.run.replications)), step=1, key="sa_reps",
                                help="Per point and policy; fewer than the main run keeps the analysis quick."))

@@ -1,9 +1,9 @@
 """supportsim: should customer support be priced flat, tiered, metered, or flat + VIP?
 
-Data flow (one module per step): ``schema`` (parameters) -> ``scenario`` (load, validate,
-policies) -> ``model`` (``customers`` + ``desk`` on SimPy) -> ``metrics`` (KPIs, CIs) ->
-``experiment`` (replications) -> ``results`` (files) -> ``plots``; ``cli`` and ``app.py``
-are thin callers.
+Layers, imports pointing down only (docs/design.md, "Layout"):
+``params`` (schema, loader, walker) -> ``engine`` (customers, desk, pricing, model) ->
+``runs`` (Results, metrics, experiment, executors, studies) -> ``output`` (files, plots,
+figures, report) -> ``calibrate`` -> ``cli`` and ``app`` (thin callers; ``app.py`` is the page).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -78,7 +78,7 @@ def money_value(text: str) -> float:
 
 
 def profits(at: AppTest) -> list[float]:
-    return [money_value(v) for v in card_values(at, metrics.KPIS["cumulative_profit"])]
+    return [money_value(v) for v in card_values(at, metrics.KPIS["cumulative_profit"].title)]
 
 
 def changes(at: AppTest) -> str:
@@ -143,7 +143,7 @@ def test_controls_take_label_unit_range_default_and_source_from_the_schema():
         info = Params.model_fields.get(path.split(".")[0])
         if info is None:
             continue
-        from sim.output.report import field_info
+        from sim.params.walk import field_info
 
         field = field_info(path)
         extra = field.json_schema_extra or {}
@@ -330,7 +330,7 @@ def test_opens_on_the_default_scenario_with_results_without_a_click():
     assert at.selectbox(key="scenario").value == "baseline.toml"
     baseline = load(SCENARIOS / "baseline.toml")
     n_policies = len(baseline.policies)
-    assert len(card_values(at, metrics.KPIS["cumulative_profit"])) == n_policies
+    assert len(card_values(at, metrics.KPIS["cumulative_profit"].title)) == n_policies
     assert len(at.metric) == n_policies * len(apprun.CARD_KPIS)
     assert len(at.image) >= 2  # the first tab's figures
     labels = [b.label for b in at.get("download_button")]
@@ -344,7 +344,7 @@ def test_scenario_picker_lists_the_shipped_scenarios_and_resets_the_controls():
     picker = at.selectbox(key="scenario")
     assert sorted(picker.options) == sorted(p.stem for p in SCENARIOS.glob("*.toml"))
     assert picker.value == "smoke.toml"
-    assert len(card_values(at, metrics.KPIS["cumulative_profit"])) == len(SMOKE.policies)
+    assert len(card_values(at, metrics.KPIS["cumulative_profit"].title)) == len(SMOKE.policies)
     assert at.number_input(key="p:customers.initial").value == SMOKE.customers.initial
     at.number_input(key="p:support.agent_cost_usd_per_hour").set_value(99.0).run()
     assert changes(at)
@@ -354,16 +354,16 @@ def test_scenario_picker_lists_the_shipped_scenarios_and_resets_the_controls():
     assert at.number_input(key="p:customers.initial").value == baseline.customers.initial
     assert at.number_input(key="p:support.agent_cost_usd_per_hour").value == baseline.support.agent_cost_usd_per_hour
     assert not changes(at)
-    assert len(card_values(at, metrics.KPIS["cumulative_profit"])) == len(baseline.policies)
+    assert len(card_values(at, metrics.KPIS["cumulative_profit"].title)) == len(baseline.policies)
 
 
 def test_pricing_controls_edit_each_policy():
     at = open_app()
-    before = card_values(at, metrics.KPIS["cumulative_profit"])
+    before = card_values(at, metrics.KPIS["cumulative_profit"].title)
     fee = at.number_input(key="p:policies.per_ticket.pricing.per_ticket_fee_usd")
     fee.set_value(fee.value * 3).run()
     assert_clean(at)
-    after = card_values(at, metrics.KPIS["cumulative_profit"])
+    after = card_values(at, metrics.KPIS["cumulative_profit"].title)
     names = list(SMOKE.policies)
     i = names.index("per_ticket")
     assert after[i] != before[i]
@@ -374,7 +374,7 @@ def test_pricing_controls_edit_each_policy():
     assert "policies.flat.vip.enabled=true" in changes(at)
     at.selectbox(key="p:scenario.reference_policy").set_value("per_ticket").run()
     assert_clean(at)
-    deltas = [m.delta for m in at.metric if m.label == metrics.KPIS["cumulative_profit"]]
+    deltas = [m.delta for m in at.metric if m.label == metrics.KPIS["cumulative_profit"].title]
     assert not deltas[i] and deltas[0]  # the new reference has no delta, the others do
 
 
@@ -396,13 +396,13 @@ def edit_customers(at: AppTest) -> AppTest:
 
 def test_customer_controls_apply_only_on_their_button():
     at = open_app()
-    before = card_values(at, metrics.KPIS["customers_at_horizon"])
+    before = card_values(at, metrics.KPIS["customers_at_horizon"].title)
     edit_customers(at).run()
-    assert card_values(at, metrics.KPIS["customers_at_horizon"]) == before  # nothing applied yet
+    assert card_values(at, metrics.KPIS["customers_at_horizon"].title) == before  # nothing applied yet
     edit_customers(at)  # AppTest drops unsubmitted form values between runs; a browser keeps them
     next(b for b in at.button if b.label.startswith("Apply customers")).click().run()
     assert_clean(at)
-    after = card_values(at, metrics.KPIS["customers_at_horizon"])
+    after = card_values(at, metrics.KPIS["customers_at_horizon"].title)
     assert all(int(a.replace(",", "")) > int(b.replace(",", "")) for a, b in zip(after, before))
     assert "customers.segments.0.share=0.5" in changes(at)
 
@@ -508,13 +508,13 @@ def test_upload_replaces_the_picked_scenario():
 
 def test_invalid_upload_is_reported_inline_naming_the_field():
     at = open_app()
-    before = card_values(at, metrics.KPIS["cumulative_profit"])
+    before = card_values(at, metrics.KPIS["cumulative_profit"].title)
     at.sidebar.file_uploader[0].upload("bad.toml", b"[support]\nagents = 0\nagnets = 3\n", "application/toml")
     at.run()
     assert not at.exception
     message = at.sidebar.error[0].value
     assert "bad.toml" in message and "support.agents" in message and "agnets" in message
-    assert card_values(at, metrics.KPIS["cumulative_profit"]) == before  # still the picked scenario
+    assert card_values(at, metrics.KPIS["cumulative_profit"].title) == before  # still the picked scenario
     at.sidebar.file_uploader[0].clear()
     at.sidebar.file_uploader[0].upload("junk.toml", b"= = =", "application/toml")
     at.run()
@@ -543,8 +543,7 @@ def test_plot_and_report_downloads(media):
     png = media(at, "dl_customers_png")
     svg = media(at, "dl_customers_svg").decode()
     assert png.startswith(b"\x89PNG") and "<svg" in svg and "smoke" in svg
-    if apprun.report_available():
-        html = media(at, "dl_report").decode()
-        assert html.lstrip().lower().startswith("<!doctype html") and "smoke" in html
+    html = media(at, "dl_report").decode()
+    assert html.lstrip().lower().startswith("<!doctype html") and "smoke" in html
     kpis = media(at, "dl_kpis").decode().splitlines()
     assert kpis[0].startswith("policy,replication") and len(kpis) == 1 + len(SMOKE.policies) * SMOKE.run.replications

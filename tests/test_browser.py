@@ -123,7 +123,7 @@ def money(text: str) -> float:
 
 
 def profits(page) -> list[float]:
-    label = KPIS["cumulative_profit"]
+    label = KPIS["cumulative_profit"].title
     return [money(m["value"]) for m in metrics(page) if m["label"].strip().startswith(label)]
 
 
@@ -162,7 +162,7 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     cost.fill(f"{new_cost:g}")
     t0 = time.monotonic()
     cost.press("Enter")
-    label = KPIS["cumulative_profit"]
+    label = KPIS["cumulative_profit"].title
     page.wait_for_function(
         """([label, before]) => {
             const now = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')]

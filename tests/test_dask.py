@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
+from sim.output.files import run_to_dir
 from sim.params.scenario import ScenarioError, load
 from sim.runs import studies as analysis
 from sim.runs.executors import DaskExecutor
-from sim.runs.experiment import run_to_dir
 from tests.conftest import SCENARIOS
 
 distributed = pytest.importorskip("distributed")

@@ -23,9 +23,9 @@ import pytest
 
 from sim.engine import model
 from sim.output import paramdocs
-from sim.output.paramdocs import iter_params
 from sim.params.scenario import ScenarioError, load_text
 from sim.params.schema import Params
+from sim.params.walk import iter_params
 from sim.runs.metrics import KPIS
 from tests.conftest import ROOT
 

@@ -16,20 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.output.files import write_monthly_csv, write_results
+from sim.output.files import Interrupted, MonthlySpool, run_to_dir, write_monthly_csv, write_results
 from sim.params.scenario import ScenarioError, load, resolve_policies
 from sim.runs import metrics
 from sim.runs.executors import ProcessExecutor, SerialExecutor, make_executor
-from sim.runs.experiment import (
-    Interrupted,
-    MonthlySpool,
-    Precision,
-    execute,
-    jobs,
-    run_job,
-    run_scenario,
-    run_to_dir,
-)
+from sim.runs.experiment import Precision, execute, jobs, run_job, run_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 SMOKE = SCENARIOS / "smoke.toml"

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from sim.engine import customers as cu
 from sim.engine import model
-from sim.output.paramdocs import ParamDoc, iter_params
 from sim.params.schema import LADDER, Params
+from sim.params.walk import ParamDoc, iter_params
 from sim.runs.metrics import MONEY
 
 # Caps (inside the schema's ranges) that keep one run small and fast.

@@ -6,6 +6,7 @@ import re
 import struct
 
 import matplotlib
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
+from sim.output import figures
 from sim.output import plots as P
 from sim.runs import metrics
 
@@ -109,8 +111,9 @@ def assert_inside(fig, name: str = "") -> None:
 
 
 def monthly_figures(res, meta):
-    for name, fn in P.STANDARD_PLOTS.items():
-        yield name, fn(res.monthly, meta=meta, policies=res.policies)
+    for f in figures.FIGURES:
+        if not f.paired:
+            yield f.name, f.draw(res)
 
 
 # ---------------------------------------------------------------- every figure
@@ -118,7 +121,7 @@ def monthly_figures(res, meta):
 
 def test_standard_plots_cover_the_issue():
     assert {"customers", "cumulative_profit", "retention_rate", "profit_waterfall", "satisfaction", "tickets",
-            "wait_times", "sla_attainment"} <= set(P.STANDARD_PLOTS)
+            "wait_times", "sla_attainment"} <= set(figures.BY_NAME)
 
 
 NUMBER = re.compile(r"^[−+-]?\$?[\d.,]+[kMB]?%?$")
@@ -130,7 +133,7 @@ def numeric(axis) -> bool:
 
 
 def test_every_standard_figure_is_slide_ready(res, meta):
-    for name, ax in P.standard_figures(res):
+    for name, ax in figures.run_figures(res):
         fig = ax.figure
         assert title_of(ax), name
         w, h = fig.get_size_inches()
@@ -161,7 +164,7 @@ def test_footer_is_added_once_and_only_with_meta(res, meta):
 
 
 def test_footer_does_not_overlap_axis_labels(res, meta):
-    for name, ax in P.standard_figures(res):
+    for name, ax in figures.run_figures(res):
         fig = ax.figure
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.output.paramdocs import iter_params
 from sim.params.scenario import (
     MAX_FILE_BYTES,
     ScenarioError,
@@ -33,6 +32,7 @@ from sim.params.scenario import (
     validate_dict,
 )
 from sim.params.schema import Scenario
+from sim.params.walk import iter_params
 from sim.runs import guardrails
 from tests.conftest import SCENARIOS
 

@@ -34,13 +34,17 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel
 
+from sim.output.report import assumptions
 from sim.params.scenario import (
     ScenarioError,
     allowed_range,
+    decode_text,
     parse_toml_text,
+    read_scenario_dict,
     reference_policy,
     resolve_policies,
     scenario_hash,
+    to_toml,
     validate_dict,
 )
 from sim.params.schema import LADDER, Params, Scenario, field_bounds
@@ -89,26 +93,13 @@ def shipped_scenarios(folder: Path = SCENARIO_DIR) -> dict[str, Path]:
 
 def load_source(path: Path) -> Source:
     """A shipped scenario file as a :class:`Source` (ScenarioError if invalid)."""
-    from sim.params.scenario import read_scenario_dict
-
     data = read_scenario_dict(path)
     return Source(path.name, data, validate_dict(data, None, path.name), path)
 
 
 def load_upload(name: str, content: bytes) -> Source:
     """An uploaded TOML, validated with the same schema as files (ScenarioError if not)."""
-    from sim.params import scenario as sc
-
-    decode = getattr(sc, "decode_text", None)  # the hardened loader's decoder, when present
-    if decode is not None:
-        text = decode(content, name)
-    else:
-        if len(content) > sc.MAX_FILE_BYTES:
-            raise ScenarioError([f"file is {len(content)} bytes; the limit is {sc.MAX_FILE_BYTES} bytes"], name)
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ScenarioError([f"file is not UTF-8 text (byte {exc.start})"], name) from None
+    text = decode_text(content, name)
     data = parse_toml_text(text, name)
     return Source(name, data, validate_dict(data, None, name), None)
 
@@ -571,8 +562,6 @@ def check_workload(scenario: Scenario) -> int:
 
 def scenario_toml(scenario: Scenario, *, source: Source | None = None, overrides: Sequence[str] = ()) -> str:
     """The scenario as a complete TOML file; ``supportsim run`` on it gives the app's numbers."""
-    from sim.params.scenario import to_toml
-
     head = [f"# supportsim scenario exported by the app (sha256 {scenario_hash(scenario)})"]
     if source is not None:
         head.append(f"# based on {source.cli_name}" + (" with:" if overrides else ""))
@@ -584,22 +573,17 @@ def assumptions_frame(scenario: Scenario, changed: Sequence[str] = ()) -> pd.Dat
     """Every parameter: value, policies that differ, unit, allowed range, source, meaning,
     and whether the app changed it from the file."""
     changed_paths = {o.split("=", 1)[0] for o in changed}
-    try:
-        from sim.output.report import assumptions
-    except ImportError:  # pragma: no cover - report not installed
-        assumptions = None
     rows = []
-    if assumptions is not None:
-        for r in assumptions(scenario):
-            dotted = r.path.replace("[", ".").replace("]", "")
-            dotted = ".".join(part.split("=")[0] for part in dotted.split("."))
-            rows.append({
-                "parameter": r.path, "value": _cell(r.value),
-                "policies that differ": ", ".join(f"{k}: {_cell(v)}" for k, v in r.overrides.items()),
-                "unit": r.unit, "allowed": r.allowed.removeprefix("allowed range ").removeprefix("allowed values: "),
-                "source": r.source or "assumption", "meaning": r.description,
-                "changed in app": dotted in changed_paths or any(p.endswith("." + dotted) for p in changed_paths),
-            })
+    for r in assumptions(scenario):
+        dotted = r.path.replace("[", ".").replace("]", "")
+        dotted = ".".join(part.split("=")[0] for part in dotted.split("."))
+        rows.append({
+            "parameter": r.path, "value": _cell(r.value),
+            "policies that differ": ", ".join(f"{k}: {_cell(v)}" for k, v in r.overrides.items()),
+            "unit": r.unit, "allowed": r.allowed.removeprefix("allowed range ").removeprefix("allowed values: "),
+            "source": r.source or "assumption", "meaning": r.description,
+            "changed in app": dotted in changed_paths or any(p.endswith("." + dotted) for p in changed_paths),
+        })
     return pd.DataFrame(rows)
 
 

@@ -15,21 +15,26 @@ import hashlib
 import io
 import json
 import math
+import multiprocessing as mp
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import pandas as pd
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from sim.app.kit import Group
+from sim.output import figures, files, fmt, plots, report
 from sim.params.scenario import resolve_policies
 from sim.params.schema import Scenario
 from sim.runs import metrics
-from sim.runs.experiment import Job, Results, jobs, results_from_tables, run_job
+from sim.runs.executors import Executor, default_workers
+from sim.runs.experiment import Job, jobs, results_from_tables, run_job
+from sim.runs.results import Results
 
 # ---------------------------------------------------------------- runs: cache, pool, progress
 
@@ -111,8 +116,6 @@ def _warm() -> int:
 
 def app_workers() -> int:
     """Worker processes for the app (SUPPORTSIM_APP_WORKERS; default: all cores)."""
-    from sim.runs.executors import default_workers
-
     raw = os.environ.get("SUPPORTSIM_APP_WORKERS")
     try:
         return max(1, int(raw)) if raw else default_workers()
@@ -129,7 +132,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     """
     if workers <= 1:
         return None
-    import multiprocessing as mp
+
 
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
@@ -254,38 +257,7 @@ def run_app_scenario(scenario: Scenario, *, cache: ReplicationCache | None = Non
 
 
 CARD_KPIS = ("cumulative_profit", "customers_at_horizon", "avg_retention_rate_pct", "ltv_cac")
-LOWER_IS_BETTER = {"cac"}
-NEUTRAL_KPIS = {"suppressed_share"}
-
-
-def money(x: float, *, signed: bool = False) -> str:
-    """$4.52M, $950, -$12.3k (compact; signed adds '+')."""
-    if not math.isfinite(x):
-        return "–"
-    sign = "-" if x < 0 else ("+" if signed and x > 0 else "")
-    a = abs(x)
-    for size, suffix, digits in ((1e9, "B", 2), (1e6, "M", 2), (1e3, "k", 1)):
-        if a >= size:
-            return f"{sign}${a / size:,.{digits}f}{suffix}"
-    return f"{sign}${a:,.0f}"
-
-
-def fmt_kpi(kpi: str, x: float, *, signed: bool = False) -> str:
-    """A KPI value (or, ``signed``, a difference) as a card shows it."""
-    if x is None or not math.isfinite(x):
-        return "–"
-    plus = "+" if signed and x > 0 else ""
-    if kpi in ("cumulative_profit", "ltv", "cac"):
-        return money(x, signed=signed)
-    if kpi == "customers_at_horizon":
-        return f"{plus}{x:,.0f}"
-    if kpi == "avg_retention_rate_pct":
-        return f"{plus}{x:,.2f} pp" if signed else f"{x:,.2f}%"
-    if kpi == "suppressed_share":
-        return f"{plus}{100 * x:,.1f} pp" if signed else f"{100 * x:,.1f}%"
-    if kpi == "ltv_cac":
-        return f"{plus}{x:,.2f}×"
-    return f"{plus}{x:,.3g}"
+fmt_kpi = fmt.kpi  # a KPI value (or, signed, a difference) as a card shows it
 
 
 @dataclass(frozen=True)
@@ -312,7 +284,7 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
         cards = []
         for k in kpis:
             s = summary[p][k]
-            label = metrics.KPIS[k]
+            label = metrics.KPIS[k].title
             ci = (f"95% CI {fmt_kpi(k, s['ci_low'])} to {fmt_kpi(k, s['ci_high'])}"
                   if math.isfinite(s["ci_low"]) else "a CI needs two replications or more")
             helptext = f"{label}: mean over {s['n']} replications, {ci}."
@@ -329,7 +301,8 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
                 clear = d["ci_low"] > 0 or d["ci_high"] < 0
             else:
                 desc, diff_ci, clear = "CI after 2 replications", "no CI yet", False
-            color = "off" if not clear or k in NEUTRAL_KPIS else ("inverse" if k in LOWER_IS_BETTER else "normal")
+            better = metrics.KPIS[k].better
+            color = "off" if not clear or better == "neutral" else ("inverse" if better == "lower" else "normal")
             helptext += (f" Difference vs {res.reference}, paired by replication (common random numbers): "
                          f"{delta}, {diff_ci}. Coloured only when the 95% CI excludes zero.")
             cards.append(Card(p, k, label, fmt_kpi(k, s["mean"]), delta, desc, color, helptext, s["mean"],
@@ -344,7 +317,7 @@ def verdict(res: Results, kpi: str = "cumulative_profit") -> str:
         return ""
     summary, diffs = res.summary(), res.differences()
     best = max(res.policies, key=lambda p: summary[p][kpi]["mean"])
-    name = metrics.KPIS[kpi].split(" (")[0].lower()
+    name = metrics.KPIS[kpi].label.lower()
     if best == res.reference:
         clear = all(d[kpi]["ci_high"] < 0 for d in diffs.values() if math.isfinite(d[kpi]["ci_high"]))
         n_ok = all(math.isfinite(d[kpi]["ci_high"]) for d in diffs.values())
@@ -371,7 +344,8 @@ def kpi_table(res: Results) -> pd.DataFrame:
         return f"{fmt_kpi(k, s['ci_low'], signed=signed)} to {fmt_kpi(k, s['ci_high'], signed=signed)}"
 
     rows = []
-    for k, label in metrics.KPIS.items():
+    for k, kpi in metrics.KPIS.items():
+        label = kpi.title
         for p in res.policies:
             s = summary[p][k]
             d = diffs.get(p, {}).get(k)
@@ -386,114 +360,39 @@ def kpi_table(res: Results) -> pd.DataFrame:
 # ---------------------------------------------------------------- figures
 
 
-TABS = ("Customers & retention", "Money", "Support desk", "Satisfaction ladder", "Sensitivity", "Assumptions")
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """A figure of the page: its name (file stem), tab, caption and how to draw it."""
-
-    name: str
-    tab: str
-    caption: str
-    draw: Callable[[Results], Any]  # -> matplotlib Axes
-
-
-def _standard(name: str) -> Callable[[Results], Any] | None:
-    from sim.output import plots
-
-    fn = getattr(plots, "STANDARD_PLOTS", {}).get(name)
-    if fn is None:
-        return None
-    return lambda res: fn(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
-
-
-def _difference(kpi: str) -> Callable[[Results], Any] | None:
-    from sim.output import plots
-
-    fn = getattr(plots, "plot_differences", None)
-    if fn is None:
-        return None
-    return lambda res: fn(res.differences(), reference=res.reference, kpi=kpi, meta=plots.Meta.of(res),
-                          policies=res.policies)
-
-
-def _utilisation(res: Results) -> Any:
-    from sim.output import plots
-
-    return plots.plot_band(res.monthly, "agent_utilization", policies=res.policies, meta=plots.Meta.of(res),
-                           scale=100.0, title="Agent utilisation by support policy",
-                           ylabel="Share of paid agent time spent on tickets and VIP work (%)")
-
-
-# (name, tab, caption); names are sim.output.plots.STANDARD_PLOTS keys or difference_<kpi>.
-FIGURE_LAYOUT = (
-    ("customers", TABS[0], "Paying customers at each month's end (mean and 95% CI)."),
-    ("retention_rate", TABS[0], "Retention rate per month, ((C − B) / A) × 100."),
-    ("difference_avg_retention_rate_pct", TABS[0], "Average retention rate: each policy minus the reference."),
-    ("cumulative_profit", TABS[1], "Cumulative profit: which policy earns most, and when the lines part."),
-    ("difference_cumulative_profit", TABS[1], "Cumulative profit: each policy minus the reference, paired."),
-    ("profit_waterfall", TABS[1], "Where the profit comes from: revenues up, costs down."),
-    ("wait_times", TABS[2], "First-response waits per month."),
-    ("sla_attainment", TABS[2], "Answered tickets within their first-response target."),
-    ("utilisation", TABS[2], "Agent utilisation: how busy the desk staffed each month is."),
-    ("tickets", TABS[2], "Tickets raised, issues suppressed by fees, tickets abandoned."),
-    ("satisfaction", TABS[3], "Satisfaction ladder: shares of paying customers on each level."),
-)
+TABS = (*figures.FIGURE_TABS, "Sensitivity", "Assumptions")
+FigureSpec = figures.FigureSpec
 
 
 def figure_specs(n_policies: int = 2) -> list[FigureSpec]:
-    """The app's figures whose plot functions exist in :mod:`sim.output.plots`, in page order."""
-    out = []
-    for name, tab, caption in FIGURE_LAYOUT:
-        if name == "utilisation":
-            draw = _utilisation
-        elif name.startswith("difference_"):
-            if n_policies < 2:
-                continue
-            draw = _difference(name.removeprefix("difference_"))
-        else:
-            draw = _standard(name)
-        if draw is not None:
-            out.append(FigureSpec(name, tab, caption, draw))
-    return out
+    """The app's figures (those with a tab in the figure registry), in page order."""
+    return [f for f in figures.applicable(n_policies) if f.tab is not None]
 
 
-def figure_bytes(fig: Any, fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
+def figure_bytes(fig: Any, kind: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
     """A figure as PNG or SVG bytes, sized as :func:`sim.output.plots.save_figure` saves it."""
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
-
-    from sim.output import plots
-
     bbox = None if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine) else "tight"
     buf = io.BytesIO()
     with plots.deck_style():
-        fig.savefig(buf, format=fmt, dpi=dpi or plots.DPI, bbox_inches=bbox,
-                    metadata={"Date": None} if fmt == "svg" else None)
+        fig.savefig(buf, format=kind, dpi=dpi or plots.DPI, bbox_inches=bbox,
+                    metadata={"Date": None} if kind == "svg" else None)
     return buf.getvalue()
 
 
-# pyplot and the deck style's rc_context are process-wide: one figure at a time, whichever
-# session (or download thread) of the server asks.
+# matplotlib's rc parameters (the deck style's rc_context) are process-wide: one figure at a
+# time, whichever session (or download thread) of the server asks.
 _MPL_LOCK = threading.Lock()
 
 
-def draw_bytes(draw: Callable[[], Any], fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
-    """Call ``draw`` (returns an Axes), return the figure's bytes and close it."""
-    import matplotlib.pyplot as plt
-
+def draw_bytes(draw: Callable[[], Any], kind: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
+    """Call ``draw`` (returns an Axes) and return the figure's bytes."""
     with _MPL_LOCK:
-        ax = draw()
-        try:
-            return figure_bytes(ax.figure, fmt, dpi=dpi)
-        finally:
-            plt.close(ax.figure)
+        return figure_bytes(draw().figure, kind, dpi=dpi)
 
 
-def render_figure(res: Results, name: str, fmt: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
+def render_figure(res: Results, name: str, kind: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
     """Draw figure ``name`` of ``res`` and return its bytes (the figure is closed)."""
-    spec = next(s for s in figure_specs(len(res.policies)) if s.name == name)
-    return draw_bytes(lambda: spec.draw(res), fmt, dpi=dpi)
+    return draw_bytes(lambda: figures.draw(name, res), kind, dpi=dpi)
 
 
 # ---------------------------------------------------------------- downloads
@@ -501,14 +400,8 @@ def render_figure(res: Results, name: str, fmt: Literal["png", "svg"], *, dpi: i
 
 def _csv(res: Results, table: pd.DataFrame) -> bytes:
     """A results table as ``supportsim run`` writes it (same columns, float format, bytes)."""
-    from sim.output import files as results
-
     buf = io.StringIO()
-    write = getattr(results, "write_table", None)  # with the provenance columns, when results has them
-    if write is not None:
-        write(table, res, buf)
-    else:
-        table.to_csv(buf, index=False, float_format=results.FLOAT_FORMAT, lineterminator="\n")
+    files.write_table(table, res, buf)
     return buf.getvalue().encode()
 
 
@@ -522,29 +415,11 @@ def kpis_csv(res: Results) -> bytes:
     return _csv(res, res.kpis)
 
 
-def report_available() -> bool:
-    try:
-        from sim.output import report
-    except ImportError:
-        return False
-    return callable(getattr(report, "render", None))
-
-
 def report_html(res: Results, command: str | None = None) -> bytes:
-    from sim.output import report
-
     return report.render(res, command=command).encode("utf-8")
 
 
 # ---------------------------------------------------------------- sensitivity (sim.runs.studies)
-
-
-def analysis_available() -> bool:
-    try:
-        from sim.runs import studies as analysis
-    except ImportError:
-        return False
-    return all(callable(getattr(analysis, f, None)) for f in ("sensitivity", "breakeven"))
 
 
 def pool_executor(pool: ProcessPoolExecutor | None) -> Any:
@@ -553,10 +428,6 @@ def pool_executor(pool: ProcessPoolExecutor | None) -> Any:
     Jobs not yet started are cancelled when the caller stops reading (the user changed a
     control): the pool is shared and must not keep computing an abandoned analysis.
     """
-    from concurrent.futures import as_completed
-
-    from sim.runs.executors import Executor
-
     class _AppPool(Executor):
         name = "app pool"
         workers = getattr(pool, "_max_workers", 1) if pool is not None else 1

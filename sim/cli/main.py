@@ -1,4 +1,4 @@
-"""The ``supportsim`` command line: a thin caller of the scenario, experiment and results modules.
+"""The ``supportsim`` command line: a thin caller of the params, runs and output layers.
 
 Exit codes: 0 success, 1 could not write output (e.g. disk full, no permission), 2 invalid
 input (message names field, value and allowed range; also a workload above the guardrail),
@@ -16,37 +16,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim import __version__
-from sim.params.scenario import ScenarioError, load, resolve_policies
-
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_INTERRUPTED = 130
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text))  # accepts 2e9
-    except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})")
-    return value
-
-
-def _scenario_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", type=Path, help="scenario file (TOML), e.g. scenarios/baseline.toml")
-    p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-        help="override a parameter, e.g. --set support.agents=8 (repeatable; validated like the file)",
-    )
-
-
-def _load(args: argparse.Namespace, extra: list[str] | None = None):  # noqa: ANN202
-    return load(args.scenario, list(args.overrides) + (extra or []))
+from sim.cli import calibrate as calibrate_cli
+from sim.cli import report as report_cli
+from sim.cli import studies as studies_cli
+from sim.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    load_scenario,
+    run_option_args,
+    run_options,
+    scenario_args,
+)
+from sim.output.files import Interrupted, run_to_dir
+from sim.params.scenario import ScenarioError, resolve_policies
+from sim.params.schema import Scenario
+from sim.runs.metrics import KPIS
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    scenario = _load(args)
+    scenario = load_scenario(args)
     policies = resolve_policies(scenario)
     print(f"{args.scenario}: valid - scenario '{scenario.scenario.name}', "
           f"{len(policies)} policies ({', '.join(p.name for p in policies)}), "
@@ -55,36 +44,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from sim.params.schema import Scenario
-
     print(json.dumps(Scenario.model_json_schema(), indent=2))
     return 0
 
 
-def run_overrides(args: argparse.Namespace) -> list[str]:
-    """``--seed`` and ``--replications`` as run.* overrides, so the resolved scenario records them."""
-    extra = []
-    if args.seed is not None:
-        extra.append(f"run.seed={args.seed}")
-    if args.replications is not None:
-        extra.append(f"run.replications={args.replications}")
-    return extra
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.cli.studies import precision_from_args
-    from sim.runs.experiment import Interrupted, default_workers, run_to_dir
-
-    extra = run_overrides(args)
     if args.out.exists() and not args.out.is_dir():
         raise ScenarioError([f"--out {args.out}: exists and is not a folder (it would be replaced)"], "--out")
-    scenario = _load(args, extra)
-    workers = args.workers or default_workers()
-    progress = _progress_bar(args.quiet)
-    try:  # streams each finished replication to disk; see sim.runs.experiment.run_to_dir
-        res = run_to_dir(scenario, args.out, workers=workers, cluster=args.cluster, on_progress=progress,
-                         max_work=args.max_work, plots=not args.no_plots, precision=precision_from_args(args),
-                         keep_partial=args.keep_partial)
+    scenario = load_scenario(args)
+    options = run_options(args)
+    try:  # streams each finished replication to disk; see sim.output.files.run_to_dir
+        res = run_to_dir(scenario, args.out, **options.kwargs(), plots=not args.no_plots,
+                         precision=studies_cli.precision_from_args(args), keep_partial=args.keep_partial)
     except Interrupted as exc:  # --keep-partial: the finished replications were written, marked partial
         print(f"interrupted: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -98,37 +69,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(quiet: bool) -> Callable[[int, int], None] | None:
-    if quiet:
-        return None
-    from tqdm import tqdm
-
-    bar: dict[str, tqdm] = {}
-
-    def update(done: int, total: int) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, unit="run", desc="simulating", file=sys.stderr)
-        if bar["bar"].total != total:  # precision mode adds replications as it goes
-            bar["bar"].total = total
-            bar["bar"].refresh()
-        bar["bar"].update(done - bar["bar"].n)
-        if done == total:
-            bar["bar"].close()
-
-    return update
-
-
 def _print_summary(res) -> None:  # noqa: ANN001
-    from sim.runs.metrics import KPIS
-
     summary = res.summary()
     print(f"\nscenario '{res.scenario.scenario.name}' (sha256 {res.scenario_sha256[:12]}), "
           f"{res.replications} replications, seed {res.seed}; mean [95% CI]")
     for p in res.policies:
         print(f"  {p}")
-        for k, label in KPIS.items():
+        for k, kpi in KPIS.items():
             s = summary[p][k]
-            print(f"    {label:<30} {s['mean']:>14,.2f}  [{s['ci_low']:,.2f}, {s['ci_high']:,.2f}]")
+            print(f"    {kpi.title:<30} {s['mean']:>14,.2f}  [{s['ci_low']:,.2f}, {s['ci_high']:,.2f}]")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,40 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run every policy of a scenario and write results",
                        description="Run every policy of a scenario; write monthly.csv, kpis.csv, "
                                    "summary.json and plots/ into --out (atomically).")
-    _scenario_args(p)
+    scenario_args(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced whole on success)")
-    p.add_argument("--replications", type=int, help="replications per policy (default: the file's run.replications)")
-    p.add_argument("--seed", type=int, help="master seed (default: the file's run.seed)")
-    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores; 1 = serial)")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
-    p.add_argument("--max-work", type=_positive_int, default=None, metavar="CUSTOMER_MONTHS",
-                   help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run_option_args(p)
+    studies_cli.add_precision_options(p)
     p.set_defaults(func=cmd_run)
-    from sim.cli import (
-        studies as analysis_cli,  # --cluster, --precision, --keep-partial; and the experiment verbs below
-    )
-
-    analysis_cli.add_run_options(p)
 
     p = sub.add_parser("validate", help="check a scenario file and its policies",
                        description="Validate a scenario file (and --set overrides) against the schema.")
-    _scenario_args(p)
+    scenario_args(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON schema of scenario files",
                        description="Print the JSON schema of scenario files (types, ranges, units, sources).")
     p.set_defaults(func=cmd_schema)
 
-    from sim.output import report  # `supportsim report`: its arguments and handler live with the report
-
-    report.add_command(sub)
-
-    from sim import calibrate  # `supportsim calibrate`: its arguments and handler live with the calibration
-
-    calibrate.add_command(sub)
-
-    analysis_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
+    report_cli.add_command(sub)
+    calibrate_cli.add_command(sub)
+    studies_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
     return parser
 
 

@@ -2,7 +2,7 @@
 ``staff``, and the ``run`` options for precision mode, Dask clusters and partial results.
 
 Where it sits: a thin caller of :mod:`sim.runs.studies` and :mod:`sim.runs.experiment`, plugged into
-``sim.cli`` by :func:`add_commands` and :func:`add_run_options`. Tables are written with
+``sim.cli`` by :func:`add_commands` and :func:`add_precision_options`. Tables are written with
 ``sim.output.files`` (atomically, with provenance columns); printing happens only here.
 """
 
@@ -11,53 +11,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 
-from sim.params.scenario import ScenarioError, scenario_hash
+from sim import __version__
+from sim.cli.common import (
+    EXIT_INTERRUPTED,
+    int_at_least,
+    load_scenario,
+    policies_arg,
+    run_option_args,
+    run_options,
+    scenario_args,
+)
+from sim.output import files
+from sim.output import fmt as number
+from sim.params.scenario import ScenarioError, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
 from sim.runs import metrics
 from sim.runs import studies as analysis
-
-EXIT_INTERRUPTED = 130
-
+from sim.runs.experiment import Precision
 
 # ---------------------------------------------------------------------------- shared options
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def conv(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})")
-        return value
-
-    return conv
-
-
-def _execution_args(p: argparse.ArgumentParser, *, replications: bool = True) -> None:
-    if replications:
-        p.add_argument("--replications", type=_int_at_least(1),
-                       help="replications per policy and point (default: the file's run.replications)")
-    p.add_argument("--seed", type=_int_at_least(0), help="master seed (default: the file's run.seed)")
-    p.add_argument("--workers", type=_int_at_least(0), default=0,
-                   help="local processes (default 0: all cores; 1 = serial in this process)")
-    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                   help="run on a Dask distributed scheduler instead of local processes (needs supportsim[dask] "
-                        "on every worker); results are identical")
-
-
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Extra options of ``supportsim run``: Dask, precision mode, partial results."""
-    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                   help="run on a Dask distributed scheduler instead of local processes; results are identical")
+def add_precision_options(p: argparse.ArgumentParser) -> None:
+    """Precision mode and partial results of ``supportsim run``."""
     p.add_argument("--precision", metavar="TARGET",
                    help="add replications until the 95%% CI half-width of --precision-kpi is at most TARGET: "
                         "relative ('2%%' of the mean) or absolute ('5000', in the KPI's unit); --replications is "
@@ -67,78 +48,32 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision-on", default="means", choices=["means", "differences"],
                    help="apply --precision to every policy's mean (default) or to every paired difference vs the "
                         "reference policy")
-    p.add_argument("--max-replications", type=_int_at_least(2), default=200,
+    p.add_argument("--max-replications", type=int_at_least(2), default=200,
                    help="cap on replications per policy in precision mode (default 200)")
     p.add_argument("--keep-partial", action="store_true",
                    help="on Ctrl-C, write the replications already finished to --out, marked partial in "
                         "summary.json (default: leave the previous output untouched)")
 
 
-def precision_from_args(args: argparse.Namespace) -> Any:
+def precision_from_args(args: argparse.Namespace) -> Precision | None:
     """The :class:`sim.runs.experiment.Precision` rule asked for on the command line, or None."""
     if not getattr(args, "precision", None):
         return None
-    from sim.runs.experiment import Precision
-
     return Precision.parse(args.precision, kpi=args.precision_kpi, on=args.precision_on,
                            max_replications=args.max_replications)
 
 
-def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
-    """A tqdm bar on stderr with rate and ETA; its total follows the caller (precision mode grows it)."""
-    if quiet:
-        return None
-    from tqdm import tqdm
-
-    state: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            bar = state["bar"] = tqdm(total=total, unit="run", desc=desc, file=sys.stderr, dynamic_ncols=True)
-        if bar.total != total:
-            bar.total = total
-            bar.refresh()
-        bar.update(done - bar.n)
-        if done >= total and total:
-            bar.close()
-            state.pop("bar")
-
-    return update
-
-
-def _scenario_args(p: argparse.ArgumentParser) -> None:
-    from sim.cli.main import _scenario_args as shared  # the same positional FILE and --set as every verb
-
-    shared(p)
-
-
 def _load(args: argparse.Namespace) -> Scenario:
-    from sim.cli.main import _load as shared
-
-    extra = [f"run.seed={args.seed}"] if getattr(args, "seed", None) is not None else []
-    return shared(args, extra)
+    # a study runs --replications per point itself: only the seed is recorded in the scenario
+    return load_scenario(args, record_replications=False)
 
 
-def _common(p: argparse.ArgumentParser, out_help: str) -> None:
+def _out_arg(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--out", type=Path, help=out_help + " (replaced whole, atomically; default: print only)")
-    p.add_argument("--max-work", type=_int_at_least(1), default=None, metavar="CUSTOMER_MONTHS",
-                   help="refuse experiments above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or printed table")
-
-
-def _policies_arg(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise ScenarioError([f"--policies {text!r}: expected names separated by commas, e.g. flat,per_ticket"],
-                            "--policies")
-    return names
 
 
 def _pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    names = _policies_arg(args.policies)
+    names = policies_arg(args.policies)
     if names is None:
         return None, None
     if len(names) != 2:
@@ -147,18 +82,7 @@ def _pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return names[0], names[1]
 
 
-def _exec_kwargs(args: argparse.Namespace, desc: str) -> dict[str, Any]:
-    from sim.runs.executors import check_cluster_address
-
-    if args.cluster:
-        check_cluster_address(args.cluster)
-    return {"replications": args.replications, "seed": args.seed, "workers": args.workers, "cluster": args.cluster,
-            "on_progress": progress_bar(args.quiet, desc), "max_work": args.max_work}
-
-
 def _provenance(scenario: Scenario, args: argparse.Namespace, attrs: dict[str, Any]) -> dict[str, Any]:
-    from sim import __version__
-
     return {
         "supportsim_version": __version__,
         "command": args.command,
@@ -174,22 +98,12 @@ def _provenance(scenario: Scenario, args: argparse.Namespace, attrs: dict[str, A
 def _write(out: Path, scenario: Scenario, args: argparse.Namespace, tables: dict[str, pd.DataFrame],
            meta: dict[str, Any]) -> None:
     """Tables as CSV (with the provenance columns of sim.output.files) plus one JSON, atomically."""
-    from sim.output import files as rs
-    from sim.runs.experiment import _json_safe
-
-    stamp = SimpleNamespace(seed=scenario.run.seed if args.seed is None else args.seed,
-                            scenario_sha256=scenario_hash(scenario))
-    with rs.atomic_dir(out) as tmp:
+    stamp = files.provenance(scenario.run.seed if args.seed is None else args.seed, scenario_hash(scenario))
+    with files.atomic_dir(out) as tmp:
         for name, df in tables.items():
-            rs.write_table(df, stamp, tmp / name)  # type: ignore[arg-type]
-        body = _json_safe(_provenance(scenario, args, meta))
+            files.write_table(df, stamp, tmp / name)
+        body = files.json_safe(_provenance(scenario, args, meta))
         (tmp / f"{args.command}.json").write_text(json.dumps(body, indent=2, default=str) + "\n")
-
-
-def _fmt(x: Any) -> str:
-    if x is None or (isinstance(x, float) and x != x):
-        return "n/a"
-    return f"{x:,.4g}" if isinstance(x, float) else str(x)
 
 
 # ---------------------------------------------------------------------------- sweep
@@ -203,8 +117,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     kpi = analysis._check_kpi(args.kpi)
     notes = _staffing_note(scenario, grid)
     try:
-        tidy = analysis.sweep(scenario, grid=grid, policies=_policies_arg(args.policies),
-                              **_exec_kwargs(args, "sweep"))
+        tidy = analysis.sweep(scenario, grid=grid, policies=policies_arg(args.policies),
+                              **run_options(args, "sweep").kwargs())
     except analysis.SweepInterrupted as exc:
         if not args.keep_partial or args.out is None or exc.tidy.empty:
             raise KeyboardInterrupt from None
@@ -219,7 +133,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for note in notes:
             print(f"note: {note}")
         show = summary[summary["kpi"] == kpi].drop(columns=["kpi"])
-        print(f"\n{metrics.KPIS[kpi]}: mean [95% CI] per grid point and policy")
+        print(f"\n{metrics.KPIS[kpi].title}: mean [95% CI] per grid point and policy")
         print(show.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
         if args.out is not None:
             print(f"wrote {args.out}/tidy.csv, summary.csv, differences.csv, sweep.json")
@@ -230,8 +144,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _staffing_note(scenario: Scenario, grid: dict[str, list[Any]]) -> list[str]:
-    from sim.params.scenario import resolve_policies
-
     if "support.agents" in grid and "support.staffing" not in grid:
         erlang = [p.name for p in resolve_policies(scenario) if p.params.support.staffing != "fixed"]
         if erlang:
@@ -248,21 +160,21 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     policy_a, policy_b = _pair(args)
     curve = analysis.breakeven(scenario, param=args.param, between=(args.between[0], args.between[1]), kpi=args.kpi,
                                policy_a=policy_a, policy_b=policy_b, points=args.points, refine=args.refine,
-                               **_exec_kwargs(args, "breakeven"))
+                               **run_options(args, "breakeven").kwargs())
     a = curve.attrs
     if args.out is not None:
         _write(args.out, scenario, args, {"curve.csv": curve}, dict(a))
     if not args.quiet:
-        print(f"\n{metrics.KPIS[a['kpi']]}: {a['policy_b']} - {a['policy_a']} (paired, mean [95% CI]) "
+        print(f"\n{metrics.KPIS[a['kpi']].title}: {a['policy_b']} - {a['policy_a']} (paired, mean [95% CI]) "
               f"by {a['param']}")
         print(curve.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
         if a["breakeven"] is not None:
             lo, hi = a["breakeven_ci"] or (None, None)
             clipped = " (reaches the end of --between)" if a.get("breakeven_ci_clipped") else ""
-            print(f"\nbreak-even {a['param']} = {_fmt(a['breakeven'])}; values from {_fmt(lo)} to {_fmt(hi)} "
+            print(f"\nbreak-even {a['param']} = {number.cell(a['breakeven'])}; values from {number.cell(lo)} to {number.cell(hi)} "
                   f"cannot be told apart from it at 95%{clipped}")
         else:
-            print(f"\nno break-even in [{_fmt(args.between[0])}, {_fmt(args.between[1])}]: "
+            print(f"\nno break-even in [{number.cell(args.between[0])}, {number.cell(args.between[1])}]: "
                   f"{a.get('sign', 'the difference never changes sign')}")
         if args.out is not None:
             print(f"wrote {args.out}/curve.csv, breakeven.json")
@@ -278,13 +190,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     ranges = dict(analysis.parse_range_arg(r) for r in args.range)
     table = analysis.sensitivity(scenario, kpi=args.kpi, policy_a=policy_a, policy_b=policy_b,
                                  parameters=args.param or None, delta=args.delta, ranges=ranges,
-                                 documented_ranges=args.documented_ranges, **_exec_kwargs(args, "sensitivity"))
+                                 documented_ranges=args.documented_ranges, **run_options(args, "sensitivity").kwargs())
     a = table.attrs
     if args.out is not None:
         _write(args.out, scenario, args, {"tornado.csv": table}, dict(a))
     if not args.quiet:
-        print(f"\n{metrics.KPIS[a['kpi']]}: {a['policy_b']} - {a['policy_a']} (paired); base "
-              f"{_fmt(table['base_mean'].iloc[0] if len(table) else None)}; ranked by swing")
+        print(f"\n{metrics.KPIS[a['kpi']].title}: {a['policy_b']} - {a['policy_a']} (paired); base "
+              f"{number.cell(table['base_mean'].iloc[0] if len(table) else None)}; ranked by swing")
         cols = ["label", "low_value", "high_value", "low_mean", "high_mean", "swing"]
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
         if args.out is not None:
@@ -302,8 +214,8 @@ def cmd_staff(args: argparse.Namespace) -> int:
         agents = analysis.parse_values(args.agents, name="--agents")
         if any(type(a) is not int for a in agents):
             raise ScenarioError([f"--agents {args.agents!r}: expected whole numbers, e.g. 4:12 or 5,8,10"], "--agents")
-    table = analysis.staff(scenario, sla=args.sla, agents=agents, policies=_policies_arg(args.policies),
-                           strict=args.strict, **_exec_kwargs(args, "staff"))
+    table = analysis.staff(scenario, sla=args.sla, agents=agents, policies=policies_arg(args.policies),
+                           strict=args.strict, **run_options(args, "staff").kwargs())
     a = table.attrs
     if args.out is not None:
         _write(args.out, scenario, args, {"staff.csv": table}, dict(a))
@@ -335,7 +247,7 @@ def add_commands(sub: Any) -> None:
                     "policy) and sweep.json.",
         epilog="example: supportsim sweep scenarios/baseline.toml --param support.agents=4:16:2 "
                "--set support.staffing=fixed --out results/sweep")
-    _scenario_args(p)
+    scenario_args(p)
     p.add_argument("--param", action="append", required=True, metavar="PATH=VALUES",
                    help="parameter and values: start:stop:step (stop included), start:stop, or a,b,c; "
                         "give --param twice for a 2-D grid")
@@ -343,8 +255,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"KPI to print (one of: {kpis})")
     p.add_argument("--keep-partial", action="store_true",
                    help="on Ctrl-C, write the runs already finished to --out, marked partial")
-    _execution_args(p)
-    _common(p, "output folder for tidy.csv, summary.csv, differences.csv, sweep.json")
+    run_option_args(p)
+    _out_arg(p, "output folder for tidy.csv, summary.csv, differences.csv, sweep.json")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
@@ -354,18 +266,18 @@ def add_commands(sub: Any) -> None:
                     "cannot tell from it. Writes curve.csv and breakeven.json.",
         epilog="example: supportsim breakeven scenarios/baseline.toml --param pricing.per_ticket_fee_usd "
                "--between 0 60 --kpi cumulative_profit --policies flat,per_ticket")
-    _scenario_args(p)
+    scenario_args(p)
     p.add_argument("--param", required=True, metavar="PATH",
                    help="parameter path, e.g. pricing.per_ticket_fee_usd or policies.flat.pricing.price_multiplier")
     p.add_argument("--between", type=float, nargs=2, required=True, metavar=("A", "B"), help="range of values")
     p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"one of: {kpis}")
     p.add_argument("--policies", metavar="A,B",
                    help="the two policies; B - A is reported (default: the reference and the next policy)")
-    p.add_argument("--points", type=_int_at_least(2), default=5, help="evenly spaced values first (default 5)")
-    p.add_argument("--refine", type=_int_at_least(0), default=4,
+    p.add_argument("--points", type=int_at_least(2), default=5, help="evenly spaced values first (default 5)")
+    p.add_argument("--refine", type=int_at_least(0), default=4,
                    help="bisection steps where the difference changes sign (default 4)")
-    _execution_args(p)
-    _common(p, "output folder for curve.csv and breakeven.json")
+    run_option_args(p)
+    _out_arg(p, "output folder for curve.csv and breakeven.json")
     p.set_defaults(func=cmd_breakeven)
 
     p = sub.add_parser(
@@ -374,7 +286,7 @@ def add_commands(sub: Any) -> None:
                     "--range), the paired difference B - A of a KPI at each end, ranked by swing. Default "
                     "parameters: " + ", ".join(p for p, _, _ in analysis.SENSITIVITY_PARAMETERS) + ".",
         epilog="example: supportsim sensitivity scenarios/baseline.toml --policies flat,per_ticket --delta 0.2")
-    _scenario_args(p)
+    scenario_args(p)
     p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"one of: {kpis}")
     p.add_argument("--policies", metavar="A,B",
                    help="the two policies; B - A is reported (default: the reference and the next policy)")
@@ -386,8 +298,8 @@ def add_commands(sub: Any) -> None:
                    help="explicit low and high values for a parameter (repeatable; adds it if not listed)")
     p.add_argument("--documented-ranges", action="store_true",
                    help="use documented ranges where they exist (acquisition.cac_multiple 6-7) instead of +-delta")
-    _execution_args(p)
-    _common(p, "output folder for tornado.csv and sensitivity.json")
+    run_option_args(p)
+    _out_arg(p, "output folder for tornado.csv and sensitivity.json")
     p.set_defaults(func=cmd_sensitivity)
 
     p = sub.add_parser(
@@ -397,12 +309,12 @@ def add_commands(sub: Any) -> None:
                     "support cost at that staffing: the cost of the tickets a policy invites. Writes staff.csv and "
                     "staff.json.",
         epilog="example: supportsim staff scenarios/baseline.toml --sla 0.8")
-    _scenario_args(p)
+    scenario_args(p)
     p.add_argument("--sla", type=float, default=0.8, help="target share of tickets answered within SLA (default 0.8)")
     p.add_argument("--agents", metavar="COUNTS", help="evaluate exactly these counts: lo:hi[:step] or a,b,c "
                                                       "(default: search from 1 up to support.max_agents)")
     p.add_argument("--policies", metavar="A,B,...", help="only these policies (default: all)")
     p.add_argument("--strict", action="store_true", help="require the lower 95%% bound, not the mean, to reach --sla")
-    _execution_args(p)
-    _common(p, "output folder for staff.csv and staff.json")
+    run_option_args(p)
+    _out_arg(p, "output folder for staff.csv and staff.json")
     p.set_defaults(func=cmd_staff)

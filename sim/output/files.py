@@ -1,6 +1,9 @@
 """Write a run's results to disk, atomically.
 
-Where it sits: experiment -> **results** (monthly.csv, summary.json, plots/) -> users.
+Where it sits: runs (experiment, ``Results``) -> **files** (monthly.csv, kpis.csv,
+summary.json, plots/) -> users. :func:`run_to_dir` runs a scenario and streams each finished
+replication to disk (the CLI's ``run``); :func:`write_results` writes a ``Results`` held in
+memory. Both write the same bytes for the same runs.
 Everything is first written into a temporary folder beside the target, then swapped in
 with renames, so an interrupted or failed run leaves either the previous complete output
 or none, never a half-written one. Single files use :func:`atomic_write` (temp + rename).
@@ -8,33 +11,43 @@ or none, never a half-written one. Single files use :func:`atomic_write` (temp +
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from sim import __version__
-from sim.runs.experiment import Results
-
-if TYPE_CHECKING:
-    import pandas as pd
+from sim.output import figures
+from sim.params.scenario import reference_policy, resolve_policies, scenario_hash
+from sim.params.schema import Scenario
+from sim.runs import guardrails, metrics
+from sim.runs.executors import Executor, use_executor
+from sim.runs.experiment import Precision, jobs, run_job_with_kpis
+from sim.runs.results import Results
 
 FLOAT_FORMAT = "%.10g"  # fixed text form of floats: byte-identical files across machines
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null."""
+def json_safe(obj: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become null (strict JSON). The one cleaner of
+    every JSON file supportsim writes."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
@@ -52,27 +65,61 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 @contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer Ctrl-C and SIGTERM until the block ends, so a swap or a clean-up of temporary
+    output cannot be cut in half; a no-op outside the main thread.
+
+    The Python-level handlers are swapped for one that only records the signal (blocking
+    with a signal mask would not do: a process-directed signal goes to any thread that does
+    not block it, and the main thread then raises at its next bytecode); on leaving, the
+    previous handlers come back and a recorded signal is sent again, to be handled as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _frame: got.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if got:
+            os.kill(os.getpid(), got[0])
+
+
+@contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces ``target`` whole, on failure it is removed."""
+    """Yield a temporary folder; on success it replaces ``target`` whole, on failure it is removed.
+
+    Every path out removes the temporary folder: an exception or Ctrl-C in the body, and a
+    signal during the swap or the clean-up (those run with signals held).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    tmp: Path | None = None
+    try:  # one try around everything: a held signal is delivered when its hold ends, inside it
+        with _signals_held():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         yield tmp
+        with _signals_held():
+            old = None
+            if target.exists():
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                os.replace(target, old)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            with _signals_held():
+                shutil.rmtree(tmp, ignore_errors=True)  # gone already if the swap was complete
         raise
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def summary_dict(res: Results) -> dict[str, Any]:
-    return _clean({
+    return json_safe({
         "supportsim_version": __version__,
         "scenario_name": res.scenario.scenario.name,
         "scenario_sha256": res.scenario_sha256,
@@ -87,16 +134,23 @@ def summary_dict(res: Results) -> dict[str, Any]:
     })
 
 
-def provenance_columns(res: Results) -> dict[str, object]:
+def provenance(seed: int, scenario_sha256: str) -> dict[str, object]:
     """Constant columns appended to every results table, so a CSV alone is traceable."""
-    return {"seed": res.seed, "scenario_sha256": res.scenario_sha256, "supportsim_version": __version__}
+    return {"seed": seed, "scenario_sha256": scenario_sha256, "supportsim_version": __version__}
 
 
-def write_table(df: pd.DataFrame, res: Results, path: Path) -> None:
-    df.assign(**provenance_columns(res)).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+def provenance_columns(res: Results) -> dict[str, object]:
+    """:func:`provenance` of a run."""
+    return provenance(res.seed, res.scenario_sha256)
 
 
-def write_monthly_csv(res: Results, path: Path) -> None:
+def write_table(df: pd.DataFrame, stamp: Results | dict[str, object], path: Path | io.StringIO) -> None:
+    """``df`` as CSV with the provenance columns (of a ``Results`` or a :func:`provenance` dict)."""
+    cols = provenance_columns(stamp) if isinstance(stamp, Results) else stamp
+    df.assign(**cols).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def write_monthly_csv(res: Results, path: Path | io.StringIO) -> None:
     write_table(res.monthly, res, path)
 
 
@@ -108,7 +162,187 @@ def write_results(res: Results, out_dir: Path, *, plots: bool = True) -> Path:
         write_table(res.kpis, res, tmp / "kpis.csv")
         (tmp / "summary.json").write_text(json.dumps(summary_dict(res), indent=2, sort_keys=False) + "\n")
         if plots:
-            from sim.output import plots as plotting
-
-            plotting.save_standard_plots(res, tmp / "plots")
+            figures.save_run_figures(res, tmp / "plots")
     return out_dir
+
+
+# ---------------------------------------------------------------- streaming runs
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_to_dir`: the finished replications were written, marked partial."""
+
+    def __init__(self, results: Results, out_dir: Path) -> None:
+        super().__init__(f"{sum((results.completed or {}).values())} finished runs kept in {out_dir} (partial)")
+        self.results = results
+        self.out_dir = out_dir
+
+
+class MonthlySpool:
+    """Monthly rows of finished runs, appended to a file as they arrive, any order.
+
+    Only a byte range per (policy, replication) is kept in memory; :meth:`assemble` copies
+    the ranges into the final CSV in (policy, replication) order, so the file is the same
+    bytes whatever order the runs finished in, and the same bytes
+    :func:`sim.output.files.write_results` writes for the same runs.
+    """
+
+    def __init__(self, path: Path, write_table: Callable[[pd.DataFrame, Any], None]) -> None:
+        self.path = path
+        self._write_table = write_table
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in assemble/close
+        self.header: bytes | None = None
+        self.ranges: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def add(self, policy: str, replication: int, table: pd.DataFrame) -> None:
+        buf = io.StringIO()
+        self._write_table(table, buf)
+        header, body = buf.getvalue().encode().split(b"\n", 1)
+        if self.header is None:
+            self.header = header
+        elif header != self.header:
+            raise RuntimeError(f"run {policy}/{replication} has different columns from the first run")
+        start = self._file.tell()
+        self._file.write(body)
+        self.ranges[(policy, replication)] = (start, len(body))
+
+    def assemble(self, out: Path, policies: Sequence[str]) -> None:
+        self._file.close()
+        with open(self.path, "rb") as src, open(out, "wb") as dst:
+            if self.header is not None:
+                dst.write(self.header + b"\n")
+            order = {p: i for i, p in enumerate(policies)}
+            for key in sorted(self.ranges, key=lambda k: (order[k[0]], k[1])):
+                start, length = self.ranges[key]
+                src.seek(start)
+                dst.write(src.read(length))
+        self.path.unlink()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def run_to_dir(
+    scenario: Scenario,
+    out_dir: Path | str,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    cluster: str | None = None,
+    executor: Executor | None = None,
+    precision: Precision | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    max_work: int | None = None,
+    plots: bool = True,
+    crn: bool = True,
+    keep_partial: bool = False,
+) -> Results:
+    """Run every policy of ``scenario`` and write monthly.csv, kpis.csv, summary.json and
+    plots/ into ``out_dir``, streaming each finished run to disk.
+
+    The folder is replaced atomically when the run ends. With ``precision`` replications
+    are added in rounds until the rule is met or its cap is reached (``replications`` is
+    then the first round, at least 3). On Ctrl-C (KeyboardInterrupt) the previous output is
+    left as it was, unless ``keep_partial``: then the runs already finished replace it,
+    marked ``"partial": true`` in summary.json, and :class:`Interrupted` is raised.
+    The returned :class:`Results` holds the KPI table; ``monthly`` is read back from disk
+    only when plots are drawn, else it is empty.
+    """
+    out_dir = Path(out_dir)
+    reps = replications or scenario.run.replications
+    seed = scenario.run.seed if seed is None else seed
+    if precision is not None:
+        reps = min(max(reps, 3), precision.max_replications)
+    guardrails.check(scenario, precision.max_replications if precision else reps, max_work)
+    policies = resolve_policies(scenario)
+    names = [p.name for p in policies]
+    res = Results(scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=seed, replications=0,
+                  policies=names, reference=reference_policy(scenario), monthly=pd.DataFrame(),
+                  kpis=pd.DataFrame(columns=["policy", "replication", *metrics.KPIS]))
+    kpi_rows: dict[tuple[str, int], dict[str, float]] = {}
+    report: dict[str, Any] | None = None
+    interrupted = False
+    executor_cm = use_executor(executor, workers=workers, cluster=cluster)
+
+    with atomic_dir(out_dir) as tmp:
+        # each run's rows go through the same writer as write_results (same columns and format)
+        spool = MonthlySpool(tmp / ".monthly.spool", lambda df, buf: write_monthly_csv(replace(res, monthly=df), buf))
+        try:
+            with executor_cm as ex:
+                done, total, have = 0, len(policies) * reps, 0
+                target = reps
+                while True:
+                    batch = jobs(policies, replications=target - have, months=scenario.run.months, seed=seed,
+                                 first=have, crn=crn)
+                    for i, (monthly, kpis) in ex.imap_unordered(run_job_with_kpis, batch):
+                        job = batch[i]
+                        spool.add(job.policy, job.replication, monthly)
+                        kpi_rows[(job.policy, job.replication)] = kpis
+                        done += 1
+                        # in precision mode the last run of a round is reported once the next
+                        # round's size is known, so a progress bar never sees done == total early
+                        if on_progress and (precision is None or done < total):
+                            on_progress(done, total)
+                    have = target
+                    if precision is None:
+                        break
+                    widths = precision.half_widths(_kpi_frame(kpi_rows, names), names, res.reference)
+                    report = precision.report(have, widths)
+                    if report["met"] or have >= precision.max_replications:
+                        if on_progress:
+                            on_progress(done, done)
+                        break
+                    target = precision.next_total(have, widths)
+                    total = len(policies) * target
+                    if on_progress:
+                        on_progress(done, total)
+        except KeyboardInterrupt:
+            spool.close()
+            if not keep_partial:
+                raise
+            interrupted = True
+        spool.close()
+        spool.assemble(tmp / "monthly.csv", names)
+        kpi_df = _kpi_frame(kpi_rows, names)
+        completed = {p: int((kpi_df["policy"] == p).sum()) for p in names}
+        full = _complete_replications(kpi_df, names)
+        if precision is not None and report is not None and interrupted:
+            report = {**report, "interrupted": True}
+        res = replace(res, replications=full, kpis=kpi_df, partial=interrupted, completed=completed,
+                      precision=report)
+        write_table(kpi_df, res, tmp / "kpis.csv")
+        summary = summary_dict(res)
+        summary.update(json_safe({"partial": interrupted, "replications_completed": completed,
+                                   "precision": report}))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+        if plots and len(kpi_df):
+            res = replace(res, monthly=_read_monthly(tmp / "monthly.csv", provenance_columns(res)))
+            figures.save_run_figures(res, tmp / "plots")
+    if interrupted:
+        raise Interrupted(res, out_dir)
+    return res
+
+
+def _kpi_frame(rows: dict[tuple[str, int], dict[str, float]], policies: Sequence[str]) -> pd.DataFrame:
+    """KPI rows in (policy, replication) order, the layout of :func:`metrics.kpi_table`."""
+    order = {p: i for i, p in enumerate(policies)}
+    keys = sorted(rows, key=lambda k: (order[k[0]], k[1]))
+    df = pd.DataFrame([{"policy": p, "replication": r, **rows[(p, r)]} for p, r in keys],
+                      columns=["policy", "replication", *metrics.KPIS])
+    return df
+
+
+def _complete_replications(kpis: pd.DataFrame, policies: Sequence[str]) -> int:
+    """Replications that every policy finished."""
+    if kpis.empty:
+        return 0
+    sets = [set(kpis.loc[kpis["policy"] == p, "replication"]) for p in policies]
+    return len(set.intersection(*sets))
+
+
+def _read_monthly(path: Path, provenance: dict[str, Any]) -> pd.DataFrame:
+    """monthly.csv back as a table, without the constant provenance columns."""
+    df = pd.read_csv(path)
+    return df.drop(columns=[c for c in provenance if c in df.columns])

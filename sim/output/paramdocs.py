@@ -11,21 +11,17 @@ parameter added to the schema appears in the file the next time this runs, and
 
 from __future__ import annotations
 
-import argparse
-import re
 import sys
-import types
-import typing
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from sim.output.files import atomic_write
 from sim.params import schema
-from sim.params.schema import LADDER, Scenario, field_bounds
+from sim.params.schema import LADDER
+from sim.params.walk import iter_params, number
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
 
@@ -81,104 +77,6 @@ SECTION_TEXT = {  # also the order of sections in the file
 }
 
 
-@dataclass(frozen=True)
-class ParamDoc:
-    """One parameter as documented: everything comes from its pydantic field."""
-
-    path: str  # e.g. "support.agents", "customers.segments[].share"
-    section: str
-    type: str
-    unit: str
-    default: Any
-    allowed: str
-    source: str
-    description: str
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    for a in (annotation, *typing.get_args(annotation)):
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-    return None
-
-
-def _type_name(annotation: Any) -> str:
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        return "choice"
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join("none" if a is type(None) else _type_name(a) for a in typing.get_args(annotation))
-    if origin is not None:
-        args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
-        return f"{origin.__name__}[{args}]"
-    return getattr(annotation, "__name__", str(annotation))
-
-
-def _list_rule(model: type[BaseModel], name: str) -> str:
-    """Allowed values of a per-ladder-level list, read from its validator's own error messages."""
-    rules = [f"{len(LADDER)} values, one per level"]
-    try:
-        model.model_validate({name: [-1e300] * len(LADDER)})
-    except ValidationError as err:
-        m = re.search(r"lie in (\[[^\]]+\])", str(err))
-        if m:
-            rules.append(f"each in {m.group(1)}")
-    try:
-        model.model_validate({name: [1e-3] * len(LADDER)})
-    except ValidationError as err:
-        if "sum to 1" in str(err):
-            rules.append("sum to 1")
-    return "; ".join(rules)
-
-
-def _allowed(model: type[BaseModel], name: str, info: Any) -> str:
-    ann = info.annotation
-    if typing.get_origin(ann) is Literal:
-        return "one of " + ", ".join(f"`{c}`" for c in typing.get_args(ann))
-    if ann is bool:
-        return "`true` / `false`"
-    if typing.get_origin(ann) is list and typing.get_args(ann) == (float,):
-        return _list_rule(model, name)
-    rng = _range(info)
-    if rng:
-        return rng
-    lengths = {type(m).__name__: m for m in info.metadata}
-    if name == "policies":
-        return "tables `[policies.NAME]` of overrides"
-    if ann is str or ann == (str | None):
-        lo = getattr(lengths.get("MinLen"), "min_length", 0)
-        hi = getattr(lengths.get("MaxLen"), "max_length", None)
-        return f"text, {lo} to {hi} characters" if hi else "text"
-    return ""
-
-
-def number(x: float) -> str:
-    """A bound or default as a reader wants it: 0.999, 5000, 2e6, 1e11 (not 100000000000.0)."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
-    if float(x).is_integer():
-        if abs(x) >= 1e6:
-            short = f"{x:.3g}".replace("e+0", "e").replace("e+", "e")
-            return short if float(short) == x else f"{int(x):_}"
-        return str(int(x))
-    return f"{x:g}"
-
-
-def _range(info: Any) -> str:
-    """[lo, hi] / (lo, hi] from the field's ge/gt/le constraints; '' if it has none."""
-    lo, hi, lo_open = field_bounds(info)
-    if lo is None and hi is None:
-        return ""
-    left = "(" if lo_open else "["
-    return f"{left}{number(lo) if lo is not None else '-inf'}, {number(hi) if hi is not None else 'inf'}]"
-
-
-def _default(info: Any) -> Any:
-    if info.default_factory is not None:
-        return info.default_factory()
-    return info.default
-
-
 def toml_value(value: Any) -> str:
     """A value as it would be written in a scenario file."""
     if value is None:
@@ -195,28 +93,6 @@ def toml_value(value: Any) -> str:
         return number(value)
     text = tomli_w.dumps({"v": value}).strip()
     return text.removeprefix("v = ")
-
-
-def iter_params(model: type[BaseModel] = Scenario, prefix: str = "") -> Iterator[ParamDoc]:
-    """Every leaf parameter of ``model``, depth first in declaration order."""
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{name}"
-        sub = _model_of(info.annotation)
-        if sub is not None and name != "policies":
-            is_list = typing.get_origin(info.annotation) is list
-            yield from iter_params(sub, f"{path}[]." if is_list else f"{path}.")
-            continue
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        yield ParamDoc(
-            path=path,
-            section=path.split(".")[0].split("[")[0],
-            type=_type_name(info.annotation),
-            unit=str(extra.get("unit", "")),
-            default=_default(info),
-            allowed=_allowed(model, name, info),
-            source=str(extra.get("source", "")),
-            description=info.description or "",
-        )
 
 
 def _cell(text: str) -> str:
@@ -279,22 +155,21 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.output.paramdocs", description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 if the file is stale, write nothing")
-    ap.add_argument("--out", type=Path, default=DOC_PATH, help=f"output file (default {DOC_PATH})")
-    args = ap.parse_args(argv)
+    """Rewrite the file (``--check``: only exit 1 if it is stale). A developer tool, so two
+    plain flags rather than a command-line parser (argparse lives in ``sim.cli`` only)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    check = "--check" in args
+    out = Path(args[args.index("--out") + 1]) if "--out" in args else DOC_PATH
     text = render()
-    current = args.out.read_text(encoding="utf-8") if args.out.exists() else None
-    if args.check:
+    current = out.read_text(encoding="utf-8") if out.exists() else None
+    if check:
         if current != text:
-            sys.stderr.write(f"{args.out} is stale: run `python -m sim.output.paramdocs`\n")
+            sys.stderr.write(f"{out} is stale: run `python -m sim.output.paramdocs`\n")
             return 1
         return 0
     if current != text:
-        from sim.output.files import atomic_write
-
-        atomic_write(args.out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    sys.stdout.write(f"wrote {args.out} ({len(text.splitlines())} lines)\n")
+        atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    sys.stdout.write(f"wrote {out} ({len(text.splitlines())} lines)\n")
     return 0
 
 

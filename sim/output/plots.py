@@ -25,19 +25,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-matplotlib.use("Agg")  # files and the app only; never a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from cycler import cycler  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from sim import __version__  # noqa: E402
+from sim import __version__
+from sim.output import fmt
+from sim.params.walk import field_unit
 from sim.runs import metrics
 
 # Okabe & Ito (2008) colour-blind-safe palette, black last.
@@ -87,26 +87,8 @@ LEVEL_COLORS = {"below": "#E66101", "meet": "#D9D9D9", "exceed": "#B2ABD2", "del
 # Parameter low/high in a tornado: greys, so they are never mistaken for a policy.
 LOW_COLOR, HIGH_COLOR = "#A6A6A6", "#3C3C3C"
 
-# Profit waterfall steps: (monthly column, label, sign).
-WATERFALL = [
-    ("subscription_revenue", "Subscription\nrevenue", 1),
-    ("support_revenue", "Support\nrevenue", 1),
-    ("support_cost", "Support\ncost", -1),
-    ("acquisition_cost", "Acquisition\ncost", -1),
-    ("vip_cost", "VIP\ncost", -1),
-    ("loyalty_cost", "Loyalty\ncost", -1),
-]
-
-# Units of the KPIs whose label in metrics.KPIS does not carry one.
-KPI_UNITS = {
-    "customers_at_horizon": "customers",
-    "avg_retention_rate_pct": "%",
-    "cumulative_profit": "USD",
-    "ltv": "USD",
-    "cac": "USD",
-    "ltv_cac": "ratio",
-    "suppressed_share": "share of issues",
-}
+# Profit waterfall steps: (monthly column, label, sign), from the money registry.
+WATERFALL = [(m.column, m.label.replace(" ", "\n", 1), m.sign) for m in metrics.MONEY_COLUMNS]
 
 MONTH_LABEL = "Month (0 = first simulated month)"
 SUMMARY_COLUMNS = {"policy", "kpi", "mean", "std", "ci_low", "ci_high", "n"}
@@ -117,7 +99,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 @contextmanager
 def deck_style() -> Iterator[None]:
     """The one plot style of supportsim (CLI, report and app)."""
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         yield
 
 
@@ -161,40 +143,18 @@ class Meta:
 
 
 def usd(x: float, _pos: int | None = None) -> str:
-    """Compact dollars for axes and labels: $950, $12.3k, -$1.2M."""
-    sign = "-" if x < 0 else ""
-    a = abs(x)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= size:
-            return f"{sign}${a / size:,.1f}{suffix}"
-    return f"{sign}${a:,.0f}"
+    """Compact dollars for axes and labels: $950, $12.3k, -$1.2M (a matplotlib tick formatter)."""
+    return fmt.usd(x, digits=1)
 
 
 def kpi_name_unit(kpi: str) -> tuple[str, str]:
     """A KPI's display name (without unit) and unit, e.g. ("Cumulative profit", "USD")."""
-    label = metrics.KPIS.get(kpi, kpi.replace("_", " "))
-    name = label.split(" (")[0] if label.endswith(")") else label
-    unit = KPI_UNITS.get(kpi) or (label[label.rfind("(") + 1:-1] if label.endswith(")") else "")
-    return name, unit
+    k = metrics.KPIS.get(kpi)
+    return (k.label, k.unit) if k else (kpi.replace("_", " "), "")
 
 
-def _difference_unit(unit: str) -> str:
-    return "percentage points" if unit == "%" else unit
-
-
-def value_formatter(unit: str) -> Callable[[float], str]:
-    """How a value of ``unit`` reads on a slide."""
-    if unit == "USD":
-        return lambda x: usd(x)
-    if unit in ("%", "percentage points"):
-        return lambda x: f"{x:,.2f}"
-    if unit == "customers":
-        return lambda x: f"{x:,.0f}"
-    if unit.startswith("share"):
-        return lambda x: f"{x:,.3f}"
-    if unit == "ratio":
-        return lambda x: f"{x:,.2f}"
-    return lambda x: f"{x:,.3g}"
+_difference_unit = fmt.difference_unit
+value_formatter = fmt.axis
 
 
 def _signed(fmt: Callable[[float], str]) -> Callable[[float], str]:
@@ -207,8 +167,6 @@ def _with_unit(text: str, unit: str) -> str:
 
 def param_label(path: str) -> str:
     """Axis label of a scenario parameter: its path and unit from the schema."""
-    from sim.output.report import field_unit  # the schema walker lives with the assumptions table
-
     return _with_unit(path, field_unit(path))
 
 
@@ -219,7 +177,12 @@ def _new_axes(n: int = 1, *, sharey: bool = False) -> list[Axes]:
     """``n`` panels on one slide: one row up to four, then two rows (unused panels removed)."""
     ncols = n if n <= 4 else math.ceil(n / 2)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, layout="constrained", squeeze=False, sharey=sharey)
+    # a Figure of its own, not pyplot's: no global figure registry, no backend chosen at import,
+    # so a notebook keeps its inline backend and files render with the Agg canvas
+    with deck_style():
+        fig = Figure(figsize=SLIDE_SIZE_IN, layout="constrained")
+        FigureCanvasAgg(fig)  # renders to files and bytes (and measures text for the title wrap)
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey)
     flat = list(axes.ravel())
     for extra in flat[n:]:
         fig.delaxes(extra)
@@ -756,7 +719,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
                              values, cmap=cmap, shading="flat")
         mesh.set_gid("sweep-heatmap")
         norm = mesh.norm
-        cm = plt.get_cmap(cmap)
+        cm = matplotlib.colormaps[cmap]
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
                 r, gg, b, _ = cm(norm(v))
@@ -787,7 +750,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
 def _save_style(fig: Figure) -> Iterator[None]:
     """Deck style for saving: exact size for constrained layouts, cropped to content otherwise."""
     exact = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
-    with deck_style(), plt.rc_context({"savefig.bbox": "standard" if exact else "tight"}):
+    with deck_style(), matplotlib.rc_context({"savefig.bbox": "standard" if exact else "tight"}):
         yield
 
 
@@ -807,7 +770,7 @@ def save_figure(fig: Figure, stem: Path, *, formats: Sequence[str] = ("png", "sv
             path = stem.with_suffix(f".{ext}")
             fig.savefig(path, dpi=DPI, metadata=metadata[ext])
             paths.append(path)
-    plt.close(fig)
+    del fig  # a Figure of its own: nothing registered with pyplot to close
     return paths
 
 
@@ -817,41 +780,5 @@ def figure_png(fig: Figure, *, dpi: int = DPI, close: bool = True) -> bytes:
     with _save_style(fig):
         fig.savefig(buf, format="png", dpi=dpi)
     if close:
-        plt.close(fig)
+        del fig
     return buf.getvalue()
-
-
-# Plots of a run's monthly table: name -> fn(monthly, *, meta, policies).
-STANDARD_PLOTS: dict[str, Callable[..., Axes]] = {
-    "customers": plot_customers,
-    "cumulative_profit": plot_cumulative_profit,
-    "retention_rate": plot_retention,
-    "profit_waterfall": plot_profit_waterfall,
-    "satisfaction": plot_satisfaction,
-    "tickets": plot_tickets,
-    "wait_times": plot_wait_times,
-    "sla_attainment": plot_sla,
-}
-
-# KPIs whose paired differences vs the reference policy are saved as difference_<kpi>.
-DIFFERENCE_KPIS = ("cumulative_profit", "avg_retention_rate_pct")
-
-
-def standard_figures(res: Any) -> Iterator[tuple[str, Axes]]:
-    """(name, Axes) of every standard plot of a run (``Results``), drawn one at a time."""
-    meta = Meta.of(res)
-    for name, fn in STANDARD_PLOTS.items():
-        yield name, fn(res.monthly, meta=meta, policies=res.policies)
-    if len(res.policies) > 1:
-        diffs = res.differences()
-        for kpi in DIFFERENCE_KPIS:
-            yield f"difference_{kpi}", plot_differences(diffs, reference=res.reference, kpi=kpi, meta=meta,
-                                                        policies=res.policies)
-
-
-def save_standard_plots(res: Any, folder: Path) -> list[Path]:
-    """Every standard plot of a run, as PNG, SVG and PDF, in ``folder``."""
-    out: list[Path] = []
-    for name, ax in standard_figures(res):
-        out += save_figure(ax.figure, Path(folder) / name)
-    return out

@@ -1,47 +1,36 @@
 """A one-page, self-contained HTML report of a scenario run.
 
-Where it sits: experiment (``Results``) -> plots -> **report** (one HTML file, images
-embedded as base64 PNG) -> readers. Also home of the schema walker behind the assumptions
-table (every parameter of :mod:`sim.params.schema` with its value, unit, allowed range and source).
-It must not run the model except through :func:`sim.runs.experiment.run_scenario` in the
-``supportsim report`` command.
+Where it sits: runs (``Results``) -> figures -> **report** (one HTML file, images embedded
+as base64 PNG) -> readers. The assumptions table lists every parameter through the schema
+walker (:mod:`sim.params.walk`). It never runs the model: ``supportsim report`` (in
+:mod:`sim.cli`) runs the scenario and hands the ``Results`` over.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import math
 import os
-import typing
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+import pandas as pd
 
 from sim import __version__
+from sim.output import figures, fmt
+from sim.output.files import atomic_write
+from sim.output.plots import figure_png, policy_colors
+from sim.params.scenario import allowed_range, resolve_policies
 from sim.params.schema import Params, Scenario
+from sim.params.walk import source_of, unit_of, walk
+from sim.runs.metrics import KPIS
+from sim.runs.results import Results
 
 REPORT_NAME = "report.html"
 
-# The plots of the report, in reading order: (name in sim.output.plots.STANDARD_PLOTS or difference_<kpi>, caption).
-REPORT_PLOTS = [
-    ("cumulative_profit", "Cumulative profit: which policy earns most, and when the lines part."),
-    ("difference_cumulative_profit", "Paired difference of cumulative profit against the reference policy."),
-    ("customers", "Paying customers at each month's end."),
-    ("retention_rate", "Retention rate per month, (C − B) / A × 100."),
-    ("profit_waterfall", "Where the profit comes from: revenues up, costs down, mean over the horizon."),
-    ("tickets", "Demand for support: tickets raised, issues suppressed by fees, tickets abandoned."),
-    ("wait_times", "First-response waits per month (mean and 90th percentile)."),
-    ("sla_attainment", "Share of answered tickets that met their first-response target."),
-    ("satisfaction", "Satisfaction ladder: shares of paying customers on each level."),
-]
-
-
-# ---------------------------------------------------------------- the schema walker
+# ---------------------------------------------------------------- the assumptions table
 
 
 @dataclass(frozen=True)
@@ -57,89 +46,21 @@ class ParamRow:
     overrides: dict[str, Any]
 
 
-def _submodel(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``annotation`` (``X``, ``list[X]``, ``X | None``), if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _submodel(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _unit_of(info: Any) -> str:
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    unit = str(extra.get("unit", "") or "")
-    if unit:
-        return unit
-    ann = info.annotation
-    if ann is bool:
-        return "on/off"
-    if typing.get_origin(ann) is typing.Literal:
-        return "choice"
-    return ""
-
-
-def _source_of(info: Any) -> str:
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    return str(extra.get("source", "") or "")
-
-
-def field_info(path: str, model: type[BaseModel] = Scenario) -> Any:
-    """The pydantic FieldInfo of a dotted parameter path (list indices allowed), or None."""
-    info = None
-    current: type[BaseModel] | None = model
-    for part in path.split("."):
-        if part.isdigit() or part == "*":  # a list item, or every item (sweeps)
-            continue
-        if current is None or part not in current.model_fields:
-            return None
-        info = current.model_fields[part]
-        current = _submodel(info.annotation)
-    return info
-
-
-def field_unit(path: str) -> str:
-    """Unit of a parameter path from the schema ("" if unknown)."""
-    info = field_info(path)
-    return _unit_of(info) if info is not None else ""
-
-
-def _walk(obj: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """(path, value, FieldInfo) of every leaf parameter of ``obj``; list items as ``name[i]``."""
-    for name, info in type(obj).model_fields.items():
-        value = getattr(obj, name)
-        path = f"{prefix}{name}"
-        if isinstance(value, BaseModel):
-            yield from _walk(value, f"{path}.")
-        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
-            for i, item in enumerate(value):
-                label = getattr(item, "name", None)
-                yield from _walk(item, f"{path}[{i}{'=' + label if label else ''}].")
-        else:
-            yield path, value, info
-
-
 def assumptions(scenario: Scenario) -> list[ParamRow]:
     """Every parameter of the scenario: base value, unit, allowed range, source, description,
     and the value each policy that overrides it uses instead. Run settings come last."""
-    from sim.params.scenario import allowed_range, resolve_policies
-
     base = Params.model_validate(scenario.model_dump(include=set(Params.model_fields)))
-    policies = {p.name: dict((path, v) for path, v, _ in _walk(p.params)) for p in resolve_policies(scenario)}
+    policies = {p.name: dict((path, v) for path, v, _ in walk(p.params)) for p in resolve_policies(scenario)}
     rows = []
-    for path, value, info in [*_walk(base), *_walk(scenario.run, "run.")]:
+    for path, value, info in [*walk(base), *walk(scenario.run, "run.")]:
         overrides = {name: vals[path] for name, vals in policies.items() if path in vals and vals[path] != value}
-        rows.append(ParamRow(path, value, _unit_of(info), allowed_range(info), _source_of(info),
+        rows.append(ParamRow(path, value, unit_of(info), allowed_range(info), source_of(info),
                              info.description or "", overrides))
     return rows
 
 
-def assumptions_table(scenario: Scenario) -> Any:
+def assumptions_table(scenario: Scenario) -> pd.DataFrame:
     """:func:`assumptions` as a pandas table (one row per parameter)."""
-    import pandas as pd
-
     return pd.DataFrame([{"parameter": r.path, "value": r.value, "unit": r.unit, "allowed": r.allowed,
                           "source": r.source, "description": r.description,
                           "policy_overrides": r.overrides} for r in assumptions(scenario)])
@@ -148,42 +69,20 @@ def assumptions_table(scenario: Scenario) -> Any:
 # ---------------------------------------------------------------- HTML
 
 
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "on" if v else "off"
-    if isinstance(v, float):
-        return f"{v:,.6g}" if abs(v) < 1e6 else f"{v:,.0f}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
-    return str(v)
-
-
-def _fmt_kpi(kpi: str, x: float, *, signed: bool = False) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    from sim.output.plots import kpi_name_unit, value_formatter
-
-    text = value_formatter(kpi_name_unit(kpi)[1])(x)
-    return ("+" if signed and x > 0 else "") + text
-
-
 def _interval_cell(kpi: str, s: dict[str, float], *, signed: bool = False) -> str:
-    mean = _fmt_kpi(kpi, s["mean"], signed=signed)
-    ci = (f"<span class='ci'>[{_fmt_kpi(kpi, s['ci_low'], signed=signed)}, "
-          f"{_fmt_kpi(kpi, s['ci_high'], signed=signed)}]</span>") if math.isfinite(s.get("ci_low", math.nan)) else ""
+    mean = fmt.kpi(kpi, s["mean"], signed=signed)
+    ci = (f"<span class='ci'>[{fmt.kpi(kpi, s['ci_low'], signed=signed)}, "
+          f"{fmt.kpi(kpi, s['ci_high'], signed=signed)}]</span>") if math.isfinite(s.get("ci_low", math.nan)) else ""
     return f"{html.escape(mean)} {ci}"
 
 
-def _kpi_tables(res: Any) -> str:
-    from sim.output.plots import kpi_name_unit, policy_colors
-    from sim.runs.metrics import KPIS
-
+def _kpi_tables(res: Results) -> str:
     colors = policy_colors(res.policies)
     head = "".join(f"<th style='color:{colors[p]}'>{html.escape(p)}</th>" for p in res.policies)
     summary = res.summary()
     body = []
     for kpi in KPIS:
-        name, unit = kpi_name_unit(kpi)
+        name, unit = KPIS[kpi].label, KPIS[kpi].unit
         cells = "".join(f"<td>{_interval_cell(kpi, summary[p][kpi])}</td>" for p in res.policies)
         body.append(f"<tr><th scope='row'>{html.escape(name)} <span class='unit'>({html.escape(unit)})</span></th>"
                     f"{cells}</tr>")
@@ -196,8 +95,7 @@ def _kpi_tables(res: Any) -> str:
                        for p in others)
         body = []
         for kpi in KPIS:
-            name, unit = kpi_name_unit(kpi)
-            unit = "percentage points" if unit == "%" else unit
+            name, unit = KPIS[kpi].label, fmt.difference_unit(KPIS[kpi].unit)
             cells = []
             for p in others:
                 s = diffs[p][kpi]
@@ -215,9 +113,9 @@ def _kpi_tables(res: Any) -> str:
 def _assumptions_html(scenario: Scenario) -> str:
     rows = []
     for r in assumptions(scenario):
-        over = "; ".join(f"{html.escape(k)}: {html.escape(_fmt_value(v))}" for k, v in r.overrides.items())
+        over = "; ".join(f"{html.escape(k)}: {html.escape(fmt.param(v))}" for k, v in r.overrides.items())
         rows.append(
-            f"<tr><td class='path'>{html.escape(r.path)}</td><td>{html.escape(_fmt_value(r.value))}</td>"
+            f"<tr><td class='path'>{html.escape(r.path)}</td><td>{html.escape(fmt.param(r.value))}</td>"
             f"<td>{over}</td><td>{html.escape(r.unit) or '–'}</td><td>{html.escape(r.allowed)}</td>"
             f"<td>{html.escape(r.source) or '–'}</td><td class='doc'>{html.escape(r.description)}</td></tr>")
     return ("<table class='assumptions' id='assumptions'><thead><tr><th>Parameter</th><th>Value</th>"
@@ -225,20 +123,9 @@ def _assumptions_html(scenario: Scenario) -> str:
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def _figures(res: Any) -> list[tuple[str, str, bytes]]:
-    """(name, caption, PNG bytes) of the report's plots."""
-    from sim.output.plots import figure_png, standard_figures
-
-    wanted = dict(REPORT_PLOTS)
-    drawn = {}
-    for name, ax in standard_figures(res):
-        if name in wanted:
-            drawn[name] = figure_png(ax.figure)
-        else:
-            import matplotlib.pyplot as plt
-
-            plt.close(ax.figure)
-    return [(name, caption, drawn[name]) for name, caption in REPORT_PLOTS if name in drawn]
+def _figures(res: Results) -> list[tuple[str, str, bytes]]:
+    """(name, caption, PNG bytes) of the report's figures, in registry order."""
+    return [(f.name, f.caption, figure_png(f.draw(res).figure)) for f in figures.for_report(len(res.policies))]
 
 
 CSS = """
@@ -254,7 +141,7 @@ table.assumptions{font-size:12px}table.assumptions td{text-align:left}td.path{fo
 """
 
 
-def render(res: Any, *, command: str | None = None, plots: bool = True) -> str:
+def render(res: Results, *, command: str | None = None, plots: bool = True) -> str:
     """The report of ``res`` (``Results``) as one self-contained HTML page (``plots=False``:
     tables only, e.g. for a quick look)."""
     sc = res.scenario
@@ -288,10 +175,8 @@ allowed range and the source of its default (– where the schema records none).
 """
 
 
-def write_report(res: Any, out_dir: Path, *, command: str | None = None) -> Path:
+def write_report(res: Results, out_dir: Path, *, command: str | None = None) -> Path:
     """Write ``out_dir/report.html`` atomically (other files in ``out_dir`` are left alone)."""
-    from sim.output.files import atomic_write
-
     text = render(res, command=command)
     path = Path(out_dir) / REPORT_NAME
 
@@ -309,56 +194,4 @@ def _umask() -> int:
     return mask
 
 
-# ---------------------------------------------------------------- command line
-
-
-def _command_line(args: argparse.Namespace) -> str:
-    import shlex
-
-    parts = ["supportsim", "report", str(args.scenario), "--out", str(args.out)]
-    if args.replications is not None:
-        parts += ["--replications", str(args.replications)]
-    if args.seed is not None:
-        parts += ["--seed", str(args.seed)]
-    for o in args.overrides:
-        parts += ["--set", o]
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    import sys
-
-    from sim.cli.main import run_overrides
-    from sim.params.scenario import load
-    from sim.runs.experiment import default_workers, run_scenario
-
-    scenario = load(args.scenario, list(args.overrides) + run_overrides(args))
-    res = run_scenario(scenario, workers=args.workers or default_workers(), max_work=args.max_work)
-    path = write_report(res, args.out, command=_command_line(args))
-    if not args.quiet:
-        sys.stdout.write(f"wrote {path}\n")
-    return 0
-
-
-def add_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``supportsim report`` on the CLI's subparsers."""
-    p = subparsers.add_parser(
-        "report", help="run a scenario and write a one-page HTML report",
-        description="Run every policy of a scenario and write DIR/report.html: headline KPIs with 95% CIs, "
-                    "the key plots (embedded) and the assumptions table. Written atomically.")
-    p.add_argument("scenario", type=Path, help="scenario file (TOML), e.g. scenarios/baseline.toml")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override a parameter, e.g. --set support.agents=8 (repeatable; validated like the file)")
-    p.add_argument("--out", type=Path, required=True, help="output folder; report.html is written (replaced) there")
-    p.add_argument("--replications", type=int, help="replications per policy (default: the file's run.replications)")
-    p.add_argument("--seed", type=int, help="master seed (default: the file's run.seed)")
-    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores; 1 = serial)")
-    p.add_argument("--max-work", type=int, default=None, metavar="CUSTOMER_MONTHS",
-                   help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
-    p.set_defaults(func=cmd_report)
-    return p
-
-
-__all__ = ["REPORT_PLOTS", "ParamRow", "add_command", "assumptions", "assumptions_table", "cmd_report",
-           "field_info", "field_unit", "render", "write_report"]
+__all__ = ["ParamRow", "assumptions", "assumptions_table", "render", "write_report"]

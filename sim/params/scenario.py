@@ -14,15 +14,17 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.params.schema import Params, Scenario, field_bounds
+from sim.params.schema import POLICY_NAME_PATTERN, Params, Scenario, field_bounds
 
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few kB; refuse anything absurd before parsing
 MAX_DEPTH = 16  # tables nest 4 deep in a valid scenario (policies.NAME.customers.segments[i].field)
@@ -354,10 +356,6 @@ def _canonical(override: dict[str, Any], resolved: dict[str, Any]) -> dict[str, 
 
 
 def _valid_policy_name(name: str) -> bool:
-    import re
-
-    from sim.params.schema import POLICY_NAME_PATTERN
-
     return re.match(POLICY_NAME_PATTERN, name) is not None
 
 
@@ -424,7 +422,5 @@ def scenario_hash(scenario: Scenario) -> str:
 
 def to_toml(scenario: Scenario) -> str:
     """The full resolved scenario as TOML; loading it gives the same hash."""
-    import tomli_w
-
     data = scenario.model_dump(mode="json", exclude_none=True)
     return tomli_w.dumps(data)

@@ -6,26 +6,19 @@ results are identical whatever executor ran it (serial, local processes, Dask) a
 whatever order jobs finish, and replication r of every policy shares its random streams
 (common random numbers, so policy differences are paired).
 
-Two ways to run a scenario:
-
-- :func:`run_scenario` keeps every monthly row in memory and returns :class:`Results`
-  (what the app and the tests use for small runs);
-- :func:`run_to_dir` streams each finished replication to disk as it arrives (memory
-  stays flat however many replications), can keep adding replications until a KPI is
-  known precisely enough (:class:`Precision`), and on Ctrl-C keeps the replications
-  already finished, marked partial. The CLI's ``run`` uses it.
+:func:`run_scenario` keeps every monthly row in memory and returns :class:`Results`
+(what the app, the report and the tests use). :func:`sim.output.files.run_to_dir` streams
+each finished replication to disk instead (the CLI's ``run``) and can keep adding
+replications until a KPI is known precisely enough (:class:`Precision`, declared here).
 
 This module never prints; progress goes through an ``on_progress(done, total)`` callback.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -36,10 +29,11 @@ from sim.params.scenario import Policy, ScenarioError, reference_policy, resolve
 from sim.params.schema import Params, Scenario
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, default_workers, use_executor
+from sim.runs.results import Results
 
 __all__ = [
-    "Interrupted", "Job", "Precision", "Results", "default_workers", "execute", "jobs", "run_job",
-    "run_job_kpis", "run_scenario", "run_to_dir",
+    "Job", "Precision", "Results", "default_workers", "execute", "jobs", "run_job",
+    "run_job_kpis", "run_scenario",
 ]
 
 
@@ -128,34 +122,6 @@ def execute(job_list: list[Job], *, workers: int = 1, executor: Executor | None 
             while nxt in buffer:
                 yield job_list[nxt], buffer.pop(nxt)
                 nxt += 1
-
-
-@dataclass
-class Results:
-    """Everything a run of a scenario produced.
-
-    ``partial``: the run was interrupted; ``completed`` counts finished replications per
-    policy and ``replications`` the replications every policy completed. ``precision``:
-    the report of a precision-mode run (see :class:`Precision`).
-    """
-
-    scenario: Scenario
-    scenario_sha256: str
-    seed: int
-    replications: int
-    policies: list[str]
-    reference: str
-    monthly: pd.DataFrame
-    kpis: pd.DataFrame
-    partial: bool = False
-    completed: dict[str, int] | None = None
-    precision: dict[str, Any] | None = None
-
-    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        return metrics.summarize(self.kpis, self.policies)
-
-    def differences(self) -> dict[str, dict[str, dict]]:
-        return metrics.paired_differences(self.kpis, self.reference, self.policies)
 
 
 def _policy_order(policies: Sequence[str]) -> Callable[[pd.Series], pd.Series]:
@@ -296,200 +262,3 @@ class Precision:
             "met": bool(widths) and all(w <= self.target for w in widths.values()),
             "half_width": widths,
         }
-
-
-# ---------------------------------------------------------------------------- streaming runs
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`run_to_dir`: the finished replications were written, marked partial."""
-
-    def __init__(self, results: Results, out_dir: Path) -> None:
-        super().__init__(f"{sum((results.completed or {}).values())} finished runs kept in {out_dir} (partial)")
-        self.results = results
-        self.out_dir = out_dir
-
-
-class MonthlySpool:
-    """Monthly rows of finished runs, appended to a file as they arrive, any order.
-
-    Only a byte range per (policy, replication) is kept in memory; :meth:`assemble` copies
-    the ranges into the final CSV in (policy, replication) order, so the file is the same
-    bytes whatever order the runs finished in, and the same bytes
-    :func:`sim.output.files.write_results` writes for the same runs.
-    """
-
-    def __init__(self, path: Path, write_table: Callable[[pd.DataFrame, Any], None]) -> None:
-        self.path = path
-        self._write_table = write_table
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in assemble/close
-        self.header: bytes | None = None
-        self.ranges: dict[tuple[str, int], tuple[int, int]] = {}
-
-    def add(self, policy: str, replication: int, table: pd.DataFrame) -> None:
-        buf = io.StringIO()
-        self._write_table(table, buf)
-        header, body = buf.getvalue().encode().split(b"\n", 1)
-        if self.header is None:
-            self.header = header
-        elif header != self.header:
-            raise RuntimeError(f"run {policy}/{replication} has different columns from the first run")
-        start = self._file.tell()
-        self._file.write(body)
-        self.ranges[(policy, replication)] = (start, len(body))
-
-    def assemble(self, out: Path, policies: Sequence[str]) -> None:
-        self._file.close()
-        with open(self.path, "rb") as src, open(out, "wb") as dst:
-            if self.header is not None:
-                dst.write(self.header + b"\n")
-            order = {p: i for i, p in enumerate(policies)}
-            for key in sorted(self.ranges, key=lambda k: (order[k[0]], k[1])):
-                start, length = self.ranges[key]
-                src.seek(start)
-                dst.write(src.read(length))
-        self.path.unlink()
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-
-
-def run_to_dir(
-    scenario: Scenario,
-    out_dir: Path | str,
-    *,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
-    precision: Precision | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
-    plots: bool = True,
-    crn: bool = True,
-    keep_partial: bool = False,
-) -> Results:
-    """Run every policy of ``scenario`` and write monthly.csv, kpis.csv, summary.json and
-    plots/ into ``out_dir``, streaming each finished run to disk.
-
-    The folder is replaced atomically when the run ends. With ``precision`` replications
-    are added in rounds until the rule is met or its cap is reached (``replications`` is
-    then the first round, at least 3). On Ctrl-C (KeyboardInterrupt) the previous output is
-    left as it was, unless ``keep_partial``: then the runs already finished replace it,
-    marked ``"partial": true`` in summary.json, and :class:`Interrupted` is raised.
-    The returned :class:`Results` holds the KPI table; ``monthly`` is read back from disk
-    only when plots are drawn, else it is empty.
-    """
-    from sim.output import files as rs  # results imports this module: import at call time
-
-    out_dir = Path(out_dir)
-    reps = replications or scenario.run.replications
-    seed = scenario.run.seed if seed is None else seed
-    if precision is not None:
-        reps = min(max(reps, 3), precision.max_replications)
-    guardrails.check(scenario, precision.max_replications if precision else reps, max_work)
-    policies = resolve_policies(scenario)
-    names = [p.name for p in policies]
-    res = Results(scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=seed, replications=0,
-                  policies=names, reference=reference_policy(scenario), monthly=pd.DataFrame(),
-                  kpis=pd.DataFrame(columns=["policy", "replication", *metrics.KPIS]))
-    kpi_rows: dict[tuple[str, int], dict[str, float]] = {}
-    report: dict[str, Any] | None = None
-    interrupted = False
-    executor_cm = use_executor(executor, workers=workers, cluster=cluster)
-
-    with rs.atomic_dir(out_dir) as tmp:
-        # each run's rows go through the same writer as write_results (same columns and format)
-        spool = MonthlySpool(tmp / ".monthly.spool", lambda df, buf: rs.write_monthly_csv(replace(res, monthly=df), buf))
-        try:
-            with executor_cm as ex:
-                done, total, have = 0, len(policies) * reps, 0
-                target = reps
-                while True:
-                    batch = jobs(policies, replications=target - have, months=scenario.run.months, seed=seed,
-                                 first=have, crn=crn)
-                    for i, (monthly, kpis) in ex.imap_unordered(run_job_with_kpis, batch):
-                        job = batch[i]
-                        spool.add(job.policy, job.replication, monthly)
-                        kpi_rows[(job.policy, job.replication)] = kpis
-                        done += 1
-                        # in precision mode the last run of a round is reported once the next
-                        # round's size is known, so a progress bar never sees done == total early
-                        if on_progress and (precision is None or done < total):
-                            on_progress(done, total)
-                    have = target
-                    if precision is None:
-                        break
-                    widths = precision.half_widths(_kpi_frame(kpi_rows, names), names, res.reference)
-                    report = precision.report(have, widths)
-                    if report["met"] or have >= precision.max_replications:
-                        if on_progress:
-                            on_progress(done, done)
-                        break
-                    target = precision.next_total(have, widths)
-                    total = len(policies) * target
-                    if on_progress:
-                        on_progress(done, total)
-        except KeyboardInterrupt:
-            spool.close()
-            if not keep_partial:
-                raise
-            interrupted = True
-        spool.close()
-        spool.assemble(tmp / "monthly.csv", names)
-        kpi_df = _kpi_frame(kpi_rows, names)
-        completed = {p: int((kpi_df["policy"] == p).sum()) for p in names}
-        full = _complete_replications(kpi_df, names)
-        if precision is not None and report is not None and interrupted:
-            report = {**report, "interrupted": True}
-        res = replace(res, replications=full, kpis=kpi_df, partial=interrupted, completed=completed,
-                      precision=report)
-        rs.write_table(kpi_df, res, tmp / "kpis.csv")
-        summary = rs.summary_dict(res)
-        summary.update(_json_safe({"partial": interrupted, "replications_completed": completed,
-                                   "precision": report}))
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
-        if plots and len(kpi_df):
-            from sim.output import plots as plotting
-
-            res = replace(res, monthly=_read_monthly(tmp / "monthly.csv", rs.provenance_columns(res)))
-            plotting.save_standard_plots(res, tmp / "plots")
-    if interrupted:
-        raise Interrupted(res, out_dir)
-    return res
-
-
-def _kpi_frame(rows: dict[tuple[str, int], dict[str, float]], policies: Sequence[str]) -> pd.DataFrame:
-    """KPI rows in (policy, replication) order, the layout of :func:`metrics.kpi_table`."""
-    order = {p: i for i, p in enumerate(policies)}
-    keys = sorted(rows, key=lambda k: (order[k[0]], k[1]))
-    df = pd.DataFrame([{"policy": p, "replication": r, **rows[(p, r)]} for p, r in keys],
-                      columns=["policy", "replication", *metrics.KPIS])
-    return df
-
-
-def _complete_replications(kpis: pd.DataFrame, policies: Sequence[str]) -> int:
-    """Replications that every policy finished."""
-    if kpis.empty:
-        return 0
-    sets = [set(kpis.loc[kpis["policy"] == p, "replication"]) for p in policies]
-    return len(set.intersection(*sets))
-
-
-def _read_monthly(path: Path, provenance: dict[str, Any]) -> pd.DataFrame:
-    """monthly.csv back as a table, without the constant provenance columns."""
-    df = pd.read_csv(path)
-    return df.drop(columns=[c for c in provenance if c in df.columns])
-
-
-def _json_safe(obj: Any) -> Any:
-    """NaN and infinities become null (strict JSON)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj

@@ -3,34 +3,79 @@
 Where it sits: model records (tidy monthly table) -> **metrics** -> results files, plots,
 app. Works on pandas tables only; never runs the model.
 
-KPI definitions (also in docs/model.md):
-- customers_at_horizon: paying customers at the end of the last month (C of the last month).
-- avg_retention_rate_pct: mean over months of ((C - B) / A) x 100.
-- cumulative_profit: sum of monthly profit (USD).
-- ltv: margin per paying customer-month / monthly churn rate, where margin counts
-  subscription and support revenue less support, VIP and loyalty cost (USD).
-- cac: acquisition spend / customers acquired (USD per acquired paying customer).
-- ltv_cac: ltv / cac.
-- suppressed_share: issues not raised because of the fee or habit / all issues.
+Every KPI is declared once in :data:`KPIS` (label, unit, format, better direction,
+definition) and every money column once in :data:`MONEY_COLUMNS`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-KPIS = {
-    "customers_at_horizon": "Customers at horizon",
-    "avg_retention_rate_pct": "Average retention rate (%)",
-    "cumulative_profit": "Cumulative profit (USD)",
-    "ltv": "LTV (USD)",
-    "cac": "CAC (USD)",
-    "ltv_cac": "LTV:CAC",
-    "suppressed_share": "Issues suppressed (share)",
-}
-MONEY = ["subscription_revenue", "support_revenue", "support_cost", "acquisition_cost", "vip_cost", "loyalty_cost"]
-COSTS = {"support_cost", "acquisition_cost", "vip_cost", "loyalty_cost"}
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI, declared once: every table, card, plot axis and report row reads it from here.
+
+    ``fmt`` is how a value reads (see :mod:`sim.output.fmt`): "usd", "count", "pct" (a value
+    already in percent), "share" (a fraction shown in percent) or "ratio". ``better``:
+    "higher", "lower" or "neutral" (neither direction is good in itself).
+    """
+
+    name: str
+    label: str
+    unit: str
+    fmt: Literal["usd", "count", "pct", "share", "ratio"]
+    better: Literal["higher", "lower", "neutral"]
+    definition: str
+
+    @property
+    def title(self) -> str:
+        """Label with its unit, e.g. "Cumulative profit (USD)"."""
+        return self.label if self.fmt in ("count", "ratio") else f"{self.label} ({self.unit})"
+
+
+KPIS: dict[str, KPI] = {k.name: k for k in (
+    KPI("customers_at_horizon", "Customers at horizon", "customers", "count", "higher",
+        "Paying customers at the end of the last month (C of the last month)."),
+    KPI("avg_retention_rate_pct", "Average retention rate", "%", "pct", "higher",
+        "Mean over months of the monthly retention rate ((C - B) / A) x 100."),
+    KPI("cumulative_profit", "Cumulative profit", "USD", "usd", "higher",
+        "Sum of monthly profit over the horizon, undiscounted (USD)."),
+    KPI("ltv", "LTV", "USD", "usd", "higher",
+        "Margin per paying customer-month / monthly churn rate; margin counts subscription and support "
+        "revenue less support, VIP and loyalty cost (USD)."),
+    KPI("cac", "CAC", "USD", "usd", "lower",
+        "Acquisition spend / customers acquired (USD per acquired paying customer)."),
+    KPI("ltv_cac", "LTV:CAC", "ratio", "ratio", "higher", "LTV / CAC."),
+    KPI("suppressed_share", "Issues suppressed", "share of issues", "share", "neutral",
+        "Issues not raised because of the fee or habit / all issues."),
+)}
+
+
+@dataclass(frozen=True)
+class Money:
+    """A money column of the monthly records: its label and its sign in profit."""
+
+    column: str
+    label: str
+    sign: Literal[1, -1]
+
+
+MONEY_COLUMNS: tuple[Money, ...] = (
+    Money("subscription_revenue", "Subscription revenue", 1),
+    Money("support_revenue", "Support revenue", 1),
+    Money("support_cost", "Support cost", -1),
+    Money("acquisition_cost", "Acquisition cost", -1),
+    Money("vip_cost", "VIP cost", -1),
+    Money("loyalty_cost", "Loyalty cost", -1),
+)
+MONEY = [m.column for m in MONEY_COLUMNS]
+COSTS = {m.column for m in MONEY_COLUMNS if m.sign < 0}
 
 
 def _ratio(num: float, den: float) -> float:

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 
 from sim.params.scenario import (
     ScenarioError,
@@ -37,6 +36,7 @@ from sim.params.scenario import (
     validate_dict,
 )
 from sim.params.schema import Params, Scenario
+from sim.params.walk import field_info
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
@@ -76,30 +76,9 @@ class SweepInterrupted(KeyboardInterrupt):
 # ---------------------------------------------------------------------------- parameter paths
 
 
-def _field_info(path: str) -> Any:
-    """The pydantic FieldInfo a (base) parameter path points at, or None if there is none."""
-    parts = path.split(".")
-    if parts and parts[0] == "policies":
-        parts = parts[2:]
-    current: Any = Scenario
-    info = None
-    for part in parts:
-        if part.isdigit() or part == "*":
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        info = current.model_fields.get(part)
-        if info is None:
-            return None
-        ann = info.annotation
-        candidates = (ann, *getattr(ann, "__args__", ()))
-        current = next((a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)), ann)
-    return info
-
-
 def _bounds(path: str) -> tuple[float, float, bool]:
     """Allowed (low, high) of a numeric parameter and whether it is an integer."""
-    info = _field_info(path)
+    info = field_info(path)
     lo, hi = -math.inf, math.inf
     if info is not None:
         for m in info.metadata:
@@ -660,7 +639,7 @@ def _swing_for(scenario: Scenario, path: str, label: str, delta: float,
             lv, hv = float(rng[0]), float(rng[1])
             for v in (lv, hv):
                 if not lo_b <= v <= hi_b:
-                    raise ScenarioError([f"{c}: {v:g} is out of range; {allowed_range(_field_info(path))}"], "--range")
+                    raise ScenarioError([f"{c}: {v:g} is out of range; {allowed_range(field_info(path))}"], "--range")
         else:
             if base == 0:
                 raise ScenarioError([f"{c}: the base value is 0, so +-{delta:.0%} does not move it; give a range "

@@ -1,0 +1,117 @@
+"""What every verb shares: the scenario arguments, the run options, one progress bar.
+
+Where it sits: **cli** only (argparse and printing live here and nowhere below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sim.params.scenario import ScenarioError, load
+from sim.params.schema import Scenario
+from sim.runs.executors import check_cluster_address
+from sim.runs.options import RunOptions
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low`` ("2e9" accepted), with a message naming the rule."""
+
+    def conv(text: str) -> int:
+        try:
+            value = float(text)
+            if not value.is_integer():
+                raise ValueError
+            value = int(value)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})")
+        return value
+
+    return conv
+
+
+def scenario_args(p: argparse.ArgumentParser) -> None:
+    """The positional scenario FILE and repeatable ``--set`` of every verb that reads a scenario."""
+    p.add_argument("scenario", type=Path, help="scenario file (TOML), e.g. scenarios/baseline.toml")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a parameter, e.g. --set support.agents=8 (repeatable; validated like the file)",
+    )
+
+
+def run_option_args(p: argparse.ArgumentParser, *, replications: bool = True, cluster: bool = True) -> None:
+    """--replications, --seed, --workers, --cluster, --max-work and --quiet: the run options."""
+    if replications:
+        p.add_argument("--replications", type=int_at_least(1),
+                       help="replications per policy (default: the file's run.replications)")
+    p.add_argument("--seed", type=int_at_least(0), help="master seed (default: the file's run.seed)")
+    p.add_argument("--workers", type=int_at_least(0), default=0,
+                   help="local processes (default 0: all cores; 1 = serial in this process)")
+    if cluster:
+        p.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                       help="run on a Dask distributed scheduler instead of local processes (needs supportsim[dask] "
+                            "on every worker); results are identical")
+    p.add_argument("--max-work", type=int_at_least(1), default=None, metavar="CUSTOMER_MONTHS",
+                   help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or printed summary")
+
+
+def run_options(args: argparse.Namespace, desc: str = "simulating") -> RunOptions:
+    """The :class:`RunOptions` asked for on the command line (the cluster address checked first)."""
+    cluster = getattr(args, "cluster", None)
+    if cluster:
+        check_cluster_address(cluster)
+    return RunOptions(replications=getattr(args, "replications", None), seed=args.seed, workers=args.workers,
+                      cluster=cluster, max_work=args.max_work, on_progress=progress_bar(args.quiet, desc))
+
+
+def load_scenario(args: argparse.Namespace, *, record_replications: bool = True) -> Scenario:
+    """The scenario of ``args`` with its ``--set`` overrides; ``--seed`` (and, unless a study
+    runs its own count per point, ``--replications``) are recorded as ``run.*`` overrides so
+    the resolved scenario and its hash carry them."""
+    reps = getattr(args, "replications", None) if record_replications else None
+    extra = RunOptions(replications=reps, seed=getattr(args, "seed", None)).overrides()
+    return load(args.scenario, list(args.overrides) + extra)
+
+
+def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr with rate and ETA; its total follows the caller (precision mode grows it)."""
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, unit="run", desc=desc, file=sys.stderr, dynamic_ncols=True)
+        if bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+        if done >= total and total:
+            bar.close()
+            state.pop("bar")
+
+    return update
+
+
+def policies_arg(text: str | None) -> list[str] | None:
+    """``--policies a,b,c`` as a list (None when not given)."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ScenarioError([f"--policies {text!r}: expected names separated by commas, e.g. flat,per_ticket"],
+                            "--policies")
+    return names
