@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine import pricing
 from sim.params.schema import LADDER, Params
 
 BELOW, MEET, EXCEED, DELIGHT, WOW = range(len(LADDER))
@@ -113,22 +114,6 @@ def initial_levels(count: int, params: Params, rng: np.random.Generator) -> np.n
 # ------------------------------------------------------------------ help-seeking
 
 
-def ticket_fee_by_segment(params: Params) -> np.ndarray:
-    """Marginal fee (USD) of one more ticket beyond the free allowance, per segment.
-
-    Under per_hour the customer anticipates the mean handle time.
-    """
-    p = params.pricing
-    segs = params.customers.segments
-    if p.scheme == "per_ticket":
-        return np.full(len(segs), p.per_ticket_fee_usd)
-    if p.scheme == "per_hour":
-        return np.full(len(segs), p.per_hour_fee_usd * params.support.handle_time_mean_h)
-    if p.scheme == "tiered":
-        return np.array([s.tier_ticket_fee_usd for s in segs])
-    return np.zeros(len(segs))
-
-
 def ask_probability(params: Params, fee_usd: np.ndarray, sensitivity: np.ndarray) -> np.ndarray:
     """Demand suppression: P(ask for help) = base x exp(-sensitivity x marginal fee)."""
     return params.help_seeking.base_ask_prob * np.exp(-sensitivity * fee_usd)
@@ -151,11 +136,8 @@ def help_decisions(pop: Population, who: np.ndarray, params: Params, rng_issues:
     rate = np.array([s.issue_rate_per_month for s in segs])[seg]
     issues = rng_issues.poisson(rate)
     sens = np.array([s.fee_sensitivity_per_usd for s in segs])[seg]
-    fee = ticket_fee_by_segment(params)[seg]
-    allowance = params.pricing.included_tickets_per_month
-    if params.pricing.scheme == "flat":
-        allowance = np.iinfo(np.int32).max  # flat: every ticket is free
-    free_n = np.minimum(issues, allowance)
+    fee = pricing.marginal_fee_by_segment(params)[seg]
+    free_n = np.minimum(issues, pricing.free_allowance(params))
     paid_n = issues - free_n
     p_free = params.help_seeking.base_ask_prob
     asks_free = rng_help.binomial(free_n, p_free)

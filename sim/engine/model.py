@@ -23,8 +23,8 @@ import numpy as np
 import simpy
 
 from sim.engine import customers as cu
-from sim.engine import erlang
-from sim.engine.desk import Desk, TicketBatch
+from sim.engine import erlang, pricing
+from sim.engine.desk import Desk, DeskStats, TicketBatch
 from sim.engine.rng import Streams
 from sim.params.schema import HOURS_PER_MONTH, LADDER, Params
 
@@ -42,7 +42,6 @@ def _handle_times(params: Params, n: int, rng: np.random.Generator) -> np.ndarra
 def _tickets(pop: cu.Population, who: np.ndarray, hd: cu.HelpDecisions, params: Params, t0: float,
              rng: np.random.Generator) -> TicketBatch:
     """Expand this month's raised tickets into a batch sorted by arrival time."""
-    segs = params.customers.segments
     cust = np.concatenate([np.repeat(who, hd.asks_free), np.repeat(who, hd.asks_paid)])
     charged = np.concatenate([np.zeros(hd.asks_free.sum(), bool), np.ones(hd.asks_paid.sum(), bool)])
     n = len(cust)
@@ -52,21 +51,8 @@ def _tickets(pop: cu.Population, who: np.ndarray, hd: cu.HelpDecisions, params: 
     order = np.argsort(arrival, kind="stable")
     cust, charged, arrival, handle, patience = cust[order], charged[order], arrival[order], handle[order], patience[order]
     seg = pop.segment[cust]
-    p = params.pricing
-    if p.scheme == "tiered":
-        priority = np.array([s.tier_priority for s in segs])[seg]
-        sla = np.array([s.tier_sla_h for s in segs])[seg]
-    else:
-        priority = np.ones(n, dtype=np.int64)
-        sla = np.full(n, params.support.sla_target_h)
-    vip = pop.vip[cust]
-    priority = np.where(vip, 0, priority)
-    sla = np.where(vip, params.vip.sla_h, sla)
-    if p.scheme == "per_hour":
-        fee = p.per_hour_fee_usd * handle
-    else:
-        fee = cu.ticket_fee_by_segment(params)[seg]
-    fee = np.where(charged, fee, 0.0)
+    priority, sla = pricing.ticket_service(params, seg, pop.vip[cust])
+    fee = pricing.ticket_fees(params, seg, handle, charged)
     return TicketBatch(arrival, handle, patience, priority, sla, cust, fee)
 
 
@@ -117,82 +103,132 @@ class Trace:
     tickets: list[tuple] = field(default_factory=list)
 
 
-def run(params: Params, *, months: int, seed: int, replication: int = 0,
-        crn_salt: str | None = None, trace: Trace | None = None) -> list[dict[str, Any]]:
-    """Simulate one replication of one policy; return one record (dict) per month.
+@dataclass
+class _Month:
+    """What one month's steps hand to each other (month m, starting at t0 = m x 730 h)."""
 
-    ``crn_salt`` gives the run its own random streams (switches common random numbers off);
-    ``trace`` collects per-customer and per-ticket records (memory then grows with events).
-    """
-    streams = Streams(seed, replication, independent_of=crn_salt)
-    streams.month(-1)
-    n0 = params.customers.initial
-    pop = cu.Population.empty(int(n0 * 1.3) + 64)
-    pop.add(n0, params, streams["attributes"], month=0, paying=True,
-            level=cu.initial_levels(n0, params, streams["ladder"]))
-    env = simpy.Environment()
-    sup = params.support
-    desk = Desk(env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop,
-                ticket_log=trace.tickets if trace is not None else None)
-    churn_month = np.full(0, -1, dtype=np.int32)
-    segs = params.customers.segments
-    conv_base = float(sum(s.share * s.trial_conversion for s in segs))
-    cac = params.acquisition.cac_multiple * params.acquisition.retention_cost_usd
-    # Warm start: a trial pipeline already running at month 0, sized to replace the churn
-    # expected in the first month, so month 0 does not start with an empty funnel.
-    all_paying = np.arange(pop.n)
-    expected_churn = float(cu.churn_probability(pop, all_paying, params).sum())
-    need0 = params.acquisition.replacement_share * expected_churn + params.acquisition.growth_per_month
-    # The same number of trials start in month 0 (bought before the horizon, not charged), so the
-    # funnel is full from the start and month 1 converts trials too.
-    warm_trials = int(round(need0 / conv_base)) if conv_base > 0 else 0
-    pop.add(warm_trials, params, streams["attributes"], month=-1, paying=False)
-    pending_signups = warm_trials
-    outreach = np.zeros(0, dtype=np.int64)
-    records = []
+    month: int
+    t0: float
+    a_start: int = 0  # A: paying customers before this month's conversions
+    acquired: int = 0  # B: trials converted this month
+    new_trials: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    active: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    paying: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    hd: cu.HelpDecisions | None = None
+    batch: TicketBatch | None = None
+    manual: np.ndarray | None = None  # VIP slots cared for by hand (VIP programme on)
+    touch_c: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    touch_d: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stats: DeskStats = field(default_factory=DeskStats)
+    followups: int = 0
+    churn_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    churn_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    unhappy_churners: int = 0
 
-    for month in range(months):
-        streams.month(month)
-        t0 = month * MONTH_H
+
+class _Run:
+    """The state of one replication between months, and the month's steps in order."""
+
+    def __init__(self, params: Params, streams: Streams, trace: Trace | None) -> None:
+        self.params = params
+        self.streams = streams
+        self.trace = trace
+        streams.month(-1)
+        n0 = params.customers.initial
+        pop = cu.Population.empty(int(n0 * 1.3) + 64)
+        pop.add(n0, params, streams["attributes"], month=0, paying=True,
+                level=cu.initial_levels(n0, params, streams["ladder"]))
+        self.pop = pop
+        self.env = simpy.Environment()
+        sup = params.support
+        self.desk = Desk(self.env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop,
+                         ticket_log=trace.tickets if trace is not None else None)
+        self.churn_month = np.full(0, -1, dtype=np.int32)
+        segs = params.customers.segments
+        self.conv_base = float(sum(s.share * s.trial_conversion for s in segs))
+        self.cac = params.acquisition.cac_multiple * params.acquisition.retention_cost_usd
+        self.pending_signups = self._warm_start()
+        self.outreach = np.zeros(0, dtype=np.int64)
+
+    def _warm_start(self) -> int:
+        """A trial pipeline already running at month 0, sized to replace the churn expected in
+        the first month, so month 0 does not start with an empty funnel. The same number of
+        trials start in month 0 (bought before the horizon, not charged), so the funnel is full
+        from the start and month 1 converts trials too. Returns month 0's signups."""
+        params, pop = self.params, self.pop
+        all_paying = np.arange(pop.n)
+        expected_churn = float(cu.churn_probability(pop, all_paying, params).sum())
+        need0 = params.acquisition.replacement_share * expected_churn + params.acquisition.growth_per_month
+        warm_trials = int(round(need0 / self.conv_base)) if self.conv_base > 0 else 0
+        pop.add(warm_trials, params, self.streams["attributes"], month=-1, paying=False)
+        return warm_trials
+
+    def month(self, month: int) -> dict[str, Any]:
+        """Run month ``month`` (steps 1-6 of the module docstring); return its record."""
+        self.streams.month(month)
+        m = _Month(month, month * MONTH_H)
+        self.trials(m)
+        self.issues_and_help(m)
+        self.desk_month(m)
+        self.ladder_and_churn(m)
+        money = self.money(m)
+        shares = np.bincount(self.pop.level[m.paying], minlength=len(LADDER)) / max(len(m.paying), 1)
+        self.close_churn(m)
+        acquisition = self.acquisition(m)
+        self.pop.reset_counters()
+        return self.record(m, shares, money, acquisition)
+
+    def trials(self, m: _Month) -> None:
+        """1-2. Last month's trials convert or leave; last month's signups start their trials."""
+        pop, params = self.pop, self.params
         n = pop.n
-        # 1. conversions of last month's trials
-        a_start = int(np.count_nonzero(pop.paying[:n] & pop.active[:n]))
-        trials = np.flatnonzero(pop.active[:n] & ~pop.paying[:n] & (pop.trial_month[:n] == month - 1))
-        converts = streams["trial"].random(len(trials)) < cu.conversion_probability(pop, trials, params)
+        m.a_start = int(np.count_nonzero(pop.paying[:n] & pop.active[:n]))
+        trials = np.flatnonzero(pop.active[:n] & ~pop.paying[:n] & (pop.trial_month[:n] == m.month - 1))
+        converts = self.streams["trial"].random(len(trials)) < cu.conversion_probability(pop, trials, params)
         conv_idx = trials[converts]
         pop.paying[conv_idx] = True
-        pop.converted_month[conv_idx] = month
+        pop.converted_month[conv_idx] = m.month
         pop.active[trials[~converts]] = False
-        acquired = len(conv_idx)
-        # 2. new trials
-        new_trials = pop.add(pending_signups, params, streams["attributes"], month=month, paying=False)
+        m.acquired = len(conv_idx)
+        m.new_trials = pop.add(self.pending_signups, params, self.streams["attributes"], month=m.month, paying=False)
         n = pop.n
-        active = np.flatnonzero(pop.active[:n])
-        paying = active[pop.paying[active]]
-        # 3. issues and tickets
-        hd = cu.help_decisions(pop, active, params, streams["issues"], streams["help"])
-        batch = _tickets(pop, active, hd, params, t0, streams["tickets"])
+        m.active = np.flatnonzero(pop.active[:n])
+        m.paying = m.active[pop.paying[m.active]]
+
+    def issues_and_help(self, m: _Month) -> None:
+        """3. Issues arrive; customers raise tickets or not given the marginal fee; VIP touches."""
+        pop, params, streams = self.pop, self.params, self.streams
+        m.hd = cu.help_decisions(pop, m.active, params, streams["issues"], streams["help"])
+        m.batch = _tickets(pop, m.active, m.hd, params, m.t0, streams["tickets"])
         if params.vip.enabled:
-            manual = _manual_vips(pop, params)
-            touch_c, touch_d = _vip_touches(pop, params, month, new_trials, outreach, manual)
-        else:
-            touch_c, touch_d = np.zeros(0, np.int64), np.zeros(0)
-        # 4. staffing and the desk
+            m.manual = _manual_vips(pop, params)
+            m.touch_c, m.touch_d = _vip_touches(pop, params, m.month, m.new_trials, self.outreach, m.manual)
+
+    def desk_month(self, m: _Month) -> None:
+        """4. Staffing is set (fixed, or Erlang C on this month's offered load); the desk runs
+        to the month's end."""
+        sup, desk, batch = self.params.support, self.desk, m.batch
+        assert batch is not None
         if sup.staffing == "erlang":
-            load = (len(batch) * sup.handle_time_mean_h + touch_d.sum()) / MONTH_H
+            load = (len(batch) * sup.handle_time_mean_h + m.touch_d.sum()) / MONTH_H
             agents = erlang.agents_for_service_level(
                 load, sup.handle_time_mean_h, sup.sla_target_h, sup.staffing_service_level,
                 lo=sup.min_agents, hi=sup.max_agents)
             desk.set_agents(agents)
-        desk.begin_period(t0 + MONTH_H)
+        desk.begin_period(m.t0 + MONTH_H)
         desk.submit(batch)
-        desk.submit_touches(t0 + streams["vip"].random(len(touch_c)) * MONTH_H, touch_d, touch_c)
-        env.run(until=t0 + MONTH_H)
-        stats = desk.new_period()
-        # 5. satisfaction (experiences, then survey follow-ups), churn, VIP alerts
-        cu.ladder_update(pop, active, hd.unresolved, params, streams["ladder"])
-        followups = cu.feedback_followups(pop, paying, params, streams["ladder"])
-        rng_churn = streams["churn"]
+        desk.submit_touches(m.t0 + self.streams["vip"].random(len(m.touch_c)) * MONTH_H, m.touch_d, m.touch_c)
+        self.env.run(until=m.t0 + MONTH_H)
+        m.stats = desk.new_period()
+
+    def ladder_and_churn(self, m: _Month) -> None:
+        """5. The satisfaction ladder moves (experiences, then survey follow-ups); paying
+        customers draw churn; VIP activity alerts flag some and outreach may save them."""
+        pop, params, paying = self.pop, self.params, m.paying
+        assert m.hd is not None
+        cu.ladder_update(pop, m.active, m.hd.unresolved, params, self.streams["ladder"])
+        m.followups = cu.feedback_followups(pop, paying, params, self.streams["ladder"])
+        rng_churn = self.streams["churn"]
         p_churn = cu.churn_probability(pop, paying, params)
         bound = rng_churn.random(len(paying)) < p_churn
         detected = np.zeros(len(paying), bool)
@@ -200,77 +236,98 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         false_alarm = np.zeros(len(paying), bool)
         if params.vip.enabled:
             v = params.vip
+            assert m.manual is not None
             is_vip = pop.vip[paying]
             u = rng_churn.random((3, len(paying)))
             detected = bound & is_vip & (u[0] < v.alert_detection_prob)
-            by_hand = manual[paying]
+            by_hand = m.manual[paying]
             save_prob = np.where(by_hand, v.outreach_save_prob, v.automated_save_prob)
             saved = detected & (u[1] < save_prob)
             false_alarm = ~bound & is_vip & (u[2] < v.alert_false_positive_rate)
-        churn_mask = bound & ~saved
-        churn_idx = paying[churn_mask]
-        unhappy_churners = int(np.count_nonzero(pop.level[churn_idx] == cu.BELOW))
-        outreach = paying[detected | false_alarm]
-        # money (paying customers at the start of the month, conversions included, pay this month)
+        m.churn_mask = bound & ~saved
+        m.churn_idx = paying[m.churn_mask]
+        m.unhappy_churners = int(np.count_nonzero(pop.level[m.churn_idx] == cu.BELOW))
+        self.outreach = paying[detected | false_alarm]
+
+    def money(self, m: _Month) -> dict[str, float]:
+        """Money of the month: paying customers at the start of the month, conversions
+        included, pay this month."""
+        pop, params, paying, stats = self.pop, self.params, m.paying, m.stats
+        sup = params.support
         price = cu.monthly_price(pop, paying, params)
         subscription = float(price.sum())
         support_revenue = stats.fees_usd + len(paying) * params.pricing.support_fee_usd_per_month
         # Paid agent-hours: the roster, plus overtime when agents above a reduced roster finish
         # work carried over from the month before.
-        paid_h = max(desk.agents * MONTH_H, stats.busy_h)
+        paid_h = max(self.desk.agents * MONTH_H, stats.busy_h)
         staffing_cost = paid_h * sup.agent_cost_usd_per_hour
         # the VIP programme's share of the desk: touch hours worked this month (at most the paid hours)
         vip_hours_cost = min(stats.touch_h, paid_h) * sup.agent_cost_usd_per_hour
         n_vip_paying = int(np.count_nonzero(pop.vip[paying]))
         vip_cost = vip_hours_cost + n_vip_paying * params.vip.perks_usd_per_vip_month * params.vip.enabled
-        support_cost = staffing_cost - vip_hours_cost
         # retention programmes other than VIP: loyalty rewards, proactive messages, surveys + follow-ups
         f = params.feedback
         loyalty_cost = (len(paying) * params.loyalty.cost_usd_per_customer_month * params.loyalty.enabled
-                        + len(active) * params.proactive.cost_usd_per_customer_month * params.proactive.enabled
-                        + (len(paying) * f.survey_cost_usd_per_customer_month + followups * f.followup_cost_usd)
+                        + len(m.active) * params.proactive.cost_usd_per_customer_month * params.proactive.enabled
+                        + (len(paying) * f.survey_cost_usd_per_customer_month + m.followups * f.followup_cost_usd)
                         * f.enabled)
-        # ladder shares among paying customers, before churn
-        shares = np.bincount(pop.level[paying], minlength=len(LADDER)) / max(len(paying), 1)
-        pop.active[churn_idx] = False
-        churned = len(churn_idx)
-        if trace is not None:
-            if len(churn_month) < pop.n:
-                churn_month = np.concatenate([churn_month, np.full(pop.n - len(churn_month), -1, np.int32)])
-            churn_month[churn_idx] = month
-        # 6. word of mouth and acquisition -> next month's signups
-        rng_acq = streams["acquisition"]
-        lv = pop.level[paying[~churn_mask]]
+        return {"paid_h": paid_h, "n_vip_paying": n_vip_paying, "subscription": subscription,
+                "support_revenue": support_revenue, "support_cost": staffing_cost - vip_hours_cost,
+                "vip_cost": vip_cost, "loyalty_cost": loyalty_cost}
+
+    def close_churn(self, m: _Month) -> None:
+        """Churners leave (after the month's money and ladder shares are taken)."""
+        pop = self.pop
+        pop.active[m.churn_idx] = False
+        if self.trace is not None:
+            if len(self.churn_month) < pop.n:
+                self.churn_month = np.concatenate(
+                    [self.churn_month, np.full(pop.n - len(self.churn_month), -1, np.int32)])
+            self.churn_month[m.churn_idx] = m.month
+
+    def acquisition(self, m: _Month) -> dict[str, float]:
+        """6. Referrals, negative word of mouth and paid acquisition decide next month's signups."""
+        params, pop = self.params, self.pop
+        rng_acq = self.streams["acquisition"]
+        lv = pop.level[m.paying[~m.churn_mask]]
         w = params.wom
         referrals = int(rng_acq.poisson(np.count_nonzero(lv == cu.DELIGHT) * w.referral_rate_delight
                                         + np.count_nonzero(lv == cu.WOW) * w.referral_rate_wow))
-        wom_lost = int(rng_acq.poisson(unhappy_churners * w.negative_per_unhappy_churner))
+        wom_lost = int(rng_acq.poisson(m.unhappy_churners * w.negative_per_unhappy_churner))
         organic = int(rng_acq.poisson(params.acquisition.organic_signups_per_month))
         free_signups = organic + referrals - wom_lost
-        need = params.acquisition.replacement_share * churned + params.acquisition.growth_per_month
+        need = params.acquisition.replacement_share * len(m.churn_idx) + params.acquisition.growth_per_month
+        conv_base = self.conv_base
         paid_signups = max(0, int(round(need / conv_base)) - free_signups) if conv_base > 0 else 0
         # signups lost to negative word of mouth are bought back: they cost money, not extra trials
-        pending_signups = max(0, free_signups + paid_signups)
-        acquisition_cost = paid_signups * cac * conv_base
-        pop.reset_counters()
+        self.pending_signups = max(0, free_signups + paid_signups)
+        return {"referrals": referrals, "wom_lost": wom_lost, "paid_signups": paid_signups,
+                "acquisition_cost": paid_signups * self.cac * conv_base}
 
+    def record(self, m: _Month, shares: np.ndarray, money: dict[str, float],
+               acq: dict[str, float]) -> dict[str, Any]:
+        """The month's record: customer flows, tickets, desk, ladder shares and money."""
+        hd, stats = m.hd, m.stats
+        assert hd is not None
+        churned = len(m.churn_idx)
+        a_start, acquired = m.a_start, m.acquired
         c_end = a_start + acquired - churned
         waits = np.asarray(stats.waits_h)
         served = len(waits)
-        raised = len(batch)
-        records.append({
-            "month": month,
+        paid_h = money["paid_h"]
+        return {
+            "month": m.month,
             "customers_start": a_start,
             "acquired": acquired,
             "churned": churned,
             "customers_end": c_end,
             "retention_rate_pct": (c_end - acquired) / a_start * 100 if a_start else float("nan"),
-            "trials_started": len(new_trials),
-            "paid_signups": paid_signups,
-            "referrals": referrals,
-            "wom_lost_signups": wom_lost,
+            "trials_started": len(m.new_trials),
+            "paid_signups": acq["paid_signups"],
+            "referrals": acq["referrals"],
+            "wom_lost_signups": acq["wom_lost"],
             "issues": int(hd.issues.sum()),
-            "tickets_raised": raised,
+            "tickets_raised": len(m.batch) if m.batch is not None else 0,
             "tickets_suppressed": int(hd.suppressed.sum()),
             "issues_unresolved": int(hd.unresolved.sum()),
             "tickets_abandoned": stats.abandoned,
@@ -278,29 +335,34 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
             "wait_mean_h": float(waits.mean()) if served else float("nan"),
             "wait_p90_h": float(np.quantile(waits, 0.9)) if served else float("nan"),
             "sla_met_share": stats.sla_met / served if served else float("nan"),
-            "agents": desk.agents,
+            "agents": self.desk.agents,
             "agent_hours_paid": paid_h,
             "agent_utilization": stats.busy_h / paid_h,
-            "vip_customers": n_vip_paying,
+            "vip_customers": money["n_vip_paying"],
             "vip_touches": stats.touches,
             "vip_touch_hours": stats.touch_h,
-            "feedback_followups": followups,
+            "feedback_followups": m.followups,
             **{f"share_{name}": float(x) for name, x in zip(LADDER, shares)},
-            "subscription_revenue": subscription,
-            "support_revenue": support_revenue,
-            "support_cost": support_cost,
-            "acquisition_cost": acquisition_cost,
-            "vip_cost": vip_cost,
-            "loyalty_cost": loyalty_cost,
-            "profit": subscription + support_revenue - support_cost - acquisition_cost - vip_cost - loyalty_cost,
-        })
-    if trace is not None:
-        churn_month = np.concatenate([churn_month, np.full(pop.n - len(churn_month), -1, np.int32)])
+            "subscription_revenue": money["subscription"],
+            "support_revenue": money["support_revenue"],
+            "support_cost": money["support_cost"],
+            "acquisition_cost": acq["acquisition_cost"],
+            "vip_cost": money["vip_cost"],
+            "loyalty_cost": money["loyalty_cost"],
+            "profit": (money["subscription"] + money["support_revenue"] - money["support_cost"]
+                       - acq["acquisition_cost"] - money["vip_cost"] - money["loyalty_cost"]),
+        }
+
+    def trace_customers(self) -> None:
+        """Append one row per customer ever created to the trace (at the end of the run)."""
+        pop, trace = self.pop, self.trace
+        assert trace is not None
+        churn_month = np.concatenate([self.churn_month, np.full(pop.n - len(self.churn_month), -1, np.int32)])
         for i in range(pop.n):
             converted = int(pop.converted_month[i])
             trace.customers.append({
                 "slot": i,
-                "segment": params.customers.segments[int(pop.segment[i])].name,
+                "segment": self.params.customers.segments[int(pop.segment[i])].name,
                 "trial_month": int(pop.trial_month[i]),
                 "converted_month": converted if pop.paying[i] else None,
                 "churn_month": int(churn_month[i]) if churn_month[i] >= 0 else None,
@@ -309,4 +371,17 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
                 "funding_usd": float(pop.funding_usd[i]),
                 "level": LADDER[int(pop.level[i])],
             })
+
+
+def run(params: Params, *, months: int, seed: int, replication: int = 0,
+        crn_salt: str | None = None, trace: Trace | None = None) -> list[dict[str, Any]]:
+    """Simulate one replication of one policy; return one record (dict) per month.
+
+    ``crn_salt`` gives the run its own random streams (switches common random numbers off);
+    ``trace`` collects per-customer and per-ticket records (memory then grows with events).
+    """
+    state = _Run(params, Streams(seed, replication, independent_of=crn_salt), trace)
+    records = [state.month(month) for month in range(months)]
+    if trace is not None:
+        state.trace_customers()
     return records

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 HOURS_PER_MONTH = 730.0  # 365 days * 24 h / 12: the desk runs on hours, customers on months
 LADDER = ("below", "meet", "exceed", "delight", "wow")
+# Pricing schemes the engine implements (one entry each in sim.engine.pricing.SCHEMES).
+SCHEME_NAMES = ("flat", "tiered", "per_ticket", "per_hour")
 
 # Sources cited by defaults (short keys expanded in docs/parameters.md).
 SRC_NETFLIX = "DOMAIN §1 (Netflix argument)"
@@ -149,7 +151,7 @@ class Customers(_Section):
 
 
 class Pricing(_Section):
-    scheme: Literal["flat", "tiered", "per_ticket", "per_hour"] = Field(
+    scheme: Literal[SCHEME_NAMES] = Field(  # type: ignore[valid-type]
         "flat",
         description=(
             "How support is priced: flat (same service for every plan, no fee), tiered (priority, SLA and "
