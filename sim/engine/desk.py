@@ -23,6 +23,21 @@ import simpy
 from simpy.events import Timeout
 
 
+def set_capacity(resource: simpy.Resource, capacity: int) -> None:
+    """Set the number of servers of a SimPy resource while it runs.
+
+    SimPy (4.1) has no public way to change a resource's capacity: ``capacity`` is a read-only
+    property over ``_capacity``. This is the only place the project touches SimPy's private
+    API: it sets ``_capacity`` and calls ``_trigger_put``, the hook SimPy itself calls after a
+    release, so that waiting requests are granted at once when capacity grows. Requests in
+    service beyond a lowered capacity keep their server until they release it (nothing is
+    pre-empted). ``tests/test_desk.py::test_set_capacity_*`` pins this behaviour, so a SimPy
+    upgrade that changes the private names fails there, not silently in the model.
+    """
+    resource._capacity = capacity  # type: ignore[attr-defined]
+    resource._trigger_put(None)
+
+
 class Counters(Protocol):
     """Per-customer outcome counters the desk increments (numpy arrays indexed by customer)."""
 
@@ -87,10 +102,7 @@ class Desk:
     def set_agents(self, agents: int) -> None:
         """Change the number of agents on duty. Agents above the new number finish the
         ticket in hand first; new agents start on waiting tickets at once."""
-        # SimPy resources have no public capacity setter; _trigger_put is the hook
-        # SimPy itself calls after a release.
-        self.resource._capacity = agents
-        self.resource._trigger_put(None)
+        set_capacity(self.resource, agents)
 
     def begin_period(self, end_h: float) -> None:
         """Start a period ending at ``end_h``; work carried over from the last one is booked to it."""
@@ -156,7 +168,7 @@ class Desk:
             ev.callbacks.append(self._fed)
 
     def _fed(self, event: Timeout) -> None:
-        row, rows, arrive = event._value
+        row, rows, arrive = event.value
         arrive(row)
         self._feed(rows, arrive)
 
@@ -197,7 +209,7 @@ class Desk:
         Timeout(self.env, handle, req).callbacks.append(self._finish)
 
     def _finish(self, event: Timeout) -> None:
-        self.resource.release(event._value)
+        self.resource.release(event.value)
 
     def _abandon(self, row: tuple) -> None:
         self.stats.abandoned += 1
