@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report.add_command(sub)
 
-    from sim import calibrate  # `supportsim calibrate`: its arguments and handler live with the calibration
+    from sim.cli import calibrate  # `supportsim calibrate`: its arguments, handler and printing
 
     calibrate.add_command(sub)
 
