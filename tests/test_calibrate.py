@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sim import calibrate as cal
+from sim.calibrate import estimate
 from sim.calibrate import fits as sbg
 from sim.cli import main
 from sim.engine import customers as cu
@@ -384,9 +385,9 @@ def test_fees_switch_to_per_ticket_and_scores_set_ladder_shares(tmp_path):
     # the latest score of each of the 3 customers: below the minimum, so the default shares stay
     assert result.ladder is None and any("satisfaction" in n for n in result.notes)
     # ladder levels in fifths of the 0-10 scale
-    levels, scale = cal._ladder_levels(np.array([0, 1.9, 2, 5, 8, 10.0]))
+    levels, scale = estimate._ladder_levels(np.array([0, 1.9, 2, 5, 8, 10.0]))
     assert scale == "0-10" and levels.tolist() == [0, 0, 1, 2, 4, 4]
-    levels, scale = cal._ladder_levels(np.array([1, 2, 3, 4, 5.0]))
+    levels, scale = estimate._ladder_levels(np.array([1, 2, 3, 4, 5.0]))
     assert scale == "1-5" and levels.tolist() == [0, 1, 2, 3, 4]
 
 

@@ -1,18 +1,29 @@
-"""``supportsim calibrate``: estimate a scenario from CSV exports, or fit an sBG cohort."""
+"""``supportsim calibrate``: its arguments, its handler and what it prints.
+
+A thin caller of :mod:`sim.calibrate` (reading, estimating and writing live there); errors are
+:class:`~sim.calibrate.CalibrationError`, printed by ``sim.cli.main`` with exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim import calibrate as cal
-from sim.calibrate import Calibration, fits
-from sim.output.files import atomic_write
+from sim.calibrate import (
+    Calibration,
+    CalibrationError,
+    calibrate_files,
+    cohort_report,
+    parse_cohort,
+    write_report,
+    write_scenario,
+)
+from sim.calibrate import fits as sbg
+from sim.calibrate.estimate import PERIODS_SHOWN
 from sim.params.schema import LADDER
 
 
@@ -35,8 +46,8 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--name", default="calibrated", help="scenario name (default: calibrated)")
     p.add_argument("--report", type=Path, help="also write every estimate as JSON here")
     p.add_argument("--cohort", metavar="N0,N1,...", help="survivor counts of one cohort, e.g. 1000,631,468,382,326")
-    p.add_argument("--horizon", type=int, default=cal.PERIODS_SHOWN, help="periods to project with --cohort "
-                   f"(default {cal.PERIODS_SHOWN})")
+    p.add_argument("--horizon", type=int, default=PERIODS_SHOWN, help="periods to project with --cohort "
+                   f"(default {PERIODS_SHOWN})")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_calibrate)
     return p
@@ -45,29 +56,28 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.cohort:
         if args.horizon < 1 or args.horizon > 1000:
-            raise cal.CalibrationError([f"--horizon: expected 1 to 1000 periods, got {args.horizon}"], "command line")
-        f, table = cal.cohort_report(cal.parse_cohort(args.cohort), horizon=args.horizon)
+            raise CalibrationError([f"--horizon: expected 1 to 1000 periods, got {args.horizon}"], "command line")
+        f, table = cohort_report(parse_cohort(args.cohort), horizon=args.horizon)
         if not args.quiet:
             _print_cohort(f, table)
         return 0
     missing = [flag for flag, v in (("--customers", args.customers), ("--tickets", args.tickets),
                                     ("--out", args.out)) if v is None]
     if missing:
-        raise cal.CalibrationError([f"missing {', '.join(missing)}: calibrate needs --customers, --tickets and --out "
+        raise CalibrationError([f"missing {', '.join(missing)}: calibrate needs --customers, --tickets and --out "
                              "(or --cohort N0,N1,...)"], "command line")
-    result = cal.calibrate_files(customers=args.customers, tickets=args.tickets, as_of=args.as_of,
+    cal = calibrate_files(customers=args.customers, tickets=args.tickets, as_of=args.as_of,
                           observed_from=args.observed_from, export_date=args.export_date, sla_h=args.sla_h,
                           name=args.name)
-    cal.write_scenario(result, args.out)
+    write_scenario(cal, args.out)
     if args.report:
-        text = json.dumps(result.report(), indent=2) + "\n"
-        atomic_write(Path(args.report), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_report(cal, args.report)
     if not args.quiet:
-        _print_calibration(result, args.out)
+        _print_calibration(cal, args.out)
     return 0
 
 
-def _print_cohort(f: fits.SBGFit, table: pd.DataFrame) -> None:
+def _print_cohort(f: sbg.SBGFit, table: pd.DataFrame) -> None:
     print(f"shifted-beta-geometric fit to {f.customers:,} customers, {f.churned:,} lost "
           f"(log-likelihood {f.log_likelihood:.2f})")
     print(f"  alpha = {f.alpha:.4f}  (SE {f.alpha_se:.4f})")
@@ -122,5 +132,4 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
     for note in cal.notes:
         print(f"note: {note}")
     print(f"\nwrote {out}")
-
 

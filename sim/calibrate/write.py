@@ -1,0 +1,263 @@
+"""Write a calibration: the commented scenario file and the JSON report of every estimate.
+
+Where it sits: ``estimate`` -> **write** -> ``scenarios/NAME.toml`` (read back by
+:func:`sim.params.scenario.load_text`) and ``--report FILE.json``. Every estimated value in the
+scenario carries a comment: the estimate, its uncertainty and the rows it came from; everything
+else keeps the schema default (and says so). The text is validated before it is written, and
+files are replaced atomically. Nothing is estimated or printed here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.calibrate import fits as sbg
+from sim.calibrate.estimate import PERIODS_SHOWN, Calibration, Estimate, clamp_to_schema, schema_bound
+from sim.output.files import atomic_write
+from sim.params.scenario import load_text
+from sim.params.schema import LADDER, Customers, HelpSeeking, Pricing, Segment, Support
+
+
+def _num(v: float, digits: int = 6) -> str:
+    """A TOML float with ``digits`` significant digits (always with a decimal point or exponent)."""
+    s = format(float(v), f".{digits}g")
+    return s if any(ch in s for ch in ".en") else s + ".0"
+
+
+def _line(key: str, value: str, comment: str = "") -> str:
+    comment = " ".join(comment.split())
+    return f"{key} = {value}" + (f"  # {comment}" if comment else "")
+
+
+def _fixed_sum(values: list[float], digits: int = 6) -> list[float]:
+    """Round to ``digits`` decimals keeping the sum exactly 1 (the largest absorbs the remainder)."""
+    out = [round(v, digits) for v in values]
+    i = int(np.argmax(out))
+    out[i] = round(1.0 - sum(x for j, x in enumerate(out) if j != i), digits)
+    return out
+
+
+def scenario_text(cal: Calibration, *, name: str) -> str:
+    """The scenario as TOML: a header on retention and data, then every section with commented estimates.
+
+    The body is built first, since clamping a value into the schema range adds a note to the header
+    (and to ``cal.notes``).
+    """
+    notes = cal.notes
+    sources = cal.sources
+    n_active = cal.counts["active_as_of"]
+    charged_share, fee_median, fees_present = cal.charged_share, cal.fee_median_usd, cal.fees_present
+
+    def put(value: float, model: Any, fld: str, label: str, digits: int = 6) -> str:
+        return _num(clamp_to_schema(value, model, fld, notes, label), digits)
+
+    w = cal.window
+    body = [
+        "",
+        "[scenario]",
+        _line("name", json.dumps(name[:80])),
+        _line("description", json.dumps(f"Calibrated from {Path(sources[0]).name} and {Path(sources[1]).name}, "
+                                        f"{w['observed_from']} to {w['export_date']}.")),
+        "",
+        "[customers]",
+        _line("initial", str(int(clamp_to_schema(n_active, Customers, "initial", notes, "customers.initial"))),
+              f"customers active on {w['as_of']} (signed up before it, not cancelled by then): the population "
+              "the simulation starts from"),
+    ]
+    if cal.funding_sigma is not None:
+        body.append(_line("funding_sigma", put(cal.funding_sigma, Customers, "funding_sigma",
+                                               "customers.funding_sigma", 4),
+                          "pooled within-segment sd of log funding"))
+    shares = _fixed_sum([s.share.value for s in cal.segments])
+    top = len(cal.segments) - 1
+    max_rank = int(schema_bound(Segment, "tier_priority", "le"))
+    for i, (s, share) in enumerate(zip(cal.segments, shares)):
+        label = f"customers.segments.{i}"
+        churn_note = f"; observed monthly churn {s.churn_monthly.comment()}" if s.churn_monthly.se else ""
+        body += [
+            "",
+            "[[customers.segments]]",
+            _line("name", json.dumps(s.name), f"plans: {', '.join(s.plans)}"[:300] if s.plans != [s.name] else ""),
+            _line("share", _num(share), s.share.comment()),
+            _line("plan_price_usd_per_month", put(s.price.value, Segment, "plan_price_usd_per_month",
+                                                  f"{label}.plan_price_usd_per_month"), s.price.comment()),
+            _line("issue_rate_per_month", put(s.issue_rate.value, Segment, "issue_rate_per_month",
+                                              f"{label}.issue_rate_per_month"), s.issue_rate.comment()),
+            _line("base_churn_per_month", put(s.base_churn.value, Segment, "base_churn_per_month",
+                                              f"{label}.base_churn_per_month"), s.base_churn.comment() + churn_note),
+            _line("tier_priority", str(min(len(cal.segments) - i, max_rank)),
+                  "rank by price, dearest first (assumption; used only by tiered policies)"),
+            _line("is_top_plan", "true" if (i == top and top > 0) else "false",
+                  "the dearest segment" if (i == top and top > 0) else ""),
+        ]
+        if s.big_name_share is not None:
+            body.append(_line("big_name_share", _num(s.big_name_share.value), s.big_name_share.comment()))
+        if s.funding_median is not None:
+            body.append(_line("funding_median_usd", put(s.funding_median.value, Segment, "funding_median_usd",
+                                                        f"{label}.funding_median_usd"), s.funding_median.comment()))
+    body += ["", "[pricing]"]
+    if charged_share > 0:
+        body += [
+            _line("scheme", '"per_ticket"', f"{charged_share:.1%} of tickets carry a fee "
+                  f"({cal.counts['tickets_charged']:,} rows); a free allowance is not inferred"),
+            _line("per_ticket_fee_usd", put(fee_median, Pricing, "per_ticket_fee_usd", "pricing.per_ticket_fee_usd"),
+                  "median fee of charged tickets"),
+        ]
+    else:
+        body.append(_line("scheme", '"flat"', "no ticket carries a fee" if fees_present
+                          else "no fee column: support assumed included"))
+    body += [
+        "",
+        "[help_seeking]",
+        _line("base_ask_prob", _num(HelpSeeking().base_ask_prob), "schema default, not identifiable from tickets "
+              "alone: issue rates above are ticket rates divided by it"),
+        "",
+        "[support]",
+    ]
+    if cal.staffing_level is not None:
+        body.append(_line("staffing", '"erlang"', "staff each month for the observed service level"))
+        body.append(_line("staffing_service_level", _num(cal.staffing_level.value, 4), cal.staffing_level.comment()))
+        if cal.agents is not None:
+            body.append(_line("agents", str(cal.agents), "Erlang C agents for the average month at that service "
+                              "level (used under fixed staffing)"))
+            if cal.agents > Support().max_agents:
+                body.append(_line("max_agents", str(int(min(2 * cal.agents, schema_bound(Support, "max_agents", "le")))),
+                                  "room above the Erlang C estimate"))
+    wt = cal.waits
+    sla_h = wt.sla_h if wt else Support().sla_target_h
+    body.append(_line("sla_target_h", _num(sla_h), "the first-response target the service level is measured against"
+                      + (f"; observed waits mean {wt.mean_h:.3g} h (SE {wt.mean_se:.2g}), p90 {wt.p90_h:.3g} h "
+                         f"(95% CI {wt.p90_ci[0]:.3g} to {wt.p90_ci[1]:.3g}), {wt.answered:,} answered, "
+                         f"{wt.abandoned:,} abandoned" if wt else "")))
+    if cal.handle is not None:
+        h = cal.handle
+        fit_note = (f"MLE fits of {h.n:,} handle times: exponential KS D {h.exp_ks:.3f} AIC {h.exp_aic:.1f}; "
+                    f"lognormal KS D {h.lognormal_ks:.3f} AIC {h.lognormal_aic:.1f} (mu {h.lognormal_mu:.3g}, "
+                    f"sigma {h.lognormal_sigma:.3g}); lower AIC chosen")
+        body.append(_line("handle_time_dist", json.dumps(h.chosen), fit_note))
+        body.append(_line("handle_time_mean_h", put(h.mean_h, Support, "handle_time_mean_h", "support.handle_time_mean_h"),
+                          Estimate(h.mean_h, h.mean_se, h.n, f"mean of the {h.chosen} fit (sample mean "
+                                   f"{h.sample_mean_h:.4g} h)").comment()))
+        if h.chosen == "lognormal":
+            body.append(_line("handle_time_cv", put(h.cv, Support, "handle_time_cv", "support.handle_time_cv"),
+                              Estimate(h.cv, h.cv_se, h.n, "sqrt(exp(sigma^2) - 1) of the lognormal fit").comment()))
+    if cal.patience is not None:
+        body.append(_line("patience_mean_h", put(cal.patience.value, Support, "patience_mean_h",
+                                                 "support.patience_mean_h"), cal.patience.comment()))
+    body += ["", "[satisfaction]"]
+    shares_text = "[" + ", ".join(_num(x) for x in _fixed_sum(cal.ladder_shares)) + "]"
+    if cal.ladder is not None:
+        detail = ", ".join(f"{lv} {p:.3f} SE {se:.3f}" for lv, p, se in zip(LADDER, cal.ladder_shares, cal.ladder_se))
+        body.append(_line("initial_shares", shares_text,
+                          f"{cal.ladder.how} ({detail}), from {cal.ladder.rows:,} scored tickets"))
+    else:
+        body.append(_line("initial_shares", shares_text, "schema default: no satisfaction scores"))
+    if any(s.vip_share is not None for s in cal.segments):
+        n_vip = sum(round(s.vip_share * s.customers) for s in cal.segments if s.vip_share is not None)
+        body += ["", "[vip]", _line("enabled", "true" if n_vip > 0 else "false",
+                                    f"{n_vip:,} customers flagged VIP; the selection rules keep their defaults")]
+
+    head = [
+        f"# Calibrated by `supportsim calibrate` from {Path(sources[0]).name} ({cal.counts['customers']:,} rows) "
+        f"and {Path(sources[1]).name} ({cal.counts['tickets']:,} rows).",
+        f"# Window: {w['observed_from']} to {w['export_date']} ({w['window_months']} months of 730 h); "
+        f"the simulation starts from the customers active on {w['as_of']}.",
+        "# Each estimated value says: estimate (SE, 95% CI) from N rows: how. Parameters without a comment keep",
+        "# the schema default (docs/parameters.md); docs/calibration.md explains every mapping.",
+        "#",
+        "# Retention (shifted-beta-geometric, Fader & Hardie 2007; periods of 730 h from each signup):",
+    ]
+    if cal.sbg_all is not None:
+        f = cal.sbg_all
+        surv = f.survival(np.array([1, 3, 6, 12, 24]))
+        head += [
+            f"#   all customers: {f.summary()}; {f.customers:,} customers, {f.churned:,} cancellations.",
+            "#   projected survival after 1/3/6/12/24 months: " + ", ".join(f"{x:.1%}" for x in surv)
+            + f"; retention at renewal 1/12/24: {f.retention(1):.1%}, {f.retention(12):.1%}, {f.retention(24):.1%}.",
+        ]
+    for s in cal.segments:
+        if s.sbg is not None:
+            head.append(f"#   {s.name}: {s.sbg.summary()}; exposure churn {s.churn_monthly.value:.4g}/month.")
+    head += [
+        "#   Mapping: the scenario's churn is a constant monthly hazard per customer given the ladder level, so",
+        "#   base_churn_per_month reproduces the exposure-weighted monthly churn (cancellations / renewal",
+        "#   opportunities), not the first-period churn alpha/(alpha+beta) of a new cohort. The sBG curve shows",
+        "#   how retention rises with tenure; the scenario reproduces that only through segments and ladder moves.",
+    ]
+    if cal.retention_rate_pct is not None:
+        head.append(f"# Monthly retention rate ((C - B) / A) x 100: {cal.retention_rate_pct.comment()}.")
+    if cal.channel_counts:
+        total = sum(cal.channel_counts.values())
+        head.append("# Channels (one desk in the model): "
+                    + ", ".join(f"{a} {b / total:.0%}" for a, b in cal.channel_counts.items()) + ".")
+    head += [f"# Note: {note}." for note in notes]
+    return "\n".join(head + body) + "\n"
+
+
+
+def render(cal: Calibration, *, name: str = "calibrated") -> Calibration:
+    """Fill ``cal.text`` (the commented scenario) and ``cal.scenario`` (that text, validated); returns ``cal``."""
+    cal.text = scenario_text(cal, name=name)
+    cal.scenario = load_text(cal.text, source="calibrated scenario")
+    return cal
+
+
+def write_scenario(cal: Calibration, path: str | Path) -> Path:
+    """Write the calibrated scenario atomically (temporary file + rename), after validating it again."""
+    path = Path(path)
+    load_text(cal.text, source=str(path))
+    atomic_write(path, lambda tmp: tmp.write_text(cal.text, encoding="utf-8"))
+    return path
+
+
+def report_dict(cal: Calibration) -> dict[str, Any]:
+    """Every estimate as plain JSON-able data."""
+    def clean(o: Any) -> Any:
+        if isinstance(o, float):
+            return o if math.isfinite(o) else None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, np.generic):
+            return clean(o.item())
+        return o
+
+    def fit_dict(f: sbg.SBGFit | None) -> dict[str, Any] | None:
+        if f is None:
+            return None
+        t = np.arange(1, PERIODS_SHOWN + 1)
+        return {**asdict(f), "mean_churn": f.mean_churn, "survival": f.survival(t).tolist(),
+                "retention": f.retention(t).tolist()}
+
+    return clean({
+        "window": cal.window,
+        "counts": cal.counts,
+        "segments": [{**{k: v for k, v in asdict(s).items() if k != "sbg"}, "sbg": fit_dict(s.sbg)}
+                     for s in cal.segments],
+        "handle_time": asdict(cal.handle) if cal.handle else None,
+        "waits": asdict(cal.waits) if cal.waits else None,
+        "patience_mean_h": asdict(cal.patience) if cal.patience else None,
+        "staffing_service_level": asdict(cal.staffing_level) if cal.staffing_level else None,
+        "agents_erlang_c": cal.agents,
+        "ladder": {"levels": list(LADDER), "shares": cal.ladder_shares, "se": cal.ladder_se,
+                   "customers": int(cal.ladder.value) if cal.ladder else 0},
+        "sbg_all": fit_dict(cal.sbg_all),
+        "cohorts": json.loads(cal.cohorts.to_json(orient="records")),
+        "retention_rate_pct": asdict(cal.retention_rate_pct) if cal.retention_rate_pct else None,
+        "notes": cal.notes,
+    })
+
+
+def write_report(cal: Calibration, path: str | Path) -> Path:
+    """Write :func:`report_dict` as indented JSON, atomically."""
+    path = Path(path)
+    text = json.dumps(report_dict(cal), indent=2) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
