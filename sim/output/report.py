@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from sim import __version__
 from sim.params.schema import Params, Scenario
+from sim.params.sources import readable
 
 REPORT_NAME = "report.html"
 
@@ -219,7 +220,7 @@ def _assumptions_html(scenario: Scenario) -> str:
         rows.append(
             f"<tr><td class='path'>{html.escape(r.path)}</td><td>{html.escape(_fmt_value(r.value))}</td>"
             f"<td>{over}</td><td>{html.escape(r.unit) or '–'}</td><td>{html.escape(r.allowed)}</td>"
-            f"<td>{html.escape(r.source) or '–'}</td><td class='doc'>{html.escape(r.description)}</td></tr>")
+            f"<td>{html.escape(readable(r.source)) or '–'}</td><td class='doc'>{html.escape(r.description)}</td></tr>")
     return ("<table class='assumptions' id='assumptions'><thead><tr><th>Parameter</th><th>Value</th>"
             "<th>Policies that differ</th><th>Unit</th><th>Allowed</th><th>Source</th><th>Meaning</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
