@@ -3,8 +3,9 @@
 The fixture starts ``streamlit run app.py`` on a free port, waits for its health check and
 stops exactly that process. The test opens the default scenario, changes a control the
 way a person would, waits until the new numbers *and* the new plot are on screen, checks
-they moved the right way and saves screenshots to ``artifacts/`` (see
-shared/BROWSER-TESTS.md for why each wait is needed).
+they moved the right way and saves screenshots to ``artifacts/``. The page re-renders in
+steps, so the waits target visible states: Streamlit's 'Running…' widget gone, every plot
+loaded, the metric values changed.
 
 Under ``CI=true`` a missing browser or Playwright fails the test instead of skipping it.
 """

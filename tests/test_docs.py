@@ -65,12 +65,6 @@ def test_every_parameter_row_has_unit_default_range_and_description():
         assert f"`{p.path}`" in text, p.path
 
 
-def test_every_source_is_explained():
-    sources = {p.source for p in iter_params() if p.source}
-    missing = sources - set(paramdocs.SOURCES)
-    assert not missing, f"add these sources to sim.output.paramdocs.SOURCES: {missing}"
-
-
 CROSS_FIELD_CASES = {
     "`customers.segments[].share`": "[[customers.segments]]\nname = 'a'\nshare = 0.5\n",
     "Segment names": "[[customers.segments]]\nname = 'a'\nshare = 0.5\n"

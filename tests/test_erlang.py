@@ -15,7 +15,7 @@ from sim.runs.metrics import t_interval
 
 
 def test_erlang_formulas_match_published_example():
-    # Call Centre Helper: 10 Erlangs, 180 s handle time (DOMAIN benchmarks).
+    # Call Centre Helper worked example, docs/sources.md#cch-erlang-c: 10 Erlangs, 180 s handle time.
     assert erlang.erlang_c(14, 10.0) == pytest.approx(0.174, abs=5e-4)
     assert erlang.service_level(14, 10.0, 180, 20) == pytest.approx(0.888, abs=1e-3)
     assert erlang.erlang_c(11, 10.0) == pytest.approx(0.682, abs=5e-4)

@@ -69,7 +69,7 @@ def test_assumptions_cover_every_parameter_with_unit_and_source():
     by_path = {r.path: r for r in rows}
     agents = by_path["support.agents"]
     assert agents.value == scenario.support.agents and agents.unit == "agents" and agents.allowed == "allowed range [1, 5000]"
-    assert by_path["acquisition.cac_multiple"].source.startswith("DOMAIN")
+    assert by_path["acquisition.cac_multiple"].source.startswith("[article-flat-vs-tiered][gallo2014] ")
     assert by_path["customers.segments[0=starter].plan_price_usd_per_month"].unit == "USD/month"
     assert by_path["pricing.scheme"].overrides == {"per_ticket": "per_ticket"}
     assert by_path["vip.enabled"].overrides == {"flat_vip": True}
@@ -100,6 +100,7 @@ def test_report_has_kpis_with_cis_plots_and_assumptions(html_text, tiny_results)
     for img in images:
         assert base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "id='assumptions'" in html_text and "support.agents" in html_text
+    assert "Gallo 2014 (HBR): 6-7x in the article" in html_text and "[gallo2014]" not in html_text  # readable source
     assert res.scenario_sha256 in html_text and f"seed {res.seed}" in html_text
     # self-contained: nothing fetched from anywhere
     assert not re.search(r"""(src|href)=['"]?(https?:|//)""", html_text)

@@ -93,7 +93,7 @@ class Population:
 
 
 def vip_eligible(pop: Population, idx: np.ndarray, params: Params) -> np.ndarray:
-    """VIP selection rules (DOMAIN §4): top plan, big name, or well funded."""
+    """VIP selection rules ([article-vip-support] in docs/sources.md): top plan, big name, or well funded."""
     v = params.vip
     top = np.array([s.is_top_plan for s in params.customers.segments])[pop.segment[idx]]
     out = np.zeros(len(idx), dtype=bool)

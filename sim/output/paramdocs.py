@@ -2,11 +2,12 @@
 
 Where it sits: beside ``sim.params.schema``, read-only: it walks the pydantic models and writes
 one table row per parameter (path, unit, default, allowed range, source, description),
-the default segments and the sources the defaults cite. Nothing here is typed twice: a
+the default segments and how often each source is cited; ``docs/sources.md`` is written beside
+it from the source registry (``sim.output.sourcedocs``). Nothing here is typed twice: a
 parameter added to the schema appears in the file the next time this runs, and
 ``tests/test_docs.py`` fails while the committed file is stale. It must not run the model.
 
-``python -m sim.output.paramdocs`` rewrites the file; ``--check`` only exits 1 if it is stale.
+``python -m sim.output.paramdocs`` rewrites both files; ``--check`` only exits 1 if one is stale.
 """
 
 from __future__ import annotations
@@ -18,32 +19,14 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel
 
+from sim.output import sourcedocs
 from sim.output.files import atomic_write
 from sim.params import schema
 from sim.params.schema import LADDER
+from sim.params.sources import SOURCES, parse
 from sim.params.walk import iter_params, number
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
-
-# What the short source keys in the schema stand for (shared/DOMAIN.md holds the claims).
-SOURCES = {
-    schema.SRC_NETFLIX: "`shared/DOMAIN.md` §1, article [000_51ea8901c0cc391d.txt]: flat vs metered support, "
-    "demand suppression, resentment, switching, advocates.",
-    schema.SRC_RETENTION: "`shared/DOMAIN.md` §2, article [001_e031e4f3bddfec19.txt]: the retention formula and "
-    "retention levers (proactive communication, feedback, rewards, support quality).",
-    schema.SRC_LADDER: "`shared/DOMAIN.md` §3, article [002_7519b70d94e23f59.txt]: the four levels of "
-    "satisfaction (meet, exceed, delight, wow) and what falling below costs.",
-    schema.SRC_VIP: "`shared/DOMAIN.md` §4, article [003_7882d87e804711fd.txt]: VIP selection, welcome, concierge "
-    "onboarding, lifecycle check-ins, activity-churn alerts, limits of manual care.",
-    schema.SRC_BENCH: "`shared/DOMAIN.md`, 'Plausible ranges for defaults': public industry benchmarks (tickets per "
-    "customer, cost per ticket, churn by segment, first-response targets, Erlang C worked example).",
-    schema.SRC_LS2006: "Lambrecht, A. & Skiera, B. (2006), 'Paying too much and being happy about it', Journal of "
-    "Marketing Research 43(2): pay-per-use tariffs raise churn relative to flat rates.",
-    "DOMAIN §1 (6-7x); public range 5-25x": "`shared/DOMAIN.md` §1 (acquisition costs 6-7x retention) and the "
-    "benchmarks note that public estimates range from 5x to 25x.",
-    schema.ASSUMPTION: "A modelling assumption with no published figure behind it: move it, and read the "
-    "sensitivity before relying on a result that depends on it.",
-}
 
 # Rules that involve more than one field (model validators in sim/params/schema.py and policy
 # checks in sim/params/scenario.py); tests/test_docs.py checks that each one is really enforced.
@@ -99,6 +82,18 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def source_cell(text: str) -> str:
+    """A source string as a table cell: the cited sources linked to their entry in sources.md."""
+    try:
+        c = parse(text)
+    except ValueError:
+        return _cell(text)  # tests/test_sources.py fails on it; the table still renders
+    if c.is_assumption:
+        return _cell(f"assumption: {c.note}")
+    links = "; ".join(f"[{SOURCES[k].short}](sources.md#{k})" for k in c.keys)
+    return f"{links}: {_cell(c.note)}"
+
+
 def render() -> str:
     """The whole of docs/parameters.md."""
     order = {name: i for i, name in enumerate(SECTION_TEXT)}
@@ -131,7 +126,7 @@ def render() -> str:
                     "|---|---|---|---|---|---|"]
         out.append(
             f"| `{p.path}` | {_cell(p.unit)} | `{_cell(toml_value(p.default))}` | {_cell(p.allowed)} | "
-            f"{_cell(p.source) or '—'} | {_cell(p.description)} |"
+            f"{source_cell(p.source) if p.source else '—'} | {_cell(p.description)} |"
         )
     out += ["", "## Default segments", "",
             "`customers.segments` when a scenario does not list its own. A file that lists segments replaces",
@@ -146,31 +141,43 @@ def render() -> str:
             continue
         out.append(f"| `{n}` | " + " | ".join(f"`{_cell(toml_value(getattr(s, n)))}`" for s in segs) + " |")
     out += ["", "## Rules across fields", ""] + [f"- {r}" for r in CROSS_FIELD_RULES]
+    cited = [p.source for p in params if p.source]
+    n_assumed = sum(1 for t in cited if t.startswith("assumption: "))
+    counts = sourcedocs._count_citations(cited)
     out += ["", "## Sources", "",
-            "The `source` column cites where a default comes from; the claims are in `shared/DOMAIN.md`.", "",
-            "| source | what it is |", "|---|---|"]
-    for key in sorted({p.source for p in params if p.source}):
-        out.append(f"| {_cell(key)} | {_cell(SOURCES.get(key, 'see shared/DOMAIN.md'))} |")
+            f"Of the {len(cited)} parameters with a source, {len(cited) - n_assumed} cite at least one entry of",
+            f"[sources.md](sources.md) and {n_assumed} are assumptions with their reason. Entries cited by",
+            "parameter defaults:", "",
+            "| source | cited by |", "|---|---|"]
+    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        out.append(f"| [{SOURCES[key].short}](sources.md#{key}) | {n} |")
     return "\n".join(out).rstrip() + "\n"
 
 
+def render_sources() -> str:
+    """The whole of docs/sources.md (written beside parameters.md)."""
+    return sourcedocs.render(p.source for p in iter_params())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite the file (``--check``: only exit 1 if it is stale). A developer tool, so two
-    plain flags rather than a command-line parser (argparse lives in ``sim.cli`` only)."""
+    """Rewrite parameters.md and sources.md beside it (``--check``: only exit 1 if one is
+    stale; ``--out FILE``: another parameters.md). A developer tool, so plain flags rather
+    than a command-line parser (argparse lives in ``sim.cli`` only)."""
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
     out = Path(args[args.index("--out") + 1]) if "--out" in args else DOC_PATH
-    text = render()
-    current = out.read_text(encoding="utf-8") if out.exists() else None
-    if check:
+    stale = False
+    for path, text in ((out, render()), (out.parent / "sources.md", render_sources())):
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if check:
+            if current != text:
+                sys.stderr.write(f"{path} is stale: run `python -m sim.output.paramdocs`\n")
+                stale = True
+            continue
         if current != text:
-            sys.stderr.write(f"{out} is stale: run `python -m sim.output.paramdocs`\n")
-            return 1
-        return 0
-    if current != text:
-        atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    sys.stdout.write(f"wrote {out} ({len(text.splitlines())} lines)\n")
-    return 0
+            atomic_write(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
+        sys.stdout.write(f"wrote {path} ({len(text.splitlines())} lines)\n")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
 from sim.params.scenario import allowed_range, resolve_policies
 from sim.params.schema import Params, Scenario
+from sim.params.sources import readable
 from sim.params.walk import source_of, unit_of, walk
 from sim.runs.metrics import KPIS
 from sim.runs.results import Results
@@ -117,7 +118,7 @@ def _assumptions_html(scenario: Scenario) -> str:
         rows.append(
             f"<tr><td class='path'>{html.escape(r.path)}</td><td>{html.escape(fmt.param(r.value))}</td>"
             f"<td>{over}</td><td>{html.escape(r.unit) or '–'}</td><td>{html.escape(r.allowed)}</td>"
-            f"<td>{html.escape(r.source) or '–'}</td><td class='doc'>{html.escape(r.description)}</td></tr>")
+            f"<td>{html.escape(readable(r.source)) or '–'}</td><td class='doc'>{html.escape(r.description)}</td></tr>")
     return ("<table class='assumptions' id='assumptions'><thead><tr><th>Parameter</th><th>Value</th>"
             "<th>Policies that differ</th><th>Unit</th><th>Allowed</th><th>Source</th><th>Meaning</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")

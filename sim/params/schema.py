@@ -4,10 +4,10 @@ Where it sits: scenario file (TOML) -> **schema** (types, units, ranges, default
 sources) -> ``sim.params.scenario`` (load, merge policies, overrides, errors) -> model.
 
 Every field is declared with :func:`param`, which records its unit, allowed range,
-default and the source of the default (a claim in ``shared/DOMAIN.md`` or
-"assumption"). The CLI (``supportsim schema``), the app's controls and
-``docs/parameters.md`` are all generated from these declarations. This module
-must not run anything or read files.
+default and the source of the default: ``"[key] note"`` citing an entry of
+``docs/sources.md`` (the registry ``sim.params.sources``) or ``"assumption: reason"``.
+The CLI (``supportsim schema``), the app's controls and ``docs/parameters.md`` are all
+generated from these declarations. This module must not run anything or read files.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ LADDER = ("below", "meet", "exceed", "delight", "wow")
 # Pricing schemes the engine implements (one entry each in sim.engine.pricing.SCHEMES).
 SCHEME_NAMES = ("flat", "tiered", "per_ticket", "per_hour")
 
-# Sources cited by defaults (short keys expanded in docs/parameters.md).
-SRC_NETFLIX = "DOMAIN §1 (Netflix argument)"
-SRC_RETENTION = "DOMAIN §2 (retention levers)"
-SRC_LADDER = "DOMAIN §3 (four levels of satisfaction)"
-SRC_VIP = "DOMAIN §4 (VIP customer support)"
-SRC_BENCH = "DOMAIN benchmarks"
-SRC_LS2006 = "Lambrecht & Skiera 2006 (pay-per-use raises churn)"
-ASSUMPTION = "assumption"
+# Generic citations kept for code that still names them; prefer a source string written for the
+# field ("[key] what the source says"; see docs/sources.md, "How to cite a default").
+SRC_NETFLIX = "[article-flat-vs-tiered] flat vs metered support"
+SRC_RETENTION = "[article-retention] retention levers"
+SRC_LADDER = "[article-satisfaction-levels] the four levels of satisfaction"
+SRC_VIP = "[article-vip-support] VIP customer support"
+SRC_BENCH = "[gasp-support-metrics] SaaS support benchmarks"
+SRC_LS2006 = "[lambrecht2006] pay-per-use raises churn"
+ASSUMPTION = "assumption"  # the bare default of param(): tests/test_sources.py rejects it until a reason is given
 
 
 def param(
@@ -74,43 +75,43 @@ class Segment(_Section):
     """One customer segment (usually one plan)."""
 
     name: str = Field("segment", min_length=1, max_length=40, description="Segment name.")
-    share: float = param(1.0, ge=0, le=1, unit="fraction", doc="Share of new and initial customers in this segment.")
+    share: float = param(1.0, ge=0, le=1, unit="fraction", source="assumption: one segment holds every customer unless the file lists several", doc="Share of new and initial customers in this segment.")
     plan_price_usd_per_month: float = param(
-        100.0, ge=0, le=1_000_000, unit="USD/month", doc="Subscription price of the plan."
+        100.0, ge=0, le=1_000_000, unit="USD/month", source="assumption: a typical self-serve plan price; set it to your price list", doc="Subscription price of the plan."
     )
     issue_rate_per_month: float = param(
-        0.7, ge=0, le=20, unit="issues/customer/month", source=SRC_BENCH,
+        0.7, ge=0, le=20, unit="issues/customer/month", source="[gasp-support-metrics] 0.5-1.0 tickets per active customer per month is typical (issues x ask prob = tickets)",
         doc="Mean number of support-worthy issues a customer meets per month (Poisson). Typical 0.5-1.0.",
     )
     fee_sensitivity_per_usd: float = param(
-        0.04, ge=0, le=1, unit="1/USD", source=SRC_NETFLIX,
+        0.04, ge=0, le=1, unit="1/USD", source="[article-flat-vs-tiered] metered customers think twice before asking; the strength is assumed",
         doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee).",
     )
     base_churn_per_month: float = param(
-        0.03, ge=0, le=0.99, unit="probability/month", source=SRC_BENCH,
+        0.03, ge=0, le=0.99, unit="probability/month", source="[knowledgelib-churn] monthly logo churn: SMB 3-5%, mid-market 1.5-3%, enterprise 0.7-2%",
         doc="Monthly churn probability of a customer at the 'meet' level (SMB 3-5%, mid 1.5-3%, enterprise 0.7-2%).",
     )
     trial_conversion: float = param(
-        0.25, ge=0, le=1, unit="probability", doc="Trial-to-paid conversion probability at the 'meet' level."
+        0.25, ge=0, le=1, unit="probability", source="assumption: no public trial-to-paid benchmark taken; mid-range, calibrate to your funnel", doc="Trial-to-paid conversion probability at the 'meet' level."
     )
     tier_priority: int = param(
         1, ge=1, le=9, unit="rank",
-        doc="Desk priority under the tiered scheme (1 = served first; VIP work is always 0).",
+        source="assumption: a policy choice, not an empirical figure (1 = served first)", doc="Desk priority under the tiered scheme (1 = served first; VIP work is always 0).",
     )
     tier_sla_h: float = param(
-        4.0, gt=0, le=720, unit="h", source=SRC_BENCH,
+        4.0, gt=0, le=720, unit="h", source="[gasp-support-metrics] B2B email first-response target 4-6 h",
         doc="First-response target (and expectation) under the tiered scheme.",
     )
     tier_ticket_fee_usd: float = param(
-        0.0, ge=0, le=10_000, unit="USD/ticket", doc="Per-ticket fee this plan pays under the tiered scheme."
+        0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; no fee unless a policy sets one", doc="Per-ticket fee this plan pays under the tiered scheme."
     )
-    is_top_plan: bool = Field(False, description="Top plan: VIP-eligible under the 'top plan' rule (DOMAIN §4).", json_schema_extra={"source": SRC_VIP})
+    is_top_plan: bool = Field(False, description="Top plan: VIP-eligible under the 'top plan' rule.", json_schema_extra={"source": "[article-vip-support] high-value customers on the top plan are VIPs"})
     big_name_share: float = param(
-        0.02, ge=0, le=1, unit="fraction", source=SRC_VIP,
+        0.02, ge=0, le=1, unit="fraction", source="[article-vip-support] big-name signups are VIPs; the share is assumed",
         doc="Share of customers that are big names (known brands, influential people).",
     )
     funding_median_usd: float = param(
-        150_000.0, ge=0, le=1e11, unit="USD", source=SRC_VIP,
+        150_000.0, ge=0, le=1e11, unit="USD", source="assumption: a seed-stage median; no public distribution of customer funding taken",
         doc="Median total funding of customers (lognormal, sigma = customers.funding_sigma).",
     )
 
@@ -133,10 +134,10 @@ def _default_segments() -> list[Segment]:
 
 
 class Customers(_Section):
-    initial: int = param(2000, ge=1, le=2_000_000, unit="customers", doc="Paying customers at month 0.")
+    initial: int = param(2000, ge=1, le=2_000_000, unit="customers", source="assumption: a mid-size SaaS customer base; totals scale with it", doc="Paying customers at month 0.")
     segments: list[Segment] = Field(default_factory=_default_segments, min_length=1, max_length=20,
                                     description="Customer segments (shares must sum to 1).")
-    funding_sigma: float = param(1.2, ge=0, le=5, unit="log-USD", doc="Lognormal sigma of customer funding.")
+    funding_sigma: float = param(1.2, ge=0, le=5, unit="log-USD", source="assumption: a wide lognormal spread of funding; no public figure taken", doc="Lognormal sigma of customer funding.")
 
     @model_validator(mode="after")
     def _check_segments(self) -> Customers:
@@ -157,29 +158,29 @@ class Pricing(_Section):
             "How support is priced: flat (same service for every plan, no fee), tiered (priority, SLA and "
             "fee by plan), per_ticket or per_hour (metered)."
         ),
-        json_schema_extra={"source": SRC_NETFLIX},
+        json_schema_extra={"source": "[article-flat-vs-tiered] the base case is the same support on every plan"},
     )
-    per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", doc="Fee per ticket (per_ticket scheme).")
-    per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", doc="Fee per hour of agent time (per_hour scheme).")
+    per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per ticket (per_ticket scheme).")
+    per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per hour of agent time (per_hour scheme).")
     included_tickets_per_month: int = param(
-        0, ge=0, le=1000, unit="tickets/month", doc="Tickets per customer per month free of fee before metering starts."
+        0, ge=0, le=1000, unit="tickets/month", source="assumption: a policy choice; 0 = every ticket is metered", doc="Tickets per customer per month free of fee before metering starts."
     )
     support_fee_usd_per_month: float = param(
-        0.0, ge=0, le=100_000, unit="USD/customer/month", doc="Flat support add-on charged to every paying customer."
+        0.0, ge=0, le=100_000, unit="USD/customer/month", source="assumption: a policy choice; 0 = no support add-on", doc="Flat support add-on charged to every paying customer."
     )
     price_multiplier: float = param(
-        1.0, ge=0.1, le=10, unit="x list price", source=SRC_LADDER,
+        1.0, ge=0.1, le=10, unit="x list price", source="[article-satisfaction-levels] customers pay a little more for quality service; 1 = list price",
         doc="Multiplier on every plan price (e.g. 1.05 to fund flat support); raises churn via churn.price_elasticity.",
     )
 
 
 class HelpSeeking(_Section):
     base_ask_prob: float = param(
-        0.8, ge=0, le=1, unit="probability", source=SRC_NETFLIX,
+        0.8, ge=0, le=1, unit="probability", source="[article-flat-vs-tiered] free help is asked for without a second thought; the level is assumed",
         doc="Probability that a customer asks for help with an issue when help is free.",
     )
     self_resolve_prob: float = param(
-        0.4, ge=0, le=1, unit="probability", doc="Probability that an issue the customer does not raise resolves itself."
+        0.4, ge=0, le=1, unit="probability", source="assumption: no public figure for issues that go away on their own", doc="Probability that an issue the customer does not raise resolves itself."
     )
 
 
@@ -191,35 +192,35 @@ class Support(_Section):
             "service level on this month's offered load (tickets raised x mean handle time + VIP touch hours, a "
             "perfect monthly forecast) meets support.staffing_service_level."
         ),
-        json_schema_extra={"source": ASSUMPTION},
+        json_schema_extra={"source": "[cch-erlang-c] contact centres staff to a service level with Erlang C"},
     )
-    agents: int = param(3, ge=1, le=5000, unit="agents", doc="Agents on duty (fixed staffing).")
-    min_agents: int = param(1, ge=1, le=5000, unit="agents", doc="Fewest agents (erlang staffing).")
-    max_agents: int = param(200, ge=1, le=5000, unit="agents", doc="Most agents (erlang staffing).")
+    agents: int = param(3, ge=1, le=5000, unit="agents", source="assumption: a small desk; read only under fixed staffing", doc="Agents on duty (fixed staffing).")
+    min_agents: int = param(1, ge=1, le=5000, unit="agents", source="assumption: at least one agent on duty", doc="Fewest agents (erlang staffing).")
+    max_agents: int = param(200, ge=1, le=5000, unit="agents", source="assumption: a cap far above the default load, so it rarely binds", doc="Most agents (erlang staffing).")
     staffing_service_level: float = param(
-        0.8, gt=0, le=0.999, unit="fraction", source=SRC_BENCH,
+        0.8, gt=0, le=0.999, unit="fraction", source="[cch-erlang-c][gasp-support-metrics] the 80/20 convention: 80% answered within the target",
         doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).",
     )
     sla_target_h: float = param(
-        4.0, gt=0, le=720, unit="h", source=SRC_BENCH,
+        4.0, gt=0, le=720, unit="h", source="[gasp-support-metrics] B2B email first-response target 4-6 h",
         doc="First-response target and customers' expectation under flat and metered schemes (B2B email 4-6 h).",
     )
     handle_time_mean_h: float = param(
-        0.75, ge=0.001, le=100, unit="h", source=SRC_BENCH,
+        0.75, ge=0.001, le=100, unit="h", source="[lorikeet-cost-per-ticket] with agent cost it gives ~$26 per ticket, inside SaaS $18-35",
         doc="Mean agent time per ticket (with agent cost gives a cost per ticket in the $12-35 benchmark).",
     )
     handle_time_dist: Literal["exponential", "lognormal"] = Field(
         "exponential", description="Distribution of handle times."
-    , json_schema_extra={"source": ASSUMPTION})
+    , json_schema_extra={"source": "assumption: exponential as in Erlang C, so the desk can be checked against theory"})
     handle_time_cv: float = param(
-        1.0, gt=0, le=5, unit="ratio", doc="Coefficient of variation of handle time (lognormal only)."
+        1.0, gt=0, le=5, unit="ratio", source="assumption: 1 matches the exponential default", doc="Coefficient of variation of handle time (lognormal only)."
     )
     patience_mean_h: float = param(
-        24.0, gt=0, le=1e7, unit="h", source=SRC_BENCH,
+        24.0, gt=0, le=1e7, unit="h", source="[garnett2002] exponential patience (Erlang A); the 24 h mean is assumed",
         doc="Mean time a customer waits for a first response before abandoning the ticket (exponential).",
     )
     agent_cost_usd_per_hour: float = param(
-        35.0, ge=0, le=10_000, unit="USD/h", doc="Fully loaded cost of one agent-hour on duty."
+        35.0, ge=0, le=10_000, unit="USD/h", source="[lorikeet-cost-per-ticket] fully loaded; x handle time gives ~$26 per ticket, inside SaaS $18-35", doc="Fully loaded cost of one agent-hour on duty."
     )
 
     @model_validator(mode="after")
@@ -242,34 +243,34 @@ class Satisfaction(_Section):
     initial_shares: list[float] = Field(
         default_factory=lambda: [0.05, 0.55, 0.25, 0.10, 0.05],
         description="Initial shares of customers on the ladder (below, meet, exceed, delight, wow); sum to 1.",
-        json_schema_extra={"unit": "fraction", "source": ASSUMPTION},
+        json_schema_extra={"unit": "fraction", "source": "assumption: most customers start at 'meet'; no public distribution taken"},
     )
     p_up_on_time: float = param(
-        0.25, ge=0, le=1, unit="probability", source=SRC_RETENTION,
+        0.25, ge=0, le=1, unit="probability", source="[article-retention] great support turns customers into advocates; the chance is assumed",
         doc="Chance a ticket resolved within its expectation moves the customer one level up.",
     )
     p_down_late: float = param(
-        0.5, ge=0, le=1, unit="probability", source=SRC_LADDER,
+        0.5, ge=0, le=1, unit="probability", source="[article-satisfaction-levels] failing expectations even once risks the customer; the chance is assumed",
         doc="Chance a ticket answered later than expected moves the customer one level down.",
     )
     p_down_abandoned: float = param(
-        0.7, ge=0, le=1, unit="probability", source=SRC_RETENTION,
+        0.7, ge=0, le=1, unit="probability", source="[article-retention] long waits frustrate customers; the chance is assumed",
         doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down.",
     )
     p_down_unresolved: float = param(
-        0.3, ge=0, le=1, unit="probability", source=SRC_NETFLIX,
+        0.3, ge=0, le=1, unit="probability", source="[article-flat-vs-tiered] suppressed requests leave problems unsolved; the chance is assumed",
         doc="Chance an issue left unresolved (not raised, not self-resolved) moves the customer one level down.",
     )
     resentment_per_usd: float = param(
-        0.01, ge=0, le=1, unit="1/USD", source=SRC_LS2006,
+        0.01, ge=0, le=1, unit="1/USD", source="[lambrecht2006][article-flat-vs-tiered] pay-per-use raises churn; the strength is assumed",
         doc="Resentment: paying f USD of support fees in a month moves one level down with probability 1-exp(-k f).",
     )
     p_decay_above_meet: float = param(
-        0.1, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
+        0.1, ge=0, le=1, unit="probability/month", source="[article-satisfaction-levels] delight fades without new reasons; the rate is assumed",
         doc="Monthly chance that a customer above 'meet' slips one level (delight fades without new reasons).",
     )
     p_recover_from_below: float = param(
-        0.1, ge=0, le=1, unit="probability/month", doc="Monthly chance a customer below expectations recovers to 'meet'."
+        0.1, ge=0, le=1, unit="probability/month", source="assumption: slow natural recovery; no public figure taken", doc="Monthly chance a customer below expectations recovers to 'meet'."
     )
 
     @field_validator("initial_shares")
@@ -285,14 +286,14 @@ class Churn(_Section):
     level_hazard_multiplier: list[float] = Field(
         default_factory=lambda: [4.0, 1.0, 0.7, 0.45, 0.3],
         description="Churn hazard multiplier per ladder level (below, meet, exceed, delight, wow).",
-        json_schema_extra={"unit": "x base hazard", "source": SRC_LADDER},
+        json_schema_extra={"unit": "x base hazard", "source": "[article-satisfaction-levels] below 'meet' customers leave, delighted ones stay; multipliers assumed"},
     )
     switching_ease: float = param(
-        1.0, ge=0, le=5, unit="x base hazard", source=SRC_NETFLIX,
+        1.0, ge=0, le=5, unit="x base hazard", source="[article-flat-vs-tiered] switching to a competitor is easy; 1 = base hazard unchanged",
         doc="How easy switching to a competitor is: multiplies every churn hazard (0 = locked in).",
     )
     price_elasticity: float = param(
-        1.0, ge=0, le=10, unit="ratio", source=SRC_LADDER,
+        1.0, ge=0, le=10, unit="ratio", source="[article-satisfaction-levels] price rises push customers away; unit elasticity is assumed",
         doc="Hazard x (effective price / list price)^(elasticity x level factor): price rises (or support add-ons) raise churn.",
     )
     price_elasticity_level_multiplier: list[float] = Field(
@@ -301,7 +302,7 @@ class Churn(_Section):
             "Factor on churn.price_elasticity per ladder level (below, meet, exceed, delight, wow): satisfied "
             "customers will pay a little more for quality service."
         ),
-        json_schema_extra={"unit": "x elasticity", "source": SRC_LADDER},
+        json_schema_extra={"unit": "x elasticity", "source": "[article-satisfaction-levels] satisfied customers pay a little more; factors assumed"},
     )
 
     @field_validator("level_hazard_multiplier", "price_elasticity_level_multiplier")
@@ -312,15 +313,15 @@ class Churn(_Section):
 
 class WordOfMouth(_Section):
     referral_rate_delight: float = param(
-        0.01, ge=0, le=1, unit="signups/customer/month", source=SRC_NETFLIX,
+        0.01, ge=0, le=1, unit="signups/customer/month", source="[article-flat-vs-tiered][article-retention] happy customers become advocates; rate assumed",
         doc="Free trial signups each 'delight' customer brings per month (advocates).",
     )
     referral_rate_wow: float = param(
-        0.03, ge=0, le=1, unit="signups/customer/month", source=SRC_NETFLIX,
+        0.03, ge=0, le=1, unit="signups/customer/month", source="[article-flat-vs-tiered][article-retention] happy customers become advocates; rate assumed",
         doc="Free trial signups each 'wow' customer brings per month.",
     )
     negative_per_unhappy_churner: float = param(
-        0.5, ge=0, le=100, unit="signups lost/churner", source=SRC_RETENTION,
+        0.5, ge=0, le=100, unit="signups lost/churner", source="[article-retention] a customer who leaves spreads negativity; the number is assumed",
         doc="Signups lost to negative word of mouth per customer who churns from 'below'.",
     )
 
@@ -328,21 +329,21 @@ class WordOfMouth(_Section):
 class Acquisition(_Section):
     retention_cost_usd: float = param(
         200.0, ge=0, le=1_000_000, unit="USD/customer",
-        doc="Cost of keeping one existing customer (the '1' in '6-7x').",
+        source="assumption: no public figure for the cost of keeping a customer; scale it to your business", doc="Cost of keeping one existing customer (the '1' in '6-7x').",
     )
     cac_multiple: float = param(
-        6.5, ge=1, le=25, unit="x retention cost", source="DOMAIN §1 (6-7x); public range 5-25x",
+        6.5, ge=1, le=25, unit="x retention cost", source="[article-flat-vs-tiered][gallo2014] 6-7x in the article; public estimates range 5-25x",
         doc="Cost to acquire one paying customer as a multiple of retention_cost_usd.",
     )
     replacement_share: float = param(
         1.0, ge=0, le=5, unit="fraction",
-        doc="Share of last month's churned customers the company sets out to replace with paid acquisition.",
+        source="assumption: every churned customer is replaced (a steady customer base)", doc="Share of last month's churned customers the company sets out to replace with paid acquisition.",
     )
     growth_per_month: float = param(
-        0.0, ge=0, le=1_000_000, unit="customers/month", doc="Paying customers acquired beyond replacement each month."
+        0.0, ge=0, le=1_000_000, unit="customers/month", source="assumption: no growth beyond replacement unless the scenario sets it", doc="Paying customers acquired beyond replacement each month."
     )
     organic_signups_per_month: float = param(
-        0.0, ge=0, le=1_000_000, unit="signups/month", doc="Free trial signups per month (not paid for)."
+        0.0, ge=0, le=1_000_000, unit="signups/month", source="assumption: no organic signups unless the scenario sets them", doc="Free trial signups per month (not paid for)."
     )
 
 
@@ -350,7 +351,7 @@ class Trial(_Section):
     conversion_level_multiplier: list[float] = Field(
         default_factory=lambda: [0.3, 1.0, 1.15, 1.3, 1.4],
         description="Trial conversion multiplier per ladder level at the end of the trial.",
-        json_schema_extra={"unit": "x conversion", "source": SRC_LADDER},
+        json_schema_extra={"unit": "x conversion", "source": "[article-satisfaction-levels][article-vip-support] trial experience drives conversion; factors assumed"},
     )
 
     @field_validator("conversion_level_multiplier")
@@ -360,89 +361,89 @@ class Trial(_Section):
 
 
 class Vip(_Section):
-    enabled: bool = Field(False, description="Run the VIP programme (DOMAIN §4).", json_schema_extra={"source": SRC_VIP})
-    select_top_plan: bool = Field(True, description="Customers on a top plan are VIP.", json_schema_extra={"source": SRC_VIP})
-    select_big_name: bool = Field(True, description="Big-name customers are VIP.", json_schema_extra={"source": SRC_VIP})
-    select_funded: bool = Field(True, description="Customers with funding >= vip.min_funding_usd are VIP.", json_schema_extra={"source": SRC_VIP})
-    min_funding_usd: float = param(500_000.0, ge=0, le=1e11, unit="USD", source=SRC_VIP, doc="Funding threshold for VIP.")
-    sla_h: float = param(1.0, gt=0, le=720, unit="h", source=SRC_BENCH, doc="VIP first-response target (top desk priority).")
-    welcome_h: float = param(0.5, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time of the personal welcome (1:1 demo offer).")
-    concierge_checkins: int = param(2, ge=0, le=20, unit="check-ins", source=SRC_VIP, doc="Concierge check-ins during the trial.")
-    checkin_h: float = param(0.5, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time per concierge or lifecycle check-in.")
+    enabled: bool = Field(False, description="Run the VIP programme.", json_schema_extra={"source": "[article-vip-support] the VIP programme is an option to test; off in the base case"})
+    select_top_plan: bool = Field(True, description="Customers on a top plan are VIP.", json_schema_extra={"source": "[article-vip-support] VIP rule: high-value customers on the top plan"})
+    select_big_name: bool = Field(True, description="Big-name customers are VIP.", json_schema_extra={"source": "[article-vip-support] VIP rule: big-name signups"})
+    select_funded: bool = Field(True, description="Customers with funding >= vip.min_funding_usd are VIP.", json_schema_extra={"source": "[article-vip-support] VIP rule: well-funded start-ups"})
+    min_funding_usd: float = param(500_000.0, ge=0, le=1e11, unit="USD", source="[article-vip-support] total funding of $500k or more", doc="Funding threshold for VIP.")
+    sla_h: float = param(1.0, gt=0, le=720, unit="h", source="[gasp-support-metrics] enterprise premium SLA under 1 h", doc="VIP first-response target (top desk priority).")
+    welcome_h: float = param(0.5, ge=0, le=40, unit="h", source="[article-vip-support] a personal welcome with a 1:1 demo offer; the time is assumed", doc="Agent time of the personal welcome (1:1 demo offer).")
+    concierge_checkins: int = param(2, ge=0, le=20, unit="check-ins", source="[article-vip-support] scheduled manual check-ins during the trial; the number is assumed", doc="Concierge check-ins during the trial.")
+    checkin_h: float = param(0.5, ge=0, le=40, unit="h", source="[article-vip-support] manual concierge and lifecycle check-ins; the time is assumed", doc="Agent time per concierge or lifecycle check-in.")
     concierge_conversion_uplift: float = param(
-        0.15, ge=0, le=1, unit="probability", source=SRC_VIP,
+        0.15, ge=0, le=1, unit="probability", source="[article-vip-support] concierge onboarding raised trial-to-paid conversion; the uplift is assumed",
         doc="Added trial conversion probability when concierge onboarding ran (capped at 1).",
     )
-    lifecycle_checkins: bool = Field(True, description="Check in 1 month after conversion, then every 3 months.", json_schema_extra={"source": SRC_VIP})
+    lifecycle_checkins: bool = Field(True, description="Check in 1 month after conversion, then every 3 months.", json_schema_extra={"source": "[article-vip-support] check in during the first 30 days after conversion, then quarterly"})
     p_up_per_touch: float = param(
-        0.3, ge=0, le=1, unit="probability", source=SRC_VIP, doc="Chance each VIP touch moves the customer one level up."
+        0.3, ge=0, le=1, unit="probability", source="[article-vip-support] VIP care made customers more active and loyal; the chance is assumed", doc="Chance each VIP touch moves the customer one level up."
     )
     alert_detection_prob: float = param(
-        0.6, ge=0, le=1, unit="probability", source=SRC_VIP,
+        0.6, ge=0, le=1, unit="probability", source="[article-vip-support] account-level activity churn signals a cancellation; the chance is assumed",
         doc="Chance account-level activity churn flags a VIP who is about to cancel.",
     )
     alert_false_positive_rate: float = param(
-        0.05, ge=0, le=1, unit="probability/month", doc="Monthly chance a healthy VIP account raises an alert."
+        0.05, ge=0, le=1, unit="probability/month", source="assumption: healthy accounts rarely go quiet as a whole team; no public figure", doc="Monthly chance a healthy VIP account raises an alert."
     )
-    outreach_h: float = param(1.0, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time of personal outreach on an alert.")
+    outreach_h: float = param(1.0, ge=0, le=40, unit="h", source="[article-vip-support] personal outreach when activity churn appears; the time is assumed", doc="Agent time of personal outreach on an alert.")
     outreach_save_prob: float = param(
-        0.35, ge=0, le=1, unit="probability", source=SRC_VIP, doc="Chance outreach keeps a flagged VIP who would have left."
+        0.35, ge=0, le=1, unit="probability", source="[article-vip-support] personal outreach keeps some VIPs; the chance is assumed", doc="Chance outreach keeps a flagged VIP who would have left."
     )
-    perks_usd_per_vip_month: float = param(0.0, ge=0, le=100_000, unit="USD/VIP/month", doc="Direct perks cost per VIP.")
+    perks_usd_per_vip_month: float = param(0.0, ge=0, le=100_000, unit="USD/VIP/month", source="assumption: no direct perks unless the scenario sets them", doc="Direct perks cost per VIP.")
     manual_capacity: int = param(
-        1_000_000, ge=0, le=10_000_000, unit="VIP customers", source=SRC_VIP,
+        1_000_000, ge=0, le=10_000_000, unit="VIP customers", source="[article-vip-support] manual care does not scale; the default sets no cap",
         doc="Most VIPs cared for by hand (earliest first); the rest get automated personalised messages instead.",
     )
     automated_p_up_per_touch: float = param(
-        0.1, ge=0, le=1, unit="probability", source=SRC_VIP,
+        0.1, ge=0, le=1, unit="probability", source="[article-vip-support] automated personalised messages beyond capacity; weaker, assumed",
         doc="Chance an automated message (in place of a manual touch) moves the customer one level up.",
     )
     automated_save_prob: float = param(
-        0.1, ge=0, le=1, unit="probability", source=SRC_VIP,
+        0.1, ge=0, le=1, unit="probability", source="[article-vip-support] automated personalised messages beyond capacity; weaker, assumed",
         doc="Chance an automated message keeps a flagged VIP beyond manual capacity who would have left.",
     )
 
 
 class Loyalty(_Section):
-    enabled: bool = Field(False, description="Run a loyalty/reward programme (delight/wow lever, DOMAIN §2-3).", json_schema_extra={"source": SRC_RETENTION})
+    enabled: bool = Field(False, description="Run a loyalty/reward programme (a delight/wow lever).", json_schema_extra={"source": "[article-retention] reward programmes are a retention lever; off in the base case"})
     cost_usd_per_customer_month: float = param(
-        5.0, ge=0, le=100_000, unit="USD/customer/month", source=SRC_RETENTION, doc="Cost of rewards per paying customer."
+        5.0, ge=0, le=100_000, unit="USD/customer/month", source="assumption: no public cost of rewards per customer taken", doc="Cost of rewards per paying customer."
     )
     p_up_per_month: float = param(
-        0.05, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
+        0.05, ge=0, le=1, unit="probability/month", source="[article-satisfaction-levels] rewards and loyalty points delight; the rate is assumed",
         doc="Monthly chance rewards lift a customer one level.",
     )
 
 
 class Proactive(_Section):
     enabled: bool = Field(
-        False, description="Automated proactive messages to every customer (onboarding flows, tips; DOMAIN §2, §4)."
-    , json_schema_extra={"source": SRC_RETENTION})
+        False, description="Automated proactive messages to every customer (onboarding flows, tips)."
+    , json_schema_extra={"source": "[article-retention][article-vip-support] reach out before the customer has to; off in the base case"})
     p_up_per_month: float = param(
-        0.03, ge=0, le=1, unit="probability/month", source=SRC_RETENTION,
+        0.03, ge=0, le=1, unit="probability/month", source="[article-retention] proactive communication retains customers; the rate is assumed",
         doc="Monthly chance proactive communication lifts a customer one level.",
     )
     cost_usd_per_customer_month: float = param(
-        0.5, ge=0, le=100_000, unit="USD/customer/month", doc="Cost of the messaging per customer (trial or paying)."
+        0.5, ge=0, le=100_000, unit="USD/customer/month", source="assumption: automated messages cost little per customer; no public figure", doc="Cost of the messaging per customer (trial or paying)."
     )
 
 
 class Feedback(_Section):
-    enabled: bool = Field(False, description="Regular satisfaction surveys, acted upon (DOMAIN §2-3).", json_schema_extra={"source": SRC_RETENTION})
+    enabled: bool = Field(False, description="Regular satisfaction surveys, acted upon.", json_schema_extra={"source": "[article-retention][reichheld1990] surveys, acted upon, show why customers leave; off in the base case"})
     survey_response_rate: float = param(
-        0.3, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
+        0.3, ge=0, le=1, unit="probability/month", source="assumption: no public survey response rate taken",
         doc="Monthly chance a paying customer answers the survey (tells where they stand on the ladder).",
     )
     p_recover_detected: float = param(
-        0.5, ge=0, le=1, unit="probability", source=SRC_RETENTION,
+        0.5, ge=0, le=1, unit="probability", source="[article-retention][reichheld1990] acting on feedback wins customers back; the chance is assumed",
         doc="Chance a follow-up lifts a respondent who is below expectations back to 'meet'.",
     )
     followup_cost_usd: float = param(
         25.0, ge=0, le=100_000, unit="USD/follow-up",
-        doc="Cost of one follow-up with an unhappy respondent (success-team time, outside the desk).",
+        source="assumption: about half an hour of success-team time; no public figure", doc="Cost of one follow-up with an unhappy respondent (success-team time, outside the desk).",
     )
     survey_cost_usd_per_customer_month: float = param(
-        0.2, ge=0, le=100_000, unit="USD/customer/month", doc="Cost of running the survey per paying customer."
+        0.2, ge=0, le=100_000, unit="USD/customer/month", source="assumption: survey tooling per customer; no public figure", doc="Cost of running the survey per paying customer."
     )
 
 
@@ -471,9 +472,9 @@ class Meta(_Section):
 
 
 class Run(_Section):
-    months: int = param(24, ge=1, le=240, unit="months", doc="Horizon.")
-    replications: int = param(10, ge=1, le=10_000, unit="runs", doc="Monte Carlo replications per policy.")
-    seed: int = param(20261123, ge=0, le=2**63 - 1, unit="", doc="Master seed of all random streams.")
+    months: int = param(24, ge=1, le=240, unit="months", source="assumption: two years, long enough for churn and referrals to show", doc="Horizon.")
+    replications: int = param(10, ge=1, le=10_000, unit="runs", source="assumption: enough for first intervals; raise it before deciding", doc="Monte Carlo replications per policy.")
+    seed: int = param(20261123, ge=0, le=2**63 - 1, unit="", source="assumption: any fixed seed; results are reproducible per seed", doc="Master seed of all random streams.")
 
 
 POLICY_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_+\-]{0,39}$"

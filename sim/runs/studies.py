@@ -58,7 +58,7 @@ SENSITIVITY_PARAMETERS: tuple[tuple[str, str, tuple[float, float] | None], ...] 
     ("churn.switching_ease", "Ease of switching", None),
     ("wom.referral_rate_wow", "Referrals per 'wow' customer", None),
     ("wom.negative_per_unhappy_churner", "Negative word of mouth", None),
-    ("acquisition.cac_multiple", "Acquisition cost multiple", (6.0, 7.0)),  # DOMAIN §1: 6-7x
+    ("acquisition.cac_multiple", "Acquisition cost multiple", (6.0, 7.0)),  # [article-flat-vs-tiered]: 6-7x
     ("support.handle_time_mean_h", "Handle time per ticket", None),
     ("support.agent_cost_usd_per_hour", "Agent cost per hour", None),
     ("support.patience_mean_h", "Customer patience", None),
