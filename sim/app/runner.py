@@ -253,8 +253,8 @@ def run_app_scenario(scenario: Scenario, *, cache: ReplicationCache | None = Non
 # ---------------------------------------------------------------- KPI cards
 
 
-CARD_KPIS = ("cumulative_profit", "customers_at_horizon", "avg_retention_rate_pct", "ltv_cac")
-LOWER_IS_BETTER = {"cac"}
+CARD_KPIS = ("value_usd", "cumulative_profit", "customers_at_horizon", "avg_retention_rate_pct", "ltv_cac")
+LOWER_IS_BETTER = {"cac_realised_usd"}
 NEUTRAL_KPIS = {"suppressed_share"}
 
 
@@ -275,7 +275,7 @@ def fmt_kpi(kpi: str, x: float, *, signed: bool = False) -> str:
     if x is None or not math.isfinite(x):
         return "–"
     plus = "+" if signed and x > 0 else ""
-    if kpi in ("cumulative_profit", "ltv", "cac"):
+    if kpi in ("value_usd", "cumulative_profit", "ltv", "cac_realised_usd"):
         return money(x, signed=signed)
     if kpi == "customers_at_horizon":
         return f"{plus}{x:,.0f}"
@@ -338,7 +338,7 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
     return out
 
 
-def verdict(res: Results, kpi: str = "cumulative_profit") -> str:
+def verdict(res: Results, kpi: str = "value_usd") -> str:
     """One sentence: which policy leads on ``kpi`` and whether the CI says it is clear."""
     if len(res.policies) < 2:
         return ""

@@ -35,6 +35,8 @@ class Population:
     vip: np.ndarray  # bool
     big_name: np.ndarray  # bool
     funding_usd: np.ndarray  # float64
+    paid_trial: np.ndarray  # bool: the trial was bought by paid acquisition
+    onboarding: np.ndarray  # float32: share of the VIP concierge onboarding served in the trial month
     # outcome counters of the current month, incremented by the desk
     on_time: np.ndarray
     late: np.ndarray
@@ -46,7 +48,7 @@ class Population:
     _ARRAYS = (
         ("segment", np.int16), ("level", np.int8), ("active", bool), ("paying", bool),
         ("trial_month", np.int32), ("converted_month", np.int32), ("vip", bool), ("big_name", bool),
-        ("funding_usd", np.float64), ("on_time", np.int32), ("late", np.int32), ("abandoned", np.int32),
+        ("funding_usd", np.float64), ("paid_trial", bool), ("onboarding", np.float32), ("on_time", np.int32), ("late", np.int32), ("abandoned", np.int32),
         ("fees_usd", np.float64), ("touches", np.int32), ("auto_touches", np.int32),
     )
 
@@ -69,14 +71,21 @@ class Population:
             getattr(self, name)[: self.n] = 0
 
     def add(self, count: int, params: Params, rng: np.random.Generator, *, month: int, paying: bool,
-            level: np.ndarray | None = None) -> np.ndarray:
-        """Create ``count`` customers (paying, or starting a trial in ``month``); return their slots."""
+            level: np.ndarray | None = None, segment: np.ndarray | None = None,
+            paid: np.ndarray | bool = False) -> np.ndarray:
+        """Create ``count`` customers (paying, or starting a trial in ``month``); return their slots.
+
+        ``segment``: their segments (default: drawn at the segment shares); ``paid``: trials
+        bought by paid acquisition."""
         segs = params.customers.segments
         self._grow(self.n + count)
         idx = np.arange(self.n, self.n + count)
         self.n += count
-        shares = np.array([s.share for s in segs])
-        seg = rng.choice(len(segs), size=count, p=shares / shares.sum())
+        if segment is None:
+            shares = np.array([s.share for s in segs])
+            seg = rng.choice(len(segs), size=count, p=shares / shares.sum())
+        else:
+            seg = segment
         big_share = np.array([s.big_name_share for s in segs])[seg]
         median = np.array([s.funding_median_usd for s in segs])[seg]
         self.segment[idx] = seg
@@ -86,6 +95,8 @@ class Population:
         self.active[idx] = True
         self.paying[idx] = paying
         self.trial_month[idx] = -1 if paying else month
+        self.paid_trial[idx] = paid
+        self.onboarding[idx] = 0.0
         # Initial customers converted at staggered past months, so lifecycle check-ins spread out.
         self.converted_month[idx] = -1 - rng.integers(0, 12, size=count) if paying else -10_000
         self.vip[idx] = vip_eligible(self, idx, params) if params.vip.enabled else False
@@ -160,13 +171,16 @@ def ladder_update(pop: Population, who: np.ndarray, unresolved: np.ndarray, para
     s = params.satisfaction
     lvl = pop.level[who].astype(np.int16)
     m = len(who)
-    u_loyalty, u_proactive, u_recover, u_resent, u_decay = rng.random((5, m))
+    u_loyalty, u_proactive, u_recover, u_resent, u_decay, u_perks = rng.random((6, m))
     up = rng.binomial(pop.on_time[who], s.p_up_on_time)
     up += rng.binomial(pop.touches[who], params.vip.p_up_per_touch)
     up += rng.binomial(pop.auto_touches[who], params.vip.automated_p_up_per_touch)
     up += params.loyalty.enabled & (u_loyalty < params.loyalty.p_up_per_month)
     up += params.proactive.enabled & (u_proactive < params.proactive.p_up_per_month)
     up += (lvl == BELOW) & (u_recover < s.p_recover_from_below)
+    v = params.vip
+    if v.enabled and v.perks_usd_per_vip_month > 0:
+        up += pop.vip[who] & pop.paying[who] & (u_perks < v.perks_p_up_per_month)
     down = rng.binomial(pop.late[who], s.p_down_late)
     down += rng.binomial(pop.abandoned[who], s.p_down_abandoned)
     down += rng.binomial(unresolved, s.p_down_unresolved)
@@ -190,14 +204,21 @@ def feedback_followups(pop: Population, paying: np.ndarray, params: Params, rng:
 # ------------------------------------------------------------------ churn and conversion
 
 
+def price_ratio_by_segment(params: Params) -> np.ndarray:
+    """Perceived price / list price per segment: (list x price_multiplier + support add-on +
+    expected metered fees) / list (1 for a free plan)."""
+    list_price = np.array([s.plan_price_usd_per_month for s in params.customers.segments])
+    perceived = (list_price * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
+                 + pricing.expected_fees_per_month(params))
+    return np.where(list_price > 0, perceived / np.maximum(list_price, 1e-12), 1.0)
+
+
 def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
     """Monthly churn probability: base hazard x ladder multiplier x switching ease x price factor."""
     segs = params.customers.segments
     seg = pop.segment[who]
     base = np.array([s.base_churn_per_month for s in segs])[seg]
-    list_price = np.array([s.plan_price_usd_per_month for s in segs])[seg]
-    paid = list_price * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
-    ratio = np.where(list_price > 0, paid / np.maximum(list_price, 1e-12), 1.0)
+    ratio = price_ratio_by_segment(params)[seg]
     hazard = -np.log1p(-base) * np.asarray(params.churn.level_hazard_multiplier)[pop.level[who]]
     elasticity = params.churn.price_elasticity * np.asarray(params.churn.price_elasticity_level_multiplier)[pop.level[who]]
     # The price factor is capped (at 1e6 x the hazard, churn is certain anyway) so that extreme but
@@ -213,8 +234,22 @@ def conversion_probability(pop: Population, who: np.ndarray, params: Params) -> 
     base = np.array([s.trial_conversion for s in segs])[pop.segment[who]]
     p = base * np.asarray(params.trial.conversion_level_multiplier)[pop.level[who]]
     if params.vip.enabled and params.vip.concierge_checkins > 0:
-        p = p + params.vip.concierge_conversion_uplift * pop.vip[who]
+        p = p + params.vip.concierge_conversion_uplift * pop.onboarding[who]
     return np.clip(p, 0.0, 1.0)
+
+
+def record_onboarding(pop: Population, trials: np.ndarray, params: Params) -> None:
+    """Share of each VIP trial's planned welcome and concierge touches served this month (in
+    place, before the counters are reset): manual touches count 1, automated messages
+    ``automated_p_up_per_touch / p_up_per_touch`` (their relative effect), capped at 1."""
+    v = params.vip
+    planned = (v.welcome_h > 0) + (v.concierge_checkins if v.checkin_h > 0 else 0)
+    vip_trials = trials[pop.vip[trials]]
+    if planned == 0 or len(vip_trials) == 0:
+        return
+    weight = min(1.0, v.automated_p_up_per_touch / v.p_up_per_touch) if v.p_up_per_touch > 0 else 0.0
+    served = pop.touches[vip_trials] + weight * pop.auto_touches[vip_trials]
+    pop.onboarding[vip_trials] = np.minimum(1.0, served / planned)
 
 
 def monthly_price(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:

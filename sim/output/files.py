@@ -83,6 +83,7 @@ def summary_dict(res: Results) -> dict[str, Any]:
         "reference_policy": res.reference,
         "kpis": res.summary(),
         "differences_vs_reference": res.differences(),
+        "bridge": res.bridge(),
         "scenario": res.scenario.model_dump(mode="json"),
     })
 
@@ -101,11 +102,14 @@ def write_monthly_csv(res: Results, path: Path) -> None:
 
 
 def write_results(res: Results, out_dir: Path, *, plots: bool = True) -> Path:
-    """Write monthly.csv, kpis.csv, summary.json and plots/ into ``out_dir`` atomically."""
+    """Write monthly.csv, kpis.csv, segments.csv (when kept), summary.json and plots/ into
+    ``out_dir`` atomically."""
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         write_monthly_csv(res, tmp / "monthly.csv")
         write_table(res.kpis, res, tmp / "kpis.csv")
+        if res.segments is not None:
+            write_table(res.segments, res, tmp / "segments.csv")
         (tmp / "summary.json").write_text(json.dumps(summary_dict(res), indent=2, sort_keys=False) + "\n")
         if plots:
             from sim.output import plots as plotting

@@ -45,6 +45,11 @@ SOURCES = {
     "Marketing Research 43(2): pay-per-use tariffs raise churn relative to flat rates.",
     "DOMAIN §1 (6-7x); public range 5-25x": "`shared/DOMAIN.md` §1 (acquisition costs 6-7x retention) and the "
     "benchmarks note that public estimates range from 5x to 25x.",
+    schema.SRC_CAC_PAYBACK: "Assumption (stated reason): per-segment retention cost of about two months of the plan "
+    "price, so a paying customer costs about 13 months of price to acquire at the default multiple.",
+    schema.SRC_LIKE_FOR_LIKE: "Assumption (stated reason): the company replaces the customers it lost in their own plans.",
+    schema.SRC_DISCOUNT: "Assumption (stated reason): a 10% annual cost of capital.",
+    schema.SRC_PERKS: "Assumption (stated reason): VIP perks (gifts, swag, thank-you notes) of about $120 a year.",
     schema.ASSUMPTION: "A modelling assumption with no published figure behind it: move it, and read the "
     "sensitivity before relying on a result that depends on it.",
 }

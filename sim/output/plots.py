@@ -103,7 +103,8 @@ KPI_UNITS = {
     "avg_retention_rate_pct": "%",
     "cumulative_profit": "USD",
     "ltv": "USD",
-    "cac": "USD",
+    "cac_realised_usd": "USD",
+    "value_usd": "USD",
     "ltv_cac": "ratio",
     "suppressed_share": "share of issues",
 }

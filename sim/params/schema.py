@@ -29,6 +29,11 @@ SRC_VIP = "DOMAIN §4 (VIP customer support)"
 SRC_BENCH = "DOMAIN benchmarks"
 SRC_LS2006 = "Lambrecht & Skiera 2006 (pay-per-use raises churn)"
 ASSUMPTION = "assumption"
+SRC_CAC_PAYBACK = ("assumption: retention cost about two months of the plan price, so CAC at cac_multiple 6.5 "
+                   "is ~13 months of price (a common SaaS CAC payback)")
+SRC_LIKE_FOR_LIKE = "assumption: marketing replaces the revenue it lost, plan by plan"
+SRC_DISCOUNT = "assumption: a 10% cost of capital, common for valuing a growing software business"
+SRC_PERKS = "assumption: gifts, swag and thank-you notes, about $120 a year"
 
 
 def param(
@@ -104,6 +109,15 @@ class Segment(_Section):
     tier_ticket_fee_usd: float = param(
         0.0, ge=0, le=10_000, unit="USD/ticket", doc="Per-ticket fee this plan pays under the tiered scheme."
     )
+    retention_cost_usd: float = param(
+        200.0, ge=0, le=1_000_000, unit="USD/customer",
+        source=SRC_CAC_PAYBACK,
+        doc="Cost of keeping one existing customer of this segment (the '1' in '6-7x'); prices acquisition.",
+    )
+    cac_usd: float = param(
+        0.0, ge=0, le=10_000_000, unit="USD/paying customer",
+        doc="Explicit cost to acquire one paying customer of this segment; 0 = acquisition.cac_multiple x retention_cost_usd.",
+    )
     is_top_plan: bool = Field(False, description="Top plan: VIP-eligible under the 'top plan' rule (DOMAIN §4).", json_schema_extra={"source": SRC_VIP})
     big_name_share: float = param(
         0.02, ge=0, le=1, unit="fraction", source=SRC_VIP,
@@ -119,15 +133,15 @@ def _default_segments() -> list[Segment]:
     return [
         Segment(name="starter", share=0.6, plan_price_usd_per_month=49, issue_rate_per_month=0.5,
                 fee_sensitivity_per_usd=0.05, base_churn_per_month=0.04, trial_conversion=0.22,
-                tier_priority=3, tier_sla_h=24.0, tier_ticket_fee_usd=15.0,
+                tier_priority=3, tier_sla_h=24.0, tier_ticket_fee_usd=15.0, retention_cost_usd=100.0,
                 big_name_share=0.01, funding_median_usd=50_000),
         Segment(name="growth", share=0.3, plan_price_usd_per_month=199, issue_rate_per_month=0.8,
                 fee_sensitivity_per_usd=0.03, base_churn_per_month=0.022, trial_conversion=0.28,
-                tier_priority=2, tier_sla_h=8.0, tier_ticket_fee_usd=0.0,
+                tier_priority=2, tier_sla_h=8.0, tier_ticket_fee_usd=0.0, retention_cost_usd=400.0,
                 big_name_share=0.03, funding_median_usd=400_000),
         Segment(name="business", share=0.1, plan_price_usd_per_month=799, issue_rate_per_month=1.2,
                 fee_sensitivity_per_usd=0.015, base_churn_per_month=0.012, trial_conversion=0.32,
-                tier_priority=1, tier_sla_h=2.0, tier_ticket_fee_usd=0.0, is_top_plan=True,
+                tier_priority=1, tier_sla_h=2.0, tier_ticket_fee_usd=0.0, retention_cost_usd=1600.0, is_top_plan=True,
                 big_name_share=0.08, funding_median_usd=3_000_000),
     ]
 
@@ -293,7 +307,10 @@ class Churn(_Section):
     )
     price_elasticity: float = param(
         1.0, ge=0, le=10, unit="ratio", source=SRC_LADDER,
-        doc="Hazard x (effective price / list price)^(elasticity x level factor): price rises (or support add-ons) raise churn.",
+        doc=(
+            "Hazard x (perceived price / list price)^(elasticity x level factor); the perceived price adds the support "
+            "add-on and the expected metered fees (docs/model.md §6), so price rises and support fees raise churn."
+        ),
     )
     price_elasticity_level_multiplier: list[float] = Field(
         default_factory=lambda: [1.5, 1.0, 0.7, 0.4, 0.25],
@@ -326,13 +343,18 @@ class WordOfMouth(_Section):
 
 
 class Acquisition(_Section):
-    retention_cost_usd: float = param(
-        200.0, ge=0, le=1_000_000, unit="USD/customer",
-        doc="Cost of keeping one existing customer (the '1' in '6-7x').",
-    )
     cac_multiple: float = param(
         6.5, ge=1, le=25, unit="x retention cost", source="DOMAIN §1 (6-7x); public range 5-25x",
-        doc="Cost to acquire one paying customer as a multiple of retention_cost_usd.",
+        doc="Cost to acquire one paying customer of a segment as a multiple of its segments[].retention_cost_usd.",
+    )
+    mix: Literal["like_for_like", "target"] = Field(
+        "like_for_like",
+        description=(
+            "Segments of paid acquisition: like_for_like replaces each segment's churners in that segment "
+            "(growth and free signups at the segment shares); target buys every paying customer at the segment "
+            "shares whoever left."
+        ),
+        json_schema_extra={"source": SRC_LIKE_FOR_LIKE},
     )
     replacement_share: float = param(
         1.0, ge=0, le=5, unit="fraction",
@@ -343,6 +365,21 @@ class Acquisition(_Section):
     )
     organic_signups_per_month: float = param(
         0.0, ge=0, le=1_000_000, unit="signups/month", doc="Free trial signups per month (not paid for)."
+    )
+    conversion_prior_trials: float = param(
+        200.0, ge=0, le=1_000_000, unit="trials",
+        doc=(
+            "Weight, in trials, of segments[].trial_conversion in the company's estimate of its trial conversion "
+            "per segment (updated with every trial's outcome); paid trials are bought at need / estimate."
+        ),
+    )
+
+
+class Finance(_Section):
+    discount_rate_annual: float = param(
+        0.10, gt=0, le=1, unit="1/year",
+        source=SRC_DISCOUNT,
+        doc="Annual discount rate of value_usd (monthly factor (1 + r)^(-1/12)); also discounts the terminal value.",
     )
 
 
@@ -371,7 +408,10 @@ class Vip(_Section):
     checkin_h: float = param(0.5, ge=0, le=40, unit="h", source=SRC_VIP, doc="Agent time per concierge or lifecycle check-in.")
     concierge_conversion_uplift: float = param(
         0.15, ge=0, le=1, unit="probability", source=SRC_VIP,
-        doc="Added trial conversion probability when concierge onboarding ran (capped at 1).",
+        doc=(
+            "Added trial conversion probability of a VIP trial whose concierge onboarding was fully served, scaled by "
+            "the share served (automated messages count at automated_p_up_per_touch / p_up_per_touch); capped at 1."
+        ),
     )
     lifecycle_checkins: bool = Field(True, description="Check in 1 month after conversion, then every 3 months.", json_schema_extra={"source": SRC_VIP})
     p_up_per_touch: float = param(
@@ -388,7 +428,14 @@ class Vip(_Section):
     outreach_save_prob: float = param(
         0.35, ge=0, le=1, unit="probability", source=SRC_VIP, doc="Chance outreach keeps a flagged VIP who would have left."
     )
-    perks_usd_per_vip_month: float = param(0.0, ge=0, le=100_000, unit="USD/VIP/month", doc="Direct perks cost per VIP.")
+    perks_usd_per_vip_month: float = param(
+        10.0, ge=0, le=100_000, unit="USD/VIP/month", source=SRC_PERKS,
+        doc="Direct perks cost per paying VIP (rewards, gifts: the 'delight' level of DOMAIN §3).",
+    )
+    perks_p_up_per_month: float = param(
+        0.05, ge=0, le=1, unit="probability/month", source=SRC_LADDER,
+        doc="Monthly chance perks lift a paying VIP one level (0 when perks_usd_per_vip_month is 0).",
+    )
     manual_capacity: int = param(
         1_000_000, ge=0, le=10_000_000, unit="VIP customers", source=SRC_VIP,
         doc="Most VIPs cared for by hand (earliest first); the rest get automated personalised messages instead.",
@@ -462,6 +509,7 @@ class Params(_Section):
     loyalty: Loyalty = Field(default_factory=Loyalty)
     proactive: Proactive = Field(default_factory=Proactive)
     feedback: Feedback = Field(default_factory=Feedback)
+    finance: Finance = Field(default_factory=Finance)
 
 
 class Meta(_Section):

@@ -59,18 +59,29 @@ class Job:
     crn: bool = True
 
 
-def _run_model(job: Job) -> pd.DataFrame:
-    rows = model.run(job.params, months=job.months, seed=job.seed, replication=job.replication,
-                     crn_salt=None if job.crn else job.policy)
+def _labelled(rows: list[dict[str, Any]], job: Job) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df.insert(0, "replication", job.replication)
     df.insert(0, "policy", job.policy)
     return df
 
 
+def _run_model(job: Job, segments: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    rows = model.run(job.params, months=job.months, seed=job.seed, replication=job.replication,
+                     crn_salt=None if job.crn else job.policy, segments=segments)
+    return _labelled(rows, job)
+
+
 def run_job(job: Job) -> pd.DataFrame:
     """Run one (policy, replication) and return its monthly rows as a table."""
     return _run_model(job)
+
+
+def run_job_tables(job: Job) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run one (policy, replication): its monthly rows and its rows per (month, segment)."""
+    segments: list[dict[str, Any]] = []
+    monthly = _run_model(job, segments)
+    return monthly, _labelled(segments, job)
 
 
 def run_aggregates(monthly: pd.DataFrame) -> dict[str, float]:
@@ -97,10 +108,10 @@ def run_job_kpis(job: Job) -> dict[str, float]:
     return {**metrics.run_kpis(monthly), **run_aggregates(monthly)}
 
 
-def run_job_with_kpis(job: Job) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Run one job; its monthly rows and its KPIs (computed in the worker)."""
-    monthly = _run_model(job)
-    return monthly, metrics.run_kpis(monthly)
+def run_job_with_kpis(job: Job) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame]:
+    """Run one job; its monthly rows, its KPIs (computed in the worker) and its segment rows."""
+    monthly, segments = run_job_tables(job)
+    return monthly, metrics.run_kpis(monthly), segments
 
 
 def jobs(policies: list[Policy], *, replications: int, months: int, seed: int, first: int = 0,
@@ -150,12 +161,16 @@ class Results:
     partial: bool = False
     completed: dict[str, int] | None = None
     precision: dict[str, Any] | None = None
+    segments: pd.DataFrame | None = None  # rows per (policy, replication, month, segment)
 
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
         return metrics.summarize(self.kpis, self.policies)
 
     def differences(self) -> dict[str, dict[str, dict]]:
         return metrics.paired_differences(self.kpis, self.reference, self.policies)
+
+    def bridge(self) -> dict[str, dict[str, dict]]:
+        return metrics.value_bridge(self.kpis, self.reference, self.policies)
 
 
 def _policy_order(policies: Sequence[str]) -> Callable[[pd.Series], pd.Series]:
@@ -186,14 +201,19 @@ def run_scenario(
     guardrails.check(scenario, reps, max_work)
     policies = resolve_policies(scenario)
     job_list = jobs(policies, replications=reps, months=scenario.run.months, seed=seed, crn=crn)
-    tables = []
+    tables, segment_tables = [], []
     executor_cm = use_executor(executor, workers=workers, cluster=cluster)
     with executor_cm as ex:
-        for done, (_, table) in enumerate(execute(job_list, executor=ex), start=1):
+        for done, (_, (table, segments)) in enumerate(execute(job_list, executor=ex, fn=run_job_tables), start=1):
             tables.append(table)
+            segment_tables.append(segments)
             if on_progress:
                 on_progress(done, len(job_list))
-    return results_from_tables(scenario, tables, replications=reps, seed=seed, policies=[p.name for p in policies])
+    res = results_from_tables(scenario, tables, replications=reps, seed=seed, policies=[p.name for p in policies])
+    segments = pd.concat(segment_tables, ignore_index=True)
+    order = ["policy", "replication", "month"]
+    res.segments = segments.sort_values(order, key=_policy_order(res.policies), kind="stable").reset_index(drop=True)
+    return res
 
 
 def results_from_tables(scenario: Scenario, tables: Sequence[pd.DataFrame], *, replications: int,
@@ -232,7 +252,7 @@ class Precision:
     """
 
     target: float
-    kpi: str = "cumulative_profit"
+    kpi: str = "value_usd"
     relative: bool = True
     on: Literal["means", "differences"] = "means"
     max_replications: int = 200
@@ -394,7 +414,7 @@ def run_to_dir(
     names = [p.name for p in policies]
     res = Results(scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=seed, replications=0,
                   policies=names, reference=reference_policy(scenario), monthly=pd.DataFrame(),
-                  kpis=pd.DataFrame(columns=["policy", "replication", *metrics.KPIS]))
+                  kpis=pd.DataFrame(columns=["policy", "replication", *metrics.RUN_COLUMNS]))
     kpi_rows: dict[tuple[str, int], dict[str, float]] = {}
     report: dict[str, Any] | None = None
     interrupted = False
@@ -403,6 +423,7 @@ def run_to_dir(
     with rs.atomic_dir(out_dir) as tmp:
         # each run's rows go through the same writer as write_results (same columns and format)
         spool = MonthlySpool(tmp / ".monthly.spool", lambda df, buf: rs.write_monthly_csv(replace(res, monthly=df), buf))
+        segment_spool = MonthlySpool(tmp / ".segments.spool", lambda df, buf: rs.write_table(df, res, buf))
         try:
             with executor_cm as ex:
                 done, total, have = 0, len(policies) * reps, 0
@@ -410,10 +431,11 @@ def run_to_dir(
                 while True:
                     batch = jobs(policies, replications=target - have, months=scenario.run.months, seed=seed,
                                  first=have, crn=crn)
-                    for i, (monthly, kpis) in ex.imap_unordered(run_job_with_kpis, batch):
+                    for i, (monthly, kpis, segments) in ex.imap_unordered(run_job_with_kpis, batch):
                         job = batch[i]
                         spool.add(job.policy, job.replication, monthly)
                         kpi_rows[(job.policy, job.replication)] = kpis
+                        segment_spool.add(job.policy, job.replication, segments)
                         done += 1
                         # in precision mode the last run of a round is reported once the next
                         # round's size is known, so a progress bar never sees done == total early
@@ -434,11 +456,14 @@ def run_to_dir(
                         on_progress(done, total)
         except KeyboardInterrupt:
             spool.close()
+            segment_spool.close()
             if not keep_partial:
                 raise
             interrupted = True
         spool.close()
         spool.assemble(tmp / "monthly.csv", names)
+        segment_spool.close()
+        segment_spool.assemble(tmp / "segments.csv", names)
         kpi_df = _kpi_frame(kpi_rows, names)
         completed = {p: int((kpi_df["policy"] == p).sum()) for p in names}
         full = _complete_replications(kpi_df, names)
@@ -466,7 +491,7 @@ def _kpi_frame(rows: dict[tuple[str, int], dict[str, float]], policies: Sequence
     order = {p: i for i, p in enumerate(policies)}
     keys = sorted(rows, key=lambda k: (order[k[0]], k[1]))
     df = pd.DataFrame([{"policy": p, "replication": r, **rows[(p, r)]} for p, r in keys],
-                      columns=["policy", "replication", *metrics.KPIS])
+                      columns=["policy", "replication", *metrics.RUN_COLUMNS])
     return df
 
 

@@ -9,8 +9,11 @@ KPI definitions (also in docs/model.md):
 - cumulative_profit: sum of monthly profit (USD).
 - ltv: margin per paying customer-month / monthly churn rate, where margin counts
   subscription and support revenue less support, VIP and loyalty cost (USD).
-- cac: acquisition spend / customers acquired (USD per acquired paying customer).
-- ltv_cac: ltv / cac.
+- cac_realised_usd: paid acquisition spend / paying customers won from paid trials (USD);
+  free conversions (organic, referrals) are not counted.
+- ltv_cac: ltv / cac_realised_usd.
+- value_usd: NPV of monthly profit + discounted terminal value of the customers paying at
+  the horizon (``sim.runs.economics``); the default decision KPI.
 - suppressed_share: issues not raised because of the fee or habit / all issues.
 """
 
@@ -20,12 +23,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.runs import economics
+
 KPIS = {
+    "value_usd": "Value (NPV + terminal, USD)",
     "customers_at_horizon": "Customers at horizon",
     "avg_retention_rate_pct": "Average retention rate (%)",
     "cumulative_profit": "Cumulative profit (USD)",
     "ltv": "LTV (USD)",
-    "cac": "CAC (USD)",
+    "cac_realised_usd": "Realised CAC (USD)",
     "ltv_cac": "LTV:CAC",
     "suppressed_share": "Issues suppressed (share)",
 }
@@ -45,17 +51,24 @@ def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
                     - m["loyalty_cost"]).sum())
     churn_rate = _ratio(m["churned"].sum(), exposure)
     ltv = _ratio(_ratio(margin, exposure), churn_rate) if churn_rate == churn_rate and churn_rate > 0 else float("nan")
-    cac = _ratio(m["acquisition_cost"].sum(), m["acquired"].sum())
+    econ = economics.run_economics(m)
+    cac = econ["cac_realised_usd"]
     issues = float(m["issues"].sum())
     return {
+        "value_usd": econ["value_usd"],
         "customers_at_horizon": float(m["customers_end"].iloc[-1]),
         "avg_retention_rate_pct": float(m["retention_rate_pct"].mean()),
         "cumulative_profit": float(m["profit"].sum()),
         "ltv": ltv,
-        "cac": cac,
+        "cac_realised_usd": cac,
         "ltv_cac": _ratio(ltv, cac) if cac == cac else float("nan"),
         "suppressed_share": _ratio(m["tickets_suppressed"].sum(), issues),
+        **{k: econ[k] for k in economics.BRIDGE_COLUMNS},
     }
+
+
+# Per-run columns of the KPI table: the KPIs, then the parts of value_usd (for the bridge).
+RUN_COLUMNS = [*KPIS, *economics.BRIDGE_COLUMNS]
 
 
 def kpi_table(monthly: pd.DataFrame) -> pd.DataFrame:
@@ -99,6 +112,22 @@ def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str]) 
         other = kpis[kpis["policy"] == p].set_index("replication")
         common = ref.index.intersection(other.index)
         out[p] = {k: t_interval(other.loc[common, k] - ref.loc[common, k]) for k in KPIS}
+    return out
+
+
+def value_bridge(kpis: pd.DataFrame, reference: str, policies: list[str]) -> dict[str, dict[str, dict]]:
+    """Per policy other than the reference: the paired difference of ``value_usd`` against the
+    reference, and the same difference split into the parts of ``sim.runs.economics.PARTS``
+    plus terminal value (mean and 95% CI each). The part means add up to the value_usd mean."""
+    ref = kpis[kpis["policy"] == reference].set_index("replication")
+    out = {}
+    for p in policies:
+        if p == reference:
+            continue
+        other = kpis[kpis["policy"] == p].set_index("replication")
+        common = ref.index.intersection(other.index)
+        out[p] = {col: t_interval(other.loc[common, col] - ref.loc[common, col])
+                  for col in ["value_usd", *economics.BRIDGE_COLUMNS]}
     return out
 
 
