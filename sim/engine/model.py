@@ -336,18 +336,26 @@ class _Run:
         return self.pending
 
     def terminal_value(self, m: _Month, money: dict[str, float]) -> float:
-        """Value at the month's end of the customers still paying: each pays its margin next
-        month and every month it stays, at its current churn probability and price, discounted:
-        margin / (1 - d (1 - p)) x d. Margin = price + support add-on + expected fees - this
-        month's support, VIP and programme cost per paying customer (docs/model.md)."""
-        params, pop = self.params, self.pop
+        """Value at the month's end of the customers still paying: each pays its contribution
+        margin next month and every month it stays, at its current churn probability and price,
+        discounted: d x margin / (1 - d (1 - p)). Margin = price + support add-on + expected
+        fees - the cost that scales with the customer: agent time of its segment's tickets this
+        month per active customer, programme cost per paying customer, VIP cost per paying VIP
+        (docs/model.md, "Value"). Idle agent time is the desk's fixed cost, not the customer's."""
+        params, pop, k = self.params, self.pop, self.n_seg
         stay = m.paying[~m.churn_mask]
         if len(stay) == 0:
             return 0.0
-        cost = (money["support_cost"] + money["vip_cost"] + money["loyalty_cost"]) / max(len(m.paying), 1)
-        per_seg = (params.pricing.support_fee_usd_per_month + pricing.expected_fees_per_month(params)
-                   - cost)
-        margin = cu.monthly_price(pop, stay, params) + per_seg[pop.segment[stay]]
+        assert m.batch is not None
+        sup = params.support
+        tickets = np.bincount(pop.segment[m.batch.customer], minlength=k)
+        active = np.maximum(np.bincount(pop.segment[m.active], minlength=k), 1)
+        work = tickets * sup.handle_time_mean_h * sup.agent_cost_usd_per_hour / active
+        per_seg = params.pricing.support_fee_usd_per_month + pricing.expected_fees_per_month(params) - work
+        margin = (cu.monthly_price(pop, stay, params) + per_seg[pop.segment[stay]]
+                  - money["loyalty_cost"] / max(len(m.paying), 1))
+        if money["n_vip_paying"]:
+            margin = margin - pop.vip[stay] * money["vip_cost"] / money["n_vip_paying"]
         d = self.d
         return float(d * np.sum(margin / (1.0 - d * m.p_stay[~m.churn_mask])))
 
