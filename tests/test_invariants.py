@@ -156,7 +156,7 @@ def check_invariants(m: pd.DataFrame, p: Params) -> None:
     assert (m["vip_touch_hours"] <= m["agent_hours_paid"] + 1e-6).all()
     assert (m["agent_hours_paid"] >= m["agents"] * model.MONTH_H - 1e-6).all()
     # money: every figure is finite, revenues and costs are >= 0, and they add up to profit
-    assert np.isfinite(m[MONEY + ["profit"]]).all().all()
+    assert np.isfinite(m[MONEY + ["profit", "terminal_value_usd", "discount_factor"]]).all().all()
     assert (m[MONEY] >= -1e-6).all().all(), m[MONEY].min()
     signs = {c: (-1 if c.endswith("cost") else 1) for c in MONEY}
     total = sum(sign * m[c] for c, sign in signs.items())

@@ -158,6 +158,11 @@ class _Run:
         pop.add(n0, params, streams["attributes"], month=0, paying=True,
                 level=cu.initial_levels(n0, params, streams["ladder"]))
         self.pop = pop
+        # Slots of the paying customers and of the trials converting next, kept from month to
+        # month (sorted by slot: every new customer gets a higher slot), so no step scans the
+        # slots of customers long gone.
+        self.paying = np.arange(n0)
+        self.trials_due = np.zeros(0, np.int64)
         self.env = simpy.Environment()
         sup = params.support
         self.desk = Desk(self.env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop,
@@ -179,7 +184,7 @@ class _Run:
         trials = self.funnel.warm_start(expected)
         plan = acq.Plan(trials, np.zeros_like(trials), np.zeros(self.n_seg))
         seg, _ = plan.segments()
-        pop.add(len(seg), params, self.streams["attributes"], month=-1, paying=False, segment=seg)
+        self.trials_due = pop.add(len(seg), params, self.streams["attributes"], month=-1, paying=False, segment=seg)
         return plan
 
     def month(self, month: int) -> dict[str, Any]:
@@ -199,17 +204,16 @@ class _Run:
             cu.record_onboarding(self.pop, m.new_trials, self.params)
         if self.segment_rows is not None:
             self.segment_rows.extend(self.segment_records(m, plan))
-        self.pop.reset_counters()
+        self.pop.reset_counters(self.pop.counted())
         return self.record(m, shares, money, plan)
 
     def trials(self, m: _Month) -> None:
         """1-2. Last month's trials convert or leave; last month's signups start their trials."""
         pop, params = self.pop, self.params
-        n = pop.n
-        start = np.flatnonzero(pop.paying[:n] & pop.active[:n])
+        start = self.paying
         m.a_start = len(start)
         m.a_start_seg = np.bincount(pop.segment[start], minlength=self.n_seg)
-        trials = np.flatnonzero(pop.active[:n] & ~pop.paying[:n] & (pop.trial_month[:n] == m.month - 1))
+        trials = self.trials_due  # started last month
         converts = self.streams["trial"].random(len(trials)) < cu.conversion_probability(pop, trials, params)
         self.funnel.observe(pop.segment[trials], converts)
         conv_idx = trials[converts]
@@ -222,9 +226,10 @@ class _Run:
         seg, paid = self.pending.segments()
         m.new_trials = pop.add(len(seg), params, self.streams["attributes"], month=m.month, paying=False,
                                segment=seg, paid=paid)
-        n = pop.n
-        m.active = np.flatnonzero(pop.active[:n])
-        m.paying = m.active[pop.paying[m.active]]
+        self.trials_due = m.new_trials
+        # converts have higher slots than every earlier payer, new trials than everyone
+        m.paying = np.concatenate([start, conv_idx])
+        m.active = np.concatenate([m.paying, m.new_trials])
 
     def issues_and_help(self, m: _Month) -> None:
         """3. Issues arrive; customers raise tickets or not given the marginal fee; VIP touches."""
@@ -257,8 +262,10 @@ class _Run:
         customers draw churn; VIP activity alerts flag some and outreach may save them."""
         pop, params, paying = self.pop, self.params, m.paying
         assert m.hd is not None
-        cu.ladder_update(pop, m.active, m.hd.unresolved, params, self.streams["ladder"])
-        m.followups = cu.feedback_followups(pop, paying, params, self.streams["ladder"])
+        streams = self.streams
+        cu.ladder_update(pop, m.active, m.hd.unresolved, params, streams["ladder"], streams["programmes"],
+                         streams["resentment"])
+        m.followups = cu.feedback_followups(pop, paying, params, streams["feedback"])
         rng_churn = self.streams["churn"]
         p_churn = cu.churn_probability(pop, paying, params)
         m.p_stay = 1.0 - p_churn
@@ -314,6 +321,7 @@ class _Run:
         """Churners leave (after the month's money and ladder shares are taken)."""
         pop = self.pop
         pop.active[m.churn_idx] = False
+        self.paying = m.paying[~m.churn_mask]
         if self.trace is not None:
             if len(self.churn_month) < pop.n:
                 self.churn_month = np.concatenate(
@@ -343,7 +351,7 @@ class _Run:
         month per active customer, programme cost per paying customer, VIP cost per paying VIP
         (docs/model.md, "Value"). Idle agent time is the desk's fixed cost, not the customer's."""
         params, pop, k = self.params, self.pop, self.n_seg
-        stay = m.paying[~m.churn_mask]
+        stay = self.paying  # after this month's churn
         if len(stay) == 0:
             return 0.0
         assert m.batch is not None
@@ -351,12 +359,19 @@ class _Run:
         tickets = np.bincount(pop.segment[m.batch.customer], minlength=k)
         active = np.maximum(np.bincount(pop.segment[m.active], minlength=k), 1)
         work = tickets * sup.handle_time_mean_h * sup.agent_cost_usd_per_hour / active
-        per_seg = params.pricing.support_fee_usd_per_month + pricing.expected_fees_per_month(params) - work
-        margin = (cu.monthly_price(pop, stay, params) + per_seg[pop.segment[stay]]
-                  - money["loyalty_cost"] / max(len(m.paying), 1))
-        if money["n_vip_paying"]:
-            margin = margin - pop.vip[stay] * money["vip_cost"] / money["n_vip_paying"]
+        prices = np.array([s.plan_price_usd_per_month for s in params.customers.segments])
+        margin_seg = (prices * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
+                      + pricing.expected_fees_per_month(params) - work
+                      - money["loyalty_cost"] / max(len(m.paying), 1))
         d = self.d
+        if not money["n_vip_paying"]:
+            # margin and churn probability depend on (segment, level) only: sum over that table
+            levels = len(LADDER)
+            count = np.bincount(pop.segment[stay].astype(np.int64) * levels + pop.level[stay],
+                                minlength=k * levels).reshape(k, levels)
+            p = cu.churn_table(params)
+            return float(d * np.sum(count * margin_seg[:, None] / (1.0 - d * (1.0 - p))))
+        margin = margin_seg[pop.segment[stay]] - pop.vip[stay] * money["vip_cost"] / money["n_vip_paying"]
         return float(d * np.sum(margin / (1.0 - d * m.p_stay[~m.churn_mask])))
 
     def record(self, m: _Month, shares: np.ndarray, money: dict[str, float], plan: acq.Plan) -> dict[str, Any]:

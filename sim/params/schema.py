@@ -377,9 +377,12 @@ class Acquisition(_Section):
 
 class Finance(_Section):
     discount_rate_annual: float = param(
-        0.10, gt=0, le=1, unit="1/year",
+        0.10, ge=0.001, le=1, unit="1/year",
         source=SRC_DISCOUNT,
-        doc="Annual discount rate of value_usd (monthly factor (1 + r)^(-1/12)); also discounts the terminal value.",
+        doc=(
+            "Annual discount rate of value_usd (monthly factor (1 + r)^(-1/12)); also discounts the terminal value, "
+            "which is why it is above 0 (a customer who never leaves would be worth an infinite sum)."
+        ),
     )
 
 
