@@ -89,7 +89,7 @@ class Segment(_Section):
     )
     fee_sensitivity_per_usd: float = param(
         0.04, ge=0, le=1, unit="1/USD", source=SRC_NETFLIX,
-        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee).",
+        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee) (inert under flat: no fee).",
     )
     base_churn_per_month: float = param(
         0.03, ge=0, le=0.99, unit="probability/month", source=SRC_BENCH,
@@ -209,7 +209,9 @@ class Support(_Section):
     )
     agents: int = param(3, ge=1, le=5000, unit="agents", doc="Agents on duty (fixed staffing).")
     min_agents: int = param(1, ge=1, le=5000, unit="agents", doc="Fewest agents (erlang staffing).")
-    max_agents: int = param(200, ge=1, le=5000, unit="agents", doc="Most agents (erlang staffing).")
+    max_agents: int = param(
+        200, ge=1, le=5000, unit="agents", doc="Most agents (erlang staffing); binds only when the load needs more."
+    )
     staffing_service_level: float = param(
         0.8, gt=0, le=0.999, unit="fraction", source=SRC_BENCH,
         doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).",
@@ -264,11 +266,11 @@ class Satisfaction(_Section):
     )
     p_down_late: float = param(
         0.5, ge=0, le=1, unit="probability", source=SRC_LADDER,
-        doc="Chance a ticket answered later than expected moves the customer one level down.",
+        doc="Chance a ticket answered later than expected moves the customer one level down (acts when waits exceed SLAs).",
     )
     p_down_abandoned: float = param(
         0.7, ge=0, le=1, unit="probability", source=SRC_RETENTION,
-        doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down.",
+        doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down (a busy desk).",
     )
     p_down_unresolved: float = param(
         0.3, ge=0, le=1, unit="probability", source=SRC_NETFLIX,
@@ -309,7 +311,8 @@ class Churn(_Section):
         1.0, ge=0, le=10, unit="ratio", source=SRC_LADDER,
         doc=(
             "Hazard x (perceived price / list price)^(elasticity x level factor); the perceived price adds the support "
-            "add-on and the expected metered fees (docs/model.md §6), so price rises and support fees raise churn."
+            "add-on and the expected metered fees (docs/model.md §6), so price rises and support fees raise churn; "
+            "inert while the perceived price is the list price (flat, no add-on, multiplier 1)."
         ),
     )
     price_elasticity_level_multiplier: list[float] = Field(
@@ -441,7 +444,10 @@ class Vip(_Section):
     )
     manual_capacity: int = param(
         1_000_000, ge=0, le=10_000_000, unit="VIP customers", source=SRC_VIP,
-        doc="Most VIPs cared for by hand (earliest first); the rest get automated personalised messages instead.",
+        doc=(
+            "Most VIPs cared for by hand (earliest first); the rest get automated personalised messages instead "
+            "(the default never binds: every VIP is cared for by hand)."
+        ),
     )
     automated_p_up_per_touch: float = param(
         0.1, ge=0, le=1, unit="probability", source=SRC_VIP,

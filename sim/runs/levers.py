@@ -162,23 +162,27 @@ NOT_LEVERS = {
 }
 
 
-def _get(data: dict[str, Any], path: str) -> Any:
+def _parent(data: dict[str, Any], path: str) -> tuple[Any, str]:
+    """The dict holding the last part of ``path`` (``segments[]``: the first segment), and that part."""
+    *parents, last = path.split(".")
     node: Any = data
-    for part in path.split("."):
+    for part in parents:
         node = node["segments"][0] if part == "segments[]" else node[part]
-    return node
+    return node, last
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    node, last = _parent(data, path)
+    return node[last]
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    node: Any = data
-    for part in parts[:-1]:
-        node = node["segments"][0] if part == "segments[]" else node[part]
-    if parts[-1] == "share" and isinstance(value, list):  # a mix: one share per segment
+    if path == "customers.segments[].share" and isinstance(value, list):  # a mix: one share per segment
         for seg, share in zip(data["customers"]["segments"], value):
             seg["share"] = share
         return
-    node[parts[-1]] = value
+    node, last = _parent(data, path)
+    node[last] = value
 
 
 def params_pair(lever: Lever, base: Params) -> tuple[Params, Params, Any]:

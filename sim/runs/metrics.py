@@ -101,9 +101,11 @@ def summarize(kpis: pd.DataFrame, policies: list[str]) -> dict[str, dict[str, di
     }
 
 
-def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str]) -> dict[str, dict[str, dict]]:
-    """Per policy other than the reference: the mean and 95% CI of (policy - reference),
-    paired by replication (common random numbers make the pairs comparable)."""
+def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str],
+                       columns: list[str] | None = None) -> dict[str, dict[str, dict]]:
+    """Per policy other than the reference: the mean and 95% CI of (policy - reference) of each
+    KPI (or of ``columns``), paired by replication (common random numbers make the pairs
+    comparable)."""
     ref = kpis[kpis["policy"] == reference].set_index("replication")
     out = {}
     for p in policies:
@@ -111,7 +113,7 @@ def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str]) 
             continue
         other = kpis[kpis["policy"] == p].set_index("replication")
         common = ref.index.intersection(other.index)
-        out[p] = {k: t_interval(other.loc[common, k] - ref.loc[common, k]) for k in KPIS}
+        out[p] = {k: t_interval(other.loc[common, k] - ref.loc[common, k]) for k in (columns or list(KPIS))}
     return out
 
 
@@ -119,16 +121,7 @@ def value_bridge(kpis: pd.DataFrame, reference: str, policies: list[str]) -> dic
     """Per policy other than the reference: the paired difference of ``value_usd`` against the
     reference, and the same difference split into the parts of ``sim.runs.economics.PARTS``
     plus terminal value (mean and 95% CI each). The part means add up to the value_usd mean."""
-    ref = kpis[kpis["policy"] == reference].set_index("replication")
-    out = {}
-    for p in policies:
-        if p == reference:
-            continue
-        other = kpis[kpis["policy"] == p].set_index("replication")
-        common = ref.index.intersection(other.index)
-        out[p] = {col: t_interval(other.loc[common, col] - ref.loc[common, col])
-                  for col in ["value_usd", *economics.BRIDGE_COLUMNS]}
-    return out
+    return paired_differences(kpis, reference, policies, ["value_usd", *economics.BRIDGE_COLUMNS])
 
 
 def band(monthly: pd.DataFrame, column: str, *, cumulative: bool = False, level: float = 0.95) -> pd.DataFrame:
