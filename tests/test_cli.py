@@ -136,11 +136,15 @@ def test_summary_records_provenance(tmp_path):
     assert s["supportsim_version"] == __version__
     assert s["seed"] == 1 and s["replications"] == 3
     assert s["scenario_sha256"] == scenario_hash(load(SCENARIOS / "smoke.toml"))
-    for kpi in ("customers_at_horizon", "avg_retention_rate_pct", "cumulative_profit", "ltv", "cac", "ltv_cac",
-                "suppressed_share"):
+    for kpi in ("value_usd", "customers_at_horizon", "avg_retention_rate_pct", "cumulative_profit", "ltv",
+                "cac_realised_usd", "ltv_cac", "suppressed_share"):
         stats = s["kpis"]["flat"][kpi]
         assert stats["ci_low"] <= stats["mean"] <= stats["ci_high"]
     assert set(s["differences_vs_reference"]) == {"per_ticket", "flat_vip"}
+    # the bridge: per policy, the parts of the paired value difference add up to it
+    for policy, parts in s["bridge"].items():
+        total = sum(v["mean"] for k, v in parts.items() if k.startswith("pv_"))
+        assert abs(total - parts["value_usd"]["mean"]) <= 1e-6 * max(1.0, abs(total)), policy
 
 
 def test_failed_run_keeps_previous_output(tmp_path, monkeypatch):

@@ -256,7 +256,7 @@ def run_app_scenario(scenario: Scenario, *, cache: ReplicationCache | None = Non
 # ---------------------------------------------------------------- KPI cards
 
 
-CARD_KPIS = ("cumulative_profit", "customers_at_horizon", "avg_retention_rate_pct", "ltv_cac")
+CARD_KPIS = ("value_usd", "cumulative_profit", "customers_at_horizon", "avg_retention_rate_pct", "ltv_cac")
 fmt_kpi = fmt.kpi  # a KPI value (or, signed, a difference) as a card shows it
 
 
@@ -311,7 +311,7 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
     return out
 
 
-def verdict(res: Results, kpi: str = "cumulative_profit") -> str:
+def verdict(res: Results, kpi: str = "value_usd") -> str:
     """One sentence: which policy leads on ``kpi`` and whether the CI says it is clear."""
     if len(res.policies) < 2:
         return ""

@@ -43,8 +43,8 @@ def add_precision_options(p: argparse.ArgumentParser) -> None:
                    help="add replications until the 95%% CI half-width of --precision-kpi is at most TARGET: "
                         "relative ('2%%' of the mean) or absolute ('5000', in the KPI's unit); --replications is "
                         "then the first round")
-    p.add_argument("--precision-kpi", default="cumulative_profit", choices=list(metrics.KPIS), metavar="KPI",
-                   help="KPI for --precision (default cumulative_profit; one of: " + ", ".join(metrics.KPIS) + ")")
+    p.add_argument("--precision-kpi", default="value_usd", choices=list(metrics.KPIS), metavar="KPI",
+                   help="KPI for --precision (default value_usd; one of: " + ", ".join(metrics.KPIS) + ")")
     p.add_argument("--precision-on", default="means", choices=["means", "differences"],
                    help="apply --precision to every policy's mean (default) or to every paired difference vs the "
                         "reference policy")
@@ -252,7 +252,7 @@ def add_commands(sub: Any) -> None:
                    help="parameter and values: start:stop:step (stop included), start:stop, or a,b,c; "
                         "give --param twice for a 2-D grid")
     p.add_argument("--policies", metavar="A,B,...", help="only these policies (default: all)")
-    p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"KPI to print (one of: {kpis})")
+    p.add_argument("--kpi", default="value_usd", metavar="KPI", help=f"KPI to print (one of: {kpis})")
     p.add_argument("--keep-partial", action="store_true",
                    help="on Ctrl-C, write the runs already finished to --out, marked partial")
     run_option_args(p)
@@ -270,7 +270,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--param", required=True, metavar="PATH",
                    help="parameter path, e.g. pricing.per_ticket_fee_usd or policies.flat.pricing.price_multiplier")
     p.add_argument("--between", type=float, nargs=2, required=True, metavar=("A", "B"), help="range of values")
-    p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"one of: {kpis}")
+    p.add_argument("--kpi", default="value_usd", metavar="KPI", help=f"one of: {kpis}")
     p.add_argument("--policies", metavar="A,B",
                    help="the two policies; B - A is reported (default: the reference and the next policy)")
     p.add_argument("--points", type=int_at_least(2), default=5, help="evenly spaced values first (default 5)")
@@ -287,7 +287,7 @@ def add_commands(sub: Any) -> None:
                     "parameters: " + ", ".join(p for p, _, _ in analysis.SENSITIVITY_PARAMETERS) + ".",
         epilog="example: supportsim sensitivity scenarios/baseline.toml --policies flat,per_ticket --delta 0.2")
     scenario_args(p)
-    p.add_argument("--kpi", default="cumulative_profit", metavar="KPI", help=f"one of: {kpis}")
+    p.add_argument("--kpi", default="value_usd", metavar="KPI", help=f"one of: {kpis}")
     p.add_argument("--policies", metavar="A,B",
                    help="the two policies; B - A is reported (default: the reference and the next policy)")
     p.add_argument("--param", action="append", default=[], metavar="PATH",

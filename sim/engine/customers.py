@@ -35,6 +35,8 @@ class Population:
     vip: np.ndarray  # bool
     big_name: np.ndarray  # bool
     funding_usd: np.ndarray  # float64
+    paid_trial: np.ndarray  # bool: the trial was bought by paid acquisition
+    onboarding: np.ndarray  # float32: share of the VIP concierge onboarding served in the trial month
     # outcome counters of the current month, incremented by the desk
     on_time: np.ndarray
     late: np.ndarray
@@ -46,7 +48,7 @@ class Population:
     _ARRAYS = (
         ("segment", np.int16), ("level", np.int8), ("active", bool), ("paying", bool),
         ("trial_month", np.int32), ("converted_month", np.int32), ("vip", bool), ("big_name", bool),
-        ("funding_usd", np.float64), ("on_time", np.int32), ("late", np.int32), ("abandoned", np.int32),
+        ("funding_usd", np.float64), ("paid_trial", bool), ("onboarding", np.float32), ("on_time", np.int32), ("late", np.int32), ("abandoned", np.int32),
         ("fees_usd", np.float64), ("touches", np.int32), ("auto_touches", np.int32),
     )
 
@@ -58,25 +60,47 @@ class Population:
         cap = len(self.segment)
         if needed <= cap:
             return
-        new_cap = max(needed, int(cap * 1.5) + 16)
+        new_cap = max(needed, 2 * cap + 16)  # doubling: few copies as trials accumulate
         for name, dt in self._ARRAYS:
             arr = np.zeros(new_cap, dtype=dt)
             arr[:cap] = getattr(self, name)
             setattr(self, name, arr)
 
-    def reset_counters(self) -> None:
-        for name in ("on_time", "late", "abandoned", "fees_usd", "touches", "auto_touches"):
-            getattr(self, name)[: self.n] = 0
+    COUNTERS = ("on_time", "late", "abandoned", "fees_usd", "touches", "auto_touches")
+
+    def counted(self) -> np.ndarray:
+        """Slots whose outcome counters are not all zero this month (sorted): the customers the
+        desk or the VIP programme dealt with, usually a small part of the population."""
+        n = self.n
+        any_event = (self.fees_usd[:n] != 0) | (self.on_time[:n] != 0)
+        for name in ("late", "abandoned", "touches", "auto_touches"):
+            any_event |= getattr(self, name)[:n] != 0
+        return np.flatnonzero(any_event)
+
+    def reset_counters(self, slots: np.ndarray | None = None) -> None:
+        """Zero the outcome counters (of ``slots`` only, when the caller knows which are set)."""
+        for name in self.COUNTERS:
+            if slots is None:
+                getattr(self, name)[: self.n] = 0
+            else:
+                getattr(self, name)[slots] = 0
 
     def add(self, count: int, params: Params, rng: np.random.Generator, *, month: int, paying: bool,
-            level: np.ndarray | None = None) -> np.ndarray:
-        """Create ``count`` customers (paying, or starting a trial in ``month``); return their slots."""
+            level: np.ndarray | None = None, segment: np.ndarray | None = None,
+            paid: np.ndarray | bool = False) -> np.ndarray:
+        """Create ``count`` customers (paying, or starting a trial in ``month``); return their slots.
+
+        ``segment``: their segments (default: drawn at the segment shares); ``paid``: trials
+        bought by paid acquisition."""
         segs = params.customers.segments
         self._grow(self.n + count)
         idx = np.arange(self.n, self.n + count)
         self.n += count
-        shares = np.array([s.share for s in segs])
-        seg = rng.choice(len(segs), size=count, p=shares / shares.sum())
+        if segment is None:
+            shares = np.array([s.share for s in segs])
+            seg = rng.choice(len(segs), size=count, p=shares / shares.sum())
+        else:
+            seg = segment
         big_share = np.array([s.big_name_share for s in segs])[seg]
         median = np.array([s.funding_median_usd for s in segs])[seg]
         self.segment[idx] = seg
@@ -86,6 +110,8 @@ class Population:
         self.active[idx] = True
         self.paying[idx] = paying
         self.trial_month[idx] = -1 if paying else month
+        self.paid_trial[idx] = paid
+        self.onboarding[idx] = 0.0
         # Initial customers converted at staggered past months, so lifecycle check-ins spread out.
         self.converted_month[idx] = -1 - rng.integers(0, 12, size=count) if paying else -10_000
         self.vip[idx] = vip_eligible(self, idx, params) if params.vip.enabled else False
@@ -111,6 +137,19 @@ def initial_levels(count: int, params: Params, rng: np.random.Generator) -> np.n
     return rng.choice(len(LADDER), size=count, p=shares / shares.sum()).astype(np.int8)
 
 
+def binomial(rng: np.random.Generator, n: np.ndarray, p: float | np.ndarray) -> np.ndarray:
+    """``rng.binomial(n, p)`` drawn only where n > 0 (and p > 0): numpy draws nothing for
+    n = 0 or p = 0, so the result and the stream's state are exactly those of the full call,
+    without a pass over the (mostly zero) counts in Python-level C loops."""
+    out = np.zeros(len(n), dtype=np.int64)
+    if np.ndim(p) == 0 and p <= 0:
+        return out
+    nz = np.flatnonzero(n)
+    if len(nz):
+        out[nz] = rng.binomial(n[nz], p if np.ndim(p) == 0 else p[nz])
+    return out
+
+
 # ------------------------------------------------------------------ help-seeking
 
 
@@ -134,16 +173,21 @@ def help_decisions(pop: Population, who: np.ndarray, params: Params, rng_issues:
     segs = params.customers.segments
     seg = pop.segment[who]
     rate = np.array([s.issue_rate_per_month for s in segs])[seg]
+    if not rate.any():  # nobody meets an issue: no draws
+        zero = np.zeros(len(who), np.int64)
+        return HelpDecisions(zero, zero, zero, zero, zero)
     issues = rng_issues.poisson(rate)
-    sens = np.array([s.fee_sensitivity_per_usd for s in segs])[seg]
-    fee = pricing.marginal_fee_by_segment(params)[seg]
+    # the ask probability at the marginal fee depends on the segment only
+    fee = pricing.marginal_fee_by_segment(params)
+    sens = np.array([s.fee_sensitivity_per_usd for s in segs])
+    p_paid = ask_probability(params, fee, sens)[seg]
     free_n = np.minimum(issues, pricing.free_allowance(params))
     paid_n = issues - free_n
     p_free = params.help_seeking.base_ask_prob
-    asks_free = rng_help.binomial(free_n, p_free)
-    asks_paid = rng_help.binomial(paid_n, ask_probability(params, fee, sens))
+    asks_free = binomial(rng_help, free_n, p_free)
+    asks_paid = binomial(rng_help, paid_n, p_paid)
     suppressed = issues - asks_free - asks_paid
-    self_resolved = rng_help.binomial(suppressed, params.help_seeking.self_resolve_prob)
+    self_resolved = binomial(rng_help, suppressed, params.help_seeking.self_resolve_prob)
     return HelpDecisions(issues, asks_free, asks_paid, suppressed, suppressed - self_resolved)
 
 
@@ -151,37 +195,61 @@ def help_decisions(pop: Population, who: np.ndarray, params: Params, rng_issues:
 
 
 def ladder_update(pop: Population, who: np.ndarray, unresolved: np.ndarray, params: Params,
-                  rng: np.random.Generator) -> None:
+                  rng: np.random.Generator, rng_programmes: np.random.Generator,
+                  rng_resentment: np.random.Generator) -> None:
     """Move each customer up or down the ladder by this month's experiences (in place).
 
-    Every customer draws the same uniforms whatever is switched on, so the ladder stream
-    stays aligned between policies (common random numbers).
+    Draws that every customer makes whatever is switched on come from ``rng`` (the ladder
+    stream: one uniform per customer for recovering from 'below' or decaying above 'meet',
+    which exclude each other, then binomials on the month's counters). Draws of a mechanism
+    that is only sometimes on come from its own stream and only when it is on (programmes:
+    loyalty, proactive, VIP perks; resentment: customers charged fees), so switching a
+    mechanism on in one policy does not shift the draws of the others (common random numbers).
     """
     s = params.satisfaction
     lvl = pop.level[who].astype(np.int16)
     m = len(who)
-    u_loyalty, u_proactive, u_recover, u_resent, u_decay = rng.random((5, m))
-    up = rng.binomial(pop.on_time[who], s.p_up_on_time)
-    up += rng.binomial(pop.touches[who], params.vip.p_up_per_touch)
-    up += rng.binomial(pop.auto_touches[who], params.vip.automated_p_up_per_touch)
-    up += params.loyalty.enabled & (u_loyalty < params.loyalty.p_up_per_month)
-    up += params.proactive.enabled & (u_proactive < params.proactive.p_up_per_month)
-    up += (lvl == BELOW) & (u_recover < s.p_recover_from_below)
-    down = rng.binomial(pop.late[who], s.p_down_late)
-    down += rng.binomial(pop.abandoned[who], s.p_down_abandoned)
-    down += rng.binomial(unresolved, s.p_down_unresolved)
-    down += u_resent < -np.expm1(-s.resentment_per_usd * pop.fees_usd[who])
-    down += (lvl > MEET) & (u_decay < s.p_decay_above_meet)
-    pop.level[who] = np.clip(lvl + up - down, BELOW, TOP).astype(np.int8)
+    u = rng.random(m)
+    # int16 throughout: clipping int64 costs ~30x more than int16 in numpy 2
+    up = ((lvl == BELOW) & (u < s.p_recover_from_below)).astype(np.int16)
+    up -= (lvl > MEET) & (u < s.p_decay_above_meet)
+    # Only customers with a counter set draw (binomial() skips zero counts with identical
+    # draws): find them once, in the order of ``who`` (both sorted by slot).
+    slots = pop.counted()
+    pos = np.searchsorted(who, slots)
+    keep = pos < m
+    keep[keep] = who[pos[keep]] == slots[keep]
+    slots, pos = slots[keep], pos[keep]
+    up[pos] += binomial(rng, pop.on_time[slots], s.p_up_on_time)
+    up[pos] += binomial(rng, pop.touches[slots], params.vip.p_up_per_touch)
+    up[pos] += binomial(rng, pop.auto_touches[slots], params.vip.automated_p_up_per_touch)
+    up[pos] -= binomial(rng, pop.late[slots], s.p_down_late)
+    up[pos] -= binomial(rng, pop.abandoned[slots], s.p_down_abandoned)
+    up -= binomial(rng, unresolved, s.p_down_unresolved)
+    v = params.vip
+    for on, p_up, mask in (
+        (params.loyalty.enabled, params.loyalty.p_up_per_month, None),
+        (params.proactive.enabled, params.proactive.p_up_per_month, None),
+        (v.enabled and v.perks_usd_per_vip_month > 0, v.perks_p_up_per_month, "vip"),
+    ):
+        if on:  # each programme draws one uniform per customer, in a fixed order
+            lift = rng_programmes.random(m) < p_up
+            up += lift & (pop.vip[who] & pop.paying[who]) if mask else lift
+    fees = pop.fees_usd[slots]
+    charged = np.flatnonzero(fees)
+    if len(charged) and s.resentment_per_usd > 0:  # 1 - exp(-k x 0) = 0: only payers can resent
+        resent = rng_resentment.random(len(charged)) < -np.expm1(-s.resentment_per_usd * fees[charged])
+        up[pos[charged]] -= resent
+    pop.level[who] = np.clip(lvl + up, np.int16(BELOW), np.int16(TOP)).astype(np.int8)
 
 
 def feedback_followups(pop: Population, paying: np.ndarray, params: Params, rng: np.random.Generator) -> int:
     """Satisfaction survey: respondents below expectations get a follow-up that may lift them
     back to 'meet' (in place). Returns the number of follow-ups."""
     f = params.feedback
-    u_respond, u_recover = rng.random((2, len(paying)))
     if not f.enabled:
         return 0
+    u_respond, u_recover = rng.random((2, len(paying)))
     follow = (u_respond < f.survey_response_rate) & (pop.level[paying] == BELOW)
     pop.level[paying[follow & (u_recover < f.p_recover_detected)]] = MEET
     return int(np.count_nonzero(follow))
@@ -190,16 +258,22 @@ def feedback_followups(pop: Population, paying: np.ndarray, params: Params, rng:
 # ------------------------------------------------------------------ churn and conversion
 
 
-def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
-    """Monthly churn probability: base hazard x ladder multiplier x switching ease x price factor."""
-    segs = params.customers.segments
-    seg = pop.segment[who]
-    base = np.array([s.base_churn_per_month for s in segs])[seg]
-    list_price = np.array([s.plan_price_usd_per_month for s in segs])[seg]
-    paid = list_price * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
-    ratio = np.where(list_price > 0, paid / np.maximum(list_price, 1e-12), 1.0)
-    hazard = -np.log1p(-base) * np.asarray(params.churn.level_hazard_multiplier)[pop.level[who]]
-    elasticity = params.churn.price_elasticity * np.asarray(params.churn.price_elasticity_level_multiplier)[pop.level[who]]
+def price_ratio_by_segment(params: Params) -> np.ndarray:
+    """Perceived price / list price per segment: (list x price_multiplier + support add-on +
+    expected metered fees) / list (1 for a free plan)."""
+    list_price = np.array([s.plan_price_usd_per_month for s in params.customers.segments])
+    perceived = (list_price * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
+                 + pricing.expected_fees_per_month(params))
+    return np.where(list_price > 0, perceived / np.maximum(list_price, 1e-12), 1.0)
+
+
+def churn_table(params: Params) -> np.ndarray:
+    """Monthly churn probability per (segment, ladder level): base hazard x ladder multiplier x
+    switching ease x price factor. It depends on nothing else, so customers look it up."""
+    base = np.array([s.base_churn_per_month for s in params.customers.segments])[:, None]
+    ratio = price_ratio_by_segment(params)[:, None]
+    hazard = -np.log1p(-base) * np.asarray(params.churn.level_hazard_multiplier)[None, :]
+    elasticity = params.churn.price_elasticity * np.asarray(params.churn.price_elasticity_level_multiplier)[None, :]
     # The price factor is capped (at 1e6 x the hazard, churn is certain anyway) so that extreme but
     # valid inputs cannot overflow to inf and turn 0 x inf into NaN.
     with np.errstate(over="ignore"):
@@ -208,13 +282,32 @@ def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.nd
     return -np.expm1(-hazard)
 
 
+def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
+    """Monthly churn probability of each customer in ``who`` (:func:`churn_table`)."""
+    return churn_table(params)[pop.segment[who], pop.level[who]]
+
+
 def conversion_probability(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
     segs = params.customers.segments
     base = np.array([s.trial_conversion for s in segs])[pop.segment[who]]
     p = base * np.asarray(params.trial.conversion_level_multiplier)[pop.level[who]]
     if params.vip.enabled and params.vip.concierge_checkins > 0:
-        p = p + params.vip.concierge_conversion_uplift * pop.vip[who]
+        p = p + params.vip.concierge_conversion_uplift * pop.onboarding[who]
     return np.clip(p, 0.0, 1.0)
+
+
+def record_onboarding(pop: Population, trials: np.ndarray, params: Params) -> None:
+    """Share of each VIP trial's planned welcome and concierge touches served this month (in
+    place, before the counters are reset): manual touches count 1, automated messages
+    ``automated_p_up_per_touch / p_up_per_touch`` (their relative effect), capped at 1."""
+    v = params.vip
+    planned = (v.welcome_h > 0) + (v.concierge_checkins if v.checkin_h > 0 else 0)
+    vip_trials = trials[pop.vip[trials]]
+    if planned == 0 or len(vip_trials) == 0:
+        return
+    weight = min(1.0, v.automated_p_up_per_touch / v.p_up_per_touch) if v.p_up_per_touch > 0 else 0.0
+    served = pop.touches[vip_trials] + weight * pop.auto_touches[vip_trials]
+    pop.onboarding[vip_trials] = np.minimum(1.0, served / planned)
 
 
 def monthly_price(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:

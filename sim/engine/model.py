@@ -11,7 +11,13 @@ Order of one month m (time in hours, t0 = m x 730 h):
 3. issues arrive; customers raise tickets or not given the marginal fee.
 4. staffing is set (fixed, or Erlang C on this month's offered load); the desk runs to t0 + 730 h.
 5. the satisfaction ladder moves; paying customers churn (VIP activity alerts may save some).
-6. referrals, negative word of mouth and paid acquisition decide next month's signups.
+6. referrals, negative word of mouth and paid acquisition (by segment,
+   ``sim.engine.acquisition``) decide next month's trials; the month's record closes with
+   its discount factor and the terminal value of the customers still paying.
+
+With ``segments=[]`` a run also appends one row per (month, segment): customers at start
+and end, acquired, churned, trials, subscription revenue, fees, tickets raised and
+suppressed, acquisition cost.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.engine import acquisition as acq
 from sim.engine import customers as cu
 from sim.engine import erlang, pricing
 from sim.engine.desk import Desk, DeskStats, TicketBatch
@@ -111,6 +118,7 @@ class _Month:
     t0: float
     a_start: int = 0  # A: paying customers before this month's conversions
     acquired: int = 0  # B: trials converted this month
+    acquired_paid: int = 0  # of which bought by paid acquisition
     new_trials: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     active: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     paying: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -124,44 +132,60 @@ class _Month:
     churn_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     churn_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     unhappy_churners: int = 0
+    referrals: int = 0
+    wom_lost: int = 0
+    vip_saves: int = 0
+    p_stay: np.ndarray = field(default_factory=lambda: np.zeros(0))  # 1 - churn prob., paying
+    a_start_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    acquired_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class _Run:
     """The state of one replication between months, and the month's steps in order."""
 
-    def __init__(self, params: Params, streams: Streams, trace: Trace | None) -> None:
+    def __init__(self, params: Params, streams: Streams, trace: Trace | None,
+                 segment_rows: list[dict[str, Any]] | None = None) -> None:
         self.params = params
         self.streams = streams
         self.trace = trace
+        self.segment_rows = segment_rows
+        self.n_seg = len(params.customers.segments)
+        # monthly discount factor: cash of month m counts d^(m+1) (paid at the month's end)
+        self.d = (1.0 + params.finance.discount_rate_annual) ** (-1.0 / 12.0)
         streams.month(-1)
         n0 = params.customers.initial
         pop = cu.Population.empty(int(n0 * 1.3) + 64)
         pop.add(n0, params, streams["attributes"], month=0, paying=True,
                 level=cu.initial_levels(n0, params, streams["ladder"]))
         self.pop = pop
+        # Slots of the paying customers and of the trials converting next, kept from month to
+        # month (sorted by slot: every new customer gets a higher slot), so no step scans the
+        # slots of customers long gone.
+        self.paying = np.arange(n0)
+        self.trials_due = np.zeros(0, np.int64)
         self.env = simpy.Environment()
         sup = params.support
         self.desk = Desk(self.env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop,
                          ticket_log=trace.tickets if trace is not None else None)
         self.churn_month = np.full(0, -1, dtype=np.int32)
-        segs = params.customers.segments
-        self.conv_base = float(sum(s.share * s.trial_conversion for s in segs))
-        self.cac = params.acquisition.cac_multiple * params.acquisition.retention_cost_usd
-        self.pending_signups = self._warm_start()
+        self.funnel = acq.Funnel(params)
+        self.pending = self._warm_start()
         self.outreach = np.zeros(0, dtype=np.int64)
 
-    def _warm_start(self) -> int:
-        """A trial pipeline already running at month 0, sized to replace the churn expected in
-        the first month, so month 0 does not start with an empty funnel. The same number of
-        trials start in month 0 (bought before the horizon, not charged), so the funnel is full
-        from the start and month 1 converts trials too. Returns month 0's signups."""
+    def _warm_start(self) -> acq.Plan:
+        """A trial pipeline already at steady state at month 0: trials started in month -1
+        (converting in month 0) and signups starting in month 0 (converting in month 1), per
+        segment, each sized to replace one month's expected churn of the initial customers.
+        Bought before the horizon: not charged. Returns month 0's signups."""
         params, pop = self.params, self.pop
         all_paying = np.arange(pop.n)
-        expected_churn = float(cu.churn_probability(pop, all_paying, params).sum())
-        need0 = params.acquisition.replacement_share * expected_churn + params.acquisition.growth_per_month
-        warm_trials = int(round(need0 / self.conv_base)) if self.conv_base > 0 else 0
-        pop.add(warm_trials, params, self.streams["attributes"], month=-1, paying=False)
-        return warm_trials
+        expected = np.bincount(pop.segment[all_paying], weights=cu.churn_probability(pop, all_paying, params),
+                               minlength=self.n_seg)
+        trials = self.funnel.warm_start(expected)
+        plan = acq.Plan(trials, np.zeros_like(trials), np.zeros(self.n_seg))
+        seg, _ = plan.segments()
+        self.trials_due = pop.add(len(seg), params, self.streams["attributes"], month=-1, paying=False, segment=seg)
+        return plan
 
     def month(self, month: int) -> dict[str, Any]:
         """Run month ``month`` (steps 1-6 of the module docstring); return its record."""
@@ -174,26 +198,38 @@ class _Run:
         money = self.money(m)
         shares = np.bincount(self.pop.level[m.paying], minlength=len(LADDER)) / max(len(m.paying), 1)
         self.close_churn(m)
-        acquisition = self.acquisition(m)
-        self.pop.reset_counters()
-        return self.record(m, shares, money, acquisition)
+        plan = self.acquisition(m)
+        money["terminal_value_usd"] = self.terminal_value(m, money)
+        if self.params.vip.enabled:
+            cu.record_onboarding(self.pop, m.new_trials, self.params)
+        if self.segment_rows is not None:
+            self.segment_rows.extend(self.segment_records(m, plan))
+        self.pop.reset_counters(self.pop.counted())
+        return self.record(m, shares, money, plan)
 
     def trials(self, m: _Month) -> None:
         """1-2. Last month's trials convert or leave; last month's signups start their trials."""
         pop, params = self.pop, self.params
-        n = pop.n
-        m.a_start = int(np.count_nonzero(pop.paying[:n] & pop.active[:n]))
-        trials = np.flatnonzero(pop.active[:n] & ~pop.paying[:n] & (pop.trial_month[:n] == m.month - 1))
+        start = self.paying
+        m.a_start = len(start)
+        m.a_start_seg = np.bincount(pop.segment[start], minlength=self.n_seg)
+        trials = self.trials_due  # started last month
         converts = self.streams["trial"].random(len(trials)) < cu.conversion_probability(pop, trials, params)
+        self.funnel.observe(pop.segment[trials], converts)
         conv_idx = trials[converts]
         pop.paying[conv_idx] = True
         pop.converted_month[conv_idx] = m.month
         pop.active[trials[~converts]] = False
         m.acquired = len(conv_idx)
-        m.new_trials = pop.add(self.pending_signups, params, self.streams["attributes"], month=m.month, paying=False)
-        n = pop.n
-        m.active = np.flatnonzero(pop.active[:n])
-        m.paying = m.active[pop.paying[m.active]]
+        m.acquired_seg = np.bincount(pop.segment[conv_idx], minlength=self.n_seg)
+        m.acquired_paid = int(np.count_nonzero(pop.paid_trial[conv_idx]))
+        seg, paid = self.pending.segments()
+        m.new_trials = pop.add(len(seg), params, self.streams["attributes"], month=m.month, paying=False,
+                               segment=seg, paid=paid)
+        self.trials_due = m.new_trials
+        # converts have higher slots than every earlier payer, new trials than everyone
+        m.paying = np.concatenate([start, conv_idx])
+        m.active = np.concatenate([m.paying, m.new_trials])
 
     def issues_and_help(self, m: _Month) -> None:
         """3. Issues arrive; customers raise tickets or not given the marginal fee; VIP touches."""
@@ -226,10 +262,13 @@ class _Run:
         customers draw churn; VIP activity alerts flag some and outreach may save them."""
         pop, params, paying = self.pop, self.params, m.paying
         assert m.hd is not None
-        cu.ladder_update(pop, m.active, m.hd.unresolved, params, self.streams["ladder"])
-        m.followups = cu.feedback_followups(pop, paying, params, self.streams["ladder"])
+        streams = self.streams
+        cu.ladder_update(pop, m.active, m.hd.unresolved, params, streams["ladder"], streams["programmes"],
+                         streams["resentment"])
+        m.followups = cu.feedback_followups(pop, paying, params, streams["feedback"])
         rng_churn = self.streams["churn"]
         p_churn = cu.churn_probability(pop, paying, params)
+        m.p_stay = 1.0 - p_churn
         bound = rng_churn.random(len(paying)) < p_churn
         detected = np.zeros(len(paying), bool)
         saved = np.zeros(len(paying), bool)
@@ -244,7 +283,10 @@ class _Run:
             save_prob = np.where(by_hand, v.outreach_save_prob, v.automated_save_prob)
             saved = detected & (u[1] < save_prob)
             false_alarm = ~bound & is_vip & (u[2] < v.alert_false_positive_rate)
+            # the terminal value sees the same protection: a VIP's churn is caught and saved this often
+            m.p_stay = m.p_stay + is_vip * p_churn * v.alert_detection_prob * save_prob
         m.churn_mask = bound & ~saved
+        m.vip_saves = int(np.count_nonzero(saved))
         m.churn_idx = paying[m.churn_mask]
         m.unhappy_churners = int(np.count_nonzero(pop.level[m.churn_idx] == cu.BELOW))
         self.outreach = paying[detected | false_alarm]
@@ -279,33 +321,60 @@ class _Run:
         """Churners leave (after the month's money and ladder shares are taken)."""
         pop = self.pop
         pop.active[m.churn_idx] = False
+        self.paying = m.paying[~m.churn_mask]
         if self.trace is not None:
             if len(self.churn_month) < pop.n:
                 self.churn_month = np.concatenate(
                     [self.churn_month, np.full(pop.n - len(self.churn_month), -1, np.int32)])
             self.churn_month[m.churn_idx] = m.month
 
-    def acquisition(self, m: _Month) -> dict[str, float]:
-        """6. Referrals, negative word of mouth and paid acquisition decide next month's signups."""
+    def acquisition(self, m: _Month) -> acq.Plan:
+        """6. Referrals, negative word of mouth and paid acquisition by segment decide next
+        month's trials (``sim.engine.acquisition``)."""
         params, pop = self.params, self.pop
         rng_acq = self.streams["acquisition"]
         lv = pop.level[m.paying[~m.churn_mask]]
         w = params.wom
-        referrals = int(rng_acq.poisson(np.count_nonzero(lv == cu.DELIGHT) * w.referral_rate_delight
-                                        + np.count_nonzero(lv == cu.WOW) * w.referral_rate_wow))
-        wom_lost = int(rng_acq.poisson(m.unhappy_churners * w.negative_per_unhappy_churner))
+        m.referrals = int(rng_acq.poisson(np.count_nonzero(lv == cu.DELIGHT) * w.referral_rate_delight
+                                          + np.count_nonzero(lv == cu.WOW) * w.referral_rate_wow))
+        m.wom_lost = int(rng_acq.poisson(m.unhappy_churners * w.negative_per_unhappy_churner))
         organic = int(rng_acq.poisson(params.acquisition.organic_signups_per_month))
-        free_signups = organic + referrals - wom_lost
-        need = params.acquisition.replacement_share * len(m.churn_idx) + params.acquisition.growth_per_month
-        conv_base = self.conv_base
-        paid_signups = max(0, int(round(need / conv_base)) - free_signups) if conv_base > 0 else 0
-        # signups lost to negative word of mouth are bought back: they cost money, not extra trials
-        self.pending_signups = max(0, free_signups + paid_signups)
-        return {"referrals": referrals, "wom_lost": wom_lost, "paid_signups": paid_signups,
-                "acquisition_cost": paid_signups * self.cac * conv_base}
+        churned = np.bincount(pop.segment[m.churn_idx], minlength=self.n_seg)
+        self.pending = self.funnel.plan(churned, organic + m.referrals - m.wom_lost, rng_acq)
+        return self.pending
 
-    def record(self, m: _Month, shares: np.ndarray, money: dict[str, float],
-               acq: dict[str, float]) -> dict[str, Any]:
+    def terminal_value(self, m: _Month, money: dict[str, float]) -> float:
+        """Value at the month's end of the customers still paying: each pays its contribution
+        margin next month and every month it stays, at its current churn probability and price,
+        discounted: d x margin / (1 - d (1 - p)). Margin = price + support add-on + expected
+        fees - the cost that scales with the customer: agent time of its segment's tickets this
+        month per active customer, programme cost per paying customer, VIP cost per paying VIP
+        (docs/model.md, "Value"). Idle agent time is the desk's fixed cost, not the customer's."""
+        params, pop, k = self.params, self.pop, self.n_seg
+        stay = self.paying  # after this month's churn
+        if len(stay) == 0:
+            return 0.0
+        assert m.batch is not None
+        sup = params.support
+        tickets = np.bincount(pop.segment[m.batch.customer], minlength=k)
+        active = np.maximum(np.bincount(pop.segment[m.active], minlength=k), 1)
+        work = tickets * sup.handle_time_mean_h * sup.agent_cost_usd_per_hour / active
+        prices = np.array([s.plan_price_usd_per_month for s in params.customers.segments])
+        margin_seg = (prices * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
+                      + pricing.expected_fees_per_month(params) - work
+                      - money["loyalty_cost"] / max(len(m.paying), 1))
+        d = self.d
+        if not money["n_vip_paying"]:
+            # margin and churn probability depend on (segment, level) only: sum over that table
+            levels = len(LADDER)
+            count = np.bincount(pop.segment[stay].astype(np.int64) * levels + pop.level[stay],
+                                minlength=k * levels).reshape(k, levels)
+            p = cu.churn_table(params)
+            return float(d * np.sum(count * margin_seg[:, None] / (1.0 - d * (1.0 - p))))
+        margin = margin_seg[pop.segment[stay]] - pop.vip[stay] * money["vip_cost"] / money["n_vip_paying"]
+        return float(d * np.sum(margin / (1.0 - d * m.p_stay[~m.churn_mask])))
+
+    def record(self, m: _Month, shares: np.ndarray, money: dict[str, float], plan: acq.Plan) -> dict[str, Any]:
         """The month's record: customer flows, tickets, desk, ladder shares and money."""
         hd, stats = m.hd, m.stats
         assert hd is not None
@@ -323,9 +392,9 @@ class _Run:
             "customers_end": c_end,
             "retention_rate_pct": (c_end - acquired) / a_start * 100 if a_start else float("nan"),
             "trials_started": len(m.new_trials),
-            "paid_signups": acq["paid_signups"],
-            "referrals": acq["referrals"],
-            "wom_lost_signups": acq["wom_lost"],
+            "paid_signups": int(plan.paid_signups.sum()),
+            "referrals": m.referrals,
+            "wom_lost_signups": m.wom_lost,
             "issues": int(hd.issues.sum()),
             "tickets_raised": len(m.batch) if m.batch is not None else 0,
             "tickets_suppressed": int(hd.suppressed.sum()),
@@ -346,12 +415,43 @@ class _Run:
             "subscription_revenue": money["subscription"],
             "support_revenue": money["support_revenue"],
             "support_cost": money["support_cost"],
-            "acquisition_cost": acq["acquisition_cost"],
+            "acquisition_cost": float(plan.cost_usd.sum()),
             "vip_cost": money["vip_cost"],
             "loyalty_cost": money["loyalty_cost"],
             "profit": (money["subscription"] + money["support_revenue"] - money["support_cost"]
-                       - acq["acquisition_cost"] - money["vip_cost"] - money["loyalty_cost"]),
+                       - float(plan.cost_usd.sum()) - money["vip_cost"] - money["loyalty_cost"]),
+            "acquired_paid": m.acquired_paid,
+            "vip_saves": m.vip_saves,
+            "discount_factor": self.d ** (m.month + 1),
+            "terminal_value_usd": money["terminal_value_usd"],
         }
+
+    def segment_records(self, m: _Month, plan: acq.Plan) -> list[dict[str, Any]]:
+        """One row per segment for this month (after churn, before the counters are reset)."""
+        pop, params, k = self.pop, self.params, self.n_seg
+        assert m.hd is not None and m.batch is not None
+        seg_of = pop.segment
+        paying_seg = seg_of[m.paying]
+        churned = np.bincount(seg_of[m.churn_idx], minlength=k)
+        revenue = np.bincount(paying_seg, weights=cu.monthly_price(pop, m.paying, params), minlength=k)
+        fees = (np.bincount(seg_of[: pop.n], weights=pop.fees_usd[: pop.n], minlength=k)
+                + np.bincount(paying_seg, minlength=k) * params.pricing.support_fee_usd_per_month)
+        columns = {
+            "customers_start": m.a_start_seg,
+            "acquired": m.acquired_seg,
+            "churned": churned,
+            "customers_end": m.a_start_seg + m.acquired_seg - churned,
+            "trials_started": np.bincount(seg_of[m.new_trials], minlength=k),
+            "subscription_revenue": revenue,
+            "support_revenue": fees,
+            "tickets_raised": np.bincount(seg_of[m.batch.customer], minlength=k),
+            "tickets_suppressed": np.bincount(seg_of[m.active], weights=m.hd.suppressed, minlength=k).astype(np.int64),
+            "paid_signups": plan.paid_signups,
+            "acquisition_cost": plan.cost_usd,
+        }
+        names = [s.name for s in params.customers.segments]
+        return [{"month": m.month, "segment": names[j], **{c: v[j].item() for c, v in columns.items()}}
+                for j in range(k)]
 
     def trace_customers(self) -> None:
         """Append one row per customer ever created to the trace (at the end of the run)."""
@@ -374,13 +474,15 @@ class _Run:
 
 
 def run(params: Params, *, months: int, seed: int, replication: int = 0,
-        crn_salt: str | None = None, trace: Trace | None = None) -> list[dict[str, Any]]:
+        crn_salt: str | None = None, trace: Trace | None = None,
+        segments: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Simulate one replication of one policy; return one record (dict) per month.
 
     ``crn_salt`` gives the run its own random streams (switches common random numbers off);
-    ``trace`` collects per-customer and per-ticket records (memory then grows with events).
+    ``trace`` collects per-customer and per-ticket records (memory then grows with events);
+    ``segments``, a list, receives one row per (month, segment).
     """
-    state = _Run(params, Streams(seed, replication, independent_of=crn_salt), trace)
+    state = _Run(params, Streams(seed, replication, independent_of=crn_salt), trace, segments)
     records = [state.month(month) for month in range(months)]
     if trace is not None:
         state.trace_customers()

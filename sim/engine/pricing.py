@@ -6,7 +6,8 @@ gives each name a :class:`Scheme` that answers the engine's questions about it:
 - the marginal fee a customer expects to pay for one more ticket (drives demand suppression),
 - the fee charged on a ticket once it is served (``per_hour`` charges the actual handle time),
 - the desk priority and first-response target (SLA) of a ticket,
-- how many tickets per month are free before metering starts.
+- how many tickets per month are free before metering starts,
+- the support fees a customer expects to pay per month (part of the perceived price).
 
 Adding a scheme is the schema's ``SCHEME_NAMES`` plus one entry in :data:`SCHEMES`;
 ``tests/test_pricing.py`` checks the two agree. An unknown scheme is an error
@@ -15,6 +16,7 @@ Adding a scheme is the schema's ``SCHEME_NAMES`` plus one entry in :data:`SCHEME
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -120,3 +122,29 @@ def ticket_fees(params: Params, segment: np.ndarray, handle_h: np.ndarray, charg
 def free_allowance(params: Params) -> int:
     """Tickets per customer per month free of fee under the scheme."""
     return scheme_for(params).free_allowance(params)
+
+
+def _poisson_excess(lam: float, k: int) -> float:
+    """E[(N - k)+] for N ~ Poisson(lam): the expected issues beyond a free allowance of k."""
+    if k <= 0:
+        return lam
+    if k >= UNLIMITED:
+        return 0.0
+    # E[(N-k)+] = lam - k + sum_{n<k} (k - n) P(N = n)
+    p, below = math.exp(-lam), 0.0
+    for n in range(k):
+        below += (k - n) * p
+        p *= lam / (n + 1)
+    return max(0.0, lam - k + below)
+
+
+def expected_fees_per_month(params: Params) -> np.ndarray:
+    """Support fees (USD/month) a customer of each segment expects to pay under the scheme:
+    marginal fee x P(ask | fee) x E[issues beyond the free allowance] (docs/model.md §6).
+    This is the metered part of the perceived price in the churn hazard."""
+    fee = marginal_fee_by_segment(params)
+    k = free_allowance(params)
+    segs = params.customers.segments
+    ask = params.help_seeking.base_ask_prob * np.exp(-_segment_values(params, "fee_sensitivity_per_usd") * fee)
+    excess = np.array([_poisson_excess(s.issue_rate_per_month, k) for s in segs])
+    return fee * ask * excess

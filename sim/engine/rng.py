@@ -20,6 +20,9 @@ STREAMS = (
     "tickets",  # arrival times, handle times, patience
     "vip",  # VIP touch times, alerts, outreach
     "ladder",  # satisfaction moves
+    "programmes",  # loyalty, proactive and VIP-perk lifts (drawn only when switched on)
+    "resentment",  # resentment of customers charged fees
+    "feedback",  # survey responses and follow-ups (drawn only when surveys run)
     "churn",  # churn draws
     "trial",  # trial conversion
     "acquisition",  # referrals and word of mouth

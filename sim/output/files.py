@@ -130,6 +130,7 @@ def summary_dict(res: Results) -> dict[str, Any]:
         "reference_policy": res.reference,
         "kpis": res.summary(),
         "differences_vs_reference": res.differences(),
+        "bridge": res.bridge(),
         "scenario": res.scenario.model_dump(mode="json"),
     })
 
@@ -155,11 +156,14 @@ def write_monthly_csv(res: Results, path: Path | io.StringIO) -> None:
 
 
 def write_results(res: Results, out_dir: Path, *, plots: bool = True) -> Path:
-    """Write monthly.csv, kpis.csv, summary.json and plots/ into ``out_dir`` atomically."""
+    """Write monthly.csv, kpis.csv, segments.csv (when kept), summary.json and plots/ into
+    ``out_dir`` atomically."""
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         write_monthly_csv(res, tmp / "monthly.csv")
         write_table(res.kpis, res, tmp / "kpis.csv")
+        if res.segments is not None:
+            write_table(res.segments, res, tmp / "segments.csv")
         (tmp / "summary.json").write_text(json.dumps(summary_dict(res), indent=2, sort_keys=False) + "\n")
         if plots:
             figures.save_run_figures(res, tmp / "plots")
@@ -260,7 +264,7 @@ def run_to_dir(
     names = [p.name for p in policies]
     res = Results(scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=seed, replications=0,
                   policies=names, reference=reference_policy(scenario), monthly=pd.DataFrame(),
-                  kpis=pd.DataFrame(columns=["policy", "replication", *metrics.KPIS]))
+                  kpis=pd.DataFrame(columns=["policy", "replication", *metrics.RUN_COLUMNS]))
     kpi_rows: dict[tuple[str, int], dict[str, float]] = {}
     report: dict[str, Any] | None = None
     interrupted = False
@@ -269,6 +273,7 @@ def run_to_dir(
     with atomic_dir(out_dir) as tmp:
         # each run's rows go through the same writer as write_results (same columns and format)
         spool = MonthlySpool(tmp / ".monthly.spool", lambda df, buf: write_monthly_csv(replace(res, monthly=df), buf))
+        segment_spool = MonthlySpool(tmp / ".segments.spool", lambda df, buf: write_table(df, res, buf))
         try:
             with executor_cm as ex:
                 done, total, have = 0, len(policies) * reps, 0
@@ -276,9 +281,10 @@ def run_to_dir(
                 while True:
                     batch = jobs(policies, replications=target - have, months=scenario.run.months, seed=seed,
                                  first=have, crn=crn)
-                    for i, (monthly, kpis) in ex.imap_unordered(run_job_with_kpis, batch):
+                    for i, (monthly, kpis, segments) in ex.imap_unordered(run_job_with_kpis, batch):
                         job = batch[i]
                         spool.add(job.policy, job.replication, monthly)
+                        segment_spool.add(job.policy, job.replication, segments)
                         kpi_rows[(job.policy, job.replication)] = kpis
                         done += 1
                         # in precision mode the last run of a round is reported once the next
@@ -300,11 +306,14 @@ def run_to_dir(
                         on_progress(done, total)
         except KeyboardInterrupt:
             spool.close()
+            segment_spool.close()
             if not keep_partial:
                 raise
             interrupted = True
         spool.close()
         spool.assemble(tmp / "monthly.csv", names)
+        segment_spool.close()
+        segment_spool.assemble(tmp / "segments.csv", names)
         kpi_df = _kpi_frame(kpi_rows, names)
         completed = {p: int((kpi_df["policy"] == p).sum()) for p in names}
         full = _complete_replications(kpi_df, names)
@@ -330,7 +339,7 @@ def _kpi_frame(rows: dict[tuple[str, int], dict[str, float]], policies: Sequence
     order = {p: i for i, p in enumerate(policies)}
     keys = sorted(rows, key=lambda k: (order[k[0]], k[1]))
     df = pd.DataFrame([{"policy": p, "replication": r, **rows[(p, r)]} for p, r in keys],
-                      columns=["policy", "replication", *metrics.KPIS])
+                      columns=["policy", "replication", *metrics.RUN_COLUMNS])
     return df
 
 

@@ -29,6 +29,11 @@ SRC_LADDER = "[article-satisfaction-levels] the four levels of satisfaction"
 SRC_VIP = "[article-vip-support] VIP customer support"
 SRC_BENCH = "[gasp-support-metrics] SaaS support benchmarks"
 SRC_LS2006 = "[lambrecht2006] pay-per-use raises churn"
+SRC_CAC_PAYBACK = ("assumption: retention cost about two months of the plan price, so CAC at cac_multiple 6.5 "
+                   "is ~13 months of price (a common SaaS CAC payback)")
+SRC_LIKE_FOR_LIKE = "assumption: marketing replaces the revenue it lost, plan by plan"
+SRC_DISCOUNT = "assumption: a 10% cost of capital, common for valuing a growing software business"
+SRC_PERKS = "assumption: gifts, swag and thank-you notes, about $120 a year"
 ASSUMPTION = "assumption"  # the bare default of param(): tests/test_sources.py rejects it until a reason is given
 
 
@@ -85,7 +90,7 @@ class Segment(_Section):
     )
     fee_sensitivity_per_usd: float = param(
         0.04, ge=0, le=1, unit="1/USD", source="[article-flat-vs-tiered] metered customers think twice before asking; the strength is assumed",
-        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee).",
+        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee) (inert under flat: no fee).",
     )
     base_churn_per_month: float = param(
         0.03, ge=0, le=0.99, unit="probability/month", source="[knowledgelib-churn] monthly logo churn: SMB 3-5%, mid-market 1.5-3%, enterprise 0.7-2%",
@@ -105,6 +110,16 @@ class Segment(_Section):
     tier_ticket_fee_usd: float = param(
         0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; no fee unless a policy sets one", doc="Per-ticket fee this plan pays under the tiered scheme."
     )
+    retention_cost_usd: float = param(
+        200.0, ge=0, le=1_000_000, unit="USD/customer",
+        source=SRC_CAC_PAYBACK,
+        doc="Cost of keeping one existing customer of this segment (the '1' in '6-7x'); prices acquisition.",
+    )
+    cac_usd: float = param(
+        0.0, ge=0, le=10_000_000, unit="USD/paying customer",
+        source="assumption: 0 derives it from cac_multiple x retention_cost_usd; set it from your own data",
+        doc="Explicit cost to acquire one paying customer of this segment; 0 = acquisition.cac_multiple x retention_cost_usd.",
+    )
     is_top_plan: bool = Field(False, description="Top plan: VIP-eligible under the 'top plan' rule.", json_schema_extra={"source": "[article-vip-support] high-value customers on the top plan are VIPs"})
     big_name_share: float = param(
         0.02, ge=0, le=1, unit="fraction", source="[article-vip-support] big-name signups are VIPs; the share is assumed",
@@ -120,15 +135,15 @@ def _default_segments() -> list[Segment]:
     return [
         Segment(name="starter", share=0.6, plan_price_usd_per_month=49, issue_rate_per_month=0.5,
                 fee_sensitivity_per_usd=0.05, base_churn_per_month=0.04, trial_conversion=0.22,
-                tier_priority=3, tier_sla_h=24.0, tier_ticket_fee_usd=15.0,
+                tier_priority=3, tier_sla_h=24.0, tier_ticket_fee_usd=15.0, retention_cost_usd=100.0,
                 big_name_share=0.01, funding_median_usd=50_000),
         Segment(name="growth", share=0.3, plan_price_usd_per_month=199, issue_rate_per_month=0.8,
                 fee_sensitivity_per_usd=0.03, base_churn_per_month=0.022, trial_conversion=0.28,
-                tier_priority=2, tier_sla_h=8.0, tier_ticket_fee_usd=0.0,
+                tier_priority=2, tier_sla_h=8.0, tier_ticket_fee_usd=0.0, retention_cost_usd=400.0,
                 big_name_share=0.03, funding_median_usd=400_000),
         Segment(name="business", share=0.1, plan_price_usd_per_month=799, issue_rate_per_month=1.2,
                 fee_sensitivity_per_usd=0.015, base_churn_per_month=0.012, trial_conversion=0.32,
-                tier_priority=1, tier_sla_h=2.0, tier_ticket_fee_usd=0.0, is_top_plan=True,
+                tier_priority=1, tier_sla_h=2.0, tier_ticket_fee_usd=0.0, retention_cost_usd=1600.0, is_top_plan=True,
                 big_name_share=0.08, funding_median_usd=3_000_000),
     ]
 
@@ -196,7 +211,7 @@ class Support(_Section):
     )
     agents: int = param(3, ge=1, le=5000, unit="agents", source="assumption: a small desk; read only under fixed staffing", doc="Agents on duty (fixed staffing).")
     min_agents: int = param(1, ge=1, le=5000, unit="agents", source="assumption: at least one agent on duty", doc="Fewest agents (erlang staffing).")
-    max_agents: int = param(200, ge=1, le=5000, unit="agents", source="assumption: a cap far above the default load, so it rarely binds", doc="Most agents (erlang staffing).")
+    max_agents: int = param(200, ge=1, le=5000, unit="agents", source="assumption: a cap far above the default load, so it rarely binds", doc="Most agents (erlang staffing); binds only when the load needs more.")
     staffing_service_level: float = param(
         0.8, gt=0, le=0.999, unit="fraction", source="[cch-erlang-c][gasp-support-metrics] the 80/20 convention: 80% answered within the target",
         doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).",
@@ -251,11 +266,11 @@ class Satisfaction(_Section):
     )
     p_down_late: float = param(
         0.5, ge=0, le=1, unit="probability", source="[article-satisfaction-levels] failing expectations even once risks the customer; the chance is assumed",
-        doc="Chance a ticket answered later than expected moves the customer one level down.",
+        doc="Chance a ticket answered later than expected moves the customer one level down (acts when waits exceed SLAs).",
     )
     p_down_abandoned: float = param(
         0.7, ge=0, le=1, unit="probability", source="[article-retention] long waits frustrate customers; the chance is assumed",
-        doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down.",
+        doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down (a busy desk).",
     )
     p_down_unresolved: float = param(
         0.3, ge=0, le=1, unit="probability", source="[article-flat-vs-tiered] suppressed requests leave problems unsolved; the chance is assumed",
@@ -294,7 +309,11 @@ class Churn(_Section):
     )
     price_elasticity: float = param(
         1.0, ge=0, le=10, unit="ratio", source="[article-satisfaction-levels] price rises push customers away; unit elasticity is assumed",
-        doc="Hazard x (effective price / list price)^(elasticity x level factor): price rises (or support add-ons) raise churn.",
+        doc=(
+            "Hazard x (perceived price / list price)^(elasticity x level factor); the perceived price adds the support "
+            "add-on and the expected metered fees (docs/model.md §6), so price rises and support fees raise churn; "
+            "inert while the perceived price is the list price (flat, no add-on, multiplier 1)."
+        ),
     )
     price_elasticity_level_multiplier: list[float] = Field(
         default_factory=lambda: [1.5, 1.0, 0.7, 0.4, 0.25],
@@ -327,13 +346,18 @@ class WordOfMouth(_Section):
 
 
 class Acquisition(_Section):
-    retention_cost_usd: float = param(
-        200.0, ge=0, le=1_000_000, unit="USD/customer",
-        source="assumption: no public figure for the cost of keeping a customer; scale it to your business", doc="Cost of keeping one existing customer (the '1' in '6-7x').",
-    )
     cac_multiple: float = param(
         6.5, ge=1, le=25, unit="x retention cost", source="[article-flat-vs-tiered][gallo2014] 6-7x in the article; public estimates range 5-25x",
-        doc="Cost to acquire one paying customer as a multiple of retention_cost_usd.",
+        doc="Cost to acquire one paying customer of a segment as a multiple of its segments[].retention_cost_usd.",
+    )
+    mix: Literal["like_for_like", "target"] = Field(
+        "like_for_like",
+        description=(
+            "Segments of paid acquisition: like_for_like replaces each segment's churners in that segment "
+            "(growth and free signups at the segment shares); target buys every paying customer at the segment "
+            "shares whoever left."
+        ),
+        json_schema_extra={"source": SRC_LIKE_FOR_LIKE},
     )
     replacement_share: float = param(
         1.0, ge=0, le=5, unit="fraction",
@@ -344,6 +368,25 @@ class Acquisition(_Section):
     )
     organic_signups_per_month: float = param(
         0.0, ge=0, le=1_000_000, unit="signups/month", source="assumption: no organic signups unless the scenario sets them", doc="Free trial signups per month (not paid for)."
+    )
+    conversion_prior_trials: float = param(
+        200.0, ge=0, le=1_000_000, unit="trials",
+        source="assumption: the company's own estimate starts from the segment's conversion worth 200 trials",
+        doc=(
+            "Weight, in trials, of segments[].trial_conversion in the company's estimate of its trial conversion "
+            "per segment (updated with every trial's outcome); paid trials are bought at need / estimate."
+        ),
+    )
+
+
+class Finance(_Section):
+    discount_rate_annual: float = param(
+        0.10, ge=0.001, le=1, unit="1/year",
+        source=SRC_DISCOUNT,
+        doc=(
+            "Annual discount rate of value_usd (monthly factor (1 + r)^(-1/12)); also discounts the terminal value, "
+            "which is why it is above 0 (a customer who never leaves would be worth an infinite sum)."
+        ),
     )
 
 
@@ -372,7 +415,10 @@ class Vip(_Section):
     checkin_h: float = param(0.5, ge=0, le=40, unit="h", source="[article-vip-support] manual concierge and lifecycle check-ins; the time is assumed", doc="Agent time per concierge or lifecycle check-in.")
     concierge_conversion_uplift: float = param(
         0.15, ge=0, le=1, unit="probability", source="[article-vip-support] concierge onboarding raised trial-to-paid conversion; the uplift is assumed",
-        doc="Added trial conversion probability when concierge onboarding ran (capped at 1).",
+        doc=(
+            "Added trial conversion probability of a VIP trial whose concierge onboarding was fully served, scaled by "
+            "the share served (automated messages count at automated_p_up_per_touch / p_up_per_touch); capped at 1."
+        ),
     )
     lifecycle_checkins: bool = Field(True, description="Check in 1 month after conversion, then every 3 months.", json_schema_extra={"source": "[article-vip-support] check in during the first 30 days after conversion, then quarterly"})
     p_up_per_touch: float = param(
@@ -389,10 +435,21 @@ class Vip(_Section):
     outreach_save_prob: float = param(
         0.35, ge=0, le=1, unit="probability", source="[article-vip-support] personal outreach keeps some VIPs; the chance is assumed", doc="Chance outreach keeps a flagged VIP who would have left."
     )
-    perks_usd_per_vip_month: float = param(0.0, ge=0, le=100_000, unit="USD/VIP/month", source="assumption: no direct perks unless the scenario sets them", doc="Direct perks cost per VIP.")
+    perks_usd_per_vip_month: float = param(
+        10.0, ge=0, le=100_000, unit="USD/VIP/month", source=SRC_PERKS,
+        doc="Direct perks cost per paying VIP (rewards, gifts: the 'delight' level of the satisfaction ladder).",
+    )
+    perks_p_up_per_month: float = param(
+        0.05, ge=0, le=1, unit="probability/month",
+        source="[article-satisfaction-levels] rewards and gifts lift customers to 'delight'; the rate is assumed",
+        doc="Monthly chance perks lift a paying VIP one level (0 when perks_usd_per_vip_month is 0).",
+    )
     manual_capacity: int = param(
         1_000_000, ge=0, le=10_000_000, unit="VIP customers", source="[article-vip-support] manual care does not scale; the default sets no cap",
-        doc="Most VIPs cared for by hand (earliest first); the rest get automated personalised messages instead.",
+        doc=(
+            "Most VIPs cared for by hand (earliest first); the rest get automated personalised messages instead "
+            "(the default never binds: every VIP is cared for by hand)."
+        ),
     )
     automated_p_up_per_touch: float = param(
         0.1, ge=0, le=1, unit="probability", source="[article-vip-support] automated personalised messages beyond capacity; weaker, assumed",
@@ -458,6 +515,7 @@ class Params(_Section):
     churn: Churn = Field(default_factory=Churn)
     wom: WordOfMouth = Field(default_factory=WordOfMouth)
     acquisition: Acquisition = Field(default_factory=Acquisition)
+    finance: Finance = Field(default_factory=Finance)
     trial: Trial = Field(default_factory=Trial)
     vip: Vip = Field(default_factory=Vip)
     loyalty: Loyalty = Field(default_factory=Loyalty)

@@ -53,18 +53,29 @@ class Job:
     crn: bool = True
 
 
-def _run_model(job: Job) -> pd.DataFrame:
-    rows = model.run(job.params, months=job.months, seed=job.seed, replication=job.replication,
-                     crn_salt=None if job.crn else job.policy)
+def _labelled(rows: list[dict[str, Any]], job: Job) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df.insert(0, "replication", job.replication)
     df.insert(0, "policy", job.policy)
     return df
 
 
+def _run_model(job: Job, segments: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    rows = model.run(job.params, months=job.months, seed=job.seed, replication=job.replication,
+                     crn_salt=None if job.crn else job.policy, segments=segments)
+    return _labelled(rows, job)
+
+
 def run_job(job: Job) -> pd.DataFrame:
     """Run one (policy, replication) and return its monthly rows as a table."""
     return _run_model(job)
+
+
+def run_job_tables(job: Job) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run one (policy, replication): its monthly rows and its rows per (month, segment)."""
+    segments: list[dict[str, Any]] = []
+    monthly = _run_model(job, segments)
+    return monthly, _labelled(segments, job)
 
 
 def run_aggregates(monthly: pd.DataFrame) -> dict[str, float]:
@@ -91,10 +102,10 @@ def run_job_kpis(job: Job) -> dict[str, float]:
     return {**metrics.run_kpis(monthly), **run_aggregates(monthly)}
 
 
-def run_job_with_kpis(job: Job) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Run one job; its monthly rows and its KPIs (computed in the worker)."""
-    monthly = _run_model(job)
-    return monthly, metrics.run_kpis(monthly)
+def run_job_with_kpis(job: Job) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame]:
+    """Run one job; its monthly rows, its KPIs (computed in the worker) and its segment rows."""
+    monthly, segments = run_job_tables(job)
+    return monthly, metrics.run_kpis(monthly), segments
 
 
 def jobs(policies: list[Policy], *, replications: int, months: int, seed: int, first: int = 0,
@@ -152,14 +163,19 @@ def run_scenario(
     guardrails.check(scenario, reps, max_work)
     policies = resolve_policies(scenario)
     job_list = jobs(policies, replications=reps, months=scenario.run.months, seed=seed, crn=crn)
-    tables = []
+    tables, segment_tables = [], []
     executor_cm = use_executor(executor, workers=workers, cluster=cluster)
     with executor_cm as ex:
-        for done, (_, table) in enumerate(execute(job_list, executor=ex), start=1):
+        for done, (_, (table, segments)) in enumerate(execute(job_list, executor=ex, fn=run_job_tables), start=1):
             tables.append(table)
+            segment_tables.append(segments)
             if on_progress:
                 on_progress(done, len(job_list))
-    return results_from_tables(scenario, tables, replications=reps, seed=seed, policies=[p.name for p in policies])
+    res = results_from_tables(scenario, tables, replications=reps, seed=seed, policies=[p.name for p in policies])
+    segments = pd.concat(segment_tables, ignore_index=True)
+    order = ["policy", "replication", "month"]
+    res.segments = segments.sort_values(order, key=_policy_order(res.policies), kind="stable").reset_index(drop=True)
+    return res
 
 
 def results_from_tables(scenario: Scenario, tables: Sequence[pd.DataFrame], *, replications: int,
@@ -198,7 +214,7 @@ class Precision:
     """
 
     target: float
-    kpi: str = "cumulative_profit"
+    kpi: str = "value_usd"
     relative: bool = True
     on: Literal["means", "differences"] = "means"
     max_replications: int = 200

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.runs import economics
+
 
 @dataclass(frozen=True)
 class KPI:
@@ -40,6 +42,10 @@ class KPI:
 
 
 KPIS: dict[str, KPI] = {k.name: k for k in (
+    KPI("value_usd", "Value", "USD", "usd", "higher",
+        "Net present value of monthly profit at finance.discount_rate_annual plus the discounted expected "
+        "remaining margin of the customers still paying at the horizon (USD; docs/model.md, \"Value\"). "
+        "The default decision KPI."),
     KPI("customers_at_horizon", "Customers at horizon", "customers", "count", "higher",
         "Paying customers at the end of the last month (C of the last month)."),
     KPI("avg_retention_rate_pct", "Average retention rate", "%", "pct", "higher",
@@ -49,9 +55,10 @@ KPIS: dict[str, KPI] = {k.name: k for k in (
     KPI("ltv", "LTV", "USD", "usd", "higher",
         "Margin per paying customer-month / monthly churn rate; margin counts subscription and support "
         "revenue less support, VIP and loyalty cost (USD)."),
-    KPI("cac", "CAC", "USD", "usd", "lower",
-        "Acquisition spend / customers acquired (USD per acquired paying customer)."),
-    KPI("ltv_cac", "LTV:CAC", "ratio", "ratio", "higher", "LTV / CAC."),
+    KPI("cac_realised_usd", "Realised CAC", "USD", "usd", "lower",
+        "Paid acquisition spend / paying customers won from paid trials (USD); free conversions "
+        "(organic, referrals) are not counted."),
+    KPI("ltv_cac", "LTV:CAC", "ratio", "ratio", "higher", "LTV / realised CAC."),
     KPI("suppressed_share", "Issues suppressed", "share of issues", "share", "neutral",
         "Issues not raised because of the fee or habit / all issues."),
 )}
@@ -90,17 +97,24 @@ def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
                     - m["loyalty_cost"]).sum())
     churn_rate = _ratio(m["churned"].sum(), exposure)
     ltv = _ratio(_ratio(margin, exposure), churn_rate) if churn_rate == churn_rate and churn_rate > 0 else float("nan")
-    cac = _ratio(m["acquisition_cost"].sum(), m["acquired"].sum())
+    econ = economics.run_economics(m)
+    cac = econ["cac_realised_usd"]
     issues = float(m["issues"].sum())
     return {
+        "value_usd": econ["value_usd"],
         "customers_at_horizon": float(m["customers_end"].iloc[-1]),
         "avg_retention_rate_pct": float(m["retention_rate_pct"].mean()),
         "cumulative_profit": float(m["profit"].sum()),
         "ltv": ltv,
-        "cac": cac,
+        "cac_realised_usd": cac,
         "ltv_cac": _ratio(ltv, cac) if cac == cac else float("nan"),
         "suppressed_share": _ratio(m["tickets_suppressed"].sum(), issues),
+        **{k: econ[k] for k in economics.BRIDGE_COLUMNS},
     }
+
+
+# Per-run columns of the KPI table: the KPIs, then the parts of value_usd (for the bridge).
+RUN_COLUMNS = [*KPIS, *economics.BRIDGE_COLUMNS]
 
 
 def kpi_table(monthly: pd.DataFrame) -> pd.DataFrame:
@@ -133,9 +147,11 @@ def summarize(kpis: pd.DataFrame, policies: list[str]) -> dict[str, dict[str, di
     }
 
 
-def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str]) -> dict[str, dict[str, dict]]:
-    """Per policy other than the reference: the mean and 95% CI of (policy - reference),
-    paired by replication (common random numbers make the pairs comparable)."""
+def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str],
+                       columns: list[str] | None = None) -> dict[str, dict[str, dict]]:
+    """Per policy other than the reference: the mean and 95% CI of (policy - reference) of each
+    KPI (or of ``columns``), paired by replication (common random numbers make the pairs
+    comparable)."""
     ref = kpis[kpis["policy"] == reference].set_index("replication")
     out = {}
     for p in policies:
@@ -143,8 +159,15 @@ def paired_differences(kpis: pd.DataFrame, reference: str, policies: list[str]) 
             continue
         other = kpis[kpis["policy"] == p].set_index("replication")
         common = ref.index.intersection(other.index)
-        out[p] = {k: t_interval(other.loc[common, k] - ref.loc[common, k]) for k in KPIS}
+        out[p] = {k: t_interval(other.loc[common, k] - ref.loc[common, k]) for k in (columns or list(KPIS))}
     return out
+
+
+def value_bridge(kpis: pd.DataFrame, reference: str, policies: list[str]) -> dict[str, dict[str, dict]]:
+    """Per policy other than the reference: the paired difference of ``value_usd`` against the
+    reference, and the same difference split into the parts of ``sim.runs.economics.PARTS``
+    plus terminal value (mean and 95% CI each). The part means add up to the value_usd mean."""
+    return paired_differences(kpis, reference, policies, ["value_usd", *economics.BRIDGE_COLUMNS])
 
 
 def band(monthly: pd.DataFrame, column: str, *, cumulative: bool = False, level: float = 0.95) -> pd.DataFrame:

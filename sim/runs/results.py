@@ -35,9 +35,13 @@ class Results:
     partial: bool = False
     completed: dict[str, int] | None = None
     precision: dict[str, Any] | None = None
+    segments: pd.DataFrame | None = None  # rows per (policy, replication, month, segment)
 
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
         return metrics.summarize(self.kpis, self.policies)
 
     def differences(self) -> dict[str, dict[str, dict]]:
         return metrics.paired_differences(self.kpis, self.reference, self.policies)
+
+    def bridge(self) -> dict[str, dict[str, dict]]:
+        return metrics.value_bridge(self.kpis, self.reference, self.policies)

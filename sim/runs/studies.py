@@ -453,7 +453,7 @@ def breakeven(
     *,
     param: str,
     between: tuple[float, float],
-    kpi: str = "cumulative_profit",
+    kpi: str = "value_usd",
     policy_a: str | None = None,
     policy_b: str | None = None,
     points: int = 5,
@@ -669,7 +669,7 @@ def _representative(data: dict[str, Any], path: str, concrete: list[str], values
 def sensitivity(
     scenario: Scenario,
     *,
-    kpi: str = "cumulative_profit",
+    kpi: str = "value_usd",
     policy_a: str | None = None,
     policy_b: str | None = None,
     parameters: Sequence[str] | None = None,
