@@ -9,7 +9,8 @@ Order of one month m (time in hours, t0 = m x 730 h):
 1. trials started last month convert or leave (B = conversions); A = paying customers before.
 2. last month's signups start their trials; VIPs among them get a welcome (+ concierge).
 3. issues arrive; customers raise tickets or not given the marginal fee.
-4. staffing is set (fixed, or Erlang C on this month's offered load); the desk runs to t0 + 730 h.
+4. the roster is set (``sim.engine.staffing``: fixed, or Erlang C per hour of the week on this
+   month's offered load); the desk runs to t0 + 730 h, keeping its opening hours.
 5. the satisfaction ladder moves; paying customers churn (VIP activity alerts may save some).
 6. referrals, negative word of mouth and paid acquisition decide next month's signups.
 """
@@ -23,8 +24,8 @@ import numpy as np
 import simpy
 
 from sim.engine import customers as cu
-from sim.engine import erlang
-from sim.engine.desk import Desk, TicketBatch
+from sim.engine import hours, staffing
+from sim.engine.desk import Desk, DeskLog, TicketBatch
 from sim.engine.rng import Streams
 from sim.params.schema import HOURS_PER_MONTH, LADDER, Params
 
@@ -46,7 +47,7 @@ def _tickets(pop: cu.Population, who: np.ndarray, hd: cu.HelpDecisions, params: 
     cust = np.concatenate([np.repeat(who, hd.asks_free), np.repeat(who, hd.asks_paid)])
     charged = np.concatenate([np.zeros(hd.asks_free.sum(), bool), np.ones(hd.asks_paid.sum(), bool)])
     n = len(cust)
-    arrival = t0 + rng.random(n) * MONTH_H
+    arrival = hours.arrivals(params.support, t0, rng.random(n))
     handle = _handle_times(params, n, rng)
     patience = rng.exponential(params.support.patience_mean_h, n)
     order = np.argsort(arrival, kind="stable")
@@ -118,11 +119,13 @@ class Trace:
 
 
 def run(params: Params, *, months: int, seed: int, replication: int = 0,
-        crn_salt: str | None = None, trace: Trace | None = None) -> list[dict[str, Any]]:
+        crn_salt: str | None = None, trace: Trace | None = None,
+        desk_log: DeskLog | None = None) -> list[dict[str, Any]]:
     """Simulate one replication of one policy; return one record (dict) per month.
 
     ``crn_salt`` gives the run its own random streams (switches common random numbers off);
-    ``trace`` collects per-customer and per-ticket records (memory then grows with events).
+    ``trace`` collects per-customer and per-ticket records (memory then grows with events);
+    ``desk_log`` collects the desk's aggregates by hour of the week and tier.
     """
     streams = Streams(seed, replication, independent_of=crn_salt)
     streams.month(-1)
@@ -133,7 +136,7 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
     env = simpy.Environment()
     sup = params.support
     desk = Desk(env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop,
-                ticket_log=trace.tickets if trace is not None else None)
+                ticket_log=trace.tickets if trace is not None else None, hours=hours.desk_hours(sup), log=desk_log)
     churn_month = np.full(0, -1, dtype=np.int32)
     segs = params.customers.segments
     conv_base = float(sum(s.share * s.trial_conversion for s in segs))
@@ -178,12 +181,8 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         else:
             touch_c, touch_d = np.zeros(0, np.int64), np.zeros(0)
         # 4. staffing and the desk
-        if sup.staffing == "erlang":
-            load = (len(batch) * sup.handle_time_mean_h + touch_d.sum()) / MONTH_H
-            agents = erlang.agents_for_service_level(
-                load, sup.handle_time_mean_h, sup.sla_target_h, sup.staffing_service_level,
-                lo=sup.min_agents, hi=sup.max_agents)
-            desk.set_agents(agents)
+        roster = staffing.month_roster(params, batch.priority, float(touch_d.sum()), t0)
+        desk.set_roster(t0, roster.agents, roster.load)
         desk.begin_period(t0 + MONTH_H)
         desk.submit(batch)
         desk.submit_touches(t0 + streams["vip"].random(len(touch_c)) * MONTH_H, touch_d, touch_c)
@@ -216,8 +215,8 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         subscription = float(price.sum())
         support_revenue = stats.fees_usd + len(paying) * params.pricing.support_fee_usd_per_month
         # Paid agent-hours: the roster, plus overtime when agents above a reduced roster finish
-        # work carried over from the month before.
-        paid_h = max(desk.agents * MONTH_H, stats.busy_h)
+        # the ticket in hand (at the end of a shift or of a month).
+        paid_h = stats.paid_h
         staffing_cost = paid_h * sup.agent_cost_usd_per_hour
         # the VIP programme's share of the desk: touch hours worked this month (at most the paid hours)
         vip_hours_cost = min(stats.touch_h, paid_h) * sup.agent_cost_usd_per_hour
@@ -278,8 +277,9 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
             "wait_mean_h": float(waits.mean()) if served else float("nan"),
             "wait_p90_h": float(np.quantile(waits, 0.9)) if served else float("nan"),
             "sla_met_share": stats.sla_met / served if served else float("nan"),
-            "agents": desk.agents,
+            "agents": stats.peak_agents,
             "agent_hours_paid": paid_h,
+            "agent_hours_overtime": stats.overtime_h,
             "agent_utilization": stats.busy_h / paid_h,
             "vip_customers": n_vip_paying,
             "vip_touches": stats.touches,
