@@ -60,11 +60,16 @@ class Schedule:
     def open_per_week(self) -> float:
         return float(self._cum[-1])
 
+    @functools.cached_property
+    def _lists(self) -> tuple[list[float], list[float], float]:
+        return self._cum.tolist(), self.open_h.astype(float).tolist(), float(self._cum[-1])
+
     def clock(self, t: float) -> float:
-        """Open hours in ``[0, t)`` (a scalar, on the desk's per-ticket path)."""
+        """Open hours in ``[0, t)`` (a scalar, on the desk's per-ticket path: plain floats, no numpy)."""
+        cum, is_open, per_week = self._lists
         weeks, rest = divmod(t, WEEK_H)
         h = int(rest)
-        return weeks * self._cum[-1] + self._cum[h] + (rest - h) * self.open_h[h]
+        return weeks * per_week + cum[h] + (rest - h) * is_open[h]
 
     def clocks(self, t: np.ndarray) -> np.ndarray:
         """:meth:`clock` of an array of times."""
@@ -159,7 +164,16 @@ def arrivals(sup: Support, t0: float, u: np.ndarray) -> np.ndarray:
     each hour of the week; one uniform per ticket (inverse CDF), so common random numbers
     hold. A flat profile gives ``t0 + 730 u`` exactly.
     """
-    w = profile(sup)
+    return _place(profile(sup), t0, u)
+
+
+def open_times(sup: Support, t0: float, u: np.ndarray) -> np.ndarray:
+    """Times uniform over the standard line's open hours in the month (VIP touches are scheduled
+    work: agents book them in opening hours)."""
+    return _place(desk_schedule(sup).open_h.astype(float), t0, u)
+
+
+def _place(w: np.ndarray, t0: float, u: np.ndarray) -> np.ndarray:
     if is_flat(w):
         return t0 + u * HOURS_PER_MONTH
     cells = w[hour_of_week(t0 + np.arange(int(HOURS_PER_MONTH)))]

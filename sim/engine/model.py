@@ -185,7 +185,7 @@ def run(params: Params, *, months: int, seed: int, replication: int = 0,
         desk.set_roster(t0, roster.agents, roster.load)
         desk.begin_period(t0 + MONTH_H)
         desk.submit(batch)
-        desk.submit_touches(t0 + streams["vip"].random(len(touch_c)) * MONTH_H, touch_d, touch_c)
+        desk.submit_touches(hours.open_times(sup, t0, streams["vip"].random(len(touch_c))), touch_d, touch_c)
         env.run(until=t0 + MONTH_H)
         stats = desk.new_period()
         # 5. satisfaction (experiences, then survey follow-ups), churn, VIP alerts
