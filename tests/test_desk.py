@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import simpy
 
-from sim.engine.desk import Desk, TicketBatch, set_capacity
+from sim.engine.desk import Desk, DeskLog, TicketBatch, set_capacity
 
 
 def _counters(n: int) -> SimpleNamespace:
@@ -224,3 +224,26 @@ def test_roster_24_7_flat_matches_single_erlang_level_and_service_level_changes_
     assert sum(paid[0.95]) > sum(paid[0.5])
     closed = ~hrs.desk_schedule(Params().support).open_h
     assert (staffing.month_roster(Params(), prio, 0.0, 0.0).agents[closed] == 0).all()
+
+
+def test_desk_log_tables_add_up_and_feed_the_desk_plots():
+    import pandas as pd
+
+    from sim.engine import model
+    from sim.output import desk_plots
+
+    p = Params()
+    p.customers.initial = 300
+    p.pricing.scheme = "tiered"
+    log = DeskLog([s.name for s in p.customers.segments])
+    months = pd.DataFrame(model.run(p, months=2, seed=3, desk_log=log))
+    tables = {k: pd.DataFrame(v).assign(policy="tiered", replication=0) for k, v in log.tables().items()}
+    hourly, roster = tables["hourly"], tables["roster"]
+    assert hourly["tickets_served"].sum() == months["tickets_resolved"].sum()
+    assert hourly["tickets_abandoned"].sum() == months["tickets_abandoned"].sum()
+    rostered = (months["agent_hours_paid"] - months["agent_hours_overtime"]).sum()
+    assert roster["agent_hours"].sum() == pytest.approx(rostered)
+    assert roster["hours"].sum() == 2 * 730
+    for ax in (desk_plots.plot_wait_heatmap(hourly), desk_plots.plot_sla_heatmap(hourly),
+               desk_plots.plot_desk_by_tier(hourly), desk_plots.plot_roster_vs_load(roster)):
+        assert ax.get_title()

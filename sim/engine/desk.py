@@ -24,7 +24,9 @@ are purged so the queue never carries more than a month of them.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,6 +49,22 @@ def set_capacity(resource: simpy.Resource, capacity: int) -> None:
     """
     resource._capacity = capacity  # type: ignore[attr-defined]
     resource._trigger_put(None)
+
+
+class _SortedQueue(list):
+    """The put queue of the desk's resource: requests in (priority, request time) order, FIFO among
+    equals, like SimPy's ``SortedQueue`` — which re-sorts the whole list on every append; binary
+    insertion keeps a queue built up while the desk is closed cheap. (``PutQueue`` is SimPy's
+    documented hook for a resource's queue type.)"""
+
+    _key = attrgetter("key")
+
+    def append(self, item: Any) -> None:
+        bisect.insort_right(self, item, key=self._key)
+
+
+class _PriorityResource(simpy.PriorityResource):
+    PutQueue = _SortedQueue
 
 
 class Counters(Protocol):
@@ -159,28 +177,29 @@ class Desk:
                  ticket_log: list[tuple] | None = None, *, hours: DeskHours | None = None,
                  log: DeskLog | None = None) -> None:
         self.env = env
-        self.resource = simpy.PriorityResource(env, capacity=agents)
+        self.resource = _PriorityResource(env, capacity=agents)
         self.counters = counters
         self.stats = DeskStats(peak_agents=agents)
         # Optional per-ticket log (customer, arrival_h, first_response_h or None, handle_h, fee_usd);
         # off by default so memory does not grow with events.
         self.ticket_log = ticket_log
         self.hours = hours if hours is not None and not hours.always else None
-        # SLA clock per line (0 standard, 1 VIP): None = calendar hours
-        self._clocks = (hours.standard, hours.vip) if hours is not None and hours.business_clock else None
+        # business clocks per line (0 standard, 1 VIP), None when the desk never closes (business =
+        # calendar hours); which of SLA and patience run on them
+        self._clocks = (hours.standard, hours.vip) if self.hours is not None else None
+        self._sla_business = self.hours is not None and self.hours.sla_business
+        self._patience_business = self.hours is not None and self.hours.patience_business
         self.log = log
         self._served: list[tuple] = []
         self._abandoned: list[tuple] = []
         # Agent time is booked in the period it is worked: service that runs past the period's
         # end is carried into the next period (busy and touch hours).
         self.period_end = np.inf
-        self._carry_busy_h = 0.0
-        self._carry_touch_h = 0.0
+        self._carry: list[tuple[float, bool]] = []  # (hours left, is a VIP touch) of each service crossing period_end
         # rostered and overtime hours are integrated over time from _t_acc; _over: agents above
         # a lowered roster are still finishing tickets
         self._t_acc = env.now
         self._over = False
-        self._roster_peak = agents
         self._roster: Any = iter(())
 
     @property
@@ -217,7 +236,7 @@ class Desk:
         change = np.flatnonzero(np.diff(on)) + 1
         idx = np.concatenate([[0], change])
         self._roster = iter(zip(hours[idx].tolist(), on[idx].tolist()))
-        self._roster_peak = int(on.max())
+        self.stats.peak_agents = int(on.max())
         if self.log is not None:
             occ = np.bincount(hour_of_week(hours), minlength=WEEK_H)
             self.log.add_roster(np.asarray(agents_by_hour), load_by_hour, occ)
@@ -247,13 +266,10 @@ class Desk:
     def begin_period(self, end_h: float) -> None:
         """Start a period ending at ``end_h``; work carried over from the last one is booked to it."""
         self.period_end = end_h
-        # agent-hours available: agents on the roster, or more while agents above a reduced
-        # roster finish the work in hand (paid as overtime)
-        span = (end_h - self.env.now) * max(self.agents, self._roster_peak, len(self.resource.users))
-        busy, self._carry_busy_h = self._split(self._carry_busy_h, span)
-        touch, self._carry_touch_h = self._split(self._carry_touch_h, span)
-        self.stats.busy_h += busy
-        self.stats.touch_h += touch
+        # each carried service keeps its agent until it ends: at most the period's length of it here
+        carry, self._carry = self._carry, []
+        for hours, touch in carry:
+            self._book(hours, touch=touch)
 
     def _book(self, hours: float, *, touch: bool = False) -> None:
         """Book ``hours`` of agent time starting now: the part before period_end to this period."""
@@ -262,27 +278,27 @@ class Desk:
             if touch:
                 self.stats.touch_h += hours
             return
-        now_part, later = self._split(hours, self.period_end - self.env.now)
+        now_part = max(self.period_end - self.env.now, 0.0)
         self.stats.busy_h += now_part
-        self._carry_busy_h += later
+        self._carry.append((hours - now_part, touch))
         if touch:
             self.stats.touch_h += now_part
-            self._carry_touch_h += later
-
-    @staticmethod
-    def _split(hours: float, span: float) -> tuple[float, float]:
-        inside = min(hours, max(span, 0.0))
-        return inside, hours - inside
 
     def new_period(self) -> DeskStats:
         """Close the current period: purge expired waiting tickets, return its stats."""
         now = self.env.now
         for req in list(self.resource.put_queue):
             row = getattr(req, "row", None)
-            if row is not None and self._waited(row, now) > row[2]:  # patience has run out
+            if row is not None and self._patience_waited(row, now) > row[2]:  # patience has run out
                 req.cancel()
                 self._abandon(row)
         self._accrue()
+        # paid >= worked holds exactly in real arithmetic; a gap of float rounding (a fully busy desk
+        # sums thousands of service times to the period's length) is booked as overtime, so that
+        # utilisation never reads 1 + 1e-16. A larger gap is a bug and is left visible.
+        gap = self.stats.busy_h - self.stats.paid_h
+        if 0.0 < gap <= 1e-9 * max(self.stats.busy_h, 1.0):
+            self.stats.overtime_h += gap
         if self.log is not None:
             self.log.add_tickets(self._served, self._abandoned, self.counters.segment)  # type: ignore[attr-defined]
             self._served, self._abandoned = [], []
@@ -342,11 +358,11 @@ class Desk:
         if item is not None:
             Timeout(self.env, item[0] - now, (item[1], items, arrive)).callbacks.append(self._fed)
 
-    def _waited(self, row: tuple, now: float) -> float:
-        """Hours ``row`` has waited by ``now`` on the SLA clock."""
-        if self._clocks is None:
-            return now - row[0]
-        return self._clocks[row[8]].clock(now) - row[7]
+    def _patience_waited(self, row: tuple, now: float) -> float:
+        """Hours ``row`` has waited by ``now`` on the patience clock."""
+        if self._patience_business:
+            return self._clocks[row[8]].clock(now) - row[7]  # type: ignore[index]
+        return now - row[0]
 
     # ------------------------------------------------------------------ event callbacks
     # Tickets are chains of SimPy events with callbacks rather than generator processes:
@@ -366,12 +382,15 @@ class Desk:
         # rounding can start service a hair (1e-17 h) before the recorded arrival: a wait is
         # never negative by construction.
         wait = now - arrival if now > arrival else 0.0
-        if self._clocks is not None:  # waited on the business clock
-            waited = self._clocks[line].clock(now) - clock0
-            waited = waited if waited > 0.0 else 0.0
+        if self._clocks is not None:  # open hours of the ticket's line since it arrived
+            business = self._clocks[line].clock(now) - clock0
+            business = business if business > 0.0 else 0.0
+            waited = business if self._sla_business else wait  # on the SLA clock
+            gave_up = (business if self._patience_business else wait) > patience
         else:
             waited = wait
-        if waited > patience:  # the customer gave up meanwhile: skip at zero cost
+            gave_up = wait > patience
+        if gave_up:  # the customer gave up meanwhile: skip at zero cost
             self.resource.release(req)
             self._abandon(row)
             return

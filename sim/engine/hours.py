@@ -186,16 +186,17 @@ def _place(w: np.ndarray, t0: float, u: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DeskHours:
-    """What the desk needs to know about time: when each line is open and the SLA clock.
+    """What the desk needs to know about time: when each line is open and which clocks run.
 
     ``standard``: hours of the desk (every ticket and VIP touch); ``vip``: hours VIP tickets
-    (desk priority 0) can be answered; ``business_clock``: SLAs and patience count only the
-    open hours of the ticket's line (else every hour counts).
+    (desk priority 0) can be answered; ``sla_business`` / ``patience_business``: the SLA /
+    customers' patience count only the open hours of the ticket's line (else every hour counts).
     """
 
     standard: Schedule
     vip: Schedule
-    business_clock: bool
+    sla_business: bool
+    patience_business: bool
 
     @property
     def always(self) -> bool:
@@ -203,4 +204,5 @@ class DeskHours:
 
 
 def desk_hours(sup: Support) -> DeskHours:
-    return DeskHours(desk_schedule(sup), vip_schedule(sup), sup.sla_clock == "business")
+    return DeskHours(desk_schedule(sup), vip_schedule(sup), sup.sla_clock == "business",
+                     sup.patience_clock == "business")

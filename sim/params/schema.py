@@ -216,7 +216,8 @@ class Support(_Section):
     )
     patience_mean_h: float = param(
         24.0, gt=0, le=1e7, unit="h", source=SRC_BENCH,
-        doc="Mean time a customer waits for a first response before abandoning the ticket (exponential).",
+        doc=("Mean time a customer waits for a first response before abandoning the ticket (exponential; on "
+             "support.patience_clock)."),
     )
     agent_cost_usd_per_hour: float = param(
         35.0, ge=0, le=10_000, unit="USD/h", doc="Fully loaded cost of one rostered agent-hour (and of overtime)."
@@ -226,57 +227,70 @@ class Support(_Section):
         "weekly",
         description=(
             "When the desk is open: 24/7, or weekly from support.open_hour to support.close_hour on the first "
-            "support.open_days days of the week (Monday first). Tickets arriving while closed wait for opening."
+            "support.open_days days of the week (Monday first). Tickets arriving while closed wait for opening. "
+            "Assumption: B2B SaaS desks typically keep business hours in one time zone."
         ),
-        json_schema_extra={"source": "assumption: B2B SaaS desks typically keep business hours in one time zone"},
+        json_schema_extra={"source": ASSUMPTION},
     )
-    open_hour: int = param(9, ge=0, le=23, unit="h (local)", doc="Hour the desk opens (weekly hours).",
-                           source="assumption: a 9-to-5 business day")
-    close_hour: int = param(17, ge=1, le=24, unit="h (local)", doc="Hour the desk closes (weekly hours).",
-                            source="assumption: a 9-to-5 business day")
-    open_days: int = param(5, ge=1, le=7, unit="days/week", doc="Days the desk is open, from Monday (5 = Mon-Fri).",
-                           source="assumption: a Monday-to-Friday desk")
+    open_hour: int = param(9, ge=0, le=23, unit="h (local)",
+                           doc="Hour the desk opens (weekly hours). Assumption: a 9-to-5 business day.")
+    close_hour: int = param(17, ge=1, le=24, unit="h (local)",
+                            doc="Hour the desk closes (weekly hours). Assumption: a 9-to-5 business day.")
+    open_days: int = param(5, ge=1, le=7, unit="days/week",
+                           doc="Days the desk is open, from Monday (5 = Mon-Fri). Assumption: a Monday-to-Friday desk.")
     vip_line: bool = Field(
         False,
         description=(
             "A VIP line with longer hours: VIP tickets are also answered from support.vip_line_open_hour to "
-            "support.vip_line_close_hour on the first support.vip_line_days days, by agents rostered for them."
+            "support.vip_line_close_hour on the first support.vip_line_days days, by agents rostered for them "
+            "(DOMAIN §4: manual VIP care runs into time zones and 24/7 coverage)."
         ),
         json_schema_extra={"source": SRC_VIP},
     )
-    vip_line_open_hour: int = param(7, ge=0, le=23, unit="h (local)", doc="Hour the VIP line opens.",
-                                    source="assumption: premium lines extend the business day")
-    vip_line_close_hour: int = param(22, ge=1, le=24, unit="h (local)", doc="Hour the VIP line closes.",
-                                     source="assumption: premium lines extend the business day")
-    vip_line_days: int = param(7, ge=1, le=7, unit="days/week", doc="Days the VIP line is open, from Monday.",
-                               source="assumption: premium lines cover weekends")
+    vip_line_open_hour: int = param(7, ge=0, le=23, unit="h (local)",
+                                    doc="Hour the VIP line opens. Assumption: a premium line extends the business day.")
+    vip_line_close_hour: int = param(22, ge=1, le=24, unit="h (local)",
+                                     doc="Hour the VIP line closes. Assumption: a premium line extends the business day.")
+    vip_line_days: int = param(7, ge=1, le=7, unit="days/week",
+                               doc="Days the VIP line is open, from Monday. Assumption: a premium line covers weekends.")
     sla_clock: Literal["business", "calendar"] = Field(
+        "calendar",
+        description=(
+            "The clock SLAs (first-response targets, and so customers' on-time/late experience) run on: business "
+            "(only the hours the ticket's line is open count) or calendar (every hour counts). Assumption: a "
+            "customer feels the wait in calendar time whatever the contract says (business is the contractual "
+            "reading, under which closing the desk would cost no satisfaction)."
+        ),
+        json_schema_extra={"source": ASSUMPTION},
+    )
+    patience_clock: Literal["business", "calendar"] = Field(
         "business",
         description=(
-            "The clock SLAs (first-response targets) and customers' patience run on: business (only the hours "
-            "the ticket's line is open count) or calendar (every hour counts)."
+            "The clock customers' patience (support.patience_mean_h) runs on: business or calendar. Assumption: "
+            "customers know the desk's hours and do not give up while it is visibly closed."
         ),
-        json_schema_extra={"source": "assumption: B2B support SLAs are usually stated in business hours"},
+        json_schema_extra={"source": ASSUMPTION},
     )
     # Arrival profile over the hours of the week (relative rates; all 1 = flat).
     arrival_day_start_hour: int = param(
-        8, ge=0, le=23, unit="h (local)", doc="Start of customers' working day (weekday peak of ticket arrivals).",
-        source="assumption: customers work office hours in the desk's time zone")
+        8, ge=0, le=23, unit="h (local)",
+        doc="Start of customers' working day (weekday peak of ticket arrivals). Assumption: customers work office "
+            "hours in the desk's time zone.")
     arrival_day_end_hour: int = param(
-        18, ge=1, le=24, unit="h (local)", doc="End of customers' working day.",
-        source="assumption: customers work office hours in the desk's time zone")
+        18, ge=1, le=24, unit="h (local)",
+        doc="End of customers' working day. Assumption: customers work office hours in the desk's time zone.")
     arrival_offhours_factor: float = param(
         0.15, ge=0, le=10, unit="x working-hour rate",
-        doc="Ticket arrival rate on weekdays outside the working day, relative to working hours.",
-        source="assumption: B2B users meet issues while they work; some work late")
+        doc="Ticket arrival rate on weekdays outside the working day, relative to working hours. Assumption: B2B "
+            "users meet issues while they work; some work late.")
     arrival_weekend_factor: float = param(
         0.1, ge=0, le=10, unit="x working-hour rate",
-        doc="Ticket arrival rate on Saturday and Sunday (every hour), relative to weekday working hours.",
-        source="assumption: B2B products see little weekend use")
+        doc="Ticket arrival rate on Saturday and Sunday (every hour), relative to weekday working hours. "
+            "Assumption: B2B products see little weekend use.")
     arrival_monday_factor: float = param(
         1.2, ge=0, le=10, unit="x working-hour rate",
-        doc="Ticket arrival rate in Monday's working hours, relative to other weekdays (issues met over the weekend).",
-        source="assumption: a Monday peak, the pattern the desk issue describes")
+        doc="Ticket arrival rate in Monday's working hours, relative to other weekdays. Assumption: issues met "
+            "over the weekend reach the desk on Monday.")
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Support:
