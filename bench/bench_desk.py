@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_desk.py            # 10,000 customers x 12 months (about a minute)
     .venv/bin/python bench/bench_desk.py --quick    # 3,000 customers x 6 months
+    .venv/bin/python bench/bench_desk.py --reference 0.91   # the pre-hours ratio measured just before, same load
 
 Issue 12's budget: per ticket no more than 15% slower than before the desk kept hours, when the
 full model ran at 1.23x the tickets per CPU-second of a textbook process-based SimPy M/M/c loop
@@ -14,7 +15,10 @@ at the same load (``run_benchmarks.py --only efficiency``). Printed per desk con
 
 Each figure is the best of 3 alternating runs of the model and of the bare loop (same number of
 tickets, same mean arrival rate and handle times, agents = the roster's peak), CPU time of this
-process, so background load disturbs it little; the load average is printed with it.
+process, so background load disturbs it little; the load average is printed with it. Load still
+moves the ratio itself (1.23x idle, ~0.9x with the machine's two cores shared by ~6 jobs), so for a
+fair verdict measure the reference at the same time: ``run_benchmarks.py --only efficiency`` in a
+checkout of the commit before opening hours, then pass its ratio with ``--reference``.
 """
 
 from __future__ import annotations
@@ -69,11 +73,14 @@ def measure(customers: int, months: int, extra: list[str]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reference", type=float, default=REFERENCE_RATIO,
+                    help=f"model/bare ratio before opening hours (default {REFERENCE_RATIO}, idle machine)")
     args = ap.parse_args()
+    reference = args.reference
     customers, months = (3000, 6) if args.quick else (10_000, 12)
-    floor = REFERENCE_RATIO / BUDGET
+    floor = reference / BUDGET
     print(f"desk speed: {customers:,} customers x {months} months, flat policy; {load_avg()}")
-    print(f"reference before opening hours: {REFERENCE_RATIO:.2f}x bare M/M/c; budget (15% slower per ticket): "
+    print(f"reference before opening hours: {reference:.2f}x bare M/M/c; budget (15% slower per ticket): "
           f">= {floor:.2f}x\n")
     print("| desk | agents (peak) | tickets | model CPU s | bare M/M/c CPU s | model / bare tickets per CPU-s | "
           "vs reference |")
@@ -81,7 +88,7 @@ def main() -> int:
     for name, extra in CONFIGS.items():
         r = measure(customers, months, extra)
         print(f"| {name} | {r['agents']} | {r['tickets']:,} | {r['model_cpu_s']:.2f} | {r['bare_cpu_s']:.2f} | "
-              f"{r['ratio']:.2f}x | {r['ratio'] / REFERENCE_RATIO - 1:+.0%} ({'ok' if r['ratio'] >= floor else 'over budget'}) |")
+              f"{r['ratio']:.2f}x | {r['ratio'] / reference - 1:+.0%} ({'ok' if r['ratio'] >= floor else 'over budget'}) |")
     print(f"\n{load_avg()}")
     return 0
 
