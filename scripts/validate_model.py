@@ -50,8 +50,8 @@ from sim.engine import (  # noqa: E402
     model,
 )
 from sim.engine.desk import Desk, TicketBatch  # noqa: E402
-from sim.params.schema import Support  # noqa: E402
 from sim.params.scenario import load, resolve_policies  # noqa: E402
+from sim.params.schema import Support  # noqa: E402
 from sim.runs.metrics import MONEY, t_interval  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
