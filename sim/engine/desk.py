@@ -9,8 +9,9 @@ Opening hours (``sim.engine.hours``): a ticket joins the queue when its line is 
 arrival, or at the next opening), tickets that join at the same instant join in priority order,
 and the number of agents follows a roster (``set_roster``) whose increases take effect after
 every ticket joining at that instant, so a queue built while closed is served from opening in
-priority order. Waits are calendar hours; SLAs and patience run on the business clock (open
-hours of the ticket's line) when ``support.sla_clock = "business"``. Agent-hours: the desk
+priority order. Waits are calendar hours; the SLA and the customer's patience each run on the
+calendar or the business clock (open hours of the ticket's line): ``support.sla_clock`` and
+``support.patience_clock``. Agent-hours: the desk
 integrates rostered hours and overtime (agents above a lowered roster finishing the ticket in
 hand), so paid (rostered + overtime) >= worked holds by construction.
 
