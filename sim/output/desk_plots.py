@@ -108,9 +108,11 @@ def plot_sla_heatmap(hourly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta
     _heatmap(ax, _week_grid(means["sla_met_share"] * 100), cmap="RdYlGn", label="Answered within SLA (%)",
              fmt=".0f", vmin=0, vmax=100)
     when, worst = _peak(means["sla_met_share"], low=True)
+    best_when, best = _peak(means["sla_met_share"])
     overall = means["sla_met_share"].mul(means["tickets_served"]).sum() / max(means["tickets_served"].sum(), 1)
-    ax.set_title(f"{policy}: {overall:.0%} of tickets answered within SLA; worst for tickets raised {when} "
-                 f"({worst:.0%})")
+    below = int((means["sla_met_share"] < 0.5).sum())
+    ax.set_title(f"{policy}: {overall:.0%} answered within SLA, from {best:.0%} (raised {best_when}) to "
+                 f"{worst:.0%} (raised {when}); {below} of 168 hours below 50%")
     _finish(ax, meta)
     return ax
 
