@@ -14,9 +14,15 @@ Five checks, each printed as a Markdown table:
    birth-death chain: probability of waiting, of abandoning and mean time in queue.
 4. The monthly model on every shipped scenario and policy: conservation of customers
    (A + B - churned = C; C of month m = A of month m + 1), money (revenues - costs =
-   profit) and the retention formula ((C - B) / A) x 100, as largest absolute residuals.
+   profit), the retention formula ((C - B) / A) x 100, as largest absolute residuals, and
+   agent-hours (paid = rostered + overtime >= worked) as the smallest margin.
 5. Common random numbers: the spread of paired policy differences with CRN (same streams)
    vs without (``model.run(..., crn_salt=...)`` gives a policy its own streams).
+6. Opening hours, hand-checkable: tickets arriving over a closed weekend are all served from
+   Monday 09:00 in priority order, with business-hour waits 0, 1, 2, ... h.
+
+Checks 1-3 run the desk 24/7 with a flat arrival stream (``hours.desk_hours`` of a 24/7
+``Support``), the setting in which queueing theory applies.
 
 Everything is seeded; the output is the same on every run of the same code (except the
 elapsed time). Nothing is written to disk.
@@ -38,15 +44,18 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a clone without installing
 
-from sim.engine import (
-    erlang,  # noqa: E402
+from sim.engine import (  # noqa: E402
+    erlang,
+    hours,
     model,
 )
 from sim.engine.desk import Desk, TicketBatch  # noqa: E402
 from sim.params.scenario import load, resolve_policies  # noqa: E402
+from sim.params.schema import Support  # noqa: E402
 from sim.runs.metrics import MONEY, t_interval  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+ALWAYS_OPEN = hours.desk_hours(Support(hours="24/7", sla_clock="calendar"))
 
 
 def _counters(n: int) -> SimpleNamespace:
@@ -65,7 +74,7 @@ def simulate_desk(agents: int, arrival_rate: float, handle_mean: float, n: int, 
     cls = np.zeros(n, dtype=np.int64) if classes is None else classes
     log: list[tuple] = []
     env = simpy.Environment()
-    desk = Desk(env, agents, _counters(int(cls.max()) + 1), ticket_log=log)
+    desk = Desk(env, agents, _counters(int(cls.max()) + 1), ticket_log=log, hours=ALWAYS_OPEN)
     desk.submit(TicketBatch(arrival, handle, patience, cls + 1, np.zeros(n), cls, np.zeros(n)))
     env.run()
     assert len(log) == n, "every ticket is either served or abandoned"
@@ -179,8 +188,9 @@ def check_model_accounting(months: int, reps: int, initial: int, seed: int) -> N
     print(f"\n### 4. Conservation and the retention formula on every shipped scenario "
           f"({initial} initial customers, {months} months, {reps} replications per policy)\n")
     print("| scenario | policy | months checked | max abs(A + B - churned - C) | max abs(C[m] - A[m+1]) | "
-          "max abs(revenues - costs - profit) USD | max abs(retention - ((C - B) / A) x 100) |")
-    print("|---|---|---|---|---|---|---|")
+          "max abs(revenues - costs - profit) USD | max abs(retention - ((C - B) / A) x 100) | "
+          "min(paid - worked agent-hours) h |")
+    print("|---|---|---|---|---|---|---|---|")
     signs = {c: (-1 if c.endswith("cost") else 1) for c in MONEY}
     for path in sorted((ROOT / "scenarios").glob("*.toml")):
         scenario = load(path, [f"customers.initial={initial}"])
@@ -195,9 +205,11 @@ def check_model_accounting(months: int, reps: int, initial: int, seed: int) -> N
                     int(np.abs(c.to_numpy()[:-1] - a.to_numpy()[1:]).max(initial=0)),
                     float((sum(s * m[col] for col, s in signs.items()) - m["profit"]).abs().max()),
                     float((m["retention_rate_pct"] - (c - b) / a * 100).abs().max()),
+                    float((m["agent_hours_paid"] * (1 - m["agent_utilization"])).min()),
                 ))
             print(f"| {path.stem} | {policy.name} | {sum(x[0] for x in rows)} | {max(x[1] for x in rows)} | "
-                  f"{max(x[2] for x in rows)} | {max(x[3] for x in rows):.2g} | {max(x[4] for x in rows):.2g} |")
+                  f"{max(x[2] for x in rows)} | {max(x[3] for x in rows):.2g} | {max(x[4] for x in rows):.2g} | "
+                  f"{min(x[5] for x in rows):.1f} |")
 
 
 def check_crn(months: int, reps: int, initial: int, seed: int) -> None:
@@ -228,6 +240,29 @@ def check_crn(months: int, reps: int, initial: int, seed: int) -> None:
               f"{(s2['std'] / s1['std']) ** 2:.1f} |")
 
 
+def check_business_hours() -> None:
+    print("\n### 6. Opening hours: a closed weekend, one agent from Monday 09:00 (Mon-Fri 09-17, business clock)\n")
+    sup = Support(hours="weekly", open_hour=9, close_hour=17, open_days=5, sla_clock="business")
+    sat, sun, mon9 = 5 * 24, 6 * 24, 7 * 24 + 9.0
+    arrival = np.array([sat + 10, sat + 15, sun + 9, sun + 12, sun + 20])
+    prio = np.array([3, 1, 2, 1, 3])
+    log: list[tuple] = []
+    env = simpy.Environment()
+    desk = Desk(env, 1, _counters(len(arrival)), ticket_log=log, hours=hours.desk_hours(sup))
+    desk.set_roster(0.0, np.where(hours.desk_schedule(sup).open_h, 1, 0), n_hours=2 * 168)
+    desk.submit(TicketBatch(arrival, np.ones(5), np.full(5, np.inf), prio, np.full(5, 1.5), np.arange(5),
+                            np.zeros(5)))
+    env.run(until=mon9 + 8)
+    start = {cust: first for cust, _a, first, _h, _f in log}
+    expected = sorted(range(5), key=lambda i: (prio[i], arrival[i]))
+    print("| ticket | arrives | priority | served from (h after Monday 09:00) | expected | business-hour wait h |")
+    print("|---|---|---|---|---|---|")
+    names = ["Sat 10:00", "Sat 15:00", "Sun 09:00", "Sun 12:00", "Sun 20:00"]
+    for i in range(5):
+        print(f"| {i} | {names[i]} | {prio[i]} | {start[i] - mon9:g} | {expected.index(i)} | "
+              f"{hours.desk_schedule(sup).clock(start[i]) - hours.desk_schedule(sup).clock(arrival[i]):g} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short runs: checks the script, not the model")
@@ -245,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                    n=10_000 if q else 40_000, seed=args.seed)
     check_model_accounting(months=6 if q else 24, reps=1 if q else 3, initial=300, seed=args.seed)
     check_crn(months=6 if q else 12, reps=8 if q else 30, initial=300 if q else 1000, seed=args.seed)
+    check_business_hours()
     print(f"\n(elapsed {time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -151,7 +151,10 @@ TRUTH = {
     # the ladder does not modulate churn here, so the observed monthly churn is the base churn
     "churn": {"level_hazard_multiplier": [1.0, 1.0, 1.0, 1.0, 1.0]},
     "support": {"staffing": "fixed", "agents": 4, "handle_time_dist": "lognormal", "handle_time_mean_h": 0.5,
-                "handle_time_cv": 1.2, "patience_mean_h": 3.0},
+                "handle_time_cv": 1.2, "patience_mean_h": 3.0,
+                # calibration reads a 24/7 desk with arrivals uniform in time (opening hours are not estimated)
+                "hours": "24/7", "arrival_offhours_factor": 1.0, "arrival_weekend_factor": 1.0,
+                "arrival_monday_factor": 1.0},
 }
 
 

@@ -71,6 +71,7 @@ CROSS_FIELD_CASES = {
                      "[[customers.segments]]\nname = 'a'\nshare = 0.5\n",
     "`satisfaction.initial_shares`": "[satisfaction]\ninitial_shares = [0.1, 0.1, 0.1, 0.1, 0.1]\n",
     "`support.min_agents`": "[support]\nmin_agents = 9\nmax_agents = 3\n",
+    "`support.open_hour`": "[support]\nopen_hour = 17\nclose_hour = 9\n",
     "Policy names": "[policies.'a b']\n",
     "`scenario.reference_policy`": "[scenario]\nreference_policy = 'nope'\n",
     "A policy may override": "[policies.p]\nrun.months = 3\n",

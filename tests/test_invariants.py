@@ -102,6 +102,10 @@ def valid_params(draw: st.DrawFn) -> Params:
             s["trial_conversion"] = 0.0
     sup = data["support"]
     sup["min_agents"], sup["max_agents"] = sorted([sup["min_agents"], sup["max_agents"]])
+    for start, end in (("open_hour", "close_hour"), ("vip_line_open_hour", "vip_line_close_hour"),
+                       ("arrival_day_start_hour", "arrival_day_end_hour")):
+        lo, hi = sorted([sup[start], sup[end]])
+        sup[start], sup[end] = lo, max(hi, lo + 1)
     return Params.model_validate(data)
 
 
@@ -154,7 +158,8 @@ def check_invariants(m: pd.DataFrame, p: Params) -> None:
         assert (m[["vip_customers", "vip_touches", "vip_touch_hours", "vip_cost"]] == 0).all().all()
     # VIP hours are booked in the month they are worked: never more than the agents' hours
     assert (m["vip_touch_hours"] <= m["agent_hours_paid"] + 1e-6).all()
-    assert (m["agent_hours_paid"] >= m["agents"] * model.MONTH_H - 1e-6).all()
+    # paid agent-hours = rostered + overtime (paid >= worked is the utilisation check above)
+    assert (m["agent_hours_paid"] >= m["agent_hours_overtime"] - 1e-6).all()
     # money: every figure is finite, revenues and costs are >= 0, and they add up to profit
     assert np.isfinite(m[MONEY + ["profit", "terminal_value_usd", "discount_factor"]]).all().all()
     assert (m[MONEY] >= -1e-6).all().all(), m[MONEY].min()

@@ -5,6 +5,16 @@ touches; the desk queues them by priority (VIP work 0, then plan tiers), serves 
 agents, and records per ticket whether it was answered within its expectation (SLA), late,
 or abandoned, plus fees charged. It knows nothing about pricing or satisfaction.
 
+Opening hours (``sim.engine.hours``): a ticket joins the queue when its line is open (at
+arrival, or at the next opening), tickets that join at the same instant join in priority order,
+and the number of agents follows a roster (``set_roster``) whose increases take effect after
+every ticket joining at that instant, so a queue built while closed is served from opening in
+priority order. Waits are calendar hours; the SLA and the customer's patience each run on the
+calendar or the business clock (open hours of the ticket's line): ``support.sla_clock`` and
+``support.patience_clock``. Agent-hours: the desk
+integrates rostered hours and overtime (agents above a lowered roster finishing the ticket in
+hand), so paid (rostered + overtime) >= worked holds by construction.
+
 Abandonment without a timeout per ticket: a waiting ticket whose customer's patience
 has run out is skipped at zero cost when it reaches an agent ("virtual waiting time").
 Because skipped tickets consume no agent time, every served ticket starts at exactly the
@@ -15,12 +25,16 @@ are purged so the queue never carries more than a month of them.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
 import simpy
 from simpy.events import Timeout
+
+from sim.engine.hours import WEEK_H, DeskHours, hour_of_week
 
 
 def set_capacity(resource: simpy.Resource, capacity: int) -> None:
@@ -36,6 +50,22 @@ def set_capacity(resource: simpy.Resource, capacity: int) -> None:
     """
     resource._capacity = capacity  # type: ignore[attr-defined]
     resource._trigger_put(None)
+
+
+class _SortedQueue(list):
+    """The put queue of the desk's resource: requests in (priority, request time) order, FIFO among
+    equals, like SimPy's ``SortedQueue`` — which re-sorts the whole list on every append; binary
+    insertion keeps a queue built up while the desk is closed cheap. (``PutQueue`` is SimPy's
+    documented hook for a resource's queue type.)"""
+
+    _key = attrgetter("key")
+
+    def append(self, item: Any) -> None:
+        bisect.insort_right(self, item, key=self._key)
+
+
+class _PriorityResource(simpy.PriorityResource):
+    PutQueue = _SortedQueue
 
 
 class Counters(Protocol):
@@ -75,45 +105,172 @@ class DeskStats:
     fees_usd: float = 0.0
     touch_h: float = 0.0
     touches: int = 0
+    rostered_h: float = 0.0  # agent-hours on the roster
+    overtime_h: float = 0.0  # agent-hours worked beyond the roster (finishing the ticket in hand)
+    peak_agents: int = 0  # most agents on the roster at any time in the period
+
+    @property
+    def paid_h(self) -> float:
+        """Agent-hours paid: the roster plus overtime (never less than the hours worked)."""
+        return self.rostered_h + self.overtime_h
+
+
+class DeskLog:
+    """Optional per-run aggregates by hour of the week (of arrival) and tier, for the desk plots.
+
+    Tier: a segment (by ``counters.segment`` of the ticket's customer) or ``"vip"`` for VIP
+    tickets (desk priority 0). Summed over the months of a run; :meth:`tables` gives tidy rows.
+    """
+
+    def __init__(self, tier_names: list[str]) -> None:
+        self.tier_names = [*tier_names, "vip"]
+        shape = (WEEK_H, len(self.tier_names))
+        self.served = np.zeros(shape, np.int64)
+        self.sla_met = np.zeros(shape, np.int64)
+        self.abandoned = np.zeros(shape, np.int64)
+        self.wait_sum_h = np.zeros(shape)
+        self.roster_agent_h = np.zeros(WEEK_H)  # agents on the roster x hours, per hour of the week
+        self.load_erlang_h = np.zeros(WEEK_H)  # offered load x hours
+        self.hours = np.zeros(WEEK_H)  # how many times each hour of the week was rostered
+
+    def add_roster(self, agents: np.ndarray, load: np.ndarray, occurrences: np.ndarray) -> None:
+        self.roster_agent_h += agents * occurrences
+        self.load_erlang_h += (load if load is not None else 0.0) * occurrences
+        self.hours += occurrences
+
+    def add_tickets(self, served: list[tuple], abandoned: list[tuple], segment: np.ndarray) -> None:
+        """served: (arrival_h, customer, priority, wait_h, sla_met); abandoned: (arrival_h, customer, priority)."""
+        vip = len(self.tier_names) - 1
+        for rows, is_served in ((served, True), (abandoned, False)):
+            if not rows:
+                continue
+            cols = list(zip(*rows))
+            how = hour_of_week(np.asarray(cols[0]))
+            tier = np.where(np.asarray(cols[2]) == 0, vip, segment[np.asarray(cols[1], dtype=np.int64)])
+            if is_served:
+                np.add.at(self.served, (how, tier), 1)
+                np.add.at(self.wait_sum_h, (how, tier), np.asarray(cols[3]))
+                np.add.at(self.sla_met, (how, tier), np.asarray(cols[4], dtype=np.int64))
+            else:
+                np.add.at(self.abandoned, (how, tier), 1)
+
+    def tables(self) -> dict[str, list[dict]]:
+        """Tidy rows: ``hourly`` (hour_of_week, tier, tickets_served, tickets_abandoned, wait_sum_h,
+        sla_met) and ``roster`` (hour_of_week, agent_hours, load_erlang_hours, hours)."""
+        hourly = [
+            {"hour_of_week": h, "tier": name, "tickets_served": int(self.served[h, k]),
+             "tickets_abandoned": int(self.abandoned[h, k]), "wait_sum_h": float(self.wait_sum_h[h, k]),
+             "sla_met": int(self.sla_met[h, k])}
+            for h in range(WEEK_H) for k, name in enumerate(self.tier_names)
+        ]
+        roster = [
+            {"hour_of_week": h, "agent_hours": float(self.roster_agent_h[h]),
+             "load_erlang_hours": float(self.load_erlang_h[h]), "hours": float(self.hours[h])}
+            for h in range(WEEK_H)
+        ]
+        return {"hourly": hourly, "roster": roster}
 
 
 class Desk:
-    """A support desk of ``agents`` agents in a SimPy environment."""
+    """A support desk of ``agents`` agents in a SimPy environment (24/7 unless ``hours`` say otherwise)."""
 
     def __init__(self, env: simpy.Environment, agents: int, counters: Counters,
-                 ticket_log: list[tuple] | None = None) -> None:
+                 ticket_log: list[tuple] | None = None, *, hours: DeskHours | None = None,
+                 log: DeskLog | None = None) -> None:
         self.env = env
-        self.resource = simpy.PriorityResource(env, capacity=agents)
+        self.resource = _PriorityResource(env, capacity=agents)
         self.counters = counters
-        self.stats = DeskStats()
+        self.stats = DeskStats(peak_agents=agents)
         # Optional per-ticket log (customer, arrival_h, first_response_h or None, handle_h, fee_usd);
         # off by default so memory does not grow with events.
         self.ticket_log = ticket_log
+        self.hours = hours if hours is not None and not hours.always else None
+        # business clocks per line (0 standard, 1 VIP), None when the desk never closes (business =
+        # calendar hours); which of SLA and patience run on them
+        self._clocks = (hours.standard, hours.vip) if self.hours is not None else None
+        self._sla_business = self.hours is not None and self.hours.sla_business
+        self._patience_business = self.hours is not None and self.hours.patience_business
+        self.log = log
+        self._served: list[tuple] = []
+        self._abandoned: list[tuple] = []
         # Agent time is booked in the period it is worked: service that runs past the period's
         # end is carried into the next period (busy and touch hours).
         self.period_end = np.inf
-        self._carry_busy_h = 0.0
-        self._carry_touch_h = 0.0
+        self._carry: list[tuple[float, bool]] = []  # (hours left, is a VIP touch) of each service crossing period_end
+        # rostered and overtime hours are integrated over time from _t_acc; _over: agents above
+        # a lowered roster are still finishing tickets
+        self._t_acc = env.now
+        self._over = False
+        self._roster: Any = iter(())
 
     @property
     def agents(self) -> int:
+        """Agents on duty now."""
         return self.resource.capacity
 
+    # ------------------------------------------------------------------ agents and roster
+
     def set_agents(self, agents: int) -> None:
-        """Change the number of agents on duty. Agents above the new number finish the
-        ticket in hand first; new agents start on waiting tickets at once."""
+        """Change the number of agents on duty now. Agents above the new number finish the
+        ticket in hand first (paid as overtime); new agents start on waiting tickets at once."""
+        self._accrue()
         set_capacity(self.resource, agents)
+        self._over = len(self.resource.users) > agents
+        self.stats.peak_agents = max(self.stats.peak_agents, agents)
+
+    def _accrue(self) -> None:
+        now = self.env.now
+        dt = now - self._t_acc
+        if dt > 0:
+            cap = self.resource.capacity
+            self.stats.rostered_h += dt * cap
+            if self._over:
+                self.stats.overtime_h += dt * max(len(self.resource.users) - cap, 0)
+        self._t_acc = now
+
+    def set_roster(self, t0: float, agents_by_hour: np.ndarray, load_by_hour: np.ndarray | None = None,
+                   n_hours: int = 730) -> None:
+        """Follow a weekly roster from ``t0`` for ``n_hours`` hours: ``agents_by_hour[h]`` agents
+        in every hour of the week ``h`` (168 values). Replaces any roster still pending."""
+        hours = t0 + np.arange(n_hours)
+        on = np.asarray(agents_by_hour)[hour_of_week(hours)]
+        change = np.flatnonzero(np.diff(on)) + 1
+        idx = np.concatenate([[0], change])
+        self._roster = iter(zip(hours[idx].tolist(), on[idx].tolist()))
+        self.stats.peak_agents = int(on.max())
+        if self.log is not None:
+            occ = np.bincount(hour_of_week(hours), minlength=WEEK_H)
+            self.log.add_roster(np.asarray(agents_by_hour), load_by_hour, occ)
+        self._next_roster()
+
+    def _next_roster(self) -> None:
+        step = next(self._roster, None)
+        if step is not None:
+            Timeout(self.env, max(0.0, step[0] - self.env.now), step[1]).callbacks.append(self._roster_step)
+
+    def _roster_step(self, event: Timeout) -> None:
+        agents = event.value
+        if agents > self.resource.capacity:
+            # more agents: take effect after every ticket joining the queue at this instant
+            # (their arrival events were scheduled before this one's relay), so a queue that
+            # built up while closed is served in priority order
+            Timeout(self.env, 0.0, agents).callbacks.append(self._relay_agents)
+        else:
+            self.set_agents(agents)
+        self._next_roster()
+
+    def _relay_agents(self, event: Timeout) -> None:
+        self.set_agents(event.value)
+
+    # ------------------------------------------------------------------ periods
 
     def begin_period(self, end_h: float) -> None:
         """Start a period ending at ``end_h``; work carried over from the last one is booked to it."""
         self.period_end = end_h
-        # agent-hours available: agents on the roster, or more while agents above a reduced
-        # roster finish the work in hand (paid as overtime, see model.run)
-        span = (end_h - self.env.now) * max(self.agents, len(self.resource.users))
-        busy, self._carry_busy_h = self._split(self._carry_busy_h, span)
-        touch, self._carry_touch_h = self._split(self._carry_touch_h, span)
-        self.stats.busy_h += busy
-        self.stats.touch_h += touch
+        # each carried service keeps its agent until it ends: at most the period's length of it here
+        carry, self._carry = self._carry, []
+        for hours, touch in carry:
+            self._book(hours, touch=touch)
 
     def _book(self, hours: float, *, touch: bool = False) -> None:
         """Book ``hours`` of agent time starting now: the part before period_end to this period."""
@@ -122,55 +279,91 @@ class Desk:
             if touch:
                 self.stats.touch_h += hours
             return
-        now_part, later = self._split(hours, self.period_end - self.env.now)
+        now_part = max(self.period_end - self.env.now, 0.0)
         self.stats.busy_h += now_part
-        self._carry_busy_h += later
+        self._carry.append((hours - now_part, touch))
         if touch:
             self.stats.touch_h += now_part
-            self._carry_touch_h += later
-
-    @staticmethod
-    def _split(hours: float, span: float) -> tuple[float, float]:
-        inside = min(hours, max(span, 0.0))
-        return inside, hours - inside
 
     def new_period(self) -> DeskStats:
         """Close the current period: purge expired waiting tickets, return its stats."""
         now = self.env.now
         for req in list(self.resource.put_queue):
             row = getattr(req, "row", None)
-            if row is not None and row[0] + row[2] < now:  # arrival + patience has passed
+            if row is not None and self._patience_waited(row, now) > row[2]:  # patience has run out
                 req.cancel()
                 self._abandon(row)
-        stats, self.stats = self.stats, DeskStats()
+        self._accrue()
+        # paid >= worked holds exactly in real arithmetic; a gap of float rounding (a fully busy desk
+        # sums thousands of service times to the period's length) is booked as overtime, so that
+        # utilisation never reads 1 + 1e-16. A larger gap is a bug and is left visible.
+        gap = self.stats.busy_h - self.stats.paid_h
+        if 0.0 < gap <= 1e-9 * max(self.stats.busy_h, 1.0):
+            self.stats.overtime_h += gap
+        if self.log is not None:
+            self.log.add_tickets(self._served, self._abandoned, self.counters.segment)  # type: ignore[attr-defined]
+            self._served, self._abandoned = [], []
+        stats, self.stats = self.stats, DeskStats(peak_agents=self.agents)
         return stats
 
+    # ------------------------------------------------------------------ tickets in
+
     def submit(self, batch: TicketBatch) -> None:
-        """Feed a batch of tickets (sorted by arrival) into the queue at their arrival times."""
-        rows = zip(
-            batch.arrival_h.tolist(), batch.handle_h.tolist(), batch.patience_h.tolist(), batch.priority.tolist(),
-            batch.sla_h.tolist(), batch.customer.tolist(), batch.fee_usd.tolist(),
-        )
-        self._feed(rows, self._arrive)
+        """Feed a batch of tickets (sorted by arrival) into the queue when their line is open."""
+        arrival = batch.arrival_h
+        line = np.zeros(len(batch), np.int64)
+        if self.hours is None:
+            entry = arrival
+        else:
+            line = (batch.priority == 0).astype(np.int64)
+            entry = np.where(line == 1, self.hours.vip.entry(arrival), self.hours.standard.entry(arrival))
+        if self._clocks is None:
+            clock0 = arrival
+        else:
+            clock0 = np.where(line == 1, self._clocks[1].clocks(arrival), self._clocks[0].clocks(arrival))
+        fields = [arrival, batch.handle_h, batch.patience_h, batch.priority, batch.sla_h, batch.customer,
+                  batch.fee_usd, clock0, line]
+        if self.hours is not None:
+            # queue entry order: time, then priority, then arrival (tickets held while closed
+            # join in priority order at opening)
+            order = np.lexsort((arrival, batch.priority, entry))
+            entry = entry[order]
+            fields = [f[order] for f in fields]
+        rows = zip(*(f.tolist() for f in fields))
+        self._feed(zip(entry.tolist(), rows), self._arrive)
 
     def submit_touches(self, time_h: np.ndarray, duration_h: np.ndarray, customer: np.ndarray) -> None:
-        """VIP touches (welcome, check-ins, outreach): agent work at top priority."""
-        order = np.argsort(time_h, kind="stable")
-        rows = zip(time_h[order].tolist(), duration_h[order].tolist(), customer[order].tolist())
-        self._feed(rows, self._touch_arrive)
+        """VIP touches (welcome, check-ins, outreach): agent work at top priority, in the desk's hours."""
+        entry = time_h if self.hours is None else self.hours.standard.entry(time_h)
+        order = np.argsort(entry, kind="stable")
+        rows = zip(duration_h[order].tolist(), customer[order].tolist())
+        self._feed(zip(entry[order].tolist(), rows), self._touch_arrive)
 
-    def _feed(self, rows: Any, arrive: Any) -> None:
-        """Schedule the next row's arrival only when the previous one has arrived: one pending
-        arrival per batch keeps SimPy's event heap small (heap operations cost log of its size)."""
-        row = next(rows, None)
-        if row is not None:
-            ev = Timeout(self.env, max(0.0, row[0] - self.env.now), (row, rows, arrive))
+    def _feed(self, items: Any, arrive: Any) -> None:
+        """Schedule the next item's entry only when the previous one has entered: one pending
+        entry per batch keeps SimPy's event heap small (heap operations cost log of its size).
+        ``items`` yields (entry_h, row)."""
+        item = next(items, None)
+        if item is not None:
+            ev = Timeout(self.env, max(0.0, item[0] - self.env.now), (item[1], items, arrive))
             ev.callbacks.append(self._fed)
 
     def _fed(self, event: Timeout) -> None:
-        row, rows, arrive = event.value
+        row, items, arrive = event.value
         arrive(row)
-        self._feed(rows, arrive)
+        now = self.env.now
+        item = next(items, None)
+        while item is not None and item[0] <= now:  # every entry due at this instant, in order
+            arrive(item[1])
+            item = next(items, None)
+        if item is not None:
+            Timeout(self.env, item[0] - now, (item[1], items, arrive)).callbacks.append(self._fed)
+
+    def _patience_waited(self, row: tuple, now: float) -> float:
+        """Hours ``row`` has waited by ``now`` on the patience clock."""
+        if self._patience_business:
+            return self._clocks[row[8]].clock(now) - row[7]  # type: ignore[index]
+        return now - row[0]
 
     # ------------------------------------------------------------------ event callbacks
     # Tickets are chains of SimPy events with callbacks rather than generator processes:
@@ -183,19 +376,29 @@ class Desk:
         req.callbacks.append(self._start)
 
     def _start(self, req: Any) -> None:
-        arrival, handle, patience, _prio, sla, cust, fee = req.row
+        row = req.row
+        arrival, handle, patience, prio, sla, cust, fee, clock0, line = row
         now = self.env.now
         # The arrival timeout is scheduled as a delay from the previous arrival, so float
         # rounding can start service a hair (1e-17 h) before the recorded arrival: a wait is
         # never negative by construction.
         wait = now - arrival if now > arrival else 0.0
-        if wait > patience:  # the customer gave up meanwhile: skip at zero cost
+        if self._clocks is not None:  # open hours of the ticket's line since it arrived
+            business = self._clocks[line].clock(now) - clock0
+            business = business if business > 0.0 else 0.0
+            waited = business if self._sla_business else wait  # on the SLA clock
+            gave_up = (business if self._patience_business else wait) > patience
+        else:
+            waited = wait
+            gave_up = wait > patience
+        if gave_up:  # the customer gave up meanwhile: skip at zero cost
             self.resource.release(req)
-            self._abandon(req.row)
+            self._abandon(row)
             return
         st, c = self.stats, self.counters
         st.waits_h.append(wait)
-        if wait <= sla:
+        met = waited <= sla
+        if met:
             st.sla_met += 1
             c.on_time[cust] += 1
         else:
@@ -206,20 +409,29 @@ class Desk:
             c.fees_usd[cust] += fee
         if self.ticket_log is not None:
             self.ticket_log.append((cust, arrival, arrival + wait, handle, fee))
+        if self.log is not None:
+            self._served.append((arrival, cust, prio, wait, met))
         Timeout(self.env, handle, req).callbacks.append(self._finish)
 
     def _finish(self, event: Timeout) -> None:
-        self.resource.release(event.value)
+        if self._over:  # agents above a lowered roster are finishing: book their overtime
+            self._accrue()
+            self.resource.release(event.value)
+            self._over = len(self.resource.users) > self.resource.capacity
+        else:
+            self.resource.release(event.value)
 
     def _abandon(self, row: tuple) -> None:
         self.stats.abandoned += 1
         self.counters.abandoned[row[5]] += 1
         if self.ticket_log is not None:
             self.ticket_log.append((row[5], row[0], None, row[1], 0.0))
+        if self.log is not None:
+            self._abandoned.append((row[0], row[5], row[3]))
 
     def _touch_arrive(self, row: tuple) -> None:
         req = self.resource.request(priority=0)
-        req.touch = row[1:]  # type: ignore[attr-defined]  (duration_h, customer)
+        req.touch = row  # type: ignore[attr-defined]  (duration_h, customer)
         req.callbacks.append(self._touch_start)
 
     def _touch_start(self, req: Any) -> None:

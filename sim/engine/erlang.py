@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def erlang_c(agents: int, load: float) -> float:
     """Probability that an arriving ticket waits (Erlang C), for ``agents`` servers and ``load`` Erlangs."""
@@ -50,3 +52,11 @@ def agents_for_service_level(
     while agents < hi and service_level(agents, load, handle_mean, target) < level:
         agents += 1
     return min(agents, hi)
+
+
+def agents_for_loads(loads: np.ndarray, handle_mean: float, target: float, level: float, *, lo: int = 1,
+                     hi: int = 5000) -> np.ndarray:
+    """:func:`agents_for_service_level` for an array of loads (computed once per distinct load)."""
+    distinct, inverse = np.unique(np.asarray(loads, dtype=float), return_inverse=True)
+    agents = [agents_for_service_level(a, handle_mean, target, level, lo=lo, hi=hi) for a in distinct.tolist()]
+    return np.asarray(agents, dtype=np.int64)[inverse]

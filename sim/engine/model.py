@@ -9,7 +9,8 @@ Order of one month m (time in hours, t0 = m x 730 h):
 1. trials started last month convert or leave (B = conversions); A = paying customers before.
 2. last month's signups start their trials; VIPs among them get a welcome (+ concierge).
 3. issues arrive; customers raise tickets or not given the marginal fee.
-4. staffing is set (fixed, or Erlang C on this month's offered load); the desk runs to t0 + 730 h.
+4. the roster is set (``sim.engine.staffing``: fixed, or Erlang C per hour of the week on this
+   month's offered load); the desk runs to t0 + 730 h, keeping its opening hours.
 5. the satisfaction ladder moves; paying customers churn (VIP activity alerts may save some).
 6. referrals, negative word of mouth and paid acquisition (by segment,
    ``sim.engine.acquisition``) decide next month's trials; the month's record closes with
@@ -30,8 +31,8 @@ import simpy
 
 from sim.engine import acquisition as acq
 from sim.engine import customers as cu
-from sim.engine import erlang, pricing
-from sim.engine.desk import Desk, DeskStats, TicketBatch
+from sim.engine import hours, pricing, staffing
+from sim.engine.desk import Desk, DeskLog, DeskStats, TicketBatch
 from sim.engine.rng import Streams
 from sim.params.schema import HOURS_PER_MONTH, LADDER, Params
 
@@ -52,7 +53,7 @@ def _tickets(pop: cu.Population, who: np.ndarray, hd: cu.HelpDecisions, params: 
     cust = np.concatenate([np.repeat(who, hd.asks_free), np.repeat(who, hd.asks_paid)])
     charged = np.concatenate([np.zeros(hd.asks_free.sum(), bool), np.ones(hd.asks_paid.sum(), bool)])
     n = len(cust)
-    arrival = t0 + rng.random(n) * MONTH_H
+    arrival = hours.arrivals(params.support, t0, rng.random(n))
     handle = _handle_times(params, n, rng)
     patience = rng.exponential(params.support.patience_mean_h, n)
     order = np.argsort(arrival, kind="stable")
@@ -144,7 +145,7 @@ class _Run:
     """The state of one replication between months, and the month's steps in order."""
 
     def __init__(self, params: Params, streams: Streams, trace: Trace | None,
-                 segment_rows: list[dict[str, Any]] | None = None) -> None:
+                 segment_rows: list[dict[str, Any]] | None = None, desk_log: DeskLog | None = None) -> None:
         self.params = params
         self.streams = streams
         self.trace = trace
@@ -166,7 +167,8 @@ class _Run:
         self.env = simpy.Environment()
         sup = params.support
         self.desk = Desk(self.env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop,
-                         ticket_log=trace.tickets if trace is not None else None)
+                         ticket_log=trace.tickets if trace is not None else None,
+                         hours=hours.desk_hours(sup), log=desk_log)
         self.churn_month = np.full(0, -1, dtype=np.int32)
         self.funnel = acq.Funnel(params)
         self.pending = self._warm_start()
@@ -241,19 +243,16 @@ class _Run:
             m.touch_c, m.touch_d = _vip_touches(pop, params, m.month, m.new_trials, self.outreach, m.manual)
 
     def desk_month(self, m: _Month) -> None:
-        """4. Staffing is set (fixed, or Erlang C on this month's offered load); the desk runs
-        to the month's end."""
-        sup, desk, batch = self.params.support, self.desk, m.batch
+        """4. The roster is set (``sim.engine.staffing``: fixed, or Erlang C per hour of the week
+        on this month's offered load); the desk runs to the month's end, keeping its hours."""
+        params, sup, desk, batch = self.params, self.params.support, self.desk, m.batch
         assert batch is not None
-        if sup.staffing == "erlang":
-            load = (len(batch) * sup.handle_time_mean_h + m.touch_d.sum()) / MONTH_H
-            agents = erlang.agents_for_service_level(
-                load, sup.handle_time_mean_h, sup.sla_target_h, sup.staffing_service_level,
-                lo=sup.min_agents, hi=sup.max_agents)
-            desk.set_agents(agents)
+        roster = staffing.month_roster(params, batch.priority, float(m.touch_d.sum()), m.t0)
+        desk.set_roster(m.t0, roster.agents, roster.load)
         desk.begin_period(m.t0 + MONTH_H)
         desk.submit(batch)
-        desk.submit_touches(m.t0 + self.streams["vip"].random(len(m.touch_c)) * MONTH_H, m.touch_d, m.touch_c)
+        desk.submit_touches(hours.open_times(sup, m.t0, self.streams["vip"].random(len(m.touch_c))), m.touch_d,
+                            m.touch_c)
         self.env.run(until=m.t0 + MONTH_H)
         m.stats = desk.new_period()
 
@@ -299,9 +298,9 @@ class _Run:
         price = cu.monthly_price(pop, paying, params)
         subscription = float(price.sum())
         support_revenue = stats.fees_usd + len(paying) * params.pricing.support_fee_usd_per_month
-        # Paid agent-hours: the roster, plus overtime when agents above a reduced roster finish
-        # work carried over from the month before.
-        paid_h = max(self.desk.agents * MONTH_H, stats.busy_h)
+        # Paid agent-hours: the rostered hours, plus overtime when an agent finishes the ticket
+        # in hand (at the end of a shift or of a month).
+        paid_h = stats.paid_h
         staffing_cost = paid_h * sup.agent_cost_usd_per_hour
         # the VIP programme's share of the desk: touch hours worked this month (at most the paid hours)
         vip_hours_cost = min(stats.touch_h, paid_h) * sup.agent_cost_usd_per_hour
@@ -404,7 +403,8 @@ class _Run:
             "wait_mean_h": float(waits.mean()) if served else float("nan"),
             "wait_p90_h": float(np.quantile(waits, 0.9)) if served else float("nan"),
             "sla_met_share": stats.sla_met / served if served else float("nan"),
-            "agents": self.desk.agents,
+            "agents": stats.peak_agents,
+            "agent_hours_overtime": stats.overtime_h,
             "agent_hours_paid": paid_h,
             "agent_utilization": stats.busy_h / paid_h,
             "vip_customers": money["n_vip_paying"],
@@ -475,14 +475,15 @@ class _Run:
 
 def run(params: Params, *, months: int, seed: int, replication: int = 0,
         crn_salt: str | None = None, trace: Trace | None = None,
-        segments: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        segments: list[dict[str, Any]] | None = None, desk_log: DeskLog | None = None) -> list[dict[str, Any]]:
     """Simulate one replication of one policy; return one record (dict) per month.
 
     ``crn_salt`` gives the run its own random streams (switches common random numbers off);
     ``trace`` collects per-customer and per-ticket records (memory then grows with events);
-    ``segments``, a list, receives one row per (month, segment).
+    ``segments``, a list, receives one row per (month, segment); ``desk_log`` collects the
+    desk's aggregates by hour of the week and tier.
     """
-    state = _Run(params, Streams(seed, replication, independent_of=crn_salt), trace, segments)
+    state = _Run(params, Streams(seed, replication, independent_of=crn_salt), trace, segments, desk_log)
     records = [state.month(month) for month in range(months)]
     if trace is not None:
         state.trace_customers()

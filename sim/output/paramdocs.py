@@ -35,6 +35,8 @@ CROSS_FIELD_RULES = [
     "Segment names (`customers.segments[].name`) must be unique.",
     "`satisfaction.initial_shares` must sum to 1 (within 1e-6).",
     "`support.min_agents` must not exceed `support.max_agents`.",
+    "`support.open_hour` must be before `support.close_hour` (likewise `support.vip_line_open_hour` / "
+    "`support.vip_line_close_hour` and `support.arrival_day_start_hour` / `support.arrival_day_end_hour`).",
     "Policy names use letters, digits, `_`, `+` and `-` (1 to 40 characters).",
     "`scenario.reference_policy` must name a policy of the file (`base` when the file has none).",
     "A policy may override any base parameter but not `scenario`, `run` or `policies`.",

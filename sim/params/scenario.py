@@ -118,6 +118,7 @@ def _short(value: Any) -> str:
 def _messages(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[str]:
     problems: list[str] = []
     errors = err.errors()
+    listed: set[tuple[Any, ...]] = set()  # sections whose known keys were already listed (once is enough)
     for i, e in enumerate(errors):
         if i >= MAX_PROBLEMS - 1:  # thousands of unknown keys: do not spend seconds on hints nobody reads
             problems.append(f"... and {len(errors) - i} more problems")
@@ -128,7 +129,13 @@ def _messages(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, .
             parent = _model_at(model, loc[:-1])
             names = list(parent.model_fields) if parent else []
             hint = difflib.get_close_matches(str(loc[-1]), names, n=1)
-            extra = f"; did you mean '{hint[0]}'?" if hint else (f"; known keys: {', '.join(names)}" if names else "")
+            if hint:
+                extra = f"; did you mean '{hint[0]}'?"
+            elif names and loc[:-1] in listed:
+                extra = "; known keys: listed above"
+            else:
+                extra = f"; known keys: {', '.join(names)}" if names else ""
+                listed.add(loc[:-1])
             problems.append(f"{path}: unknown key{extra}")
             continue
         info = _field_at(model, loc)
