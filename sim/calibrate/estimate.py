@@ -598,7 +598,7 @@ def _isolated_tickets(t: TicketTable, columns: list[np.ndarray], *, side: Litera
     ``ISOLATED_SHARE`` of the times on ``side``; returns the last (or first) time that remains.
     """
     x = np.concatenate([col[np.isfinite(col)] for col in columns])
-    k = min(len(x) - 1, max(1, int(len(x) * ISOLATED_SHARE)))
+    k = min(len(x) - 1, max(len(columns), int(len(x) * ISOLATED_SHARE)))  # one ticket gives a time per column
     if k < 1:
         return float(x.max() if side == "after" else x.min())
     tail = np.sort(np.partition(x, -k - 1)[-k - 1:] if side == "after" else np.partition(x, k)[: k + 1])

@@ -317,6 +317,7 @@ def _read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> _Raw:
                 with contextlib.suppress(pa.ArrowInvalid):
                     read(False)
             lines_out = [f"row {n - 1 if n is not None else '?'}: {got} fields where the header has {want}"
+                         + (" (a missing field, or a quote never closed?)" if got < want else "")
                          for n, got, want in bad]
             if count[0] > len(bad):
                 lines_out.append(f"... and {count[0] - len(bad):,} more rows with the wrong number of fields")
