@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import optimize, special
 
 from sim.calibrate import fits as sbg
@@ -29,8 +30,10 @@ from sim.calibrate.ingest import (
     iso,
     match_ids,
     parse_date,
+    release_free_memory,
     row_label,
     shown,
+    system_allocator,
 )
 from sim.engine import erlang
 from sim.params.schema import (
@@ -328,6 +331,7 @@ def _ladder_levels(scores: np.ndarray, *, source: str = "tickets") -> tuple[np.n
 # ----------------------------------------------------------------------------- the calibration
 
 
+@system_allocator
 def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str | None = None,
                  observed_from: str | None = None, export_date: str | None = None,
                  sla_h: float | None = None) -> Calibration:
@@ -366,6 +370,12 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     if not (0 < sla <= 720):
         raise CalibrationError([f"--sla-h: expected hours in (0, 720], got {sla:g}"], "command line")
 
+    # the desk first: its temporaries are gone before the customer arrays are made (peak memory)
+    desk_notes: list[str] = []
+    handle, wait_stats, patience, staffing_level, agents = _desk(t, sla=sla, export_h=export_h,
+                                                                 window_months=window_months, notes=desk_notes)
+    release_free_memory()
+
     # --- segments ---------------------------------------------------------------------------------
     seg_names, seg_code = _segment_order(c)
     k = len(seg_names)
@@ -376,6 +386,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     end_h = np.where(np.isnan(c.cancel_h), np.inf, c.cancel_h)
     active_at = (c.signup_h < as_of_h) & (end_h >= as_of_h)
     n_active = int(active_at.sum())
+    del end_h
     if n_active == 0:
         raise CalibrationError([f"no customer is active on the as-of date {iso(as_of_h)} (signed up before it and "
                              "not cancelled by then): choose another --as-of"], c.source)
@@ -389,24 +400,9 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     is_cens = ~churned_any & in_window
 
     # --- tickets and exposure ---------------------------------------------------------------------
-    span_lo = np.maximum(c.signup_h, w0)
-    span_hi = np.minimum(np.where(churned_any, c.cancel_h, export_h), export_h)
-    exposure_m = np.clip(span_hi - span_lo, 0, None) / MONTH_H
-    idx = match_ids(t.customer, c.id)
-    known = idx >= 0
-    unknown = int((~known).sum())
-    ci = np.where(known, idx, 0)
-    in_span = known & (t.opened_h >= span_lo[ci]) & (t.opened_h <= span_hi[ci])
-    outside = int((known & ~in_span).sum())
-    tickets_by_seg = np.bincount(seg_code[ci[in_span]], minlength=k)
-    if unknown:
-        notes.append(f"{unknown:,} tickets name customers not in {Path(c.source).name} (trial users or other "
-                     "accounts): used for waits and handle times, not for ticket rates")
-    if outside:
-        notes.append(f"{outside:,} tickets fall outside their customer's paid span or the window (e.g. during "
-                     "a trial): used for waits and handle times, not for ticket rates")
-    if not in_span.any():
-        _no_matched_tickets(c, t, known=known, w0=w0, export_h=export_h)
+    exposure_m, tickets_by_seg, n_in_rates, unknown = _tickets_in_spans(c, t, w0=w0, export_h=export_h,
+                                                                       seg_code=seg_code, k=k, notes=notes)
+    release_free_memory()
 
     # fees: which scheme the data look like
     base_ask = HelpSeeking().base_ask_prob
@@ -423,7 +419,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     if t.satisfaction is not None and np.isfinite(t.satisfaction).any():
         has = np.isfinite(t.satisfaction)
         order = np.argsort(t.opened_h[has], kind="stable")
-        frame = pd.DataFrame({"c": codes(t.customer)[has][order], "s": t.satisfaction[has][order]})
+        frame = pd.DataFrame({"c": codes(t.customer.filter(pa.array(has)))[order], "s": t.satisfaction[has][order]})
         latest_score = frame.groupby("c", sort=False)["s"].last().to_numpy()
         levels, scale = _ladder_levels(latest_score, source=t.source)
         n_sc = len(levels)
@@ -514,7 +510,59 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     cohorts = _cohort_table(c, w0=w0, export_h=export_h, churn_t=churn_t, tenure=tenure, is_churn=is_churn)
     retention_rate = _retention_rate(c, w0=w0, export_h=export_h)
 
-    # --- desk: handle times, waits, patience, staffing ----------------------------------------------
+    notes += desk_notes
+
+    window = {"export_date": iso(export_h), "observed_from": iso(w0), "as_of": iso(as_of_h),
+              "window_months": f"{window_months:.2f}"}
+    counts = {"customers": len(c), "tickets": len(t), "active_as_of": n_active, "segments": k,
+              "tickets_in_rates": n_in_rates, "tickets_unknown_customer": unknown,
+              "tickets_charged": int(charged.sum())}
+    channel_counts = None
+    if t.channel is not None:
+        ch, n_ch = np.unique(t.channel[t.channel != ""].astype(str), return_counts=True)
+        channel_counts = {str(x): int(y) for x, y in zip(ch, n_ch)}
+    return Calibration(
+        segments=segments, handle=handle, waits=wait_stats, patience=patience,
+        staffing_level=staffing_level, agents=agents, ladder=ladder_est, ladder_shares=ladder_shares,
+        ladder_se=ladder_se, sbg_all=sbg_all, cohorts=cohorts, retention_rate_pct=retention_rate, window=window,
+        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median,
+        fees_present=fees is not None, channel_counts=channel_counts,
+        funding_sigma=math.sqrt(log_ss / log_df) if log_df > 0 else None, notes=notes,
+    )
+
+
+
+
+def _tickets_in_spans(c: CustomerTable, t: TicketTable, *, w0: float, export_h: float, seg_code: np.ndarray,
+                      k: int, notes: list[str]) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Paid customer-months in the window per customer, tickets per segment inside them, and the counts
+    (tickets counted, tickets of unknown customers). Zero tickets counted is an error."""
+    churned_any = np.isfinite(c.cancel_h)
+    span_lo = np.maximum(c.signup_h, w0)
+    span_hi = np.minimum(np.where(churned_any, c.cancel_h, export_h), export_h)
+    exposure_m = np.clip(span_hi - span_lo, 0, None) / MONTH_H
+    idx = match_ids(t.customer, c.id)
+    known = idx >= 0
+    unknown = int((~known).sum())
+    ci = np.where(known, idx, 0)
+    in_span = known & (t.opened_h >= span_lo[ci]) & (t.opened_h <= span_hi[ci])
+    outside = int((known & ~in_span).sum())
+    tickets_by_seg = np.bincount(seg_code[ci[in_span]], minlength=k)
+    if unknown:
+        notes.append(f"{unknown:,} tickets name customers not in {Path(c.source).name} (trial users or other "
+                     "accounts): used for waits and handle times, not for ticket rates")
+    if outside:
+        notes.append(f"{outside:,} tickets fall outside their customer's paid span or the window (e.g. during "
+                     "a trial): used for waits and handle times, not for ticket rates")
+    if not in_span.any():
+        _no_matched_tickets(c, t, known=known, w0=w0, export_h=export_h)
+    return exposure_m, tickets_by_seg, int(in_span.sum()), unknown
+
+
+def _desk(t: TicketTable, *, sla: float, export_h: float, window_months: float,
+          notes: list[str]) -> tuple[HandleFit | None, WaitStats | None, Estimate | None, Estimate | None, int | None]:
+    """Handle times, waits, patience and staffing from the tickets alone: (handle, waits, patience,
+    staffing level, Erlang C agents)."""
     answered = np.isfinite(t.first_response_h)
     waits = t.first_response_h[answered] - t.opened_h[answered]
     handle = None
@@ -568,26 +616,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
                                                      hi=int(schema_bound(Support, "agents", "le")))
     else:
         notes.append("fewer than 2 answered tickets: wait, patience and staffing defaults kept")
-
-    window = {"export_date": iso(export_h), "observed_from": iso(w0), "as_of": iso(as_of_h),
-              "window_months": f"{window_months:.2f}"}
-    counts = {"customers": len(c), "tickets": len(t), "active_as_of": n_active, "segments": k,
-              "tickets_in_rates": int(in_span.sum()), "tickets_unknown_customer": unknown,
-              "tickets_charged": int(charged.sum())}
-    channel_counts = None
-    if t.channel is not None:
-        ch, n_ch = np.unique(t.channel[t.channel != ""].astype(str), return_counts=True)
-        channel_counts = {str(x): int(y) for x, y in zip(ch, n_ch)}
-    return Calibration(
-        segments=segments, handle=handle, waits=wait_stats, patience=patience,
-        staffing_level=staffing_level, agents=agents, ladder=ladder_est, ladder_shares=ladder_shares,
-        ladder_se=ladder_se, sbg_all=sbg_all, cohorts=cohorts, retention_rate_pct=retention_rate, window=window,
-        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median,
-        fees_present=fees is not None, channel_counts=channel_counts,
-        funding_sigma=math.sqrt(log_ss / log_df) if log_df > 0 else None, notes=notes,
-    )
-
-
+    return handle, wait_stats, patience, staffing_level, agents
 
 
 def _isolated_tickets(t: TicketTable, columns: list[np.ndarray], *, side: Literal["before", "after"]) -> float:

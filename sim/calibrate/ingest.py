@@ -18,11 +18,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import ctypes
+import functools
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,11 @@ import pyarrow.csv as pv
 from sim.calibrate import fits as sbg
 from sim.params.scenario import ScenarioError
 
+F = TypeVar("F", bound=Any)
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None)  # the running process's C library (for malloc_trim)
+except OSError:  # pragma: no cover - platforms without a loadable C library
+    _LIBC = None
 MAX_LISTED = 5  # bad rows listed per problem; the rest are counted
 MAX_CSV_BYTES = 512 * 2**20  # per file: ~7M tickets; the calibration holds a file in memory about once
 HEAD_BYTES = 64 * 1024  # the header row must fit in this
@@ -53,6 +60,39 @@ class CalibrationError(ScenarioError):
     def __init__(self, problems: list[str], source: str = "calibration") -> None:
         super().__init__(problems, source)
         ValueError.__init__(self, "\n".join(f"{source}: {p}" for p in problems))
+
+
+def system_allocator(func: F) -> F:
+    """Run ``func`` with Arrow allocating from the C library's malloc (the previous pool is restored after).
+
+    Arrow's default pool (mimalloc or jemalloc) keeps freed memory cached for reuse; reading a
+    million-row export block by block then holds ~130 MB more at its peak than it uses
+    (bench/bench_calibrate.py: 557 MB against 428 MB). Each buffer is returned to the pool that
+    made it, so switching pools is safe; another thread using Arrow meanwhile only allocates from
+    malloc too.
+    """
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        previous = pa.default_memory_pool()
+        pa.set_memory_pool(pa.system_memory_pool())
+        try:
+            return func(*args, **kwargs)
+        finally:
+            pa.set_memory_pool(previous)
+            release_free_memory()
+
+    return run  # type: ignore[return-value]
+
+
+def release_free_memory() -> None:
+    """Give memory freed by the C library's malloc back to the OS (glibc's ``malloc_trim``; elsewhere a no-op).
+
+    Blocks of a few MB are parsed and dropped one after another; glibc keeps such freed chunks in
+    its heap, so without this the peak RSS of a million-row calibration grows by ~100 MB.
+    """
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def shown(value: object) -> str:
@@ -270,7 +310,8 @@ def _read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> _Raw:
         names = [f"c{i}" for i in range(len(cells))]
         headers = {name: cells[i] for name, i in index.items()}
         problems = _Problems(source, headers)
-        readers = {col.name: _ColumnReader(col, headers[col.name], delimiter, problems)
+        capacity = max(lines - 1, 0)  # rows <= lines - 1: parsed columns are filled in place, never concatenated
+        readers = {col.name: _ColumnReader(col, headers[col.name], delimiter, problems, capacity)
                    for col in spec if col.name in index}
         bad: list[tuple[int | None, int, int]] = []
         count = [0]
@@ -287,7 +328,7 @@ def _read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> _Raw:
             reader = pv.open_csv(
                 fh,
                 read_options=pv.ReadOptions(use_threads=threads, column_names=names, skip_rows=1,
-                                            block_size=1 << 23),
+                                            block_size=1 << 21),
                 parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                               invalid_row_handler=on_bad_row),
                 convert_options=pv.ConvertOptions(column_types=dict.fromkeys(used, pa.string()),
@@ -295,10 +336,12 @@ def _read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> _Raw:
                                                   quoted_strings_can_be_null=False),
             )
             rows = 0
-            for batch in reader:
+            for n, batch in enumerate(reader):
                 for name, i in index.items():
                     readers[name].add(_trimmed(batch.column(names[i])), rows)
                 rows += batch.num_rows
+                if n % 8 == 7:
+                    release_free_memory()  # the parsed blocks' text and temporaries (see release_free_memory)
             return rows
 
         try:
@@ -322,7 +365,6 @@ def _read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> _Raw:
             if count[0] > len(bad):
                 lines_out.append(f"... and {count[0] - len(bad):,} more rows with the wrong number of fields")
             raise CalibrationError(lines_out, source)
-    pa.default_memory_pool().release_unused()  # hand the reader's buffers back to the OS: the peak RSS counts
     if rows == 0:
         raise CalibrationError([f"{what} file has a header but no data rows"], source)
     problems.lines_match = lines == rows + 1
@@ -449,32 +491,40 @@ def _labels(text: pa.Array) -> np.ndarray:
     return np.asarray(enc.dictionary.to_pylist(), dtype=object)[enc.indices.to_numpy(zero_copy_only=False)]
 
 
-def codes(text: pa.Array) -> np.ndarray:
+def _whole(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def codes(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Integer codes of text values (equal text, equal code; numbered by first appearance)."""
-    return pc.dictionary_encode(text).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.dictionary_encode(_whole(text)).indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def repeats(text: pa.Array) -> np.ndarray:
+def repeats(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """True where a value repeats an earlier row's (codes count up by first appearance)."""
+    if pc.count_distinct(text).as_py() == len(text):  # the usual case, without building codes
+        return np.zeros(len(text), bool)
     c = codes(text)
-    if not len(c):
-        return np.zeros(0, bool)
     earlier_max = np.maximum.accumulate(np.r_[-1, c[:-1]])
     return c <= earlier_max
 
 
-def match_ids(values: pa.Array, keys: pa.Array) -> np.ndarray:
+def match_ids(values: pa.Array | pa.ChunkedArray, keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Position in ``keys`` of each of ``values`` (-1 where absent)."""
-    return pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    found = pc.fill_null(pc.index_in(values, value_set=_whole(keys)), -1)
+    return found.to_numpy() if isinstance(found, pa.ChunkedArray) else found.to_numpy(zero_copy_only=False)
 
 
 class _ColumnReader:
     """Parses one column block by block by its kind; row problems go to the shared :class:`_Problems`."""
 
-    def __init__(self, col: Column, header: str, delimiter: str, problems: _Problems) -> None:
+    def __init__(self, col: Column, header: str, delimiter: str, problems: _Problems, capacity: int) -> None:
         self.col, self.header, self.delimiter, self.problems = col, header, delimiter, problems
-        self.parts: list[Any] = []
-        self.empty: list[np.ndarray] = []
+        self.parts: list[pa.Array] = []  # ids stay Arrow text, in blocks
+        kind = {"text": object, "bool": bool}.get(col.kind, np.float64)
+        self.values = np.empty(capacity if col.kind != "id" else 0, dtype=kind)
+        self.empty = np.empty(capacity, dtype=bool)
+        self.rows = 0
         self.decimal_comma = False  # a block needed decimal commas: the whole column is read that way
         self.dotted_before = False  # a block read before that had a decimal point: the column mixes both
         self.never: list[tuple[int, str]] = []  # cancel dates read as 'never': (row, text), first few
@@ -483,21 +533,23 @@ class _ColumnReader:
     def add(self, text: pa.Array, offset: int) -> None:
         col, p = self.col, self.problems
         empty = pc.equal(text, "").to_numpy(zero_copy_only=False)
-        self.empty.append(empty)
+        span = slice(offset, offset + len(text))
+        self.empty[span] = empty
+        self.rows = span.stop
         if col.kind == "id":
             self.parts.append(text)
         elif col.kind == "text":
-            self.parts.append(_labels(text))
+            self.values[span] = _labels(text)
         elif col.kind == "date":
-            self.parts.append(self._dates(text, empty, offset))
+            self.values[span] = self._dates(text, empty, offset)
         elif col.kind == "number":
-            self.parts.append(self._numbers(text, empty, offset))
+            self.values[span] = self._numbers(text, empty, offset)
         else:
             lower = pc.utf8_lower(text)
             truth = pc.is_in(lower, value_set=pa.array(sorted(TRUE_WORDS))).to_numpy(zero_copy_only=False)
             false = pc.is_in(lower, value_set=pa.array(sorted(FALSE_WORDS))).to_numpy(zero_copy_only=False)
             p.rows(~truth & ~false, col.name, col.expect, values=text, offset=offset)
-            self.parts.append(truth)
+            self.values[span] = truth
 
     def _dates(self, text: pa.Array, empty: np.ndarray, offset: int) -> np.ndarray:
         col, p = self.col, self.problems
@@ -551,11 +603,11 @@ class _ColumnReader:
         return out
 
     def result(self) -> tuple[Any, np.ndarray]:
-        """The whole column (an Arrow array for ids, else numpy) and its 'empty' mask."""
-        empty = np.concatenate(self.empty) if self.empty else np.zeros(0, bool)
+        """The whole column (Arrow text in blocks for ids, else numpy) and its 'empty' mask."""
+        empty = self.empty[: self.rows]
         if self.col.kind == "id":
-            return (pa.concat_arrays(self.parts) if self.parts else pa.array([], pa.string())), empty
-        return (np.concatenate(self.parts) if self.parts else np.zeros(0)), empty
+            return pa.chunked_array(self.parts, type=pa.string()), empty
+        return self.values[: self.rows], empty
 
     def notes(self, file: str, lines_match: bool) -> list[str]:
         """What reading decided about this column, for the scenario's header."""
@@ -578,7 +630,7 @@ class CustomerTable:
     """customers.csv, parsed: one row per customer; times in hours since 1970 (NaN = empty)."""
 
     source: str
-    id: pa.Array
+    id: pa.ChunkedArray
     signup_h: np.ndarray
     cancel_h: np.ndarray
     plan: np.ndarray
@@ -601,8 +653,8 @@ class TicketTable:
     """tickets.csv, parsed: one row per ticket; times in hours since 1970 (NaN = empty)."""
 
     source: str
-    id: pa.Array
-    customer: pa.Array
+    id: pa.ChunkedArray
+    customer: pa.ChunkedArray
     opened_h: np.ndarray
     first_response_h: np.ndarray
     resolved_h: np.ndarray
@@ -631,6 +683,7 @@ class _Lazy:
         return self.get(i)
 
 
+@system_allocator
 def read_customers(path: str | Path) -> CustomerTable:
     """Read and check customers.csv (columns matched by name; problems name row and column)."""
     raw = _read_csv(path, CUSTOMER_COLUMNS, "customers")
@@ -656,6 +709,7 @@ def read_customers(path: str | Path) -> CustomerTable:
                          funding, seg_text is not None, raw.headers, raw.lines_match, raw.notes)
 
 
+@system_allocator
 def read_tickets(path: str | Path) -> TicketTable:
     """Read and check tickets.csv (columns matched by name; problems name row and column)."""
     raw = _read_csv(path, TICKET_COLUMNS, "tickets")
