@@ -625,8 +625,20 @@ class _ColumnReader:
 # ----------------------------------------------------------------------------- tables
 
 
+@dataclass(kw_only=True)
+class _ReadFile:
+    """What reading a file found out, kept with its table for later messages and the scenario's header."""
+
+    headers: dict[str, str] = field(default_factory=dict)  # canonical name -> header as written
+    lines_match: bool = True  # row i is on line i + 1 (no record spans lines)
+    notes: list[str] = field(default_factory=list)  # what reading decided (delimiter, decimal commas, 'never')
+
+    def __len__(self) -> int:
+        return len(self.id)  # type: ignore[attr-defined]
+
+
 @dataclass
-class CustomerTable:
+class CustomerTable(_ReadFile):
     """customers.csv, parsed: one row per customer; times in hours since 1970 (NaN = empty)."""
 
     source: str
@@ -640,16 +652,10 @@ class CustomerTable:
     big_name: np.ndarray | None = None
     funding_usd: np.ndarray | None = None
     has_segment_column: bool = False
-    headers: dict[str, str] = field(default_factory=dict)  # canonical name -> header as written
-    lines_match: bool = True
-    notes: list[str] = field(default_factory=list)  # what reading decided (delimiter, decimal commas, 'never')
-
-    def __len__(self) -> int:
-        return len(self.id)
 
 
 @dataclass
-class TicketTable:
+class TicketTable(_ReadFile):
     """tickets.csv, parsed: one row per ticket; times in hours since 1970 (NaN = empty)."""
 
     source: str
@@ -662,12 +668,6 @@ class TicketTable:
     fee_usd: np.ndarray | None = None
     satisfaction: np.ndarray | None = None
     handle_h: np.ndarray | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    lines_match: bool = True
-    notes: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.id)
 
 
 def _dates_shown(hours: np.ndarray) -> Any:
@@ -706,7 +706,8 @@ def read_customers(path: str | Path) -> CustomerTable:
     seg_text = v.get("segment")
     segment = plan if seg_text is None else np.where(empty["segment"], plan, seg_text)
     return CustomerTable(raw.source, ids, signup, cancel, plan, revenue, segment, v.get("vip"), v.get("big_name"),
-                         funding, seg_text is not None, raw.headers, raw.lines_match, raw.notes)
+                         funding, seg_text is not None, headers=raw.headers, lines_match=raw.lines_match,
+                         notes=raw.notes)
 
 
 @system_allocator
@@ -730,7 +731,8 @@ def read_tickets(path: str | Path) -> TicketTable:
             p.rows(v[name] < 0, name, "a non-negative number", values=v[name])
     p.raise_if_any()
     return TicketTable(raw.source, ids, cust, opened, first, resolved, v.get("channel"), v.get("fee_usd"),
-                       v.get("satisfaction"), v.get("handle_time_h"), raw.headers, raw.lines_match, raw.notes)
+                       v.get("satisfaction"), v.get("handle_time_h"), headers=raw.headers,
+                       lines_match=raw.lines_match, notes=raw.notes)
 
 
 def parse_cohort(text: str) -> list[float]:
