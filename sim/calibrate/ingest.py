@@ -676,6 +676,8 @@ def _dates_shown(hours: np.ndarray) -> Any:
 
 
 class _Lazy:
+    """Indexable without building the whole sequence: only the few values a message shows are made."""
+
     def __init__(self, get: Any) -> None:
         self.get = get
 

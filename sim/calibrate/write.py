@@ -237,7 +237,11 @@ def scenario_text(cal: Calibration, *, name: str) -> str:
     # every header line is cleaned whole; the leading spaces of the indented ones are kept
     lines = [("#" + ("   " if line.startswith("  ") else " ") + comment_text(line)).rstrip() for line in head]
     text = "\n".join(lines + doc.lines) + "\n"
-    if tomllib.loads(text) != doc.data:  # the written text must mean exactly the values chosen above
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        parsed = None
+    if parsed != doc.data:  # the written text must mean exactly the values chosen above
         raise CalibrationError(["internal error: the scenario text does not read back as the values written; "
                                 "please report this with the input files"], "calibrated scenario")
     return text
