@@ -249,7 +249,10 @@ def _sniff(line: str, spec: tuple[Column, ...]) -> tuple[str, list[str]]:
     known = {a for col in spec for a in col.aliases}
     best: tuple[int, bool, str, list[str]] | None = None
     for d in DELIMITERS:
-        cells = next(csv.reader([line], delimiter=d))
+        try:
+            cells = next(csv.reader([line], delimiter=d))
+        except csv.Error:  # e.g. a stray control character: then no column matches under this delimiter
+            cells = line.split(d)
         score = (sum(_normalise(c) in known for c in cells), d == ",")
         if best is None or score > best[:2]:
             best = (*score, d, cells)
@@ -285,7 +288,8 @@ def _match_columns(cells: list[str], spec: tuple[Column, ...], delimiter: str, s
 def _header(fh: BinaryIO, what: str, source: str) -> str:
     """The first line of the file, decoded (the header row)."""
     head = fh.read(HEAD_BYTES)
-    end = head.find(b"\n")
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]  # '\r' alone ends lines in old exports
+    end = min(ends) if ends else -1
     if end < 0 and len(head) == HEAD_BYTES:
         raise CalibrationError([f"the first line of the {what} file is longer than {HEAD_BYTES // 1024} kB: "
                                 "expected a header row"], source)
@@ -357,6 +361,7 @@ def _read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> _Raw:
         if bad:
             if any(number is None for number, _, _ in bad):  # row numbers are known when read single-threaded
                 bad.clear()
+                count[0] = 0
                 with contextlib.suppress(pa.ArrowInvalid):
                     read(False)
             lines_out = [f"row {n - 1 if n is not None else '?'}: {got} fields where the header has {want}"
@@ -534,6 +539,11 @@ class _ColumnReader:
         col, p = self.col, self.problems
         empty = pc.equal(text, "").to_numpy(zero_copy_only=False)
         span = slice(offset, offset + len(text))
+        if span.stop > len(self.empty):  # more rows than lines ('\r'-only line ends): grow
+            size = max(span.stop, 2 * len(self.empty))
+            self.empty = np.resize(self.empty, size)
+            if col.kind != "id":
+                self.values = np.resize(self.values, size)
         self.empty[span] = empty
         self.rows = span.stop
         if col.kind == "id":

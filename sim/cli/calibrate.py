@@ -74,9 +74,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal = calibrate_files(customers=args.customers, tickets=args.tickets, as_of=args.as_of,
                               observed_from=args.observed_from, export_date=args.export_date, sla_h=args.sla_h,
                               name=args.name)
-    except ScenarioError:
+    except (ScenarioError, OSError):  # messages of our own, and disk errors (main: one line, exit 1)
         raise
-    except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001
         # Not a message we wrote: still one line and exit 2, never a traceback (issue 16).
         raise CalibrationError([f"could not calibrate from these files ({type(exc).__name__}: {shown(str(exc))}); "
                                 "please report it with the files"], str(args.customers)) from None
