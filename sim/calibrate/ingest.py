@@ -383,10 +383,14 @@ def _read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> _Raw:
 
 
 def _trimmed(text: pa.Array) -> pa.Array:
-    """Surrounding whitespace stripped (copied only if some value has any)."""
-    if pc.any(pc.match_substring_regex(text, r"^\s|\s$")).as_py():
-        return pc.utf8_trim_whitespace(text)
-    return text
+    """Surrounding whitespace stripped (the block's text is kept when no value had any)."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    return trimmed if _text_bytes(trimmed) != _text_bytes(text) else text
+
+
+def _text_bytes(text: pa.Array) -> int:
+    """Bytes of text in a string array (lengths come from its offsets: no pass over the text)."""
+    return pc.sum(pc.binary_length(text)).as_py() or 0
 
 
 class _Problems:
