@@ -12,16 +12,29 @@ period is a 730-h month from the signup date.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+import pyarrow as pa
+from scipy import optimize, special
 
 from sim.calibrate import fits as sbg
-from sim.calibrate.ingest import CalibrationError, CustomerTable, TicketTable, iso, parse_date
+from sim.calibrate.ingest import (
+    CalibrationError,
+    CustomerTable,
+    TicketTable,
+    codes,
+    iso,
+    match_ids,
+    parse_date,
+    release_free_memory,
+    row_label,
+    shown,
+    system_allocator,
+)
 from sim.engine import erlang
 from sim.params.schema import (
     HOURS_PER_MONTH,
@@ -41,6 +54,13 @@ MONTH_H = HOURS_PER_MONTH
 PERIOD_SLACK = 0.1
 MIN_SCORED_CUSTOMERS = 20  # fewer satisfaction answers than this: keep the default ladder shares
 PERIODS_SHOWN = 12  # renewal periods shown in cohort tables and projections
+# A year without a single ticket between a few tickets and the rest: those few are typos (2042 for 2024).
+ISOLATED_GAP_H = 365 * 24.0
+ISOLATED_SHARE = 0.01  # ... if they are at most this share of the tickets
+# Signups and cancellations may run a little past the last ticket (exports taken days apart);
+# further than this is a typo (signups) or a "not cancelled" marker (cancellations).
+AHEAD_SLACK_H = 31 * 24.0
+MAX_LISTED_DATES = 5
 Z95 = 1.959963984540054
 
 
@@ -183,6 +203,13 @@ def _mean_se(x: np.ndarray) -> float:
     return float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 
 
+def _ks_statistic(cdf_sorted: np.ndarray) -> float:
+    """Kolmogorov-Smirnov D of a sample against a distribution, given the CDF at the sorted sample."""
+    n = len(cdf_sorted)
+    i = np.arange(1, n + 1)
+    return float(max((i / n - cdf_sorted).max(), (cdf_sorted - (i - 1) / n).max()))
+
+
 def fit_handle_times(hours: np.ndarray) -> HandleFit:
     """Fit exponential and lognormal distributions by maximum likelihood; choose by AIC; KS for each."""
     x = np.asarray(hours, dtype=np.float64)
@@ -193,8 +220,9 @@ def fit_handle_times(hours: np.ndarray) -> HandleFit:
     mu, sigma = float(logs.mean()), float(logs.std())
     sigma = max(sigma, 1e-9)
     ll_ln = float(-logs.sum() - n * math.log(sigma) - 0.5 * n * math.log(2 * math.pi) - 0.5 * n)
-    ks_exp = float(stats.kstest(x, "expon", args=(0, mean)).statistic)
-    ks_ln = float(stats.kstest(x, "lognorm", args=(sigma, 0, math.exp(mu))).statistic)
+    xs = np.sort(x)
+    ks_exp = _ks_statistic(-np.expm1(-xs / mean))
+    ks_ln = _ks_statistic(special.ndtr(np.log(xs / math.exp(mu)) / sigma))
     aic_exp, aic_ln = 2 - 2 * ll_exp, 4 - 2 * ll_ln
     if aic_ln < aic_exp:
         # lognormal mean exp(mu + s^2/2); delta method with Var(mu) = s^2/n, Var(s^2) = 2 s^4 / n
@@ -303,6 +331,7 @@ def _ladder_levels(scores: np.ndarray, *, source: str = "tickets") -> tuple[np.n
 # ----------------------------------------------------------------------------- the calibration
 
 
+@system_allocator
 def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str | None = None,
                  observed_from: str | None = None, export_date: str | None = None,
                  sla_h: float | None = None) -> Calibration:
@@ -315,15 +344,20 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     simulation starts from; its active customers give ``customers.initial`` and segment shares
     (default: the export date). ``sla_h``: first-response target (default: the schema's).
     """
-    notes: list[str] = []
     c, t = customers, tickets
+    notes: list[str] = [*c.notes, *t.notes]
+    if not observed_from:
+        _isolated_tickets(t, [t.opened_h], side="before")
+    if not export_date:
+        activity_end = _isolated_tickets(t, [t.opened_h, t.first_response_h, t.resolved_h], side="after")
+        c = _dates_after_activity(c, activity_end, notes)
     all_dates = [c.signup_h, c.cancel_h, t.opened_h, t.first_response_h, t.resolved_h]
     latest = float(max(np.nanmax(d) if np.isfinite(d).any() else -np.inf for d in all_dates))
     export_h = parse_date(export_date, what="--export-date") if export_date else latest
     if export_date and latest > export_h + 1e-9:
         late = sum(int(np.count_nonzero(d > export_h + 1e-9)) for d in all_dates)
         raise CalibrationError([f"--export-date {export_date}: {late:,} dates in the files are later "
-                             f"(the latest is {iso(latest)})"], "command line")
+                                f"(the latest is {iso(latest)})"], "command line")
     # default window start: midnight (UTC) of the first ticket's day, so date-only signups line up
     w0 = (parse_date(observed_from, what="--observed-from") if observed_from
           else math.floor(float(np.nanmin(t.opened_h)) / 24.0) * 24.0)
@@ -336,6 +370,12 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     if not (0 < sla <= 720):
         raise CalibrationError([f"--sla-h: expected hours in (0, 720], got {sla:g}"], "command line")
 
+    # the desk first: its temporaries are gone before the customer arrays are made (peak memory)
+    desk_notes: list[str] = []
+    handle, wait_stats, patience, staffing_level, agents = _desk(t, sla=sla, export_h=export_h,
+                                                                 window_months=window_months, notes=desk_notes)
+    release_free_memory()
+
     # --- segments ---------------------------------------------------------------------------------
     seg_names, seg_code = _segment_order(c)
     k = len(seg_names)
@@ -346,6 +386,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     end_h = np.where(np.isnan(c.cancel_h), np.inf, c.cancel_h)
     active_at = (c.signup_h < as_of_h) & (end_h >= as_of_h)
     n_active = int(active_at.sum())
+    del end_h
     if n_active == 0:
         raise CalibrationError([f"no customer is active on the as-of date {iso(as_of_h)} (signed up before it and "
                              "not cancelled by then): choose another --as-of"], c.source)
@@ -359,22 +400,9 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     is_cens = ~churned_any & in_window
 
     # --- tickets and exposure ---------------------------------------------------------------------
-    span_lo = np.maximum(c.signup_h, w0)
-    span_hi = np.minimum(np.where(churned_any, c.cancel_h, export_h), export_h)
-    exposure_m = np.clip(span_hi - span_lo, 0, None) / MONTH_H
-    idx = pd.Index(c.id).get_indexer(t.customer)
-    known = idx >= 0
-    unknown = int((~known).sum())
-    ci = np.where(known, idx, 0)
-    in_span = known & (t.opened_h >= span_lo[ci]) & (t.opened_h <= span_hi[ci])
-    outside = int((known & ~in_span).sum())
-    tickets_by_seg = np.bincount(seg_code[ci[in_span]], minlength=k)
-    if unknown:
-        notes.append(f"{unknown:,} tickets name customers not in {Path(c.source).name} (trial users or other "
-                     "accounts): used for waits and handle times, not for ticket rates")
-    if outside:
-        notes.append(f"{outside:,} tickets fall outside their customer's paid span or the window (e.g. during "
-                     "a trial): used for waits and handle times, not for ticket rates")
+    exposure_m, tickets_by_seg, n_in_rates, unknown = _tickets_in_spans(c, t, w0=w0, export_h=export_h,
+                                                                       seg_code=seg_code, k=k, notes=notes)
+    release_free_memory()
 
     # fees: which scheme the data look like
     base_ask = HelpSeeking().base_ask_prob
@@ -391,7 +419,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     if t.satisfaction is not None and np.isfinite(t.satisfaction).any():
         has = np.isfinite(t.satisfaction)
         order = np.argsort(t.opened_h[has], kind="stable")
-        frame = pd.DataFrame({"c": t.customer[has][order], "s": t.satisfaction[has][order]})
+        frame = pd.DataFrame({"c": codes(t.customer.filter(pa.array(has)))[order], "s": t.satisfaction[has][order]})
         latest_score = frame.groupby("c", sort=False)["s"].last().to_numpy()
         levels, scale = _ladder_levels(latest_score, source=t.source)
         n_sc = len(levels)
@@ -482,7 +510,59 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     cohorts = _cohort_table(c, w0=w0, export_h=export_h, churn_t=churn_t, tenure=tenure, is_churn=is_churn)
     retention_rate = _retention_rate(c, w0=w0, export_h=export_h)
 
-    # --- desk: handle times, waits, patience, staffing ----------------------------------------------
+    notes += desk_notes
+
+    window = {"export_date": iso(export_h), "observed_from": iso(w0), "as_of": iso(as_of_h),
+              "window_months": f"{window_months:.2f}"}
+    counts = {"customers": len(c), "tickets": len(t), "active_as_of": n_active, "segments": k,
+              "tickets_in_rates": n_in_rates, "tickets_unknown_customer": unknown,
+              "tickets_charged": int(charged.sum())}
+    channel_counts = None
+    if t.channel is not None:
+        ch, n_ch = np.unique(t.channel[t.channel != ""].astype(str), return_counts=True)
+        channel_counts = {str(x): int(y) for x, y in zip(ch, n_ch)}
+    return Calibration(
+        segments=segments, handle=handle, waits=wait_stats, patience=patience,
+        staffing_level=staffing_level, agents=agents, ladder=ladder_est, ladder_shares=ladder_shares,
+        ladder_se=ladder_se, sbg_all=sbg_all, cohorts=cohorts, retention_rate_pct=retention_rate, window=window,
+        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median,
+        fees_present=fees is not None, channel_counts=channel_counts,
+        funding_sigma=math.sqrt(log_ss / log_df) if log_df > 0 else None, notes=notes,
+    )
+
+
+
+
+def _tickets_in_spans(c: CustomerTable, t: TicketTable, *, w0: float, export_h: float, seg_code: np.ndarray,
+                      k: int, notes: list[str]) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Paid customer-months in the window per customer, tickets per segment inside them, and the counts
+    (tickets counted, tickets of unknown customers). Zero tickets counted is an error."""
+    churned_any = np.isfinite(c.cancel_h)
+    span_lo = np.maximum(c.signup_h, w0)
+    span_hi = np.minimum(np.where(churned_any, c.cancel_h, export_h), export_h)
+    exposure_m = np.clip(span_hi - span_lo, 0, None) / MONTH_H
+    idx = match_ids(t.customer, c.id)
+    known = idx >= 0
+    unknown = int((~known).sum())
+    ci = np.where(known, idx, 0)
+    in_span = known & (t.opened_h >= span_lo[ci]) & (t.opened_h <= span_hi[ci])
+    outside = int((known & ~in_span).sum())
+    tickets_by_seg = np.bincount(seg_code[ci[in_span]], minlength=k)
+    if unknown:
+        notes.append(f"{unknown:,} tickets name customers not in {Path(c.source).name} (trial users or other "
+                     "accounts): used for waits and handle times, not for ticket rates")
+    if outside:
+        notes.append(f"{outside:,} tickets fall outside their customer's paid span or the window (e.g. during "
+                     "a trial): used for waits and handle times, not for ticket rates")
+    if not in_span.any():
+        _no_matched_tickets(c, t, known=known, w0=w0, export_h=export_h)
+    return exposure_m, tickets_by_seg, int(in_span.sum()), unknown
+
+
+def _desk(t: TicketTable, *, sla: float, export_h: float, window_months: float,
+          notes: list[str]) -> tuple[HandleFit | None, WaitStats | None, Estimate | None, Estimate | None, int | None]:
+    """Handle times, waits, patience and staffing from the tickets alone: (handle, waits, patience,
+    staffing level, Erlang C agents)."""
     answered = np.isfinite(t.first_response_h)
     waits = t.first_response_h[answered] - t.opened_h[answered]
     handle = None
@@ -536,26 +616,77 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
                                                      hi=int(schema_bound(Support, "agents", "le")))
     else:
         notes.append("fewer than 2 answered tickets: wait, patience and staffing defaults kept")
-
-    window = {"export_date": iso(export_h), "observed_from": iso(w0), "as_of": iso(as_of_h),
-              "window_months": f"{window_months:.2f}"}
-    counts = {"customers": len(c), "tickets": len(t), "active_as_of": n_active, "segments": k,
-              "tickets_in_rates": int(in_span.sum()), "tickets_unknown_customer": unknown,
-              "tickets_charged": int(charged.sum())}
-    channel_counts = None
-    if t.channel is not None:
-        ch, n_ch = np.unique(t.channel[t.channel != ""].astype(str), return_counts=True)
-        channel_counts = {str(x): int(y) for x, y in zip(ch, n_ch)}
-    return Calibration(
-        segments=segments, handle=handle, waits=wait_stats, patience=patience,
-        staffing_level=staffing_level, agents=agents, ladder=ladder_est, ladder_shares=ladder_shares,
-        ladder_se=ladder_se, sbg_all=sbg_all, cohorts=cohorts, retention_rate_pct=retention_rate, window=window,
-        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median,
-        fees_present=fees is not None, channel_counts=channel_counts,
-        funding_sigma=math.sqrt(log_ss / log_df) if log_df > 0 else None, notes=notes,
-    )
+    return handle, wait_stats, patience, staffing_level, agents
 
 
+def _isolated_tickets(t: TicketTable, columns: list[np.ndarray], *, side: Literal["before", "after"]) -> float:
+    """Refuse a few ticket times a year or more apart from all the others (typos such as 2042 for 2024).
+
+    The default window runs from the first ticket to the latest date, so one typo would stretch it
+    by years and shrink every rate. Looks for the widest gap among the outermost
+    ``ISOLATED_SHARE`` of the times on ``side``; returns the last (or first) time that remains.
+    """
+    x = np.concatenate([col[np.isfinite(col)] for col in columns])
+    k = min(len(x) - 1, max(len(columns), int(len(x) * ISOLATED_SHARE)))  # one ticket gives a time per column
+    if k < 1:
+        return float(x.max() if side == "after" else x.min())
+    tail = np.sort(np.partition(x, -k - 1)[-k - 1:] if side == "after" else np.partition(x, k)[: k + 1])
+    gaps = np.diff(tail)
+    j = int(np.argmax(gaps))
+    if gaps[j] < ISOLATED_GAP_H:
+        return float(tail[-1] if side == "after" else tail[0])
+    edge = tail[j] if side == "after" else tail[j + 1]
+    names = ("opened", "first_response", "resolved")
+    lines = []
+    for name, col in zip(names, columns):
+        bad = np.flatnonzero(col > edge if side == "after" else col < edge)
+        header = shown(t.headers.get(name, name))
+        for i in bad[: MAX_LISTED_DATES]:
+            lines.append(f"{row_label(int(i), t.lines_match)}, column {header}: {iso(col[i])} lies more than a year "
+                         f"{side} every other ticket (they {'end' if side == 'after' else 'start'} {iso(edge)}): a typo? "
+                         f"(if it is right, give --{'export-date' if side == 'after' else 'observed-from'})")
+        if len(bad) > MAX_LISTED_DATES:
+            lines.append(f"... and {len(bad) - MAX_LISTED_DATES:,} more in column {header}")
+    raise CalibrationError(lines, t.source)
+
+
+def _dates_after_activity(c: CustomerTable, activity_end_h: float, notes: list[str]) -> CustomerTable:
+    """Signups well after the last ticket activity are errors; cancel dates that far ahead mean 'still active'."""
+    limit = activity_end_h + AHEAD_SLACK_H
+    late_signup = np.flatnonzero(c.signup_h > limit)
+    if len(late_signup):
+        header = shown(c.headers.get("signup_date", "signup_date"))
+        lines = [f"{row_label(int(i), c.lines_match)}, column {header}: {iso(c.signup_h[i])} is more than 31 days "
+                 f"after the last ticket activity ({iso(activity_end_h)}): a typo? (if the files were exported at "
+                 "different times, give --export-date)" for i in late_signup[:MAX_LISTED_DATES]]
+        if len(late_signup) > MAX_LISTED_DATES:
+            lines.append(f"... and {len(late_signup) - MAX_LISTED_DATES:,} more signups that late")
+        raise CalibrationError(lines, c.source)
+    late_cancel = np.flatnonzero(c.cancel_h > limit)
+    if not len(late_cancel):
+        return c
+    i = int(late_cancel[0])
+    notes.append(f"{len(late_cancel):,} cancel dates lie more than 31 days after the last ticket activity "
+                 f"({iso(activity_end_h)}; e.g. {row_label(i, c.lines_match)}: {iso(c.cancel_h[i])}) and are read as "
+                 "'not cancelled by the export': those customers count as still active")
+    cancel = c.cancel_h.copy()
+    cancel[late_cancel] = np.nan
+    return replace(c, cancel_h=cancel)
+
+
+def _no_matched_tickets(c: CustomerTable, t: TicketTable, *, known: np.ndarray, w0: float, export_h: float) -> None:
+    """No ticket can count towards a ticket rate: say why, naming the columns and a few ids."""
+    t_col = shown(t.headers.get("customer_id", "customer_id"))
+    c_col = shown(c.headers.get("customer_id", "customer_id"))
+    if not known.any():
+        ticket_ids = ", ".join(shown(v) for v in t.customer.unique()[:3].to_pylist())
+        customer_ids = ", ".join(shown(v) for v in c.id[:3].to_pylist())
+        raise CalibrationError([f"no ticket's customer id (column {t_col}) matches a customer id in "
+                                f"{Path(c.source).name} (column {c_col}): tickets name {ticket_ids}, ...; customers "
+                                f"are {customer_ids}, ...; issue rates would be 0"], t.source)
+    raise CalibrationError([f"none of the {int(known.sum()):,} tickets of known customers (column {t_col}) was opened "
+                            f"within its customer's paid span inside the window {iso(w0)} to {iso(export_h)}: check "
+                            "the dates, or --observed-from and --export-date; issue rates would be 0"], t.source)
 
 
 def _segment_order(c: CustomerTable) -> tuple[list[str], np.ndarray]:
@@ -582,18 +713,21 @@ def _cohort_table(c: CustomerTable, *, w0: float, export_h: float, churn_t: np.n
     inside = c.signup_h >= w0
     if not inside.any():
         return pd.DataFrame(columns=["cohort", "customers"])
-    stamps = pd.to_datetime(c.signup_h[inside] * 3600, unit="s")
-    month = stamps.strftime("%Y-%m").to_numpy()
-    frame = pd.DataFrame({"cohort": month, "churn": is_churn[inside], "t": churn_t[inside], "c": tenure[inside],
-                          "signup": c.signup_h[inside]})
+    signup = c.signup_h[inside]
+    month = np.round(signup * 3600).astype(np.int64).astype("datetime64[s]").astype("datetime64[M]")
+    cohorts, which = np.unique(month, return_inverse=True)
+    n0 = np.bincount(which)
+    last_signup = np.full(len(cohorts), -np.inf)
+    np.maximum.at(last_signup, which, signup)
+    seen = np.floor((export_h - last_signup) / MONTH_H + PERIOD_SLACK)
+    churn, t, ten = is_churn[inside], churn_t[inside], tenure[inside]
+    alive = [np.bincount(which, weights=(churn & (t > p)) | (~churn & (ten >= p)), minlength=len(cohorts))
+             for p in range(1, PERIODS_SHOWN + 1)]
     rows = []
-    for cohort, g in frame.groupby("cohort", sort=True):
-        n0 = len(g)
-        seen = int(math.floor((export_h - g["signup"].max()) / MONTH_H + PERIOD_SLACK))
-        row: dict[str, Any] = {"cohort": cohort, "customers": n0}
+    for j, label in enumerate(np.datetime_as_string(cohorts, unit="M")):
+        row: dict[str, Any] = {"cohort": str(label), "customers": int(n0[j])}
         for p in range(1, PERIODS_SHOWN + 1):
-            alive = int(((g["churn"] & (g["t"] > p)) | (~g["churn"] & (g["c"] >= p))).sum())
-            row[f"m{p}"] = round(100.0 * alive / n0, 1) if p <= seen else None
+            row[f"m{p}"] = round(100.0 * alive[p - 1][j] / n0[j], 1) if p <= seen[j] else None
         rows.append(row)
     return pd.DataFrame(rows)
 

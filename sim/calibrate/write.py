@@ -11,28 +11,76 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
+import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomli_w
 
 from sim.calibrate import fits as sbg
 from sim.calibrate.estimate import PERIODS_SHOWN, Calibration, Estimate, clamp_to_schema, schema_bound
+from sim.calibrate.ingest import CalibrationError
 from sim.output.files import atomic_write
 from sim.params.scenario import load_text
-from sim.params.schema import LADDER, Customers, HelpSeeking, Pricing, Segment, Support
+from sim.params.schema import LADDER, Customers, HelpSeeking, Meta, Pricing, Segment, Support
+
+NAME_CHARS = int(schema_bound(Meta, "name", "max_length"))
+DESCRIPTION_CHARS = int(schema_bound(Meta, "description", "max_length"))
 
 
-def _num(v: float, digits: int = 6) -> str:
-    """A TOML float with ``digits`` significant digits (always with a decimal point or exponent)."""
-    s = format(float(v), f".{digits}g")
-    return s if any(ch in s for ch in ".en") else s + ".0"
+def _round(v: float, digits: int = 6) -> float:
+    """A float cut to ``digits`` significant digits (what the file shows)."""
+    return float(format(float(v), f".{digits}g"))
 
 
-def _line(key: str, value: str, comment: str = "") -> str:
-    comment = " ".join(comment.split())
-    return f"{key} = {value}" + (f"  # {comment}" if comment else "")
+def _text(value: str, limit: int | None = None) -> str:
+    """User text for a TOML string: surrogates (undecodable bytes in a file name) replaced, cut to ``limit``."""
+    clean = value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    return clean[:limit] if limit is not None else clean
+
+
+def comment_text(text: str) -> str:
+    """Text that is safe after ``#``: every control or line-breaking character becomes a space, runs of space
+    collapse, surrogates are replaced. TOML ends a comment at a newline, so without this a value from a CSV
+    file (a plan name, a file name) could start a line of its own and become a setting."""
+    out = []
+    for ch in _text(text):
+        cat = unicodedata.category(ch)
+        out.append(" " if cat in ("Cc", "Zl", "Zp") else ch)
+    return " ".join("".join(out).split())
+
+
+def _value(v: Any) -> str:
+    """One TOML value, written by tomli_w (strings escaped by the library, never by hand); lists on one line."""
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return tomli_w.dumps({"v": v})[len("v = "):].rstrip("\n")
+
+
+class _Doc:
+    """The scenario file being built: the lines written and, alongside, the data they must parse back to."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.data: dict[str, Any] = {}
+        self.table: dict[str, Any] = self.data
+
+    def section(self, name: str) -> None:
+        self.lines += ["", f"[{name}]"]
+        self.table = self.data.setdefault(name, {})
+
+    def segment(self) -> None:
+        self.lines += ["", "[[customers.segments]]"]
+        self.table = {}
+        self.data.setdefault("customers", {}).setdefault("segments", []).append(self.table)
+
+    def put(self, key: str, value: Any, comment: str = "") -> None:
+        self.table[key] = value
+        note = comment_text(comment)
+        self.lines.append(f"{key} = {_value(value)}" + (f"  # {note}" if note else ""))
 
 
 def _fixed_sum(values: list[float], digits: int = 6) -> list[float]:
@@ -46,159 +94,157 @@ def _fixed_sum(values: list[float], digits: int = 6) -> list[float]:
 def scenario_text(cal: Calibration, *, name: str) -> str:
     """The scenario as TOML: a header on retention and data, then every section with commented estimates.
 
-    The body is built first, since clamping a value into the schema range adds a note to the header
-    (and to ``cal.notes``).
+    Values are written by a TOML writer (tomli_w), comments cleaned by :func:`comment_text`, and the
+    text is parsed back and compared with the values meant: nothing in the exports can add or
+    change a setting. The body is built first, since clamping a value into the schema range adds
+    a note to the header (and to ``cal.notes``).
     """
     notes = cal.notes
-    sources = cal.sources
+    files = [Path(src).name for src in cal.sources]
     n_active = cal.counts["active_as_of"]
     charged_share, fee_median, fees_present = cal.charged_share, cal.fee_median_usd, cal.fees_present
 
-    def put(value: float, model: Any, fld: str, label: str, digits: int = 6) -> str:
-        return _num(clamp_to_schema(value, model, fld, notes, label), digits)
+    def put(value: float, model: Any, fld: str, label: str, digits: int = 6) -> float:
+        return _round(clamp_to_schema(value, model, fld, notes, label), digits)
 
     w = cal.window
-    body = [
-        "",
-        "[scenario]",
-        _line("name", json.dumps(name[:80])),
-        _line("description", json.dumps(f"Calibrated from {Path(sources[0]).name} and {Path(sources[1]).name}, "
-                                        f"{w['observed_from']} to {w['export_date']}.")),
-        "",
-        "[customers]",
-        _line("initial", str(int(clamp_to_schema(n_active, Customers, "initial", notes, "customers.initial"))),
-              f"customers active on {w['as_of']} (signed up before it, not cancelled by then): the population "
-              "the simulation starts from"),
-    ]
+    doc = _Doc()
+    doc.section("scenario")
+    doc.put("name", _text(name, NAME_CHARS))
+    doc.put("description", _text(f"Calibrated from {files[0]} and {files[1]}, {w['observed_from']} to "
+                                 f"{w['export_date']}.", DESCRIPTION_CHARS))
+    doc.section("customers")
+    doc.put("initial", int(clamp_to_schema(n_active, Customers, "initial", notes, "customers.initial")),
+            f"customers active on {w['as_of']} (signed up before it, not cancelled by then): the population "
+            "the simulation starts from")
     if cal.funding_sigma is not None:
-        body.append(_line("funding_sigma", put(cal.funding_sigma, Customers, "funding_sigma",
-                                               "customers.funding_sigma", 4),
-                          "pooled within-segment sd of log funding"))
+        doc.put("funding_sigma", put(cal.funding_sigma, Customers, "funding_sigma", "customers.funding_sigma", 4),
+                "pooled within-segment sd of log funding")
     shares = _fixed_sum([s.share.value for s in cal.segments])
     top = len(cal.segments) - 1
     max_rank = int(schema_bound(Segment, "tier_priority", "le"))
     for i, (s, share) in enumerate(zip(cal.segments, shares)):
         label = f"customers.segments.{i}"
         churn_note = f"; observed monthly churn {s.churn_monthly.comment()}" if s.churn_monthly.se else ""
-        body += [
-            "",
-            "[[customers.segments]]",
-            _line("name", json.dumps(s.name), f"plans: {', '.join(s.plans)}"[:300] if s.plans != [s.name] else ""),
-            _line("share", _num(share), s.share.comment()),
-            _line("plan_price_usd_per_month", put(s.price.value, Segment, "plan_price_usd_per_month",
-                                                  f"{label}.plan_price_usd_per_month"), s.price.comment()),
-            _line("issue_rate_per_month", put(s.issue_rate.value, Segment, "issue_rate_per_month",
-                                              f"{label}.issue_rate_per_month"), s.issue_rate.comment()),
-            _line("base_churn_per_month", put(s.base_churn.value, Segment, "base_churn_per_month",
-                                              f"{label}.base_churn_per_month"), s.base_churn.comment() + churn_note),
-            _line("tier_priority", str(min(len(cal.segments) - i, max_rank)),
-                  "rank by price, dearest first (assumption; used only by tiered policies)"),
-            _line("is_top_plan", "true" if (i == top and top > 0) else "false",
-                  "the dearest segment" if (i == top and top > 0) else ""),
-        ]
+        doc.segment()
+        doc.put("name", _text(s.name), f"plans: {', '.join(s.plans)}"[:300] if s.plans != [s.name] else "")
+        doc.put("share", _round(share), s.share.comment())
+        doc.put("plan_price_usd_per_month", put(s.price.value, Segment, "plan_price_usd_per_month",
+                                                f"{label}.plan_price_usd_per_month"), s.price.comment())
+        doc.put("issue_rate_per_month", put(s.issue_rate.value, Segment, "issue_rate_per_month",
+                                            f"{label}.issue_rate_per_month"), s.issue_rate.comment())
+        doc.put("base_churn_per_month", put(s.base_churn.value, Segment, "base_churn_per_month",
+                                            f"{label}.base_churn_per_month"), s.base_churn.comment() + churn_note)
+        doc.put("tier_priority", min(len(cal.segments) - i, max_rank),
+                "rank by price, dearest first (assumption; used only by tiered policies)")
+        doc.put("is_top_plan", i == top and top > 0, "the dearest segment" if (i == top and top > 0) else "")
         if s.big_name_share is not None:
-            body.append(_line("big_name_share", _num(s.big_name_share.value), s.big_name_share.comment()))
+            doc.put("big_name_share", _round(s.big_name_share.value), s.big_name_share.comment())
         if s.funding_median is not None:
-            body.append(_line("funding_median_usd", put(s.funding_median.value, Segment, "funding_median_usd",
-                                                        f"{label}.funding_median_usd"), s.funding_median.comment()))
-    body += ["", "[pricing]"]
+            doc.put("funding_median_usd", put(s.funding_median.value, Segment, "funding_median_usd",
+                                              f"{label}.funding_median_usd"), s.funding_median.comment())
+    doc.section("pricing")
     if charged_share > 0:
-        body += [
-            _line("scheme", '"per_ticket"', f"{charged_share:.1%} of tickets carry a fee "
-                  f"({cal.counts['tickets_charged']:,} rows); a free allowance is not inferred"),
-            _line("per_ticket_fee_usd", put(fee_median, Pricing, "per_ticket_fee_usd", "pricing.per_ticket_fee_usd"),
-                  "median fee of charged tickets"),
-        ]
+        doc.put("scheme", "per_ticket", f"{charged_share:.1%} of tickets carry a fee "
+                f"({cal.counts['tickets_charged']:,} rows); a free allowance is not inferred")
+        doc.put("per_ticket_fee_usd", put(fee_median, Pricing, "per_ticket_fee_usd", "pricing.per_ticket_fee_usd"),
+                "median fee of charged tickets")
     else:
-        body.append(_line("scheme", '"flat"', "no ticket carries a fee" if fees_present
-                          else "no fee column: support assumed included"))
-    body += [
-        "",
-        "[help_seeking]",
-        _line("base_ask_prob", _num(HelpSeeking().base_ask_prob), "schema default, not identifiable from tickets "
-              "alone: issue rates above are ticket rates divided by it"),
-        "",
-        "[support]",
-    ]
+        doc.put("scheme", "flat", "no ticket carries a fee" if fees_present else
+                "no fee column: support assumed included")
+    doc.section("help_seeking")
+    doc.put("base_ask_prob", _round(HelpSeeking().base_ask_prob), "schema default, not identifiable from tickets "
+            "alone: issue rates above are ticket rates divided by it")
+    doc.section("support")
     if cal.staffing_level is not None:
-        body.append(_line("staffing", '"erlang"', "staff each month for the observed service level"))
-        body.append(_line("staffing_service_level", _num(cal.staffing_level.value, 4), cal.staffing_level.comment()))
+        doc.put("staffing", "erlang", "staff each month for the observed service level")
+        doc.put("staffing_service_level", _round(cal.staffing_level.value, 4), cal.staffing_level.comment())
         if cal.agents is not None:
-            body.append(_line("agents", str(cal.agents), "Erlang C agents for the average month at that service "
-                              "level (used under fixed staffing)"))
+            doc.put("agents", int(cal.agents), "Erlang C agents for the average month at that service level "
+                    "(used under fixed staffing)")
             if cal.agents > Support().max_agents:
-                body.append(_line("max_agents", str(int(min(2 * cal.agents, schema_bound(Support, "max_agents", "le")))),
-                                  "room above the Erlang C estimate"))
+                doc.put("max_agents", int(min(2 * cal.agents, schema_bound(Support, "max_agents", "le"))),
+                        "room above the Erlang C estimate")
     wt = cal.waits
     sla_h = wt.sla_h if wt else Support().sla_target_h
-    body.append(_line("sla_target_h", _num(sla_h), "the first-response target the service level is measured against"
-                      + (f"; observed waits mean {wt.mean_h:.3g} h (SE {wt.mean_se:.2g}), p90 {wt.p90_h:.3g} h "
-                         f"(95% CI {wt.p90_ci[0]:.3g} to {wt.p90_ci[1]:.3g}), {wt.answered:,} answered, "
-                         f"{wt.abandoned:,} abandoned" if wt else "")))
+    doc.put("sla_target_h", _round(sla_h), "the first-response target the service level is measured against"
+            + (f"; observed waits mean {wt.mean_h:.3g} h (SE {wt.mean_se:.2g}), p90 {wt.p90_h:.3g} h "
+               f"(95% CI {wt.p90_ci[0]:.3g} to {wt.p90_ci[1]:.3g}), {wt.answered:,} answered, "
+               f"{wt.abandoned:,} abandoned" if wt else ""))
     if cal.handle is not None:
         h = cal.handle
         fit_note = (f"MLE fits of {h.n:,} handle times: exponential KS D {h.exp_ks:.3f} AIC {h.exp_aic:.1f}; "
                     f"lognormal KS D {h.lognormal_ks:.3f} AIC {h.lognormal_aic:.1f} (mu {h.lognormal_mu:.3g}, "
                     f"sigma {h.lognormal_sigma:.3g}); lower AIC chosen")
-        body.append(_line("handle_time_dist", json.dumps(h.chosen), fit_note))
-        body.append(_line("handle_time_mean_h", put(h.mean_h, Support, "handle_time_mean_h", "support.handle_time_mean_h"),
-                          Estimate(h.mean_h, h.mean_se, h.n, f"mean of the {h.chosen} fit (sample mean "
-                                   f"{h.sample_mean_h:.4g} h)").comment()))
+        doc.put("handle_time_dist", h.chosen, fit_note)
+        doc.put("handle_time_mean_h", put(h.mean_h, Support, "handle_time_mean_h", "support.handle_time_mean_h"),
+                Estimate(h.mean_h, h.mean_se, h.n, f"mean of the {h.chosen} fit (sample mean "
+                         f"{h.sample_mean_h:.4g} h)").comment())
         if h.chosen == "lognormal":
-            body.append(_line("handle_time_cv", put(h.cv, Support, "handle_time_cv", "support.handle_time_cv"),
-                              Estimate(h.cv, h.cv_se, h.n, "sqrt(exp(sigma^2) - 1) of the lognormal fit").comment()))
+            doc.put("handle_time_cv", put(h.cv, Support, "handle_time_cv", "support.handle_time_cv"),
+                    Estimate(h.cv, h.cv_se, h.n, "sqrt(exp(sigma^2) - 1) of the lognormal fit").comment())
     if cal.patience is not None:
-        body.append(_line("patience_mean_h", put(cal.patience.value, Support, "patience_mean_h",
-                                                 "support.patience_mean_h"), cal.patience.comment()))
-    body += ["", "[satisfaction]"]
-    shares_text = "[" + ", ".join(_num(x) for x in _fixed_sum(cal.ladder_shares)) + "]"
+        doc.put("patience_mean_h", put(cal.patience.value, Support, "patience_mean_h", "support.patience_mean_h"),
+                cal.patience.comment())
+    doc.section("satisfaction")
+    shares_written = [_round(x) for x in _fixed_sum(cal.ladder_shares)]
     if cal.ladder is not None:
         detail = ", ".join(f"{lv} {p:.3f} SE {se:.3f}" for lv, p, se in zip(LADDER, cal.ladder_shares, cal.ladder_se))
-        body.append(_line("initial_shares", shares_text,
-                          f"{cal.ladder.how} ({detail}), from {cal.ladder.rows:,} scored tickets"))
+        doc.put("initial_shares", shares_written, f"{cal.ladder.how} ({detail}), from {cal.ladder.rows:,} scored "
+                "tickets")
     else:
-        body.append(_line("initial_shares", shares_text, "schema default: no satisfaction scores"))
+        doc.put("initial_shares", shares_written, "schema default: no satisfaction scores")
     if any(s.vip_share is not None for s in cal.segments):
         n_vip = sum(round(s.vip_share * s.customers) for s in cal.segments if s.vip_share is not None)
-        body += ["", "[vip]", _line("enabled", "true" if n_vip > 0 else "false",
-                                    f"{n_vip:,} customers flagged VIP; the selection rules keep their defaults")]
+        doc.section("vip")
+        doc.put("enabled", n_vip > 0, f"{n_vip:,} customers flagged VIP; the selection rules keep their defaults")
 
     head = [
-        f"# Calibrated by `supportsim calibrate` from {Path(sources[0]).name} ({cal.counts['customers']:,} rows) "
-        f"and {Path(sources[1]).name} ({cal.counts['tickets']:,} rows).",
-        f"# Window: {w['observed_from']} to {w['export_date']} ({w['window_months']} months of 730 h); "
+        f"Calibrated by `supportsim calibrate` from {files[0]} ({cal.counts['customers']:,} rows) "
+        f"and {files[1]} ({cal.counts['tickets']:,} rows).",
+        f"Window: {w['observed_from']} to {w['export_date']} ({w['window_months']} months of 730 h); "
         f"the simulation starts from the customers active on {w['as_of']}.",
-        "# Each estimated value says: estimate (SE, 95% CI) from N rows: how. Parameters without a comment keep",
-        "# the schema default (docs/parameters.md); docs/calibration.md explains every mapping.",
-        "#",
-        "# Retention (shifted-beta-geometric, Fader & Hardie 2007; periods of 730 h from each signup):",
+        "Each estimated value says: estimate (SE, 95% CI) from N rows: how. Parameters without a comment keep",
+        "the schema default (docs/parameters.md); docs/calibration.md explains every mapping.",
+        "",
+        "Retention (shifted-beta-geometric, Fader & Hardie 2007; periods of 730 h from each signup):",
     ]
     if cal.sbg_all is not None:
         f = cal.sbg_all
         surv = f.survival(np.array([1, 3, 6, 12, 24]))
         head += [
-            f"#   all customers: {f.summary()}; {f.customers:,} customers, {f.churned:,} cancellations.",
-            "#   projected survival after 1/3/6/12/24 months: " + ", ".join(f"{x:.1%}" for x in surv)
+            f"  all customers: {f.summary()}; {f.customers:,} customers, {f.churned:,} cancellations.",
+            "  projected survival after 1/3/6/12/24 months: " + ", ".join(f"{x:.1%}" for x in surv)
             + f"; retention at renewal 1/12/24: {f.retention(1):.1%}, {f.retention(12):.1%}, {f.retention(24):.1%}.",
         ]
     for s in cal.segments:
         if s.sbg is not None:
-            head.append(f"#   {s.name}: {s.sbg.summary()}; exposure churn {s.churn_monthly.value:.4g}/month.")
+            head.append(f"  {comment_text(s.name)}: {s.sbg.summary()}; exposure churn "
+                        f"{s.churn_monthly.value:.4g}/month.")
     head += [
-        "#   Mapping: the scenario's churn is a constant monthly hazard per customer given the ladder level, so",
-        "#   base_churn_per_month reproduces the exposure-weighted monthly churn (cancellations / renewal",
-        "#   opportunities), not the first-period churn alpha/(alpha+beta) of a new cohort. The sBG curve shows",
-        "#   how retention rises with tenure; the scenario reproduces that only through segments and ladder moves.",
+        "  Mapping: the scenario's churn is a constant monthly hazard per customer given the ladder level, so",
+        "  base_churn_per_month reproduces the exposure-weighted monthly churn (cancellations / renewal",
+        "  opportunities), not the first-period churn alpha/(alpha+beta) of a new cohort. The sBG curve shows",
+        "  how retention rises with tenure; the scenario reproduces that only through segments and ladder moves.",
     ]
     if cal.retention_rate_pct is not None:
-        head.append(f"# Monthly retention rate ((C - B) / A) x 100: {cal.retention_rate_pct.comment()}.")
+        head.append(f"Monthly retention rate ((C - B) / A) x 100: {cal.retention_rate_pct.comment()}.")
     if cal.channel_counts:
         total = sum(cal.channel_counts.values())
-        head.append("# Channels (one desk in the model): "
-                    + ", ".join(f"{a} {b / total:.0%}" for a, b in cal.channel_counts.items()) + ".")
-    head += [f"# Note: {note}." for note in notes]
-    return "\n".join(head + body) + "\n"
-
+        head.append("Channels (one desk in the model): "
+                    + ", ".join(f"{comment_text(a)} {b / total:.0%}" for a, b in cal.channel_counts.items()) + ".")
+    head += [f"Note: {note}." for note in notes]
+    # every header line is cleaned whole; the leading spaces of the indented ones are kept
+    lines = [("#" + ("   " if line.startswith("  ") else " ") + comment_text(line)).rstrip() for line in head]
+    text = "\n".join(lines + doc.lines) + "\n"
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        parsed = None
+    if parsed != doc.data:  # the written text must mean exactly the values chosen above
+        raise CalibrationError(["internal error: the scenario text does not read back as the values written; "
+                                "please report this with the input files"], "calibrated scenario")
+    return text
 
 
 def render(cal: Calibration, *, name: str = "calibrated") -> Calibration:

@@ -24,6 +24,9 @@ from sim.calibrate import (
 )
 from sim.calibrate import fits as sbg
 from sim.calibrate.estimate import PERIODS_SHOWN
+from sim.calibrate.ingest import shown
+from sim.calibrate.write import comment_text
+from sim.params.scenario import ScenarioError
 from sim.params.schema import LADDER
 
 
@@ -54,7 +57,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    if args.cohort:
+    if args.cohort is not None:
         if args.horizon < 1 or args.horizon > 1000:
             raise CalibrationError([f"--horizon: expected 1 to 1000 periods, got {args.horizon}"], "command line")
         f, table = cohort_report(parse_cohort(args.cohort), horizon=args.horizon)
@@ -65,16 +68,38 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                                     ("--out", args.out)) if v is None]
     if missing:
         raise CalibrationError([f"missing {', '.join(missing)}: calibrate needs --customers, --tickets and --out "
-                             "(or --cohort N0,N1,...)"], "command line")
-    cal = calibrate_files(customers=args.customers, tickets=args.tickets, as_of=args.as_of,
-                          observed_from=args.observed_from, export_date=args.export_date, sla_h=args.sla_h,
-                          name=args.name)
+                                "(or --cohort N0,N1,...)"], "command line")
+    _check_outputs(args)
+    try:
+        cal = calibrate_files(customers=args.customers, tickets=args.tickets, as_of=args.as_of,
+                              observed_from=args.observed_from, export_date=args.export_date, sla_h=args.sla_h,
+                              name=args.name)
+    except (ScenarioError, OSError):  # messages of our own, and disk errors (main: one line, exit 1)
+        raise
+    except Exception as exc:  # noqa: BLE001
+        # Not a message we wrote: still one line and exit 2, never a traceback (issue 16).
+        raise CalibrationError([f"could not calibrate from these files ({type(exc).__name__}: {shown(str(exc))}); "
+                                "please report it with the files"], str(args.customers)) from None
     write_scenario(cal, args.out)
     if args.report:
         write_report(cal, args.report)
     if not args.quiet:
         _print_calibration(cal, args.out)
     return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--out and --report must be files that are not folders and not one of the inputs."""
+    inputs = {Path(args.customers).resolve(), Path(args.tickets).resolve()}
+    for flag, path in (("--out", args.out), ("--report", args.report)):
+        if path is None:
+            continue
+        if str(path) == "" or Path(path).is_dir():
+            raise CalibrationError([f"{flag} {shown(str(path))}: is a folder; give a file name such as "
+                                    f"{'results/ours.toml' if flag == '--out' else 'results/ours.json'}"], "command line")
+        if Path(path).resolve() in inputs:
+            raise CalibrationError([f"{flag} {shown(str(path))}: is one of the input files; it would be replaced"],
+                                   "command line")
 
 
 def _print_cohort(f: sbg.SBGFit, table: pd.DataFrame) -> None:
@@ -100,7 +125,7 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
     print(f"\n{'segment':<14} {'share':>7} {'price $':>9} {'tickets/mo':>11} {'issues/mo':>10} "
           f"{'churn/mo':>9} {'base churn':>11}")
     for s in cal.segments:
-        print(f"{s.name[:14]:<14} {s.share.value:>7.3f} {s.price.value:>9.2f} {s.ticket_rate.value:>11.3f} "
+        print(f"{comment_text(s.name)[:14]:<14} {s.share.value:>7.3f} {s.price.value:>9.2f} {s.ticket_rate.value:>11.3f} "
               f"{s.issue_rate.value:>10.3f} {s.churn_monthly.value:>9.4f} {s.base_churn.value:>11.4f}")
     if cal.sbg_all is not None:
         f = cal.sbg_all
@@ -130,6 +155,6 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
     if cal.ladder is not None:
         print("ladder shares: " + ", ".join(f"{a} {b:.2f}" for a, b in zip(LADDER, cal.ladder_shares)))
     for note in cal.notes:
-        print(f"note: {note}")
+        print(f"note: {comment_text(note)}")  # names from the files: no control characters reach the terminal
     print(f"\nwrote {out}")
 
