@@ -10,9 +10,10 @@ its 95% CI; the programme's cost is read from the bridge. Prints a Markdown tabl
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 
-from sim.params.scenario import load
+from sim.params.scenario import load, set_path
 from sim.params.schema import Scenario
 from sim.runs.experiment import run_scenario
 
@@ -22,7 +23,7 @@ ABLATIONS = {
     "activity-churn alerts and outreach saves": {"vip.alert_detection_prob": 0.0},
     "touches lifting satisfaction": {"vip.p_up_per_touch": 0.0, "vip.automated_p_up_per_touch": 0.0},
     "perks lifting satisfaction": {"vip.perks_p_up_per_month": 0.0},
-    "top desk priority and 1 h SLA for VIP tickets": {"vip.sla_h": 720.0},
+    "a 1 h first-response promise to VIPs (vs 720 h, never late)": {"vip.sla_h": 720.0},
 }
 
 
@@ -42,8 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     base = load(ROOT / "scenarios" / "vip.toml")
     data = base.model_dump()
     vip = data["policies"]["flat_vip"]
-    data["policies"] = {"flat": data["policies"]["flat"], "flat_vip": vip,
-                        **{f"no_{i}": {**vip, **over} for i, over in enumerate(ABLATIONS.values())}}
+    data["policies"] = {"flat": data["policies"]["flat"], "flat_vip": vip}
+    for i, over in enumerate(ABLATIONS.values()):
+        policy = copy.deepcopy(vip)
+        for path, value in over.items():
+            set_path(policy, path, value)
+        data["policies"][f"no_{i}"] = policy
     data["scenario"]["reference_policy"] = "flat_vip"
     if args.months:
         data["run"]["months"] = args.months

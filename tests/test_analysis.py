@@ -255,7 +255,8 @@ def test_tornado_layout_and_order(tornado):
                                          "acquisition.cac_multiple"}
     assert tornado["swing"].is_monotonic_decreasing
     assert np.allclose(tornado["swing"], (tornado["high_mean"] - tornado["low_mean"]).abs())
-    assert tornado.attrs == {**tornado.attrs, "kpi": "cumulative_profit", "policy_a": "flat", "policy_b": "per_ticket"}
+    # value_usd is the default decision KPI (issue 11)
+    assert tornado.attrs == {**tornado.attrs, "kpi": "value_usd", "policy_a": "flat", "policy_b": "per_ticket"}
 
 
 def test_tornado_values(tornado, smoke):
@@ -272,7 +273,7 @@ def test_tornado_values(tornado, smoke):
 
 def test_tornado_base_matches_a_plain_run(tornado):
     plain = run_scenario(load(SMOKE, ["run.replications=3"]))
-    assert tornado["base_mean"].iloc[0] == pytest.approx(plain.differences()["per_ticket"]["cumulative_profit"]["mean"])
+    assert tornado["base_mean"].iloc[0] == pytest.approx(plain.differences()["per_ticket"]["value_usd"]["mean"])
 
 
 def test_sensitivity_errors(smoke):

@@ -303,11 +303,12 @@ def test_cards_show_deltas_vs_reference_coloured_only_when_the_ci_excludes_zero(
             assert c.delta.startswith("-") == (d["mean"] < 0)
             assert "95% CI" in c.delta_description
     summary = smoke_results.summary()
-    best = max(smoke_results.policies, key=lambda p: summary[p]["cumulative_profit"]["mean"])
+    # the verdict speaks of value_usd, the default decision KPI (issue 11)
+    best = max(smoke_results.policies, key=lambda p: summary[p]["value_usd"]["mean"])
     line = apprun.verdict(smoke_results)
     assert line.startswith(f"**{best}**")
     if best != smoke_results.reference:
-        clear = diffs[best]["cumulative_profit"]["ci_low"] > 0
+        clear = diffs[best]["value_usd"]["ci_low"] > 0
         assert ("a clear lead" in line) == clear and ("not clear" in line) == (not clear)
 
 

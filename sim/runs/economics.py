@@ -56,9 +56,3 @@ def run_economics(monthly: pd.DataFrame) -> dict[str, float]:
         **parts,
     }
 
-
-def ltv_definition() -> str:
-    """How ``ltv`` is defined (stated next to ``cac_realised_usd`` in summaries and docs)."""
-    return ("ltv = margin per paying customer-month / monthly churn rate (margin: subscription and support "
-            "revenue less support, VIP and loyalty cost; undiscounted); cac_realised_usd = paid acquisition "
-            "spend / paying customers won from paid trials")
