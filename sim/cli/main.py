@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_command(sub)
 
     analysis_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
+    from sim.cli import decide  # `supportsim decide`: decisions under uncertainty (sim.decision)
+    decide.add_command(sub)
     return parser
 
 

@@ -36,7 +36,8 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
-    "DISTRIBUTIONS", "Beta", "Choice", "Distribution", "LogNormal", "Normal", "Triangular", "Uniform", "from_spec",
+    "DISTRIBUTIONS", "Beta", "Choice", "Distribution", "LogNormal", "Normal", "Rounded", "Triangular", "Uniform",
+    "from_spec",
 ]
 
 MIN_MASS = 0.01  # a normal/lognormal with less than 1% of its mass inside the field's range is a typo
@@ -83,7 +84,7 @@ class Distribution:
             left = "(" if low_open else "["
             rng = f"{left}{_num(low) if low is not None else '-inf'}, {_num(high) if high is not None else 'inf'}]"
             raise ValueError(f"support [{_num(lo)}, {_num(hi)}] of {self} lies outside the allowed range {rng}")
-        return self
+        return Rounded(self) if integer and not self.discrete else self
 
     def to_spec(self) -> dict[str, Any]:
         """The table entry that rebuilds this distribution (``from_spec(d.to_spec()) == d``)."""
@@ -199,7 +200,8 @@ class _Truncatable(Distribution):
         new_hi = high if self.high is None or (high is not None and high < self.high) else self.high
         if low_open and new_lo is not None and new_lo == low:
             new_lo = math.nextafter(low, math.inf)
-        return replace(self, low=new_lo, high=new_hi)  # type: ignore[type-var]
+        out = replace(self, low=new_lo, high=new_hi)  # type: ignore[type-var]
+        return Rounded(out) if integer else out
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,39 @@ class Choice(Distribution):
         if bad:
             raise ValueError(f"values {bad} are not allowed; allowed values: {', '.join(map(repr, allowed))}")
         return self
+
+
+@dataclass(frozen=True)
+class Rounded(Distribution):
+    """A continuous distribution for a whole-number parameter: draws rounded to the nearest integer."""
+
+    inner: Distribution
+
+    def __post_init__(self) -> None:
+        if self.inner.discrete:
+            raise ValueError("a choice is already whole numbers")
+
+    @property
+    def dist(self) -> str:  # type: ignore[override]
+        return self.inner.dist
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.inner.support
+
+    @property
+    def mean(self) -> float:
+        """The mean of the unrounded draws (rounding moves it by less than 0.5)."""
+        return self.inner.mean
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.rint(self.inner.ppf(u))
+
+    def to_spec(self) -> dict[str, Any]:
+        return self.inner.to_spec()
+
+    def __str__(self) -> str:
+        return f"{self.inner}, rounded"
 
 
 # ---------------------------------------------------------------------------- table entries
