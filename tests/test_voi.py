@@ -175,3 +175,12 @@ def test_bad_arrays_are_clear_errors(nb, x, match):
 def test_unknown_method():
     with pytest.raises(ValueError, match="method"):
         decision.evppi(np.zeros((5, 2)), np.arange(5.0), method="spline")
+
+
+def test_a_dominant_option_leaves_exactly_nothing_to_learn():
+    rng = np.random.default_rng(4)
+    base = 1e6 + 1e5 * rng.standard_normal(300)
+    nb = np.column_stack([base, base + 5.0 + rng.uniform(0, 1, 300), base - 50.0])  # option 1 always best
+    x = rng.standard_normal((300, 3))
+    assert decision.evpi(nb) == 0.0
+    assert decision.evppi(nb, x[:, 0]) == 0.0 and decision.evppi(nb, x) == 0.0

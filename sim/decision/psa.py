@@ -55,7 +55,7 @@ from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.studies import with_values
 
-__all__ = ["DEFAULT_KPI", "DecisionResult", "design_points", "draw", "run_decision", "sobol_indices"]
+__all__ = ["DEFAULT_KPI", "DecisionResult", "design_points", "draw", "percent", "run_decision", "sobol_indices"]
 
 # The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
 # cumulative profit until then. The one place this choice is made.
@@ -111,8 +111,9 @@ class DecisionResult:
         row = self.policies.set_index("policy").loc[self.recommended]
         top = self.evppi.iloc[0] if len(self.evppi) else None
         lines = [
-            f"Choose {self.recommended}: best in {row['prob_best']:.0%} of {self.samples} plausible worlds "
-            f"(+/- {1.96 * row['prob_best_se']:.0%}); expected {_kpi_label(self.kpi)} {_usd(row['expected_value'])}.",
+            f"Choose {self.recommended}: best in {percent(row['prob_best'])} of {self.samples} plausible worlds "
+            f"(+/- {percent(1.96 * row['prob_best_se'])}); expected {_kpi_label(self.kpi)} "
+            f"{_usd(row['expected_value'])}.",
             f"Expected loss of that choice: {_usd(row['expected_loss'])} (what perfect knowledge of every "
             f"uncertain parameter would be worth: {_usd(self.evpi)}).",
         ]
@@ -158,6 +159,11 @@ class DecisionResult:
             },
             "answer": self.answer(),
         }
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage, with a decimal near 0 and 1 (0.5% is not "0%", 99.5% not "100%")."""
+    return f"{p:.1%}" if 0 < p < 0.01 or 0.99 < p < 1 else f"{p:.0%}"
 
 
 def _usd(x: float) -> str:
@@ -373,8 +379,7 @@ def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distrib
     rows = []
     for j, (path, dist) in enumerate(parameters.items()):
         cm = voi.conditional_mean(nb, x[:, j])
-        fitted = cm.fitted
-        value = float(max(fitted.max(axis=1).mean() - fitted.mean(axis=0).max(), 0.0))
+        value = voi.value_of_information(cm.fitted)
         rows.append({"parameter": path, "evppi_usd": value,
                      "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"),
                      "method": cm.method, "distribution": str(dist)})

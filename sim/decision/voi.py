@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["ConditionalMean", "conditional_mean", "evpi", "evppi", "expected_loss"]
+__all__ = ["ConditionalMean", "conditional_mean", "evpi", "evppi", "expected_loss", "value_of_information"]
 
 Method = Literal["auto", "gam", "gp", "groups"]
 MAX_GROUPS = 12  # an input with at most this many distinct values is treated as discrete
@@ -85,7 +85,7 @@ def evpi(nb: np.ndarray) -> float:
     only what the inputs explain.
     """
     a = _as_nb(nb)
-    return float(max(a.max(axis=1).mean() - a.mean(axis=0).max(), 0.0))
+    return _value(a.max(axis=1).mean() - a.mean(axis=0).max(), a)
 
 
 def evppi(nb: np.ndarray, x: np.ndarray, *, method: Method = "auto") -> float:
@@ -96,7 +96,20 @@ def evppi(nb: np.ndarray, x: np.ndarray, *, method: Method = "auto") -> float:
     "gp". See the module docstring for the estimator.
     """
     fitted = conditional_mean(nb, x, method=method).fitted
-    return float(max(fitted.max(axis=1).mean() - fitted.mean(axis=0).max(), 0.0))
+    return value_of_information(fitted)
+
+
+def value_of_information(fitted: np.ndarray) -> float:
+    """mean_i max_d g_id - max_d mean_i g_id for conditional means ``g`` (n x options): the EVPPI
+    once ``g`` estimates E[NB_d | x] (rounding noise below 1e-9 of the mean |g| counts as 0)."""
+    return _value(fitted.max(axis=1).mean() - fitted.mean(axis=0).max(), fitted)
+
+
+def _value(diff: float, scale: np.ndarray) -> float:
+    """A value of information: never negative, and floating-point noise (when every option is
+    best in the same samples, the two means differ only by rounding) is exactly 0."""
+    floor = 1e-9 * max(float(np.abs(scale).mean()), 1e-300)
+    return float(diff) if diff > floor else 0.0
 
 
 # ---------------------------------------------------------------------------- regression

@@ -28,7 +28,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from sim.decision.psa import NEGLIGIBLE_SHARE
+from sim.decision.psa import NEGLIGIBLE_SHARE, percent
 from sim.output import plots as P
 from sim.output.report import field_unit
 
@@ -92,7 +92,7 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     for i, name in enumerate(names):
         loss = float(t.at[name, "expected_loss"])
         star = "  (recommended)" if bool(t.at[name, "recommended"]) else ""
-        ax.annotate(f"{p[i]:.0%}\nexpected loss {P.usd(loss)}{star}", (i, min(p[i] + half[i], 1.0)),
+        ax.annotate(f"{percent(p[i])}\nexpected loss {P.usd(loss)}{star}", (i, min(p[i] + half[i], 1.0)),
                     xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=P.MIN_FONT_PT)
     ax.set_xticks(x, names)
     ax.set_ylim(0, 1.25)
@@ -100,7 +100,7 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     ax.set_yticks(np.linspace(0, 1, 6))
     rec = next(n for n in names if bool(t.at[n, "recommended"]))
     worlds = f" of {samples} plausible worlds" if samples else " of the plausible worlds"
-    ax.set_title(f"{rec} is the best policy in {t.at[rec, 'prob_best']:.0%}{worlds}")
+    ax.set_title(f"{rec} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
     ax.set_xlabel("Support policy")
     ax.set_ylabel("Probability of being best")
     ax.grid(axis="x", visible=False)
@@ -129,7 +129,7 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
         ax.annotate(text, (float(r["evppi_usd"]), yi), xytext=(5, 0), textcoords="offset points", ha="left",
                     va="center", fontsize=P.MIN_FONT_PT)
     ax.set_yticks(y, [parameter_label(p) for p in t["parameter"]])
-    ax.set_xlim(0, max(evpi, float(t["evppi_usd"].max()) if n else 0.0, 1.0) * 1.35)
+    ax.set_xlim(0, max(evpi, float(t["evppi_usd"].max()) if n else 0.0, 10.0) * 1.35)  # >= $10: no "$0 $0 $1" ticks
     _money_axis(ax.xaxis)
     top = t.iloc[0] if n else None
     if top is None or evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * evpi:
