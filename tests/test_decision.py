@@ -178,7 +178,7 @@ def test_guardrail_counts_every_run(tiny):
 def test_three_line_answer(result):
     lines = result.answer()
     assert len(lines) == 3
-    assert lines[0].startswith(f"Choose {result.recommended}:")
+    assert lines[0].startswith(f"Choose {result.recommended} (highest expected value): best in ")
     assert "Expected loss" in lines[1] and lines[2].startswith("Research first:")
 
 
@@ -333,3 +333,15 @@ def test_interrupted_decide_leaves_the_previous_output(tmp_path, sig_name, phase
         assert "after the results were written" in err
         assert {"decision.json", "psa.csv", "plots"} <= set(after)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_probability_best_title_calls_a_close_call():
+    from sim.output import decision_plots as D
+    from sim.output import plots as P
+
+    table = pd.DataFrame({"policy": ["flat", "tiered"], "expected_value": [2.0, 1.0], "prob_best": [0.49, 0.51],
+                          "prob_best_se": [0.05, 0.05], "expected_loss": [3.0, 4.0], "recommended": [True, False]})
+    ax = D.plot_probability_best(table, samples=100)
+    assert ax.get_title() == "A close call: flat is best in 49%, tiered in 51% of 100 plausible worlds"
+    P.plt.close(ax.figure)
+    assert psa.percent(0.995) == "99.5%" and psa.percent(0.004) == "0.4%" and psa.percent(0.5) == "50%"

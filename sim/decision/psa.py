@@ -111,7 +111,8 @@ class DecisionResult:
         row = self.policies.set_index("policy").loc[self.recommended]
         top = self.evppi.iloc[0] if len(self.evppi) else None
         lines = [
-            f"Choose {self.recommended}: best in {percent(row['prob_best'])} of {self.samples} plausible worlds "
+            f"Choose {self.recommended} (highest expected value): best in {percent(row['prob_best'])} of "
+            f"{self.samples} plausible worlds "
             f"(+/- {percent(1.96 * row['prob_best_se'])}); expected {_kpi_label(self.kpi)} "
             f"{_usd(row['expected_value'])}.",
             f"Expected loss of that choice: {_usd(row['expected_loss'])} (what perfect knowledge of every "

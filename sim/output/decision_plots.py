@@ -100,7 +100,12 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     ax.set_yticks(np.linspace(0, 1, 6))
     rec = next(n for n in names if bool(t.at[n, "recommended"]))
     worlds = f" of {samples} plausible worlds" if samples else " of the plausible worlds"
-    ax.set_title(f"{rec} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
+    rival = t.drop(index=rec)["prob_best"].idxmax() if len(names) > 1 else None
+    if rival is not None and t.at[rival, "prob_best"] >= 0.2:  # a close call: say so
+        ax.set_title(f"A close call: {rec} is best in {percent(float(t.at[rec, 'prob_best']))}, {rival} in "
+                     f"{percent(float(t.at[rival, 'prob_best']))}{worlds}")
+    else:
+        ax.set_title(f"{rec} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
     ax.set_xlabel("Support policy")
     ax.set_ylabel("Probability of being best")
     ax.grid(axis="x", visible=False)
