@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy.interpolate import BSpline
 from threadpoolctl import threadpool_limits
 
 __all__ = ["ConditionalMean", "conditional_mean", "evpi", "evppi", "expected_loss", "value_of_information"]
@@ -184,8 +185,6 @@ class _GroupMeans:
 
 def _bspline_basis(u: np.ndarray, segments: int) -> np.ndarray:
     """Cubic B-spline basis on ``segments`` equal intervals of [0, 1] (values outside are clipped)."""
-    from scipy.interpolate import BSpline
-
     u = np.clip(u, 0.0, 1.0)
     h = 1.0 / segments
     knots = np.arange(-3, segments + 4) * h
