@@ -39,7 +39,8 @@ from tests.conftest import SCENARIOS
 FAST = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
 # Every scalar parameter of the base model with a numeric range, from the schema itself.
-PARAMS = [p for p in iter_params() if "[]" not in p.path and not p.path.startswith(("scenario.", "policies"))]
+PARAMS = [p for p in iter_params()
+          if "[]" not in p.path and not p.path.startswith(("scenario.", "policies", "uncertainty"))]
 RANGED = [p for p in PARAMS if p.type in ("int", "float") and p.allowed.startswith(("[", "("))]
 SEG_RANGED = [p for p in iter_params() if "[]" in p.path and p.type in ("int", "float")]
 PATHS = [p.path for p in iter_params() if "[]" not in p.path]
@@ -111,7 +112,13 @@ scenario_shaped = st.fixed_dictionaries(
                                        if p.section == section] or ["x"]), st.text(max_size=8)),
             toml_values, max_size=5)
         for section in {p.section for p in PARAMS} | {"scenario", "run"}
-    } | {"policies": st.dictionaries(st.text(max_size=10), nested(2), max_size=3)},
+    } | {"policies": st.dictionaries(st.text(max_size=10), nested(2), max_size=3),
+         "uncertainty": st.dictionaries(st.one_of(st.sampled_from(PATHS), st.text(max_size=12)),
+                                        st.one_of(toml_values, st.fixed_dictionaries(
+                                            {"dist": st.sampled_from(["uniform", "normal", "beta", "choice", "x"])},
+                                            optional={"low": toml_scalars, "high": toml_scalars, "mean": toml_scalars,
+                                                      "sd": toml_scalars, "values": toml_values})),
+                                        max_size=3)},
 )
 
 

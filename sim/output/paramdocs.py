@@ -59,6 +59,7 @@ SECTION_TEXT = {  # also the order of sections in the file
     "proactive": "Automated proactive communication to every customer.",
     "feedback": "Satisfaction surveys, acted upon.",
     "policies": "Named policies: tables of overrides of the base parameters.",
+    "uncertainty": "Distributions of uncertain parameters for `supportsim decide` (ignored by every other verb).",
 }
 
 

@@ -17,14 +17,16 @@ import math
 import re
 import stat
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from sim.params.schema import POLICY_NAME_PATTERN, Params, Scenario, field_bounds
+from sim.params.uncertainty import Choice, Distribution, from_spec
 
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few kB; refuse anything absurd before parsing
 MAX_DEPTH = 16  # tables nest 4 deep in a valid scenario (policies.NAME.customers.segments[i].field)
@@ -344,6 +346,8 @@ def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, sour
     if problems:
         raise ScenarioError(problems, source)
     resolved = resolve_policies(scenario, source)  # validates each policy's overrides
+    if scenario.uncertainty:
+        uncertain_parameters(scenario, source, resolved)
     if scenario.policies:
         # Store each override as its validated value (15 -> 15.0 for a float, 1 -> true for a
         # switch), so the hash does not depend on how a value was written in the file.
@@ -360,6 +364,93 @@ def _canonical(override: dict[str, Any], resolved: dict[str, Any]) -> dict[str, 
         target = resolved[key]
         out[key] = _canonical(value, target) if isinstance(value, dict) and isinstance(target, dict) else target
     return out
+
+
+MAX_UNCERTAIN = 50  # uncertain parameters in one table
+
+
+def uncertain_parameters(scenario: Scenario, source: str = "scenario",
+                         resolved: list[Policy] | None = None) -> dict[str, Distribution]:
+    """The ``[uncertainty]`` table as distributions, each checked against its field.
+
+    A path is any path ``--set`` accepts that names one numeric or choice parameter (base, or
+    ``policies.NAME.…`` for one policy). Bounded distributions must lie in the field's allowed
+    range; normal and lognormal ones are truncated to it. Every problem is a
+    :class:`ScenarioError` line naming the path.
+    """
+    table = scenario.uncertainty
+    if len(table) > MAX_UNCERTAIN:
+        raise ScenarioError([f"uncertainty: {len(table)} parameters; at most {MAX_UNCERTAIN}"], source)
+    resolved = resolved or resolve_policies(scenario, source)
+    policies = {p.name: p.params for p in resolved} if scenario.policies else {}
+    base = base_params_dict(scenario)
+    out: dict[str, Distribution] = {}
+    problems = []
+    for path, spec in table.items():
+        try:
+            info = _parameter_field(path, base, policies)
+            dist = _fit_to_field(from_spec(spec), info)
+        except ValueError as exc:
+            problems.append(f"uncertainty.{json.dumps(path)}: {exc}")
+            continue
+        out[path] = dist
+    if problems:
+        raise ScenarioError(problems, source)
+    return out
+
+
+def _parameter_field(path: str, base: dict[str, Any], policies: dict[str, Params]) -> Any:
+    """The FieldInfo of the one parameter at ``path`` (a ``--set`` path), or a ValueError saying why not."""
+    parts = path.split(".")
+    if any(not part for part in parts):
+        raise ValueError("expected a parameter path like acquisition.cac_multiple")
+    node: Any = base
+    if parts[0] == "policies":
+        names = list(policies)
+        if len(parts) < 3 or parts[1] not in names:
+            hint = difflib.get_close_matches(parts[1] if len(parts) > 1 else "", names, n=1)
+            raise ValueError("expected policies.NAME.PATH with a policy of the file"
+                             + (f"; did you mean {hint[0]!r}?" if hint else f" ({', '.join(names) or 'none'})"))
+        node, parts = policies[parts[1]].model_dump(mode="python"), parts[2:]
+    elif parts[0] in ("scenario", "run", "uncertainty"):
+        raise ValueError(f"{parts[0]}.* settings are not model parameters and cannot be uncertain")
+    loc: list[Any] = []
+    for part in parts:
+        if isinstance(node, list):
+            try:
+                node = _list_item(node, part, path)
+            except ScenarioError as exc:
+                raise ValueError(exc.problems[0].split(": ", 1)[-1]) from None
+            loc.append(int(part))
+            continue
+        if not isinstance(node, dict) or part not in node:
+            parent = _model_at(Params, tuple(loc))
+            names = list(parent.model_fields) if parent is not None and isinstance(node, dict) else []
+            hint = difflib.get_close_matches(part, names, n=1)
+            raise ValueError(f"unknown parameter {part!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                             + ("" if names else f" ({format_loc(tuple(loc))} is a value, not a table)"))
+        node = node[part]
+        loc.append(part)
+    info = _field_at(Params, tuple(loc))
+    if info is None or isinstance(node, (dict, list)):
+        raise ValueError("names a table or a list, not one parameter")
+    return info
+
+
+def _fit_to_field(dist: Distribution, info: Any) -> Distribution:
+    """``dist`` checked against (or truncated to) the field's allowed range or choices."""
+    ann = info.annotation
+    if ann is bool or typing.get_origin(ann) is Literal:
+        if not isinstance(dist, Choice):
+            raise ValueError(f"a choice parameter takes dist = \"choice\"; {allowed_range(info) or 'true / false'}")
+        return dist.among((True, False) if ann is bool else typing.get_args(ann))
+    if typing.get_origin(ann) is list:
+        raise ValueError("the entries of a list parameter are checked together (e.g. shares sum to 1); "
+                         "they cannot be uncertain one by one")
+    if ann not in (int, float):
+        raise ValueError("not a numeric or choice parameter")
+    lo, hi, lo_open = field_bounds(info)
+    return dist.within(lo, hi, low_open=lo_open, integer=ann is int)
 
 
 def _valid_policy_name(name: str) -> bool:
@@ -430,4 +521,6 @@ def scenario_hash(scenario: Scenario) -> str:
 def to_toml(scenario: Scenario) -> str:
     """The full resolved scenario as TOML; loading it gives the same hash."""
     data = scenario.model_dump(mode="json", exclude_none=True)
+    if scenario.uncertainty:  # kept out of dumps (and the hash); written back here
+        data["uncertainty"] = scenario.uncertainty
     return tomli_w.dumps(data)

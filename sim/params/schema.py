@@ -634,3 +634,13 @@ class Scenario(Params):
         default_factory=dict,
         description="Named policies: each a table of overrides of the base parameters (e.g. pricing.scheme).",
     )
+    # What is not known, for `supportsim decide`: parameter path -> distribution table (checked by
+    # sim.params.scenario, distributions in sim.params.uncertainty). Excluded from dumps, so it
+    # changes neither the scenario hash nor anything `run` writes.
+    uncertainty: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, exclude=True,
+        description=(
+            'Uncertain parameters for `supportsim decide`: "path" = { dist = "uniform", low = ..., high = ... } '
+            "(uniform, triangular, normal, lognormal, beta, choice)."
+        ),
+    )

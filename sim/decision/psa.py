@@ -1,0 +1,467 @@
+"""Probabilistic sensitivity analysis: which policy is best, how sure we are, what to research.
+
+Where it sits: scenario with an ``[uncertainty]`` table -> **psa** (jobs through
+``sim.runs.experiment`` on any executor) -> :class:`DecisionResult` tables -> ``sim.output``
+(files, plots), the CLI's ``decide`` and the app. It never prints or writes files.
+
+The analysis, step by step:
+
+1. Draw ``samples`` parameter sets from the table's distributions: a Latin hypercube (or a
+   scrambled Sobol sequence) on the unit cube, seeded from the scenario seed, mapped through
+   each distribution's inverse CDF.
+2. Simulate every policy on every set (``replications`` runs each). Sample i uses the
+   replications i*R ... i*R + R - 1: every policy of a sample shares its random streams
+   (common random numbers, so the comparison is paired), and different samples see different
+   streams (so simulation noise averages out over samples instead of biasing them all alike).
+3. Net benefit is the value KPI (:data:`DEFAULT_KPI`) per sample and policy. Per policy: the
+   expected value, the probability of being best (share of samples where it has the highest
+   value; Monte Carlo standard error sqrt(p (1 - p) / n)) and the expected loss (regret) of
+   choosing it, E[max - value]. The recommended policy has the highest expected value (the
+   smallest expected loss).
+4. The value of information (:mod:`sim.decision.voi`): ``evpi`` regresses the value on every
+   uncertain parameter together, so it counts only what research on the parameters could
+   resolve; ``evpi_sample`` is the plain sample formula, which also counts simulation noise
+   (an upper bound). ``evppi`` per parameter says what learning that parameter alone is worth.
+5. Optionally (``sobol=True``) Sobol first-order and total indices of the value difference
+   between the two leading policies (SALib, Saltelli design), each design point run with the
+   same replications (common random numbers across points, so the function is smooth).
+
+Results are identical whichever executor runs the jobs (each job's randomness depends only on
+the seed and its replication number).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.stats import qmc
+
+from sim import __version__
+from sim.decision import voi
+from sim.engine.rng import stream_key
+from sim.params.scenario import ScenarioError, canonical_json, resolve_policies, scenario_hash, uncertain_parameters
+from sim.params.schema import Params, Scenario
+from sim.params.uncertainty import Choice, Distribution
+from sim.runs import guardrails, metrics
+from sim.runs.executors import Executor, use_executor
+from sim.runs.experiment import Job, run_job_kpis
+from sim.runs.studies import with_values
+
+__all__ = ["DEFAULT_KPI", "DecisionResult", "design_points", "draw", "percent", "run_decision", "sobol_indices"]
+
+# The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
+# cumulative profit until then. The one place this choice is made.
+DEFAULT_KPI = "value_usd"
+
+Design = Literal["lhs", "sobol"]
+MAX_SAMPLES = 100_000
+MAP_GRID = 60  # decision map resolution per axis
+NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researching on its own
+
+
+@dataclass
+class DecisionResult:
+    """Everything a decision run produced: tables for files, plots, the app and the deck.
+
+    ``policies``: one row per policy (expected_value, prob_best, prob_best_se, expected_loss,
+    recommended). ``evppi``: one row per uncertain parameter (evppi_usd, share_of_evpi, method,
+    distribution), highest first. ``psa``: one row per (sample, policy) with the sampled
+    parameters and the KPIs (means over the replications). ``decision_map``: the best policy on
+    a grid over the two parameters with the highest EVPPI (None with fewer than two).
+    ``sobol``: first-order and total indices with 95% confidence half-widths (None unless asked).
+    """
+
+    scenario: Scenario
+    scenario_sha256: str
+    decision_sha256: str
+    seed: int
+    kpi: str
+    samples: int
+    replications: int
+    design: str
+    parameters: dict[str, Distribution]
+    policy_names: list[str]
+    policies: pd.DataFrame
+    evppi: pd.DataFrame
+    psa: pd.DataFrame
+    recommended: str
+    evpi: float
+    evpi_sample: float
+    decision_map: pd.DataFrame | None = None
+    sobol: pd.DataFrame | None = None
+    sobol_meta: dict[str, Any] = field(default_factory=dict)
+    version: str = __version__
+
+    @property
+    def net_benefit(self) -> np.ndarray:
+        """(samples x policies) array of the value KPI, policies in scenario order."""
+        wide = self.psa.pivot(index="sample", columns="policy", values=self.kpi)
+        return wide[self.policy_names].to_numpy(dtype=float)
+
+    def answer(self) -> list[str]:
+        """The three-line answer: what to choose, what it may cost, what to research first."""
+        row = self.policies.set_index("policy").loc[self.recommended]
+        top = self.evppi.iloc[0] if len(self.evppi) else None
+        lines = [
+            f"Choose {self.recommended} (highest expected value): best in {percent(row['prob_best'])} of "
+            f"{self.samples} plausible worlds "
+            f"(+/- {percent(1.96 * row['prob_best_se'])}); expected {_kpi_label(self.kpi)} "
+            f"{_usd(row['expected_value'])}.",
+            f"Expected loss of that choice: {_usd(row['expected_loss'])} (what perfect knowledge of every "
+            f"uncertain parameter would be worth: {_usd(self.evpi)}).",
+        ]
+        if top is None or self.evpi <= 0 or top["evppi_usd"] < NEGLIGIBLE_SHARE * self.evpi:
+            best = (f"; the most, {top['parameter']}, {_usd(top['evppi_usd'])}"
+                    if top is not None and top["evppi_usd"] > 0 else "")
+            lines.append(f"Research first: no single assumption is worth researching on its own{best}.")
+        else:
+            lines.append(f"Research first: {top['parameter']} (EVPPI {_usd(top['evppi_usd'])}, "
+                         f"{top['share_of_evpi']:.0%} of the EVPI).")
+        return lines
+
+    def summary(self) -> dict[str, Any]:
+        """The content of decision.json (JSON-safe apart from NaN, which the writer cleans)."""
+        pol = self.policies.set_index("policy")
+        return {
+            "supportsim_version": self.version,
+            "scenario_name": self.scenario.scenario.name,
+            "scenario_sha256": self.scenario_sha256,
+            "decision_sha256": self.decision_sha256,
+            "seed": self.seed,
+            "kpi": self.kpi,
+            "samples": self.samples,
+            "replications": self.replications,
+            "design": self.design,
+            "months": self.scenario.run.months,
+            "recommended_policy": self.recommended,
+            "policies": {
+                p: {"expected_value": float(pol.at[p, "expected_value"]),
+                    "prob_best": float(pol.at[p, "prob_best"]),
+                    "prob_best_se": float(pol.at[p, "prob_best_se"]),
+                    "expected_loss": float(pol.at[p, "expected_loss"])}
+                for p in self.policy_names
+            },
+            "evpi": self.evpi,
+            "evpi_sample": self.evpi_sample,
+            "evppi": {r.parameter: float(r.evppi_usd) for r in self.evppi.itertuples()},
+            "uncertainty": {p: d.to_spec() for p, d in self.parameters.items()},
+            "sobol": None if self.sobol is None else {
+                **self.sobol_meta,
+                "indices": {r.parameter: {"S1": r.S1, "S1_conf": r.S1_conf, "ST": r.ST, "ST_conf": r.ST_conf}
+                            for r in self.sobol.itertuples()},
+            },
+            "answer": self.answer(),
+        }
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage, with a decimal near 0 and 1 (0.5% is not "0%", 99.5% not "100%")."""
+    return f"{p:.1%}" if 0 < p < 0.01 or 0.99 < p < 1 else f"{p:.0%}"
+
+
+def _usd(x: float) -> str:
+    sign = "-" if x < 0 else ""
+    a = abs(x)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= size:
+            return f"{sign}${a / size:,.2f}{suffix}"
+    return f"{sign}${a:,.0f}"
+
+
+def _kpi_label(kpi: str) -> str:
+    return metrics.KPIS[kpi].label.lower() if kpi in metrics.KPIS else kpi
+
+
+# ---------------------------------------------------------------------------- sampling
+
+
+def design_points(n: int, k: int, *, seed: int, design: Design = "lhs") -> np.ndarray:
+    """``n`` points in the unit cube [0, 1)^k, reproducible from ``seed``."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream_key("psa-design"),)))
+    if design == "lhs":
+        return qmc.LatinHypercube(d=k, seed=rng).random(n)
+    if design == "sobol":
+        with warnings.catch_warnings():  # n need not be a power of two; balance is then approximate
+            warnings.simplefilter("ignore", UserWarning)
+            return qmc.Sobol(d=k, scramble=True, seed=rng).random(n)
+    raise ScenarioError([f"--design: allowed values: 'lhs', 'sobol' (got {design!r})"], "--design")
+
+
+def draw(parameters: Mapping[str, Distribution], u: np.ndarray) -> pd.DataFrame:
+    """Parameter values at unit-cube points ``u`` (n x k): one column per parameter, in table order."""
+    cols = {}
+    for j, (path, dist) in enumerate(parameters.items()):
+        cols[path] = [_python(v) for v in dist.ppf(u[:, j])]
+    return pd.DataFrame(cols)
+
+
+def _python(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _numeric(parameters: Mapping[str, Distribution], values: pd.DataFrame) -> np.ndarray:
+    """The sampled values as numbers for regression (a non-numeric choice by its position)."""
+    cols = []
+    for path, dist in parameters.items():
+        col = values[path]
+        if isinstance(dist, Choice) and not dist.numeric:
+            lookup = {repr(v): i for i, v in enumerate(dist.values)}
+            cols.append(np.array([lookup[repr(v)] for v in col], dtype=float))
+        else:
+            cols.append(col.to_numpy(dtype=float))
+    return np.column_stack(cols)
+
+
+# ---------------------------------------------------------------------------- running
+
+
+class _Runner:
+    """Policies x parameter sets x replications on one executor, with progress."""
+
+    def __init__(self, scenario: Scenario, policies: Sequence[str], executor: Executor,
+                 on_progress: Callable[[int, int], None] | None, total: int) -> None:
+        self.scenario = scenario
+        self.policies = list(policies)
+        self.executor = executor
+        self.on_progress = on_progress
+        self.total = total
+        self.done = 0
+
+    def params(self, values: Mapping[str, Any]) -> dict[str, Params]:
+        sc = with_values(self.scenario, dict(values), source="uncertainty")
+        return {p.name: p.params for p in resolve_policies(sc)}
+
+    def run(self, points: list[dict[str, Params]], replications: Callable[[int], range]) -> pd.DataFrame:
+        """One row per (point, replication, policy): KPIs of that run."""
+        months, seed = self.scenario.run.months, self.scenario.run.seed
+        keys, job_list = [], []
+        for i, params in enumerate(points):
+            for r in replications(i):
+                for name in self.policies:
+                    keys.append((i, r, name))
+                    job_list.append(Job(name, r, params[name], months, seed))
+        rows: list[dict[str, Any] | None] = [None] * len(job_list)
+        for idx, out in self.executor.imap_unordered(run_job_kpis, job_list):
+            i, r, name = keys[idx]
+            rows[idx] = {"point": i, "replication": r, "policy": name, **out}
+            self.done += 1
+            if self.on_progress:
+                self.on_progress(self.done, self.total)
+        return pd.DataFrame(rows)
+
+
+def run_decision(
+    scenario: Scenario,
+    *,
+    samples: int = 200,
+    replications: int = 1,
+    kpi: str | None = None,
+    design: Design = "lhs",
+    sobol: bool = False,
+    sobol_samples: int = 32,
+    workers: int = 1,
+    cluster: str | None = None,
+    executor: Executor | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    max_work: int | None = None,
+) -> DecisionResult:
+    """Probabilistic sensitivity analysis of every policy over the scenario's ``[uncertainty]`` table.
+
+    ``samples`` parameter sets (``design``: "lhs" or "sobol"), ``replications`` runs of every
+    policy on each; ``kpi`` the value to decide on (default :data:`DEFAULT_KPI`). With
+    ``sobol``, a Saltelli design of ``sobol_samples`` x (parameters + 2) points is run for the
+    two leading policies. ``workers`` > 1 runs local processes, ``cluster`` a Dask scheduler,
+    ``executor`` one the caller manages; the results are identical under all of them.
+    """
+    kpi = kpi or DEFAULT_KPI
+    problems = []
+    if kpi not in metrics.KPIS:
+        problems.append(f"--kpi: unknown KPI {kpi!r}; allowed values: {', '.join(metrics.KPIS)}")
+    if not (isinstance(samples, int) and 2 <= samples <= MAX_SAMPLES):
+        problems.append(f"--samples: allowed range [2, {MAX_SAMPLES}] (got {samples!r})")
+    if not (isinstance(replications, int) and 1 <= replications <= 10_000):
+        problems.append(f"--replications: allowed range [1, 10000] (got {replications!r})")
+    if sobol and not (isinstance(sobol_samples, int) and 2 <= sobol_samples <= MAX_SAMPLES):
+        problems.append(f"--sobol-samples: allowed range [2, {MAX_SAMPLES}] (got {sobol_samples!r})")
+    if problems:
+        raise ScenarioError(problems, "decide")
+    parameters = uncertain_parameters(scenario)
+    if not parameters:
+        raise ScenarioError(["the scenario has no [uncertainty] table: nothing is uncertain, so there is "
+                             "nothing to decide under (see docs/model.md, 'Decisions under uncertainty')"], "decide")
+    names = [p.name for p in resolve_policies(scenario)]
+    if len(names) < 2:
+        raise ScenarioError(["decide compares policies: the scenario needs at least two"], "decide")
+    k = len(parameters)
+    seed = scenario.run.seed
+    sobol_points = sobol_samples * (k + 2) if sobol else 0
+    # The guardrail on the whole job: PSA runs plus the Sobol design (two policies).
+    runs_per_policy = samples * replications + math.ceil(sobol_points * replications * 2 / len(names))
+    guardrails.check(scenario, runs_per_policy, max_work)
+
+    values = draw(parameters, design_points(samples, k, seed=seed, design=design))
+    total = samples * replications * len(names) + sobol_points * replications * 2
+    with use_executor(executor, workers=workers, cluster=cluster) as ex:
+        runner = _Runner(scenario, names, ex, on_progress, total)
+        points = [runner.params(row) for row in values.to_dict("records")]  # validate every set first
+        runs = runner.run(points, lambda i: range(i * replications, (i + 1) * replications))
+        psa = _psa_table(runs, values, names)
+        nb = psa.pivot(index="sample", columns="policy", values=kpi)[names].to_numpy(dtype=float)
+        x = _numeric(parameters, values)
+        policies = _policy_table(nb, names)
+        recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
+        evpi_all = voi.evppi(nb, x)
+        evppi = _evppi_table(nb, x, parameters, evpi_all)
+        decision_map = _decision_map(nb, x, parameters, evppi, names)
+        sobol_table, sobol_meta = (None, {})
+        if sobol:
+            sobol_table, sobol_meta = _sobol(runner, parameters, policies, kpi, sobol_samples, replications, seed)
+    return DecisionResult(
+        scenario=scenario, scenario_sha256=scenario_hash(scenario),
+        decision_sha256=_decision_hash(scenario, parameters, samples, replications, design, kpi),
+        seed=seed, kpi=kpi, samples=samples, replications=replications, design=design, parameters=parameters,
+        policy_names=names, policies=policies, evppi=evppi, psa=psa, recommended=recommended, evpi=evpi_all,
+        evpi_sample=voi.evpi(nb), decision_map=decision_map, sobol=sobol_table, sobol_meta=sobol_meta,
+    )
+
+
+def _decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
+                   design: str, kpi: str) -> str:
+    """SHA-256 of everything a decision run's results depend on (the scenario hash leaves out the table)."""
+    body = json.dumps({"scenario": json.loads(canonical_json(scenario)),
+                       "uncertainty": {p: d.to_spec() for p, d in parameters.items()},
+                       "samples": samples, "replications": replications, "design": design, "kpi": kpi},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def _psa_table(runs: pd.DataFrame, values: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """One row per (sample, policy): sample, policy, the sampled values, the KPIs (mean over replications)."""
+    kpis = [c for c in runs.columns if c not in ("point", "replication", "policy")]
+    means = runs.groupby(["point", "policy"], sort=False)[kpis].mean().reset_index()
+    means["_order"] = means["policy"].map({p: i for i, p in enumerate(names)})
+    means = means.sort_values(["point", "_order"], kind="stable").drop(columns="_order")
+    means = means.rename(columns={"point": "sample"}).reset_index(drop=True)
+    sampled = values.reset_index(drop=True).rename_axis("sample").reset_index()
+    out = means[["sample", "policy"]].merge(sampled, on="sample", how="left")
+    return pd.concat([out, means[kpis]], axis=1)
+
+
+def _policy_table(nb: np.ndarray, names: list[str]) -> pd.DataFrame:
+    n = len(nb)
+    best = np.argmax(nb, axis=1)
+    p_best = np.bincount(best, minlength=len(names)) / n
+    expected = nb.mean(axis=0)
+    table = pd.DataFrame({
+        "policy": names,
+        "expected_value": expected,
+        "prob_best": p_best,
+        "prob_best_se": np.sqrt(p_best * (1 - p_best) / n),
+        "expected_loss": voi.expected_loss(nb),
+    })
+    table["recommended"] = np.arange(len(names)) == int(np.argmax(expected))
+    return table
+
+
+def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution],
+                 evpi_all: float) -> pd.DataFrame:
+    rows = []
+    for j, (path, dist) in enumerate(parameters.items()):
+        cm = voi.conditional_mean(nb, x[:, j])
+        value = voi.value_of_information(cm.fitted)
+        rows.append({"parameter": path, "evppi_usd": value,
+                     "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"),
+                     "method": cm.method, "distribution": str(dist)})
+    table = pd.DataFrame(rows, columns=["parameter", "evppi_usd", "share_of_evpi", "method", "distribution"])
+    return table.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _axis(column: np.ndarray, dist: Distribution) -> np.ndarray:
+    if dist.discrete:
+        return np.unique(column)
+    return np.linspace(column.min(), column.max(), MAP_GRID)
+
+
+def _decision_map(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], evppi: pd.DataFrame,
+                  names: list[str]) -> pd.DataFrame | None:
+    """Best policy (by the fitted expected value) on a grid over the two highest-EVPPI parameters."""
+    if len(evppi) < 2:
+        return None
+    paths = list(parameters)
+    a, b = (paths.index(p) for p in evppi["parameter"].iloc[:2])
+    cm = voi.conditional_mean(nb, x[:, [a, b]], method="gam")
+    ga, gb = _axis(x[:, a], parameters[paths[a]]), _axis(x[:, b], parameters[paths[b]])
+    mesh_a, mesh_b = np.meshgrid(ga, gb, indexing="ij")
+    grid = np.column_stack([mesh_a.ravel(), mesh_b.ravel()])
+    fitted = cm.predict(grid)
+    out = pd.DataFrame({"x": grid[:, 0], "y": grid[:, 1], "best": [names[i] for i in fitted.argmax(axis=1)]})
+    for j, name in enumerate(names):
+        out[f"value_{name}"] = fitted[:, j]
+    out.attrs = {"x": paths[a], "y": paths[b]}
+    return out
+
+
+# ---------------------------------------------------------------------------- Sobol indices
+
+
+def sobol_indices(parameters: Mapping[str, Distribution], evaluate: Callable[[pd.DataFrame], np.ndarray], *,
+                  n_base: int, seed: int) -> pd.DataFrame:
+    """Sobol first-order (S1) and total (ST) indices of ``evaluate`` over the parameters' distributions.
+
+    A Saltelli design of ``n_base`` x (k + 2) points (SALib, scrambled Sobol sequence) on the unit
+    cube is mapped through each distribution's inverse CDF; ``evaluate`` gets the parameter values
+    (one row per point) and returns one number per point. ``S1_conf``/``ST_conf``: 95% bootstrap
+    half-widths. Rows sorted by ST, largest first.
+    """
+    from SALib.analyze import sobol as sobol_analyze
+    from SALib.sample import sobol as sobol_sample
+
+    paths = list(parameters)
+    problem = {"num_vars": len(paths), "names": paths, "bounds": [[0.0, 1.0]] * len(paths)}
+    design_seed, ci_seed = np.random.SeedSequence(seed, spawn_key=(stream_key("sobol"),)).generate_state(2)
+    with warnings.catch_warnings():  # SALib warns when n_base is not a power of two
+        warnings.simplefilter("ignore")
+        u = sobol_sample.sample(problem, n_base, calc_second_order=False, scramble=True, seed=int(design_seed))
+    u = np.clip(u, 0.0, np.nextafter(1.0, 0.0))
+    y = np.asarray(evaluate(draw(parameters, u)), dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sobol_analyze.analyze(problem, y, calc_second_order=False, print_to_console=False, seed=int(ci_seed))
+    table = pd.DataFrame({"parameter": paths, "S1": res["S1"], "S1_conf": res["S1_conf"],
+                          "ST": res["ST"], "ST_conf": res["ST_conf"]})
+    table = table.sort_values("ST", ascending=False, kind="stable").reset_index(drop=True)
+    table.attrs = {"points": len(u), "base_samples": n_base}
+    return table
+
+
+def _sobol(runner: _Runner, parameters: Mapping[str, Distribution], policies: pd.DataFrame, kpi: str,
+           n_base: int, replications: int, seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Sobol indices of value(leader) - value(runner-up), every design point run with the same replications."""
+    ranked = policies.sort_values("expected_value", ascending=False, kind="stable")["policy"].tolist()
+    leader, second = ranked[0], ranked[1]
+    pair = _Runner(runner.scenario, [leader, second], runner.executor, runner.on_progress, runner.total)
+    pair.done = runner.done
+
+    def gap(values: pd.DataFrame) -> np.ndarray:
+        points = [pair.params(row) for row in values.to_dict("records")]
+        runs = pair.run(points, lambda i: range(replications))  # same streams at every point
+        wide = runs.groupby(["point", "policy"])[kpi].mean().unstack("policy").sort_index()
+        return (wide[leader] - wide[second]).to_numpy(dtype=float)
+
+    table = sobol_indices(parameters, gap, n_base=n_base, seed=seed)
+    runner.done = pair.done
+    meta = {"difference": f"{leader} - {second}", "leader": leader, "runner_up": second,
+            "base_samples": n_base, "points": table.attrs["points"], "kpi": kpi}
+    table.attrs = dict(meta)
+    return table, meta

@@ -1,0 +1,264 @@
+"""Deck plots of a decision under uncertainty (``supportsim decide``).
+
+Where it sits: :class:`sim.decision.psa.DecisionResult` tables -> **decision_plots** -> PNG/SVG/PDF,
+the app and the deck. Same style, slide size, policy colours and footer as
+:mod:`sim.output.plots`; each ``plot_*`` takes tables (never the model), draws on an optional
+Axes and returns it; each title states the finding. It must not run the model.
+
+- :func:`plot_probability_best`: the probability that each policy is best, with its 95% Monte
+  Carlo interval, and the expected loss of choosing it;
+- :func:`plot_evppi`: the expected value of partial perfect information per uncertain
+  parameter ("what to research first"), against the EVPI;
+- :func:`plot_decision_map`: which policy is best where, over the two parameters with the
+  highest EVPPI, with the sampled points;
+- :func:`plot_sobol`: Sobol first-order and total indices of the gap between the two leading policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from sim.decision.psa import NEGLIGIBLE_SHARE, percent
+from sim.output import plots as P
+from sim.params.walk import field_unit
+
+__all__ = [
+    "DecisionMeta", "decision_figures", "plot_decision_map", "plot_evppi", "plot_probability_best", "plot_sobol",
+    "save_decision_plots",
+]
+
+
+@dataclass(frozen=True)
+class DecisionMeta(P.Meta):
+    """The footer of a decision figure: samples and replications instead of CIs of the mean."""
+
+    samples: int = 0
+
+    @classmethod
+    def of(cls, result: Any) -> DecisionMeta:
+        return cls(result.scenario.scenario.name, result.scenario_sha256, result.replications,
+                   seed=result.seed, samples=result.samples)
+
+    def footer(self) -> str:
+        return (f"supportsim {self.version} · scenario '{self.scenario}' · sha256 {self.sha256[:10]} · seed "
+                f"{self.seed} · {self.samples} parameter samples × {self.replications} replication"
+                f"{'s' if self.replications != 1 else ''} per policy")
+
+
+def parameter_label(path: str) -> str:
+    """A parameter path with its unit from the schema (policy-specific paths too)."""
+    base = path.split(".", 2)[2] if path.startswith("policies.") and path.count(".") >= 2 else path
+    unit = field_unit(base)
+    return f"{path} ({unit})" if unit else path
+
+
+def _kpi_name(kpi: str) -> str:
+    return P.kpi_name_unit(kpi)[0]
+
+
+def _money_axis(axis: Any) -> None:
+    axis.set_major_formatter(FuncFormatter(P.usd))
+
+
+# ---------------------------------------------------------------------------- probability best
+
+
+@P._styled
+def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | None = None,
+                          order: Sequence[str] | None = None, samples: int | None = None) -> Axes:
+    """Bars: the share of sampled parameter sets in which each policy has the highest value,
+    with 95% Monte Carlo intervals (1.96 SE); each bar is labelled with the expected loss of
+    choosing that policy. ``policies``: the decision's policy table."""
+    ax = P._axes(ax)
+    names = list(order) if order else list(policies["policy"])
+    t = policies.set_index("policy").loc[names]
+    colors = P.policy_colors(names)
+    x = np.arange(len(names))
+    half = 1.96 * t["prob_best_se"].to_numpy(dtype=float)
+    p = t["prob_best"].to_numpy(dtype=float)
+    ax.bar(x, p, color=[colors[n] for n in names], width=0.6)
+    ax.errorbar(x, p, yerr=[np.minimum(half, p), np.minimum(half, 1 - p)], fmt="none", ecolor=P.NEUTRAL,
+                elinewidth=1.5, capsize=5, label="95% Monte Carlo interval")
+    for i, name in enumerate(names):
+        loss = float(t.at[name, "expected_loss"])
+        star = "  (recommended)" if bool(t.at[name, "recommended"]) else ""
+        ax.annotate(f"{percent(p[i])}\nexpected loss {P.usd(loss)}{star}", (i, min(p[i] + half[i], 1.0)),
+                    xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=P.MIN_FONT_PT)
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1.25)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_yticks(np.linspace(0, 1, 6))
+    rec = next(n for n in names if bool(t.at[n, "recommended"]))
+    worlds = f" of {samples} plausible worlds" if samples else " of the plausible worlds"
+    rival = t.drop(index=rec)["prob_best"].idxmax() if len(names) > 1 else None
+    if rival is not None and t.at[rival, "prob_best"] >= 0.2:  # a close call: say so
+        ax.set_title(f"A close call: {rec} is best in {percent(float(t.at[rec, 'prob_best']))}, {rival} in "
+                     f"{percent(float(t.at[rival, 'prob_best']))}{worlds}")
+    else:
+        ax.set_title(f"{rec} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
+    ax.set_xlabel("Support policy")
+    ax.set_ylabel("Probability of being best")
+    ax.grid(axis="x", visible=False)
+    ax.legend(loc="upper right")
+    P._finish(ax, meta)
+    return ax
+
+
+# ---------------------------------------------------------------------------- EVPPI
+
+
+@P._styled
+def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta: P.Meta | None = None,
+               max_params: int = 12) -> Axes:
+    """Horizontal bars: the EVPPI of each uncertain parameter (USD), highest on top, with the
+    EVPI (perfect knowledge of all of them) as a line. ``evppi``: the decision's EVPPI table."""
+    ax = P._axes(ax)
+    t = evppi.head(max_params)
+    n = len(t)
+    y = np.arange(n)[::-1]
+    ax.barh(y, t["evppi_usd"], color=P.NEUTRAL, height=0.6)
+    ax.axvline(evpi, color=P.PALETTE[4], linestyle="--", linewidth=2, label=f"EVPI (all parameters): {P.usd(evpi)}")
+    for yi, (_, r) in zip(y, t.iterrows()):
+        share = r["share_of_evpi"]
+        text = P.usd(float(r["evppi_usd"])) + (f"  ({share:.0%} of EVPI)" if share == share else "")
+        ax.annotate(text, (float(r["evppi_usd"]), yi), xytext=(5, 0), textcoords="offset points", ha="left",
+                    va="center", fontsize=P.MIN_FONT_PT)
+    ax.set_yticks(y, [parameter_label(p) for p in t["parameter"]])
+    ax.set_xlim(0, max(evpi, float(t["evppi_usd"].max()) if n else 0.0, 10.0) * 1.35)  # >= $10: no "$0 $0 $1" ticks
+    _money_axis(ax.xaxis)
+    top = t.iloc[0] if n else None
+    if top is None or evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * evpi:
+        ax.set_title("No single assumption is worth researching on its own")
+    else:
+        ax.set_title(f"Research {top['parameter']} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
+    ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)")
+    ax.set_ylabel("Uncertain parameter")
+    ax.grid(axis="y", visible=False)
+    P._legend_outside(ax)
+    P._finish(ax, meta)
+    return ax
+
+
+# ---------------------------------------------------------------------------- decision map
+
+
+@P._styled
+def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str, policies: Sequence[str],
+                      ax: Axes | None = None, meta: P.Meta | None = None) -> Axes:
+    """Which policy is best where: regions coloured by the policy with the highest expected value
+    (fitted over the two parameters named in ``decision_map.attrs``, the others averaged over),
+    and every sampled parameter set as a point coloured by the policy that was best in it."""
+    ax = P._axes(ax)
+    xname, yname = decision_map.attrs["x"], decision_map.attrs["y"]
+    names = list(policies)
+    colors = P.policy_colors(names)
+    index = {p: i for i, p in enumerate(names)}
+    xs, ys = np.unique(decision_map["x"]), np.unique(decision_map["y"])
+    grid = (decision_map.assign(code=decision_map["best"].map(index))
+            .pivot(index="y", columns="x", values="code").reindex(index=ys, columns=xs).to_numpy(dtype=float))
+    cmap = ListedColormap([colors[p] for p in names])
+    ax.pcolormesh(_edges(xs), _edges(ys), grid, cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, alpha=0.35,
+                  shading="flat", linewidth=0, rasterized=True)
+    wide = psa.pivot(index="sample", columns="policy", values=kpi)[names]
+    best = wide.to_numpy(dtype=float).argmax(axis=1)
+    pts = psa.drop_duplicates("sample").set_index("sample").loc[wide.index]
+    for i, p in enumerate(names):
+        mask = best == i
+        if mask.any():
+            ax.scatter(pts.loc[mask, xname], pts.loc[mask, yname], s=36, color=colors[p], edgecolor="black",
+                       linewidth=0.6, zorder=3)
+    share = decision_map["best"].value_counts(normalize=True)
+    handles = [Patch(facecolor=colors[p], alpha=0.35 if p in share else 0.0, edgecolor=colors[p],
+                     label=f"{p} ({share.get(p, 0.0):.0%} of the map)") for p in names]
+    ax.legend(handles=handles, title="Best on average (shaded);\npoints: best in that sample",
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.set_xlabel(parameter_label(xname))
+    ax.set_ylabel(parameter_label(yname))
+    ax.grid(False)
+    top = str(share.index[0])
+    if share.iloc[0] >= 0.999:
+        ax.set_title(f"{top} is best over the whole range of these two assumptions")
+    elif share.iloc[0] >= 0.8:
+        ax.set_title(f"{top} is best over {share.iloc[0]:.0%} of the range of these two assumptions")
+    else:
+        ax.set_title("Which policy is best turns on these two assumptions")
+    P._finish(ax, meta)
+    return ax
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted cell centres (a lone centre gets a unit-wide cell)."""
+    c = np.asarray(centres, dtype=float)
+    if len(c) == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+# ---------------------------------------------------------------------------- Sobol
+
+
+@P._styled
+def plot_sobol(sobol: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | None = None,
+               max_params: int = 12) -> Axes:
+    """Grouped horizontal bars: Sobol first-order (S1) and total (ST) indices of the value gap
+    between the two leading policies, with their 95% confidence intervals (SALib bootstrap)."""
+    ax = P._axes(ax)
+    t = sobol.head(max_params)
+    n = len(t)
+    y = np.arange(n)[::-1]
+    h = 0.38
+    for key, label, color, dy in (("ST", "total index ST (with interactions)", P.HIGH_COLOR, -h / 2),
+                                  ("S1", "first-order index S1 (alone)", P.LOW_COLOR, h / 2)):
+        vals = t[key].to_numpy(dtype=float)
+        conf = np.nan_to_num(t[f"{key}_conf"].to_numpy(dtype=float))
+        ax.barh(y + dy, vals, height=h, color=color, label=label)
+        ax.errorbar(vals, y + dy, xerr=conf, fmt="none", ecolor=P.NEUTRAL, elinewidth=1.2, capsize=3)
+    ax.axvline(0, color=P.NEUTRAL, linewidth=1)
+    ax.set_yticks(y, [parameter_label(p) for p in t["parameter"]])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    diff = sobol.attrs.get("difference", "the two leading policies")
+    kpi = sobol.attrs.get("kpi", "value")
+    if n:
+        top = t.iloc[0]
+        ax.set_title(f"{top['parameter']} drives {max(float(top['ST']), 0):.0%} of the variance in the gap "
+                     f"{diff}")
+    ax.set_xlabel(f"Share of the variance of {_kpi_name(kpi).lower()} ({diff})")
+    ax.set_ylabel("Uncertain parameter")
+    ax.grid(axis="y", visible=False)
+    P._legend_outside(ax)
+    P._finish(ax, meta)
+    return ax
+
+
+# ---------------------------------------------------------------------------- all of them
+
+
+def decision_figures(result: Any) -> Iterator[tuple[str, Axes]]:
+    """(name, Axes) of every plot of a decision result, drawn one at a time."""
+    meta = DecisionMeta.of(result)
+    yield "probability_best", plot_probability_best(result.policies, meta=meta, samples=result.samples)
+    yield "evppi", plot_evppi(result.evppi, evpi=result.evpi, meta=meta)
+    if result.decision_map is not None:
+        yield "decision_map", plot_decision_map(result.decision_map, result.psa, kpi=result.kpi,
+                                                policies=result.policy_names, meta=meta)
+    if result.sobol is not None:
+        yield "sobol", plot_sobol(result.sobol, meta=meta)
+
+
+def save_decision_plots(result: Any, folder: Path, *, formats: Sequence[str] = ("png", "svg", "pdf")) -> list[Path]:
+    """Every decision plot as PNG, SVG and PDF in ``folder``."""
+    out: list[Path] = []
+    for name, ax in decision_figures(result):
+        out += P.save_figure(ax.figure, Path(folder) / name, formats=formats)
+    return out
