@@ -22,7 +22,7 @@ def decision_json(result: Any) -> dict[str, Any]:
     """decision.json: the decision summary plus the resolved scenario it was made on."""
     body = result.summary()
     body["scenario"] = {**result.scenario.model_dump(mode="json"), "uncertainty": result.scenario.uncertainty}
-    return files._clean(body)
+    return files.json_safe(body)
 
 
 def write_decision(result: Any, out_dir: Path, *, plots: bool = True) -> Path:
