@@ -31,6 +31,7 @@ FIXED = {"support.staffing": "fixed", "support.agents": 2}
 VIP = {"vip.enabled": True}
 LOADED = {"customers.initial": 3000}  # about two Erlangs of tickets: staffing choices bind
 VIP_SCALED = {"vip.enabled": True, "vip.manual_capacity": 10}
+VIP_LINE = {"vip.enabled": True, "support.vip_line": True}
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,21 @@ LEVERS: list[Lever] = [
     Lever("support.handle_time_cv", 3.0, {"support.handle_time_dist": "lognormal"}, "lognormal handle times only"),
     Lever("support.patience_mean_h", 0.5, FIXED, "patience matters when waits are long (a small fixed desk)"),
     Lever("support.agent_cost_usd_per_hour", 70.0),
+    Lever("support.hours", "24/7"),
+    Lever("support.open_hour", 7),
+    Lever("support.close_hour", 20),
+    Lever("support.open_days", 7),
+    Lever("support.vip_line", True, VIP, "a VIP line serves VIP tickets only"),
+    Lever("support.vip_line_open_hour", 5, VIP_LINE, "the VIP line's hours act only when it is on"),
+    Lever("support.vip_line_close_hour", 23, VIP_LINE, "the VIP line's hours act only when it is on"),
+    Lever("support.vip_line_days", 5, VIP_LINE, "the VIP line's hours act only when it is on"),
+    Lever("support.sla_clock", "business"),
+    Lever("support.patience_clock", "calendar"),
+    Lever("support.arrival_day_start_hour", 5),
+    Lever("support.arrival_day_end_hour", 23),
+    Lever("support.arrival_offhours_factor", 1.0),
+    Lever("support.arrival_weekend_factor", 1.0),
+    Lever("support.arrival_monday_factor", 2.0),
     Lever("satisfaction.initial_shares", [0.2, 0.5, 0.2, 0.05, 0.05]),
     Lever("satisfaction.p_up_on_time", 0.5),
     Lever("satisfaction.p_down_late", 1.0, {**FIXED, "support.agents": 1}, "late tickets need a busy desk"),
@@ -159,6 +175,7 @@ LEVERS: list[Lever] = [
 # Schema fields that are not behavioural levers, and why.
 NOT_LEVERS = {
     "customers.segments[].name": "a label (appears in traces and segments.csv only)",
+    "uncertainty": "the distributions of `supportsim decide`; a plain run does not read them",
 }
 
 
