@@ -353,6 +353,7 @@ SECTION_GROUPS: dict[str, tuple[str, str | None]] = {
     "acquisition": ("acquisition", None),
     "wom": ("acquisition", "Word of mouth"),
     "trial": ("acquisition", "Trials"),
+    "finance": ("acquisition", "Value: discounting"),
     "vip": ("vip", None),
 }
 GROUPS = (  # key, title, icon, form (apply on a button), note
