@@ -30,7 +30,7 @@ def write_decision(result: Any, out_dir: Path, *, plots: bool = True) -> Path:
     out_dir = Path(out_dir)
     with files.atomic_dir(out_dir) as tmp:
         (tmp / "decision.json").write_text(json.dumps(decision_json(result), indent=2) + "\n")
-        files.write_table(result.psa, result, tmp / "psa.csv")
+        files.write_table(result.psa, files.provenance(result.seed, result.scenario_sha256), tmp / "psa.csv")
         if plots:
             save_decision_plots(result, tmp / "plots")
     return out_dir
