@@ -22,6 +22,8 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -79,6 +81,52 @@ class SerialExecutor(Executor):
             yield i, fn(item)
 
 
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies, even by SIGKILL (Linux
+    ``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread ends the process once the parent
+    is gone (reparented). Called in every worker's initializer."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the parent died before the call
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # no libc symbol: fall back to watching
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="supportsim-parent-watch", daemon=True).start()
+
+
+def limit_memory(max_bytes: int | None) -> None:
+    """Cap this process's address space at ``max_bytes`` (RLIMIT_AS, where the OS has it): a
+    run that needs more fails with MemoryError in this worker instead of taking the machine."""
+    if not max_bytes:
+        return
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = max_bytes if hard == resource.RLIM_INFINITY else min(max_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def worker_init(max_bytes: int | None = None) -> None:
+    """Initializer of every worker process: signals, death with the parent, memory cap."""
+    _worker_signals()
+    die_with_parent()
+    limit_memory(max_bytes)
+
+
 def _worker_signals() -> None:
     # Workers leave Ctrl-C to the parent, which terminates the pool; otherwise every
     # worker would print its own KeyboardInterrupt traceback. SIGTERM gets its default
@@ -118,7 +166,7 @@ class ProcessExecutor(Executor):
 
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_worker_signals)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=worker_init)
         return self._pool
 
     def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
