@@ -32,6 +32,7 @@ from sim.cli.common import (
 from sim.output.files import Interrupted, output_target, run_to_dir
 from sim.params.scenario import ScenarioError, resolve_policies
 from sim.params.schema import Scenario
+from sim.runs.executors import WorkersLost
 from sim.runs.metrics import KPIS
 
 
@@ -149,6 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # disk full, permission denied, ...: one line, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"error: {exc.strerror or exc}{where}; no results written", file=sys.stderr)
+        return EXIT_FAILED
+    except MemoryError:
+        print("error: out of memory; reduce customers, months or workers; no results written", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user: one line, exit 1
+        line = str(exc).splitlines()[0] if str(exc) else "unexpected failure"
+        print(f"error: {line}" if isinstance(exc, WorkersLost) else
+              f"error: {type(exc).__name__}: {line} (a bug: please report it with the command line)", file=sys.stderr)
         return EXIT_FAILED
     finally:
         restore()
