@@ -543,6 +543,12 @@ def cli_command(source: Source, overrides: Sequence[str], out: str = "results/ap
 # ---------------------------------------------------------------- guardrail
 
 
+def md_literal(text: object) -> str:
+    """User text (file, scenario names) for st.markdown, shown literally: markdown, HTML and
+    LaTeX marks backslash-escaped, so no link renders and no image is fetched."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", " ".join(str(text).split()))
+
+
 def app_max_work() -> int:
     """The app's workload limit (customer-months); never above the CLI's."""
     raw = os.environ.get("SUPPORTSIM_APP_MAX_WORK")

@@ -205,10 +205,38 @@ def provenance_columns(res: Results) -> dict[str, object]:
     return provenance(res.seed, res.scenario_sha256)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neutral_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=1+1``, ``@SUM``, ``-cmd|...``) gets a
+    leading ``'``; numbers, numeric text (``-0.5``) and everything else are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`neutral_cell` applied to its text columns (numeric columns untouched)."""
+    text = [c for c in df.columns if df[c].dtype == object]
+    if not text:
+        return df
+    return df.assign(**{c: df[c].map(neutral_cell) for c in text})
+
+
 def write_table(df: pd.DataFrame, stamp: Results | dict[str, object], path: Path | io.StringIO) -> None:
-    """``df`` as CSV with the provenance columns (of a ``Results`` or a :func:`provenance` dict)."""
+    """``df`` as CSV with the provenance columns (of a ``Results`` or a :func:`provenance` dict);
+    text cells that a spreadsheet would run as formulas are neutralised (:func:`neutral_cell`)."""
     cols = provenance_columns(stamp) if isinstance(stamp, Results) else stamp
-    df.assign(**cols).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    neutralise(df).assign(**cols).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
 def write_monthly_csv(res: Results, path: Path | io.StringIO) -> None:
