@@ -99,7 +99,7 @@ def choose_source() -> appkit.Source:
                              help="A scenario file like those in `scenarios/`, checked against the same schema "
                                   "as `supportsim validate`.")
         if upload_error is not None:
-            st.error(f"**{upload.name}** is not a valid scenario; still showing "
+            st.error(f"**{appkit.md_literal(upload.name)}** is not a valid scenario; still showing "
                      f"{st.session_state.get('scenario', appkit.DEFAULT_FILE)}.\n\n"
                      + problem_list(upload_error.problems), icon=":material/error:")
     source = uploaded or caches().shipped_source(st.session_state.get("scenario") or next(iter(files)))
@@ -193,7 +193,8 @@ def header(source: appkit.Source, scenario: Any, overrides: list[str], sha: str)
     meta = scenario.scenario
     st.title("How should support be priced?")
     policies = list(scenario.policies) or ["base"]
-    st.markdown(f"**{meta.name}**" + (f" · {meta.description}" if meta.description else ""))  # text, no HTML
+    # user text shown literally (st.text: no markdown, no links or images fetched)
+    st.text(meta.name + (f" · {meta.description}" if meta.description else ""))
     st.caption(f"{len(policies)} policies · {scenario.run.months} months · {scenario.customers.initial:,} customers · "
                f"{scenario.run.replications} replications · seed {scenario.run.seed} · sha256 `{sha[:10]}`")
     changes = st.container()  # always there, so everything below keeps its place as changes come and go

@@ -440,10 +440,10 @@ def test_every_shipped_scenario_survives_a_round_trip():
 def test_guardrail_counts_every_policy_and_its_own_size():
     """A policy that overrides customers.initial (or adds growth) cannot slip past the limit."""
     small = load_text("[customers]\ninitial = 10\n[run]\nmonths = 10\nreplications = 2\n[policies.a]\n")
-    assert guardrails.work(small) == 10 * 10 * 2
+    assert guardrails.work(small) >= 10 * 10 * 2
     big = load_text("[customers]\ninitial = 10\n[run]\nmonths = 10\nreplications = 2\n[policies.a]\n"
                     "[policies.b]\ncustomers.initial = 1000000\n")
-    assert guardrails.work(big) == (10 + 1_000_000) * 10 * 2
+    assert guardrails.work(big) >= (10 + 1_000_000) * 10 * 2 > 100 * guardrails.work(small)
     growing = load_text("[customers]\ninitial = 10\n[run]\nmonths = 10\nreplications = 1\n"
                         "[acquisition]\ngrowth_per_month = 100\n")
     assert guardrails.work(growing) > 10 * 10

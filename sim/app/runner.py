@@ -32,7 +32,7 @@ from sim.output import figures, files, fmt, plots, report
 from sim.params.scenario import resolve_policies
 from sim.params.schema import Scenario
 from sim.runs import metrics
-from sim.runs.executors import Executor, default_workers
+from sim.runs.executors import Executor, default_workers, worker_init
 from sim.runs.experiment import Job, jobs, results_from_tables, run_job
 from sim.runs.results import Results
 
@@ -123,6 +123,19 @@ def app_workers() -> int:
         return default_workers()
 
 
+APP_MAX_MEMORY_MB = 4096  # address space per worker: an upload that needs more fails alone
+
+
+def app_max_memory() -> int:
+    """Memory cap per app worker in bytes (SUPPORTSIM_APP_MAX_MEMORY_MB; 0 = no cap)."""
+    raw = os.environ.get("SUPPORTSIM_APP_MAX_MEMORY_MB")
+    try:
+        mb = int(float(raw)) if raw else APP_MAX_MEMORY_MB
+    except (ValueError, OverflowError):
+        mb = APP_MAX_MEMORY_MB
+    return max(0, mb) * 2**20
+
+
 def make_pool(workers: int) -> ProcessPoolExecutor | None:
     """A long-lived pool for the app (None for 1 worker: run in-process).
 
@@ -135,7 +148,8 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
 
 
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
+                               initargs=(app_max_memory(),))
     for f in [pool.submit(_warm) for _ in range(workers)]:
         f.result()
     return pool

@@ -48,6 +48,11 @@ def scenario_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def force_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder supportsim did not write (its other files are kept)")
+
+
 def run_option_args(p: argparse.ArgumentParser, *, replications: bool = True, cluster: bool = True) -> None:
     """--replications, --seed, --workers, --cluster, --max-work and --quiet: the run options."""
     if replications:

@@ -24,14 +24,16 @@ from sim.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
+    force_arg,
     load_scenario,
     run_option_args,
     run_options,
     scenario_args,
 )
-from sim.output.files import Interrupted, run_to_dir
+from sim.output.files import Interrupted, output_target, run_to_dir
 from sim.params.scenario import ScenarioError, resolve_policies
 from sim.params.schema import Scenario
+from sim.runs.executors import WorkersLost
 from sim.runs.metrics import KPIS
 
 
@@ -50,13 +52,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.out.exists() and not args.out.is_dir():
-        raise ScenarioError([f"--out {args.out}: exists and is not a folder (it would be replaced)"], "--out")
+    output_target(args.out, force=args.force)  # before anything runs
     scenario = load_scenario(args)
     options = run_options(args)
     try:  # streams each finished replication to disk; see sim.output.files.run_to_dir
         res = run_to_dir(scenario, args.out, **options.kwargs(), plots=not args.no_plots,
-                         precision=studies_cli.precision_from_args(args), keep_partial=args.keep_partial)
+                         precision=studies_cli.precision_from_args(args), keep_partial=args.keep_partial, force=args.force)
     except Interrupted as exc:  # --keep-partial: the finished replications were written, marked partial
         print(f"interrupted: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "summary.json and plots/ into --out (atomically).")
     scenario_args(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced whole on success)")
+    force_arg(p)
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     run_option_args(p)
     studies_cli.add_precision_options(p)
@@ -150,6 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # disk full, permission denied, ...: one line, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"error: {exc.strerror or exc}{where}; no results written", file=sys.stderr)
+        return EXIT_FAILED
+    except MemoryError:
+        print("error: out of memory; reduce customers, months or workers; no results written", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user: one line, exit 1
+        line = str(exc).splitlines()[0] if str(exc) else "unexpected failure"
+        print(f"error: {line}" if isinstance(exc, WorkersLost) else
+              f"error: {type(exc).__name__}: {line} (a bug: please report it with the command line)", file=sys.stderr)
         return EXIT_FAILED
     finally:
         restore()

@@ -19,6 +19,7 @@ import pandas as pd
 from sim import __version__
 from sim.cli.common import (
     EXIT_INTERRUPTED,
+    force_arg,
     int_at_least,
     load_scenario,
     policies_arg,
@@ -65,11 +66,14 @@ def precision_from_args(args: argparse.Namespace) -> Precision | None:
 
 def _load(args: argparse.Namespace) -> Scenario:
     # a study runs --replications per point itself: only the seed is recorded in the scenario
+    if getattr(args, "out", None) is not None:
+        files.output_target(args.out, force=args.force)  # before anything runs
     return load_scenario(args, record_replications=False)
 
 
 def _out_arg(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--out", type=Path, help=out_help + " (replaced whole, atomically; default: print only)")
+    force_arg(p)
 
 
 def _pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -99,7 +103,7 @@ def _write(out: Path, scenario: Scenario, args: argparse.Namespace, tables: dict
            meta: dict[str, Any]) -> None:
     """Tables as CSV (with the provenance columns of sim.output.files) plus one JSON, atomically."""
     stamp = files.provenance(scenario.run.seed if args.seed is None else args.seed, scenario_hash(scenario))
-    with files.atomic_dir(out) as tmp:
+    with files.atomic_dir(out, force=args.force) as tmp:
         for name, df in tables.items():
             files.write_table(df, stamp, tmp / name)
         body = files.json_safe(_provenance(scenario, args, meta))

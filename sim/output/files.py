@@ -29,7 +29,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.output import figures
-from sim.params.scenario import reference_policy, resolve_policies, scenario_hash
+from sim.params.scenario import ScenarioError, reference_policy, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, use_executor
@@ -37,6 +37,55 @@ from sim.runs.experiment import Precision, jobs, run_job_with_kpis
 from sim.runs.results import Results
 
 FLOAT_FORMAT = "%.10g"  # fixed text form of floats: byte-identical files across machines
+# Lists what a result folder's supportsim wrote: only those files are ever replaced or removed.
+MANIFEST = ".supportsim-manifest.json"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_target(target: Path | str, *, force: bool = False) -> Path:
+    """Check an output folder before anything runs; return the real folder to replace.
+
+    A symlink is followed (results are written through it, the link stays). Refused, with a
+    message naming ``--out``: the current folder, one above it or the root (``.``, ``..``,
+    ``''``, ``/``: a result replaces its folder), a file, and a non-empty folder that
+    supportsim did not write (no :data:`MANIFEST`) unless ``force``; its other files are
+    kept either way.
+    """
+    raw = str(target)
+    real = Path(target).resolve()
+    cwd = Path.cwd().resolve()
+    where = ("the root folder" if real == Path(real.anchor) else "the current folder" if real == cwd
+             else "a folder that holds the current one" if real in cwd.parents else None)
+    if raw.strip() == "" or where:
+        raise ScenarioError([f"--out {raw!r}: names {where or 'no folder'}; results replace their folder whole, so "
+                             "give them a folder of their own, e.g. --out results/run1"], "--out")
+    if real.exists() and not real.is_dir():
+        raise ScenarioError([f"--out {raw}: exists and is not a folder (it would be replaced)"], "--out")
+    if real.is_dir() and not force and not (real / MANIFEST).is_file() and any(real.iterdir()):
+        raise ScenarioError([f"--out {raw}: the folder holds files supportsim did not write (no {MANIFEST}); "
+                             "choose a new or empty folder, or pass --force to write into it (its other files "
+                             "are kept)"], "--out")
+    return real
+
+
+def _owned(folder: Path) -> set[str] | None:
+    """Top-level names supportsim wrote into ``folder`` (None: no readable manifest)."""
+    try:
+        files = json.loads((folder / MANIFEST).read_text()).get("files", [])
+        return {str(f).split("/", 1)[0] for f in files}
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _write_manifest(folder: Path) -> None:
+    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    body = {"written_by": "supportsim", "supportsim_version": __version__, "files": written}
+    (folder / MANIFEST).write_text(json.dumps(body, indent=2) + "\n")
 
 
 def json_safe(obj: Any) -> Any:
@@ -58,7 +107,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        os.replace(tmp, path)
+        if not path.is_symlink():  # mkstemp makes 0600: give the file the umask's mode
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path.resolve() if path.is_symlink() else path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -90,26 +141,35 @@ def _signals_held() -> Iterator[None]:
 
 
 @contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
+def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``target`` whole, on failure it is removed.
 
+    ``target`` is checked first (:func:`output_target`): a symlink is written through, and
+    files in the old folder that supportsim did not write (not in its :data:`MANIFEST`) are
+    moved into the new one, never deleted. The new folder gets a manifest and the umask's mode.
     Every path out removes the temporary folder: an exception or Ctrl-C in the body, and a
     signal during the swap or the clean-up (those run with signals held).
     """
-    target = Path(target)
+    target = output_target(target, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp: Path | None = None
     try:  # one try around everything: a held signal is delivered when its hold ends, inside it
         with _signals_held():
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
         with _signals_held():
+            _write_manifest(tmp)
             old = None
             if target.exists():
                 old = target.with_name(f".{target.name}.old-{os.getpid()}")
                 os.replace(target, old)
             os.replace(tmp, target)
             if old is not None:
+                owned = _owned(old) or set()
+                for entry in old.iterdir():  # the user's files stay (ours are replaced)
+                    if entry.name not in owned and entry.name != MANIFEST and not (target / entry.name).exists():
+                        os.replace(entry, target / entry.name)
                 shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         if tmp is not None:
@@ -145,21 +205,49 @@ def provenance_columns(res: Results) -> dict[str, object]:
     return provenance(res.seed, res.scenario_sha256)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neutral_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=1+1``, ``@SUM``, ``-cmd|...``) gets a
+    leading ``'``; numbers, numeric text (``-0.5``) and everything else are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`neutral_cell` applied to its text columns (numeric columns untouched)."""
+    text = [c for c in df.columns if df[c].dtype == object]
+    if not text:
+        return df
+    return df.assign(**{c: df[c].map(neutral_cell) for c in text})
+
+
 def write_table(df: pd.DataFrame, stamp: Results | dict[str, object], path: Path | io.StringIO) -> None:
-    """``df`` as CSV with the provenance columns (of a ``Results`` or a :func:`provenance` dict)."""
+    """``df`` as CSV with the provenance columns (of a ``Results`` or a :func:`provenance` dict);
+    text cells that a spreadsheet would run as formulas are neutralised (:func:`neutral_cell`)."""
     cols = provenance_columns(stamp) if isinstance(stamp, Results) else stamp
-    df.assign(**cols).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    neutralise(df).assign(**cols).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
 def write_monthly_csv(res: Results, path: Path | io.StringIO) -> None:
     write_table(res.monthly, res, path)
 
 
-def write_results(res: Results, out_dir: Path, *, plots: bool = True) -> Path:
+def write_results(res: Results, out_dir: Path, *, plots: bool = True, force: bool = False) -> Path:
     """Write monthly.csv, kpis.csv, segments.csv (when kept), summary.json and plots/ into
     ``out_dir`` atomically."""
     out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, force=force) as tmp:
         write_monthly_csv(res, tmp / "monthly.csv")
         write_table(res.kpis, res, tmp / "kpis.csv")
         if res.segments is not None:
@@ -242,6 +330,7 @@ def run_to_dir(
     plots: bool = True,
     crn: bool = True,
     keep_partial: bool = False,
+    force: bool = False,
 ) -> Results:
     """Run every policy of ``scenario`` and write monthly.csv, kpis.csv, summary.json and
     plots/ into ``out_dir``, streaming each finished run to disk.
@@ -255,6 +344,7 @@ def run_to_dir(
     only when plots are drawn, else it is empty.
     """
     out_dir = Path(out_dir)
+    output_target(out_dir, force=force)  # refused before anything runs
     reps = replications or scenario.run.replications
     seed = scenario.run.seed if seed is None else seed
     if precision is not None:
@@ -270,7 +360,7 @@ def run_to_dir(
     interrupted = False
     executor_cm = use_executor(executor, workers=workers, cluster=cluster)
 
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, force=force) as tmp:
         # each run's rows go through the same writer as write_results (same columns and format)
         spool = MonthlySpool(tmp / ".monthly.spool", lambda df, buf: write_monthly_csv(replace(res, monthly=df), buf))
         segment_spool = MonthlySpool(tmp / ".segments.spool", lambda df, buf: write_table(df, res, buf))

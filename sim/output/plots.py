@@ -119,6 +119,13 @@ def policy_colors(policies: Sequence[str]) -> dict[str, str]:
     return {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(policies)}
 
 
+def literal(text: object) -> str:
+    """User text (scenario, policy names) as matplotlib shows it literally: ``$`` escaped so
+    it never starts mathtext, line breaks as spaces. Every text drawn from user input goes
+    through here."""
+    return " ".join(str(text).split()).replace("$", r"\$")
+
+
 @dataclass(frozen=True)
 class Meta:
     """What a figure's footer says, so a cited plot can be traced back."""
@@ -135,7 +142,7 @@ class Meta:
 
     def footer(self) -> str:
         seed = f" · seed {self.seed}" if self.seed is not None else ""
-        return (f"supportsim {self.version} · scenario '{self.scenario}' · sha256 {self.sha256[:10]}{seed} · "
+        return (f"supportsim {self.version} · scenario '{literal(self.scenario)}' · sha256 {self.sha256[:10]}{seed} · "
                 f"{self.replications} replications · intervals: 95% CI of the mean")
 
 

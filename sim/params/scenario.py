@@ -307,6 +307,28 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _bools_as_numbers(data: Any, model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Paths where a boolean is given for a number (pydantic would read true as 1)."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return problems
+    for key, value in data.items():
+        info = model.model_fields.get(key) if isinstance(key, str) else None
+        if info is None:
+            continue
+        path = f"{prefix}{key}"
+        sub = _model_at(model, (key,))
+        if isinstance(value, bool) and info.annotation in (int, float):
+            problems.append(f"{path}: expected a number, got {str(value).lower()} (a switch); "
+                            f"{allowed_range(info)}")
+        elif sub is not None and isinstance(value, dict):
+            problems += _bools_as_numbers(value, sub, path + ".")
+        elif sub is not None and isinstance(value, list):
+            for i, item in enumerate(value):
+                problems += _bools_as_numbers(item, sub, f"{path}[{i}].")
+    return problems
+
+
 def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, source: str = "scenario") -> Scenario:
     """Validate a scenario dict (plus ``--set`` overrides) and every policy it defines."""
     if not isinstance(data, dict):
@@ -327,6 +349,11 @@ def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, sour
             set_path(data, path, value)
         except (TypeError, AttributeError):
             raise ScenarioError([f"{path}: cannot set a value inside a non-table"], source) from None
+    flagged = _bools_as_numbers(data, Scenario)
+    for name, override in (data.get("policies") or {}).items() if isinstance(data.get("policies"), dict) else ():
+        flagged += _bools_as_numbers(override, Params, f"policies.{name}.")
+    if flagged:
+        raise ScenarioError(flagged, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:

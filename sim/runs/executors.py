@@ -22,13 +22,33 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from sim.params.scenario import ScenarioError
 
 T = TypeVar("T")
+MAX_WORKERS_PER_CORE = 4  # --workers above this many per core only adds memory and start-up time
+CLUSTER_PROBE_S = 5.0  # a cluster address must answer like a Dask scheduler within this time
+
+
+class WorkersLost(RuntimeError):
+    """Workers died (killed, out of memory, scheduler lost) and the retry failed too: the
+    message names the replications lost."""
+
+    def __init__(self, what: str, lost: Sequence[Any]) -> None:
+        names = ", ".join(_job_name(j) for j in lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
+        super().__init__(f"{what}; retried once, still lost: {names}")
+        self.lost = list(lost)
+
+
+def _job_name(job: Any) -> str:
+    policy, rep = getattr(job, "policy", None), getattr(job, "replication", None)
+    return f"{policy} replication {rep}" if policy is not None and rep is not None else repr(job)[:60]
 R = TypeVar("R")
 
 
@@ -79,6 +99,52 @@ class SerialExecutor(Executor):
             yield i, fn(item)
 
 
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies, even by SIGKILL (Linux
+    ``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread ends the process once the parent
+    is gone (reparented). Called in every worker's initializer."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the parent died before the call
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # no libc symbol: fall back to watching
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="supportsim-parent-watch", daemon=True).start()
+
+
+def limit_memory(max_bytes: int | None) -> None:
+    """Cap this process's address space at ``max_bytes`` (RLIMIT_AS, where the OS has it): a
+    run that needs more fails with MemoryError in this worker instead of taking the machine."""
+    if not max_bytes:
+        return
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = max_bytes if hard == resource.RLIM_INFINITY else min(max_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def worker_init(max_bytes: int | None = None) -> None:
+    """Initializer of every worker process: signals, death with the parent, memory cap."""
+    _worker_signals()
+    die_with_parent()
+    limit_memory(max_bytes)
+
+
 def _worker_signals() -> None:
     # Workers leave Ctrl-C to the parent, which terminates the pool; otherwise every
     # worker would print its own KeyboardInterrupt traceback. SIGTERM gets its default
@@ -118,29 +184,50 @@ class ProcessExecutor(Executor):
 
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_worker_signals)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=worker_init)
         return self._pool
 
     def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         if not items:
             return
+        self.workers = min(self.workers, len(items)) if self._pool is None else self.workers  # no idle forks
+        retried = False
+        todo = list(enumerate(items))
+        while todo:
+            lost: list[tuple[int, T]] = []
+            yield from self._window(fn, todo, lost)
+            if not lost:
+                return
+            if retried:
+                raise WorkersLost("a worker process died (killed or out of memory)", [item for _, item in lost])
+            retried, todo = True, lost  # a fresh pool, the lost jobs once more
+            self._pool = None
+
+    def _window(self, fn: Callable[[T], R], todo: list[tuple[int, T]],
+                lost: list[tuple[int, T]]) -> Iterator[tuple[int, R]]:
+        """Run ``todo`` in a bounded window; jobs lost to a broken pool are put in ``lost``."""
         pool = self._ensure()
         # A bounded window of jobs in flight: finished results are handed over at once
         # instead of piling up, and Ctrl-C has little to cancel.
         window = 2 * self.workers
-        pending = iter(enumerate(items))
-        running: dict[Future, int] = {}
-        for i, item in itertools.islice(pending, window):
-            running[pool.submit(fn, item)] = i
+        pending = iter(todo)
+        running: dict[Future, tuple[int, T]] = {}
+        for pair in itertools.islice(pending, window):
+            running[pool.submit(fn, pair[1])] = pair
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
-                i = running.pop(fut)
-                result = fut.result()
+                pair = running.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    lost.extend([pair, *running.values(), *pending])
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    return
                 nxt = next(pending, None)
                 if nxt is not None:
-                    running[pool.submit(fn, nxt[1])] = nxt[0]
-                yield i, result
+                    running[pool.submit(fn, nxt[1])] = nxt
+                yield pair[0], result
 
     def close(self) -> None:
         if self._pool is not None:
@@ -181,6 +268,7 @@ class DaskExecutor(Executor):
                 ["--cluster needs dask.distributed: pip install 'supportsim[dask]'"], "--cluster"
             ) from None
         self.address = address
+        probe_scheduler(address)
         try:
             self._client = Client(address, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -197,17 +285,35 @@ class DaskExecutor(Executor):
         indexed = _Indexed(fn)
         pending = iter(enumerate(items))
 
+        pairs: dict[Any, tuple[int, Any]] = {}
+
         def submit(pair: tuple[int, Any]) -> Any:
             # pure=False: two identical jobs are still two runs (never deduplicated by key).
             fut = self._client.submit(indexed, pair, pure=False)
+            pairs[fut.key] = pair  # which job to retry if its worker dies
             self._futures.append(fut)
             return fut
 
         first = [submit(pair) for _, pair in zip(range(window), pending)]
         ac = as_completed(first, loop=self._client.loop)  # our client is not the process default
+        retried: set[int] = set()
         for fut in ac:
-            i, result = fut.result()
+            try:
+                i, result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - only worker and scheduler losses are retried
+                kind = type(exc).__name__
+                if kind not in ("KilledWorker", "CommClosedError", "CancelledError") and not isinstance(exc, OSError):
+                    raise
+                pair = pairs.pop(fut.key, None)
+                self._futures.remove(fut)
+                if pair is None or pair[0] in retried or kind != "KilledWorker":
+                    lost = [pair[1]] if pair is not None else []
+                    raise WorkersLost(f"the Dask cluster lost work ({kind})", lost) from None
+                retried.add(pair[0])
+                ac.add(submit(pair))
+                continue
             self._futures.remove(fut)
+            pairs.pop(fut.key, None)
             fut.release()
             nxt = next(pending, None)
             if nxt is not None:
@@ -227,25 +333,61 @@ class DaskExecutor(Executor):
 
 
 def check_cluster_address(address: str) -> str:
-    """Accept ``tcp://HOST:PORT`` (or tls://, inproc:// for tests); clear error otherwise."""
+    """Accept ``tcp://HOST:PORT`` (or tls://, ucx://, ws://, wss://); clear error otherwise.
+    ``inproc://`` names a scheduler inside one process: unreachable from the command line."""
     import re
 
-    if not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+(:\d+)?(/[^\s]*)?", address or ""):
+    if (address or "").startswith("inproc://"):
+        raise ScenarioError([f"--cluster {address!r}: inproc:// addresses live inside one Python process; "
+                             "start a scheduler (dask scheduler) and give its tcp://HOST:PORT"], "--cluster")
+    if not re.fullmatch(r"(tcp|tls|ucx|ws|wss)://[^\s/]+(:\d+)?(/[^\s]*)?", address or ""):
         raise ScenarioError(
             [f"--cluster {address!r}: expected a scheduler address like tcp://HOST:PORT"], "--cluster"
         )
     return address
 
 
+def probe_scheduler(address: str, timeout_s: float = CLUSTER_PROBE_S) -> None:
+    """Check within ``timeout_s`` that a tcp:// address is a Dask scheduler: one greets every
+    connection with its handshake at once, while an HTTP server (the dashboard, port 8787)
+    says nothing until asked. Other protocols are left to Dask's own timeout."""
+    import socket
+
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://"):].split("/", 1)[0].rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    hint = " (8786 is the scheduler's usual port, 8787 its dashboard)"
+    try:
+        with socket.create_connection((host, int(port or 8786)), timeout=timeout_s) as sock:
+            sock.settimeout(timeout_s)
+            first = sock.recv(16)
+    except TimeoutError:
+        raise ScenarioError([f"--cluster {address}: no Dask handshake within {timeout_s:g} s; not a Dask "
+                             f"scheduler{hint}"], "--cluster") from None
+    except (OSError, ValueError) as exc:
+        raise ScenarioError([f"cannot connect to the Dask scheduler at {address!r}: {exc}"], "--cluster") from None
+    if not first or first[:4] in (b"HTTP", b"<!DO", b"<htm") or len(first) < 8:
+        raise ScenarioError([f"--cluster {address}: answered, but not as a Dask scheduler{hint}"], "--cluster")
+
+
+def max_workers() -> int:
+    return MAX_WORKERS_PER_CORE * default_workers()
+
+
 def make_executor(*, workers: int | None = 1, cluster: str | None = None) -> Executor:
     """The executor for a run: Dask if ``cluster`` is given, else processes if ``workers`` != 1.
 
-    ``workers`` 0 or None means all cores.
+    ``workers`` 0 or None means all cores; more than :func:`max_workers` is refused, and no
+    more processes start than there are jobs.
     """
     if cluster:
         return DaskExecutor(check_cluster_address(cluster))
     if workers is not None and workers < 0:
         raise ScenarioError([f"--workers: must be 0 (all cores) or a positive number (got {workers})"], "--workers")
+    if workers is not None and workers > max_workers():
+        raise ScenarioError([f"--workers {workers}: at most {max_workers()} ({MAX_WORKERS_PER_CORE} per core on "
+                             f"{default_workers()} cores); 0 uses every core"], "--workers")
     n = workers or default_workers()
     return SerialExecutor() if n <= 1 else ProcessExecutor(n)
 

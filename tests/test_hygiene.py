@@ -1,0 +1,119 @@
+"""Process hygiene and no tracebacks: workers die with their parent, --workers bounded, a
+cluster address checked within a bounded wait, lost replications retried once then named,
+unexpected errors one line, a boolean into a number refused."""
+
+from __future__ import annotations
+
+import http.server
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.params.scenario import ScenarioError
+from sim.runs import executors
+from tests.conftest import SCENARIOS
+
+
+def _die_once(item: tuple[str, int]) -> int:
+    marker, value = item
+    if value == 2 and not os.path.exists(marker):
+        Path(marker).write_text("died")
+        os._exit(9)  # a worker killed mid-run
+    return value * 10
+
+
+def _always_die(value: int) -> int:
+    if value == 1:
+        os._exit(9)
+    return value
+
+
+def test_lost_replications_retried_once_then_named(tmp_path):
+    marker = str(tmp_path / "marker")
+    with executors.ProcessExecutor(2) as ex:
+        got = dict(ex.imap_unordered(_die_once, [(marker, v) for v in range(4)]))
+    assert got == {0: 0, 1: 10, 2: 20, 3: 30}
+    with executors.ProcessExecutor(2) as ex, pytest.raises(executors.WorkersLost, match="retried once"):
+        list(ex.imap_unordered(_always_die, [0, 1, 2]))
+
+
+def test_workers_bounded_by_jobs_and_cores():
+    with pytest.raises(ScenarioError, match="at most"):
+        executors.make_executor(workers=10**20)
+    with executors.ProcessExecutor(50) as ex:
+        assert sorted(i for i, _ in ex.imap_unordered(abs, [-1, -2, -3])) == [0, 1, 2]
+        assert ex.workers == 3
+
+
+def test_cluster_address_must_be_a_dask_scheduler_within_a_bounded_wait():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        t = time.perf_counter()
+        with pytest.raises(ScenarioError, match="not a Dask scheduler"):
+            executors.probe_scheduler(f"tcp://127.0.0.1:{server.server_address[1]}", timeout_s=1.0)
+        assert time.perf_counter() - t < 3
+    finally:
+        server.shutdown()
+    with pytest.raises(ScenarioError, match="inproc"):
+        executors.check_cluster_address("inproc://10.0.0.1/1/2")
+
+
+def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
+    pids = tmp_path / "pids"
+    script = textwrap.dedent(f"""
+        import os, time
+        from sim.runs.executors import ProcessExecutor
+        def nap(x):
+            open({str(pids)!r}, "a").write(f"{{os.getpid()}}\\n")
+            time.sleep(60)
+        with ProcessExecutor(2) as ex:
+            list(ex.imap_unordered(nap, [1, 2]))
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
+    deadline = time.time() + 60
+    while time.time() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
+        time.sleep(0.2)
+    workers = [int(p) for p in pids.read_text().split()]
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    alive = workers
+    while alive and time.time() < deadline:
+        alive = [p for p in workers if os.path.exists(f"/proc/{p}") and "zombie" not in _state(p)]
+        time.sleep(0.2)
+    assert alive == []
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
+
+
+def test_unexpected_error_is_one_line_and_exit_1(monkeypatch, capsys):
+    cli_main = importlib.import_module("sim.cli.main")
+
+    def boom(args):  # noqa: ANN001
+        raise RuntimeError("something broke\nsecond line")
+
+    monkeypatch.setattr(cli_main, "cmd_validate", boom)
+    assert main(["validate", str(SCENARIOS / "smoke.toml")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "something broke" in err and "Traceback" not in err
+
+
+def test_boolean_into_a_number_names_the_field(capsys):
+    assert main(["validate", str(SCENARIOS / "smoke.toml"), "--set", "support.agents=true"]) == 2
+    assert "support.agents" in capsys.readouterr().err
+    assert main(["validate", str(SCENARIOS / "smoke.toml"), "--set", "policies.flat.support.agents=false"]) == 2
