@@ -126,7 +126,8 @@ def _assumptions_html(scenario: Scenario) -> str:
 
 def _figures(res: Results) -> list[tuple[str, str, bytes]]:
     """(name, caption, PNG bytes) of the report's figures, in registry order."""
-    return [(f.name, f.caption, figure_png(f.draw(res).figure)) for f in figures.for_report(len(res.policies))]
+    return [(name, f.caption, figure_png(make().figure))
+            for f in figures.for_report(len(res.policies)) for name, make in figures.expand(f, res)]
 
 
 CSS = """

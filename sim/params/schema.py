@@ -545,5 +545,6 @@ class Scenario(Params):
     run: Run = Field(default_factory=Run)
     policies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Named policies: each a table of overrides of the base parameters (e.g. pricing.scheme).",
+        description="Named policies: each a table of overrides of the base parameters (e.g. pricing.scheme) "
+        "and an optional display label (label = \"Flat (included)\"; default: the name).",
     )
