@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sim import __version__
 from sim.cli import calibrate as calibrate_cli
+from sim.cli import deck as deck_cli
 from sim.cli import report as report_cli
 from sim.cli import studies as studies_cli
 from sim.cli.common import (
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     report_cli.add_command(sub)
+    deck_cli.add_command(sub)
     calibrate_cli.add_command(sub)
     studies_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
     return parser

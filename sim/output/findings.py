@@ -97,11 +97,11 @@ def compare(res: Results, kpi: str, a: str, b: str, *, subject: str | None = Non
     else:
         template, up, down = PHRASES.get(kpi, ("is {d} {more} in " + label + " than", "higher", "lower"))
         ahead = mean >= 0
-        size = (lambda x: _size(kpi, abs(x)))
         a_lo, a_hi = (lo, hi) if ahead else (-hi, -lo)
-        tail = (f"95% CI {size(a_lo)} to {size(a_hi)}" if finding.has_interval
+        tail = (f"95% CI {_size(kpi, abs(a_lo))} to {_size(kpi, abs(a_hi))}" if finding.has_interval
                 else "one replication: no interval")
-        text = f"{la} {template.format(d=size(mean), more=up if ahead else down)} {lb} {_horizon(res)} ({tail})"
+        text = (f"{la} {template.format(d=_size(kpi, abs(mean)), more=up if ahead else down)} {lb} "
+                f"{_horizon(res)} ({tail})")
     return Finding(kpi, a, b, mean, lo, hi, n, text)
 
 

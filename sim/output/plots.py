@@ -427,8 +427,8 @@ def plot_bridge(bridge: Mapping[str, Mapping[str, float]], *, policy: str, refer
     ax.get_xticklabels()[-1].set_fontweight("bold")
     values = [0.0, *tops, mean] + ([lo, hi] if has_ci else [])
     top, low = max(values), min(values)
-    pad = 0.16 * (top - low or 1.0)
-    ax.set_ylim(low - pad, top + pad)
+    span = top - low or 1.0
+    ax.set_ylim(low - (0.26 if mean < 0 else 0.12) * span, top + (0.26 if mean >= 0 else 0.12) * span)
     ax.set_xlim(-0.6, n + 0.6)
     ax.yaxis.set_major_formatter(FuncFormatter(usd))
     ref, pol = label_of(meta, reference), label_of(meta, policy)
