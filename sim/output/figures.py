@@ -143,6 +143,11 @@ def expand(f: FigureSpec, res: Results) -> Iterator[tuple[str, Callable[[], Axes
             yield f"{f.name}_{p}", lambda p=p: draw_bridge(res, p)
 
 
+def report_figures(res: Results) -> list[tuple[str, str, Callable[[], Axes]]]:
+    """(name, caption, draw) of every figure report.html embeds, in registry order."""
+    return [(name, f.caption, make) for f in for_report(len(res.policies)) for name, make in expand(f, res)]
+
+
 def run_figures(res: Results) -> Iterator[tuple[str, Axes]]:
     """(name, Axes) of every figure ``supportsim run`` saves, drawn one at a time."""
     for f in applicable(len(res.policies)):
