@@ -79,7 +79,7 @@ def test_figure_slides_one_full_bleed_picture_each(prs, smoke_results):
 def test_assumptions_slide_names_sources(prs):
     slide = prs.slides[len(prs.slides) - 1]
     text = _texts(slide)
-    assert "pricing.scheme" in text and ("Assumption:" in text or "article" in text.lower())
+    assert "Scheme" in text and ("Assumption:" in text or "article" in text.lower())
 
 
 def test_cli_writes_a_deck_and_refuses_a_folder(tmp_path, capsys):

@@ -25,7 +25,7 @@ from sim import __version__
 from sim.output import figures, findings, fmt
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, today
-from sim.output.report import assumptions
+from sim.output.report import assumptions, readable_name
 from sim.params.scenario import policy_labels
 from sim.params.sources import readable
 from sim.runs.metrics import KPIS
@@ -118,7 +118,7 @@ def assumption_rows(res: Results) -> list[list[str]]:
         value = fmt.param(r.value) + unit
         if r.overrides:
             value += "; " + "; ".join(f"{labels.get(k, k)}: {fmt.param(v)}" for k, v in r.overrides.items())
-        rows.append([r.path, value, readable(r.source)])
+        rows.append([readable_name(r.path), value, readable(r.source)])
     return rows
 
 

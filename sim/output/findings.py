@@ -32,12 +32,23 @@ PHRASES: dict[str, tuple[str, str, str]] = {
 }
 
 
-# Parts of the value bridge as a sentence names them.
-PART_NAMES = {
-    "pv_subscription_revenue": "subscription revenue", "pv_support_fees": "support fees",
-    "pv_support_cost": "support cost", "pv_acquisition": "acquisition cost", "pv_vip": "VIP cost",
-    "pv_loyalty": "loyalty cost", "pv_terminal_value": "value of customers still paying at the end",
+# Parts of the value bridge as a sentence states a change in them: (when it adds value, when it takes value).
+PART_PHRASES = {
+    "pv_subscription_revenue": ("earns {d} more subscription revenue", "earns {d} less subscription revenue"),
+    "pv_support_fees": ("earns {d} more in support fees", "earns {d} less in support fees"),
+    "pv_support_cost": ("spends {d} less on support", "spends {d} more on support"),
+    "pv_acquisition": ("spends {d} less on acquisition", "spends {d} more on acquisition"),
+    "pv_vip": ("spends {d} less on VIP service", "spends {d} more on VIP service"),
+    "pv_loyalty": ("spends {d} less on loyalty rewards", "spends {d} more on loyalty rewards"),
+    "pv_terminal_value": ("keeps {d} more value in customers still paying at the end",
+                          "keeps {d} less value in customers still paying at the end"),
 }
+
+
+def part_phrase(column: str, delta: float) -> str:
+    """How a change of ``delta`` USD in bridge part ``column`` reads ("spends $1.2M less on acquisition")."""
+    gain, loss = PART_PHRASES[column]
+    return (gain if delta >= 0 else loss).format(d=fmt.usd(abs(delta)))
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,9 @@ def headline(res: Results, kpi: str = "value_usd") -> str:
         label = metrics.KPIS[kpi].label if kpi in metrics.KPIS else kpi
         ci = f" (95% CI {fmt.interval(kpi, s)})" if math.isfinite(s.get("ci_low", math.nan)) else ""
         return f"{policy_label(res.scenario, order[0])}: {label.lower()} {fmt.kpi(kpi, s['mean'])} {_horizon(res)}{ci}"
+    if kpi in metrics.KPIS and metrics.KPIS[kpi].better == "neutral":  # no "best": the extreme vs the reference
+        other = order[0] if order[0] != res.reference else order[-1]
+        return compare(res, kpi, other, res.reference, subject=other).text
     return compare(res, kpi, order[0], order[1]).text
 
 
@@ -164,8 +178,8 @@ def recommend(res: Results) -> Recommendation:
     la, lo = policy_label(res.scenario, f.a), policy_label(res.scenario, f.b)
     trade = ""
     if parts[loss] < 0 < parts[gain]:
-        trade = (f"Compared with {lo}, {la} gains {fmt.usd(parts[gain])} in {PART_NAMES[gain]} and gives up "
-                 f"{fmt.usd(-parts[loss])} in {PART_NAMES[loss]} (present values).")
+        trade = (f"Compared with {lo}, {la} {part_phrase(gain, parts[gain])} but {part_phrase(loss, parts[loss])} "
+                 f"(present values).")
     elif parts[gain] > 0:
-        trade = f"Compared with {lo}, {la} gains most in {PART_NAMES[gain]} ({fmt.usd(parts[gain])})."
+        trade = f"Compared with {lo}, {la} {part_phrase(gain, parts[gain])} (present value)."
     return Recommendation(best, f, clarity, trade)

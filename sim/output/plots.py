@@ -405,7 +405,7 @@ def plot_bridge(bridge: Mapping[str, Mapping[str, float]], *, policy: str, refer
         color = UP_COLOR if amount >= 0 else DOWN_COLOR
         ax.bar(i, amount, bottom=running, width=0.62, color=color, gid=f"bridge:{col}")
         end = running + amount
-        ax.annotate(fmt.usd(amount, signed=True, digits=1), (i, max(running, end) if amount >= 0 else min(running, end)),
+        ax.annotate(fmt.usd(amount, signed=True), (i, max(running, end) if amount >= 0 else min(running, end)),
                     xytext=(0, 5 if amount >= 0 else -5), textcoords="offset points", ha="center",
                     va="bottom" if amount >= 0 else "top", fontsize=13, color=color, fontweight="bold")
         ax.plot([i + 0.31, i + 0.69], [end, end], color="#777777", linewidth=1.2, linestyle=(0, (3, 2)))
@@ -417,9 +417,9 @@ def plot_bridge(bridge: Mapping[str, Mapping[str, float]], *, policy: str, refer
     has_ci = math.isfinite(lo) and math.isfinite(hi)
     if has_ci:
         ax.errorbar(n, mean, yerr=[[mean - lo], [hi - mean]], fmt="none", ecolor=PALETTE[1], elinewidth=3, capsize=9)
-    ci = f"\n95% CI {fmt.usd(lo, signed=True, digits=1)} to {fmt.usd(hi, signed=True, digits=1)}" if has_ci else ""
+    ci = f"\n95% CI {fmt.usd(lo, signed=True)} to {fmt.usd(hi, signed=True)}" if has_ci else ""
     edge = (max(mean, hi) if has_ci else mean) if mean >= 0 else (min(mean, lo) if has_ci else mean)
-    ax.annotate(fmt.usd(mean, signed=True, digits=1) + ci, (n, edge), xytext=(0, 6 if mean >= 0 else -6),
+    ax.annotate(fmt.usd(mean, signed=True) + ci, (n, edge), xytext=(0, 6 if mean >= 0 else -6),
                 textcoords="offset points", ha="center", va="bottom" if mean >= 0 else "top", fontsize=13,
                 fontweight="bold")
     ax.axhline(0, color=NEUTRAL, linewidth=1)
@@ -429,7 +429,7 @@ def plot_bridge(bridge: Mapping[str, Mapping[str, float]], *, policy: str, refer
     top, low = max(values), min(values)
     span = top - low or 1.0
     ax.set_ylim(low - (0.26 if mean < 0 else 0.12) * span, top + (0.26 if mean >= 0 else 0.12) * span)
-    ax.set_xlim(-0.6, n + 0.6)
+    ax.set_xlim(-0.6, n + 0.75)
     ax.yaxis.set_major_formatter(FuncFormatter(usd))
     ref, pol = label_of(meta, reference), label_of(meta, policy)
     months = f" over {meta.months} months" if meta is not None and meta.months else ""
