@@ -721,6 +721,8 @@ def plot_breakeven(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
     sign = str(at.get("sign", ""))
     if be is not None and math.isfinite(be):
         verdict = f"breaks even at {param} = {be:.4g}"
+    elif ((t["ci_low"] <= 0) & (t["ci_high"] >= 0)).all():  # an honest fallback: the noise covers zero
+        verdict = f"no clear difference across the {param} range tried"
     elif "policy_a ahead" in sign or "policy_b ahead" in sign:
         verdict = f"{a_pol if 'policy_a ahead' in sign else b_pol} ahead across the {param} range tried"
     else:
