@@ -369,7 +369,7 @@ def test_cli_sweep_writes_tables_atomically(tmp_path, capsys):
     assert len(tidy) == 2 * 2 * 2 and {"support.agents", "seed", "scenario_sha256"} <= set(tidy.columns)
     meta = json.loads((out / "sweep.json").read_text())
     assert meta["grid"] == {"support.agents": [1, 2]} and meta["partial"] is False
-    assert "Cumulative profit" in capsys.readouterr().out
+    assert metrics.KPIS["value_usd"].title in capsys.readouterr().out  # the default KPI
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw"]
 
 

@@ -117,10 +117,24 @@ def _meta(scenario: Scenario, args: argparse.Namespace) -> plots.Meta:
                       command=" ".join(["supportsim", *sys.argv[1:]]) if sys.argv[1:] else None)
 
 
-def _print_table(df: pd.DataFrame) -> None:
-    """A study table with one number format per column (sim.output.fmt.cell)."""
-    print(df.to_string(index=False, formatters={c: number.cell for c in df.columns
-                                                if pd.api.types.is_numeric_dtype(df[c])}))
+def column_format(values: pd.Series) -> Any:
+    """One format for a whole numeric column, as :func:`sim.output.fmt.cell` would pick for its
+    largest value: every row of a column reads alike (0.50, 1.00, 1.50, not 0.5, 1, 1.50)."""
+    x = pd.to_numeric(values, errors="coerce").dropna()
+    if x.empty or (x == x.round()).all():
+        return number.cell
+    largest = float(x.abs().max())
+    spec = ",.0f" if largest >= 100 else (",.2f" if largest >= 1 else ".4g")
+    return lambda v: number.cell(v) if v is None or v != v else format(v, spec)
+
+
+def _print_table(df: pd.DataFrame, *, per_row: tuple[str, ...] = ()) -> None:
+    """A study table with one number format per column (``per_row``: columns whose rows hold
+    different parameters, each formatted on its own)."""
+    print(df.to_string(index=False, formatters={c: number.cell if c in per_row else column_format(df[c])
+                                                for c in df.columns
+                                                if pd.api.types.is_numeric_dtype(df[c])
+                                                and not pd.api.types.is_bool_dtype(df[c])}))
 
 
 def _difference_line(kpi: str, a: str, b: str, s: dict[str, float] | pd.Series, labels: dict[str, str]) -> str:
@@ -296,7 +310,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
               f"{number.kpi(a['kpi'], table['base_mean'].iloc[0] if len(table) else None, signed=True)}; "
               f"ranked by swing")
         cols = ["label", "low_value", "high_value", "low_mean", "high_mean", "swing"]
-        _print_table(table[cols])
+        _print_table(table[cols], per_row=("low_value", "high_value"))
         if args.out is not None:
             print(f"wrote {args.out}/tornado.csv, sensitivity.json, tornado.png/.svg/.pdf")
     return 0
