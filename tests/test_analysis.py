@@ -366,12 +366,13 @@ def test_cli_sweep_writes_tables_atomically(tmp_path, capsys):
     out = tmp_path / "sw"
     assert _main("sweep", str(SMOKE), "--param", "support.agents=1:2", "--set", "support.staffing=fixed",
                  "--replications", "2", "--policies", "flat,per_ticket", "--workers", "1", "--out", str(out)) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["differences.csv", "summary.csv", "sweep.json", "tidy.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["differences.csv", "summary.csv", "sweep.json", "sweep.pdf",
+                                                     "sweep.png", "sweep.svg", "tidy.csv"]
     tidy = pd.read_csv(out / "tidy.csv")
     assert len(tidy) == 2 * 2 * 2 and {"support.agents", "seed", "scenario_sha256"} <= set(tidy.columns)
     meta = json.loads((out / "sweep.json").read_text())
     assert meta["grid"] == {"support.agents": [1, 2]} and meta["partial"] is False
-    assert metrics.KPIS["value_usd"] in capsys.readouterr().out  # the default KPI (issue 11)
+    assert metrics.KPIS["value_usd"].title in capsys.readouterr().out  # the default KPI
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw"]
 
 
@@ -388,8 +389,13 @@ def test_cli_breakeven_sensitivity_staff(tmp_path, capsys):
     meta = json.loads((tmp_path / "be" / "breakeven.json").read_text())
     assert meta["param"] == "policies.flat.pricing.price_multiplier" and "breakeven_ci" in meta
     assert "break-even" in capsys.readouterr().out
+    assert {f"breakeven.{x}" for x in ("png", "svg", "pdf")} <= {p.name for p in (tmp_path / "be").iterdir()}
     assert _main("sensitivity", str(SMOKE), "--param", "churn.switching_ease", "--replications", "2", "--workers",
-                 "1", "--quiet", "--out", str(tmp_path / "se")) == 0
+                 "1", "--out", str(tmp_path / "se")) == 0
+    out = capsys.readouterr().out
+    assert "paired by replication" in out and "95% CI" in out  # the paired difference at the base values
+    assert "e+" not in out  # one number format per column, no scientific notation
+    assert (tmp_path / "se" / "tornado.png").exists()
     assert list(pd.read_csv(tmp_path / "se" / "tornado.csv").columns[:12]) == TORNADO_COLUMNS
     assert _main("staff", str(SMOKE), "--agents", "1:2", "--replications", "2", "--workers", "1",
                  "--out", str(tmp_path / "st")) == 0
@@ -404,6 +410,11 @@ def test_cli_breakeven_sensitivity_staff(tmp_path, capsys):
     (["breakeven", str(SMOKE), "--param", "pricing.per_ticket_fee_usd", "--between", "9", "1"], "--between"),
     (["breakeven", str(SMOKE), "--param", "x", "--between", "0", "1", "--kpi", "nope"], "--kpi"),
     (["breakeven", str(SMOKE), "--param", "x", "--between", "0", "1", "--policies", "flat"], "exactly two"),
+    # a fee no compared policy charges cannot move their difference: refused before any run
+    (["breakeven", str(SMOKE), "--param", "pricing.per_hour_fee_usd", "--between", "0", "60"],
+     "cannot change their difference"),
+    (["breakeven", str(SMOKE), "--param", "pricing.per_ticket_fee_usd", "--between", "0", "60", "--policies",
+      "flat,flat_vip"], "try --policies flat,per_ticket"),
     (["sensitivity", str(SMOKE), "--range", "churn.switching_ease=2:1"], "--range"),
     (["staff", str(SMOKE), "--agents", "1.5,2"], "--agents"),
     (["staff", str(SMOKE), "--cluster", "nowhere"], "--cluster"),
@@ -419,3 +430,19 @@ def test_cli_errors_have_no_traceback(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "churn.switching_ease" in r.stderr and "[0, 5]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_breakeven_without_policies_picks_a_policy_the_parameter_acts_on():
+    from sim.cli.studies import breakeven_pair
+
+    sc = load(SMOKE, ["scenario.reference_policy=flat"])
+    assert breakeven_pair(sc, "pricing.per_ticket_fee_usd", None, None) == ("flat", "per_ticket")
+    assert breakeven_pair(sc, "vip.sla_h", None, None) == ("flat", "flat_vip")
+    assert breakeven_pair(sc, "churn.switching_ease", None, None)[0] == "flat"
+
+
+def test_cli_sweep_writes_its_plot_and_the_paired_difference(tmp_path, capsys):
+    assert _main("sweep", str(SMOKE), "--param", "churn.switching_ease=0.5,1.5", "--replications", "2",
+                 "--workers", "1", "--out", str(tmp_path / "sw")) == 0
+    assert (tmp_path / "sw" / "sweep.png").exists() and (tmp_path / "sw" / "sweep.svg").exists()
+    assert "paired difference vs the reference" in capsys.readouterr().out

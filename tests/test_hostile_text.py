@@ -13,7 +13,6 @@ from sim.app.kit import md_literal
 from sim.cli import main
 from sim.output import files, plots
 from sim.params.scenario import load
-
 from tests.conftest import SCENARIOS
 
 NAME = "=cmd|' /C calc'!A0 $5 off $10 <script>x</script> 🚀"

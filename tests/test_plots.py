@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 
@@ -120,7 +121,7 @@ def monthly_figures(res, meta):
 
 
 def test_standard_plots_cover_the_issue():
-    assert {"customers", "cumulative_profit", "retention_rate", "profit_waterfall", "satisfaction", "tickets",
+    assert {"customers", "cumulative_profit", "retention_rate", "value_bridge", "satisfaction", "tickets",
             "wait_times", "sla_attainment"} <= set(figures.BY_NAME)
 
 
@@ -145,9 +146,9 @@ def test_every_standard_figure_is_slide_ready(res, meta):
                     assert re.search(r"\(.+\)", label), (name, label)  # a quantity's label names its unit
         footer = P.footer_text(fig)
         assert footer is not None, name
-        for part in (res.scenario.scenario.name, res.scenario_sha256[:10], f"{res.replications} replications",
-                     P.__version__, f"seed {res.seed}"):
+        for part in (res.scenario.scenario.name, f"{res.replications} replications", P.__version__):
             assert part in footer, (name, part)
+        assert "sha256" not in footer and "CI" not in footer  # provenance goes to the file metadata
         small = [(t.get_text(), t.get_fontsize()) for t in texts(fig) if t.get_fontsize() < P.MIN_FONT_PT]
         assert not small, (name, small)
         assert_inside(fig, name)
@@ -220,7 +221,7 @@ def test_retention_rate_is_c_minus_b_over_a(res):
     expected = (m["customers_end"] - m["acquired"]) / m["customers_start"] * 100
     np.testing.assert_allclose(m["retention_rate_pct"], expected)
     ax = P.plot_retention(m, policies=res.policies)
-    assert "(C − B) / A" in ax.get_ylabel() and "(%)" in ax.get_ylabel()
+    assert ax.get_ylabel() == "Monthly retention rate (%)"
 
 
 def test_sla_bands_stay_within_0_and_100(res):
@@ -231,37 +232,42 @@ def test_sla_bands_stay_within_0_and_100(res):
     assert any(line.get_label() == "target 80%" for line in ax.get_lines())
 
 
-def test_waterfall_bars_are_mean_cumulative_components(res):
-    ax = P.plot_profit_waterfall(res.monthly, policies=res.policies)
-    per_rep = res.monthly.groupby(["policy", "replication"])[[c for c, _, _ in P.WATERFALL] + ["profit"]].sum()
-    means = per_rep.groupby("policy").mean()
-    steps = [c for c, _, _ in P.WATERFALL if (means[c].abs() > 0).any()]
-    containers = {c.get_label(): c for c in ax.containers if hasattr(c, "patches") and c.get_label() in res.policies}
-    assert list(containers) == res.policies
-    signs = {c: s for c, _, s in P.WATERFALL}
-    for p, c in containers.items():
-        heights = [r.get_height() for r in c.patches]
-        bottoms = [r.get_y() for r in c.patches]
-        assert len(heights) == len(steps) + 1
-        np.testing.assert_allclose(heights[:-1], [signs[s] * means.loc[p, s] for s in steps], rtol=1e-9)
-        np.testing.assert_allclose(heights[-1], means.loc[p, "profit"], rtol=1e-9)
-        assert bottoms[-1] == 0
-        # the running total after the last component lands on profit
-        np.testing.assert_allclose(bottoms[-2] + heights[-2], means.loc[p, "profit"], rtol=1e-9)
-    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "Profit"
-    assert "(USD)" in ax.get_ylabel()
+def test_bridge_bars_add_up_to_the_paired_difference_in_value(res, meta):
+    other = next(p for p in res.policies if p != res.reference)
+    bridge = res.bridge()[other]
+    ax = P.plot_bridge(bridge, policy=other, reference=res.reference, meta=meta)
+    bars = {r.get_gid(): r for r in ax.patches if (r.get_gid() or "").startswith("bridge:")}
+    steps = P.bridge_steps(bridge)
+    assert [g for g in bars if g != "bridge:total"] == [f"bridge:{c}" for c, _ in steps]
+    running = 0.0
+    for col, amount in steps:  # each part floats from where the previous one ended
+        r = bars[f"bridge:{col}"]
+        assert r.get_y() == pytest.approx(running) and r.get_height() == pytest.approx(amount)
+        running += amount
+    total = bars["bridge:total"]
+    assert total.get_y() == 0 and total.get_height() == pytest.approx(bridge["value_usd"]["mean"])
+    assert running == pytest.approx(bridge["value_usd"]["mean"], rel=1e-9, abs=1e-3)  # the parts add up
+    texts = [t.get_text() for t in ax.texts]
+    assert any("95% CI" in t for t in texts) == math.isfinite(bridge["value_usd"]["ci_low"])
+    assert len([t for t in texts if t.startswith(("+$", "-$"))]) == len(steps) + 1  # every bar labelled
+    assert meta.label(other) in ax.get_title() and "(USD)" in ax.get_ylabel()
 
 
-def test_waterfall_leaves_out_components_that_are_zero_everywhere(res):
-    m = res.monthly.copy()
-    m["loyalty_cost"] = 0.0
-    m["profit"] = (m["subscription_revenue"] + m["support_revenue"] - m["support_cost"] - m["acquisition_cost"]
-                   - m["vip_cost"])
-    labels = [t.get_text() for t in P.plot_profit_waterfall(m, policies=res.policies).get_xticklabels()]
-    assert "Loyalty\ncost" not in labels
-    labels = [t.get_text() for t in P.plot_profit_waterfall(m, policies=res.policies, drop_zero=False)
-              .get_xticklabels()]
-    assert "Loyalty\ncost" in labels
+def test_bridge_title_states_the_finding_with_its_interval(res):
+    other = next(p for p in res.policies if p != res.reference)
+    ax = figures.draw_bridge(res, other)
+    title = ax.figure.get_suptitle().replace("\n", " ")
+    d = res.bridge()[other]["value_usd"]
+    clear = d["ci_low"] > 0 or d["ci_high"] < 0
+    assert title.startswith("No clear difference") != clear
+    assert "95% CI" in title and "months" in title
+
+
+def test_display_labels_replace_policy_names(res, meta):
+    ax = figures.draw("cumulative_profit", res)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [meta.label(p) for p in res.policies]
+    assert any(meta.label(p) != p for p in res.policies)  # the smoke scenario has labels
 
 
 def test_satisfaction_one_stacked_panel_per_policy(res, meta):
@@ -271,7 +277,7 @@ def test_satisfaction_one_stacked_panel_per_policy(res, meta):
     assert "Satisfaction" in fig.get_suptitle()
     means = res.monthly.groupby(["policy", "month"])[[f"share_{lv}" for lv in P.LEVELS]].mean()
     for a, p in zip(fig.axes, res.policies):
-        assert a.get_title() == p
+        assert a.get_title() == meta.label(p)
         layers = [c for c in a.collections if isinstance(c, PolyCollection)]
         assert len(layers) == len(P.LEVELS)
         top = layers[-1].get_paths()[0].vertices[:, 1]
@@ -411,17 +417,19 @@ def _png_size(path) -> tuple[int, int]:
 
 
 def test_save_figure_png_svg_pdf_at_slide_resolution(res, meta, tmp_path):
-    ax = P.plot_profit_waterfall(res.monthly, meta=meta, policies=res.policies)
+    ax = P.plot_customers(res.monthly, meta=meta, policies=res.policies)
     paths = P.save_figure(ax.figure, tmp_path / "w")
     assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
     w, h = _png_size(paths[0])
     assert w >= P.SLIDE_SIZE_IN[0] * 200 - 1 and h >= P.SLIDE_SIZE_IN[1] * 200 - 1
     assert paths[2].read_bytes()[:5] == b"%PDF-"
     svg = paths[1].read_text()
-    assert "From revenue to profit" in svg and res.scenario_sha256[:10] in svg  # text stays text
+    assert "Paying customers over time" in svg and res.scenario_sha256 in svg  # text stays text; provenance
+    assert f"seed={res.seed}" in svg and res.scenario_sha256.encode() in paths[2].read_bytes()
+    png = paths[0].read_bytes()
+    assert b"supportsim:scenario_sha256" in png and res.scenario_sha256.encode() in png  # PNG text chunks
     # the same figure gives the same SVG and PDF bytes (no dates embedded)
-    again = P.save_figure(P.plot_profit_waterfall(res.monthly, meta=meta, policies=res.policies).figure,
-                          tmp_path / "w2")
+    again = P.save_figure(P.plot_customers(res.monthly, meta=meta, policies=res.policies).figure, tmp_path / "w2")
     assert again[1].read_bytes() == paths[1].read_bytes()
     assert again[2].read_bytes() == paths[2].read_bytes()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import os
 import re
 import shutil
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.output import figures
+from sim.output import figures, findings
 from sim.output.report import assumptions, render
-from sim.params.scenario import load
+from sim.params.scenario import load, policy_labels
 from sim.params.schema import Params
 from sim.params.walk import field_unit
 from sim.runs.metrics import KPIS
@@ -87,16 +88,21 @@ def test_field_unit_reads_the_schema():
 def test_report_has_kpis_with_cis_plots_and_assumptions(html_text, tiny_results):
     res = tiny_results
     summary = res.summary()
+    labels = policy_labels(res.scenario)
     for p in res.policies:
-        assert f">{p}</th>" in html_text
+        assert f">{html.escape(labels[p])}</th>" in html_text  # display labels, not code names
+    rec = findings.recommend(res)  # the executive summary opens the page
+    assert html_text.index("id='summary'") < html_text.index("id='kpis'")
+    assert f"Recommendation: {html.escape(labels[rec.best])}" in html_text and html.escape(rec.clarity) in html_text
+    assert html_text.count("<details class='assumptions'") >= 10 and "<details open" not in html_text
     for kpi in KPIS.values():
         assert kpi.label in html_text
     # headline numbers come from the results, with their intervals
     flat = summary["flat"]["customers_at_horizon"]
     assert f"{flat['mean']:,.0f} <span class='ci'>[{flat['ci_low']:,.0f}, {flat['ci_high']:,.0f}]" in html_text
-    assert "id='differences'" in html_text and "per_ticket − flat" in html_text
+    assert "id='differences'" in html_text and f"{html.escape(labels['per_ticket'])} − " in html_text
     images = re.findall(r"src='data:image/png;base64,([^']+)'", html_text)
-    assert len(images) == len(figures.for_report(len(res.policies)))
+    assert len(images) == len(figures.report_figures(res))
     for img in images:
         assert base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "id='assumptions'" in html_text and "support.agents" in html_text
@@ -160,7 +166,7 @@ def test_report_renders_with_its_images_in_chromium(report_file):
             page.wait_for_load_state("load")
             images = page.eval_on_selector_all(
                 "img", "els => els.map(e => ({w: e.naturalWidth, h: e.naturalHeight, done: e.complete, alt: e.alt}))")
-            assert len(images) == len(figures.for_report(3))  # smoke: three policies
+            assert len(images) == len(figures.for_report(3)) + 1  # smoke: three policies, two value bridges
             for img in images:
                 assert img["done"] and img["w"] > 0 and img["h"] > 0, img
                 assert img["w"] / img["h"] == pytest.approx(16 / 9, rel=0.01)
@@ -173,3 +179,13 @@ def test_report_renders_with_its_images_in_chromium(report_file):
             page.screenshot(path=str(artifacts / "report.png"), full_page=False)
         finally:
             browser.close()
+
+
+def test_assumption_names_and_ranges_read_like_prose():
+    from sim.output.report import readable_name, readable_range
+    from sim.params.walk import field_info
+
+    assert readable_name("customers.segments[0=starter].funding_median_usd") == "Funding median (starter segment)"
+    assert readable_name("support.agents") == "Agents"
+    assert readable_range(field_info("vip.min_funding_usd")) == "0 to 100B"
+    assert "e+" not in readable_range(field_info("vip.min_funding_usd"))

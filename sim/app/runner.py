@@ -389,7 +389,7 @@ def figure_bytes(fig: Any, kind: Literal["png", "svg"], *, dpi: int | None = Non
     buf = io.BytesIO()
     with plots.deck_style():
         fig.savefig(buf, format=kind, dpi=dpi or plots.DPI, bbox_inches=bbox,
-                    metadata={"Date": None} if kind == "svg" else None)
+                    metadata=plots.file_metadata(fig, kind))
     return buf.getvalue()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from sim import __version__
 from sim.cli import calibrate as calibrate_cli
 from sim.cli import decide as decide_cli
+from sim.cli import deck as deck_cli
 from sim.cli import report as report_cli
 from sim.cli import studies as studies_cli
 from sim.cli.common import (
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     report_cli.add_command(sub)
+    deck_cli.add_command(sub)
     calibrate_cli.add_command(sub)
     studies_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
     decide_cli.add_command(sub)  # decisions under uncertainty (sim.decision)

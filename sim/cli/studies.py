@@ -27,9 +27,9 @@ from sim.cli.common import (
     run_options,
     scenario_args,
 )
-from sim.output import files
+from sim.output import files, plots
 from sim.output import fmt as number
-from sim.params.scenario import ScenarioError, resolve_policies, scenario_hash
+from sim.params.scenario import ScenarioError, policy_labels, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
 from sim.runs import metrics
 from sim.runs import studies as analysis
@@ -100,14 +100,52 @@ def _provenance(scenario: Scenario, args: argparse.Namespace, attrs: dict[str, A
 
 
 def _write(out: Path, scenario: Scenario, args: argparse.Namespace, tables: dict[str, pd.DataFrame],
-           meta: dict[str, Any]) -> None:
-    """Tables as CSV (with the provenance columns of sim.output.files) plus one JSON, atomically."""
+           meta: dict[str, Any], figures: dict[str, Any] | None = None) -> None:
+    """Tables as CSV (with the provenance columns of sim.output.files), one JSON and the study's
+    ``figures`` (name -> Axes, saved as PNG, SVG and PDF), atomically."""
     stamp = files.provenance(scenario.run.seed if args.seed is None else args.seed, scenario_hash(scenario))
     with files.atomic_dir(out, force=args.force) as tmp:
         for name, df in tables.items():
             files.write_table(df, stamp, tmp / name)
         body = files.json_safe(_provenance(scenario, args, meta))
         (tmp / f"{args.command}.json").write_text(json.dumps(body, indent=2, default=str) + "\n")
+        for name, ax in (figures or {}).items():
+            plots.save_figure(ax.figure, tmp / name)
+
+
+def _meta(scenario: Scenario, args: argparse.Namespace) -> plots.Meta:
+    """The footer and file metadata of a study's plots."""
+    seed = scenario.run.seed if args.seed is None else args.seed
+    return plots.Meta(scenario.scenario.name, scenario_hash(scenario), args.replications or scenario.run.replications,
+                      seed=seed, labels=policy_labels(scenario), months=scenario.run.months,
+                      command=" ".join(["supportsim", *sys.argv[1:]]) if sys.argv[1:] else None)
+
+
+def column_format(values: pd.Series) -> Any:
+    """One format for a whole numeric column, as :func:`sim.output.fmt.cell` would pick for its
+    largest value: every row of a column reads alike (0.50, 1.00, 1.50, not 0.5, 1, 1.50)."""
+    x = pd.to_numeric(values, errors="coerce").dropna()
+    if x.empty or (x == x.round()).all():
+        return number.cell
+    largest = float(x.abs().max())
+    spec = ",.0f" if largest >= 100 else (",.2f" if largest >= 1 else ".4g")
+    return lambda v: number.cell(v) if v is None or v != v else format(v, spec)
+
+
+def _print_table(df: pd.DataFrame, *, per_row: tuple[str, ...] = ()) -> None:
+    """A study table with one number format per column (``per_row``: columns whose rows hold
+    different parameters, each formatted on its own)."""
+    print(df.to_string(index=False, formatters={c: number.cell if c in per_row else column_format(df[c])
+                                                for c in df.columns
+                                                if pd.api.types.is_numeric_dtype(df[c])
+                                                and not pd.api.types.is_bool_dtype(df[c])}))
+
+
+def _difference_line(kpi: str, a: str, b: str, s: dict[str, float] | pd.Series, labels: dict[str, str]) -> str:
+    """ "Value, Per ticket − Flat: -$1.2M (95% CI -$1.4M to -$1.0M), paired by replication"."""
+    ci = number.interval(kpi, dict(s), signed=True)
+    return (f"{metrics.KPIS[kpi].label}, {labels.get(b, b)} − {labels.get(a, a)}: "
+            f"{number.kpi(kpi, float(s['mean']), signed=True)} (95% CI {ci}), paired by replication")
 
 
 # ---------------------------------------------------------------------------- sweep
@@ -131,16 +169,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     diffs = analysis.sweep_differences(tidy)
     partial = bool(tidy.attrs.get("partial"))
     if args.out is not None:
+        figs = {}
+        if not summary.empty and len(grid) in (1, 2):
+            figs["sweep"] = plots.plot_sweep(summary, kpi=kpi, meta=_meta(scenario, args))
         _write(args.out, scenario, args, {"tidy.csv": tidy, "summary.csv": summary, "differences.csv": diffs},
-               {**tidy.attrs, "grid": {k: list(v) for k, v in grid.items()}, "partial": partial})
+               {**tidy.attrs, "grid": {k: list(v) for k, v in grid.items()}, "partial": partial}, figs)
     if not args.quiet:
         for note in notes:
             print(f"note: {note}")
         show = summary[summary["kpi"] == kpi].drop(columns=["kpi"])
         print(f"\n{metrics.KPIS[kpi].title}: mean [95% CI] per grid point and policy")
-        print(show.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        _print_table(show)
+        d = diffs[diffs["kpi"] == kpi].drop(columns=["kpi"]) if "kpi" in diffs.columns else diffs
+        if not d.empty:
+            print(f"\n{metrics.KPIS[kpi].title}: paired difference vs the reference policy, per grid point")
+            _print_table(d)
         if args.out is not None:
-            print(f"wrote {args.out}/tidy.csv, summary.csv, differences.csv, sweep.json")
+            print(f"wrote {args.out}/tidy.csv, summary.csv, differences.csv, sweep.json, sweep.png/.svg/.pdf")
     if partial:
         print(f"interrupted: {len(tidy)} finished runs kept in {args.out} (partial)", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -159,19 +204,79 @@ def _staffing_note(scenario: Scenario, grid: dict[str, list[Any]]) -> list[str]:
 # ---------------------------------------------------------------------------- breakeven
 
 
+# Parameters that act only under some settings: path (or section prefix) -> (switch, values where it acts).
+ACTS_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "pricing.per_ticket_fee_usd": ("pricing.scheme", ("per_ticket",)),
+    "pricing.per_hour_fee_usd": ("pricing.scheme", ("per_hour",)),
+    "pricing.included_tickets_per_month": ("pricing.scheme", ("per_ticket", "per_hour")),
+    "support.agents": ("support.staffing", ("fixed",)),
+    "vip.": ("vip.enabled", (True,)),
+    "loyalty.": ("loyalty.enabled", (True,)),
+    "proactive.": ("proactive.enabled", (True,)),
+    "feedback.": ("feedback.enabled", (True,)),
+}
+
+
+def _value(params: Any, path: str) -> Any:
+    for part in path.split("."):
+        params = getattr(params, part)
+    return params
+
+
+def acts_on(param: str, policy: Any) -> bool:
+    """Whether ``param`` can change the results of ``policy`` (a resolved policy): False when it
+    belongs to a scheme or programme the policy does not use (:data:`ACTS_ONLY_WHEN`)."""
+    for key, (switch, values) in ACTS_ONLY_WHEN.items():
+        if (param == key or (key.endswith(".") and param.startswith(key))) and param != switch:
+            return _value(policy.params, switch) in values
+    return True
+
+
+def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None) -> tuple[str, str]:
+    """The two policies a break-even over ``param`` compares, checked before any run.
+
+    ``policies.NAME.PATH`` moves one policy only, so it always separates two policies. A base
+    parameter must act on at least one of them, or it cannot move their difference: refused at
+    once, naming the policies it does act on. Without ``--policies``: the reference and the
+    first other policy it acts on.
+    """
+    policies = {p.name: p for p in resolve_policies(scenario)}
+    names = list(policies)
+    if len(names) < 2:
+        raise ScenarioError(["breakeven compares two policies; the scenario has one"], "--policies")
+    ref = scenario.scenario.reference_policy or names[0]
+    if param.startswith("policies."):
+        return (a or ref), (b or next(n for n in names if n != (a or ref)))
+    acting = [n for n in names if acts_on(param, policies[n])]
+    switch, values = next(((sw, v) for k, (sw, v) in ACTS_ONLY_WHEN.items()
+                           if param == k or (k.endswith(".") and param.startswith(k))), (None, ()))
+    if a is None:
+        a = ref
+        b = next((n for n in names if n != a and n in acting), None) or next(n for n in names if n != a)
+    if b is not None and a not in acting and b not in acting:
+        hint = (f"it acts on {', '.join(acting)}: try --policies {a},{acting[0]}" if acting
+                else "no policy of this scenario uses it")
+        raise ScenarioError([f"--param {param}: acts only when {switch} is "
+                             f"{' or '.join(str(v).lower() for v in values)}, which neither {a} nor {b} has, so it "
+                             f"cannot change their difference; {hint}"], "--param")
+    return a, b  # type: ignore[return-value]
+
+
 def cmd_breakeven(args: argparse.Namespace) -> int:
     scenario = _load(args)
     policy_a, policy_b = _pair(args)
+    policy_a, policy_b = breakeven_pair(scenario, args.param, policy_a, policy_b)
     curve = analysis.breakeven(scenario, param=args.param, between=(args.between[0], args.between[1]), kpi=args.kpi,
                                policy_a=policy_a, policy_b=policy_b, points=args.points, refine=args.refine,
                                **run_options(args, "breakeven").kwargs())
     a = curve.attrs
     if args.out is not None:
-        _write(args.out, scenario, args, {"curve.csv": curve}, dict(a))
+        ax = plots.plot_breakeven(curve, meta=_meta(scenario, args), policies=list(policy_labels(scenario)))
+        _write(args.out, scenario, args, {"curve.csv": curve}, dict(a), {"breakeven": ax})
     if not args.quiet:
         print(f"\n{metrics.KPIS[a['kpi']].title}: {a['policy_b']} - {a['policy_a']} (paired, mean [95% CI]) "
               f"by {a['param']}")
-        print(curve.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        _print_table(curve)
         if a["breakeven"] is not None:
             lo, hi = a["breakeven_ci"] or (None, None)
             clipped = " (reaches the end of --between)" if a.get("breakeven_ci_clipped") else ""
@@ -181,7 +286,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
             print(f"\nno break-even in [{number.cell(args.between[0])}, {number.cell(args.between[1])}]: "
                   f"{a.get('sign', 'the difference never changes sign')}")
         if args.out is not None:
-            print(f"wrote {args.out}/curve.csv, breakeven.json")
+            print(f"wrote {args.out}/curve.csv, breakeven.json, breakeven.png/.svg/.pdf")
     return 0
 
 
@@ -197,14 +302,21 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                                  documented_ranges=args.documented_ranges, **run_options(args, "sensitivity").kwargs())
     a = table.attrs
     if args.out is not None:
-        _write(args.out, scenario, args, {"tornado.csv": table}, dict(a))
+        figs = {"tornado": plots.plot_tornado(table, meta=_meta(scenario, args))} if len(table) else {}
+        _write(args.out, scenario, args, {"tornado.csv": table}, dict(a), figs)
     if not args.quiet:
+        labels = policy_labels(scenario)
+        if len(table) and a.get("base_ci"):
+            lo, hi = a["base_ci"]
+            base = {"mean": float(table["base_mean"].iloc[0]), "ci_low": lo, "ci_high": hi}
+            print("\n" + _difference_line(a["kpi"], a["policy_a"], a["policy_b"], base, labels))
         print(f"\n{metrics.KPIS[a['kpi']].title}: {a['policy_b']} - {a['policy_a']} (paired); base "
-              f"{number.cell(table['base_mean'].iloc[0] if len(table) else None)}; ranked by swing")
+              f"{number.kpi(a['kpi'], table['base_mean'].iloc[0] if len(table) else None, signed=True)}; "
+              f"ranked by swing")
         cols = ["label", "low_value", "high_value", "low_mean", "high_mean", "swing"]
-        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        _print_table(table[cols], per_row=("low_value", "high_value"))
         if args.out is not None:
-            print(f"wrote {args.out}/tornado.csv, sensitivity.json")
+            print(f"wrote {args.out}/tornado.csv, sensitivity.json, tornado.png/.svg/.pdf")
     return 0
 
 
@@ -224,7 +336,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
     if args.out is not None:
         _write(args.out, scenario, args, {"staff.csv": table}, dict(a))
     if not args.quiet:
-        print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+        _print_table(table)
         rule = "lower 95% bound" if a["strict"] else "mean"
         print(f"\nfewest agents whose {rule} share of tickets answered within SLA reaches {a['sla_target']:.0%}:")
         for p, n in a["answer"].items():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from matplotlib.axes import Axes
 
-from sim.output import plots
+from sim.output import findings, plots
 from sim.runs.results import Results
 
 # The app's tabs that hold figures of a run, in page order.
@@ -38,15 +38,37 @@ class FigureSpec:
     report: bool = False
     run: bool = True
     paired: bool = False
+    each_policy: bool = False  # one figure per policy other than the reference (name_<policy>)
 
 
-def _monthly(fn: Callable[..., Axes]) -> Callable[[Results], Axes]:
-    return lambda res: fn(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
+def _monthly(fn: Callable[..., Axes], kpi: str | None = None, subtitle: str | None = None) -> Callable[[Results], Axes]:
+    """Draw ``fn`` of the monthly table; with ``kpi``, the title states the finding in that KPI
+    (best policy vs runner-up) and ``subtitle`` says what is plotted."""
+
+    def draw(res: Results) -> Axes:
+        ax = fn(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
+        if kpi is not None and len(res.policies) > 1:
+            plots.headline(ax, findings.headline(res, kpi), subtitle and subtitle.format(n=res.replications))
+        return ax
+
+    return draw
 
 
 def _difference(kpi: str) -> Callable[[Results], Axes]:
-    return lambda res: plots.plot_differences(res.differences(), reference=res.reference, kpi=kpi,
-                                              meta=plots.Meta.of(res), policies=res.policies)
+    def draw(res: Results) -> Axes:
+        ax = plots.plot_differences(res.differences(), reference=res.reference, kpi=kpi,
+                                    meta=plots.Meta.of(res), policies=res.policies)
+        others = [p for p in findings.ranking(res, kpi) if p != res.reference]
+        return plots.headline(ax, findings.compare(res, kpi, others[0], res.reference).text)
+
+    return draw
+
+
+def draw_bridge(res: Results, policy: str | None = None) -> Axes:
+    """The value bridge of ``policy`` (default: the best other than the reference) vs the reference."""
+    policy = policy or next(p for p in findings.ranking(res) if p != res.reference)
+    ax = plots.plot_bridge(res.bridge()[policy], policy=policy, reference=res.reference, meta=plots.Meta.of(res))
+    return plots.headline(ax, findings.compare(res, "value_usd", policy, res.reference, subject=policy).text)
 
 
 def _utilisation(res: Results) -> Axes:
@@ -55,21 +77,29 @@ def _utilisation(res: Results) -> Axes:
                            ylabel="Share of paid agent time spent on tickets and VIP work (%)")
 
 
+BAND = "{what}: mean per month and 95% CI band across {{n}} replications"
+
+
 FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("value_bridge", "Where the difference in value comes from: each part of value, this policy minus "
+               "the reference (paired by replication), adding up to the total with its 95% CI.",
+               draw_bridge, MONEY, report=True, paired=True, each_policy=True),
     FigureSpec("cumulative_profit", "Cumulative profit: which policy earns most, and when the lines part.",
-               _monthly(plots.plot_cumulative_profit), MONEY, report=True),
+               _monthly(plots.plot_cumulative_profit, "cumulative_profit",
+                        BAND.format(what="Cumulative profit")), MONEY, report=True),
     FigureSpec("difference_cumulative_profit", "Paired difference of cumulative profit against the reference policy.",
                _difference("cumulative_profit"), MONEY, report=True, paired=True),
     FigureSpec("customers", "Paying customers at each month's end (mean and 95% CI).",
-               _monthly(plots.plot_customers), CUSTOMERS, report=True),
+               _monthly(plots.plot_customers, "customers_at_horizon", BAND.format(what="Paying customers at month end")),
+               CUSTOMERS, report=True),
     FigureSpec("retention_rate", "Retention rate per month, ((C − B) / A) × 100.",
-               _monthly(plots.plot_retention), CUSTOMERS, report=True),
+               _monthly(plots.plot_retention, "avg_retention_rate_pct", BAND.format(what="Monthly retention rate")),
+               CUSTOMERS, report=True),
     FigureSpec("difference_avg_retention_rate_pct", "Average retention rate: each policy minus the reference.",
                _difference("avg_retention_rate_pct"), CUSTOMERS, paired=True),
-    FigureSpec("profit_waterfall", "Where the profit comes from: revenues up, costs down, mean over the horizon.",
-               _monthly(plots.plot_profit_waterfall), MONEY, report=True),
     FigureSpec("tickets", "Demand for support: tickets raised, issues suppressed by fees, tickets abandoned.",
-               _monthly(plots.plot_tickets), DESK, report=True),
+               _monthly(plots.plot_tickets, "suppressed_share",
+                        "Tickets per month: mean over {n} replications with 95% CIs"), DESK, report=True),
     FigureSpec("wait_times", "First-response waits per month (mean and 90th percentile).",
                _monthly(plots.plot_wait_times), DESK, report=True),
     FigureSpec("sla_attainment", "Share of answered tickets that met their first-response target.",
@@ -96,15 +126,34 @@ def for_report(n_policies: int) -> list[FigureSpec]:
 
 
 def draw(name: str, res: Results) -> Axes:
-    """Draw figure ``name`` of ``res``."""
+    """Draw figure ``name`` of ``res`` (``value_bridge_<policy>``: the bridge of that policy)."""
+    if name not in BY_NAME and name.startswith("value_bridge_"):
+        return draw_bridge(res, name.removeprefix("value_bridge_"))
     return BY_NAME[name].draw(res)
+
+
+def expand(f: FigureSpec, res: Results) -> Iterator[tuple[str, Callable[[], Axes]]]:
+    """(name, draw) of each figure ``f`` makes of ``res``: one, or one per policy other than the
+    reference for a per-policy figure (the bridge)."""
+    if not f.each_policy:
+        yield f.name, lambda: f.draw(res)
+        return
+    for p in res.policies:
+        if p != res.reference:
+            yield f"{f.name}_{p}", lambda p=p: draw_bridge(res, p)
+
+
+def report_figures(res: Results) -> list[tuple[str, str, Callable[[], Axes]]]:
+    """(name, caption, draw) of every figure report.html embeds, in registry order."""
+    return [(name, f.caption, make) for f in for_report(len(res.policies)) for name, make in expand(f, res)]
 
 
 def run_figures(res: Results) -> Iterator[tuple[str, Axes]]:
     """(name, Axes) of every figure ``supportsim run`` saves, drawn one at a time."""
     for f in applicable(len(res.policies)):
         if f.run:
-            yield f.name, f.draw(res)
+            for name, make in expand(f, res):
+                yield name, make()
 
 
 def save_run_figures(res: Results, folder: Path) -> list[Path]:

@@ -14,13 +14,15 @@ a slide placeholder unscaled. It must not run the model.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import io
 import math
+import os
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +39,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim import __version__
 from sim.output import fmt
+from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
 from sim.runs import metrics
 
@@ -75,6 +78,7 @@ STYLE: dict[str, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "supportsim",  # fixed element ids: the same figure gives the same SVG bytes
     "pdf.fonttype": 42,
+    "text.parse_math": False,  # "$1.2M to $1.3M" is money, not mathtext
 }
 
 # The satisfaction ladder (sim.params.schema.LADDER) in a purple-orange scheme that is colour-blind
@@ -86,9 +90,6 @@ LEVEL_COLORS = {"below": "#E66101", "meet": "#D9D9D9", "exceed": "#B2ABD2", "del
 
 # Parameter low/high in a tornado: greys, so they are never mistaken for a policy.
 LOW_COLOR, HIGH_COLOR = "#A6A6A6", "#3C3C3C"
-
-# Profit waterfall steps: (monthly column, label, sign), from the money registry.
-WATERFALL = [(m.column, m.label.replace(" ", "\n", 1), m.sign) for m in metrics.MONEY_COLUMNS]
 
 MONTH_LABEL = "Month (0 = first simulated month)"
 SUMMARY_COLUMNS = {"policy", "kpi", "mean", "std", "ci_low", "ci_high", "n"}
@@ -126,24 +127,60 @@ def literal(text: object) -> str:
     return " ".join(str(text).split()).replace("$", r"\$")
 
 
+def today() -> str:
+    """The date a footer shows (UTC; ``SOURCE_DATE_EPOCH`` pins it for reproducible files)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.UTC) if epoch and epoch.isdigit()
+            else _dt.datetime.now(_dt.UTC))
+    return when.date().isoformat()
+
+
 @dataclass(frozen=True)
 class Meta:
-    """What a figure's footer says, so a cited plot can be traced back."""
+    """What a figure says about where it comes from: a short footer for the reader, and the
+    full provenance (hash, seed, command) for the file's metadata. ``labels``: policy name ->
+    display label (see :func:`sim.params.scenario.policy_label`)."""
 
     scenario: str
     sha256: str
     replications: int
     version: str = __version__
     seed: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    months: int | None = None
+    date: str = field(default_factory=today)
+    command: str | None = None
 
     @classmethod
-    def of(cls, res: Any) -> Meta:
-        return cls(res.scenario.scenario.name, res.scenario_sha256, res.replications, seed=res.seed)
+    def of(cls, res: Any, *, command: str | None = None) -> Meta:
+        names = {p: p for p in res.policies}
+        return cls(res.scenario.scenario.name, res.scenario_sha256, res.replications, seed=res.seed,
+                   labels={**names, **policy_labels(res.scenario)}, months=res.scenario.run.months,
+                   command=command)
+
+    def label(self, policy: str) -> str:
+        """The display label of ``policy``, safe for matplotlib (user text: no mathtext)."""
+        return literal(self.labels.get(policy, policy))
 
     def footer(self) -> str:
-        seed = f" · seed {self.seed}" if self.seed is not None else ""
-        return (f"supportsim {self.version} · scenario '{literal(self.scenario)}' · sha256 {self.sha256[:10]}{seed} · "
-                f"{self.replications} replications · intervals: 95% CI of the mean")
+        """Short and true: what was simulated, when, how often, with what."""
+        return (f"Scenario '{literal(self.scenario)}' · {self.date} · {self.replications} replications per policy · "
+                f"simulated with supportsim {self.version}")
+
+    def provenance(self) -> dict[str, str]:
+        """Everything needed to reproduce the figure (written into the file's metadata)."""
+        out = {"scenario": self.scenario, "scenario_sha256": self.sha256, "replications": str(self.replications),
+               "supportsim": self.version, "date": self.date}
+        if self.seed is not None:
+            out["seed"] = str(self.seed)
+        if self.command:
+            out["command"] = self.command
+        return out
+
+
+def label_of(meta: Meta | None, policy: str) -> str:
+    """A policy's display label (its name without a :class:`Meta`)."""
+    return meta.label(policy) if meta is not None else literal(policy)
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -221,6 +258,7 @@ def _finish(ax: Axes, meta: Meta | None) -> None:
         _wrap(fig._suptitle, fig, 0.5)  # type: ignore[union-attr]
     if meta is None or any(t.get_gid() == FOOTER_GID for t in fig.texts):
         return
+    fig.supportsim_meta = meta  # type: ignore[attr-defined]  # read by file_metadata when saving
     frac = FOOTER_IN / fig.get_figheight()
     engine = fig.get_layout_engine()
     if isinstance(engine, ConstrainedLayoutEngine):
@@ -290,7 +328,7 @@ def plot_band(monthly: pd.DataFrame, column: str, *, ax: Axes | None = None, cum
         lo, hi = g["ci_low"] * scale, g["ci_high"] * scale
         if bounds is not None:
             lo, hi = lo.clip(*bounds), hi.clip(*bounds)
-        ax.plot(g["month"], g["mean"] * scale, color=colors[p], label=p)
+        ax.plot(g["month"], g["mean"] * scale, color=colors[p], label=label_of(meta, p))
         ax.fill_between(g["month"], lo, hi, color=colors[p], alpha=0.2, linewidth=0)
     if target is not None:
         ax.axhline(target, color=NEUTRAL, linestyle="--", linewidth=1.5, label=target_label)
@@ -325,7 +363,7 @@ def plot_retention(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta 
     """Retention rate per month, ((C - B) / A) x 100, mean and 95% CI per policy."""
     return plot_band(monthly, "retention_rate_pct", ax=ax, policies=policies, meta=meta, bounds=(0, 100),
                      title="Monthly customer retention rate by support policy",
-                     ylabel="Retention rate, (C − B) / A × 100 (%)")
+                     ylabel="Monthly retention rate (%)")
 
 
 def plot_sla(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
@@ -340,74 +378,92 @@ def plot_sla(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None
 # ---------------------------------------------------------------- money
 
 
-def waterfall_table(monthly: pd.DataFrame, *, policies: Sequence[str] | None = None,
-                    drop_zero: bool = True) -> pd.DataFrame:
-    """Per policy and step: signed mean cumulative amount, running start and end (USD).
+# Parts of the value bridge (sim.runs.economics.BRIDGE_COLUMNS) as a reader names them.
+BRIDGE_LABELS = {
+    "pv_subscription_revenue": "Subscription\nrevenue", "pv_support_fees": "Support\nfees",
+    "pv_support_cost": "Support\ncost", "pv_acquisition": "Acquisition\ncost", "pv_vip": "VIP\ncost",
+    "pv_loyalty": "Loyalty\ncost", "pv_terminal_value": "Customers still\npaying at the end",
+}
+UP_COLOR, DOWN_COLOR, TOTAL_COLOR = PALETTE[0], PALETTE[4], NEUTRAL
 
-    Steps follow :data:`WATERFALL` and end with ``profit``; components that are zero for
-    every policy are left out when ``drop_zero``.
-    """
-    policies = _policies(monthly, policies)
-    cols = [c for c, _, _ in WATERFALL]
-    per_rep = _per_replication(monthly, cols + ["profit"], "sum")
-    means = per_rep.groupby("policy", sort=False)[cols + ["profit"]].mean()
-    keep = [c for c in cols if not drop_zero or (means.loc[means.index.isin(policies), c].abs() > 0).any()]
-    rows = []
-    for p in policies:
-        running = 0.0
-        for col, label, sign in WATERFALL:
-            if col not in keep:
-                continue
-            amount = sign * float(means.loc[p, col])
-            rows.append({"policy": p, "step": col, "label": label, "amount": amount, "start": running,
-                         "end": running + amount})
-            running += amount
-        ci = _interval(per_rep.loc[per_rep["policy"] == p, "profit"])
-        rows.append({"policy": p, "step": "profit", "label": "Profit", "amount": float(means.loc[p, "profit"]),
-                     "start": 0.0, "end": float(means.loc[p, "profit"]), "ci_low": ci["ci_low"],
-                     "ci_high": ci["ci_high"]})
-    return pd.DataFrame(rows)
+
+def bridge_steps(bridge: Mapping[str, Mapping[str, float]], *, tol_usd: float = 0.5) -> list[tuple[str, float]]:
+    """(column, mean) of the parts of one policy's bridge (``Results.bridge()[policy]``) that
+    move value by more than ``tol_usd``, in :data:`BRIDGE_LABELS` order."""
+    return [(c, float(bridge[c]["mean"])) for c in BRIDGE_LABELS
+            if c in bridge and math.isfinite(bridge[c]["mean"]) and abs(bridge[c]["mean"]) > tol_usd]
 
 
 @_styled
-def plot_profit_waterfall(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
-                          policies: Sequence[str] | None = None, drop_zero: bool = True) -> Axes:
-    """From revenue to profit per policy: mean cumulative amounts over the horizon (USD).
+def plot_bridge(bridge: Mapping[str, Mapping[str, float]], *, policy: str, reference: str, ax: Axes | None = None,
+                meta: Meta | None = None) -> Axes:
+    """Where the difference in value between ``policy`` and ``reference`` comes from: a
+    floating bar per part of value (mean paired difference, up in blue, down in vermillion,
+    each labelled, joined by connectors) and the total from zero with its 95% CI.
 
-    Grouped waterfall: each step has one floating bar per policy (revenues up, costs down);
-    the last group is profit from zero with its 95% CI.
+    ``bridge``: ``Results.bridge()[policy]`` (value_usd and the pv_* parts, mean and CI each).
+    The parts' means add up to the total's mean exactly.
     """
     ax = _axes(ax)
-    policies = _policies(monthly, policies)
-    colors = policy_colors(policies)
-    table = waterfall_table(monthly, policies=policies, drop_zero=drop_zero)
-    steps = list(dict.fromkeys(table["step"]))
-    labels = [table.loc[table["step"] == s, "label"].iloc[0] for s in steps]
-    width = 0.8 / max(len(policies), 1)
-    for j, p in enumerate(policies):
-        t = table[table["policy"] == p].set_index("step").loc[steps]
-        x = np.arange(len(steps)) - 0.4 + width * (j + 0.5)
-        ax.bar(x, t["amount"], bottom=t["start"], width=width * 0.92, color=colors[p], label=p)
-        last = t.loc["profit"]
-        ax.errorbar(x[-1], last["amount"], yerr=_yerr([{"mean": last["amount"], "ci_low": last["ci_low"],
-                                                         "ci_high": last["ci_high"]}]),
-                    fmt="none", ecolor=NEUTRAL, elinewidth=1.8, capsize=5)
-        ax.annotate(usd(last["amount"]), (x[-1], max(last["amount"], last["ci_high"] if math.isfinite(
-            last["ci_high"]) else last["amount"], 0)), xytext=(0, 4), textcoords="offset points", ha="center",
-            va="bottom", fontsize=MIN_FONT_PT, rotation=90 if len(policies) > 3 else 0)
+    steps = bridge_steps(bridge)
+    total = bridge["value_usd"]
+    running, tops = 0.0, []
+    for i, (col, amount) in enumerate(steps):
+        color = UP_COLOR if amount >= 0 else DOWN_COLOR
+        ax.bar(i, amount, bottom=running, width=0.62, color=color, gid=f"bridge:{col}")
+        end = running + amount
+        ax.annotate(fmt.usd(amount, signed=True), (i, max(running, end) if amount >= 0 else min(running, end)),
+                    xytext=(0, 5 if amount >= 0 else -5), textcoords="offset points", ha="center",
+                    va="bottom" if amount >= 0 else "top", fontsize=13, color=color, fontweight="bold")
+        ax.plot([i + 0.31, i + 0.69], [end, end], color="#777777", linewidth=1.2, linestyle=(0, (3, 2)))
+        tops += [running, end]
+        running = end
+    n = len(steps)
+    mean, lo, hi = float(total["mean"]), float(total["ci_low"]), float(total["ci_high"])
+    ax.bar(n, mean, width=0.62, color=TOTAL_COLOR, gid="bridge:total")
+    has_ci = math.isfinite(lo) and math.isfinite(hi)
+    if has_ci:
+        ax.errorbar(n, mean, yerr=[[mean - lo], [hi - mean]], fmt="none", ecolor=PALETTE[1], elinewidth=3, capsize=9)
+    ci = f"\n95% CI {fmt.usd(lo, signed=True)} to {fmt.usd(hi, signed=True)}" if has_ci else ""
+    edge = (max(mean, hi) if has_ci else mean) if mean >= 0 else (min(mean, lo) if has_ci else mean)
+    ax.annotate(fmt.usd(mean, signed=True) + ci, (n, edge), xytext=(0, 6 if mean >= 0 else -6),
+                textcoords="offset points", ha="center", va="bottom" if mean >= 0 else "top", fontsize=13,
+                fontweight="bold")
     ax.axhline(0, color=NEUTRAL, linewidth=1)
-    ax.set_xticks(np.arange(len(steps)), labels)
+    ax.set_xticks(range(n + 1), [BRIDGE_LABELS[c] for c, _ in steps] + ["Difference\nin value"])
+    ax.get_xticklabels()[-1].set_fontweight("bold")
+    values = [0.0, *tops, mean] + ([lo, hi] if has_ci else [])
+    top, low = max(values), min(values)
+    span = top - low or 1.0
+    ax.set_ylim(low - (0.26 if mean < 0 else 0.12) * span, top + (0.26 if mean >= 0 else 0.12) * span)
+    ax.set_xlim(-0.6, n + 0.75)
     ax.yaxis.set_major_formatter(FuncFormatter(usd))
-    ax.set_title("From revenue to profit: mean cumulative amounts by support policy")
-    ax.set_xlabel("Revenue (+) and cost (−) over the whole horizon")
-    ax.set_ylabel("Mean cumulative amount (USD)")
+    ref, pol = label_of(meta, reference), label_of(meta, policy)
+    months = f" over {meta.months} months" if meta is not None and meta.months else ""
+    ax.set_title(f"Value{months}, {pol} − {ref}, by part: mean paired difference; the parts add up to the total")
+    ax.set_xlabel("Part of value (present value; revenue up, cost down)")
+    ax.set_ylabel(f"Difference in value vs {ref} (USD)")
     ax.grid(axis="x", visible=False)
-    # bars' sticky edges stop autoscale margins; set the range from the data instead
-    top = max(0.0, float(table[["start", "end"]].max().max()), float(table["ci_high"].max(skipna=True) or 0))
-    low = min(0.0, float(table[["start", "end"]].min().min()))
-    ax.set_ylim(low - 0.04 * (top - low), top + 0.12 * (top - low))
-    _legend_outside(ax, title="Policy")
     _finish(ax, meta)
+    return ax
+
+
+def headline(ax: Axes, finding: str, subtitle: str | None = None) -> Axes:
+    """Put the finding on top of ``ax``'s figure (bold) and turn the axes title into a plain
+    subtitle that says what is plotted (``subtitle`` replaces it)."""
+    fig = ax.figure
+    if subtitle is not None:
+        ax.set_title(subtitle)
+    if fig.get_suptitle() and not ax.get_title():  # small multiples: the old figure title becomes the subtitle
+        ax.set_title("")
+    ax.title.set_fontsize(STYLE["font.size"])
+    ax.title.set_fontweight("normal")
+    ax.title.set_color("#444444")
+    with deck_style():
+        fig.suptitle(finding, fontsize=STYLE["figure.titlesize"], fontweight="bold")
+    _wrap(fig._suptitle, fig, 0.5)  # type: ignore[union-attr]
+    pos = ax.get_position()
+    _wrap(ax.title, fig, pos.x0 + pos.width / 2)
     return ax
 
 
@@ -437,7 +493,7 @@ def plot_satisfaction(monthly: pd.DataFrame, *, ax: Axes | Sequence[Axes] | None
         g = means[means["policy"] == p].sort_values("month")
         a.stackplot(g["month"], *(g[c] * 100 for c in cols), colors=[LEVEL_COLORS[lv] for lv in LEVELS],
                     labels=[LEVEL_LABELS[lv] for lv in LEVELS], linewidth=0)
-        a.set_title(p, color=colors[p], fontsize=16)
+        a.set_title(label_of(meta, p), color=colors[p], fontsize=16)
         a.set_xlabel(MONTH_LABEL if len(axes) == 1 else "Month (0 = first)")
         a.set_ylim(0, 100)
         a.set_xlim(g["month"].min(), g["month"].max())
@@ -450,7 +506,7 @@ def plot_satisfaction(monthly: pd.DataFrame, *, ax: Axes | Sequence[Axes] | None
     fig = axes[0].figure
     title = "Satisfaction ladder over time by support policy"
     if len(axes) == 1:
-        axes[0].set_title(f"Satisfaction ladder over time: {policies[0]}")
+        axes[0].set_title(f"Satisfaction ladder over time: {label_of(meta, policies[0])}")
         axes[0].legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Level")
     else:
         fig.suptitle(title)
@@ -479,7 +535,7 @@ def plot_tickets(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
     for j, p in enumerate(policies):
         rows = [_interval(per_rep.loc[per_rep["policy"] == p, c]) for c in cols]
         x = np.arange(len(cols)) - 0.4 + width * (j + 0.5)
-        bars = ax.bar(x, [r["mean"] for r in rows], width=width * 0.92, color=colors[p], label=p,
+        bars = ax.bar(x, [r["mean"] for r in rows], width=width * 0.92, color=colors[p], label=label_of(meta, p),
                       yerr=_yerr(rows), error_kw={"ecolor": NEUTRAL, "elinewidth": 1.5, "capsize": 4})
         ax.bar_label(bars, labels=[f"{r['mean']:,.0f}" for r in rows], padding=3, fontsize=MIN_FONT_PT)
     ax.set_xticks(np.arange(len(cols)), list(cols.values()))
@@ -518,7 +574,7 @@ def plot_wait_times(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta
                 box.set_edgecolor(colors[p])
                 box.set_hatch(hatch)
                 box.set_gid(f"{p}:{col}")
-    ax.set_xticks(range(len(policies)), policies)
+    ax.set_xticks(range(len(policies)), [label_of(meta, p) for p in policies])
     for label, p in zip(ax.get_xticklabels(), policies):
         label.set_color(colors[p])
     ax.set_xlim(-0.6, len(policies) - 0.4)
@@ -571,20 +627,21 @@ def plot_differences(differences: Mapping[str, Any] | pd.DataFrame, *, reference
         r = {f: float(row[f]) for f in ("mean", "ci_low", "ci_high")}
         y = len(others) - 1 - i
         ax.errorbar([r["mean"]], [y], xerr=_yerr([r]), fmt="o", color=colors[p], markersize=11,
-                    elinewidth=3, capsize=7, label=p)
+                    elinewidth=3, capsize=7, label=label_of(meta, p))
         ci = f" [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]" if math.isfinite(r["ci_low"]) else ""
         ax.annotate(_signed(fmt)(r["mean"]) + ci, (r["mean"], y), xytext=(0, 14), textcoords="offset points",
                     ha="center", va="bottom", fontsize=13, color=colors[p])
     ax.axvline(0, color=NEUTRAL, linestyle="--", linewidth=1.5)
-    ax.set_yticks(range(len(others)), others[::-1])
+    ax.set_yticks(range(len(others)), [label_of(meta, p) for p in others[::-1]])
     for label, p in zip(ax.get_yticklabels(), others[::-1]):
         label.set_color(colors[p])
     ax.set_ylim(-0.6, len(others) - 0.2)
     ax.margins(x=0.15)
     if unit == "USD":
         ax.xaxis.set_major_formatter(FuncFormatter(usd))
-    ax.set_title(f"{name}: each policy minus {reference} (paired by replication)")
-    ax.set_xlabel(_with_unit(f"Difference in {name.lower()} vs {reference}", dunit))
+    ref = label_of(meta, reference)
+    ax.set_title(f"{name}: each policy minus {ref}, paired by replication (mean and 95% CI)")
+    ax.set_xlabel(_with_unit(f"Difference in {name.lower()} vs {ref}", dunit))
     ax.set_ylabel("Policy")
     ax.grid(axis="y", visible=False)
     _finish(ax, meta)
@@ -602,7 +659,7 @@ def plot_tornado(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | No
     95% CIs; widest swing on top. ``table``: the experiments' tornado table."""
     ax = _axes(ax)
     kpi = table.attrs.get("kpi", "cumulative_profit")
-    a_pol, b_pol = table.attrs.get("policy_a", "A"), table.attrs.get("policy_b", "B")
+    a_pol, b_pol = (label_of(meta, table.attrs.get(k, d)) for k, d in (("policy_a", "A"), ("policy_b", "B")))
     t = table.sort_values("swing", ascending=False, kind="stable")
     if max_params:
         t = t.head(max_params)
@@ -653,8 +710,8 @@ def plot_breakeven(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
     ax = _axes(ax)
     at = table.attrs
     kpi, param = at.get("kpi", "cumulative_profit"), at.get("param", "value")
-    a_pol, b_pol = at.get("policy_a", "A"), at.get("policy_b", "B")
-    color = policy_colors(policies).get(b_pol, NEUTRAL) if policies else NEUTRAL
+    color = policy_colors(policies).get(at.get("policy_b", "B"), NEUTRAL) if policies else NEUTRAL
+    a_pol, b_pol = (label_of(meta, at.get(k, d)) for k, d in (("policy_a", "A"), ("policy_b", "B")))
     name, unit = kpi_name_unit(kpi)
     dunit = _difference_unit(unit)
     t = table.sort_values("value")
@@ -671,6 +728,8 @@ def plot_breakeven(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
     sign = str(at.get("sign", ""))
     if be is not None and math.isfinite(be):
         verdict = f"breaks even at {param} = {be:.4g}"
+    elif ((t["ci_low"] <= 0) & (t["ci_high"] >= 0)).all():  # an honest fallback: the noise covers zero
+        verdict = f"no clear difference across the {param} range tried"
     elif "policy_a ahead" in sign or "policy_b ahead" in sign:
         verdict = f"{a_pol if 'policy_a ahead' in sign else b_pol} ahead across the {param} range tried"
     else:
@@ -708,7 +767,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
         (x,) = params
         for p in [p for p in all_policies if p in set(t["policy"])]:
             g = t[t["policy"] == p].sort_values(x)
-            ax.plot(g[x], g["mean"], color=colors[p], marker="o", label=p)
+            ax.plot(g[x], g["mean"], color=colors[p], marker="o", label=label_of(meta, p))
             ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=colors[p], alpha=0.2, linewidth=0)
         if unit == "USD":
             ax.yaxis.set_major_formatter(FuncFormatter(usd))
@@ -741,7 +800,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
         bar.ax.tick_params(labelsize=STYLE["ytick.labelsize"])
         if unit == "USD":
             bar.ax.yaxis.set_major_formatter(FuncFormatter(usd))
-        ax.set_title(f"{name} of {policy} over {x} × {y}", color=colors.get(policy, "black"))
+        ax.set_title(f"{name} of {label_of(meta, policy)} over {x} × {y}", color=colors.get(policy, "black"))
         ax.set_xlabel(param_label(x))
         ax.set_ylabel(param_label(y))
     else:
@@ -761,6 +820,27 @@ def _save_style(fig: Figure) -> Iterator[None]:
         yield
 
 
+def file_metadata(fig: Figure, kind: str) -> dict[str, Any]:
+    """The figure's title and full provenance (scenario hash, seed, replications, version, command)
+    as ``savefig`` metadata for ``kind`` ("png": text chunks, "svg": RDF metadata, "pdf": the
+    info dictionary). No creation dates: the same figure gives the same SVG and PDF bytes."""
+    meta: Meta | None = getattr(fig, "supportsim_meta", None)
+    title = fig.get_suptitle() or next((a.get_title() for a in fig.axes if a.get_title()), "")
+    prov = meta.provenance() if meta else {}
+    text = "; ".join(f"{k}={v}" for k, v in prov.items())
+    if kind == "png":
+        out = {"Title": title, "Software": f"supportsim {__version__}"}
+        out.update({f"supportsim:{k}": v for k, v in prov.items()})
+        return out
+    if kind == "svg":
+        return {"Date": None, "Title": title, "Description": text, "Creator": f"supportsim {__version__}",
+                **({"Source": prov["command"]} if "command" in prov else {})}
+    if kind == "pdf":
+        return {"CreationDate": None, "Title": title, "Subject": text, "Creator": f"supportsim {__version__}",
+                **({"Keywords": prov["command"]} if "command" in prov else {})}
+    return {}
+
+
 def save_figure(fig: Figure, stem: Path, *, formats: Sequence[str] = ("png", "svg", "pdf")) -> list[Path]:
     """Save ``fig`` as PNG (200 dpi), SVG and PDF next to each other; close it; return the paths.
 
@@ -770,12 +850,11 @@ def save_figure(fig: Figure, stem: Path, *, formats: Sequence[str] = ("png", "sv
     """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": None}
     paths = []
     with _save_style(fig):
         for ext in formats:
             path = stem.with_suffix(f".{ext}")
-            fig.savefig(path, dpi=DPI, metadata=metadata[ext])
+            fig.savefig(path, dpi=DPI, metadata=file_metadata(fig, ext))
             paths.append(path)
     del fig  # a Figure of its own: nothing registered with pyplot to close
     return paths
@@ -785,7 +864,7 @@ def figure_png(fig: Figure, *, dpi: int = DPI, close: bool = True) -> bytes:
     """The figure as PNG bytes (for the report and the app)."""
     buf = io.BytesIO()
     with _save_style(fig):
-        fig.savefig(buf, format="png", dpi=dpi)
+        fig.savefig(buf, format="png", dpi=dpi, metadata=file_metadata(fig, "png"))
     if close:
         del fig
     return buf.getvalue()

@@ -19,11 +19,11 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.output import figures, fmt
+from sim.output import figures, findings, fmt
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
-from sim.params.scenario import allowed_range, resolve_policies
-from sim.params.schema import Params, Scenario
+from sim.params.scenario import allowed_range, policy_labels, resolve_policies
+from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.sources import readable
 from sim.params.walk import source_of, unit_of, walk
 from sim.runs.metrics import KPIS
@@ -79,7 +79,8 @@ def _interval_cell(kpi: str, s: dict[str, float], *, signed: bool = False) -> st
 
 def _kpi_tables(res: Results) -> str:
     colors = policy_colors(res.policies)
-    head = "".join(f"<th style='color:{colors[p]}'>{html.escape(p)}</th>" for p in res.policies)
+    labels = policy_labels(res.scenario)
+    head = "".join(f"<th style='color:{colors[p]}'>{html.escape(labels.get(p, p))}</th>" for p in res.policies)
     summary = res.summary()
     body = []
     for kpi in KPIS:
@@ -92,7 +93,8 @@ def _kpi_tables(res: Results) -> str:
     diffs = res.differences()
     others = [p for p in res.policies if p != res.reference]
     if others:
-        head = "".join(f"<th style='color:{colors[p]}'>{html.escape(p)} − {html.escape(res.reference)}</th>"
+        ref = labels.get(res.reference, res.reference)
+        head = "".join(f"<th style='color:{colors[p]}'>{html.escape(labels.get(p, p))} − {html.escape(ref)}</th>"
                        for p in others)
         body = []
         for kpi in KPIS:
@@ -104,29 +106,100 @@ def _kpi_tables(res: Results) -> str:
                 cells.append(f"<td class='{'clear' if clear else ''}'>{_interval_cell(kpi, s, signed=True)}</td>")
             body.append(f"<tr><th scope='row'>{html.escape(name)} <span class='unit'>({html.escape(unit)})</span>"
                         f"</th>{''.join(cells)}</tr>")
-        out.append(f"<h3>Difference vs the reference policy <em>{html.escape(res.reference)}</em> "
+        out.append(f"<h3>Difference vs the reference policy <em>{html.escape(ref)}</em> "
                    f"(paired by replication; bold = 95% CI excludes zero)</h3>"
                    f"<table class='kpis' id='differences'><thead><tr><th>KPI</th>{head}</tr></thead>"
                    f"<tbody>{''.join(body)}</tbody></table>")
     return "\n".join(out)
 
 
+_SUFFIXES = ("_usd_per_customer_month", "_usd_per_month", "_per_month", "_usd", "_pct", "_h", "_share")
+
+
+def readable_name(path: str) -> str:
+    """A parameter path as a reader names it: ``customers.segments[0=starter].funding_median_usd``
+    -> "Funding median (starter segment)"; ``support.agents`` -> "Agents"."""
+    leaf = path.rsplit(".", 1)[-1]
+    for suffix in _SUFFIXES:
+        if leaf.endswith(suffix) and len(leaf) > len(suffix):
+            leaf = leaf[: -len(suffix)]
+            break
+    name = leaf.replace("_", " ").strip().capitalize()
+    qualifiers = [q.split("=", 1)[1] + " " + part.split("[", 1)[0].rstrip("s")
+                  for part in path.split(".")[:-1] if "[" in part and "=" in part
+                  for q in [part[part.index("[") + 1: part.index("]")]]]
+    return f"{name} ({', '.join(qualifiers)})" if qualifiers else name
+
+
+def _compact(x: float) -> str:
+    a = abs(x)
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if a >= size:
+            return f"{x / size:,.4g}{suffix}"
+    return f"{x:,.6g}"
+
+
+def readable_range(info: Any) -> str:
+    """Allowed values as a reader wants them: "0 to 720", "above 0 to 1", "flat, tiered, ..."."""
+    if info is None:
+        return ""
+    lo, hi, lo_open = field_bounds(info)
+    if lo is not None or hi is not None:
+        left = ("above " if lo_open else "") + (_compact(lo) if lo is not None else "any")
+        return f"{left} to {_compact(hi)}" if hi is not None else f"{left} or more"
+    choices = getattr(info.annotation, "__args__", None)
+    if choices and all(isinstance(c, str) for c in choices):
+        return ", ".join(choices)
+    return allowed_range(info)
+
+
+def _group(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0].replace("_", " ")
+
+
 def _assumptions_html(scenario: Scenario) -> str:
-    rows = []
+    """The assumptions, one collapsed <details> per section (customers, pricing, ...); sections
+    with a value that differs between policies say so in their summary."""
+    labels = policy_labels(scenario)
+    infos = {path: info for path, _, info in [*walk(Params.model_validate(
+        scenario.model_dump(include=set(Params.model_fields)))), *walk(scenario.run, "run.")]}
+    groups: dict[str, list[str]] = {}
+    differ: dict[str, int] = {}
     for r in assumptions(scenario):
-        over = "; ".join(f"{html.escape(k)}: {html.escape(fmt.param(v))}" for k, v in r.overrides.items())
-        rows.append(
-            f"<tr><td class='path'>{html.escape(r.path)}</td><td>{html.escape(fmt.param(r.value))}</td>"
-            f"<td>{over}</td><td>{html.escape(r.unit) or '–'}</td><td>{html.escape(r.allowed)}</td>"
-            f"<td>{html.escape(readable(r.source)) or '–'}</td><td class='doc'>{html.escape(r.description)}</td></tr>")
-    return ("<table class='assumptions' id='assumptions'><thead><tr><th>Parameter</th><th>Value</th>"
-            "<th>Policies that differ</th><th>Unit</th><th>Allowed</th><th>Source</th><th>Meaning</th>"
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        g = _group(r.path)
+        over = "; ".join(f"{html.escape(labels.get(k, k))}: {html.escape(fmt.param(v))}" for k, v in r.overrides.items())
+        differ[g] = differ.get(g, 0) + bool(r.overrides)
+        groups.setdefault(g, []).append(
+            f"<tr><td class='name' title='{html.escape(r.path)}'>{html.escape(readable_name(r.path))}</td>"
+            f"<td>{html.escape(fmt.param(r.value))}</td><td>{over}</td><td>{html.escape(r.unit) or '–'}</td>"
+            f"<td>{html.escape(readable_range(infos.get(r.path)))}</td>"
+            f"<td>{html.escape(readable(r.source)) or '–'}</td><td class='doc'>{html.escape(r.description)}"
+            f"<br><code class='path'>{html.escape(r.path)}</code></td></tr>")
+    head = ("<thead><tr><th>Parameter</th><th>Value</th><th>Policies that differ</th><th>Unit</th><th>Allowed</th>"
+            "<th>Source</th><th>Meaning</th></tr></thead>")
+    out = []
+    for g, rows in groups.items():
+        note = f" · {differ[g]} differ between policies" if differ[g] else ""
+        out.append(f"<details class='assumptions' data-group='{html.escape(g)}'><summary>{html.escape(g.capitalize())}"
+                   f" <span class='unit'>({len(rows)} parameters{note})</span></summary>"
+                   f"<table class='assumptions'>{head}<tbody>{''.join(rows)}</tbody></table></details>")
+    return f"<div id='assumptions'>{''.join(out)}</div>"
+
+
+def _summary_html(res: Results) -> str:
+    """The executive summary: the recommendation, how clear it is, and the main trade-off."""
+    rec = findings.recommend(res)
+    label = policy_labels(res.scenario).get(rec.best, rec.best)
+    parts = [f"<p class='rec'><strong>Recommendation: {html.escape(label)}.</strong> {html.escape(rec.sentence)}.</p>",
+             f"<p><strong>How clear:</strong> {html.escape(rec.clarity)}</p>"]
+    if rec.trade_off:
+        parts.append(f"<p><strong>Main trade-off:</strong> {html.escape(rec.trade_off)}</p>")
+    return f"<section id='summary'><h2>Summary</h2>{''.join(parts)}</section>"
 
 
 def _figures(res: Results) -> list[tuple[str, str, bytes]]:
     """(name, caption, PNG bytes) of the report's figures, in registry order."""
-    return [(f.name, f.caption, figure_png(f.draw(res).figure)) for f in figures.for_report(len(res.policies))]
+    return [(name, caption, figure_png(make().figure)) for name, caption, make in figures.report_figures(res)]
 
 
 CSS = """
@@ -138,7 +211,9 @@ text-align:right;vertical-align:top}th:first-child,td.path,td.doc{text-align:lef
 .ci{color:#666;font-size:12px;white-space:nowrap}.unit{color:#666;font-weight:normal}td.clear{font-weight:bold}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
 figure{margin:0}figure img{width:100%;height:auto;border:1px solid #eee}figcaption{font-size:14px;color:#444}
-table.assumptions{font-size:12px}table.assumptions td{text-align:left}td.path{font-family:ui-monospace,monospace}
+table.assumptions{font-size:12px}table.assumptions td{text-align:left}code.path{color:#777;font-size:11px}
+details.assumptions summary{cursor:pointer;font-weight:bold;padding:4px 0}#summary{background:#f4f7fb;
+border-left:4px solid #0072B2;padding:4px 16px;margin:16px 0}p.rec{font-size:18px}
 """
 
 
@@ -162,6 +237,7 @@ def render(res: Results, *, command: str | None = None, plots: bool = True) -> s
 <p class="prov">supportsim {html.escape(__version__)} · scenario sha256 <code>{res.scenario_sha256}</code> ·
 seed {res.seed} · {res.replications} replications per policy · {sc.run.months} months ·
 reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 95% Student-t CIs of the mean{cmd}</p>
+{_summary_html(res) if len(res.policies) > 1 else ""}
 <h2>Headline KPIs per policy (mean [95% CI])</h2>
 {_kpi_tables(res)}
 <h2>Key plots</h2>
@@ -169,8 +245,8 @@ reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 
 {figs}
 </div>
 <h2>Assumptions</h2>
-<p class="prov">Every parameter of the run: the base value, the policies that set it differently, its unit,
-allowed range and the source of its default (– where the schema records none).</p>
+<p class="prov">Every parameter of the run, grouped (click a group to open it): the base value, the policies
+that set it differently, its unit, allowed range and the source of its default.</p>
 {_assumptions_html(sc)}
 </body></html>
 """

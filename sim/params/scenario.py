@@ -49,10 +49,29 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True)
 class Policy:
-    """One named policy: its name and its fully resolved parameters."""
+    """One named policy: its name, its fully resolved parameters and its display label
+    (the file's ``label``, or the name)."""
 
     name: str
     params: Params
+    label: str = ""
+
+
+# Keys of a policy table that describe the policy rather than override a parameter.
+LABEL_KEY = "label"
+LABEL_MAX = 60
+
+
+def policy_label(scenario: Scenario, name: str) -> str:
+    """The display label of policy ``name``: its ``label`` in the scenario file, else the name.
+    Every chart, table, report and slide shows policies through this function."""
+    label = scenario.policies.get(name, {}).get(LABEL_KEY)
+    return label if isinstance(label, str) and label.strip() else name
+
+
+def policy_labels(scenario: Scenario) -> dict[str, str]:
+    """Policy name -> display label, for every policy of the scenario, in file order."""
+    return {p.name: p.label for p in resolve_policies(scenario)}
 
 
 # ---------------------------------------------------------------- field look-up and messages
@@ -362,6 +381,9 @@ def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, sour
     for name in scenario.policies:
         if not _valid_policy_name(name):
             problems.append(f"policies.{name}: policy names use letters, digits, _ + - (at most 40 characters)")
+        label = scenario.policies[name].get(LABEL_KEY)
+        if label is not None and not (isinstance(label, str) and 0 < len(label.strip()) <= LABEL_MAX):
+            problems.append(f"policies.{name}.{LABEL_KEY}: a display label is text of 1 to {LABEL_MAX} characters")
     ref = scenario.scenario.reference_policy
     names = list(scenario.policies) or ["base"]  # without policies the one policy is "base"
     if ref is not None and ref not in names:
@@ -388,6 +410,9 @@ def _canonical(override: dict[str, Any], resolved: dict[str, Any]) -> dict[str, 
     """``override``'s keys with the values they resolved to (the same tables, canonical types)."""
     out: dict[str, Any] = {}
     for key, value in override.items():
+        if key == LABEL_KEY and key not in resolved:
+            out[key] = value
+            continue
         target = resolved[key]
         out[key] = _canonical(value, target) if isinstance(value, dict) and isinstance(target, dict) else target
     return out
@@ -510,9 +535,10 @@ def resolve_policies(scenario: Scenario, source: str = "scenario") -> list[Polic
     """
     base = base_params_dict(scenario)
     if not scenario.policies:
-        return [Policy("base", Params.model_validate(base))]
+        return [Policy("base", Params.model_validate(base), "base")]
     out, problems = [], []
     for name, override in scenario.policies.items():
+        override = {k: v for k, v in override.items() if k != LABEL_KEY}
         bad = [k for k in override if k not in Params.model_fields]
         if bad:
             for k in bad:
@@ -523,7 +549,7 @@ def resolve_policies(scenario: Scenario, source: str = "scenario") -> list[Polic
                 )
             continue
         try:
-            out.append(Policy(name, Params.model_validate(deep_merge(base, override))))
+            out.append(Policy(name, Params.model_validate(deep_merge(base, override)), policy_label(scenario, name)))
         except ValidationError as err:
             problems.extend(_messages(err, Params, ("policies", name)))
     if problems:

@@ -632,7 +632,8 @@ class Scenario(Params):
     run: Run = Field(default_factory=Run)
     policies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Named policies: each a table of overrides of the base parameters (e.g. pricing.scheme).",
+        description="Named policies: each a table of overrides of the base parameters (e.g. pricing.scheme) "
+        "and an optional display label (label = \"Flat (included)\"; default: the name).",
     )
     # What is not known, for `supportsim decide`: parameter path -> distribution table (checked by
     # sim.params.scenario, distributions in sim.params.uncertainty). Excluded from dumps, so it

@@ -1,0 +1,201 @@
+"""A 16:9 PowerPoint deck of a scenario run (python-pptx).
+
+Where it sits: runs (``Results``) -> figures, findings -> **deck** (one .pptx) -> readers;
+``supportsim deck`` (in :mod:`sim.cli`) and the app call :func:`build_deck`. It never runs
+the model. Slides: the recommendation (title), the KPI table with 95% intervals, the value
+bridge of each policy against the reference, the mechanisms (tickets raised vs suppressed,
+the satisfaction ladder), and the assumptions that differ between policies with their
+sources. Every slide's speaker notes carry the command that reproduces its numbers.
+Figures are the same 16:9 PNGs as ``supportsim run`` saves, placed full-bleed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from pptx import Presentation
+from pptx.dml.color import RGBColor
+from pptx.util import Inches, Pt
+
+from sim import __version__
+from sim.output import figures, findings, fmt
+from sim.output.files import atomic_write
+from sim.output.plots import figure_png, today
+from sim.output.report import assumptions, readable_name
+from sim.params.scenario import policy_labels
+from sim.params.sources import readable
+from sim.runs.metrics import KPIS
+from sim.runs.results import Results
+
+DECK_NAME = "deck.pptx"
+SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
+DARK, GREY = RGBColor(0x22, 0x22, 0x22), RGBColor(0x55, 0x55, 0x55)
+MAX_ASSUMPTION_ROWS = 12
+
+
+def _text(slide, text: str, *, left: float, top: float, width: float, height: float, size: int = 20,
+          bold: bool = False, color: RGBColor = DARK) -> None:
+    box = slide.shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height))
+    frame = box.text_frame
+    frame.word_wrap = True
+    for i, line in enumerate(text.split("\n")):
+        para = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+        para.text = line
+        para.font.size = Pt(size)
+        para.font.bold = bold
+        para.font.color.rgb = color
+
+
+def _notes(slide, text: str) -> None:
+    slide.notes_slide.notes_text_frame.text = text
+
+
+def _blank(prs: Presentation):
+    return prs.slides.add_slide(prs.slide_layouts[6])  # the blank layout of the default template
+
+
+def _footer(slide, res: Results) -> None:
+    _text(slide, f"Scenario '{res.scenario.scenario.name}' · {today()} · {res.replications} replications per policy · "
+                 f"simulated with supportsim {__version__}", left=0.3, top=7.05, width=12.5, height=0.4, size=11,
+          color=GREY)
+
+
+def _figure_slide(prs: Presentation, draw: Callable[[], Axes], notes: str) -> None:
+    """A slide that is one 16:9 figure, full-bleed (its title states the finding)."""
+    ax = draw()
+    title = ax.figure.get_suptitle() or ax.get_title()
+    png = figure_png(ax.figure)
+    slide = _blank(prs)
+    pic = slide.shapes.add_picture(io.BytesIO(png), 0, 0, width=SLIDE_W, height=SLIDE_H)
+    pic.name = "figure"
+    pic._element.nvPicPr.cNvPr.set("descr", title.replace("\n", " "))  # alt text: the finding
+    _notes(slide, f"{title.replace(chr(10), ' ')}\n\n{notes}")
+
+
+def _table(slide, rows: list[list[str]], *, top: float, col_widths: list[float], size: int = 14) -> None:
+    shape = slide.shapes.add_table(len(rows), len(rows[0]), Inches(0.4), Inches(top),
+                                   Inches(sum(col_widths)), Inches(0.4 * len(rows)))
+    table = shape.table
+    for j, w in enumerate(col_widths):
+        table.columns[j].width = Inches(w)
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            cell = table.cell(i, j)
+            cell.text = value
+            for para in cell.text_frame.paragraphs:
+                para.font.size = Pt(size)
+                para.font.bold = i == 0 or j == 0
+
+
+def kpi_rows(res: Results) -> list[list[str]]:
+    """The KPI table: a row per KPI, a column per policy, "mean (95% CI low to high)"."""
+    labels = policy_labels(res.scenario)
+    summary = res.summary()
+    rows = [["KPI", *(labels.get(p, p) for p in res.policies)]]
+    for k, kpi in KPIS.items():
+        cells = []
+        for p in res.policies:
+            s = summary[p][k]
+            ci = fmt.interval(k, s)
+            cells.append(fmt.kpi(k, s["mean"]) + ("" if ci == fmt.DASH else f"\n({ci})"))
+        rows.append([kpi.title, *cells])
+    return rows
+
+
+def assumption_rows(res: Results) -> list[list[str]]:
+    """The assumptions that differ between policies, then the run settings, with their sources."""
+    labels = policy_labels(res.scenario)
+    rows = [["Parameter", "Value", "Source"]]
+    params = assumptions(res.scenario)
+    differ = [r for r in params if r.overrides]
+    run = [r for r in params if r.path.startswith("run.")]
+    for r in (differ + run)[:MAX_ASSUMPTION_ROWS]:
+        unit = f" {r.unit}" if r.unit and r.unit not in ("choice", "on/off") else ""
+        value = fmt.param(r.value) + unit
+        if r.overrides:
+            value += "; " + "; ".join(f"{labels.get(k, k)}: {fmt.param(v)}" for k, v in r.overrides.items())
+        rows.append([readable_name(r.path), value, readable(r.source)])
+    return rows
+
+
+def build_deck(res: Results, *, command: str | None = None) -> Presentation:
+    """The deck of ``res`` as a python-pptx ``Presentation`` (see the module docstring)."""
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
+    sc = res.scenario
+    reproduce = (f"Reproduce: {command}\n" if command else "") + (
+        f"Scenario '{sc.scenario.name}', sha256 {res.scenario_sha256}, seed {res.seed}, "
+        f"{res.replications} replications per policy, {sc.run.months} months, supportsim {__version__}.")
+    rec = findings.recommend(res)
+    labels = policy_labels(sc)
+
+    slide = _blank(prs)
+    _text(slide, f"Support pricing: {sc.scenario.name}", left=0.6, top=0.6, width=12, height=0.8, size=20,
+          color=GREY)
+    _text(slide, f"Recommendation: {labels.get(rec.best, rec.best)}", left=0.6, top=1.4, width=12, height=1.0,
+          size=36, bold=True)
+    _text(slide, "\n".join(x for x in (rec.sentence, rec.clarity, rec.trade_off) if x), left=0.6, top=2.7,
+          width=12, height=3.5, size=20)
+    _footer(slide, res)
+    _notes(slide, reproduce)
+
+    slide = _blank(prs)
+    _text(slide, "Headline KPIs per policy: mean (95% CI)", left=0.4, top=0.3, width=12.5, height=0.7, size=28,
+          bold=True)
+    first = 3.3
+    rest = (12.5 - first) / max(len(res.policies), 1)
+    _table(slide, kpi_rows(res), top=1.2, col_widths=[first] + [rest] * len(res.policies),
+           size=13 if len(res.policies) > 3 else 14)
+    _footer(slide, res)
+    _notes(slide, reproduce)
+
+    for f in figures.for_report(len(res.policies)):
+        if f.each_policy:
+            for _, make in figures.expand(f, res):
+                _figure_slide(prs, make, reproduce)
+    for name in ("tickets", "satisfaction"):
+        _figure_slide(prs, lambda name=name: figures.draw(name, res), reproduce)
+
+    slide = _blank(prs)
+    _text(slide, "Assumptions: what differs between policies", left=0.4, top=0.3, width=12.5,
+          height=0.7, size=28, bold=True)
+    _table(slide, assumption_rows(res), top=1.1, col_widths=[3.6, 3.6, 5.3], size=12)
+    _text(slide, "Every parameter, its range and source: report.html and docs/parameters.md.", left=0.4, top=6.6,
+          width=12.5, height=0.4, size=12, color=GREY)
+    _footer(slide, res)
+    _notes(slide, reproduce)
+    prs.core_properties.title = f"supportsim: {sc.scenario.name}"
+    props = prs.core_properties  # core properties hold at most 255 characters each
+    props.subject = rec.sentence[:255]
+    props.comments = (f"scenario sha256 {res.scenario_sha256}; seed {res.seed}; {res.replications} replications; "
+                      f"supportsim {__version__}")
+    if command and len(command) <= 255:
+        props.keywords = command
+    return prs
+
+
+def write_deck(res: Results, path: Path, *, command: str | None = None) -> Path:
+    """Write the deck of ``res`` to ``path`` atomically."""
+    prs = build_deck(res, command=command)
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        prs.save(str(tmp))
+        os.chmod(tmp, 0o644)
+
+    atomic_write(path, write)
+    return path
+
+
+def deck_bytes(res: Results, *, command: str | None = None) -> bytes:
+    """The deck as bytes (the app's download)."""
+    buf = io.BytesIO()
+    build_deck(res, command=command).save(buf)
+    return buf.getvalue()
+
+
+__all__ = ["DECK_NAME", "KPIS", "assumption_rows", "build_deck", "deck_bytes", "kpi_rows", "write_deck"]

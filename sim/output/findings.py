@@ -1,0 +1,185 @@
+"""Findings: one sentence per comparison, computed from the results with its interval.
+
+Where it sits: runs (``Results``, paired differences) -> **findings** -> figures (titles),
+report (executive summary), deck (title slide). A finding states who is ahead, by how much,
+over what horizon and how sure we are ("Flat (included) creates $1.2M more value than
+Per ticket ($20) over 24 months (95% CI $1.1M to $1.3M)"); when the 95% interval spans zero
+it says so ("No clear difference in value between ..."). Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.output import fmt
+from sim.params.scenario import policy_label
+from sim.runs import metrics
+from sim.runs.economics import BRIDGE_COLUMNS
+from sim.runs.results import Results
+
+# How a difference in a KPI reads: "{a} <phrase> {b}", with {d} the size of the difference
+# and {more} the word for its direction (more / less when a is ahead / behind).
+PHRASES: dict[str, tuple[str, str, str]] = {
+    "value_usd": ("creates {d} {more} value than", "more", "less"),
+    "cumulative_profit": ("earns {d} {more} cumulative profit than", "more", "less"),
+    "customers_at_horizon": ("ends with {d} {more} paying customers than", "more", "fewer"),
+    "avg_retention_rate_pct": ("retains {d} {more} of its customers a month than", "more", "fewer"),
+    "ltv": ("has a {d} {more} LTV than", "higher", "lower"),
+    "cac_realised_usd": ("pays {d} {more} per customer won than", "more", "less"),
+    "ltv_cac": ("has a {d} {more} LTV:CAC than", "higher", "lower"),
+    "suppressed_share": ("suppresses {d} {more} of customers' issues than", "more", "fewer"),
+}
+
+
+# Parts of the value bridge as a sentence states a change in them: (when it adds value, when it takes value).
+PART_PHRASES = {
+    "pv_subscription_revenue": ("earns {d} more subscription revenue", "earns {d} less subscription revenue"),
+    "pv_support_fees": ("earns {d} more in support fees", "earns {d} less in support fees"),
+    "pv_support_cost": ("spends {d} less on support", "spends {d} more on support"),
+    "pv_acquisition": ("spends {d} less on acquisition", "spends {d} more on acquisition"),
+    "pv_vip": ("spends {d} less on VIP service", "spends {d} more on VIP service"),
+    "pv_loyalty": ("spends {d} less on loyalty rewards", "spends {d} more on loyalty rewards"),
+    "pv_terminal_value": ("keeps {d} more value in customers still paying at the end",
+                          "keeps {d} less value in customers still paying at the end"),
+}
+
+
+def part_phrase(column: str, delta: float) -> str:
+    """How a change of ``delta`` USD in bridge part ``column`` reads ("spends $1.2M less on acquisition")."""
+    gain, loss = PART_PHRASES[column]
+    return (gain if delta >= 0 else loss).format(d=fmt.usd(abs(delta)))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """``a`` minus ``b`` in ``kpi`` (paired by replication; ``a`` the one with the higher mean)."""
+
+    kpi: str
+    a: str
+    b: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+    text: str
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.ci_low) and math.isfinite(self.ci_high)
+
+    @property
+    def clear(self) -> bool:
+        """The 95% interval of the difference excludes zero."""
+        return self.has_interval and (self.ci_low > 0 or self.ci_high < 0)
+
+
+def _horizon(res: Results) -> str:
+    return f"over {res.scenario.run.months} months"
+
+
+def paired(res: Results, kpi: str, a: str, b: str) -> dict[str, float]:
+    """Mean and 95% CI of ``a`` minus ``b`` in ``kpi`` (or a bridge column), paired by replication."""
+    return metrics.paired_differences(res.kpis, b, [b, a], [kpi])[a][kpi]
+
+
+def _size(kpi: str, x: float) -> str:
+    """The size of a difference as a sentence reads it ("$1.2M", "1.3 pp", "120")."""
+    kind = metrics.KPIS[kpi].fmt if kpi in metrics.KPIS else ""
+    if kind in ("pct", "share"):
+        return fmt.kpi(kpi, x, signed=True).lstrip("+")
+    return fmt.kpi(kpi, x)
+
+
+def compare(res: Results, kpi: str, a: str, b: str, *, subject: str | None = None) -> Finding:
+    """The finding of ``a`` vs ``b`` in ``kpi``, stated from the one ahead (or from ``subject``,
+    one of the two, whichever is ahead: "Per ticket creates $0.7M less value than Flat")."""
+    s = paired(res, kpi, a, b)
+    mean, lo, hi = float(s["mean"]), float(s.get("ci_low", math.nan)), float(s.get("ci_high", math.nan))
+    if (subject is None and mean < 0) or (subject is not None and subject == b):
+        a, b, mean, lo, hi = b, a, -mean, -hi, -lo
+    la, lb = policy_label(res.scenario, a), policy_label(res.scenario, b)
+    n = int(s.get("n", 0) or 0)
+    label = metrics.KPIS[kpi].label.lower() if kpi in metrics.KPIS else kpi
+    finding = Finding(kpi, a, b, mean, lo, hi, n, "")
+    if finding.has_interval and not finding.clear:
+        text = (f"No clear difference in {label} between {la} and {lb} {_horizon(res)} "
+                f"(95% CI of the difference {fmt.kpi(kpi, lo, signed=True)} to {fmt.kpi(kpi, hi, signed=True)})")
+    else:
+        template, up, down = PHRASES.get(kpi, ("is {d} {more} in " + label + " than", "higher", "lower"))
+        ahead = mean >= 0
+        a_lo, a_hi = (lo, hi) if ahead else (-hi, -lo)
+        tail = (f"95% CI {_size(kpi, abs(a_lo))} to {_size(kpi, abs(a_hi))}" if finding.has_interval
+                else "one replication: no interval")
+        text = (f"{la} {template.format(d=_size(kpi, abs(mean)), more=up if ahead else down)} {lb} "
+                f"{_horizon(res)} ({tail})")
+    return Finding(kpi, a, b, mean, lo, hi, n, text)
+
+
+def ranking(res: Results, kpi: str = "value_usd") -> list[str]:
+    """Policies from best to worst by their mean ``kpi`` (the KPI's better direction)."""
+    summary = res.summary()
+    lower = metrics.KPIS[kpi].better == "lower" if kpi in metrics.KPIS else False
+    key = {p: summary[p][kpi]["mean"] for p in res.policies}
+    return sorted(res.policies, key=lambda p: (key[p] if math.isfinite(key[p]) else -math.inf) * (-1 if not lower
+                                                                                                  else 1))
+
+
+def headline(res: Results, kpi: str = "value_usd") -> str:
+    """The chart title of ``kpi`` over every policy: the best against the runner-up."""
+    order = ranking(res, kpi)
+    if len(order) < 2:
+        s = res.summary()[order[0]][kpi]
+        label = metrics.KPIS[kpi].label if kpi in metrics.KPIS else kpi
+        ci = f" (95% CI {fmt.interval(kpi, s)})" if math.isfinite(s.get("ci_low", math.nan)) else ""
+        return f"{policy_label(res.scenario, order[0])}: {label.lower()} {fmt.kpi(kpi, s['mean'])} {_horizon(res)}{ci}"
+    if kpi in metrics.KPIS and metrics.KPIS[kpi].better == "neutral":  # no "best": the extreme vs the reference
+        other = order[0] if order[0] != res.reference else order[-1]
+        return compare(res, kpi, other, res.reference, subject=other).text
+    return compare(res, kpi, order[0], order[1]).text
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The policy to choose on value, how clear that is, and the main trade-off behind it."""
+
+    best: str
+    finding: Finding | None
+    clarity: str
+    trade_off: str
+
+    @property
+    def sentence(self) -> str:
+        return self.finding.text if self.finding else self.clarity
+
+
+def recommend(res: Results) -> Recommendation:
+    """Recommend the policy with the highest mean value (value_usd) and say how clear the lead is
+    over the runner-up and which parts of value it gains and gives up."""
+    order = ranking(res, "value_usd")
+    best = order[0]
+    lb = policy_label(res.scenario, best)
+    if len(order) < 2:
+        return Recommendation(best, None, f"Only one policy ({lb}) was simulated: nothing to compare.", "")
+    f = compare(res, "value_usd", best, order[1])
+    lr = policy_label(res.scenario, order[1])
+    if f.clear:
+        clarity = (f"Clear: in 95% of comparable runs the lead of {lb} over {lr} is between "
+                   f"{fmt.usd(f.ci_low)} and {fmt.usd(f.ci_high)} ({f.n} paired replications).")
+    elif f.has_interval:
+        clarity = (f"Not clear: the 95% interval of {lb} − {lr} spans zero ({fmt.usd(f.ci_low, signed=True)} to "
+                   f"{fmt.usd(f.ci_high, signed=True)}); more replications or a closer look at the assumptions "
+                   f"are needed before deciding.")
+    else:
+        clarity = "Not assessed: one replication gives no interval; run more replications."
+    parts = {c: paired(res, c, f.a, f.b)["mean"] for c in BRIDGE_COLUMNS}
+    gain = max(parts, key=lambda c: parts[c])
+    loss = min(parts, key=lambda c: parts[c])
+    la, lo = policy_label(res.scenario, f.a), policy_label(res.scenario, f.b)
+    trade = ""
+    if parts[loss] < 0 < parts[gain]:
+        trade = (f"Compared with {lo}, {la} {part_phrase(gain, parts[gain])} but {part_phrase(loss, parts[loss])} "
+                 f"(present values).")
+    elif parts[gain] > 0:
+        trade = f"Compared with {lo}, {la} {part_phrase(gain, parts[gain])} (present value)."
+    return Recommendation(best, f, clarity, trade)
