@@ -53,6 +53,19 @@ def controls_by_path(scenario) -> dict[str, appkit.Control]:
     return {c.path: c for g in appkit.control_groups(scenario) for c in g.controls}
 
 
+@pytest.fixture(autouse=True)
+def fixtures_in_picker(monkeypatch):
+    """The page tests open the smoke fixture, which the picker lists only when asked to."""
+    monkeypatch.setenv("SUPPORTSIM_APP_FIXTURES", "1")
+
+
+def test_test_fixtures_are_not_in_the_picker():
+    assert "smoke.toml" in appkit.shipped_scenarios(fixtures=True)
+    shown = appkit.shipped_scenarios(fixtures=False)
+    assert "smoke.toml" not in shown and next(iter(shown)) == appkit.DEFAULT_FILE
+    assert set(shown) == {p.name for p in SCENARIOS.glob("*.toml")} - set(appkit.FIXTURES)
+
+
 def open_app(scenario: str | None = "smoke") -> AppTest:
     at = AppTest.from_file(APP, default_timeout=240)
     if scenario:

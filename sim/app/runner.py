@@ -27,11 +27,11 @@ from typing import Any, Literal, Protocol
 import pandas as pd
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from sim.app.kit import Group
+from sim.app.kit import Group, policy_label
 from sim.output import figures, files, fmt, plots, report
 from sim.params.scenario import resolve_policies
 from sim.params.schema import Scenario
-from sim.runs import metrics
+from sim.runs import economics, metrics
 from sim.runs.executors import Executor, default_workers
 from sim.runs.experiment import Job, jobs, results_from_tables, run_job
 from sim.runs.results import Results
@@ -287,7 +287,7 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
             label = metrics.KPIS[k].title
             ci = (f"95% CI {fmt_kpi(k, s['ci_low'])} to {fmt_kpi(k, s['ci_high'])}"
                   if math.isfinite(s["ci_low"]) else "a CI needs two replications or more")
-            helptext = f"{label}: mean over {s['n']} replications, {ci}."
+            helptext = f"{kpi_meaning(res, k)}\n\nMean over {s['n']} replications, {ci}."
             if p == res.reference or p not in diffs:
                 cards.append(Card(p, k, label, fmt_kpi(k, s["mean"]), None, "reference", "off",
                                   helptext, s["mean"], None))
@@ -311,26 +311,101 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
     return out
 
 
+def kpi_meaning(res: Results, kpi: str) -> str:
+    """What a KPI is, for a card's help: its registry definition and this run's horizon."""
+    months = res.scenario.run.months
+    return (f"**{metrics.KPIS[kpi].title}**: {metrics.KPIS[kpi].definition.rstrip('.')}. "
+            f"Horizon: {months} months (one run of the model).")
+
+
+# KPIs a verdict looks at for the leader's main trade-off, in order of how much they matter
+TRADE_OFF_KPIS = ("customers_at_horizon", "cumulative_profit", "avg_retention_rate_pct", "ltv_cac")
+
+
+def _trade_off(kpi: str, diff: float, other: str) -> str:
+    """'142 fewer customers' / 'a lower LTV:CAC (-0.41×)' than ``other``."""
+    if kpi == "customers_at_horizon":
+        return f"ends with {abs(diff):,.0f} fewer customers than {other}"
+    return f"has a lower {metrics.KPIS[kpi].label.lower()} than {other} ({fmt_kpi(kpi, diff, signed=True)})"
+
+
 def verdict(res: Results, kpi: str = "value_usd") -> str:
-    """One sentence: which policy leads on ``kpi`` and whether the CI says it is clear."""
+    """Which policy leads on ``kpi`` (value_usd), how clear the lead is, and its main trade-off.
+
+    The lead is measured against the runner-up, paired by replication through the reference
+    (common random numbers): 'a clear lead' when the 95% CI of the gap excludes zero. The
+    trade-off is the first of :data:`TRADE_OFF_KPIS` on which the leader is clearly worse
+    than the runner-up (CI excludes zero), if any.
+    """
     if len(res.policies) < 2:
         return ""
-    summary, diffs = res.summary(), res.differences()
-    best = max(res.policies, key=lambda p: summary[p][kpi]["mean"])
+    scen = res.scenario
+    paired = res.kpis.pivot_table(index="replication", columns="policy", values=list({kpi, *TRADE_OFF_KPIS}))
+    means = {p: paired[kpi][p].mean() for p in res.policies}
+    best, second = sorted(res.policies, key=lambda p: -means[p])[:2]
+    gap = metrics.t_interval(paired[kpi][best] - paired[kpi][second])
     name = metrics.KPIS[kpi].label.lower()
-    if best == res.reference:
-        clear = all(d[kpi]["ci_high"] < 0 for d in diffs.values() if math.isfinite(d[kpi]["ci_high"]))
-        n_ok = all(math.isfinite(d[kpi]["ci_high"]) for d in diffs.values())
-        tail = "every other policy is clearly behind (95% CIs)" if clear and n_ok else \
-            "but not every gap is clear at 95% confidence"
-        return f"**{best}** (the reference) has the highest {name}; {tail}."
-    d = diffs[best][kpi]
-    if math.isfinite(d["ci_low"]):
-        sure = "a clear lead" if d["ci_low"] > 0 else "not clear at 95% confidence"
-        ci = f" (95% CI {fmt_kpi(kpi, d['ci_low'], signed=True)} to {fmt_kpi(kpi, d['ci_high'], signed=True)})"
+    lead, b2 = policy_label(scen, best), policy_label(scen, second)
+    if math.isfinite(gap["ci_low"]):
+        sure = ("a clear lead" if gap["ci_low"] > 0 else "not a clear lead: the 95% CI of the gap includes zero")
+        ci = f" (95% CI {fmt_kpi(kpi, gap['ci_low'], signed=True)} to {fmt_kpi(kpi, gap['ci_high'], signed=True)})"
     else:
         sure, ci = "more replications will tell how clear", ""
-    return f"**{best}** has the highest {name}: {fmt_kpi(kpi, d['mean'], signed=True)} vs {res.reference}{ci}, {sure}."
+    line = (f"**{lead}** has the highest {name}: {fmt_kpi(kpi, gap['mean'], signed=True)} ahead of "
+            f"{b2}{ci}, {sure}")
+    for k in TRADE_OFF_KPIS:
+        d = metrics.t_interval(paired[k][best] - paired[k][second])
+        worse = d["ci_high"] < 0 if metrics.KPIS[k].better == "higher" else d["ci_low"] > 0
+        if math.isfinite(d["ci_low"]) and worse and metrics.KPIS[k].better != "neutral":
+            return line + f", but it {_trade_off(k, d['mean'], b2)}."
+    return line + "."
+
+
+def bridge_table(res: Results) -> pd.DataFrame:
+    """Where each policy's difference in value vs the reference comes from: one row per part of
+    value (subscription revenue, support fees, support cost, acquisition, VIP, loyalty, terminal
+    value) and the total, one column per policy (mean paired difference ± 95% CI half-width).
+    Parts are signed as they add to value: a cost that grows is negative."""
+    bridge = res.bridge()
+    parts = [*economics.BRIDGE_COLUMNS, "value_usd"]
+    rows = []
+    for col in parts:
+        part = col.removeprefix("pv_")
+        row = {"part of value": "Value (total)" if col == "value_usd" else BRIDGE_LABELS.get(part, part)}
+        for p, b in bridge.items():
+            d = b[col]
+            half = (d["ci_high"] - d["ci_low"]) / 2 if math.isfinite(d["ci_low"]) else math.nan
+            row[policy_label(res.scenario, p)] = fmt.usd(d["mean"], signed=True) + (
+                f" ± {fmt.usd(half)}" if math.isfinite(half) else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+BRIDGE_LABELS = {"subscription_revenue": "Subscription revenue", "support_fees": "Support fees",
+                 "support_cost": "Support cost", "acquisition": "Acquisition", "vip": "VIP programme",
+                 "loyalty": "Loyalty programme", "terminal_value": "Terminal value"}
+
+
+def segment_table(res: Results) -> pd.DataFrame:
+    """Per segment and policy: "customers at the horizon · revenue over the horizon"
+    (subscription plus support fees, undiscounted), means over replications."""
+    seg = res.segments
+    if seg is None or seg.empty:
+        return pd.DataFrame()
+    last = seg["month"].max()
+    rev = seg.assign(revenue=seg["subscription_revenue"] + seg["support_revenue"])
+    per_rep = rev.groupby(["policy", "segment", "replication"], sort=False).agg(revenue=("revenue", "sum"))
+    ends = seg[seg["month"] == last].set_index(["policy", "segment", "replication"])["customers_end"]
+    per_rep["customers"] = ends
+    mean = per_rep.groupby(["policy", "segment"], sort=False).mean()
+    rows = []
+    for segment in seg["segment"].drop_duplicates():
+        row: dict[str, Any] = {"segment": segment}
+        for p in res.policies:
+            row[policy_label(res.scenario, p)] = (f"{mean.loc[(p, segment), 'customers']:,.0f} · "
+                                                  f"{fmt.usd(mean.loc[(p, segment), 'revenue'])}")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def kpi_table(res: Results) -> pd.DataFrame:
