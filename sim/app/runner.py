@@ -29,14 +29,17 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from sim.app.kit import Group, policy_label
 from sim.output import figures, files, fmt, plots, report
-from sim.params.scenario import resolve_policies
+from sim.params.scenario import Policy, resolve_policies
 from sim.params.schema import Scenario
 from sim.runs import economics, metrics
 from sim.runs.executors import Executor, default_workers
-from sim.runs.experiment import Job, jobs, results_from_tables, run_job
+from sim.runs.experiment import Job, results_from_tables, run_job_tables
 from sim.runs.results import Results
 
 # ---------------------------------------------------------------- runs: cache, pool, progress
+
+
+CACHE_VERSION = 2  # bump when what a cached run holds changes (2: per policy, with segment rows)
 
 
 def sim_key(scenario: Scenario) -> str:
@@ -48,24 +51,35 @@ def sim_key(scenario: Scenario) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def policy_key(policy: Policy, *, months: int, seed: int) -> str:
+    """Hash of what one policy's runs depend on: its name, resolved parameters, horizon and seed.
+
+    Common random numbers make a policy's run in a replication independent of the other
+    policies, so changing one policy's control leaves the others' cached runs valid.
+    """
+    data = {"v": CACHE_VERSION, "policy": policy.name, "params": policy.params.model_dump(mode="json"),
+            "months": months, "seed": seed}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class ReplicationCache(Protocol):
-    """Finished replications (every policy's monthly rows) by simulation key."""
+    """Finished runs (a policy's monthly rows and segment rows in one replication) by key."""
 
-    def get(self, key: str, replication: int) -> pd.DataFrame | None: ...
+    def get(self, key: str, replication: int) -> Any | None: ...
 
-    def put(self, key: str, replication: int, table: pd.DataFrame) -> None: ...
+    def put(self, key: str, replication: int, table: Any) -> None: ...
 
 
 class DictCache:
     """An in-memory :class:`ReplicationCache` (tests, benchmarks)."""
 
     def __init__(self) -> None:
-        self.tables: dict[tuple[str, int], pd.DataFrame] = {}
+        self.tables: dict[tuple[str, int], Any] = {}
 
-    def get(self, key: str, replication: int) -> pd.DataFrame | None:
+    def get(self, key: str, replication: int) -> Any | None:
         return self.tables.get((key, replication))
 
-    def put(self, key: str, replication: int, table: pd.DataFrame) -> None:
+    def put(self, key: str, replication: int, table: Any) -> None:
         self.tables[(key, replication)] = table
 
 
@@ -141,9 +155,22 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-def assemble(scenario: Scenario, tables: Sequence[pd.DataFrame], replications: int) -> Results:
-    """Results from finished replications, as :func:`sim.runs.experiment.run_scenario` builds them."""
-    return results_from_tables(scenario, tables, replications=replications)
+Run = tuple[pd.DataFrame, pd.DataFrame]  # one (policy, replication): monthly rows, segment rows
+
+
+def assemble(scenario: Scenario, runs: dict[tuple[str, int], Run], names: Sequence[str],
+             done: dict[str, int]) -> Results:
+    """Results from finished runs, as :func:`sim.runs.experiment.run_scenario` builds them:
+    policy ``p``'s first ``done[p]`` replications (paired differences use the common ones)."""
+    keys = [(p, r) for p in names for r in range(done[p])]
+    res = results_from_tables(scenario, [runs[k][0] for k in keys], replications=min(done.values()),
+                              policies=list(names))
+    order = {p: i for i, p in enumerate(names)}
+    segments = pd.concat([runs[k][1] for k in keys], ignore_index=True)
+    res.segments = segments.sort_values(["policy", "replication", "month"], kind="stable",
+                                        key=lambda c: c.map(order) if c.name == "policy" else c
+                                        ).reset_index(drop=True)
+    return res
 
 
 @dataclass
@@ -152,10 +179,10 @@ class Update:
 
     jobs_done: int
     jobs_total: int
-    replications_done: int  # finished replications (a prefix 0..k-1), every policy
+    replications_done: int  # replications finished for every policy (a prefix 0..k-1)
     replications: int
     results: Results | None = None
-    from_cache: int = 0  # replications that came from the cache
+    from_cache: int = 0  # runs (policy x replication) that came from the cache
 
     @property
     def final(self) -> bool:
@@ -164,77 +191,71 @@ class Update:
 
 @dataclass
 class _Pending:
-    replication: int
+    key: str
     job: Job
     future: Future | None = None
 
 
 def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: ProcessPoolExecutor | None = None,
                     redraw_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> Iterator[Update]:
-    """Run ``scenario``'s replications, yielding an :class:`Update` once the jobs are
-    submitted and after every job.
+    """Run ``scenario``'s missing (policy, replication) runs, yielding an :class:`Update` once
+    the jobs are submitted and after every job.
 
-    Updates carry :class:`Results` when the first replication is complete, then at most
-    every ``redraw_every_s`` seconds, and at the end (``final``). Cached replications are
-    reused; new ones are stored. Jobs run in ``pool`` (all submitted at once, in
-    replication-major order, so the pool never idles while the page redraws) or in this
-    process. Closing the generator early (the user changed a control) cancels the jobs not
-    yet started.
+    Runs are cached per policy (:func:`policy_key`): changing one policy's control runs only
+    that policy, and the other policies show all their cached replications at once, so
+    their cards do not move while the changed one refines. Updates carry :class:`Results`
+    once every policy has a replication, then at most every ``redraw_every_s`` seconds, and
+    at the end (``final``); the final results are those of ``run_scenario``. Jobs run in
+    ``pool`` (all submitted at once, replication-major) or in this process. Closing the
+    generator early (the user changed a control) cancels the jobs not yet started.
     """
-    reps = scenario.run.replications
-    key = sim_key(scenario)
+    reps, months, seed = scenario.run.replications, scenario.run.months, scenario.run.seed
     policies = resolve_policies(scenario)
-    done: dict[int, pd.DataFrame] = {}
-    for r in range(reps):
-        table = cache.get(key, r)
-        if table is not None:
-            done[r] = table
-    cached = len(done)
-    missing = [r for r in range(reps) if r not in done]
+    names = [p.name for p in policies]
+    keys = {p.name: policy_key(p, months=months, seed=seed) for p in policies}
+    runs: dict[tuple[str, int], Run] = {}
+    for p in names:
+        for r in range(reps):
+            hit = cache.get(keys[p], r)
+            if hit is not None:
+                runs[(p, r)] = hit
+    cached = len(runs)
 
-    def prefix() -> int:
-        k = 0
-        while k in done:
-            k += 1
-        return k
+    def prefixes() -> dict[str, int]:
+        out = {}
+        for p in names:
+            k = 0
+            while (p, k) in runs:
+                k += 1
+            out[p] = k
+        return out
 
-    def results(k: int) -> Results:
-        return assemble(scenario, [done[r] for r in range(k)], k)
-
-    total = len(missing) * len(policies)
-    if not missing:
-        yield Update(0, 0, reps, reps, results(reps), from_cache=cached)
+    pending = [_Pending(keys[p.name], Job(p.name, r, p.params, months, seed))
+               for r in range(reps) for p in policies if (p.name, r) not in runs]
+    total = len(pending)
+    if not pending:
+        yield Update(0, 0, reps, reps, assemble(scenario, runs, names, prefixes()), from_cache=cached)
         return
-    pending = [
-        _Pending(r, job)
-        for r in missing
-        for job in jobs(policies, replications=1, months=scenario.run.months, seed=scenario.run.seed, first=r)
-    ]
-    shown = 0
+    shown: dict[str, int] = {p: 0 for p in names}
     last_draw = -math.inf
-    if prefix() > 0:  # more replications asked for than cached: show the cached ones at once
-        shown = prefix()
-        last_draw = clock()
-        yield Update(0, total, shown, reps, results(shown), from_cache=cached)
+    if min(prefixes().values()) > 0:  # every policy has cached runs: show them at once
+        shown, last_draw = prefixes(), clock()
+        yield Update(0, total, min(shown.values()), reps, assemble(scenario, runs, names, shown), from_cache=cached)
     try:
         if pool is not None:
             for p in pending:
-                p.future = pool.submit(run_job, p.job)
-        yield Update(0, total, shown, reps, None, from_cache=cached)  # submitted: the page may draw meanwhile
-        by_rep: dict[int, list[pd.DataFrame]] = {}
+                p.future = pool.submit(run_job_tables, p.job)
+        yield Update(0, total, min(shown.values()), reps, None, from_cache=cached)  # the page may draw meanwhile
         for n, p in enumerate(pending, start=1):
-            table = p.future.result() if p.future is not None else run_job(p.job)
-            parts = by_rep.setdefault(p.replication, [])
-            parts.append(table)
-            if len(parts) == len(policies):
-                done[p.replication] = pd.concat(parts, ignore_index=True)
-                cache.put(key, p.replication, done[p.replication])
-                del by_rep[p.replication]
-            k = prefix()
+            run = p.future.result() if p.future is not None else run_job_tables(p.job)
+            runs[(p.job.policy, p.job.replication)] = run
+            cache.put(p.key, p.job.replication, run)
+            now_done = prefixes()
+            k = min(now_done.values())
             res = None
-            now = clock()
-            if k > shown and (k == reps or shown == 0 or now - last_draw >= redraw_every_s):
-                res, shown, last_draw = results(k), k, now
+            if k > 0 and now_done != shown and (n == total or min(shown.values()) == 0
+                                                  or clock() - last_draw >= redraw_every_s):
+                res, shown, last_draw = assemble(scenario, runs, names, now_done), now_done, clock()
             yield Update(n, total, k, reps, res, from_cache=cached)
     finally:
         for p in pending:
@@ -341,6 +362,7 @@ def verdict(res: Results, kpi: str = "value_usd") -> str:
         return ""
     scen = res.scenario
     paired = res.kpis.pivot_table(index="replication", columns="policy", values=list({kpi, *TRADE_OFF_KPIS}))
+    paired = paired.dropna()  # while refining, compare on the replications every policy has
     means = {p: paired[kpi][p].mean() for p in res.policies}
     best, second = sorted(res.policies, key=lambda p: -means[p])[:2]
     gap = metrics.t_interval(paired[kpi][best] - paired[kpi][second])
