@@ -463,7 +463,7 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
     bridged = False
     try:
         pool = caches().worker_pool(apprun.app_workers())
-        updates = apprun.progressive_run(scenario, cache=apprun.StreamlitCache(), pool=pool,
+        updates = apprun.progressive_run(scenario, cache=apprun.app_cache(), pool=pool,
                                          redraw_every_s=REDRAW_EVERY_S)
         with closing(updates):
             for upd in updates:

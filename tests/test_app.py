@@ -292,6 +292,20 @@ def test_changing_one_policy_runs_only_that_policy_and_the_others_do_not_move():
     pd.testing.assert_frame_equal(updates[-1].results.kpis, ref.kpis)
 
 
+def test_disk_cache_lets_a_fresh_server_answer_without_running(tmp_path):
+    disk = apprun.DiskCache(tmp_path)
+    first = apprun.run_app_scenario(SMOKE, cache=apprun.LayeredCache(apprun.DictCache(), disk))
+    memory = apprun.DictCache()  # a new server: empty memory, the same folder
+    again = list(apprun.progressive_run(SMOKE, cache=apprun.LayeredCache(memory, disk)))
+    assert len(again) == 1 and again[0].jobs_total == 0
+    pd.testing.assert_frame_equal(again[0].results.kpis, first.kpis)
+    assert len(memory.tables) == SMOKE.run.replications * len(SMOKE.policies)  # copied up
+    next(tmp_path.rglob("*.pkl")).write_bytes(b"damaged")
+    last = list(apprun.progressive_run(SMOKE, cache=apprun.DiskCache(tmp_path)))[-1]
+    assert last.jobs_total == 1 and last.final  # a damaged file is a miss: that run is redone
+    pd.testing.assert_frame_equal(last.results.kpis, first.kpis)
+
+
 def test_pool_gives_identical_results_and_cancels_abandoned_jobs():
     pool = apprun.make_pool(2)
     try:

@@ -17,11 +17,13 @@ import json
 import math
 import multiprocessing as mp
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pandas as pd
@@ -51,13 +53,27 @@ def sim_key(scenario: Scenario) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _code_fingerprint() -> str:
+    """Hash of the source that decides a run's rows (engine, parameters, experiment): a cached
+    run from other code is never reused, whatever the version number says."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted([*root.joinpath("engine").rglob("*.py"), *root.joinpath("params").rglob("*.py"),
+                     root / "runs" / "experiment.py", root / "runs" / "economics.py"]):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+CODE_FINGERPRINT = _code_fingerprint()
+
+
 def policy_key(policy: Policy, *, months: int, seed: int) -> str:
     """Hash of what one policy's runs depend on: its name, resolved parameters, horizon and seed.
 
     Common random numbers make a policy's run in a replication independent of the other
     policies, so changing one policy's control leaves the others' cached runs valid.
     """
-    data = {"v": CACHE_VERSION, "policy": policy.name, "params": policy.params.model_dump(mode="json"),
+    data = {"v": CACHE_VERSION, "code": CODE_FINGERPRINT, "policy": policy.name, "params": policy.params.model_dump(mode="json"),
             "months": months, "seed": seed}
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -81,6 +97,69 @@ class DictCache:
 
     def put(self, key: str, replication: int, table: Any) -> None:
         self.tables[(key, replication)] = table
+
+
+class DiskCache:
+    """A :class:`ReplicationCache` in a folder (one pickle per run), so a freshly started
+    server answers at once for scenarios run before. Keys include the code fingerprint;
+    files are written atomically (temporary name, then rename)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def _path(self, key: str, replication: int) -> Path:
+        return self.folder / key[:2] / f"{key}-{replication}.pkl"
+
+    def get(self, key: str, replication: int) -> Any | None:
+        path = self._path(key, replication)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            return None  # a damaged or foreign file is a miss, never an error on the page
+
+    def put(self, key: str, replication: int, table: Any) -> None:
+        path = self._path(key, replication)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only or full disk only costs speed
+
+
+class LayeredCache:
+    """Look in each cache in turn; a hit in a later one is copied to the earlier ones."""
+
+    def __init__(self, *caches: ReplicationCache) -> None:
+        self.caches = caches
+
+    def get(self, key: str, replication: int) -> Any | None:
+        for i, c in enumerate(self.caches):
+            hit = c.get(key, replication)
+            if hit is not None:
+                for earlier in self.caches[:i]:
+                    earlier.put(key, replication, hit)
+                return hit
+        return None
+
+    def put(self, key: str, replication: int, table: Any) -> None:
+        for c in self.caches:
+            c.put(key, replication, table)
+
+
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "app-runs"
+
+
+def app_cache() -> ReplicationCache:
+    """The page's run cache: the server's memory, then a folder (``SUPPORTSIM_APP_CACHE``;
+    default ``.cache/app-runs``; empty: memory only)."""
+    folder = os.environ.get("SUPPORTSIM_APP_CACHE", str(DEFAULT_CACHE_DIR))
+    return LayeredCache(StreamlitCache(), DiskCache(Path(folder))) if folder else StreamlitCache()
 
 
 class _Missing(Exception):
