@@ -462,8 +462,8 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
         previous = None  # nothing to bridge: the same results are cached, or other policies
     bridged = False
     try:
-        pool = caches().worker_pool(apprun.app_workers())
-        updates = apprun.progressive_run(scenario, cache=apprun.app_cache(), pool=pool,
+        updates = apprun.progressive_run(scenario, cache=apprun.app_cache(),
+                                         pool=lambda: caches().worker_pool(apprun.app_workers()),
                                          redraw_every_s=REDRAW_EVERY_S)
         with closing(updates):
             for upd in updates:

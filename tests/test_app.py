@@ -542,7 +542,7 @@ def test_run_settings_apply_on_their_button():
     assert_clean(at)
     assert f"run.replications={SMOKE.run.replications + 1}" in changes(at)
     assert any(f"{SMOKE.run.replications + 1} replications" in m.value for m in at.caption)
-    assert f"mean over {SMOKE.run.replications + 1} replications" in at.metric[0].help
+    assert f"Mean over {SMOKE.run.replications + 1} replications" in at.metric[0].help
 
 
 def test_oversize_workload_is_refused_with_a_message():
@@ -591,19 +591,21 @@ def test_upload_replaces_the_picked_scenario():
     assert at.selectbox(key="scenario").disabled
 
 
-def test_invalid_upload_is_reported_inline_naming_the_field():
+def test_invalid_upload_is_reported_in_the_main_area_naming_the_field_and_the_results_shown():
     at = open_app()
     before = card_values(at, metrics.KPIS["cumulative_profit"].title)
     at.sidebar.file_uploader[0].upload("bad.toml", b"[support]\nagents = 0\nagnets = 3\n", "application/toml")
     at.run()
     assert not at.exception
-    message = at.sidebar.error[0].value
+    assert not at.sidebar.error
+    message = at.main.error[0].value
     assert "bad.toml" in message and "support.agents" in message and "agnets" in message
+    assert "last good scenario, **smoke.toml**" in message  # says which results are on screen
     assert card_values(at, metrics.KPIS["cumulative_profit"].title) == before  # still the picked scenario
     at.sidebar.file_uploader[0].clear()
     at.sidebar.file_uploader[0].upload("junk.toml", b"= = =", "application/toml")
     at.run()
-    assert not at.exception and "TOML" in at.sidebar.error[0].value
+    assert not at.exception and "TOML" in at.main.error[0].value
 
 
 def test_downloaded_scenario_reproduces_the_apps_numbers_with_supportsim_run(media, tmp_path):

@@ -275,7 +275,8 @@ class _Pending:
     future: Future | None = None
 
 
-def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: ProcessPoolExecutor | None = None,
+def progressive_run(scenario: Scenario, *, cache: ReplicationCache,
+                    pool: ProcessPoolExecutor | Callable[[], ProcessPoolExecutor | None] | None = None,
                     redraw_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> Iterator[Update]:
     """Run ``scenario``'s missing (policy, replication) runs, yielding an :class:`Update` once
     the jobs are submitted and after every job.
@@ -285,7 +286,9 @@ def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: Proces
     their cards do not move while the changed one refines. Updates carry :class:`Results`
     once every policy has a replication, then at most every ``redraw_every_s`` seconds, and
     at the end (``final``); the final results are those of ``run_scenario``. Jobs run in
-    ``pool`` (all submitted at once, replication-major) or in this process. Closing the
+    ``pool`` (all submitted at once, replication-major) or in this process; ``pool`` may be a
+    function that makes it, called only when a run is missing (a fully cached scenario never
+    waits for worker processes to start). Closing the
     generator early (the user changed a control) cancels the jobs not yet started.
     """
     reps, months, seed = scenario.run.replications, scenario.run.months, scenario.run.seed
@@ -320,6 +323,8 @@ def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: Proces
     if min(prefixes().values()) > 0:  # every policy has cached runs: show them at once
         shown, last_draw = prefixes(), clock()
         yield Update(0, total, min(shown.values()), reps, assemble(scenario, runs, names, shown), from_cache=cached)
+    if callable(pool) and not isinstance(pool, ProcessPoolExecutor):
+        pool = pool()
     try:
         if pool is not None:
             for p in pending:
