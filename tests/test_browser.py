@@ -133,13 +133,14 @@ def first_plot_src(page) -> str:
     return page.eval_on_selector('[data-testid="stMain"] [data-testid="stImage"] img', "e => e.src")
 
 
-def wait_idle(page, timeout_s: float = RUN_S) -> None:
-    """Until the script has finished (the 'Running…' widget is gone) and every plot has loaded."""
+def wait_idle(page, timeout_s: float = RUN_S, *, plots: bool = True) -> None:
+    """Until the script has finished (the 'Running…' widget is gone) and every plot has loaded
+    (``plots``: the open tab has figures, so at least one)."""
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_s * 1000)
     page.wait_for_function(
-        """() => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
-                   return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
-        timeout=timeout_s * 1000)
+        """least => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+                   return imgs.length >= least && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
+        arg=1 if plots else 0, timeout=timeout_s * 1000)
 
 
 # ---------------------------------------------------------------- the test
@@ -222,9 +223,9 @@ def expected_header(sc) -> tuple[str, str]:
                               f"seed {sc.run.seed}")
 
 
-def assert_shows(page, sc, where: str) -> None:
+def assert_shows(page, sc, where: str, *, plots: bool = True) -> None:
     """Header, controls and cards all belong to ``sc`` (waits for the run to finish first)."""
-    wait_idle(page)
+    wait_idle(page, plots=plots)
     name, facts = expected_header(sc)
     line = header_line(page)
     assert line.startswith(name + " |") and facts in line, (where, line)
@@ -240,7 +241,7 @@ def open_tabs_in_turn(page, sc, where: str) -> None:
     for tab in apprun.TABS:
         page.get_by_role("tab", name=tab, exact=True).click()
         page.wait_for_timeout(800)  # the rerun starts
-        assert_shows(page, sc, f"{where}, then tab {tab}")
+        assert_shows(page, sc, f"{where}, then tab {tab}", plots=tab in {s.tab for s in apprun.figure_specs()})
 
 
 def pick_scenario(page, stem: str) -> None:
