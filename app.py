@@ -98,11 +98,12 @@ def choose_source() -> appkit.Source:
             st.file_uploader("Scenario TOML", type=["toml"], key="upload", label_visibility="collapsed",
                              help="A scenario file like those in `scenarios/`, checked against the same schema "
                                   "as `supportsim validate`.")
-        if upload_error is not None:
-            st.error(f"**{appkit.md_literal(upload.name)}** is not a valid scenario; still showing "
-                     f"{st.session_state.get('scenario', appkit.DEFAULT_FILE)}.\n\n"
-                     + problem_list(upload_error.problems), icon=":material/error:")
     source = uploaded or caches().shipped_source(st.session_state.get("scenario") or next(iter(files)))
+    if upload_error is not None:  # in the main area, where the numbers are: they are not the upload's
+        st.error(f"**{appkit.md_literal(upload.name)}** is not a valid scenario, so it was not run:\n\n"
+                 + problem_list(upload_error.problems)
+                 + f"\n\nThe results below are the last good scenario, **{appkit.md_literal(source.label)}**, not {appkit.md_literal(upload.name)}.",
+                 icon=":material/error:")
     if st.session_state.get("_source_id") != source.id:  # a new file: controls show its values
         reset_controls()
         st.session_state["_source_id"] = source.id
@@ -110,23 +111,24 @@ def choose_source() -> appkit.Source:
 
 
 def draw_control(c: appkit.Control, *, disabled: bool = False) -> Any:
+    """One control. Its value lives in session state, seeded with the file's value: a value set
+    there is sent to the browser, so after a scenario switch or a reset the browser holds the
+    new scenario's values and cannot send the old ones back on the next rerun (a tab click)."""
+    if c.key not in st.session_state:
+        st.session_state[c.key] = c.value
     kw: dict[str, Any] = {"key": c.key, "help": c.help, "disabled": disabled}
     if c.widget == "toggle":
-        return st.toggle(c.label, value=bool(c.default), **kw)
+        return st.toggle(c.label, **kw)
     if c.widget == "select":
-        return st.selectbox(c.label, c.choices, index=c.choices.index(c.default), **kw)
-    if c.kind == "ladder":
-        return st.text_input(c.label, value=appkit.ladder_text(c.default), **kw)
+        return st.selectbox(c.label, c.choices, **kw)
     if c.widget == "text":
-        return st.text_input(c.label, value=str(c.default), **kw)
+        return st.text_input(c.label, **kw)
     num = int if c.kind == "int" else float
     lo = num(c.lo) if c.lo is not None else None
     hi = num(c.hi) if c.hi is not None else None
     if c.widget == "slider":
-        return st.slider(c.label, min_value=lo, max_value=hi, value=num(c.default), step=num(c.step),
-                         format=c.format, **kw)
-    return st.number_input(c.label, min_value=lo, max_value=hi, value=num(c.default), step=num(c.step),
-                           format=c.format, **kw)
+        return st.slider(c.label, min_value=lo, max_value=hi, step=num(c.step), format=c.format, **kw)
+    return st.number_input(c.label, min_value=lo, max_value=hi, step=num(c.step), format=c.format, **kw)
 
 
 def policy_heading(name: str, colors: dict[str, str]) -> None:
@@ -191,7 +193,8 @@ def sidebar_controls(source: appkit.Source) -> tuple[list[appkit.Group], dict[st
 
 def header(source: appkit.Source, scenario: Any, overrides: list[str], sha: str) -> None:
     meta = scenario.scenario
-    st.title("How should support be priced?")
+    st.html(PAGE_CSS)
+    st.markdown("#### How should support be priced?")
     policies = list(scenario.policies) or ["base"]
     # user text shown literally (st.text: no markdown, no links or images fetched)
     st.text(meta.name + (f" · {meta.description}" if meta.description else ""))
@@ -206,23 +209,49 @@ def header(source: appkit.Source, scenario: Any, overrides: list[str], sha: str)
             st.code(appkit.cli_command(source, overrides), language="bash", wrap_lines=True)
 
 
+# Compact cards: five KPIs per policy fit a 1280x720 screen under the verdict; CI text wraps.
+PAGE_CSS = """<style>
+[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.45rem; line-height: 1.2;}
+[data-testid="stMain"] [data-testid="stMetric"] {padding-bottom: 0;}
+[data-testid="stMain"] [data-testid="stMetricDelta"] {white-space: normal; font-size: 0.8rem;}
+[data-testid="stMain"] [data-testid="stMetricLabel"] p {font-size: 0.82rem;}
+[data-testid="stMainBlockContainer"] {padding-top: 2.2rem;}
+</style>"""
+
+
 def draw_cards(res: Any) -> None:
     cards = apprun.kpi_cards(res)
     colors = policy_colors(res.policies)
     cols = st.columns(len(res.policies))
     for col, p in zip(cols, res.policies):
-        with col.container(border=True, height="stretch"):
-            tag = "reference" if p == res.reference else f"differences vs {res.reference}"
+        with col.container(border=True, height="stretch", gap="small"):
+            tag = "reference" if p == res.reference else f"vs {appkit.policy_label(res.scenario, res.reference)}"
             tag = f" <span style='color:#888;font-weight:normal;font-size:0.85em'>&nbsp;{tag}</span>"
             st.markdown(f"<span style='color:{colors[p]};font-size:1.2em'>●</span>&nbsp;"
-                        f"<span style='font-size:1.1em;font-weight:600'>{p}</span>{tag}", unsafe_allow_html=True)
+                        f"<span style='font-size:1.1em;font-weight:600'>{appkit.policy_label(res.scenario, p)}"
+                        f"</span>{tag}", unsafe_allow_html=True)
             for c in cards[p]:
                 st.metric(c.label, c.value, delta=c.delta, delta_color=c.delta_color,
                           delta_description=c.delta_description, help=c.help)
 
 
+def draw_reasons(res: Any) -> None:
+    """Why the numbers differ: the value bridge vs the reference and the segments."""
+    left, right = st.columns([3, 2]) if len(res.policies) > 1 else (None, st.container())
+    if left is not None:
+        with left:
+            st.markdown(f"**Where each difference in value comes from** (vs {appkit.policy_label(res.scenario, res.reference)}, "
+                        "paired by replication, ± 95% CI)")
+            st.dataframe(apprun.bridge_table(res), hide_index=True, width="stretch")
+    table = apprun.segment_table(res)
+    if not table.empty:
+        with right:
+            st.markdown("**Segments**: customers at the horizon · revenue over the horizon")
+            st.dataframe(table, hide_index=True, width="stretch")
+
+
 def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]) -> None:
-    """Draw (or redraw in place) the cards and the open tab's figures.
+    """Draw (or redraw in place) the verdict, cards, reasons and the open tab's figures.
 
     Placeholders are made at the first draw, not before the run: until then the previous
     run's cards and figures stay on screen (faded) instead of the page going blank.
@@ -230,10 +259,11 @@ def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]
     if "cards_now" not in slots:
         slots["cards_now"] = slots["cards"].empty()
     with slots["cards_now"].container():
-        draw_cards(res)
         line = apprun.verdict(res)
         if line:
             st.markdown(f":material/insights: {line}")
+        draw_cards(res)
+        draw_reasons(res)
     for spec in specs:
         if spec.name not in slots:
             with slots["tab"]:
@@ -433,8 +463,8 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
         previous = None  # nothing to bridge: the same results are cached, or other policies
     bridged = False
     try:
-        pool = caches().worker_pool(apprun.app_workers())
-        updates = apprun.progressive_run(scenario, cache=apprun.StreamlitCache(), pool=pool,
+        updates = apprun.progressive_run(scenario, cache=apprun.app_cache(),
+                                         pool=lambda: caches().worker_pool(apprun.app_workers()),
                                          redraw_every_s=REDRAW_EVERY_S)
         with closing(updates):
             for upd in updates:

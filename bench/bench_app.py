@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_app.py                  # function and browser, 5 changes each
     .venv/bin/python bench/bench_app.py --trials 9 --no-browser
+    .venv/bin/python bench/bench_app.py --cold           # first KPI cards after a server start
 
 Two measurements, each a median over ``--trials`` changes of the agent cost (every change
 is a scenario the cache has not seen):
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.app import kit as appkit  # noqa: E402
-from sim.app import runner as apprun
+from sim.app import runner as apprun  # noqa: E402
 from sim.params.scenario import DEFAULT_SCENARIO  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -115,7 +116,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_browser(trials: int) -> dict:
+def bench_browser(trials: int, cache_dir: str = "") -> dict:
+    """Open the page on a freshly started server, then change the agent cost ``trials`` times.
+
+    ``cache_dir``: the server's persistent run cache (``SUPPORTSIM_APP_CACHE``; empty: none,
+    so opening runs everything)."""
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -124,8 +129,10 @@ def bench_browser(trials: int) -> dict:
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.address", "127.0.0.1", "--server.port", str(port),
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "SUPPORTSIM_APP_CACHE": cache_dir})
     first, plot, full = [], [], []
+    t_open = t_complete = float("nan")
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -145,8 +152,10 @@ def bench_browser(trials: int) -> dict:
             page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=600_000)
             t_open = time.perf_counter() - t0
             idle(page)
-            print(f"  browser: first numbers on opening {t_open:.2f} s (cold server: workers start, nothing cached), "
-                  f"complete {time.perf_counter() - t0:.2f} s", flush=True)
+            t_complete = time.perf_counter() - t0
+            print(f"  browser: first KPI cards on opening {t_open:.2f} s (fresh server, "
+                  f"{'disk cache ' + cache_dir if cache_dir else 'no disk cache'}), complete {t_complete:.2f} s "
+                  f"(load {load()})", flush=True)
             sidebar = page.locator('[data-testid="stSidebar"]')
             sidebar.get_by_text("Support desk", exact=True).click()
             cost = sidebar.get_by_role("spinbutton", name="Agent cost (USD/h)", exact=True)
@@ -180,8 +189,20 @@ def bench_browser(trials: int) -> dict:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-    return {"first_new_numbers_s": median(first), "first_new_plot_s": median(plot),
-            "all_replications_s": median(full), "trials": trials}
+    return {"open_first_cards_s": round(t_open, 2), "open_complete_s": round(t_complete, 2),
+            "first_new_numbers_s": median(first) if first else None, "first_new_plot_s": median(plot) if plot else None,
+            "all_replications_s": median(full) if full else None, "trials": trials}
+
+
+def bench_cold() -> dict:
+    """Cold start twice on a new, empty run-cache folder: the first server runs everything;
+    the second, started afresh, finds the first one's runs on disk."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench_app_cache_") as folder:
+        first = bench_browser(0, cache_dir=folder)
+        second = bench_browser(0, cache_dir=folder)
+    return {"nothing_cached": first, "disk_cache_warm": second}
 
 
 def profit_texts(page) -> list[str]:
@@ -201,9 +222,14 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-function", action="store_true")
+    parser.add_argument("--cold", action="store_true", help="only the cold-start figures (two fresh servers)")
     args = parser.parse_args()
     (ROOT / "artifacts").mkdir(exist_ok=True)
     out: dict = {"load_before": load(), "cpus": os.cpu_count()}
+    if args.cold:
+        print(f"cold start (fresh servers, streamlit + chromium), load {load()}:", flush=True)
+        out["cold_start"] = bench_cold()
+        args.no_function = args.no_browser = True
     if not args.no_function:
         print(f"function (sim.app.runner.progressive_run, warm pool), load {load()}:", flush=True)
         out["function"] = bench_function(args.trials)

@@ -7,6 +7,7 @@ one pool of simulation workers and the runs they have in common.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shlex
@@ -51,6 +52,19 @@ def leaf_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 def controls_by_path(scenario) -> dict[str, appkit.Control]:
     return {c.path: c for g in appkit.control_groups(scenario) for c in g.controls}
+
+
+@pytest.fixture(autouse=True)
+def fixtures_in_picker(monkeypatch):
+    """The page tests open the smoke fixture, which the picker lists only when asked to."""
+    monkeypatch.setenv("SUPPORTSIM_APP_FIXTURES", "1")
+
+
+def test_test_fixtures_are_not_in_the_picker():
+    assert "smoke.toml" in appkit.shipped_scenarios(fixtures=True)
+    shown = appkit.shipped_scenarios(fixtures=False)
+    assert "smoke.toml" not in shown and next(iter(shown)) == appkit.DEFAULT_FILE
+    assert set(shown) == {p.name for p in SCENARIOS.glob("*.toml")} - set(appkit.FIXTURES)
 
 
 def open_app(scenario: str | None = "smoke") -> AppTest:
@@ -240,6 +254,7 @@ def test_progressive_run_ends_with_exactly_the_cli_results():
     final = drawn[-1].results
     pd.testing.assert_frame_equal(final.monthly, ref.monthly)
     pd.testing.assert_frame_equal(final.kpis, ref.kpis)
+    pd.testing.assert_frame_equal(final.segments, ref.segments)
     assert (final.scenario_sha256, final.policies, final.reference) == (ref.scenario_sha256, ref.policies,
                                                                          ref.reference)
 
@@ -249,13 +264,46 @@ def test_progressive_run_reuses_cached_replications():
     sc3 = load(SCENARIOS / "smoke.toml")
     first = apprun.run_app_scenario(sc3, cache=cache)
     again = list(apprun.progressive_run(sc3, cache=cache))
-    assert len(again) == 1 and again[0].from_cache == 3 and again[0].jobs_total == 0
+    assert len(again) == 1 and again[0].from_cache == 3 * len(SMOKE.policies) and again[0].jobs_total == 0
     pd.testing.assert_frame_equal(again[0].results.monthly, first.monthly)
     renamed = load(SCENARIOS / "smoke.toml", ["scenario.name=other", "scenario.reference_policy=per_ticket"])
     assert apprun.sim_key(renamed) == apprun.sim_key(sc3)  # same model runs: nothing to recompute
     more = list(apprun.progressive_run(load(SCENARIOS / "smoke.toml", ["run.replications=5"]), cache=cache))
     assert more[0].results.replications == 3 and more[0].jobs_done == 0  # cached ones shown at once
     assert more[-1].jobs_total == 2 * 3 and more[-1].results.replications == 5
+
+
+def test_changing_one_policy_runs_only_that_policy_and_the_others_do_not_move():
+    cache = apprun.DictCache()
+    first = apprun.run_app_scenario(SMOKE, cache=cache)
+    fee = resolve_policies(SMOKE)[1].params.pricing.per_ticket_fee_usd
+    changed = load(SCENARIOS / "smoke.toml", [f"policies.per_ticket.pricing.per_ticket_fee_usd={fee * 2}"])
+    updates = list(apprun.progressive_run(changed, cache=cache, redraw_every_s=0))
+    assert updates[-1].final and updates[-1].jobs_total == SMOKE.run.replications  # per_ticket only
+    first_drawn = next(u for u in updates if u.results is not None)
+    assert first_drawn.jobs_done == 1  # one run of the changed policy, the others from the cache
+    ref = run_scenario(changed, workers=1)
+    for upd in updates:
+        if upd.results is None:
+            continue
+        k = upd.results.kpis.set_index(["policy", "replication"])
+        for p in ("flat", "flat_vip"):  # every replication of the unchanged policies, from the first draw
+            pd.testing.assert_frame_equal(k.loc[p], first.kpis.set_index(["policy", "replication"]).loc[p])
+    pd.testing.assert_frame_equal(updates[-1].results.kpis, ref.kpis)
+
+
+def test_disk_cache_lets_a_fresh_server_answer_without_running(tmp_path):
+    disk = apprun.DiskCache(tmp_path)
+    first = apprun.run_app_scenario(SMOKE, cache=apprun.LayeredCache(apprun.DictCache(), disk))
+    memory = apprun.DictCache()  # a new server: empty memory, the same folder
+    again = list(apprun.progressive_run(SMOKE, cache=apprun.LayeredCache(memory, disk)))
+    assert len(again) == 1 and again[0].jobs_total == 0
+    pd.testing.assert_frame_equal(again[0].results.kpis, first.kpis)
+    assert len(memory.tables) == SMOKE.run.replications * len(SMOKE.policies)  # copied up
+    next(tmp_path.rglob("*.pkl")).write_bytes(b"damaged")
+    last = list(apprun.progressive_run(SMOKE, cache=apprun.DiskCache(tmp_path)))[-1]
+    assert last.jobs_total == 1 and last.final  # a damaged file is a miss: that run is redone
+    pd.testing.assert_frame_equal(last.results.kpis, first.kpis)
 
 
 def test_pool_gives_identical_results_and_cancels_abandoned_jobs():
@@ -302,14 +350,50 @@ def test_cards_show_deltas_vs_reference_coloured_only_when_the_ci_excludes_zero(
             assert (c.delta_color != "off") == clear, (p, c.kpi, d)
             assert c.delta.startswith("-") == (d["mean"] < 0)
             assert "95% CI" in c.delta_description
-    summary = smoke_results.summary()
-    # the verdict speaks of value_usd, the default decision KPI (issue 11)
-    best = max(smoke_results.policies, key=lambda p: summary[p]["value_usd"]["mean"])
+    assert all(metrics.KPIS[c.kpi].definition.rstrip(".") in c.help and
+               f"{smoke_results.scenario.run.months} months" in c.help for row in cards.values() for c in row)
+
+
+def test_verdict_ranks_on_value_against_the_runner_up_and_names_the_trade_off(smoke_results):
+    k = smoke_results.kpis.pivot_table(index="replication", columns="policy", values=["value_usd",
+                                                                                      "customers_at_horizon"])
+    best, second = k["value_usd"].mean().sort_values(ascending=False).index[:2]
+    gap = metrics.t_interval(k["value_usd"][best] - k["value_usd"][second])
     line = apprun.verdict(smoke_results)
-    assert line.startswith(f"**{best}**")
-    if best != smoke_results.reference:
-        clear = diffs[best]["value_usd"]["ci_low"] > 0
-        assert ("a clear lead" in line) == clear and ("not clear" in line) == (not clear)
+    assert line.startswith(f"**{best}** has the highest value") and f"ahead of {second}" in line
+    assert ("a clear lead" in line) == (gap["ci_low"] > 0)
+    fewer = metrics.t_interval(k["customers_at_horizon"][best] - k["customers_at_horizon"][second])
+    assert ("fewer customers" in line) == (fewer["ci_high"] < 0)
+    # a made-up trade-off: the leader keeps the lead but loses customers clearly
+    kpis = smoke_results.kpis.copy()
+    kpis.loc[kpis["policy"] == best, "customers_at_horizon"] -= 1000
+    line = apprun.verdict(dataclasses.replace(smoke_results, kpis=kpis))
+    assert "but it ends with" in line and f"fewer customers than {second}" in line
+
+
+def test_bridge_and_segment_tables_add_up(smoke_results):
+    table = apprun.bridge_table(smoke_results)
+    others = [p for p in smoke_results.policies if p != smoke_results.reference]
+    assert list(table.columns) == ["part of value", *others]
+    assert list(table["part of value"])[-1] == "Value (total)" and len(table) == 8
+    bridge = smoke_results.bridge()
+    for p in others:  # the parts' means add up to the difference in value
+        parts = sum(v["mean"] for c, v in bridge[p].items() if c != "value_usd")
+        assert parts == pytest.approx(bridge[p]["value_usd"]["mean"], rel=1e-9, abs=1e-6)
+    seg = apprun.segment_table(smoke_results)
+    assert list(seg["segment"]) == [s.name for s in SMOKE.customers.segments]
+    last = smoke_results.segments[smoke_results.segments["month"] == SMOKE.run.months - 1]
+    for p in smoke_results.policies:
+        total = last[last["policy"] == p].groupby("replication")["customers_end"].sum().mean()
+        shown = sum(float(v.split(" · ")[0].replace(",", "")) for v in seg[p])
+        assert shown == pytest.approx(total, abs=len(seg))  # rounded per segment
+
+
+def test_policy_label_falls_back_to_the_name():
+    assert appkit.policy_label(SMOKE, "flat") == "flat"
+    labelled = SMOKE.model_copy(update={"policies": {**SMOKE.policies, "flat": {**SMOKE.policies["flat"],
+                                                                                 "label": "Flat fee"}}})
+    assert appkit.policy_label(labelled, "flat") == "Flat fee"
 
 
 def test_every_figure_renders_as_png_and_svg(smoke_results):
@@ -458,7 +542,7 @@ def test_run_settings_apply_on_their_button():
     assert_clean(at)
     assert f"run.replications={SMOKE.run.replications + 1}" in changes(at)
     assert any(f"{SMOKE.run.replications + 1} replications" in m.value for m in at.caption)
-    assert f"mean over {SMOKE.run.replications + 1} replications" in at.metric[0].help
+    assert f"Mean over {SMOKE.run.replications + 1} replications" in at.metric[0].help
 
 
 def test_oversize_workload_is_refused_with_a_message():
@@ -507,19 +591,21 @@ def test_upload_replaces_the_picked_scenario():
     assert at.selectbox(key="scenario").disabled
 
 
-def test_invalid_upload_is_reported_inline_naming_the_field():
+def test_invalid_upload_is_reported_in_the_main_area_naming_the_field_and_the_results_shown():
     at = open_app()
     before = card_values(at, metrics.KPIS["cumulative_profit"].title)
     at.sidebar.file_uploader[0].upload("bad.toml", b"[support]\nagents = 0\nagnets = 3\n", "application/toml")
     at.run()
     assert not at.exception
-    message = at.sidebar.error[0].value
+    assert not at.sidebar.error
+    message = at.main.error[0].value
     assert "bad.toml" in message and "support.agents" in message and "agnets" in message
+    assert "last good scenario, **smoke.toml**" in message  # says which results are on screen
     assert card_values(at, metrics.KPIS["cumulative_profit"].title) == before  # still the picked scenario
     at.sidebar.file_uploader[0].clear()
     at.sidebar.file_uploader[0].upload("junk.toml", b"= = =", "application/toml")
     at.run()
-    assert not at.exception and "TOML" in at.sidebar.error[0].value
+    assert not at.exception and "TOML" in at.main.error[0].value
 
 
 def test_downloaded_scenario_reproduces_the_apps_numbers_with_supportsim_run(media, tmp_path):

@@ -63,7 +63,8 @@ def app_url(tmp_path_factory) -> Iterator[str]:
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "SUPPORTSIM_APP_FIXTURES": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_S
@@ -132,13 +133,14 @@ def first_plot_src(page) -> str:
     return page.eval_on_selector('[data-testid="stMain"] [data-testid="stImage"] img', "e => e.src")
 
 
-def wait_idle(page, timeout_s: float = RUN_S) -> None:
-    """Until the script has finished (the 'Running…' widget is gone) and every plot has loaded."""
+def wait_idle(page, timeout_s: float = RUN_S, *, plots: bool = True) -> None:
+    """Until the script has finished (the 'Running…' widget is gone) and every plot has loaded
+    (``plots``: the open tab has figures, so at least one)."""
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_s * 1000)
     page.wait_for_function(
-        """() => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
-                   return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
-        timeout=timeout_s * 1000)
+        """least => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+                   return imgs.length >= least && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
+        arg=1 if plots else 0, timeout=timeout_s * 1000)
 
 
 # ---------------------------------------------------------------- the test
@@ -201,4 +203,119 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     (ARTIFACTS / "app_browser_timing.json").write_text(json.dumps(
         {"first_new_numbers_s": round(first_numbers_s, 2), "all_replications_s": round(complete_s, 2),
          "replications": baseline.run.replications}, indent=2) + "\n")
+    page.close()
+
+
+# ---------------------------------------------------------------- state: the header's scenario, always
+
+
+def header_line(page) -> str:
+    """The bold scenario name and the facts line under the title."""
+    main = page.locator('[data-testid="stMain"]')
+    name = main.locator("strong").first.inner_text()
+    facts = main.locator('[data-testid="stCaptionContainer"]').first.inner_text()
+    return f"{name} | {facts}"
+
+
+def expected_header(sc) -> tuple[str, str]:
+    return sc.scenario.name, (f"{len(sc.policies)} policies · {sc.run.months} months · "
+                              f"{sc.customers.initial:,} customers · {sc.run.replications} replications · "
+                              f"seed {sc.run.seed}")
+
+
+def assert_shows(page, sc, where: str, *, plots: bool = True) -> None:
+    """Header, controls and cards all belong to ``sc`` (waits for the run to finish first)."""
+    wait_idle(page, plots=plots)
+    name, facts = expected_header(sc)
+    line = header_line(page)
+    assert line.startswith(name + " |") and facts in line, (where, line)
+    assert not page.get_by_text(re.compile(r"^\d+ changes? from ")).count(), (where, "controls differ from the file")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    initial = sidebar.get_by_role("spinbutton", name="Initial (customers)", exact=True)
+    if initial.count():
+        assert int(float(initial.first.input_value())) == sc.customers.initial, where
+    assert len(profits(page)) == len(sc.policies), where
+
+
+def open_tabs_in_turn(page, sc, where: str) -> None:
+    for tab in apprun.TABS:
+        page.get_by_role("tab", name=tab, exact=True).click()
+        page.wait_for_timeout(800)  # the rerun starts
+        assert_shows(page, sc, f"{where}, then tab {tab}", plots=tab in {s.tab for s in apprun.figure_specs()})
+
+
+def pick_scenario(page, stem: str) -> None:
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=stem, exact=True).click()
+    page.wait_for_timeout(800)
+
+
+def test_switching_scenario_then_tabs_keeps_the_new_scenario(app_url, browser):
+    """Regression: after picking another scenario, clicking a tab reverted the header, the
+    controls and the numbers to the previous scenario (the browser sent its old widget values
+    back). Starts on the tiny fixture and switches to the smallest shipped scenario, so the test
+    takes minutes, not tens of minutes, on a loaded machine."""
+    target = "metered_wins"
+    other = load(SCENARIOS / f"{target}.toml")
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{app_url}/?scenario=smoke")
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    assert_shows(page, load(SCENARIOS / "smoke.toml"), "opened smoke")
+    pick_scenario(page, target)
+    assert_shows(page, other, f"picked {target}")
+    assert f"scenario={target}" in page.url
+    open_tabs_in_turn(page, other, f"picked {target}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    for w, h in ((1280, 720), (1440, 900)):
+        page.set_viewport_size({"width": w, "height": h})
+        page.get_by_role("tab", name=apprun.TABS[0], exact=True).click()
+        page.wait_for_timeout(800)
+        wait_idle(page)
+        page.screenshot(path=str(ARTIFACTS / f"app_{target}_{w}x{h}.png"))
+    page.close()
+
+
+def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path):
+    smoke = load(SCENARIOS / "smoke.toml")
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{app_url}/?scenario=smoke")
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    assert_shows(page, smoke, "opened smoke")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Support desk", exact=True).click()
+    cost = sidebar.get_by_role("spinbutton", name="Agent cost (USD/h)", exact=True)
+    cost.fill(f"{smoke.support.agent_cost_usd_per_hour * 2:g}")
+    cost.press("Enter")
+    page.wait_for_timeout(800)
+    wait_idle(page)
+    assert page.get_by_text("1 change from smoke.toml").is_visible()
+    sidebar.get_by_role("button", name="Reset controls to the file").click()
+    page.wait_for_timeout(800)
+    assert_shows(page, smoke, "reset")
+    page.get_by_role("tab", name="Money", exact=True).click()
+    page.wait_for_timeout(800)
+    assert_shows(page, smoke, "reset, then a tab")
+    assert float(cost.input_value()) == smoke.support.agent_cost_usd_per_hour
+
+    mine = load(SCENARIOS / "smoke.toml", ["scenario.name=mine", "customers.initial=250"])
+    path = tmp_path / "mine.toml"
+    path.write_text((SCENARIOS / "smoke.toml").read_text().replace('name = "smoke"', 'name = "mine"')
+                    .replace("initial = 300", "initial = 250"))
+    sidebar.get_by_text("Use your own scenario file").click()
+    sidebar.locator('input[type="file"]').set_input_files(str(path))
+    page.wait_for_timeout(800)
+    assert_shows(page, mine, "uploaded")
+    page.get_by_role("tab", name="Support desk", exact=True).click()
+    page.wait_for_timeout(800)
+    assert_shows(page, mine, "uploaded, then a tab")
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(path.read_text().replace("initial = 250", "initial = -5"))
+    sidebar.locator('input[type="file"]').set_input_files(str(bad))
+    page.wait_for_timeout(800)
+    wait_idle(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert main.get_by_text("bad.toml", exact=False).first.is_visible()  # the error is in the main area
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_upload_error_1440x900.png"))
     page.close()

@@ -52,6 +52,7 @@ from sim.runs import guardrails
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULT_FILE = "baseline.toml"
+FIXTURES = ("smoke.toml",)  # test scenarios: in scenarios/ for the CLI and tests, not in the app's picker
 
 # The app refuses runs above this much work (customer-month equivalents of sim.runs.guardrails,
 # an upper bound about 3-6x the customer-months really simulated; CLI: guardrails.DEFAULT_MAX_WORK).
@@ -86,10 +87,16 @@ class Source:
         return f"scenarios/{self.label}" if self.path is not None else self.label
 
 
-def shipped_scenarios(folder: Path = SCENARIO_DIR) -> dict[str, Path]:
-    """Shipped scenario files by name, the default first, then alphabetical."""
+def shipped_scenarios(folder: Path = SCENARIO_DIR, *, fixtures: bool | None = None) -> dict[str, Path]:
+    """Shipped scenario files by name, the default first, then alphabetical.
+
+    Test fixtures (:data:`FIXTURES`) are left out of the picker unless ``fixtures`` (default:
+    the environment variable ``SUPPORTSIM_APP_FIXTURES=1``, which the app's tests set).
+    """
+    if fixtures is None:
+        fixtures = os.environ.get("SUPPORTSIM_APP_FIXTURES") == "1"
     files = sorted(folder.glob("*.toml"), key=lambda p: (p.name != DEFAULT_FILE, p.name))
-    return {p.name: p for p in files}
+    return {p.name: p for p in files if fixtures or p.name not in FIXTURES}
 
 
 def load_source(path: Path) -> Source:
@@ -103,6 +110,13 @@ def load_upload(name: str, content: bytes) -> Source:
     text = decode_text(content, name)
     data = parse_toml_text(text, name)
     return Source(name, data, validate_dict(data, None, name), None)
+
+
+def policy_label(scenario: Scenario, name: str) -> str:
+    """A policy's display label: its ``label`` in the scenario file, else its name."""
+    table = scenario.policies.get(name)
+    label = table.get("label") if isinstance(table, Mapping) else None
+    return str(label) if label else name
 
 
 def build_scenario(source: Source, overrides: Sequence[str]) -> Scenario:
@@ -138,6 +152,17 @@ class Control:
     def key(self) -> str:
         """Widget key: stable per path, so AppTest and the browser can find it."""
         return "p:" + self.path
+
+    @property
+    def value(self) -> Any:
+        """The default as its widget holds it (the app seeds session state with it)."""
+        if self.kind == "bool":
+            return bool(self.default)
+        if self.kind == "ladder":
+            return ladder_text(self.default)
+        if self.kind in ("choice", "text"):
+            return str(self.default)
+        return int(self.default) if self.kind == "int" else float(self.default)
 
     @property
     def widget(self) -> str:
@@ -365,7 +390,7 @@ GROUPS = (  # key, title, icon, form (apply on a button), note
     ("support", "Support desk", ":material/support_agent:", False, ""),
     ("satisfaction", "Satisfaction and churn", ":material/sentiment_satisfied:", False,
      "Switch the programmes on per policy under Pricing policies."),
-    ("acquisition", "Acquisition", ":material/campaign:", False, ""),
+    ("acquisition", "Acquisition and finance", ":material/campaign:", False, ""),
     ("vip", "VIP programme", ":material/workspace_premium:", False,
      "Switch the programme on per policy under Pricing policies."),
     ("other", "Other parameters", ":material/more_horiz:", False, ""),

@@ -17,26 +17,31 @@ import json
 import math
 import multiprocessing as mp
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pandas as pd
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from sim.app.kit import Group
+from sim.app.kit import Group, policy_label
 from sim.output import figures, files, fmt, plots, report
-from sim.params.scenario import resolve_policies
+from sim.params.scenario import Policy, resolve_policies
 from sim.params.schema import Scenario
-from sim.runs import metrics
+from sim.runs import economics, metrics
 from sim.runs.executors import Executor, default_workers, worker_init
-from sim.runs.experiment import Job, jobs, results_from_tables, run_job
+from sim.runs.experiment import Job, results_from_tables, run_job_tables
 from sim.runs.results import Results
 
 # ---------------------------------------------------------------- runs: cache, pool, progress
+
+
+CACHE_VERSION = 2  # bump when what a cached run holds changes (2: per policy, with segment rows)
 
 
 def sim_key(scenario: Scenario) -> str:
@@ -48,25 +53,113 @@ def sim_key(scenario: Scenario) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _code_fingerprint() -> str:
+    """Hash of the source that decides a run's rows (engine, parameters, experiment): a cached
+    run from other code is never reused, whatever the version number says."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted([*root.joinpath("engine").rglob("*.py"), *root.joinpath("params").rglob("*.py"),
+                     root / "runs" / "experiment.py", root / "runs" / "economics.py"]):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+CODE_FINGERPRINT = _code_fingerprint()
+
+
+def policy_key(policy: Policy, *, months: int, seed: int) -> str:
+    """Hash of what one policy's runs depend on: its name, resolved parameters, horizon and seed.
+
+    Common random numbers make a policy's run in a replication independent of the other
+    policies, so changing one policy's control leaves the others' cached runs valid.
+    """
+    data = {"v": CACHE_VERSION, "code": CODE_FINGERPRINT, "policy": policy.name, "params": policy.params.model_dump(mode="json"),
+            "months": months, "seed": seed}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class ReplicationCache(Protocol):
-    """Finished replications (every policy's monthly rows) by simulation key."""
+    """Finished runs (a policy's monthly rows and segment rows in one replication) by key."""
 
-    def get(self, key: str, replication: int) -> pd.DataFrame | None: ...
+    def get(self, key: str, replication: int) -> Any | None: ...
 
-    def put(self, key: str, replication: int, table: pd.DataFrame) -> None: ...
+    def put(self, key: str, replication: int, table: Any) -> None: ...
 
 
 class DictCache:
     """An in-memory :class:`ReplicationCache` (tests, benchmarks)."""
 
     def __init__(self) -> None:
-        self.tables: dict[tuple[str, int], pd.DataFrame] = {}
+        self.tables: dict[tuple[str, int], Any] = {}
 
-    def get(self, key: str, replication: int) -> pd.DataFrame | None:
+    def get(self, key: str, replication: int) -> Any | None:
         return self.tables.get((key, replication))
 
-    def put(self, key: str, replication: int, table: pd.DataFrame) -> None:
+    def put(self, key: str, replication: int, table: Any) -> None:
         self.tables[(key, replication)] = table
+
+
+class DiskCache:
+    """A :class:`ReplicationCache` in a folder (one pickle per run), so a freshly started
+    server answers at once for scenarios run before. Keys include the code fingerprint;
+    files are written atomically (temporary name, then rename)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def _path(self, key: str, replication: int) -> Path:
+        return self.folder / key[:2] / f"{key}-{replication}.pkl"
+
+    def get(self, key: str, replication: int) -> Any | None:
+        path = self._path(key, replication)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            return None  # a damaged or foreign file is a miss, never an error on the page
+
+    def put(self, key: str, replication: int, table: Any) -> None:
+        path = self._path(key, replication)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only or full disk only costs speed
+
+
+class LayeredCache:
+    """Look in each cache in turn; a hit in a later one is copied to the earlier ones."""
+
+    def __init__(self, *caches: ReplicationCache) -> None:
+        self.caches = caches
+
+    def get(self, key: str, replication: int) -> Any | None:
+        for i, c in enumerate(self.caches):
+            hit = c.get(key, replication)
+            if hit is not None:
+                for earlier in self.caches[:i]:
+                    earlier.put(key, replication, hit)
+                return hit
+        return None
+
+    def put(self, key: str, replication: int, table: Any) -> None:
+        for c in self.caches:
+            c.put(key, replication, table)
+
+
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "app-runs"
+
+
+def app_cache() -> ReplicationCache:
+    """The page's run cache: the server's memory, then a folder (``SUPPORTSIM_APP_CACHE``;
+    default ``.cache/app-runs``; empty: memory only)."""
+    folder = os.environ.get("SUPPORTSIM_APP_CACHE", str(DEFAULT_CACHE_DIR))
+    return LayeredCache(StreamlitCache(), DiskCache(Path(folder))) if folder else StreamlitCache()
 
 
 class _Missing(Exception):
@@ -155,9 +248,22 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-def assemble(scenario: Scenario, tables: Sequence[pd.DataFrame], replications: int) -> Results:
-    """Results from finished replications, as :func:`sim.runs.experiment.run_scenario` builds them."""
-    return results_from_tables(scenario, tables, replications=replications)
+Run = tuple[pd.DataFrame, pd.DataFrame]  # one (policy, replication): monthly rows, segment rows
+
+
+def assemble(scenario: Scenario, runs: dict[tuple[str, int], Run], names: Sequence[str],
+             done: dict[str, int]) -> Results:
+    """Results from finished runs, as :func:`sim.runs.experiment.run_scenario` builds them:
+    policy ``p``'s first ``done[p]`` replications (paired differences use the common ones)."""
+    keys = [(p, r) for p in names for r in range(done[p])]
+    res = results_from_tables(scenario, [runs[k][0] for k in keys], replications=min(done.values()),
+                              policies=list(names))
+    order = {p: i for i, p in enumerate(names)}
+    segments = pd.concat([runs[k][1] for k in keys], ignore_index=True)
+    res.segments = segments.sort_values(["policy", "replication", "month"], kind="stable",
+                                        key=lambda c: c.map(order) if c.name == "policy" else c
+                                        ).reset_index(drop=True)
+    return res
 
 
 @dataclass
@@ -166,10 +272,10 @@ class Update:
 
     jobs_done: int
     jobs_total: int
-    replications_done: int  # finished replications (a prefix 0..k-1), every policy
+    replications_done: int  # replications finished for every policy (a prefix 0..k-1)
     replications: int
     results: Results | None = None
-    from_cache: int = 0  # replications that came from the cache
+    from_cache: int = 0  # runs (policy x replication) that came from the cache
 
     @property
     def final(self) -> bool:
@@ -178,77 +284,76 @@ class Update:
 
 @dataclass
 class _Pending:
-    replication: int
+    key: str
     job: Job
     future: Future | None = None
 
 
-def progressive_run(scenario: Scenario, *, cache: ReplicationCache, pool: ProcessPoolExecutor | None = None,
+def progressive_run(scenario: Scenario, *, cache: ReplicationCache,
+                    pool: ProcessPoolExecutor | Callable[[], ProcessPoolExecutor | None] | None = None,
                     redraw_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> Iterator[Update]:
-    """Run ``scenario``'s replications, yielding an :class:`Update` once the jobs are
-    submitted and after every job.
+    """Run ``scenario``'s missing (policy, replication) runs, yielding an :class:`Update` once
+    the jobs are submitted and after every job.
 
-    Updates carry :class:`Results` when the first replication is complete, then at most
-    every ``redraw_every_s`` seconds, and at the end (``final``). Cached replications are
-    reused; new ones are stored. Jobs run in ``pool`` (all submitted at once, in
-    replication-major order, so the pool never idles while the page redraws) or in this
-    process. Closing the generator early (the user changed a control) cancels the jobs not
-    yet started.
+    Runs are cached per policy (:func:`policy_key`): changing one policy's control runs only
+    that policy, and the other policies show all their cached replications at once, so
+    their cards do not move while the changed one refines. Updates carry :class:`Results`
+    once every policy has a replication, then at most every ``redraw_every_s`` seconds, and
+    at the end (``final``); the final results are those of ``run_scenario``. Jobs run in
+    ``pool`` (all submitted at once, replication-major) or in this process; ``pool`` may be a
+    function that makes it, called only when a run is missing (a fully cached scenario never
+    waits for worker processes to start). Closing the
+    generator early (the user changed a control) cancels the jobs not yet started.
     """
-    reps = scenario.run.replications
-    key = sim_key(scenario)
+    reps, months, seed = scenario.run.replications, scenario.run.months, scenario.run.seed
     policies = resolve_policies(scenario)
-    done: dict[int, pd.DataFrame] = {}
-    for r in range(reps):
-        table = cache.get(key, r)
-        if table is not None:
-            done[r] = table
-    cached = len(done)
-    missing = [r for r in range(reps) if r not in done]
+    names = [p.name for p in policies]
+    keys = {p.name: policy_key(p, months=months, seed=seed) for p in policies}
+    runs: dict[tuple[str, int], Run] = {}
+    for p in names:
+        for r in range(reps):
+            hit = cache.get(keys[p], r)
+            if hit is not None:
+                runs[(p, r)] = hit
+    cached = len(runs)
 
-    def prefix() -> int:
-        k = 0
-        while k in done:
-            k += 1
-        return k
+    def prefixes() -> dict[str, int]:
+        out = {}
+        for p in names:
+            k = 0
+            while (p, k) in runs:
+                k += 1
+            out[p] = k
+        return out
 
-    def results(k: int) -> Results:
-        return assemble(scenario, [done[r] for r in range(k)], k)
-
-    total = len(missing) * len(policies)
-    if not missing:
-        yield Update(0, 0, reps, reps, results(reps), from_cache=cached)
+    pending = [_Pending(keys[p.name], Job(p.name, r, p.params, months, seed))
+               for r in range(reps) for p in policies if (p.name, r) not in runs]
+    total = len(pending)
+    if not pending:
+        yield Update(0, 0, reps, reps, assemble(scenario, runs, names, prefixes()), from_cache=cached)
         return
-    pending = [
-        _Pending(r, job)
-        for r in missing
-        for job in jobs(policies, replications=1, months=scenario.run.months, seed=scenario.run.seed, first=r)
-    ]
-    shown = 0
+    shown: dict[str, int] = {p: 0 for p in names}
     last_draw = -math.inf
-    if prefix() > 0:  # more replications asked for than cached: show the cached ones at once
-        shown = prefix()
-        last_draw = clock()
-        yield Update(0, total, shown, reps, results(shown), from_cache=cached)
+    if min(prefixes().values()) > 0:  # every policy has cached runs: show them at once
+        shown, last_draw = prefixes(), clock()
+        yield Update(0, total, min(shown.values()), reps, assemble(scenario, runs, names, shown), from_cache=cached)
+    if callable(pool) and not isinstance(pool, ProcessPoolExecutor):
+        pool = pool()
     try:
         if pool is not None:
             for p in pending:
-                p.future = pool.submit(run_job, p.job)
-        yield Update(0, total, shown, reps, None, from_cache=cached)  # submitted: the page may draw meanwhile
-        by_rep: dict[int, list[pd.DataFrame]] = {}
+                p.future = pool.submit(run_job_tables, p.job)
+        yield Update(0, total, min(shown.values()), reps, None, from_cache=cached)  # the page may draw meanwhile
         for n, p in enumerate(pending, start=1):
-            table = p.future.result() if p.future is not None else run_job(p.job)
-            parts = by_rep.setdefault(p.replication, [])
-            parts.append(table)
-            if len(parts) == len(policies):
-                done[p.replication] = pd.concat(parts, ignore_index=True)
-                cache.put(key, p.replication, done[p.replication])
-                del by_rep[p.replication]
-            k = prefix()
+            run = p.future.result() if p.future is not None else run_job_tables(p.job)
+            runs[(p.job.policy, p.job.replication)] = run
+            cache.put(p.key, p.job.replication, run)
+            now_done = prefixes()
+            k = min(now_done.values())
             res = None
-            now = clock()
-            if k > shown and (k == reps or shown == 0 or now - last_draw >= redraw_every_s):
-                res, shown, last_draw = results(k), k, now
+            if k > 0 and now_done != shown and (n == total or min(shown.values()) == 0
+                                                  or clock() - last_draw >= redraw_every_s):
+                res, shown, last_draw = assemble(scenario, runs, names, now_done), now_done, clock()
             yield Update(n, total, k, reps, res, from_cache=cached)
     finally:
         for p in pending:
@@ -301,7 +406,7 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
             label = metrics.KPIS[k].title
             ci = (f"95% CI {fmt_kpi(k, s['ci_low'])} to {fmt_kpi(k, s['ci_high'])}"
                   if math.isfinite(s["ci_low"]) else "a CI needs two replications or more")
-            helptext = f"{label}: mean over {s['n']} replications, {ci}."
+            helptext = f"{kpi_meaning(res, k)}\n\nMean over {s['n']} replications, {ci}."
             if p == res.reference or p not in diffs:
                 cards.append(Card(p, k, label, fmt_kpi(k, s["mean"]), None, "reference", "off",
                                   helptext, s["mean"], None))
@@ -325,26 +430,102 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
     return out
 
 
+def kpi_meaning(res: Results, kpi: str) -> str:
+    """What a KPI is, for a card's help: its registry definition and this run's horizon."""
+    months = res.scenario.run.months
+    return (f"**{metrics.KPIS[kpi].title}**: {metrics.KPIS[kpi].definition.rstrip('.')}. "
+            f"Horizon: {months} months (one run of the model).")
+
+
+# KPIs a verdict looks at for the leader's main trade-off, in order of how much they matter
+TRADE_OFF_KPIS = ("customers_at_horizon", "cumulative_profit", "avg_retention_rate_pct", "ltv_cac")
+
+
+def _trade_off(kpi: str, diff: float, other: str) -> str:
+    """'142 fewer customers' / 'a lower LTV:CAC (-0.41×)' than ``other``."""
+    if kpi == "customers_at_horizon":
+        return f"ends with {abs(diff):,.0f} fewer customers than {other}"
+    return f"has a lower {metrics.KPIS[kpi].label.lower()} than {other} ({fmt_kpi(kpi, diff, signed=True)})"
+
+
 def verdict(res: Results, kpi: str = "value_usd") -> str:
-    """One sentence: which policy leads on ``kpi`` and whether the CI says it is clear."""
+    """Which policy leads on ``kpi`` (value_usd), how clear the lead is, and its main trade-off.
+
+    The lead is measured against the runner-up, paired by replication through the reference
+    (common random numbers): 'a clear lead' when the 95% CI of the gap excludes zero. The
+    trade-off is the first of :data:`TRADE_OFF_KPIS` on which the leader is clearly worse
+    than the runner-up (CI excludes zero), if any.
+    """
     if len(res.policies) < 2:
         return ""
-    summary, diffs = res.summary(), res.differences()
-    best = max(res.policies, key=lambda p: summary[p][kpi]["mean"])
+    scen = res.scenario
+    paired = res.kpis.pivot_table(index="replication", columns="policy", values=list({kpi, *TRADE_OFF_KPIS}))
+    paired = paired.dropna()  # while refining, compare on the replications every policy has
+    means = {p: paired[kpi][p].mean() for p in res.policies}
+    best, second = sorted(res.policies, key=lambda p: -means[p])[:2]
+    gap = metrics.t_interval(paired[kpi][best] - paired[kpi][second])
     name = metrics.KPIS[kpi].label.lower()
-    if best == res.reference:
-        clear = all(d[kpi]["ci_high"] < 0 for d in diffs.values() if math.isfinite(d[kpi]["ci_high"]))
-        n_ok = all(math.isfinite(d[kpi]["ci_high"]) for d in diffs.values())
-        tail = "every other policy is clearly behind (95% CIs)" if clear and n_ok else \
-            "but not every gap is clear at 95% confidence"
-        return f"**{best}** (the reference) has the highest {name}; {tail}."
-    d = diffs[best][kpi]
-    if math.isfinite(d["ci_low"]):
-        sure = "a clear lead" if d["ci_low"] > 0 else "not clear at 95% confidence"
-        ci = f" (95% CI {fmt_kpi(kpi, d['ci_low'], signed=True)} to {fmt_kpi(kpi, d['ci_high'], signed=True)})"
+    lead, b2 = policy_label(scen, best), policy_label(scen, second)
+    if math.isfinite(gap["ci_low"]):
+        sure = ("a clear lead" if gap["ci_low"] > 0 else "not a clear lead: the 95% CI of the gap includes zero")
+        ci = f" (95% CI {fmt_kpi(kpi, gap['ci_low'], signed=True)} to {fmt_kpi(kpi, gap['ci_high'], signed=True)})"
     else:
         sure, ci = "more replications will tell how clear", ""
-    return f"**{best}** has the highest {name}: {fmt_kpi(kpi, d['mean'], signed=True)} vs {res.reference}{ci}, {sure}."
+    line = (f"**{lead}** has the highest {name}: {fmt_kpi(kpi, gap['mean'], signed=True)} ahead of "
+            f"{b2}{ci}, {sure}")
+    for k in TRADE_OFF_KPIS:
+        d = metrics.t_interval(paired[k][best] - paired[k][second])
+        worse = d["ci_high"] < 0 if metrics.KPIS[k].better == "higher" else d["ci_low"] > 0
+        if math.isfinite(d["ci_low"]) and worse and metrics.KPIS[k].better != "neutral":
+            return line + f", but it {_trade_off(k, d['mean'], b2)}."
+    return line + "."
+
+
+def bridge_table(res: Results) -> pd.DataFrame:
+    """Where each policy's difference in value vs the reference comes from: one row per part of
+    value (subscription revenue, support fees, support cost, acquisition, VIP, loyalty, terminal
+    value) and the total, one column per policy (mean paired difference ± 95% CI half-width).
+    Parts are signed as they add to value: a cost that grows is negative."""
+    bridge = res.bridge()
+    parts = [*economics.BRIDGE_COLUMNS, "value_usd"]
+    rows = []
+    for col in parts:
+        part = col.removeprefix("pv_")
+        row = {"part of value": "Value (total)" if col == "value_usd" else BRIDGE_LABELS.get(part, part)}
+        for p, b in bridge.items():
+            d = b[col]
+            half = (d["ci_high"] - d["ci_low"]) / 2 if math.isfinite(d["ci_low"]) else math.nan
+            row[policy_label(res.scenario, p)] = fmt.usd(d["mean"], signed=True) + (
+                f" ± {fmt.usd(half)}" if math.isfinite(half) else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+BRIDGE_LABELS = {"subscription_revenue": "Subscription revenue", "support_fees": "Support fees",
+                 "support_cost": "Support cost", "acquisition": "Acquisition", "vip": "VIP programme",
+                 "loyalty": "Loyalty programme", "terminal_value": "Terminal value"}
+
+
+def segment_table(res: Results) -> pd.DataFrame:
+    """Per segment and policy: "customers at the horizon · revenue over the horizon"
+    (subscription plus support fees, undiscounted), means over replications."""
+    seg = res.segments
+    if seg is None or seg.empty:
+        return pd.DataFrame()
+    last = seg["month"].max()
+    rev = seg.assign(revenue=seg["subscription_revenue"] + seg["support_revenue"])
+    per_rep = rev.groupby(["policy", "segment", "replication"], sort=False).agg(revenue=("revenue", "sum"))
+    ends = seg[seg["month"] == last].set_index(["policy", "segment", "replication"])["customers_end"]
+    per_rep["customers"] = ends
+    mean = per_rep.groupby(["policy", "segment"], sort=False).mean()
+    rows = []
+    for segment in seg["segment"].drop_duplicates():
+        row: dict[str, Any] = {"segment": segment}
+        for p in res.policies:
+            row[policy_label(res.scenario, p)] = (f"{mean.loc[(p, segment), 'customers']:,.0f} · "
+                                                  f"{fmt.usd(mean.loc[(p, segment), 'revenue'])}")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def kpi_table(res: Results) -> pd.DataFrame:
