@@ -366,8 +366,8 @@ def test_cli_sweep_writes_tables_atomically(tmp_path, capsys):
     out = tmp_path / "sw"
     assert _main("sweep", str(SMOKE), "--param", "support.agents=1:2", "--set", "support.staffing=fixed",
                  "--replications", "2", "--policies", "flat,per_ticket", "--workers", "1", "--out", str(out)) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["differences.csv", "summary.csv", "sweep.json", "sweep.pdf",
-                                                     "sweep.png", "sweep.svg", "tidy.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".supportsim-manifest.json", "differences.csv", "summary.csv",
+                                                     "sweep.json", "sweep.pdf", "sweep.png", "sweep.svg", "tidy.csv"]
     tidy = pd.read_csv(out / "tidy.csv")
     assert len(tidy) == 2 * 2 * 2 and {"support.agents", "seed", "scenario_sha256"} <= set(tidy.columns)
     meta = json.loads((out / "sweep.json").read_text())

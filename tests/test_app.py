@@ -360,7 +360,8 @@ def test_verdict_ranks_on_value_against_the_runner_up_and_names_the_trade_off(sm
     best, second = k["value_usd"].mean().sort_values(ascending=False).index[:2]
     gap = metrics.t_interval(k["value_usd"][best] - k["value_usd"][second])
     line = apprun.verdict(smoke_results)
-    assert line.startswith(f"**{best}** has the highest value") and f"ahead of {second}" in line
+    best_label, second_label = appkit.policy_label(SMOKE, best), appkit.policy_label(SMOKE, second)
+    assert line.startswith(f"**{best_label}** has the highest value") and f"ahead of {second_label}" in line
     assert ("a clear lead" in line) == (gap["ci_low"] > 0)
     fewer = metrics.t_interval(k["customers_at_horizon"][best] - k["customers_at_horizon"][second])
     assert ("fewer customers" in line) == (fewer["ci_high"] < 0)
@@ -368,13 +369,13 @@ def test_verdict_ranks_on_value_against_the_runner_up_and_names_the_trade_off(sm
     kpis = smoke_results.kpis.copy()
     kpis.loc[kpis["policy"] == best, "customers_at_horizon"] -= 1000
     line = apprun.verdict(dataclasses.replace(smoke_results, kpis=kpis))
-    assert "but it ends with" in line and f"fewer customers than {second}" in line
+    assert "but it ends with" in line and f"fewer customers than {second_label}" in line
 
 
 def test_bridge_and_segment_tables_add_up(smoke_results):
     table = apprun.bridge_table(smoke_results)
     others = [p for p in smoke_results.policies if p != smoke_results.reference]
-    assert list(table.columns) == ["part of value", *others]
+    assert list(table.columns) == ["part of value", *(appkit.policy_label(SMOKE, p) for p in others)]
     assert list(table["part of value"])[-1] == "Value (total)" and len(table) == 8
     bridge = smoke_results.bridge()
     for p in others:  # the parts' means add up to the difference in value
@@ -385,12 +386,14 @@ def test_bridge_and_segment_tables_add_up(smoke_results):
     last = smoke_results.segments[smoke_results.segments["month"] == SMOKE.run.months - 1]
     for p in smoke_results.policies:
         total = last[last["policy"] == p].groupby("replication")["customers_end"].sum().mean()
-        shown = sum(float(v.split(" · ")[0].replace(",", "")) for v in seg[p])
+        shown = sum(float(v.split(" · ")[0].replace(",", "")) for v in seg[appkit.policy_label(SMOKE, p)])
         assert shown == pytest.approx(total, abs=len(seg))  # rounded per segment
 
 
 def test_policy_label_falls_back_to_the_name():
-    assert appkit.policy_label(SMOKE, "flat") == "flat"
+    unlabelled = SMOKE.model_copy(update={"policies": {**SMOKE.policies, "flat": {
+        k: v for k, v in SMOKE.policies["flat"].items() if k != "label"}}})
+    assert appkit.policy_label(unlabelled, "flat") == "flat"
     labelled = SMOKE.model_copy(update={"policies": {**SMOKE.policies, "flat": {**SMOKE.policies["flat"],
                                                                                  "label": "Flat fee"}}})
     assert appkit.policy_label(labelled, "flat") == "Flat fee"

@@ -40,6 +40,7 @@ from sim.params.scenario import (
     allowed_range,
     decode_text,
     parse_toml_text,
+    policy_label,  # noqa: F401  (re-exported: the page labels policies through the kit)
     read_scenario_dict,
     reference_policy,
     resolve_policies,
@@ -110,13 +111,6 @@ def load_upload(name: str, content: bytes) -> Source:
     text = decode_text(content, name)
     data = parse_toml_text(text, name)
     return Source(name, data, validate_dict(data, None, name), None)
-
-
-def policy_label(scenario: Scenario, name: str) -> str:
-    """A policy's display label: its ``label`` in the scenario file, else its name."""
-    table = scenario.policies.get(name)
-    label = table.get("label") if isinstance(table, Mapping) else None
-    return str(label) if label else name
 
 
 def build_scenario(source: Source, overrides: Sequence[str]) -> Scenario:

@@ -29,9 +29,9 @@ from typing import Any, Literal, Protocol
 import pandas as pd
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from sim.app.kit import Group, policy_label
+from sim.app.kit import Group
 from sim.output import figures, files, fmt, plots, report
-from sim.params.scenario import Policy, resolve_policies
+from sim.params.scenario import Policy, policy_label, resolve_policies
 from sim.params.schema import Scenario
 from sim.runs import economics, metrics
 from sim.runs.executors import Executor, default_workers, worker_init
