@@ -159,9 +159,9 @@ def test_failed_run_keeps_previous_output(tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(sim.output.files, "write_monthly_csv", boom)
-    with pytest.raises(RuntimeError):
-        main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--no-plots", "--workers", "1",
-              "--seed", "9"])
+    # an unexpected error is one line and exit 1, never a traceback (issue 16)
+    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--no-plots", "--workers", "1",
+                 "--seed", "9"]) == 1
     assert (out / "monthly.csv").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp folders left behind
 
