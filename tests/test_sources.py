@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 # Fields that are names or containers, not behavioural parameters: they act on no output.
 NOT_BEHAVIOURAL = {
     "customers.segments[].name", "scenario.name", "scenario.description", "scenario.reference_policy", "policies",
+    "uncertainty",  # the distributions of `supportsim decide`, not a parameter of a run
 }
 SOURCES_MD = ROOT / "docs" / "sources.md"
 
