@@ -21,6 +21,9 @@ import numpy as np
 from sim.params.schema import Params
 
 
+MIN_CONVERSION = 1e-3  # trials bought per needed customer are at most 1 / MIN_CONVERSION
+
+
 def segment_cac_usd(params: Params) -> np.ndarray:
     """Cost to acquire one paying customer, per segment (explicit ``cac_usd`` wins)."""
     mult = params.acquisition.cac_multiple
@@ -86,9 +89,11 @@ class Funnel:
 
     def target_trials(self, need: np.ndarray) -> np.ndarray:
         """Trials expected to convert into ``need`` paying customers (0 where nobody converts)."""
+        # A company buys at most 1,000 trials per customer it needs: a conversion estimate of,
+        # say, 5e-324 must not ask for an infinite number of trials (no budget would).
         est = self.conversion_estimate()
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(est > 0, need / np.where(est > 0, est, 1.0), 0.0)
+            return np.where(est > 0, need / np.maximum(np.where(est > 0, est, 1.0), MIN_CONVERSION), 0.0)
 
     def plan(self, churned: np.ndarray, free_signups: int, rng: np.random.Generator) -> Plan:
         """Next month's trials. Free signups (organic + referrals - lost to negative word of
