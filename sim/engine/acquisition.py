@@ -20,7 +20,6 @@ import numpy as np
 
 from sim.params.schema import Params
 
-
 MIN_CONVERSION = 1e-3  # trials bought per needed customer are at most 1 / MIN_CONVERSION
 
 
