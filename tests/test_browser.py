@@ -210,9 +210,10 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
 
 
 def header_line(page) -> str:
-    """The bold scenario name and the facts line under the title."""
+    """The scenario name (plain text: user text is never rendered as markdown) and the facts
+    line under the title."""
     main = page.locator('[data-testid="stMain"]')
-    name = main.locator("strong").first.inner_text()
+    name = main.locator('[data-testid="stText"]').first.inner_text().split(" · ")[0].strip()
     facts = main.locator('[data-testid="stCaptionContainer"]').first.inner_text()
     return f"{name} | {facts}"
 
