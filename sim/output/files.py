@@ -373,9 +373,10 @@ def run_to_dir(
                                  first=have, crn=crn)
                     for i, (monthly, kpis, segments) in ex.imap_unordered(run_job_with_kpis, batch):
                         job = batch[i]
-                        spool.add(job.policy, job.replication, monthly)
-                        segment_spool.add(job.policy, job.replication, segments)
-                        kpi_rows[(job.policy, job.replication)] = kpis
+                        with _signals_held():  # a finished run is recorded whole or not at all
+                            spool.add(job.policy, job.replication, monthly)
+                            segment_spool.add(job.policy, job.replication, segments)
+                            kpi_rows[(job.policy, job.replication)] = kpis
                         done += 1
                         # in precision mode the last run of a round is reported once the next
                         # round's size is known, so a progress bar never sees done == total early
