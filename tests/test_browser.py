@@ -224,8 +224,38 @@ def expected_header(sc) -> tuple[str, str]:
                               f"seed {sc.run.seed}")
 
 
+SETTLED = """([name, least]) => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const text = main && main.querySelector('[data-testid="stText"]');
+    if (!text || text.innerText.split(" · ")[0].trim() !== name) return false;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    const imgs = [...main.querySelectorAll('[data-testid="stImage"] img')];
+    return imgs.length >= least && imgs.every(i => i.complete && i.naturalWidth > 0);
+}"""
+
+
+def settle(page, name: str, *, plots: bool = True, timeout_s: float = RUN_S, hold_s: float = 2.0) -> None:
+    """Until the header names ``name``, no script is running and every plot has loaded, and that
+    has held for ``hold_s`` (a rerun that starts late breaks the hold and the wait goes on).
+    A fixed pause after a click is not enough: on a loaded 2-core machine the rerun a click asks
+    for can start after it, and the old page would pass for the new one. Returns at the deadline
+    without raising: the caller's assertions then say what the page shows."""
+    deadline = time.monotonic() + timeout_s
+    held_since = None
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if page.evaluate(SETTLED, [name, 1 if plots else 0]):
+            held_since = held_since or now
+            if now - held_since >= hold_s:
+                return
+        else:
+            held_since = None
+        page.wait_for_timeout(200)
+
+
 def assert_shows(page, sc, where: str, *, plots: bool = True) -> None:
-    """Header, controls and cards all belong to ``sc`` (waits for the run to finish first)."""
+    """Header, controls and cards all belong to ``sc`` (waits for the page to settle on it first)."""
+    settle(page, sc.scenario.name, plots=plots)
     wait_idle(page, plots=plots)
     name, facts = expected_header(sc)
     line = header_line(page)
@@ -238,11 +268,23 @@ def assert_shows(page, sc, where: str, *, plots: bool = True) -> None:
     assert len(profits(page)) == len(sc.policies), where
 
 
+def open_tab(page, sc, tab: str) -> bool:
+    """Click ``tab`` and, as tabs draw only when opened (a rerun), wait for its own figures, so
+    the checks that follow see the page after the rerun the click asked for (the state bug
+    reverted the scenario there). Returns whether the tab has figures."""
+    page.get_by_role("tab", name=tab, exact=True).click()
+    captions = [s.caption for s in apprun.figure_specs(len(sc.policies)) if s.tab == tab]
+    for caption in captions:
+        page.get_by_text(caption, exact=True).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    if not captions:
+        page.wait_for_timeout(800)
+    return bool(captions)
+
+
 def open_tabs_in_turn(page, sc, where: str) -> None:
     for tab in apprun.TABS:
-        page.get_by_role("tab", name=tab, exact=True).click()
-        page.wait_for_timeout(800)  # the rerun starts
-        assert_shows(page, sc, f"{where}, then tab {tab}", plots=tab in {s.tab for s in apprun.figure_specs()})
+        plots = open_tab(page, sc, tab)
+        assert_shows(page, sc, f"{where}, then tab {tab}", plots=plots)
 
 
 def pick_scenario(page, stem: str) -> None:
@@ -269,9 +311,8 @@ def test_switching_scenario_then_tabs_keeps_the_new_scenario(app_url, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     for w, h in ((1280, 720), (1440, 900)):
         page.set_viewport_size({"width": w, "height": h})
-        page.get_by_role("tab", name=apprun.TABS[0], exact=True).click()
-        page.wait_for_timeout(800)
-        wait_idle(page)
+        open_tab(page, other, apprun.TABS[0])
+        settle(page, other.scenario.name)
         page.screenshot(path=str(ARTIFACTS / f"app_{target}_{w}x{h}.png"))
     page.close()
 
@@ -287,9 +328,8 @@ def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path
     cost = sidebar.get_by_role("spinbutton", name="Agent cost (USD/h)", exact=True)
     cost.fill(f"{smoke.support.agent_cost_usd_per_hour * 2:g}")
     cost.press("Enter")
-    page.wait_for_timeout(800)
-    wait_idle(page)
-    assert page.get_by_text("1 change from smoke.toml").is_visible()
+    page.get_by_text("1 change from smoke.toml").wait_for(state="visible", timeout=RUN_S * 1000)
+    settle(page, smoke.scenario.name)
     sidebar.get_by_role("button", name="Reset controls to the file").click()
     page.wait_for_timeout(800)
     # the rerun that drops the change may start after the pause: wait for the change list to go
@@ -299,8 +339,7 @@ def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path
     while changes.count() and time.monotonic() < deadline:
         page.wait_for_timeout(250)
     assert_shows(page, smoke, "reset")
-    page.get_by_role("tab", name="Money", exact=True).click()
-    page.wait_for_timeout(800)
+    open_tab(page, smoke, "Money")
     assert_shows(page, smoke, "reset, then a tab")
     assert float(cost.input_value()) == smoke.support.agent_cost_usd_per_hour
 
@@ -312,17 +351,16 @@ def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path
     sidebar.locator('input[type="file"]').set_input_files(str(path))
     page.wait_for_timeout(800)
     assert_shows(page, mine, "uploaded")
-    page.get_by_role("tab", name="Support desk", exact=True).click()
-    page.wait_for_timeout(800)
+    open_tab(page, mine, "Support desk")
     assert_shows(page, mine, "uploaded, then a tab")
 
     bad = tmp_path / "bad.toml"
     bad.write_text(path.read_text().replace("initial = 250", "initial = -5"))
     sidebar.locator('input[type="file"]').set_input_files(str(bad))
-    page.wait_for_timeout(800)
-    wait_idle(page)
     main = page.locator('[data-testid="stMain"]')
-    assert main.get_by_text("bad.toml", exact=False).first.is_visible()  # the error is in the main area
+    # the error is in the main area (waits for the rerun the upload asks for; fails if it never shows)
+    main.get_by_text("bad.toml", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page, plots=False)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_upload_error_1440x900.png"))
     page.close()
