@@ -172,6 +172,10 @@ def _amount(x: float) -> str:
     return "unbounded (the funnel compounds)" if not math.isfinite(x) or x > _HUGE else f"{x:,.0f}"
 
 
+def _customers(x: float) -> str:
+    return "an unbounded number of customers (it compounds)" if not math.isfinite(x) or x > _HUGE else f"{x:,.0f} customers"
+
+
 def check(scenario: Scenario, replications: int | None = None, limit: int | None = None) -> int | float:
     """Raise ScenarioError if the run exceeds ``limit`` (customer-month equivalents) or a
     replication could hold more than :data:`MAX_POPULATION` customers; return the work."""
@@ -182,7 +186,7 @@ def check(scenario: Scenario, replications: int | None = None, limit: int | None
     for name, e in est.items():
         if e.slots > MAX_POPULATION:
             raise ScenarioError([
-                f"population too large: policy {name!r}: the funnel can create {_amount(e.slots)} customers in one run (initial, churn "
+                f"population too large: policy {name!r}: the funnel can create {_customers(e.slots)} in one run (initial, churn "
                 f"replacement x acquisition.replacement_share, growth, organic signups and referrals over "
                 f"{months} months); the most one run may hold is {MAX_POPULATION:,}. Lower "
                 "acquisition.replacement_share, growth or run.months."
