@@ -194,9 +194,9 @@ def sidebar_controls(source: appkit.Source) -> tuple[list[appkit.Group], dict[st
 def header(source: appkit.Source, scenario: Any, overrides: list[str], sha: str) -> None:
     meta = scenario.scenario
     st.html(PAGE_CSS)
-    st.markdown("#### How should support be priced?")
     policies = list(scenario.policies) or ["base"]
-    # user text shown literally (st.text: no markdown, no links or images fetched)
+    # the page's question is its title (browser tab); the first line is the scenario, so the
+    # verdict and every card fit a 1280x720 screen. User text shown literally (st.text: no markdown, no links or images fetched)
     st.text(meta.name + (f" · {meta.description}" if meta.description else ""))
     st.caption(f"{len(policies)} policies · {scenario.run.months} months · {scenario.customers.initial:,} customers · "
                f"{scenario.run.replications} replications · seed {scenario.run.seed} · sha256 `{sha[:10]}`")
@@ -211,11 +211,11 @@ def header(source: appkit.Source, scenario: Any, overrides: list[str], sha: str)
 
 # Compact cards: five KPIs per policy fit a 1280x720 screen under the verdict; CI text wraps.
 PAGE_CSS = """<style>
-[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.45rem; line-height: 1.2;}
+[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.3rem; line-height: 1.15;}
 [data-testid="stMain"] [data-testid="stMetric"] {padding-bottom: 0;}
 [data-testid="stMain"] [data-testid="stMetricDelta"] {white-space: normal; font-size: 0.8rem;}
 [data-testid="stMain"] [data-testid="stMetricLabel"] p {font-size: 0.82rem;}
-[data-testid="stMainBlockContainer"] {padding-top: 2.2rem;}
+[data-testid="stMainBlockContainer"] {padding-top: 3.4rem;}
 </style>"""
 
 
@@ -241,7 +241,7 @@ def draw_reasons(res: Any) -> None:
     if left is not None:
         with left:
             st.markdown(f"**Where each difference in value comes from** (vs {appkit.policy_label(res.scenario, res.reference)}, "
-                        "paired by replication, ± 95% CI)")
+                        "paired by replication, ± 95% CI; each part signed as it adds to value, so a saving is +)")
             st.dataframe(apprun.bridge_table(res), hide_index=True, width="stretch")
     table = apprun.segment_table(res)
     if not table.empty:

@@ -313,6 +313,10 @@ def test_switching_scenario_then_tabs_keeps_the_new_scenario(app_url, browser):
         page.set_viewport_size({"width": w, "height": h})
         open_tab(page, other, apprun.TABS[0])
         settle(page, other.scenario.name)
+        page.evaluate("""() => { window.scrollTo(0, 0);
+            document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"]')
+              .forEach(e => e.scrollTo(0, 0)); }""")  # the tab click scrolled the tabs into view
+        page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / f"app_{target}_{w}x{h}.png"))
     page.close()
 
