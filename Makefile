@@ -17,7 +17,7 @@ setup: $(STAMP)
 
 ## app: install everything and start the Streamlit app on the default scenario
 app: $(STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/python -m sim.app.serve --server.port $(PORT) --browser.gatherUsageStats false
 
 ## browser: Debian's Chromium for the real-browser tests (Playwright must not download one)
 browser:

@@ -4,7 +4,7 @@ A thin page over :mod:`sim.app.kit` (controls from the schema, overrides) and
 :mod:`sim.app.runner` (progressive runs, caches, KPI cards, figures), which use the same
 plot, report and scenario functions as the CLI. The
 scenario on screen is always ``load(file, overrides)``; the exported TOML reproduces the
-app's numbers with ``supportsim run``. Run with ``make app`` or ``streamlit run app.py``.
+app's numbers with ``supportsim run``. Run with ``make app`` (:mod:`sim.app.serve`) or ``streamlit run app.py``.
 """
 
 from __future__ import annotations

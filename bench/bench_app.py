@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_app.py                  # function and browser, 5 changes each
     .venv/bin/python bench/bench_app.py --trials 9 --no-browser
     .venv/bin/python bench/bench_app.py --cold           # first KPI cards after a server start
+    .venv/bin/python bench/bench_app.py --cold --launcher both   # ... make app's launcher vs streamlit run
 
 Two measurements, each a median over ``--trials`` changes of the agent cost (every change
 is a scenario the cache has not seen):
@@ -116,17 +117,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_browser(trials: int, cache_dir: str = "") -> dict:
+# How the server is started: ``serve`` as ``make app`` does (imports and workers warmed before
+# the first visitor), ``streamlit`` as a bare ``streamlit run app.py`` (everything on first open).
+LAUNCHERS = {"serve": ["-m", "sim.app.serve"], "streamlit": ["-m", "streamlit", "run", "app.py"]}
+
+
+def bench_browser(trials: int, cache_dir: str = "", launcher: str = "serve") -> dict:
     """Open the page on a freshly started server, then change the agent cost ``trials`` times.
 
     ``cache_dir``: the server's persistent run cache (``SUPPORTSIM_APP_CACHE``; empty: none,
-    so opening runs everything)."""
+    so opening runs everything). ``launcher``: a key of :data:`LAUNCHERS`."""
     from playwright.sync_api import sync_playwright
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(ROOT / "artifacts" / "bench_app_server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    proc = subprocess.Popen([sys.executable, *LAUNCHERS[launcher], "--server.headless", "true",
                              "--server.address", "127.0.0.1", "--server.port", str(port),
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -153,7 +159,7 @@ def bench_browser(trials: int, cache_dir: str = "") -> dict:
             t_open = time.perf_counter() - t0
             idle(page)
             t_complete = time.perf_counter() - t0
-            print(f"  browser: first KPI cards on opening {t_open:.2f} s (fresh server, "
+            print(f"  browser: first KPI cards on opening {t_open:.2f} s (fresh server via {launcher}, "
                   f"{'disk cache ' + cache_dir if cache_dir else 'no disk cache'}), complete {t_complete:.2f} s "
                   f"(load {load()})", flush=True)
             sidebar = page.locator('[data-testid="stSidebar"]')
@@ -194,15 +200,18 @@ def bench_browser(trials: int, cache_dir: str = "") -> dict:
             "all_replications_s": median(full) if full else None, "trials": trials}
 
 
-def bench_cold() -> dict:
-    """Cold start twice on a new, empty run-cache folder: the first server runs everything;
-    the second, started afresh, finds the first one's runs on disk."""
+def bench_cold(launchers: list[str]) -> dict:
+    """Per launcher, cold start twice on a new, empty run-cache folder: the first server runs
+    everything; the second, started afresh, finds the first one's runs on disk."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="bench_app_cache_") as folder:
-        first = bench_browser(0, cache_dir=folder)
-        second = bench_browser(0, cache_dir=folder)
-    return {"nothing_cached": first, "disk_cache_warm": second}
+    out = {}
+    for launcher in launchers:
+        with tempfile.TemporaryDirectory(prefix="bench_app_cache_") as folder:
+            first = bench_browser(0, cache_dir=folder, launcher=launcher)
+            second = bench_browser(0, cache_dir=folder, launcher=launcher)
+        out[launcher] = {"nothing_cached": first, "disk_cache_warm": second}
+    return out
 
 
 def profit_texts(page) -> list[str]:
@@ -222,20 +231,22 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-function", action="store_true")
-    parser.add_argument("--cold", action="store_true", help="only the cold-start figures (two fresh servers)")
+    parser.add_argument("--cold", action="store_true", help="only the cold-start figures (two fresh servers per launcher)")
+    parser.add_argument("--launcher", choices=[*LAUNCHERS, "both"], default="serve",
+                        help="how the server starts: serve (make app: warmed), streamlit (bare streamlit run), both")
     args = parser.parse_args()
     (ROOT / "artifacts").mkdir(exist_ok=True)
     out: dict = {"load_before": load(), "cpus": os.cpu_count()}
     if args.cold:
         print(f"cold start (fresh servers, streamlit + chromium), load {load()}:", flush=True)
-        out["cold_start"] = bench_cold()
+        out["cold_start"] = bench_cold(list(LAUNCHERS) if args.launcher == "both" else [args.launcher])
         args.no_function = args.no_browser = True
     if not args.no_function:
         print(f"function (sim.app.runner.progressive_run, warm pool), load {load()}:", flush=True)
         out["function"] = bench_function(args.trials)
     if not args.no_browser:
         print(f"browser (streamlit + chromium), load {load()}:", flush=True)
-        out["browser"] = bench_browser(args.trials)
+        out["browser"] = bench_browser(args.trials, launcher="serve" if args.launcher == "both" else args.launcher)
     out["load_after"] = load()
     (ROOT / "artifacts" / "bench_app.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

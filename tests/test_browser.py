@@ -1,6 +1,6 @@
 """The app end to end in a real browser: Streamlit server + headless Chromium (Playwright).
 
-The fixture starts ``streamlit run app.py`` on a free port, waits for its health check and
+The fixture starts the app's server as ``make app`` does (``python -m sim.app.serve``) on a free port, waits for its health check and
 stops exactly that process. The test opens the default scenario, changes a control the
 way a person would, waits until the new numbers *and* the new plot are on screen, checks
 they moved the right way and saves screenshots to ``artifacts/``. The page re-renders in
@@ -56,10 +56,11 @@ def missing(what: str) -> None:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port; stops exactly this process afterwards."""
+    """The app's server (``python -m sim.app.serve``) on a free port; stops exactly this process afterwards."""
     port = free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    # started as `make app` starts it (imports and workers warmed before the first visitor)
+    cmd = [sys.executable, "-m", "sim.app.serve", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:

@@ -21,7 +21,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -229,17 +229,39 @@ def app_max_memory() -> int:
     return max(0, mb) * 2**20
 
 
+_prewarmed: dict[int, Future[ProcessPoolExecutor]] = {}
+
+
+def prewarm_pool(workers: int) -> None:
+    """Start the app's pool now, in a background thread, for the first ``make_pool(workers)``
+    to take: the server launcher (:mod:`sim.app.serve`) calls it at start, so the first page
+    finds warm workers instead of waiting for them."""
+    if workers > 1 and workers not in _prewarmed:
+        starter = ThreadPoolExecutor(1, thread_name_prefix="supportsim-prewarm")
+        _prewarmed[workers] = starter.submit(_new_pool, workers)
+        starter.shutdown(wait=False)
+
+
 def make_pool(workers: int) -> ProcessPoolExecutor | None:
     """A long-lived pool for the app (None for 1 worker: run in-process).
 
     Workers come from a ``forkserver`` (never forked from the threaded Streamlit server) and
     are started and warmed here, so the first control change does not pay for imports;
-    jobs not yet started can be cancelled when the user changes a control mid-run.
+    jobs not yet started can be cancelled when the user changes a control mid-run. A pool
+    that :func:`prewarm_pool` started is taken once.
     """
     if workers <= 1:
         return None
+    started = _prewarmed.pop(workers, None)
+    if started is not None:
+        try:
+            return started.result()
+        except Exception:  # noqa: BLE001 - a failed pre-start: start afresh, which reports the error
+            pass
+    return _new_pool(workers)
 
 
+def _new_pool(workers: int) -> ProcessPoolExecutor:
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
                                initargs=(app_max_memory(),))

@@ -1,0 +1,62 @@
+"""Start the app's server warm: ``python -m sim.app.serve [streamlit options]`` (``make app``).
+
+Where it sits: a launcher beside the page (``app.py``), in the app layer. ``streamlit run
+app.py`` starts a server that imports nothing until the first page opens; the first visitor
+then waits for every import of the page (pandas, matplotlib, scipy, the simulation) and for
+the simulation workers to start. This launcher does both before the server takes visitors:
+it imports what the page imports, starts the worker pool in the background
+(:func:`sim.app.runner.prewarm_pool`) and draws one throw-away figure (fonts, the Agg canvas),
+then hands over to Streamlit's own command line, in this process, so the page finds it all
+in place. Any option ``streamlit run`` takes is passed on::
+
+    python -m sim.app.serve --server.port 8501 --browser.gatherUsageStats false
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
+from streamlit.web import cli as streamlit_cli  # noqa: E402
+
+# What the page imports, so that its first run finds the modules loaded.
+from sim.app import kit as appkit  # noqa: E402, F401
+from sim.app import runner as apprun  # noqa: E402
+from sim.output import deck, figures, plots, report  # noqa: E402, F401
+from sim.runs import studies  # noqa: E402, F401
+
+PAGE = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def _draw_once() -> None:
+    """One small figure drawn and thrown away: loads the fonts and the canvas code."""
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("warm-up")
+    fig.canvas.draw()
+    plt.close(fig)
+
+
+def warm() -> None:
+    """Start the worker pool in the background and draw the throw-away figure."""
+    apprun.prewarm_pool(apprun.app_workers())
+    threading.Thread(target=_draw_once, name="supportsim-warm-figure", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("SUPPORTSIM_APP_PREWARM", "1") != "0":
+        warm()
+    sys.argv = ["streamlit", "run", str(PAGE), *args]
+    return streamlit_cli.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
