@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 
+import matplotlib.pyplot as plt
 import tomli_w
 
 from sim.app.kit import md_literal
@@ -61,6 +62,15 @@ def test_cells_neutralised_numbers_untouched():
 
 
 def test_matplotlib_and_streamlit_text_is_literal():
-    assert plots.literal("a $5 off $10\nb") == r"a \$5 off \$10 b"
+    assert plots.literal("a $5 off $10\nb") == "a $5 off $10 b"
+    with plots.deck_style():  # every figure is drawn in the style: "$" is money, never mathtext
+        fig, ax = plt.subplots()
+        ax.set_title(plots.literal("Per ticket ($15) vs $20 $x^2$"))
+        ax.set_xticks([0], [plots.literal("a $5 off $10")])
+        fig.canvas.draw()
+        texts = [ax.title, *ax.get_xticklabels()]
+        assert not any(t.get_parse_math() for t in texts)
+        assert ax.title.get_text() == "Per ticket ($15) vs $20 $x^2$"
+        plt.close(fig)
     shown = md_literal(DESCRIPTION)
     assert "![" not in shown and "](" not in shown and "\n" not in shown

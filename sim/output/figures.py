@@ -56,6 +56,19 @@ def _monthly(fn: Callable[..., Axes], kpi: str | None = None, subtitle: str | No
     return draw
 
 
+def _desk(fn: Callable[..., Axes], measure: str, subtitle: str) -> Callable[[Results], Axes]:
+    """Draw a desk chart of the monthly table titled with its finding
+    (:func:`sim.output.findings.desk_headline`); ``subtitle`` says what is plotted."""
+
+    def draw(res: Results) -> Axes:
+        ax = fn(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
+        if len(res.policies) > 1:
+            plots.headline(ax, findings.desk_headline(res, measure), subtitle.format(n=res.replications))
+        return ax
+
+    return draw
+
+
 def _difference(kpi: str) -> Callable[[Results], Axes]:
     def draw(res: Results) -> Axes:
         ax = plots.plot_differences(res.differences(), reference=res.reference, kpi=kpi,
@@ -131,9 +144,11 @@ FIGURES: tuple[FigureSpec, ...] = (
                _monthly(plots.plot_tickets, "suppressed_share",
                         "Tickets per month: mean over {n} replications with 95% CIs"), DESK, report=True),
     FigureSpec("wait_times", "First-response waits per month (mean and 90th percentile).",
-               _monthly(plots.plot_wait_times), DESK, report=True),
+               _desk(plots.plot_wait_times, "wait_mean_h",
+                     "First-response waits: each box holds every month of every replication (h)"), DESK, report=True),
     FigureSpec("sla_attainment", "Share of answered tickets that met their first-response target.",
-               _monthly(plots.plot_sla), DESK, report=True),
+               _desk(plots.plot_sla, "sla_met_share", BAND.format(what="Answered tickets within their SLA")),
+               DESK, report=True),
     FigureSpec("utilisation", "Agent utilisation: how busy the desk staffed each month is.",
                _utilisation, DESK, run=False),
     FigureSpec("satisfaction", "Satisfaction ladder: shares of paying customers on each level.",

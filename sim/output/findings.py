@@ -183,3 +183,69 @@ def recommend(res: Results) -> Recommendation:
     elif parts[gain] > 0:
         trade = f"Compared with {lo}, {la} {part_phrase(gain, parts[gain])} (present value)."
     return Recommendation(best, f, clarity, trade)
+
+
+# ---------------------------------------------------------------- the desk's monthly measures
+
+
+@dataclass(frozen=True)
+class DeskMeasure:
+    """A desk measure of the monthly table, as a finding states it: ``column`` averaged over a
+    run's months weighted by ``weight`` (tickets), ``better`` direction, how one value reads."""
+
+    column: str
+    weight: str
+    better: str  # "lower" or "higher"
+    what: str  # "mean first-response wait"
+    superlative: str  # "shortest"
+    show: str  # format of one value, e.g. "{:.1f} h"
+    scale: float = 1.0
+    diff_unit: str = ""  # the difference reads in this unit (" h", " pp")
+
+
+DESK_MEASURES = {
+    "wait_mean_h": DeskMeasure("wait_mean_h", "tickets_resolved", "lower", "mean first-response wait", "shortest",
+                               "{:.1f} h", diff_unit=" h"),
+    "sla_met_share": DeskMeasure("sla_met_share", "tickets_resolved", "higher",
+                                 "share of answered tickets within their SLA", "highest", "{:.0f}%", scale=100.0,
+                                 diff_unit=" pp"),
+}
+
+
+def _per_run(res: Results, m: DeskMeasure) -> dict[str, dict[int, float]]:
+    """Per policy and replication, the run's ticket-weighted mean of ``m.column``."""
+    out: dict[str, dict[int, float]] = {}
+    df = res.monthly[["policy", "replication", m.column, m.weight]].dropna(subset=[m.column])
+    for (p, r), g in df.groupby(["policy", "replication"], sort=False):
+        w = g[m.weight].to_numpy(dtype=float)
+        x = g[m.column].to_numpy(dtype=float)
+        out.setdefault(str(p), {})[int(r)] = float((x * w).sum() / w.sum() if w.sum() > 0 else x.mean()) * m.scale
+    return out
+
+
+def desk_headline(res: Results, measure: str) -> str:
+    """The chart title of a desk measure: the best policy against the runner-up, with the
+    paired 95% CI of the difference; "No clear difference" when it spans zero."""
+    m = DESK_MEASURES[measure]
+    runs = _per_run(res, m)
+    policies = [p for p in res.policies if runs.get(p)]
+    if not policies:
+        return m.what[0].upper() + m.what[1:]
+    means = {p: sum(runs[p].values()) / len(runs[p]) for p in policies}
+    order = sorted(policies, key=lambda p: means[p] if m.better == "lower" else -means[p])
+    la = policy_label(res.scenario, order[0])
+    if len(order) < 2:
+        return f"{la}: {m.what} {m.show.format(means[order[0]])} {_horizon(res)}"
+    a, b = order[0], order[1]
+    lb = policy_label(res.scenario, b)
+    common = sorted(set(runs[a]) & set(runs[b]))
+    d = metrics.t_interval([runs[a][r] - runs[b][r] for r in common])
+    va, vb = m.show.format(means[a]), m.show.format(means[b])
+    if not math.isfinite(d["ci_low"]):
+        return f"{la} has the {m.superlative} {m.what}, {va} vs {vb} for {lb} (one replication: no interval)"
+    if d["ci_low"] <= 0 <= d["ci_high"]:
+        return (f"No clear difference in {m.what} between {la}, {va}, and {lb}, {vb} "
+                f"(95% CI of the difference {d['ci_low']:+.1f} to {d['ci_high']:+.1f}{m.diff_unit})")
+    lo, hi = sorted((abs(d["ci_low"]), abs(d["ci_high"])))
+    return (f"{la} has the {m.superlative} {m.what}, {va} vs {vb} for {lb} "
+            f"(difference 95% CI {lo:.1f} to {hi:.1f}{m.diff_unit})")

@@ -121,10 +121,10 @@ def policy_colors(policies: Sequence[str]) -> dict[str, str]:
 
 
 def literal(text: object) -> str:
-    """User text (scenario, policy names) as matplotlib shows it literally: ``$`` escaped so
-    it never starts mathtext, line breaks as spaces. Every text drawn from user input goes
-    through here."""
-    return " ".join(str(text).split()).replace("$", r"\$")
+    """User text (scenario, policy names) on one line: line breaks as spaces. Every text drawn
+    from user input goes through here. ``$`` needs no escape: the style turns mathtext off
+    (``text.parse_math``), and an escaped ``\\$`` would then show its backslash."""
+    return " ".join(str(text).split())
 
 
 def today() -> str:
@@ -426,9 +426,10 @@ def plot_bridge(bridge: Mapping[str, Mapping[str, float]], *, policy: str, refer
         ax.errorbar(n, mean, yerr=[[mean - lo], [hi - mean]], fmt="none", ecolor=PALETTE[1], elinewidth=3, capsize=9)
     ci = f"\n95% CI {fmt.usd(lo, signed=True)} to {fmt.usd(hi, signed=True)}" if has_ci else ""
     edge = (max(mean, hi) if has_ci else mean) if mean >= 0 else (min(mean, lo) if has_ci else mean)
-    ax.annotate(fmt.usd(mean, signed=True) + ci, (n, edge), xytext=(0, 6 if mean >= 0 else -6),
-                textcoords="offset points", ha="center", va="bottom" if mean >= 0 else "top", fontsize=13,
-                fontweight="bold")
+    # right-aligned on the bar's right edge: the last bar's label never runs off the chart
+    ax.annotate(fmt.usd(mean, signed=True) + ci, (n + 0.31, edge), xytext=(0, 6 if mean >= 0 else -6),
+                textcoords="offset points", ha="right", va="bottom" if mean >= 0 else "top", fontsize=13,
+                fontweight="bold", multialignment="right")
     ax.axhline(0, color=NEUTRAL, linewidth=1)
     ax.set_xticks(range(n + 1), [BRIDGE_LABELS[c] for c, _ in steps] + ["Difference\nin value"])
     ax.get_xticklabels()[-1].set_fontweight("bold")
