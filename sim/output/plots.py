@@ -772,7 +772,10 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
             ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=colors[p], alpha=0.2, linewidth=0)
         if unit == "USD":
             ax.yaxis.set_major_formatter(FuncFormatter(usd))
-        ax.set_title(f"{name} as {x} varies, by support policy")
+        ax.set_title(f"{name} as {x} varies, by support policy: mean and 95% CI band")
+        finding = _sweep_finding(t, x, name, unit, meta)
+        if finding:
+            headline(ax, finding)
         ax.set_xlabel(param_label(x))
         ax.set_ylabel(_with_unit(name, unit))
         _legend_outside(ax, title="Policy")
@@ -808,6 +811,28 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
         raise ValueError(f"a sweep plot needs one or two parameter columns (got {params or 'none'})")
     _finish(ax, meta)
     return ax
+
+
+def _sweep_finding(t: pd.DataFrame, x: str, name: str, unit: str, meta: Meta | None) -> str:
+    """Who leads a one-parameter sweep on its KPI's mean ("higher is better" unless the unit is
+    a cost), and where the lead changes hands; empty with fewer than two policies."""
+    wide = t.pivot_table(index=x, columns="policy", values="mean", aggfunc="mean").sort_index()
+    if wide.shape[1] < 2 or wide.empty:
+        return ""
+    lower = name.lower()
+    leaders = (wide.idxmin(axis=1) if "cost" in lower or "cac" in lower else wide.idxmax(axis=1)).tolist()
+    xs = [f"{v:g}" for v in wide.index]
+    unit_txt = f" {field_unit(x)}" if field_unit(x) else ""
+    if len(set(leaders)) == 1:
+        return (f"{label_of(meta, leaders[0])} has the best mean {lower} at every {x} from {xs[0]} to "
+                f"{xs[-1]}{unit_txt}")
+    spans, start = [], 0
+    for i in range(1, len(leaders) + 1):
+        if i == len(leaders) or leaders[i] != leaders[start]:
+            where = xs[start] if i - 1 == start else f"{xs[start]}–{xs[i - 1]}"
+            spans.append(f"{label_of(meta, leaders[start])} at {where}")
+            start = i
+    return f"The policy with the best mean {lower} changes with {x}: " + "; ".join(spans) + unit_txt
 
 
 # ---------------------------------------------------------------- files
