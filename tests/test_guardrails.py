@@ -12,10 +12,7 @@ from sim.cli import main
 from sim.engine.model import run
 from sim.params.scenario import ScenarioError, load_text, resolve_policies
 from sim.runs import guardrails
-
-# A wall-clock bound that tells 'refused at once' from 'ran' (minutes, or never ends) on a
-# shared, loaded machine: generous on purpose, so it never flakes.
-BOUNDED_S = 60
+from tests.conftest import BOUNDED_S
 
 HOSTILE_FUNNEL = """
 [scenario]

@@ -20,11 +20,7 @@ import pytest
 from sim.cli import main
 from sim.params.scenario import ScenarioError
 from sim.runs import executors
-from tests.conftest import SCENARIOS
-
-# A wall-clock bound that tells 'refused at once' from 'ran' (minutes, or never ends) on a
-# shared, loaded machine: generous on purpose, so it never flakes.
-BOUNDED_S = 60
+from tests.conftest import BOUNDED_S, SCENARIOS
 
 
 def _die_once(item: tuple[str, int]) -> int:

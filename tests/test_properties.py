@@ -34,11 +34,7 @@ from sim.params.scenario import (
 from sim.params.schema import Scenario
 from sim.params.walk import iter_params
 from sim.runs import guardrails
-from tests.conftest import SCENARIOS
-
-# A wall-clock bound that tells 'refused at once' from 'ran' (minutes, or never ends) on a
-# shared, loaded machine: generous on purpose, so it never flakes.
-BOUNDED_S = 60
+from tests.conftest import BOUNDED_S, SCENARIOS
 
 FAST = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
