@@ -16,6 +16,7 @@ Axes and returns it; each title states the finding. It must not run the model.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.decision.psa import NEGLIGIBLE_SHARE, percent
 from sim.output import plots as P
@@ -55,16 +56,30 @@ class DecisionMeta(P.Meta):
 
     def footer(self) -> str:
         """Short and true (the hash and seed go into the file's metadata, see :meth:`P.Meta.provenance`)."""
-        return (f"Scenario '{P.literal(self.scenario)}' · {self.date} · {self.samples} parameter samples × "
+        return (f"Scenario '{plain(self.scenario)}' · {self.date} · {self.samples} parameter samples × "
                 f"{self.replications} replication{'s' if self.replications != 1 else ''} per policy · "
                 f"simulated with supportsim {self.version}")
 
 
+def plain(text: object) -> str:
+    """User text (scenario, policy and parameter names) on one line. Every text here is drawn in
+    the deck style, which turns mathtext off (``text.parse_math``): a "$" shows as it is and must
+    not be escaped (an escaped one would show its backslash)."""
+    return " ".join(str(text).split())
+
+
 def _labels(labels: Mapping[str, str] | None, meta: P.Meta | None) -> Callable[[str], str]:
-    """Display label of a policy: from ``labels``, else the meta's, else the name (matplotlib-safe)."""
-    if labels is not None:
-        return lambda p: P.literal(labels.get(p, p))
-    return lambda p: P.label_of(meta, p)
+    """Display label of a policy: from ``labels``, else the meta's, else the name."""
+    known = labels if labels is not None else (meta.labels if meta is not None else {})
+    return lambda p: plain(known.get(p, p))
+
+
+def _two_lines(name: str, width: int = 30) -> str:
+    """A long display name on two lines, broken before its qualifier: "Fee sensitivity per USD\n(starter segment)"."""
+    if len(name) <= width:
+        return name
+    head, sep, tail = name.partition(" (")
+    return f"{head}\n({tail}" if sep else textwrap.fill(name, width, break_long_words=False)
 
 
 def panel_axes(width_in: float, height_in: float) -> Axes:
@@ -80,7 +95,7 @@ def parameter_label(path: str, names: Mapping[str, str] | None = None) -> str:
     (policy-specific paths too)."""
     base = path.split(".", 2)[2] if path.startswith("policies.") and path.count(".") >= 2 else path
     unit = field_unit(base)
-    name = P.literal((names or {}).get(path, path))
+    name = plain((names or {}).get(path, path))
     return f"{name} ({unit})" if unit else name
 
 
@@ -113,13 +128,14 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     p = t["prob_best"].to_numpy(dtype=float)
     ax.bar(x, p, color=[colors[n] for n in names], width=0.6)
     ax.errorbar(x, p, yerr=[np.minimum(half, p), np.minimum(half, 1 - p)], fmt="none", ecolor=P.NEUTRAL,
-                elinewidth=1.5, capsize=5, label="95% Monte Carlo interval")
+                elinewidth=1.5, capsize=5)
     for i, name in enumerate(names):
         loss = float(t.at[name, "expected_loss"])
-        star = "  (recommended)" if bool(t.at[name, "recommended"]) else ""
-        ax.annotate(f"{percent(p[i])}\nexpected loss {P.usd(loss)}{star}", (i, min(p[i] + half[i], 1.0)),
+        ax.annotate(f"{percent(p[i])}\nloss {P.usd(loss)}", (i, min(p[i] + half[i], 1.0)),
                     xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=P.MIN_FONT_PT)
-    ax.set_xticks(x, [label(n) for n in names])
+    ticks = [textwrap.fill(label(n), 12, break_long_words=False) + ("\n(recommended)" if bool(t.at[n, "recommended"])
+                                                                     else "") for n in names]
+    ax.set_xticks(x, ticks)
     ax.set_ylim(0, 1.25)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_yticks(np.linspace(0, 1, 6))
@@ -131,10 +147,9 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
                      f"{label(rival)} in {percent(float(t.at[rival, 'prob_best']))}{worlds}")
     else:
         ax.set_title(f"{label(rec)} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
-    ax.set_xlabel("Support policy")
-    ax.set_ylabel("Probability of being best")
+    ax.set_xlabel("Support policy (label: expected loss if chosen)")
+    ax.set_ylabel("Probability of being best (95% interval)")
     ax.grid(axis="x", visible=False)
-    ax.legend(loc="upper right")
     P._finish(ax, meta)
     return ax
 
@@ -148,7 +163,7 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
     """Horizontal bars: the EVPPI of each uncertain parameter (USD), highest on top, with the
     EVPI (perfect knowledge of all of them) as a line. ``evppi``: the decision's EVPPI table;
     ``names``: parameter path -> display name (default: the path with its unit)."""
-    name = (lambda p: P.literal(names.get(p, p))) if names is not None else parameter_label
+    name = (lambda p: _two_lines(plain(names.get(p, p)))) if names is not None else parameter_label
     ax = P._axes(ax)
     t = evppi.head(max_params)
     n = len(t)
@@ -163,11 +178,12 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
     ax.set_yticks(y, [name(p) for p in t["parameter"]])
     ax.set_xlim(0, max(evpi, float(t["evppi_usd"].max()) if n else 0.0, 10.0) * 1.35)  # >= $10: no "$0 $0 $1" ticks
     _money_axis(ax.xaxis)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # $5, $10, not $2.5 shown as "$2"
     top = t.iloc[0] if n else None
     if top is None or evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * evpi:
         ax.set_title("No single assumption is worth researching on its own")
     else:
-        ax.set_title(f"Research {name(top['parameter'])} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
+        ax.set_title(f"Research {plain(name(top['parameter']))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
     ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)")
     ax.set_ylabel("Uncertain parameter")
     ax.grid(axis="y", visible=False)
@@ -216,11 +232,15 @@ def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str
     ax.grid(False)
     top = label(str(share.index[0]))
     if share.iloc[0] >= 0.999:
-        ax.set_title(f"{top} is best over the whole range of these two assumptions")
+        finding = f"{top} is best over the whole range of these two assumptions"
     elif share.iloc[0] >= 0.8:
-        ax.set_title(f"{top} is best over {share.iloc[0]:.0%} of the range of these two assumptions")
+        finding = f"{top} is best over {share.iloc[0]:.0%} of the range of these two assumptions"
     else:
-        ax.set_title("Which policy is best turns on these two assumptions")
+        finding = "Which policy is best turns on these two assumptions"
+    ax.set_title(finding)
+    engine = ax.figure.get_layout_engine()
+    if engine is not None:  # lay out now: the legend beside the plot moves the axes (and the title's room) left
+        engine.execute(ax.figure)
     P._finish(ax, meta)
     return ax
 

@@ -103,7 +103,9 @@ def _figure_slide(prs: Presentation, draw: Callable[[], Axes], notes: str) -> No
 
 # ---------------------------------------------------------------- a decision under uncertainty
 
-PANEL_W, PANEL_H, PANEL_TOP = 6.3, 5.3, 1.6  # inches: two panels side by side under the title
+# inches: two panels side by side under the title; the EVPPI bars need room for parameter names
+LEFT_W, RIGHT_W, PANEL_H, PANEL_TOP = 5.9, 6.7, 5.3, 1.6
+MAX_EVPPI_BARS = 8  # two-line parameter names stay apart
 
 
 def decide_command(decision: DecisionResult) -> str:
@@ -133,13 +135,18 @@ def _decision_slides(prs: Presentation, res: Results, decision: DecisionResult, 
     slide = _blank(prs)
     _text(slide, "How sure are we?", left=0.4, top=0.2, width=12.5, height=0.4, size=16, color=GREY)
     _text(slide, uncertainty_headline(decision), left=0.4, top=0.55, width=12.5, height=1.0, size=24, bold=True)
-    ax = plot_probability_best(decision.policies, ax=panel_axes(PANEL_W, PANEL_H), samples=decision.samples,
+    ax = plot_probability_best(decision.policies, ax=panel_axes(LEFT_W, PANEL_H), samples=decision.samples,
                                labels=labels)
-    ax.set_title("How often each policy is best (bars: 95% interval; labels: expected loss if chosen)")
-    _picture(slide, ax, left=0.3, top=PANEL_TOP, width=PANEL_W, height=PANEL_H, name="probability_best")
-    ax = plot_evppi(decision.evppi, evpi=decision.evpi, ax=panel_axes(PANEL_W, PANEL_H), names=names)
-    ax.set_title("What knowing each assumption is worth (EVPPI)")
-    _picture(slide, ax, left=13.333 - 0.3 - PANEL_W, top=PANEL_TOP, width=PANEL_W, height=PANEL_H, name="evppi")
+    ax.set_title("How often each policy is best")
+    _picture(slide, ax, left=0.3, top=PANEL_TOP, width=LEFT_W, height=PANEL_H, name="probability_best")
+    top = min(len(decision.evppi), MAX_EVPPI_BARS)
+    ax = plot_evppi(decision.evppi, evpi=decision.evpi, ax=panel_axes(RIGHT_W, PANEL_H), names=names, max_params=top)
+    # a panel's texts stay narrower than its axes, so nothing runs off the picture
+    ax.set_title(f"What knowing each assumption is worth\n(dashed: all together, EVPI {fmt.usd(decision.evpi)})")
+    ax.set_xlabel("EVPPI (USD)")
+    ax.set_ylabel(f"The {top} most valuable of {len(decision.evppi)}" if top < len(decision.evppi) else "")
+    ax.get_legend().remove()  # half a slide has no room beside the bars: the x label says what the line is
+    _picture(slide, ax, left=13.333 - 0.3 - RIGHT_W, top=PANEL_TOP, width=RIGHT_W, height=PANEL_H, name="evppi")
     _footer(slide, res)
     _notes(slide, f"{uncertainty_headline(decision)}\n\n{notes}")
     if decision.decision_map is not None:

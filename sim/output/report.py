@@ -118,6 +118,7 @@ def _kpi_tables(res: Results) -> str:
     return "\n".join(out)
 
 
+ACRONYMS = {"usd": "USD", "cac": "CAC", "vip": "VIP", "sla": "SLA", "csat": "CSAT"}
 _SUFFIXES = ("_usd_per_customer_month", "_usd_per_month", "_per_month", "_usd", "_pct", "_h", "_share")
 
 
@@ -130,7 +131,8 @@ def readable_name(path: str) -> str:
             if not leaf[: -len(suffix)].endswith("_per"):  # "resentment_per_usd" keeps its "per USD"
                 leaf = leaf[: -len(suffix)]
             break
-    name = leaf.replace("_", " ").strip().capitalize().replace(" usd", " USD")
+    words = leaf.replace("_", " ").strip().capitalize().split(" ")
+    name = " ".join(ACRONYMS.get(w.lower(), w) for w in words)
     qualifiers = [q.split("=", 1)[1] + " " + part.split("[", 1)[0].rstrip("s")
                   for part in path.split(".")[:-1] if "[" in part and "=" in part
                   for q in [part[part.index("[") + 1: part.index("]")]]]
@@ -354,7 +356,7 @@ figure{margin:0}figure img{width:100%;height:auto;border:1px solid #eee}figcapti
 table.assumptions{font-size:12px}table.assumptions td{text-align:left}code.path{color:#777;font-size:11px}
 details.assumptions summary{cursor:pointer;font-weight:bold;padding:4px 0}#summary{background:#f4f7fb;
 border-left:4px solid #0072B2;padding:4px 16px;margin:16px 0}p.rec{font-size:18px}
-#decision-policies td,#decision-evppi td{text-align:right}#decision-evppi td:last-child{text-align:left}
+#decision-policies td,#decision-evppi td{text-align:right}#decision-evppi td:last-child,#decision-evppi th:last-child{text-align:left}
 """
 
 
