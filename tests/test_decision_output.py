@@ -149,7 +149,7 @@ def test_report_with_a_decision(res, decision):
     rows = re.findall(r"<tr><th scope=row>(.*?)</th>", section)
     assert [r.replace(" (recommended)", "") for r in rows[: len(labels)]] == [
         report.html.escape(labels[p]) for p in decision.policy_names]
-    assert "Per ticket fee, Per ticket" in report.html.unescape(section)  # readable parameter names
+    assert "Per ticket fee (Per ticket ($20) policy)" in report.html.unescape(section)  # readable parameter names
 
 
 def test_report_without_a_decision_is_unchanged(res, decision):

@@ -159,10 +159,11 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
 
 @P._styled
 def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta: P.Meta | None = None,
-               max_params: int = 12, names: Mapping[str, str] | None = None) -> Axes:
+               max_params: int = 12, names: Mapping[str, str] | None = None, shares: bool = True) -> Axes:
     """Horizontal bars: the EVPPI of each uncertain parameter (USD), highest on top, with the
     EVPI (perfect knowledge of all of them) as a line. ``evppi``: the decision's EVPPI table;
-    ``names``: parameter path -> display name (default: the path with its unit)."""
+    ``names``: parameter path -> display name (default: the path with its unit); ``shares``:
+    label each bar with its share of the EVPI too (off where the plot is narrow)."""
     name = (lambda p: _two_lines(plain(names.get(p, p)))) if names is not None else parameter_label
     ax = P._axes(ax)
     t = evppi.head(max_params)
@@ -172,7 +173,7 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
     ax.axvline(evpi, color=P.PALETTE[4], linestyle="--", linewidth=2, label=f"EVPI (all parameters): {P.usd(evpi)}")
     for yi, (_, r) in zip(y, t.iterrows()):
         share = r["share_of_evpi"]
-        text = P.usd(float(r["evppi_usd"])) + (f"  ({share:.0%} of EVPI)" if share == share else "")
+        text = P.usd(float(r["evppi_usd"])) + (f"  ({share:.0%} of EVPI)" if shares and share == share else "")
         ax.annotate(text, (float(r["evppi_usd"]), yi), xytext=(5, 0), textcoords="offset points", ha="left",
                     va="center", fontsize=P.MIN_FONT_PT)
     ax.set_yticks(y, [name(p) for p in t["parameter"]])

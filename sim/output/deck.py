@@ -140,7 +140,8 @@ def _decision_slides(prs: Presentation, res: Results, decision: DecisionResult, 
     ax.set_title("How often each policy is best")
     _picture(slide, ax, left=0.3, top=PANEL_TOP, width=LEFT_W, height=PANEL_H, name="probability_best")
     top = min(len(decision.evppi), MAX_EVPPI_BARS)
-    ax = plot_evppi(decision.evppi, evpi=decision.evpi, ax=panel_axes(RIGHT_W, PANEL_H), names=names, max_params=top)
+    ax = plot_evppi(decision.evppi, evpi=decision.evpi, ax=panel_axes(RIGHT_W, PANEL_H), names=names, max_params=top,
+                    shares=False)
     # a panel's texts stay narrower than its axes, so nothing runs off the picture
     ax.set_title(f"What knowing each assumption is worth\n(dashed: all together, EVPI {fmt.usd(decision.evpi)})")
     ax.set_xlabel("EVPPI (USD)")

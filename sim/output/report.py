@@ -150,7 +150,7 @@ def parameter_names(scenario: Scenario, paths: list[str]) -> dict[str, str]:
         parts = path.split(".")
         suffix = ""
         if parts[0] == "policies" and len(parts) > 2:
-            suffix = f", {labels.get(parts[1], parts[1])}"
+            suffix = f" ({labels.get(parts[1], parts[1])} policy)"
             parts = parts[2:]
         named = []
         for part in parts:
@@ -250,6 +250,8 @@ def research_phrase(decision: DecisionResult) -> str:
     if top is None or decision.evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * decision.evpi:
         return "no single assumption is worth researching on its own"
     name = parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])]
+    if len(name) > 1 and name[1].islower():  # mid-sentence: "the fee", but "CAC multiple"
+        name = name[0].lower() + name[1:]
     return f"{name} is worth researching first (EVPPI {fmt.usd(float(top['evppi_usd']))})"
 
 
