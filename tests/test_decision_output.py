@@ -128,6 +128,7 @@ def test_same_scenario_rule(decision, scenario_file):
 
 
 def _strip_decision(text: str) -> str:
+    text = text.replace(report.DECISION_CSS, "", 1)
     text = re.sub(r"<p><strong>How sure:</strong>.*?</p>", "", text, flags=re.S)
     return re.sub(r"\n<section id=\"uncertainty\">.*?</section>", "", text, flags=re.S)
 
@@ -154,7 +155,7 @@ def test_report_with_a_decision(res, decision):
 
 def test_report_without_a_decision_is_unchanged(res, decision):
     plain = report.render(res, plots=False)
-    assert 'id="uncertainty"' not in plain and "How sure" not in plain
+    assert 'id="uncertainty"' not in plain and "How sure" not in plain and report.DECISION_CSS not in plain
     assert plain == report.render(res, plots=False, decision=None)
     assert _strip_decision(report.render(res, plots=False, decision=decision)) == plain
 
@@ -262,3 +263,12 @@ def test_decide_records_its_command(scenario_file, tmp_path):
     assert back.command.startswith("supportsim decide ") and "--samples 3" in back.command
     assert "--set run.months=2" in back.command and f"--out {out}" in back.command
     assert deck.decide_command(back) == back.command
+
+
+def test_parameter_names_read_like_prose(scenario):
+    names = report.parameter_names(scenario, ["customers.segments.0.fee_sensitivity_per_usd", "acquisition.cac_multiple",
+                                              "satisfaction.resentment_per_usd",
+                                              "policies.per_ticket.pricing.per_ticket_fee_usd"])
+    assert list(names.values()) == ["Fee sensitivity per USD (starter segment)", "CAC multiple", "Resentment per USD",
+                                    "Per ticket fee (Per ticket ($20) policy)"]
+    assert report.readable_name("support.sla_target_h") == "SLA target"

@@ -358,7 +358,9 @@ figure{margin:0}figure img{width:100%;height:auto;border:1px solid #eee}figcapti
 table.assumptions{font-size:12px}table.assumptions td{text-align:left}code.path{color:#777;font-size:11px}
 details.assumptions summary{cursor:pointer;font-weight:bold;padding:4px 0}#summary{background:#f4f7fb;
 border-left:4px solid #0072B2;padding:4px 16px;margin:16px 0}p.rec{font-size:18px}
-#decision-policies td,#decision-evppi td{text-align:right}#decision-evppi td:last-child,#decision-evppi th:last-child{text-align:left}
+"""
+DECISION_CSS = """#decision-policies td,#decision-evppi td{text-align:right}
+#decision-evppi td:last-child,#decision-evppi th:last-child{text-align:left}
 """
 
 
@@ -374,7 +376,7 @@ def render(res: Results, *, command: str | None = None, plots: bool = True,
     cmd = f"<br>Reproduce: <code>{html.escape(command)}</code>" if command else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title><style>{CSS}</style></head>
+<title>{html.escape(title)}</title><style>{CSS}{DECISION_CSS if decision is not None else ""}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="sub">{html.escape(sc.scenario.description or "")}</p>
