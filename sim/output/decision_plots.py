@@ -37,8 +37,8 @@ from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
 
 __all__ = [
-    "DecisionMeta", "decision_figures", "panel_axes", "plot_decision_map", "plot_evppi", "plot_probability_best", "plot_sobol",
-    "save_decision_plots",
+    "DecisionMeta", "decision_figures", "mid_sentence", "panel_axes", "plot_decision_map", "plot_evppi",
+    "plot_probability_best", "plot_sobol", "save_decision_plots",
 ]
 
 
@@ -66,6 +66,11 @@ def plain(text: object) -> str:
     the deck style, which turns mathtext off (``text.parse_math``): a "$" shows as it is and must
     not be escaped (an escaped one would show its backslash)."""
     return " ".join(str(text).split())
+
+
+def mid_sentence(name: str) -> str:
+    """A display name inside a sentence: "the fee sensitivity …" lower-cased, "CAC multiple" kept."""
+    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
 
 
 def _labels(labels: Mapping[str, str] | None, meta: P.Meta | None) -> Callable[[str], str]:
@@ -184,7 +189,7 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
     if top is None or evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * evpi:
         ax.set_title("No single assumption is worth researching on its own")
     else:
-        ax.set_title(f"Research {plain(name(top['parameter']))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
+        ax.set_title(f"Research {mid_sentence(plain(name(top['parameter'])))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
     ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)")
     ax.set_ylabel("Uncertain parameter")
     ax.grid(axis="y", visible=False)

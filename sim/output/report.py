@@ -24,7 +24,7 @@ import pandas as pd
 from sim import __version__
 from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent
 from sim.output import figures, findings, fmt
-from sim.output.decision_plots import decision_figures
+from sim.output.decision_plots import decision_figures, mid_sentence
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
@@ -249,9 +249,7 @@ def research_phrase(decision: DecisionResult) -> str:
     top = decision.evppi.iloc[0] if len(decision.evppi) else None
     if top is None or decision.evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * decision.evpi:
         return "no single assumption is worth researching on its own"
-    name = parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])]
-    if len(name) > 1 and name[1].islower():  # mid-sentence: "the fee", but "CAC multiple"
-        name = name[0].lower() + name[1:]
+    name = mid_sentence(parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])])
     return f"{name} is worth researching first (EVPPI {fmt.usd(float(top['evppi_usd']))})"
 
 
