@@ -6,11 +6,14 @@ Where it sits: **cli** only (argparse and printing live here and nowhere below).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sim.decision.psa import DecisionResult
+from sim.output.decision_files import check_same_scenario, read_decision
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
 from sim.runs.executors import check_cluster_address
@@ -109,6 +112,41 @@ def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
             state.pop("bar")
 
     return update
+
+
+def reproduce_command(verb: str, args: argparse.Namespace, *options: str) -> str:
+    """The command line that reproduces a verb's output: ``supportsim VERB FILE``, then ``--out``,
+    ``--replications``, ``--seed`` and the verb's own ``options`` (argparse destinations) when
+    set (a flag when true), then every ``--set``; shell-quoted."""
+    parts = ["supportsim", verb, str(args.scenario)]
+    for name in ("out", "replications", "seed", *options):
+        value = getattr(args, name, None)
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
+    for o in args.overrides:
+        parts += ["--set", o]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def decision_arg(p: argparse.ArgumentParser) -> None:
+    """``--decision DIR``: show a decision under uncertainty (``supportsim decide --out DIR``) too."""
+    p.add_argument(
+        "--decision", type=Path, metavar="DIR",
+        help="also show the decision under uncertainty that `supportsim decide --out DIR` wrote (probability each "
+             "policy is best, EVPPI, decision map). It must have been made on the same scenario: the same file, "
+             "--set and --seed options (--replications may differ); otherwise exit 2")
+
+
+def load_decision(args: argparse.Namespace, scenario: Scenario) -> DecisionResult | None:
+    """The decision of ``--decision DIR`` (None without it), checked to belong to ``scenario``
+    (:class:`ScenarioError`, exit 2, naming both otherwise). Read before anything runs."""
+    if getattr(args, "decision", None) is None:
+        return None
+    decision = read_decision(args.decision)
+    check_same_scenario(decision, scenario, folder=args.decision)
+    return decision
 
 
 def policies_arg(text: str | None) -> list[str] | None:

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import int_at_least, load_scenario, progress_bar, scenario_args
+from sim.cli.common import int_at_least, load_scenario, progress_bar, reproduce_command, scenario_args
 from sim.decision.psa import DEFAULT_KPI, run_decision
 from sim.output.decision_files import write_decision
 from sim.runs import metrics
@@ -27,6 +27,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
                           design=args.design, sobol=args.sobol, sobol_samples=args.sobol_samples,
                           workers=args.workers, cluster=args.cluster, max_work=args.max_work,
                           on_progress=progress_bar(args.quiet, "decide"))
+    result.command = command_line(args)
     if args.out is not None:
         write_decision(result, args.out, plots=not args.no_plots)
         args.written = args.out
@@ -36,6 +37,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
     if args.out is not None and not args.quiet:
         print(f"wrote {args.out}/decision.json, psa.csv" + ("" if args.no_plots else ", plots/"))
     return 0
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces the decision (kept in decision.json, shown in the deck's notes):
+    the options that change the result, those left at their defaults omitted."""
+    options = ["samples"] + [name for name, default in (("design", "lhs"), ("kpi", DEFAULT_KPI))
+                             if getattr(args, name) != default]
+    if args.sobol:
+        options += ["sobol", "sobol_samples"]
+    return reproduce_command("decide", args, *options)
 
 
 def _print_tables(result: Any) -> None:
@@ -64,7 +75,9 @@ def add_command(sub: Any) -> None:
                     "report per policy the probability of being best, the expected value and the expected loss, "
                     "the EVPI and the EVPPI of each uncertain parameter (USD). Writes decision.json, psa.csv and "
                     "plots/ into --out (atomically).",
-        epilog="example: supportsim decide scenarios/baseline.toml --samples 200 --out results/decide")
+        epilog="example: supportsim decide scenarios/baseline.toml --samples 200 --out results/decide; then show it "
+               "in a report or deck of the same scenario: supportsim report scenarios/baseline.toml --out "
+               "results/report --decision results/decide (or: supportsim deck ... --out deck.pptx --decision ...)")
     scenario_args(p)
     p.add_argument("--samples", type=int_at_least(2), default=200, help="parameter sets to draw (default 200)")
     p.add_argument("--replications", type=int_at_least(1), default=1,

@@ -55,7 +55,10 @@ from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.studies import with_values
 
-__all__ = ["DEFAULT_KPI", "DecisionResult", "design_points", "draw", "percent", "run_decision", "sobol_indices"]
+__all__ = [
+    "DEFAULT_KPI", "DecisionResult", "decision_map_table", "design_points", "draw", "numeric_inputs", "percent",
+    "run_decision", "sobol_indices",
+]
 
 # The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
 # cumulative profit until then. The one place this choice is made.
@@ -99,6 +102,7 @@ class DecisionResult:
     sobol: pd.DataFrame | None = None
     sobol_meta: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
+    command: str | None = None  # the command line that made it (set by the CLI; shown in the deck's notes)
 
     @property
     def net_benefit(self) -> np.ndarray:
@@ -207,7 +211,7 @@ def _python(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _numeric(parameters: Mapping[str, Distribution], values: pd.DataFrame) -> np.ndarray:
+def numeric_inputs(parameters: Mapping[str, Distribution], values: pd.DataFrame) -> np.ndarray:
     """The sampled values as numbers for regression (a non-numeric choice by its position)."""
     cols = []
     for path, dist in parameters.items():
@@ -315,12 +319,12 @@ def run_decision(
         runs = runner.run(points, lambda i: range(i * replications, (i + 1) * replications))
         psa = _psa_table(runs, values, names)
         nb = psa.pivot(index="sample", columns="policy", values=kpi)[names].to_numpy(dtype=float)
-        x = _numeric(parameters, values)
+        x = numeric_inputs(parameters, values)
         policies = _policy_table(nb, names)
         recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
         evpi_all = voi.evppi(nb, x)
         evppi = _evppi_table(nb, x, parameters, evpi_all)
-        decision_map = _decision_map(nb, x, parameters, evppi, names)
+        decision_map = decision_map_table(nb, x, parameters, evppi, names)
         sobol_table, sobol_meta = (None, {})
         if sobol:
             sobol_table, sobol_meta = _sobol(runner, parameters, policies, kpi, sobol_samples, replications, seed)
@@ -393,7 +397,7 @@ def _axis(column: np.ndarray, dist: Distribution) -> np.ndarray:
     return np.linspace(column.min(), column.max(), MAP_GRID)
 
 
-def _decision_map(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], evppi: pd.DataFrame,
+def decision_map_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], evppi: pd.DataFrame,
                   names: list[str]) -> pd.DataFrame | None:
     """Best policy (by the fitted expected value) on a grid over the two highest-EVPPI parameters."""
     if len(evppi) < 2:

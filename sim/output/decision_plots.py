@@ -16,7 +16,8 @@ Axes and returns it; each title states the finding. It must not run the model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import textwrap
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.decision.psa import NEGLIGIBLE_SHARE, percent
 from sim.output import plots as P
+from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
 
 __all__ = [
-    "DecisionMeta", "decision_figures", "plot_decision_map", "plot_evppi", "plot_probability_best", "plot_sobol",
-    "save_decision_plots",
+    "DecisionMeta", "decision_figures", "mid_sentence", "panel_axes", "plot_decision_map", "plot_evppi",
+    "plot_probability_best", "plot_sobol", "save_decision_plots",
 ]
 
 
@@ -45,21 +49,59 @@ class DecisionMeta(P.Meta):
     samples: int = 0
 
     @classmethod
-    def of(cls, result: Any) -> DecisionMeta:
+    def of(cls, result: Any, *, command: str | None = None) -> DecisionMeta:
         return cls(result.scenario.scenario.name, result.scenario_sha256, result.replications,
-                   seed=result.seed, samples=result.samples)
+                   seed=result.seed, samples=result.samples, labels=policy_labels(result.scenario),
+                   months=result.scenario.run.months, command=command or getattr(result, "command", None))
 
     def footer(self) -> str:
-        return (f"supportsim {self.version} · scenario '{self.scenario}' · sha256 {self.sha256[:10]} · seed "
-                f"{self.seed} · {self.samples} parameter samples × {self.replications} replication"
-                f"{'s' if self.replications != 1 else ''} per policy")
+        """Short and true (the hash and seed go into the file's metadata, see :meth:`P.Meta.provenance`)."""
+        return (f"Scenario '{plain(self.scenario)}' · {self.date} · {self.samples} parameter samples × "
+                f"{self.replications} replication{'s' if self.replications != 1 else ''} per policy · "
+                f"simulated with supportsim {self.version}")
 
 
-def parameter_label(path: str) -> str:
-    """A parameter path with its unit from the schema (policy-specific paths too)."""
+def plain(text: object) -> str:
+    """User text (scenario, policy and parameter names) on one line. Every text here is drawn in
+    the deck style, which turns mathtext off (``text.parse_math``): a "$" shows as it is and must
+    not be escaped (an escaped one would show its backslash)."""
+    return " ".join(str(text).split())
+
+
+def mid_sentence(name: str) -> str:
+    """A display name inside a sentence: "the fee sensitivity …" lower-cased, "CAC multiple" kept."""
+    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
+
+
+def _labels(labels: Mapping[str, str] | None, meta: P.Meta | None) -> Callable[[str], str]:
+    """Display label of a policy: from ``labels``, else the meta's, else the name."""
+    known = labels if labels is not None else (meta.labels if meta is not None else {})
+    return lambda p: plain(known.get(p, p))
+
+
+def _two_lines(name: str, width: int = 30) -> str:
+    """A long display name on two lines, broken before its qualifier: "Fee sensitivity per USD\n(starter segment)"."""
+    if len(name) <= width:
+        return name
+    head, sep, tail = name.partition(" (")
+    return f"{head}\n({tail}" if sep else textwrap.fill(name, width, break_long_words=False)
+
+
+def panel_axes(width_in: float, height_in: float) -> Axes:
+    """Axes on a figure of its own of the given size (a deck slide's panel: fonts keep their size)."""
+    with P.deck_style():
+        fig = Figure(figsize=(width_in, height_in), layout="constrained")
+        FigureCanvasAgg(fig)
+        return fig.subplots()
+
+
+def parameter_label(path: str, names: Mapping[str, str] | None = None) -> str:
+    """A parameter (its display name from ``names``, else its path) with its unit from the schema
+    (policy-specific paths too)."""
     base = path.split(".", 2)[2] if path.startswith("policies.") and path.count(".") >= 2 else path
     unit = field_unit(base)
-    return f"{path} ({unit})" if unit else path
+    name = plain((names or {}).get(path, path))
+    return f"{name} ({unit})" if unit else name
 
 
 def _kpi_name(kpi: str) -> str:
@@ -75,11 +117,14 @@ def _money_axis(axis: Any) -> None:
 
 @P._styled
 def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | None = None,
-                          order: Sequence[str] | None = None, samples: int | None = None) -> Axes:
+                          order: Sequence[str] | None = None, samples: int | None = None,
+                          labels: Mapping[str, str] | None = None) -> Axes:
     """Bars: the share of sampled parameter sets in which each policy has the highest value,
     with 95% Monte Carlo intervals (1.96 SE); each bar is labelled with the expected loss of
-    choosing that policy. ``policies``: the decision's policy table."""
+    choosing that policy. ``policies``: the decision's policy table; ``labels``: policy display
+    labels (default: the meta's)."""
     ax = P._axes(ax)
+    label = _labels(labels, meta)
     names = list(order) if order else list(policies["policy"])
     t = policies.set_index("policy").loc[names]
     colors = P.policy_colors(names)
@@ -88,13 +133,14 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     p = t["prob_best"].to_numpy(dtype=float)
     ax.bar(x, p, color=[colors[n] for n in names], width=0.6)
     ax.errorbar(x, p, yerr=[np.minimum(half, p), np.minimum(half, 1 - p)], fmt="none", ecolor=P.NEUTRAL,
-                elinewidth=1.5, capsize=5, label="95% Monte Carlo interval")
+                elinewidth=1.5, capsize=5)
     for i, name in enumerate(names):
         loss = float(t.at[name, "expected_loss"])
-        star = "  (recommended)" if bool(t.at[name, "recommended"]) else ""
-        ax.annotate(f"{percent(p[i])}\nexpected loss {P.usd(loss)}{star}", (i, min(p[i] + half[i], 1.0)),
+        ax.annotate(f"{percent(p[i])}\nloss {P.usd(loss)}", (i, min(p[i] + half[i], 1.0)),
                     xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=P.MIN_FONT_PT)
-    ax.set_xticks(x, names)
+    ticks = [textwrap.fill(label(n), 12, break_long_words=False) + ("\n(recommended)" if bool(t.at[n, "recommended"])
+                                                                     else "") for n in names]
+    ax.set_xticks(x, ticks)
     ax.set_ylim(0, 1.25)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_yticks(np.linspace(0, 1, 6))
@@ -102,14 +148,13 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     worlds = f" of {samples} plausible worlds" if samples else " of the plausible worlds"
     rival = t.drop(index=rec)["prob_best"].idxmax() if len(names) > 1 else None
     if rival is not None and t.at[rival, "prob_best"] >= 0.2:  # a close call: say so
-        ax.set_title(f"A close call: {rec} is best in {percent(float(t.at[rec, 'prob_best']))}, {rival} in "
-                     f"{percent(float(t.at[rival, 'prob_best']))}{worlds}")
+        ax.set_title(f"A close call: {label(rec)} is best in {percent(float(t.at[rec, 'prob_best']))}, "
+                     f"{label(rival)} in {percent(float(t.at[rival, 'prob_best']))}{worlds}")
     else:
-        ax.set_title(f"{rec} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
-    ax.set_xlabel("Support policy")
-    ax.set_ylabel("Probability of being best")
+        ax.set_title(f"{label(rec)} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
+    ax.set_xlabel("Support policy (label: expected loss if chosen)")
+    ax.set_ylabel("Probability of being best (95% interval)")
     ax.grid(axis="x", visible=False)
-    ax.legend(loc="upper right")
     P._finish(ax, meta)
     return ax
 
@@ -119,9 +164,12 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
 
 @P._styled
 def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta: P.Meta | None = None,
-               max_params: int = 12) -> Axes:
+               max_params: int = 12, names: Mapping[str, str] | None = None, shares: bool = True) -> Axes:
     """Horizontal bars: the EVPPI of each uncertain parameter (USD), highest on top, with the
-    EVPI (perfect knowledge of all of them) as a line. ``evppi``: the decision's EVPPI table."""
+    EVPI (perfect knowledge of all of them) as a line. ``evppi``: the decision's EVPPI table;
+    ``names``: parameter path -> display name (default: the path with its unit); ``shares``:
+    label each bar with its share of the EVPI too (off where the plot is narrow)."""
+    name = (lambda p: _two_lines(plain(names.get(p, p)))) if names is not None else parameter_label
     ax = P._axes(ax)
     t = evppi.head(max_params)
     n = len(t)
@@ -130,17 +178,18 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
     ax.axvline(evpi, color=P.PALETTE[4], linestyle="--", linewidth=2, label=f"EVPI (all parameters): {P.usd(evpi)}")
     for yi, (_, r) in zip(y, t.iterrows()):
         share = r["share_of_evpi"]
-        text = P.usd(float(r["evppi_usd"])) + (f"  ({share:.0%} of EVPI)" if share == share else "")
+        text = P.usd(float(r["evppi_usd"])) + (f"  ({share:.0%} of EVPI)" if shares and share == share else "")
         ax.annotate(text, (float(r["evppi_usd"]), yi), xytext=(5, 0), textcoords="offset points", ha="left",
                     va="center", fontsize=P.MIN_FONT_PT)
-    ax.set_yticks(y, [parameter_label(p) for p in t["parameter"]])
+    ax.set_yticks(y, [name(p) for p in t["parameter"]])
     ax.set_xlim(0, max(evpi, float(t["evppi_usd"].max()) if n else 0.0, 10.0) * 1.35)  # >= $10: no "$0 $0 $1" ticks
     _money_axis(ax.xaxis)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # $5, $10, not $2.5 shown as "$2"
     top = t.iloc[0] if n else None
     if top is None or evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * evpi:
         ax.set_title("No single assumption is worth researching on its own")
     else:
-        ax.set_title(f"Research {top['parameter']} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
+        ax.set_title(f"Research {mid_sentence(plain(name(top['parameter'])))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
     ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)")
     ax.set_ylabel("Uncertain parameter")
     ax.grid(axis="y", visible=False)
@@ -154,44 +203,50 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
 
 @P._styled
 def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str, policies: Sequence[str],
-                      ax: Axes | None = None, meta: P.Meta | None = None) -> Axes:
+                      ax: Axes | None = None, meta: P.Meta | None = None,
+                      labels: Mapping[str, str] | None = None, names: Mapping[str, str] | None = None) -> Axes:
     """Which policy is best where: regions coloured by the policy with the highest expected value
     (fitted over the two parameters named in ``decision_map.attrs``, the others averaged over),
     and every sampled parameter set as a point coloured by the policy that was best in it."""
     ax = P._axes(ax)
+    label = _labels(labels, meta)
     xname, yname = decision_map.attrs["x"], decision_map.attrs["y"]
-    names = list(policies)
-    colors = P.policy_colors(names)
-    index = {p: i for i, p in enumerate(names)}
+    order = list(policies)
+    colors = P.policy_colors(order)
+    index = {p: i for i, p in enumerate(order)}
     xs, ys = np.unique(decision_map["x"]), np.unique(decision_map["y"])
     grid = (decision_map.assign(code=decision_map["best"].map(index))
             .pivot(index="y", columns="x", values="code").reindex(index=ys, columns=xs).to_numpy(dtype=float))
-    cmap = ListedColormap([colors[p] for p in names])
-    ax.pcolormesh(_edges(xs), _edges(ys), grid, cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, alpha=0.35,
+    cmap = ListedColormap([colors[p] for p in order])
+    ax.pcolormesh(_edges(xs), _edges(ys), grid, cmap=cmap, vmin=-0.5, vmax=len(order) - 0.5, alpha=0.35,
                   shading="flat", linewidth=0, rasterized=True)
-    wide = psa.pivot(index="sample", columns="policy", values=kpi)[names]
+    wide = psa.pivot(index="sample", columns="policy", values=kpi)[order]
     best = wide.to_numpy(dtype=float).argmax(axis=1)
     pts = psa.drop_duplicates("sample").set_index("sample").loc[wide.index]
-    for i, p in enumerate(names):
+    for i, p in enumerate(order):
         mask = best == i
         if mask.any():
             ax.scatter(pts.loc[mask, xname], pts.loc[mask, yname], s=36, color=colors[p], edgecolor="black",
                        linewidth=0.6, zorder=3)
     share = decision_map["best"].value_counts(normalize=True)
     handles = [Patch(facecolor=colors[p], alpha=0.35 if p in share else 0.0, edgecolor=colors[p],
-                     label=f"{p} ({share.get(p, 0.0):.0%} of the map)") for p in names]
+                     label=f"{label(p)} ({share.get(p, 0.0):.0%} of the map)") for p in order]
     ax.legend(handles=handles, title="Best on average (shaded);\npoints: best in that sample",
               loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    ax.set_xlabel(parameter_label(xname))
-    ax.set_ylabel(parameter_label(yname))
+    ax.set_xlabel(parameter_label(xname, names))
+    ax.set_ylabel(parameter_label(yname, names))
     ax.grid(False)
-    top = str(share.index[0])
+    top = label(str(share.index[0]))
     if share.iloc[0] >= 0.999:
-        ax.set_title(f"{top} is best over the whole range of these two assumptions")
+        finding = f"{top} is best over the whole range of these two assumptions"
     elif share.iloc[0] >= 0.8:
-        ax.set_title(f"{top} is best over {share.iloc[0]:.0%} of the range of these two assumptions")
+        finding = f"{top} is best over {share.iloc[0]:.0%} of the range of these two assumptions"
     else:
-        ax.set_title("Which policy is best turns on these two assumptions")
+        finding = "Which policy is best turns on these two assumptions"
+    ax.set_title(finding)
+    engine = ax.figure.get_layout_engine()
+    if engine is not None:  # lay out now: the legend beside the plot moves the axes (and the title's room) left
+        engine.execute(ax.figure)
     P._finish(ax, meta)
     return ax
 
@@ -244,14 +299,15 @@ def plot_sobol(sobol: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | No
 # ---------------------------------------------------------------------------- all of them
 
 
-def decision_figures(result: Any) -> Iterator[tuple[str, Axes]]:
-    """(name, Axes) of every plot of a decision result, drawn one at a time."""
-    meta = DecisionMeta.of(result)
+def decision_figures(result: Any, *, names: Mapping[str, str] | None = None) -> Iterator[tuple[str, Axes]]:
+    """(name, Axes) of every plot of a decision result, drawn one at a time; ``names``:
+    display names of the uncertain parameters (default: their paths)."""
+    meta = DecisionMeta.of(result)  # policy display labels come with it
     yield "probability_best", plot_probability_best(result.policies, meta=meta, samples=result.samples)
-    yield "evppi", plot_evppi(result.evppi, evpi=result.evpi, meta=meta)
+    yield "evppi", plot_evppi(result.evppi, evpi=result.evpi, meta=meta, names=names)
     if result.decision_map is not None:
         yield "decision_map", plot_decision_map(result.decision_map, result.psa, kpi=result.kpi,
-                                                policies=result.policy_names, meta=meta)
+                                                policies=result.policy_names, meta=meta, names=names)
     if result.sobol is not None:
         yield "sobol", plot_sobol(result.sobol, meta=meta)
 

@@ -4,9 +4,12 @@ Where it sits: runs (``Results``) -> figures, findings -> **deck** (one .pptx) -
 ``supportsim deck`` (in :mod:`sim.cli`) and the app call :func:`build_deck`. It never runs
 the model. Slides: the recommendation (title), the KPI table with 95% intervals, the value
 bridge of each policy against the reference, the mechanisms (tickets raised vs suppressed,
-the satisfaction ladder), and the assumptions that differ between policies with their
-sources. Every slide's speaker notes carry the command that reproduces its numbers.
-Figures are the same 16:9 PNGs as ``supportsim run`` saves, placed full-bleed.
+the satisfaction ladder), with a decision under uncertainty (``decision``, from
+``supportsim decide``) a "How sure are we?" slide (probability of being best, EVPPI) and the
+decision map, and the assumptions that differ between policies with their sources. Every
+slide's speaker notes carry the command that reproduces its numbers (and the decide command
+on the decision's slides). Figures are the same 16:9 PNGs as ``supportsim run`` saves, placed
+full-bleed; the two panels of the "How sure" slide are drawn at half the width instead.
 """
 
 from __future__ import annotations
@@ -22,10 +25,24 @@ from pptx.dml.color import RGBColor
 from pptx.util import Inches, Pt
 
 from sim import __version__
+from sim.decision.psa import DEFAULT_KPI, DecisionResult
 from sim.output import figures, findings, fmt
+from sim.output.decision_plots import (
+    DecisionMeta,
+    panel_axes,
+    plot_decision_map,
+    plot_evppi,
+    plot_probability_best,
+)
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, today
-from sim.output.report import assumptions, readable_name
+from sim.output.report import (
+    assumptions,
+    parameter_names,
+    readable_name,
+    uncertainty_headline,
+    uncertainty_line,
+)
 from sim.params.scenario import policy_labels
 from sim.params.sources import readable
 from sim.runs.metrics import KPIS
@@ -64,16 +81,79 @@ def _footer(slide, res: Results) -> None:
           color=GREY)
 
 
+def _picture(slide, ax: Axes, *, left: float, top: float, width: float | None = None,
+             height: float | None = None, name: str = "figure") -> str:
+    """Place ``ax``'s figure on ``slide`` (alt text: its title, the finding); return that title."""
+    title = (ax.figure.get_suptitle() or ax.get_title()).replace("\n", " ")
+    png = figure_png(ax.figure)
+    pic = slide.shapes.add_picture(io.BytesIO(png), Inches(left), Inches(top),
+                                   width=SLIDE_W if width is None else Inches(width),
+                                   height=SLIDE_H if height is None else Inches(height))
+    pic.name = name
+    pic._element.nvPicPr.cNvPr.set("descr", title)
+    return title
+
+
 def _figure_slide(prs: Presentation, draw: Callable[[], Axes], notes: str) -> None:
     """A slide that is one 16:9 figure, full-bleed (its title states the finding)."""
-    ax = draw()
-    title = ax.figure.get_suptitle() or ax.get_title()
-    png = figure_png(ax.figure)
     slide = _blank(prs)
-    pic = slide.shapes.add_picture(io.BytesIO(png), 0, 0, width=SLIDE_W, height=SLIDE_H)
-    pic.name = "figure"
-    pic._element.nvPicPr.cNvPr.set("descr", title.replace("\n", " "))  # alt text: the finding
-    _notes(slide, f"{title.replace(chr(10), ' ')}\n\n{notes}")
+    title = _picture(slide, draw(), left=0, top=0)
+    _notes(slide, f"{title}\n\n{notes}")
+
+
+# ---------------------------------------------------------------- a decision under uncertainty
+
+# inches: two panels side by side under the title; the EVPPI bars need room for parameter names
+LEFT_W, RIGHT_W, PANEL_H, PANEL_TOP = 5.9, 6.7, 5.3, 1.6
+MAX_EVPPI_BARS = 8  # two-line parameter names stay apart
+
+
+def decide_command(decision: DecisionResult) -> str:
+    """The command that made ``decision`` (as recorded by the CLI), else its equivalent with
+    the scenario file and output folder left for the reader to fill in."""
+    if decision.command:
+        return decision.command
+    extra = ([] if decision.design == "lhs" else ["--design", decision.design]) + (
+        [] if decision.kpi == DEFAULT_KPI else ["--kpi", decision.kpi])
+    return " ".join(["supportsim decide SCENARIO.toml", "--samples", str(decision.samples), "--replications",
+                     str(decision.replications), "--seed", str(decision.seed), *extra, "--out", "DIR"])
+
+
+def _decision_notes(decision: DecisionResult, reproduce: str) -> str:
+    return ("\n".join(decision.answer()) + f"\n\nDecision: {decide_command(decision)} (decision sha256 "
+            f"{decision.decision_sha256}; {decision.samples} parameter samples x {decision.replications} "
+            f"replication(s) per policy)\n\n{reproduce}")
+
+
+def _decision_slides(prs: Presentation, res: Results, decision: DecisionResult, reproduce: str) -> None:
+    """"How sure are we?": the finding as the title, the probability that each policy is best and
+    the EVPPI of each assumption side by side, the three-line answer in the notes; then the
+    decision map (when there is one), full-bleed."""
+    labels = policy_labels(decision.scenario)
+    names = parameter_names(decision.scenario, list(decision.parameters))
+    notes = _decision_notes(decision, reproduce)
+    slide = _blank(prs)
+    _text(slide, "How sure are we?", left=0.4, top=0.2, width=12.5, height=0.4, size=16, color=GREY)
+    _text(slide, uncertainty_headline(decision), left=0.4, top=0.55, width=12.5, height=1.0, size=24, bold=True)
+    ax = plot_probability_best(decision.policies, ax=panel_axes(LEFT_W, PANEL_H), samples=decision.samples,
+                               labels=labels)
+    ax.set_title("How often each policy is best")
+    _picture(slide, ax, left=0.3, top=PANEL_TOP, width=LEFT_W, height=PANEL_H, name="probability_best")
+    top = min(len(decision.evppi), MAX_EVPPI_BARS)
+    ax = plot_evppi(decision.evppi, evpi=decision.evpi, ax=panel_axes(RIGHT_W, PANEL_H), names=names, max_params=top,
+                    shares=False)
+    # a panel's texts stay narrower than its axes, so nothing runs off the picture
+    ax.set_title(f"What knowing each assumption is worth\n(dashed: all together, EVPI {fmt.usd(decision.evpi)})")
+    ax.set_xlabel("EVPPI (USD)")
+    ax.set_ylabel(f"The {top} most valuable of {len(decision.evppi)}" if top < len(decision.evppi) else "")
+    ax.get_legend().remove()  # half a slide has no room beside the bars: the x label says what the line is
+    _picture(slide, ax, left=13.333 - 0.3 - RIGHT_W, top=PANEL_TOP, width=RIGHT_W, height=PANEL_H, name="evppi")
+    _footer(slide, res)
+    _notes(slide, f"{uncertainty_headline(decision)}\n\n{notes}")
+    if decision.decision_map is not None:
+        _figure_slide(prs, lambda: plot_decision_map(
+            decision.decision_map, decision.psa, kpi=decision.kpi, policies=decision.policy_names,
+            meta=DecisionMeta.of(decision), names=names), notes)
 
 
 def _table(slide, rows: list[list[str]], *, top: float, col_widths: list[float], size: int = 14) -> None:
@@ -122,8 +202,12 @@ def assumption_rows(res: Results) -> list[list[str]]:
     return rows
 
 
-def build_deck(res: Results, *, command: str | None = None) -> Presentation:
-    """The deck of ``res`` as a python-pptx ``Presentation`` (see the module docstring)."""
+def build_deck(res: Results, *, command: str | None = None, decision: DecisionResult | None = None) -> Presentation:
+    """The deck of ``res`` as a python-pptx ``Presentation`` (see the module docstring). With
+    ``decision`` (made on the same scenario: see
+    :func:`sim.output.decision_files.check_same_scenario`) the title slide says how often the
+    recommendation is best and the uncertainty slides come before the assumptions; without one
+    the deck is exactly as before."""
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     sc = res.scenario
@@ -138,7 +222,8 @@ def build_deck(res: Results, *, command: str | None = None) -> Presentation:
           color=GREY)
     _text(slide, f"Recommendation: {labels.get(rec.best, rec.best)}", left=0.6, top=1.4, width=12, height=1.0,
           size=36, bold=True)
-    _text(slide, "\n".join(x for x in (rec.sentence, rec.clarity, rec.trade_off) if x), left=0.6, top=2.7,
+    sure = uncertainty_line(decision, rec.best) if decision is not None else ""
+    _text(slide, "\n".join(x for x in (rec.sentence, rec.clarity, rec.trade_off, sure) if x), left=0.6, top=2.7,
           width=12, height=3.5, size=20)
     _footer(slide, res)
     _notes(slide, reproduce)
@@ -159,6 +244,8 @@ def build_deck(res: Results, *, command: str | None = None) -> Presentation:
                 _figure_slide(prs, make, reproduce)
     for name in ("tickets", "satisfaction"):
         _figure_slide(prs, lambda name=name: figures.draw(name, res), reproduce)
+    if decision is not None:
+        _decision_slides(prs, res, decision, reproduce)
 
     slide = _blank(prs)
     _text(slide, "Assumptions: what differs between policies", left=0.4, top=0.3, width=12.5,
@@ -178,9 +265,10 @@ def build_deck(res: Results, *, command: str | None = None) -> Presentation:
     return prs
 
 
-def write_deck(res: Results, path: Path, *, command: str | None = None) -> Path:
-    """Write the deck of ``res`` to ``path`` atomically."""
-    prs = build_deck(res, command=command)
+def write_deck(res: Results, path: Path, *, command: str | None = None,
+               decision: DecisionResult | None = None) -> Path:
+    """Write the deck of ``res`` (with ``decision``, see :func:`build_deck`) to ``path`` atomically."""
+    prs = build_deck(res, command=command, decision=decision)
     path = Path(path)
 
     def write(tmp: Path) -> None:
@@ -191,11 +279,12 @@ def write_deck(res: Results, path: Path, *, command: str | None = None) -> Path:
     return path
 
 
-def deck_bytes(res: Results, *, command: str | None = None) -> bytes:
-    """The deck as bytes (the app's download)."""
+def deck_bytes(res: Results, *, command: str | None = None, decision: DecisionResult | None = None) -> bytes:
+    """The deck as bytes (the app's download); ``decision``: see :func:`build_deck`."""
     buf = io.BytesIO()
-    build_deck(res, command=command).save(buf)
+    build_deck(res, command=command, decision=decision).save(buf)
     return buf.getvalue()
 
 
-__all__ = ["DECK_NAME", "KPIS", "assumption_rows", "build_deck", "deck_bytes", "kpi_rows", "write_deck"]
+__all__ = ["DECK_NAME", "KPIS", "assumption_rows", "build_deck", "deck_bytes", "decide_command", "kpi_rows",
+           "write_deck"]

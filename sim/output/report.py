@@ -1,9 +1,12 @@
 """A one-page, self-contained HTML report of a scenario run.
 
-Where it sits: runs (``Results``) -> figures -> **report** (one HTML file, images embedded
-as base64 PNG) -> readers. The assumptions table lists every parameter through the schema
-walker (:mod:`sim.params.walk`). It never runs the model: ``supportsim report`` (in
-:mod:`sim.cli`) runs the scenario and hands the ``Results`` over.
+Where it sits: runs (``Results``) and, optionally, a decision under uncertainty
+(:class:`sim.decision.psa.DecisionResult`) -> figures -> **report** (one HTML file, images
+embedded as base64 PNG) -> readers. The assumptions table lists every parameter through the
+schema walker (:mod:`sim.params.walk`). It never runs the model: ``supportsim report`` (in
+:mod:`sim.cli`) runs the scenario and hands the ``Results`` (and a decision read back with
+``--decision``) over. The sentences about a decision (:func:`uncertainty_headline`,
+:func:`uncertainty_line`) are shared with the deck.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
+from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent
 from sim.output import figures, findings, fmt
+from sim.output.decision_plots import decision_figures, mid_sentence
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
@@ -113,6 +118,7 @@ def _kpi_tables(res: Results) -> str:
     return "\n".join(out)
 
 
+ACRONYMS = {"usd": "USD", "cac": "CAC", "vip": "VIP", "sla": "SLA", "csat": "CSAT"}
 _SUFFIXES = ("_usd_per_customer_month", "_usd_per_month", "_per_month", "_usd", "_pct", "_h", "_share")
 
 
@@ -122,13 +128,38 @@ def readable_name(path: str) -> str:
     leaf = path.rsplit(".", 1)[-1]
     for suffix in _SUFFIXES:
         if leaf.endswith(suffix) and len(leaf) > len(suffix):
-            leaf = leaf[: -len(suffix)]
+            if not leaf[: -len(suffix)].endswith("_per"):  # "resentment_per_usd" keeps its "per USD"
+                leaf = leaf[: -len(suffix)]
             break
-    name = leaf.replace("_", " ").strip().capitalize()
+    words = leaf.replace("_", " ").strip().capitalize().split(" ")
+    name = " ".join(ACRONYMS.get(w.lower(), w) for w in words)
     qualifiers = [q.split("=", 1)[1] + " " + part.split("[", 1)[0].rstrip("s")
                   for part in path.split(".")[:-1] if "[" in part and "=" in part
                   for q in [part[part.index("[") + 1: part.index("]")]]]
     return f"{name} ({', '.join(qualifiers)})" if qualifiers else name
+
+
+def parameter_names(scenario: Scenario, paths: list[str]) -> dict[str, str]:
+    """Readable names of ``[uncertainty]`` paths: list items by their name
+    (``customers.segments.0.fee_sensitivity_per_usd`` -> "Fee sensitivity per USD (starter
+    segment)") and policy overrides by the policy's label."""
+    labels = policy_labels(scenario)
+    segments = [s.name for s in scenario.customers.segments]
+    out = {}
+    for path in paths:
+        parts = path.split(".")
+        suffix = ""
+        if parts[0] == "policies" and len(parts) > 2:
+            suffix = f" ({labels.get(parts[1], parts[1])} policy)"
+            parts = parts[2:]
+        named = []
+        for part in parts:
+            if part.isdigit() and named and named[-1] == "segments" and int(part) < len(segments):
+                named[-1] = f"segments[{part}={segments[int(part)]}]"
+            else:
+                named.append(part)
+        out[path] = readable_name(".".join(named)) + suffix
+    return out
 
 
 def _compact(x: float) -> str:
@@ -186,15 +217,126 @@ def _assumptions_html(scenario: Scenario) -> str:
     return f"<div id='assumptions'>{''.join(out)}</div>"
 
 
-def _summary_html(res: Results) -> str:
-    """The executive summary: the recommendation, how clear it is, and the main trade-off."""
+def _summary_html(res: Results, decision: DecisionResult | None = None) -> str:
+    """The executive summary: the recommendation, how clear it is, the main trade-off, and
+    (with a decision) how sure we are under the uncertain assumptions."""
     rec = findings.recommend(res)
     label = policy_labels(res.scenario).get(rec.best, rec.best)
     parts = [f"<p class='rec'><strong>Recommendation: {html.escape(label)}.</strong> {html.escape(rec.sentence)}.</p>",
              f"<p><strong>How clear:</strong> {html.escape(rec.clarity)}</p>"]
     if rec.trade_off:
         parts.append(f"<p><strong>Main trade-off:</strong> {html.escape(rec.trade_off)}</p>")
+    if decision is not None:
+        parts.append(f"<p><strong>How sure:</strong> {html.escape(uncertainty_line(decision, rec.best))} "
+                     f"<a href='#uncertainty'>Uncertainty</a></p>")
     return f"<section id='summary'><h2>Summary</h2>{''.join(parts)}</section>"
+
+
+# ---------------------------------------------------------------- a decision under uncertainty
+
+
+def _worlds(decision: DecisionResult) -> str:
+    return f"{decision.samples} plausible worlds"
+
+
+def _prob_best(decision: DecisionResult, policy: str) -> float:
+    return float(decision.policies.set_index("policy").at[policy, "prob_best"])
+
+
+def research_phrase(decision: DecisionResult) -> str:
+    """What to research first, as a clause: "the acquisition multiple is worth researching first
+    (EVPPI $1.2M)", or that no single assumption is."""
+    top = decision.evppi.iloc[0] if len(decision.evppi) else None
+    if top is None or decision.evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * decision.evpi:
+        return "no single assumption is worth researching on its own"
+    name = mid_sentence(parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])])
+    return f"{name} is worth researching first (EVPPI {fmt.usd(float(top['evppi_usd']))})"
+
+
+def uncertainty_headline(decision: DecisionResult) -> str:
+    """The finding of a decision in one sentence (the deck's "How sure are we?" title): the
+    recommended policy, how often it is best, and what to research first."""
+    labels = policy_labels(decision.scenario)
+    rec = decision.recommended
+    p = _prob_best(decision, rec)
+    most = str(decision.policies.sort_values("prob_best", ascending=False, kind="stable")["policy"].iloc[0])
+    if most == rec or _prob_best(decision, most) <= p:
+        first = f"{labels.get(rec, rec)} is best in {percent(p)} of {_worlds(decision)}"
+    else:
+        first = (f"{labels.get(rec, rec)} has the highest expected value but is best in only {percent(p)} of "
+                 f"{_worlds(decision)} ({labels.get(most, most)}: {percent(_prob_best(decision, most))})")
+    return f"{first}; {research_phrase(decision)}"
+
+
+def uncertainty_line(decision: DecisionResult, policy: str) -> str:
+    """How sure the recommendation of a run (``policy``) is under the decision's uncertainty:
+    how often it is best, and whether the decision recommends another policy."""
+    labels = policy_labels(decision.scenario)
+    name = labels.get(policy, policy)
+    if policy not in decision.policy_names:
+        return f"the decision run did not include {name}."
+    line = (f"{name} is best in {percent(_prob_best(decision, policy))} of {_worlds(decision)} drawn from "
+            f"the {len(decision.parameters)} uncertain assumptions.")
+    if decision.recommended != policy:
+        other = decision.recommended
+        line += (f" Under that uncertainty {labels.get(other, other)} has the highest expected value (best in "
+                 f"{percent(_prob_best(decision, other))}).")
+    return line
+
+
+def decision_rows(decision: DecisionResult) -> list[list[str]]:
+    """The per-policy table of a decision: probability of being best (95% Monte Carlo interval),
+    expected value and expected loss of choosing it; the recommended policy marked."""
+    labels = policy_labels(decision.scenario)
+    rows = [["Policy", "Probability best (95% interval)", "Expected value", "Expected loss if chosen"]]
+    for r in decision.policies.itertuples():
+        half = 1.96 * float(r.prob_best_se)
+        lo, hi = max(float(r.prob_best) - half, 0.0), min(float(r.prob_best) + half, 1.0)
+        mark = " (recommended)" if bool(r.recommended) else ""
+        rows.append([labels.get(r.policy, r.policy) + mark, f"{percent(float(r.prob_best))} ({percent(lo)} to "
+                     f"{percent(hi)})", fmt.usd(float(r.expected_value)), fmt.usd(float(r.expected_loss))])
+    return rows
+
+
+def _html_table(rows: list[list[str]], table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<{'th scope=row' if j == 0 else 'td'}>{html.escape(c)}"
+                                    f"</{'th' if j == 0 else 'td'}>" for j, c in enumerate(row)) + "</tr>"
+                   for row in rows[1:])
+    return f"<table class='kpis' id='{table_id}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _figure_html(name: str, caption: str, png: bytes) -> str:
+    return (f"<figure id='fig-{html.escape(name)}'><img alt='{html.escape(caption)}' "
+            f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _uncertainty_html(decision: DecisionResult, plots: bool) -> str:
+    """The Uncertainty section: the three-line answer, the per-policy and EVPPI tables, the plots."""
+    names = parameter_names(decision.scenario, list(decision.parameters))
+    answer = "".join(f"<li>{html.escape(line)}</li>" for line in decision.answer())
+    evppi = [["Uncertain assumption", "EVPPI", "Share of EVPI", "Distribution"]] + [
+        [names.get(r.parameter, r.parameter), fmt.usd(float(r.evppi_usd)),
+         f"{r.share_of_evpi:.0%}" if r.share_of_evpi == r.share_of_evpi else fmt.DASH, str(r.distribution)]
+        for r in decision.evppi.itertuples()]
+    figs = ""
+    if plots:
+        figs = "\n".join(_figure_html(name, ax.figure.get_suptitle() or ax.get_title(), figure_png(ax.figure))
+                         for name, ax in decision_figures(decision, names=names))
+    return f"""<section id="uncertainty"><h2>Uncertainty: how sure are we?</h2>
+<p class="prov">{html.escape(uncertainty_headline(decision))}. Probabilistic sensitivity analysis: {decision.samples}
+parameter sets drawn from the scenario's [uncertainty] table ({html.escape(decision.design)}), every policy simulated
+on each ({decision.replications} replication{'s' if decision.replications != 1 else ''} per set, common random
+numbers), decided on {html.escape(decision.kpi)}; decision sha256 <code>{decision.decision_sha256[:12]}</code>.
+EVPI {html.escape(fmt.usd(decision.evpi))}: what perfect knowledge of every uncertain assumption would be worth.</p>
+<ul class="answer">{answer}</ul>
+{_html_table(decision_rows(decision), "decision-policies")}
+<h3>What each assumption is worth knowing (EVPPI)</h3>
+{_html_table(evppi, "decision-evppi")}
+<div class="grid">
+{figs}
+</div></section>"""
 
 
 def _figures(res: Results) -> list[tuple[str, str, bytes]]:
@@ -215,31 +357,33 @@ table.assumptions{font-size:12px}table.assumptions td{text-align:left}code.path{
 details.assumptions summary{cursor:pointer;font-weight:bold;padding:4px 0}#summary{background:#f4f7fb;
 border-left:4px solid #0072B2;padding:4px 16px;margin:16px 0}p.rec{font-size:18px}
 """
+DECISION_CSS = """#decision-policies td,#decision-evppi td{text-align:right}
+#decision-evppi td:last-child,#decision-evppi th:last-child{text-align:left}
+"""
 
 
-def render(res: Results, *, command: str | None = None, plots: bool = True) -> str:
+def render(res: Results, *, command: str | None = None, plots: bool = True,
+           decision: DecisionResult | None = None) -> str:
     """The report of ``res`` (``Results``) as one self-contained HTML page (``plots=False``:
-    tables only, e.g. for a quick look)."""
+    tables only, e.g. for a quick look). With ``decision`` (a decision under uncertainty on
+    the same scenario), the summary says how sure the recommendation is and an Uncertainty
+    section follows the KPI tables; without one the page is exactly as before."""
     sc = res.scenario
     title = f"supportsim report: {sc.scenario.name}"
-    figs = "\n".join(
-        f"<figure id='fig-{html.escape(name)}'><img alt='{html.escape(caption)}' "
-        f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        for name, caption, png in (_figures(res) if plots else []))
+    figs = "\n".join(_figure_html(name, caption, png) for name, caption, png in (_figures(res) if plots else []))
     cmd = f"<br>Reproduce: <code>{html.escape(command)}</code>" if command else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title><style>{CSS}</style></head>
+<title>{html.escape(title)}</title><style>{CSS}{DECISION_CSS if decision is not None else ""}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="sub">{html.escape(sc.scenario.description or "")}</p>
 <p class="prov">supportsim {html.escape(__version__)} · scenario sha256 <code>{res.scenario_sha256}</code> ·
 seed {res.seed} · {res.replications} replications per policy · {sc.run.months} months ·
 reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 95% Student-t CIs of the mean{cmd}</p>
-{_summary_html(res) if len(res.policies) > 1 else ""}
+{_summary_html(res, decision) if len(res.policies) > 1 else ""}
 <h2>Headline KPIs per policy (mean [95% CI])</h2>
-{_kpi_tables(res)}
+{_kpi_tables(res)}{"" if decision is None else chr(10) + _uncertainty_html(decision, plots)}
 <h2>Key plots</h2>
 <div class="grid">
 {figs}
@@ -252,9 +396,11 @@ that set it differently, its unit, allowed range and the source of its default.<
 """
 
 
-def write_report(res: Results, out_dir: Path, *, command: str | None = None) -> Path:
-    """Write ``out_dir/report.html`` atomically (other files in ``out_dir`` are left alone)."""
-    text = render(res, command=command)
+def write_report(res: Results, out_dir: Path, *, command: str | None = None,
+                 decision: DecisionResult | None = None) -> Path:
+    """Write ``out_dir/report.html`` atomically (other files in ``out_dir`` are left alone);
+    ``decision``: see :func:`render`."""
+    text = render(res, command=command, decision=decision)
     path = Path(out_dir) / REPORT_NAME
 
     def write(tmp: Path) -> None:
@@ -271,4 +417,7 @@ def _umask() -> int:
     return mask
 
 
-__all__ = ["ParamRow", "assumptions", "assumptions_table", "render", "write_report"]
+__all__ = [
+    "ParamRow", "assumptions", "assumptions_table", "decision_rows", "parameter_names", "render", "research_phrase",
+    "uncertainty_headline", "uncertainty_line", "write_report",
+]
