@@ -7,16 +7,20 @@ import json
 import re
 import shutil
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from sim.cli import main
-from sim.decision.psa import run_decision
+from sim.decision.psa import decision_map_table, numeric_inputs, run_decision
 from sim.output import deck, report
 from sim.output.decision_files import check_same_scenario, read_decision, scenario_differences, write_decision
+from sim.output.decision_plots import plot_decision_map
 from sim.params.scenario import ScenarioError, load_text, policy_labels, scenario_hash
+from sim.params.uncertainty import from_spec
 from sim.runs.experiment import run_scenario
 from tests.conftest import SCENARIOS
 
@@ -272,3 +276,28 @@ def test_parameter_names_read_like_prose(scenario):
     assert list(names.values()) == ["Fee sensitivity per USD (starter segment)", "CAC multiple", "Resentment per USD",
                                     "Per ticket fee (Per ticket ($20) policy)"]
     assert report.readable_name("support.sla_target_h") == "SLA target"
+
+
+def test_decision_map_puts_a_choices_points_in_its_own_cells():
+    """A non-numeric choice (support.sla_clock) is on the map's grid by its position in the
+    distribution; the sampled points must land in the same cells (they once landed in the
+    other one: matplotlib placed the strings in the order it first met them)."""
+    params = {"support.sla_clock": from_spec({"dist": "choice", "values": ["calendar", "business"]}),
+              "churn.switching_ease": from_spec({"dist": "uniform", "low": 0.5, "high": 2})}
+    rng = np.random.default_rng(3)
+    clock = np.array(["business"] * 20 + ["calendar"] * 20)  # business first, as a sample may draw it
+    ease = rng.uniform(0.5, 2, 40)
+    gap = np.where(clock == "calendar", 1.0, -1.0) + rng.normal(0, 0.05, 40)  # tiered ahead under calendar
+    nb = np.column_stack([np.zeros(40), gap])
+    values = pd.DataFrame({"support.sla_clock": clock, "churn.switching_ease": ease})
+    evppi = pd.DataFrame({"parameter": ["support.sla_clock", "churn.switching_ease"], "evppi_usd": [1.0, 0.0]})
+    dmap = decision_map_table(nb, numeric_inputs(params, values), params, evppi, ["flat", "tiered"])
+    assert dmap.attrs["x_categories"] == ["calendar", "business"]
+    assert set(dmap.loc[dmap["x"] == 0, "best"]) == {"tiered"} and set(dmap.loc[dmap["x"] == 1, "best"]) == {"flat"}
+    psa = pd.concat([values.assign(sample=range(40), policy=p, value_usd=nb[:, j]) for j, p in enumerate(["flat",
+                                                                                                       "tiered"])])
+    ax = plot_decision_map(dmap, psa, kpi="value_usd", policies=["flat", "tiered"])
+    flat_pts, tiered_pts = (c.get_offsets()[:, 0] for c in ax.collections[1:3])
+    assert set(flat_pts) == {1.0} and set(tiered_pts) == {0.0}  # business cell, calendar cell
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["calendar", "business"]
+    plt.close(ax.figure)

@@ -412,8 +412,15 @@ def decision_map_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, D
     out = pd.DataFrame({"x": grid[:, 0], "y": grid[:, 1], "best": [names[i] for i in fitted.argmax(axis=1)]})
     for j, name in enumerate(names):
         out[f"value_{name}"] = fitted[:, j]
-    out.attrs = {"x": paths[a], "y": paths[b]}
+    out.attrs = {"x": paths[a], "y": paths[b],
+                 # a non-numeric choice is on the grid by its position: these name the positions
+                 "x_categories": _categories(parameters[paths[a]]), "y_categories": _categories(parameters[paths[b]])}
     return out
+
+
+def _categories(dist: Distribution) -> list[Any] | None:
+    """The values of a non-numeric choice in the order :func:`numeric_inputs` numbers them."""
+    return [_python(v) for v in dist.values] if isinstance(dist, Choice) and not dist.numeric else None
 
 
 # ---------------------------------------------------------------------------- Sobol indices

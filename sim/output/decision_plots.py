@@ -223,11 +223,16 @@ def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str
     wide = psa.pivot(index="sample", columns="policy", values=kpi)[order]
     best = wide.to_numpy(dtype=float).argmax(axis=1)
     pts = psa.drop_duplicates("sample").set_index("sample").loc[wide.index]
+    px, py = (_positions(pts[n], decision_map.attrs.get(f"{axis}_categories")) for n, axis in ((xname, "x"),
+                                                                                            (yname, "y")))
     for i, p in enumerate(order):
         mask = best == i
         if mask.any():
-            ax.scatter(pts.loc[mask, xname], pts.loc[mask, yname], s=36, color=colors[p], edgecolor="black",
-                       linewidth=0.6, zorder=3)
+            ax.scatter(px[mask], py[mask], s=36, color=colors[p], edgecolor="black", linewidth=0.6, zorder=3)
+    for axis, setter in (("x", ax.set_xticks), ("y", ax.set_yticks)):
+        categories = decision_map.attrs.get(f"{axis}_categories")
+        if categories:  # a choice: its values where the grid puts them
+            setter(range(len(categories)), [str(c) for c in categories])
     share = decision_map["best"].value_counts(normalize=True)
     handles = [Patch(facecolor=colors[p], alpha=0.35 if p in share else 0.0, edgecolor=colors[p],
                      label=f"{label(p)} ({share.get(p, 0.0):.0%} of the map)") for p in order]
@@ -249,6 +254,15 @@ def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str
         engine.execute(ax.figure)
     P._finish(ax, meta)
     return ax
+
+
+def _positions(values: pd.Series, categories: Sequence[Any] | None) -> np.ndarray:
+    """Sampled values where the map puts them: a non-numeric choice at its position among
+    ``categories`` (the numbering of :func:`sim.decision.psa.numeric_inputs`), numbers as they are."""
+    if not categories:
+        return values.to_numpy(dtype=float)
+    lookup = {str(c): i for i, c in enumerate(categories)}
+    return np.array([lookup[str(v)] for v in values], dtype=float)
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
