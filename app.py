@@ -20,9 +20,10 @@ import streamlit as st
 
 from sim.app import kit as appkit
 from sim.app import runner as apprun
+from sim.decision.psa import MAX_SAMPLES, run_decision
 from sim.output import plots
 from sim.output.plots import policy_colors
-from sim.params.scenario import ScenarioError, scenario_hash
+from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
 from sim.runs import metrics
 from sim.runs import studies as analysis
 
@@ -55,8 +56,13 @@ def caches() -> SimpleNamespace:
         # keyed by the full scenario hash (the footer shows it) and the replications drawn
         return apprun.render_figure(_res, name, "png", dpi=DISPLAY_DPI)
 
+    @st.cache_data(show_spinner=False, max_entries=32)
+    def decision_png(key: str, name: str, _result: Any) -> bytes:
+        # keyed by the analysis' cache key (scenario, uncertainty table, samples)
+        return apprun.draw_bytes(lambda: apprun.decision_figure(_result, name), "png", dpi=DISPLAY_DPI)
+
     return SimpleNamespace(worker_pool=worker_pool, shipped_source=shipped_source, uploaded_source=uploaded_source,
-                           figure_png=figure_png)
+                           figure_png=figure_png, decision_png=decision_png)
 
 
 # ---------------------------------------------------------------- sidebar
@@ -303,6 +309,11 @@ def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]
         st.download_button("Report (HTML)", lambda: apprun.report_html(res, cmd), file_name=f"{name}_report.html",
                            mime="text/html", key="dl_report", icon=":material/summarize:", on_click="ignore",
                            help="A one-page report with the KPIs, the key plots and every assumption.")
+        st.download_button("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd), file_name=f"{name}_deck.pptx",
+                           mime=apprun.PPTX_MIME, key="dl_deck", icon=":material/slideshow:", on_click="ignore",
+                           help="A 16:9 PowerPoint deck, as `supportsim deck` makes it: the recommendation, the "
+                                "KPIs with 95% CIs, the value bridge, the mechanisms and the assumptions that "
+                                "differ; each slide's notes carry the command that reproduces it.")
 
 
 def assumptions_tab(source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
@@ -343,7 +354,8 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
     bar = st.progress(0.0, text=f"Running {runs} model runs…")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{kind}: {done} of {total} model runs")
+        text = f"{kind}: {done} of {total} model runs" if done < total else f"{kind}: all {total} model runs done, summarising…"
+        bar.progress(done / max(total, 1), text=text)
 
     pool = caches().worker_pool(apprun.app_workers())
     try:
@@ -424,6 +436,131 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
             return plots.plot_breakeven(table, meta=meta, policies=names, xlabel=sp.label)
 
         analysis_figure("breakeven", draw, apprun.draw_bytes(draw, "png", dpi=DISPLAY_DPI))
+
+
+DECISION_INTRO = (
+    "Which policy to choose when the behavioural assumptions are not known. The analysis draws "
+    "plausible worlds from the scenario's `[uncertainty]` table (a Latin hypercube over each parameter's "
+    "distribution), simulates every policy in each world with common random numbers, and says how often each "
+    "policy has the highest value, what choosing it may cost (expected loss) and which assumption is worth "
+    "researching first (EVPPI: the value of knowing that parameter exactly)."
+)
+UNCERTAINTY_EXAMPLE = """[uncertainty]
+"acquisition.cac_multiple" = { dist = "triangular", low = 5.0, mode = 6.5, high = 25.0 }
+"satisfaction.resentment_per_usd" = { dist = "uniform", low = 0.0, high = 0.03 }
+"help_seeking.base_ask_prob" = { dist = "beta", mean = 0.8, sd = 0.07 }"""
+
+
+def no_uncertainty(scenario: Any) -> None:
+    """What to add when the scenario has no ``[uncertainty]`` table."""
+    st.info(f"**{appkit.md_literal(scenario.scenario.name)}** has no `[uncertainty]` table, so nothing in it is "
+            "uncertain and there is nothing to decide under. Add one to the scenario file — a parameter path (any "
+            "path `--set` accepts, a policy's own included) and a distribution (`uniform`, `triangular`, "
+            "`normal`, `lognormal`, `beta`, `choice`) — and load the file under **Use your own scenario file** "
+            "in the sidebar. For example:", icon=":material/info:")
+    st.code(UNCERTAINTY_EXAMPLE, language="toml")
+    st.caption("How to choose the distributions: docs/model.md, \"Decisions under uncertainty\". The shipped "
+               "scenarios other than the test fixture carry such a table.")
+
+
+def decision_answer(result: Any) -> None:
+    """The three-line answer, prominently: choose, what it may cost, what to research."""
+    icons = (":material/verified:", ":material/trending_down:", ":material/science:")
+    with st.container(border=True):
+        for i, (icon, line) in enumerate(zip(icons, result.answer())):
+            text = appkit.md_literal(line)
+            st.markdown(f"{icon} " + (f"**{text}**" if i == 0 else text))
+
+
+def decision_results(result: Any, key: str, source: appkit.Source, overrides: list[str]) -> None:
+    decision_answer(result)
+    st.dataframe(apprun.decision_table(result), hide_index=True, width="stretch", column_config={
+        "policy": st.column_config.TextColumn("Policy"),
+        "probability best": st.column_config.TextColumn(
+            "Probability best", help="Share of the sampled worlds in which the policy has the highest value, "
+                                     "± its 95% Monte Carlo interval (1.96 standard errors)."),
+        "expected value": st.column_config.TextColumn("Expected value", help="Mean value over the sampled worlds."),
+        "expected loss": st.column_config.TextColumn(
+            "Expected loss", help="What choosing this policy loses on average against the best policy of each "
+                                  "world (regret); the recommended policy has the smallest."),
+        "recommended": st.column_config.CheckboxColumn("Recommended"),
+    })
+    for name in apprun.DECISION_FIGURES:
+        if name == "decision_map" and result.decision_map is None:
+            st.caption("No decision map: it needs two uncertain parameters or more.")
+            continue
+        analysis_figure(f"decision_{name}", lambda name=name: apprun.decision_figure(result, name),
+                        caches().decision_png(key, name, result))
+    stem = appkit.file_stem(result.scenario.scenario.name)
+    with st.container(horizontal=True, gap="small"):
+        st.download_button("decision.json", lambda: apprun.decision_json_bytes(result),
+                           file_name=f"{stem}_decision.json", mime="application/json", key="dl_decision_json",
+                           icon=":material/data_object:", on_click="ignore",
+                           help="Per policy the probability best, expected value and loss; EVPI and EVPPI; the "
+                                "answer; the scenario and its uncertainty table (as `supportsim decide` writes it).")
+        st.download_button("psa.csv", lambda: apprun.psa_csv(result), file_name=f"{stem}_psa.csv",
+                           mime="text/csv", key="dl_psa_csv", icon=":material/table:", on_click="ignore",
+                           help="One row per sampled world × policy: the sampled parameters and every KPI.")
+    st.caption("The same analysis from the command line:")
+    st.code(appkit.cli_command(source, overrides, "results/decide", verb="decide",
+                               options=["--samples", str(result.samples)]), language="bash", wrap_lines=True)
+
+
+KEPT = "_kept:"
+
+
+def kept_widget(key: str, default: Any) -> None:
+    """Seed a widget's value so that it outlives its tab: Streamlit drops the state of a widget
+    that a run does not draw (another tab open), and the widget would come back at its default,
+    losing the cached result that was keyed by its value. The caller stores the value under
+    ``KEPT + key`` after reading it."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(KEPT + key, default)
+
+
+def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> None:
+    st.markdown(DECISION_INTRO)
+    if len(scenario.policies) < 2:
+        st.info("A decision compares policies; this scenario has one.", icon=":material/info:")
+        return
+    if not scenario.uncertainty:
+        no_uncertainty(scenario)
+        return
+    try:
+        parameters = uncertain_parameters(scenario)
+    except ScenarioError as exc:
+        st.error("The `[uncertainty]` table is not valid:\n\n" + problem_list(exc.problems), icon=":material/error:")
+        return
+    with st.expander(f"{len(parameters)} uncertain parameters", icon=":material/casino:"):
+        st.markdown("\n".join(f"- `{path}`: {appkit.md_literal(dist)}" for path, dist in parameters.items()))
+    limit = appkit.app_max_work()
+    most = min(MAX_SAMPLES, apprun.decision_max_samples(scenario, limit))
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    kept_widget("dec_samples", max(2, min(apprun.DECISION_SAMPLES, most)))
+    samples = int(c1.number_input(
+        "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1, key="dec_samples",
+        help=f"Parameter sets drawn from the table; every policy runs once on each (one replication, common "
+             f"random numbers). More samples narrow the probabilities: their 95% interval is about ±1/√n at most. "
+             f"The default keeps the analysis under a minute; `supportsim decide` defaults to 200. At most "
+             f"{most:,} fit the app's workload limit for this scenario."))
+    st.session_state[KEPT + "dec_samples"] = samples
+    runs = apprun.decision_runs(scenario, samples)
+    too_many = samples > most
+    key = apprun.analysis_key("decision", scenario, sha=scenario_hash(scenario), uncertainty=scenario.uncertainty,
+                              samples=samples, replications=1)
+    clicked = c2.button(f"Run decision analysis ({runs:,} model runs)", icon=":material/play_arrow:", key="dec_run",
+                        type="primary", disabled=too_many)
+    if too_many:
+        st.error(f"**{samples:,} samples are too many for the app**: at most {most:,} fit its workload limit of "
+                 f"{limit:,} customer-months (`SUPPORTSIM_APP_MAX_WORK`) for this scenario. Use fewer samples, or "
+                 "run `supportsim decide` from the command line.", icon=":material/block:")
+        return
+    result = apprun.StreamlitCache().get(key, 0)
+    if clicked and result is None:
+        result = run_analysis("Decision", key, run_decision, runs, scenario=scenario, samples=samples,
+                              replications=1)
+    if result is not None:
+        decision_results(result, key, source, overrides)
 
 
 # ---------------------------------------------------------------- the page
@@ -530,6 +667,9 @@ def main() -> None:
     if open_tab == "Sensitivity":
         with tabs[open_tab]:
             sensitivity_tab(res, scenario, groups)
+    if open_tab == "Decision":
+        with tabs[open_tab]:
+            decision_tab(scenario, source, overrides)
 
 
 # Streamlit runs this file as __main__; simulation workers (forkserver) import it as
