@@ -61,6 +61,10 @@ def test_cells_neutralised_numbers_untouched():
 
 
 def test_matplotlib_and_streamlit_text_is_literal():
-    assert plots.literal("a $5 off $10\nb") == r"a \$5 off \$10 b"
+    assert plots.literal("a $5 off $10\nb") == "a $5 off $10 b"  # drawn as is: the deck style has no mathtext
+    with plots.deck_style():
+        ax = plots._axes(None)
+        title = ax.set_title(plots.literal(NAME))
+        assert title._preprocess_math(title.get_text()) == (NAME, False)  # what is drawn: every $, no backslash
     shown = md_literal(DESCRIPTION)
     assert "![" not in shown and "](" not in shown and "\n" not in shown

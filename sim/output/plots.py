@@ -121,10 +121,11 @@ def policy_colors(policies: Sequence[str]) -> dict[str, str]:
 
 
 def literal(text: object) -> str:
-    """User text (scenario, policy names) as matplotlib shows it literally: ``$`` escaped so
-    it never starts mathtext, line breaks as spaces. Every text drawn from user input goes
-    through here."""
-    return " ".join(str(text).split()).replace("$", r"\$")
+    """User text (scenario, policy names) as matplotlib shows it: line breaks as spaces. Every
+    text drawn from user input goes through here. A ``$`` never starts mathtext because the deck
+    style turns mathtext off (``text.parse_math``), so it is left as is: escaped, it would show
+    its backslash ("Per ticket (\\$15)")."""
+    return " ".join(str(text).split())
 
 
 def today() -> str:
