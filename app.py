@@ -439,11 +439,9 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
 
 
 DECISION_INTRO = (
-    "Which policy to choose when the behavioural assumptions are not known. The analysis draws "
-    "plausible worlds from the scenario's `[uncertainty]` table (a Latin hypercube over each parameter's "
-    "distribution), simulates every policy in each world with common random numbers, and says how often each "
-    "policy has the highest value, what choosing it may cost (expected loss) and which assumption is worth "
-    "researching first (EVPPI: the value of knowing that parameter exactly)."
+    "**Which policy to choose when the assumptions are uncertain.** The analysis draws plausible worlds from the "
+    "scenario's `[uncertainty]` table, simulates every policy in each with common random numbers, and says how "
+    "often each policy has the highest value, what choosing it may cost and which assumption to research first."
 )
 UNCERTAINTY_EXAMPLE = """[uncertainty]
 "acquisition.cac_multiple" = { dist = "triangular", low = 5.0, mode = 6.5, high = 25.0 }
@@ -485,6 +483,9 @@ def decision_results(result: Any, key: str, source: appkit.Source, overrides: li
                                   "world (regret); the recommended policy has the smallest."),
         "recommended": st.column_config.CheckboxColumn("Recommended"),
     })
+    st.caption("**Expected loss**: what choosing the policy loses on average against the best policy of each world. "
+               "**EVPPI**: what knowing one parameter exactly would be worth (research the largest first); "
+               "**EVPI**: knowing all of them. Probabilities carry Monte Carlo error: more samples narrow them.")
     for name in apprun.DECISION_FIGURES:
         if name == "decision_map" and result.decision_map is None:
             st.caption("No decision map: it needs two uncertain parameters or more.")
@@ -531,11 +532,11 @@ def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> 
     except ScenarioError as exc:
         st.error("The `[uncertainty]` table is not valid:\n\n" + problem_list(exc.problems), icon=":material/error:")
         return
-    with st.expander(f"{len(parameters)} uncertain parameters", icon=":material/casino:"):
-        st.markdown("\n".join(f"- `{path}`: {appkit.md_literal(dist)}" for path, dist in parameters.items()))
     limit = appkit.app_max_work()
     most = min(MAX_SAMPLES, apprun.decision_max_samples(scenario, limit))
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([2, 3, 3], vertical_alignment="bottom")
+    with c3.popover(f"{len(parameters)} uncertain parameters", icon=":material/casino:"):
+        st.markdown("\n".join(f"- `{path}`: {appkit.md_literal(dist)}" for path, dist in parameters.items()))
     kept_widget("dec_samples", max(2, min(apprun.DECISION_SAMPLES, most)))
     samples = int(c1.number_input(
         "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1, key="dec_samples",

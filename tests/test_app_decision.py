@@ -103,6 +103,17 @@ def test_every_decision_figure_draws(result):
         apprun.decision_figure(result, "no_such_figure")
 
 
+def test_decision_figures_name_policies_by_their_display_label(result, uncertain):
+    ax = apprun.decision_figure(result, "probability_best")
+    labels = [policy_label(uncertain, p) for p in result.policy_names]
+    assert any("$" in x for x in labels)  # "Per ticket ($20)": drawn as is, no mathtext, no backslash
+    ticks = ax.get_xticklabels()
+    assert [t._preprocess_math(t.get_text()) for t in ticks] == [(x, False) for x in labels]
+    assert ax.get_title().startswith(policy_label(uncertain, result.recommended))
+    legend = apprun.decision_figure(result, "decision_map").get_legend()
+    assert [t.get_text().rsplit(" (", 1)[0] for t in legend.get_texts()] == labels
+
+
 # ---------------------------------------------------------------- the page
 
 

@@ -30,6 +30,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from sim.decision.psa import NEGLIGIBLE_SHARE, percent
 from sim.output import plots as P
+from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
 
 __all__ = [
@@ -47,7 +48,8 @@ class DecisionMeta(P.Meta):
     @classmethod
     def of(cls, result: Any) -> DecisionMeta:
         return cls(result.scenario.scenario.name, result.scenario_sha256, result.replications,
-                   seed=result.seed, samples=result.samples)
+                   seed=result.seed, samples=result.samples,
+                   labels={**{p: p for p in result.policy_names}, **policy_labels(result.scenario)})
 
     def footer(self) -> str:
         return (f"supportsim {self.version} · scenario '{self.scenario}' · sha256 {self.sha256[:10]} · seed "
@@ -94,7 +96,7 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
         star = "  (recommended)" if bool(t.at[name, "recommended"]) else ""
         ax.annotate(f"{percent(p[i])}\nexpected loss {P.usd(loss)}{star}", (i, min(p[i] + half[i], 1.0)),
                     xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=P.MIN_FONT_PT)
-    ax.set_xticks(x, names)
+    ax.set_xticks(x, [P.label_of(meta, n) for n in names])
     ax.set_ylim(0, 1.25)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_yticks(np.linspace(0, 1, 6))
@@ -102,10 +104,11 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     worlds = f" of {samples} plausible worlds" if samples else " of the plausible worlds"
     rival = t.drop(index=rec)["prob_best"].idxmax() if len(names) > 1 else None
     if rival is not None and t.at[rival, "prob_best"] >= 0.2:  # a close call: say so
-        ax.set_title(f"A close call: {rec} is best in {percent(float(t.at[rec, 'prob_best']))}, {rival} in "
+        ax.set_title(f"A close call: {P.label_of(meta, rec)} is best in {percent(float(t.at[rec, 'prob_best']))}, "
+                     f"{P.label_of(meta, rival)} in "
                      f"{percent(float(t.at[rival, 'prob_best']))}{worlds}")
     else:
-        ax.set_title(f"{rec} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
+        ax.set_title(f"{P.label_of(meta, rec)} is the best policy in {percent(float(t.at[rec, 'prob_best']))}{worlds}")
     ax.set_xlabel("Support policy")
     ax.set_ylabel("Probability of being best")
     ax.grid(axis="x", visible=False)
@@ -179,13 +182,13 @@ def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str
                        linewidth=0.6, zorder=3)
     share = decision_map["best"].value_counts(normalize=True)
     handles = [Patch(facecolor=colors[p], alpha=0.35 if p in share else 0.0, edgecolor=colors[p],
-                     label=f"{p} ({share.get(p, 0.0):.0%} of the map)") for p in names]
+                     label=f"{P.label_of(meta, p)} ({share.get(p, 0.0):.0%} of the map)") for p in names]
     ax.legend(handles=handles, title="Best on average (shaded);\npoints: best in that sample",
               loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_xlabel(parameter_label(xname))
     ax.set_ylabel(parameter_label(yname))
     ax.grid(False)
-    top = str(share.index[0])
+    top = P.label_of(meta, str(share.index[0]))
     if share.iloc[0] >= 0.999:
         ax.set_title(f"{top} is best over the whole range of these two assumptions")
     elif share.iloc[0] >= 0.8:
