@@ -537,6 +537,8 @@ def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> 
     c1, c2, c3 = st.columns([2, 3, 3], vertical_alignment="bottom")
     with c3.popover(f"{len(parameters)} uncertain parameters", icon=":material/casino:"):
         st.markdown("\n".join(f"- `{path}`: {appkit.md_literal(dist)}" for path, dist in parameters.items()))
+        st.caption("Drawn from these distributions in every world, whatever the sidebar says for them; every "
+                   "other parameter is the scenario on screen. Edit the table in the scenario file.")
     kept_widget("dec_samples", max(2, min(apprun.DECISION_SAMPLES, most)))
     samples = int(c1.number_input(
         "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1, key="dec_samples",

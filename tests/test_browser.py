@@ -368,3 +368,55 @@ def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_upload_error_1440x900.png"))
     page.close()
+
+
+def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_path):
+    """The Decision tab on the smoke fixture with a small uncertainty table: the button runs the
+    analysis, the three-line answer and the three figures appear, and they come back after a tab
+    switch without a rerun. Screenshots at both sizes in artifacts/."""
+    text = (SCENARIOS / "smoke.toml").read_text().replace('name = "smoke"', 'name = "smoke_uncertain"') + (
+        '\n[uncertainty]\n"acquisition.cac_multiple" = { dist = "triangular", low = 5.0, mode = 6.5, high = 25.0 }\n'
+        '"policies.per_ticket.pricing.per_ticket_fee_usd" = { dist = "uniform", low = 0.0, high = 60.0 }\n')
+    path = tmp_path / "smoke_uncertain.toml"
+    path.write_text(text)
+    sc = load(path)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{app_url}/?scenario=smoke")
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Use your own scenario file").click()
+    sidebar.locator('input[type="file"]').set_input_files(str(path))
+    assert_shows(page, sc, "uploaded")
+    page.get_by_role("tab", name="Decision", exact=True).click()
+    samples = page.get_by_role("spinbutton", name="Samples (plausible worlds)")
+    samples.wait_for(state="visible", timeout=RUN_S * 1000)
+    samples.fill("8")
+    samples.press("Enter")
+    button = page.get_by_role("button", name="Run decision analysis (24 model runs)")  # 8 samples x 3 policies
+    button.wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page, plots=False)
+    button.click()
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text("Research first", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    settle(page, sc.scenario.name)
+    wait_idle(page)
+    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    answer = main.get_by_text(re.compile(r"^Choose .+ \(highest expected value\)")).first.inner_text()
+    assert "flat_vip" not in answer and "per_ticket" not in answer, answer  # display labels
+    ARTIFACTS.mkdir(exist_ok=True)
+    for w, h in ((1280, 720), (1440, 900)):
+        page.set_viewport_size({"width": w, "height": h})
+        page.get_by_role("tab", name="Decision", exact=True).scroll_into_view_if_needed()
+        page.evaluate("() => document.querySelector('[data-testid=\"stTabs\"]')"
+                      ".scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)  # the scroll only: nothing reruns
+        box = main.get_by_text("Research first", exact=False).first.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= h, (w, h, box)  # the answer is on screen
+        page.screenshot(path=str(ARTIFACTS / f"app_decision_{w}x{h}.png"))
+    page.get_by_role("tab", name="Money", exact=True).click()
+    open_tab(page, sc, "Money")
+    page.get_by_role("tab", name="Decision", exact=True).click()
+    main.get_by_text("Research first", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page)
+    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    page.close()
