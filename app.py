@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -291,29 +291,45 @@ def figure_downloads(res: Any, spec: apprun.FigureSpec, slot: Any) -> None:
             )
 
 
-def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
-    name = appkit.file_stem(scenario.scenario.name)
+@dataclass(frozen=True)
+class Download:
+    """One button of a row of downloads: the file is made when clicked (``data`` a function)."""
+
+    label: str
+    data: Any
+    suffix: str  # appended to the scenario's file stem, e.g. "_kpis.csv"
+    mime: str
+    key: str
+    icon: str
+    help: str
+
+
+def download_row(stem: str, buttons: list[Download]) -> None:
     with st.container(horizontal=True, gap="small"):
-        st.download_button("Scenario (TOML)", appkit.scenario_toml(scenario, source=source, overrides=overrides),
-                           file_name=f"{name}.toml", mime="application/toml", key="dl_toml",
-                           icon=":material/description:", on_click="ignore",
-                           help="The current settings as a complete scenario file: `supportsim run` on it "
-                                "reproduces these numbers exactly.")
-        st.download_button("Monthly results (CSV)", lambda: apprun.monthly_csv(res), file_name=f"{name}_monthly.csv",
-                           mime="text/csv", key="dl_csv", icon=":material/table:", on_click="ignore",
-                           help="One row per policy × replication × month, as `supportsim run` writes monthly.csv.")
-        st.download_button("KPIs (CSV)", lambda: apprun.kpis_csv(res), file_name=f"{name}_kpis.csv", mime="text/csv",
-                           key="dl_kpis", icon=":material/functions:", on_click="ignore",
-                           help="One row per policy × replication with every KPI.")
-        cmd = appkit.cli_command(source, overrides)
-        st.download_button("Report (HTML)", lambda: apprun.report_html(res, cmd), file_name=f"{name}_report.html",
-                           mime="text/html", key="dl_report", icon=":material/summarize:", on_click="ignore",
-                           help="A one-page report with the KPIs, the key plots and every assumption.")
-        st.download_button("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd), file_name=f"{name}_deck.pptx",
-                           mime=apprun.PPTX_MIME, key="dl_deck", icon=":material/slideshow:", on_click="ignore",
-                           help="A 16:9 PowerPoint deck, as `supportsim deck` makes it: the recommendation, the "
-                                "KPIs with 95% CIs, the value bridge, the mechanisms and the assumptions that "
-                                "differ; each slide's notes carry the command that reproduces it.")
+        for b in buttons:
+            st.download_button(b.label, b.data, file_name=f"{stem}{b.suffix}", mime=b.mime, key=b.key, icon=b.icon,
+                               on_click="ignore", help=b.help)
+
+
+def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
+    cmd = appkit.cli_command(source, overrides)
+    download_row(appkit.file_stem(scenario.scenario.name), [
+        Download("Scenario (TOML)", appkit.scenario_toml(scenario, source=source, overrides=overrides), ".toml",
+                 "application/toml", "dl_toml", ":material/description:",
+                 "The current settings as a complete scenario file: `supportsim run` on it reproduces these "
+                 "numbers exactly."),
+        Download("Monthly results (CSV)", lambda: apprun.monthly_csv(res), "_monthly.csv", "text/csv", "dl_csv",
+                 ":material/table:", "One row per policy × replication × month, as `supportsim run` writes "
+                                     "monthly.csv."),
+        Download("KPIs (CSV)", lambda: apprun.kpis_csv(res), "_kpis.csv", "text/csv", "dl_kpis",
+                 ":material/functions:", "One row per policy × replication with every KPI."),
+        Download("Report (HTML)", lambda: apprun.report_html(res, cmd), "_report.html", "text/html", "dl_report",
+                 ":material/summarize:", "A one-page report with the KPIs, the key plots and every assumption."),
+        Download("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd), "_deck.pptx", apprun.PPTX_MIME, "dl_deck",
+                 ":material/slideshow:", "A 16:9 PowerPoint deck, as `supportsim deck` makes it: the "
+                 "recommendation, the KPIs with 95% CIs, the value bridge, the mechanisms and the assumptions that "
+                 "differ; each slide's notes carry the command that reproduces it."),
+    ])
 
 
 def assumptions_tab(source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
@@ -492,16 +508,14 @@ def decision_results(result: Any, key: str, source: appkit.Source, overrides: li
             continue
         analysis_figure(f"decision_{name}", lambda name=name: apprun.decision_figure(result, name),
                         caches().decision_png(key, name, result))
-    stem = appkit.file_stem(result.scenario.scenario.name)
-    with st.container(horizontal=True, gap="small"):
-        st.download_button("decision.json", lambda: apprun.decision_json_bytes(result),
-                           file_name=f"{stem}_decision.json", mime="application/json", key="dl_decision_json",
-                           icon=":material/data_object:", on_click="ignore",
-                           help="Per policy the probability best, expected value and loss; EVPI and EVPPI; the "
-                                "answer; the scenario and its uncertainty table (as `supportsim decide` writes it).")
-        st.download_button("psa.csv", lambda: apprun.psa_csv(result), file_name=f"{stem}_psa.csv",
-                           mime="text/csv", key="dl_psa_csv", icon=":material/table:", on_click="ignore",
-                           help="One row per sampled world × policy: the sampled parameters and every KPI.")
+    download_row(appkit.file_stem(result.scenario.scenario.name), [
+        Download("decision.json", lambda: apprun.decision_json_bytes(result), "_decision.json", "application/json",
+                 "dl_decision_json", ":material/data_object:",
+                 "Per policy the probability best, expected value and loss; EVPI and EVPPI; the answer; the "
+                 "scenario and its uncertainty table (as `supportsim decide` writes it)."),
+        Download("psa.csv", lambda: apprun.psa_csv(result), "_psa.csv", "text/csv", "dl_psa_csv", ":material/table:",
+                 "One row per sampled world × policy: the sampled parameters and every KPI."),
+    ])
     st.caption("The same analysis from the command line:")
     st.code(appkit.cli_command(source, overrides, "results/decide", verb="decide",
                                options=["--samples", str(result.samples)]), language="bash", wrap_lines=True)
