@@ -473,8 +473,8 @@ def no_uncertainty(scenario: Any) -> None:
             "`normal`, `lognormal`, `beta`, `choice`) — and load the file under **Use your own scenario file** "
             "in the sidebar. For example:", icon=":material/info:")
     st.code(UNCERTAINTY_EXAMPLE, language="toml")
-    st.caption("How to choose the distributions: docs/model.md, \"Decisions under uncertainty\". The shipped "
-               "scenarios other than the test fixture carry such a table.")
+    st.caption("Every shipped scenario in the picker carries such a table (pick `baseline` to try the analysis). "
+               "How to choose the distributions: docs/model.md, \"Decisions under uncertainty\".")
 
 
 def decision_answer(result: Any) -> None:

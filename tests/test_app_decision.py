@@ -17,7 +17,7 @@ from sim.app import kit as appkit
 from sim.app import runner as apprun
 from sim.decision.psa import run_decision
 from sim.output.decision_files import write_decision
-from sim.params.scenario import load_text, policy_label
+from sim.params.scenario import load, load_text, policy_label
 from tests.conftest import SCENARIOS
 from tests.test_app import assert_clean, fixtures_in_picker, media, open_app  # noqa: F401  (fixtures)
 
@@ -112,6 +112,12 @@ def test_decision_figures_name_policies_by_their_display_label(result, uncertain
     assert ax.get_title().startswith(policy_label(uncertain, result.recommended))
     legend = apprun.decision_figure(result, "decision_map").get_legend()
     assert [t.get_text().rsplit(" (", 1)[0] for t in legend.get_texts()] == labels
+
+
+def test_every_scenario_in_the_picker_has_an_uncertainty_table():
+    """The tab's message for a scenario without one says so ("pick baseline")."""
+    for name, path in appkit.shipped_scenarios(fixtures=False).items():
+        assert load(path).uncertainty, name
 
 
 # ---------------------------------------------------------------- the page
