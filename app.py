@@ -10,6 +10,7 @@ app's numbers with ``supportsim run``. Run with ``make app`` or ``streamlit run 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -386,6 +387,31 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
     return table
 
 
+KEPT = "_kept:"
+
+
+def kept(key: str, default: Any, valid: Callable[[Any], bool] = lambda v: True) -> str:
+    """Seed widget ``key`` so that its value outlives its tab: Streamlit forgets the state of a
+    widget that a run does not draw (another tab open), and it would come back at its default,
+    losing the cached analysis keyed by its value. The last value (see :func:`remember`) is
+    restored, or ``default`` when there is none or it is not ``valid`` for the scenario on
+    screen (a policy it no longer has, a bound it no longer allows). Returns ``key``; the widget
+    is then drawn without a default of its own."""
+    value = st.session_state.get(key, st.session_state.get(KEPT + key, default))
+    if not valid(value):
+        value = default
+    if key not in st.session_state or st.session_state[key] != value:
+        st.session_state[key] = value
+    return key
+
+
+def remember(*keys: str) -> None:
+    """Keep the current values of widgets seeded by :func:`kept`, for when their tab comes back."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[KEPT + key] = st.session_state[key]
+
+
 def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None:
     if len(res.policies) < 2:
         st.info("Sensitivity analyses compare two policies; this scenario has one.", icon=":material/info:")
@@ -393,15 +419,16 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
     st.markdown("Which assumptions decide the comparison, and where two policies tie. Both analyses run on "
                 "demand on the current settings, pairing every run by replication (common random numbers).")
     names = res.policies
+    max_reps = max(2, scenario.run.replications)
     c1, c2, c3, c4 = st.columns(4)
-    a = c1.selectbox("Policy A", names, index=names.index(res.reference), key="sa_a",
+    a = c1.selectbox("Policy A", names, key=kept("sa_a", res.reference, lambda v: v in names),
                      help="The difference shown is policy B minus policy A.")
     others = [n for n in names if n != a]
-    b = c2.selectbox("Policy B", others, key="sa_b")
-    kpi = c3.selectbox("KPI", list(metrics.KPIS), index=list(metrics.KPIS).index("cumulative_profit"),
-                       format_func=lambda k: metrics.KPIS[k].title, key="sa_kpi")
-    reps = int(c4.number_input("Replications", min_value=2, max_value=max(2, scenario.run.replications),
-                               value=min(3, max(2, scenario.run.replications)), step=1, key="sa_reps",
+    b = c2.selectbox("Policy B", others, key=kept("sa_b", others[0], lambda v: v in others))
+    kpi = c3.selectbox("KPI", list(metrics.KPIS), format_func=lambda k: metrics.KPIS[k].title,
+                       key=kept("sa_kpi", "cumulative_profit", lambda v: v in metrics.KPIS))
+    reps = int(c4.number_input("Replications", min_value=2, max_value=max_reps, step=1,
+                               key=kept("sa_reps", min(3, max_reps), lambda v: 2 <= v <= max_reps),
                                help="Per point and policy; fewer than the main run keeps the analysis quick."))
     meta = replace(plots.Meta.of(res), replications=reps)
     base = {"kpi": kpi, "policy_a": a, "policy_b": b, "replications": reps}
@@ -409,8 +436,10 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
     st.subheader("Tornado: what moves the gap most", divider="gray")
     labels = {path: label for path, label, _ in analysis.SENSITIVITY_PARAMETERS}
     t1, t2 = st.columns([3, 1])
-    chosen = t1.multiselect("Parameters", list(labels), default=list(labels), format_func=labels.get, key="sa_params")
-    delta = t2.slider("Move each by ±", 0.05, 0.5, 0.2, 0.05, format="%.2f", key="sa_delta",
+    chosen = t1.multiselect("Parameters", list(labels), format_func=labels.get,
+                            key=kept("sa_params", list(labels), lambda v: set(v) <= set(labels)))
+    delta = t2.slider("Move each by ±", 0.05, 0.5, step=0.05, format="%.2f",
+                      key=kept("sa_delta", 0.2, lambda v: 0.05 <= v <= 0.5),
                       help="Each parameter goes to base × (1 − δ) and base × (1 + δ), within its allowed range; "
                            "the 6–7× acquisition multiple uses its documented range.")
     runs = apprun.analysis_runs("sensitivity", n_params=len(chosen), replications=reps)
@@ -431,13 +460,18 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
     by_path = {p.path: p for p in params}
     default = apprun.default_breakeven_param(params, b)
     b1, b2, b3 = st.columns([2, 1, 1])
-    path = b1.selectbox("Parameter", list(by_path), index=list(by_path).index(default),
-                        format_func=lambda x: by_path[x].label, key="be_param")
+    path = b1.selectbox("Parameter", list(by_path), format_func=lambda x: by_path[x].label,
+                        key=kept("be_param", default, lambda v: v in by_path))
     sp = by_path[path]
     lo0, hi0 = apprun.default_between(sp)
     num = int if sp.is_int else float
-    lo = b2.number_input("From", min_value=num(sp.lo), max_value=num(sp.hi), value=num(lo0), key=f"be_lo:{path}")
-    hi = b3.number_input("To", min_value=num(sp.lo), max_value=num(sp.hi), value=num(hi0), key=f"be_hi:{path}")
+
+    def within(v: Any) -> bool:
+        return isinstance(v, (int, float)) and sp.lo <= v <= sp.hi
+
+    lo = b2.number_input("From", min_value=num(sp.lo), max_value=num(sp.hi), key=kept(f"be_lo:{path}", num(lo0), within))
+    hi = b3.number_input("To", min_value=num(sp.lo), max_value=num(sp.hi), key=kept(f"be_hi:{path}", num(hi0), within))
+    remember("sa_a", "sa_b", "sa_kpi", "sa_reps", "sa_params", "sa_delta", "be_param", f"be_lo:{path}", f"be_hi:{path}")
     runs = apprun.analysis_runs("breakeven", points=5, refine=4, replications=reps)
     args = {**base, "param": path, "between": [float(lo), float(hi)]}
     key = apprun.analysis_key("breakeven", scenario, **args)
@@ -521,18 +555,6 @@ def decision_results(result: Any, key: str, source: appkit.Source, overrides: li
                                options=["--samples", str(result.samples)]), language="bash", wrap_lines=True)
 
 
-KEPT = "_kept:"
-
-
-def kept_widget(key: str, default: Any) -> None:
-    """Seed a widget's value so that it outlives its tab: Streamlit drops the state of a widget
-    that a run does not draw (another tab open), and the widget would come back at its default,
-    losing the cached result that was keyed by its value. The caller stores the value under
-    ``KEPT + key`` after reading it."""
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(KEPT + key, default)
-
-
 def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> None:
     st.markdown(DECISION_INTRO)
     if len(scenario.policies) < 2:
@@ -553,14 +575,14 @@ def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> 
         st.markdown("\n".join(f"- `{path}`: {appkit.md_literal(dist)}" for path, dist in parameters.items()))
         st.caption("Drawn from these distributions in every world, whatever the sidebar says for them; every "
                    "other parameter is the scenario on screen. Edit the table in the scenario file.")
-    kept_widget("dec_samples", max(2, min(apprun.DECISION_SAMPLES, most)))
     samples = int(c1.number_input(
-        "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1, key="dec_samples",
+        "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1,
+        key=kept("dec_samples", max(2, min(apprun.DECISION_SAMPLES, most)), lambda v: 2 <= v <= MAX_SAMPLES),
         help=f"Parameter sets drawn from the table; every policy runs once on each (one replication, common "
              f"random numbers). More samples narrow the probabilities: their 95% interval is about ±1/√n at most. "
              f"The default keeps the analysis under a minute; `supportsim decide` defaults to 200. At most "
              f"{most:,} fit the app's workload limit for this scenario."))
-    st.session_state[KEPT + "dec_samples"] = samples
+    remember("dec_samples")
     runs = apprun.decision_runs(scenario, samples)
     too_many = samples > most
     key = apprun.analysis_key("decision", scenario, sha=scenario_hash(scenario), uncertainty=scenario.uncertainty,
