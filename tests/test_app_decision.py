@@ -114,6 +114,20 @@ def test_decision_figures_name_policies_by_their_display_label(result, uncertain
     assert [t.get_text().rsplit(" (", 1)[0] for t in legend.get_texts()] == labels
 
 
+def test_decision_figure_titles_fit_the_slide(uncertain):
+    """A long display label in a title over an axes that a legend outside has moved: wrapped,
+    not cut off at the figure's edge."""
+    long = UNCERTAIN_TEXT.replace('label = "Flat (included)"', 'label = "Flat support included in every plan"')
+    res = run_decision(load_text(long, source="long.toml"), samples=SAMPLES, workers=1)
+    res.decision_map = res.decision_map.assign(best="flat")  # one policy everywhere: the longest title
+    res.decision_map.attrs = {"x": res.evppi["parameter"][0], "y": res.evppi["parameter"][1]}
+    for name in apprun.DECISION_FIGURES:
+        fig = apprun.decision_figure(res, name).figure
+        fig.canvas.draw()
+        box = fig.axes[0].title.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (name, fig.axes[0].get_title(), box, fig.bbox)
+
+
 def test_every_scenario_in_the_picker_has_an_uncertainty_table():
     """The tab's message for a scenario without one says so ("pick baseline")."""
     for name, path in appkit.shipped_scenarios(fixtures=False).items():

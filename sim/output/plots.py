@@ -253,6 +253,9 @@ def _finish(ax: Axes, meta: Meta | None) -> None:
     fig = ax.figure
     for a in fig.axes:  # ticks are created lazily at draw time; pin their size now
         a.tick_params(axis="both", labelsize=STYLE["xtick.labelsize"])
+    if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        fig.get_layout_engine().execute(fig)  # titles wrap for where the axes end up (a legend outside moves them)
+    for a in fig.axes:
         pos = a.get_position()
         _wrap(a.title, fig, pos.x0 + pos.width / 2)
     if fig.get_suptitle():
