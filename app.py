@@ -580,7 +580,8 @@ def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> 
         key=kept("dec_samples", max(2, min(apprun.DECISION_SAMPLES, most)), lambda v: 2 <= v <= MAX_SAMPLES),
         help=f"Parameter sets drawn from the table; every policy runs once on each (one replication, common "
              f"random numbers). More samples narrow the probabilities: their 95% interval is about ±1/√n at most. "
-             f"The default keeps the analysis under a minute; `supportsim decide` defaults to 200. At most "
+             f"The default, {apprun.DECISION_SAMPLES}, runs the baseline in about half a minute on two idle "
+             f"cores; `supportsim decide` defaults to 200. At most "
              f"{most:,} fit the app's workload limit for this scenario."))
     remember("dec_samples")
     runs = apprun.decision_runs(scenario, samples)

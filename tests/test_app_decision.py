@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shlex
+import subprocess
+import sys
 
 import pytest
 from pptx import Presentation
@@ -18,7 +22,7 @@ from sim.app import runner as apprun
 from sim.decision.psa import run_decision
 from sim.output.decision_files import write_decision
 from sim.params.scenario import load, load_text, policy_label
-from tests.conftest import SCENARIOS
+from tests.conftest import ROOT, SCENARIOS
 from tests.test_app import assert_clean, fixtures_in_picker, media, open_app  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.xdist_group("app")  # one process with tests/test_app.py: shared caches and workers
@@ -170,6 +174,24 @@ def test_decision_tab_runs_on_the_button_and_keeps_its_result_across_tabs():
     assert_clean(at)
     assert answer_lines(at) == lines
     assert len(at.main.image) == len(apprun.DECISION_FIGURES)
+
+
+def test_the_decision_download_is_what_the_command_shown_writes(media, tmp_path):  # noqa: F811
+    at = open_decision(upload=True)
+    at.number_input(key="dec_samples").set_value(SAMPLES)
+    at.button(key="dec_run").click().run()
+    assert_clean(at)
+    command = next(c.value for c in at.main.code if c.value.startswith("supportsim decide"))
+    assert shlex.split(command)[1:] == ["decide", "smoke_uncertain.toml", "--samples", str(SAMPLES),
+                                        "--out", "results/decide"]
+    (tmp_path / "smoke_uncertain.toml").write_text(UNCERTAIN_TEXT)
+    done = subprocess.run([sys.executable, "-m", "sim.cli", *shlex.split(command)[1:], "--workers", "1", "--quiet",
+                           "--no-plots"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "results" / "decide"
+    assert media(at, "dl_decision_json") == (out / "decision.json").read_bytes()
+    assert media(at, "dl_psa_csv") == (out / "psa.csv").read_bytes()
 
 
 def test_too_many_samples_is_a_clear_error_and_nothing_runs():
