@@ -370,6 +370,15 @@ def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path
     page.close()
 
 
+ANSWER_ON_SCREEN = """h => {
+    const box = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMarkdownContainer"]')]
+      .find(e => e.innerText.includes('Choose ')) ?.closest('[data-testid="stVerticalBlock"]');  // the bordered box
+    if (!box) return false;
+    const r = box.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= h;
+}"""
+
+
 def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_path):
     """The Decision tab on the smoke fixture with a small uncertainty table: the button runs the
     analysis, the three-line answer and the three figures appear, and they come back after a tab
@@ -397,7 +406,7 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     wait_idle(page, plots=False)
     button.click()
     main = page.locator('[data-testid="stMain"]')
-    main.get_by_text("Research first", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)  # case-sensitive: the intro says "research first"
     settle(page, sc.scenario.name)
     wait_idle(page)
     assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
@@ -406,17 +415,15 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     ARTIFACTS.mkdir(exist_ok=True)
     for w, h in ((1280, 720), (1440, 900)):
         page.set_viewport_size({"width": w, "height": h})
-        page.get_by_role("tab", name="Decision", exact=True).scroll_into_view_if_needed()
-        page.evaluate("() => document.querySelector('[data-testid=\"stTabs\"]')"
+        # the main area's tabs (the sidebar has tabs too) at the top; then the whole answer must be on screen
+        page.evaluate("() => document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stTabs\"]')"
                       ".scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(300)  # the scroll only: nothing reruns
-        box = main.get_by_text("Research first", exact=False).first.bounding_box()
-        assert box is not None and box["y"] + box["height"] <= h, (w, h, box)  # the answer is on screen
+        page.wait_for_function(ANSWER_ON_SCREEN, arg=h, timeout=15_000)
         page.screenshot(path=str(ARTIFACTS / f"app_decision_{w}x{h}.png"))
     page.get_by_role("tab", name="Money", exact=True).click()
     open_tab(page, sc, "Money")
     page.get_by_role("tab", name="Decision", exact=True).click()
-    main.get_by_text("Research first", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)
     wait_idle(page)
     assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
     page.close()
