@@ -10,9 +10,10 @@ app's numbers with ``supportsim run``. Run with ``make app`` (:mod:`sim.app.serv
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,9 +21,10 @@ import streamlit as st
 
 from sim.app import kit as appkit
 from sim.app import runner as apprun
+from sim.decision.psa import MAX_SAMPLES, run_decision
 from sim.output import plots
 from sim.output.plots import policy_colors
-from sim.params.scenario import ScenarioError, scenario_hash
+from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
 from sim.runs import metrics
 from sim.runs import studies as analysis
 
@@ -55,8 +57,13 @@ def caches() -> SimpleNamespace:
         # keyed by the full scenario hash (the footer shows it) and the replications drawn
         return apprun.render_figure(_res, name, "png", dpi=DISPLAY_DPI)
 
+    @st.cache_data(show_spinner=False, max_entries=32)
+    def decision_png(key: str, name: str, _result: Any) -> bytes:
+        # keyed by the analysis' cache key (scenario, uncertainty table, samples)
+        return apprun.draw_bytes(lambda: apprun.decision_figure(_result, name), "png", dpi=DISPLAY_DPI)
+
     return SimpleNamespace(worker_pool=worker_pool, shipped_source=shipped_source, uploaded_source=uploaded_source,
-                           figure_png=figure_png)
+                           figure_png=figure_png, decision_png=decision_png)
 
 
 # ---------------------------------------------------------------- sidebar
@@ -285,24 +292,45 @@ def figure_downloads(res: Any, spec: apprun.FigureSpec, slot: Any) -> None:
             )
 
 
-def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
-    name = appkit.file_stem(scenario.scenario.name)
+@dataclass(frozen=True)
+class Download:
+    """One button of a row of downloads: the file is made when clicked (``data`` a function)."""
+
+    label: str
+    data: Any
+    suffix: str  # appended to the scenario's file stem, e.g. "_kpis.csv"
+    mime: str
+    key: str
+    icon: str
+    help: str
+
+
+def download_row(stem: str, buttons: list[Download]) -> None:
     with st.container(horizontal=True, gap="small"):
-        st.download_button("Scenario (TOML)", appkit.scenario_toml(scenario, source=source, overrides=overrides),
-                           file_name=f"{name}.toml", mime="application/toml", key="dl_toml",
-                           icon=":material/description:", on_click="ignore",
-                           help="The current settings as a complete scenario file: `supportsim run` on it "
-                                "reproduces these numbers exactly.")
-        st.download_button("Monthly results (CSV)", lambda: apprun.monthly_csv(res), file_name=f"{name}_monthly.csv",
-                           mime="text/csv", key="dl_csv", icon=":material/table:", on_click="ignore",
-                           help="One row per policy × replication × month, as `supportsim run` writes monthly.csv.")
-        st.download_button("KPIs (CSV)", lambda: apprun.kpis_csv(res), file_name=f"{name}_kpis.csv", mime="text/csv",
-                           key="dl_kpis", icon=":material/functions:", on_click="ignore",
-                           help="One row per policy × replication with every KPI.")
-        cmd = appkit.cli_command(source, overrides)
-        st.download_button("Report (HTML)", lambda: apprun.report_html(res, cmd), file_name=f"{name}_report.html",
-                           mime="text/html", key="dl_report", icon=":material/summarize:", on_click="ignore",
-                           help="A one-page report with the KPIs, the key plots and every assumption.")
+        for b in buttons:
+            st.download_button(b.label, b.data, file_name=f"{stem}{b.suffix}", mime=b.mime, key=b.key, icon=b.icon,
+                               on_click="ignore", help=b.help)
+
+
+def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
+    cmd = appkit.cli_command(source, overrides)
+    download_row(appkit.file_stem(scenario.scenario.name), [
+        Download("Scenario (TOML)", appkit.scenario_toml(scenario, source=source, overrides=overrides), ".toml",
+                 "application/toml", "dl_toml", ":material/description:",
+                 "The current settings as a complete scenario file: `supportsim run` on it reproduces these "
+                 "numbers exactly."),
+        Download("Monthly results (CSV)", lambda: apprun.monthly_csv(res), "_monthly.csv", "text/csv", "dl_csv",
+                 ":material/table:", "One row per policy × replication × month, as `supportsim run` writes "
+                                     "monthly.csv."),
+        Download("KPIs (CSV)", lambda: apprun.kpis_csv(res), "_kpis.csv", "text/csv", "dl_kpis",
+                 ":material/functions:", "One row per policy × replication with every KPI."),
+        Download("Report (HTML)", lambda: apprun.report_html(res, cmd), "_report.html", "text/html", "dl_report",
+                 ":material/summarize:", "A one-page report with the KPIs, the key plots and every assumption."),
+        Download("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd), "_deck.pptx", apprun.PPTX_MIME, "dl_deck",
+                 ":material/slideshow:", "A 16:9 PowerPoint deck, as `supportsim deck` makes it: the "
+                 "recommendation, the KPIs with 95% CIs, the value bridge, the mechanisms and the assumptions that "
+                 "differ; each slide's notes carry the command that reproduces it."),
+    ])
 
 
 def assumptions_tab(source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
@@ -343,7 +371,8 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
     bar = st.progress(0.0, text=f"Running {runs} model runs…")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{kind}: {done} of {total} model runs")
+        text = f"{kind}: {done} of {total} model runs" if done < total else f"{kind}: all {total} model runs done, summarising…"
+        bar.progress(done / max(total, 1), text=text)
 
     pool = caches().worker_pool(apprun.app_workers())
     try:
@@ -358,6 +387,31 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
     return table
 
 
+KEPT = "_kept:"
+
+
+def kept(key: str, default: Any, valid: Callable[[Any], bool] = lambda v: True) -> str:
+    """Seed widget ``key`` so that its value outlives its tab: Streamlit forgets the state of a
+    widget that a run does not draw (another tab open), and it would come back at its default,
+    losing the cached analysis keyed by its value. The last value (see :func:`remember`) is
+    restored, or ``default`` when there is none or it is not ``valid`` for the scenario on
+    screen (a policy it no longer has, a bound it no longer allows). Returns ``key``; the widget
+    is then drawn without a default of its own."""
+    value = st.session_state.get(key, st.session_state.get(KEPT + key, default))
+    if not valid(value):
+        value = default
+    if key not in st.session_state or st.session_state[key] != value:
+        st.session_state[key] = value
+    return key
+
+
+def remember(*keys: str) -> None:
+    """Keep the current values of widgets seeded by :func:`kept`, for when their tab comes back."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[KEPT + key] = st.session_state[key]
+
+
 def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None:
     if len(res.policies) < 2:
         st.info("Sensitivity analyses compare two policies; this scenario has one.", icon=":material/info:")
@@ -365,15 +419,16 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
     st.markdown("Which assumptions decide the comparison, and where two policies tie. Both analyses run on "
                 "demand on the current settings, pairing every run by replication (common random numbers).")
     names = res.policies
+    max_reps = max(2, scenario.run.replications)
     c1, c2, c3, c4 = st.columns(4)
-    a = c1.selectbox("Policy A", names, index=names.index(res.reference), key="sa_a",
+    a = c1.selectbox("Policy A", names, key=kept("sa_a", res.reference, lambda v: v in names),
                      help="The difference shown is policy B minus policy A.")
     others = [n for n in names if n != a]
-    b = c2.selectbox("Policy B", others, key="sa_b")
-    kpi = c3.selectbox("KPI", list(metrics.KPIS), index=list(metrics.KPIS).index("cumulative_profit"),
-                       format_func=lambda k: metrics.KPIS[k].title, key="sa_kpi")
-    reps = int(c4.number_input("Replications", min_value=2, max_value=max(2, scenario.run.replications),
-                               value=min(3, max(2, scenario.run.replications)), step=1, key="sa_reps",
+    b = c2.selectbox("Policy B", others, key=kept("sa_b", others[0], lambda v: v in others))
+    kpi = c3.selectbox("KPI", list(metrics.KPIS), format_func=lambda k: metrics.KPIS[k].title,
+                       key=kept("sa_kpi", "cumulative_profit", lambda v: v in metrics.KPIS))
+    reps = int(c4.number_input("Replications", min_value=2, max_value=max_reps, step=1,
+                               key=kept("sa_reps", min(3, max_reps), lambda v: 2 <= v <= max_reps),
                                help="Per point and policy; fewer than the main run keeps the analysis quick."))
     meta = replace(plots.Meta.of(res), replications=reps)
     base = {"kpi": kpi, "policy_a": a, "policy_b": b, "replications": reps}
@@ -381,8 +436,10 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
     st.subheader("Tornado: what moves the gap most", divider="gray")
     labels = {path: label for path, label, _ in analysis.SENSITIVITY_PARAMETERS}
     t1, t2 = st.columns([3, 1])
-    chosen = t1.multiselect("Parameters", list(labels), default=list(labels), format_func=labels.get, key="sa_params")
-    delta = t2.slider("Move each by ±", 0.05, 0.5, 0.2, 0.05, format="%.2f", key="sa_delta",
+    chosen = t1.multiselect("Parameters", list(labels), format_func=labels.get,
+                            key=kept("sa_params", list(labels), lambda v: set(v) <= set(labels)))
+    delta = t2.slider("Move each by ±", 0.05, 0.5, step=0.05, format="%.2f",
+                      key=kept("sa_delta", 0.2, lambda v: 0.05 <= v <= 0.5),
                       help="Each parameter goes to base × (1 − δ) and base × (1 + δ), within its allowed range; "
                            "the 6–7× acquisition multiple uses its documented range.")
     runs = apprun.analysis_runs("sensitivity", n_params=len(chosen), replications=reps)
@@ -403,13 +460,18 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
     by_path = {p.path: p for p in params}
     default = apprun.default_breakeven_param(params, b)
     b1, b2, b3 = st.columns([2, 1, 1])
-    path = b1.selectbox("Parameter", list(by_path), index=list(by_path).index(default),
-                        format_func=lambda x: by_path[x].label, key="be_param")
+    path = b1.selectbox("Parameter", list(by_path), format_func=lambda x: by_path[x].label,
+                        key=kept("be_param", default, lambda v: v in by_path))
     sp = by_path[path]
     lo0, hi0 = apprun.default_between(sp)
     num = int if sp.is_int else float
-    lo = b2.number_input("From", min_value=num(sp.lo), max_value=num(sp.hi), value=num(lo0), key=f"be_lo:{path}")
-    hi = b3.number_input("To", min_value=num(sp.lo), max_value=num(sp.hi), value=num(hi0), key=f"be_hi:{path}")
+
+    def within(v: Any) -> bool:
+        return isinstance(v, (int, float)) and sp.lo <= v <= sp.hi
+
+    lo = b2.number_input("From", min_value=num(sp.lo), max_value=num(sp.hi), key=kept(f"be_lo:{path}", num(lo0), within))
+    hi = b3.number_input("To", min_value=num(sp.lo), max_value=num(sp.hi), key=kept(f"be_hi:{path}", num(hi0), within))
+    remember("sa_a", "sa_b", "sa_kpi", "sa_reps", "sa_params", "sa_delta", "be_param", f"be_lo:{path}", f"be_hi:{path}")
     runs = apprun.analysis_runs("breakeven", points=5, refine=4, replications=reps)
     args = {**base, "param": path, "between": [float(lo), float(hi)]}
     key = apprun.analysis_key("breakeven", scenario, **args)
@@ -424,6 +486,123 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[appkit.Group]) -> None
             return plots.plot_breakeven(table, meta=meta, policies=names, xlabel=sp.label)
 
         analysis_figure("breakeven", draw, apprun.draw_bytes(draw, "png", dpi=DISPLAY_DPI))
+
+
+DECISION_INTRO = (
+    "**Which policy to choose when the assumptions are uncertain.** The analysis draws plausible worlds from the "
+    "scenario's `[uncertainty]` table, simulates every policy in each with common random numbers, and says how "
+    "often each policy has the highest value, what choosing it may cost and which assumption to research first."
+)
+UNCERTAINTY_EXAMPLE = """[uncertainty]
+"acquisition.cac_multiple" = { dist = "triangular", low = 5.0, mode = 6.5, high = 25.0 }
+"satisfaction.resentment_per_usd" = { dist = "uniform", low = 0.0, high = 0.03 }
+"help_seeking.base_ask_prob" = { dist = "beta", mean = 0.8, sd = 0.07 }"""
+
+
+def no_uncertainty(scenario: Any) -> None:
+    """What to add when the scenario has no ``[uncertainty]`` table."""
+    st.info(f"**{appkit.md_literal(scenario.scenario.name)}** has no `[uncertainty]` table, so nothing in it is "
+            "uncertain and there is nothing to decide under. Add one to the scenario file — a parameter path (any "
+            "path `--set` accepts, a policy's own included) and a distribution (`uniform`, `triangular`, "
+            "`normal`, `lognormal`, `beta`, `choice`) — and load the file under **Use your own scenario file** "
+            "in the sidebar. For example:", icon=":material/info:")
+    st.code(UNCERTAINTY_EXAMPLE, language="toml")
+    st.caption("Every shipped scenario in the picker carries such a table (pick `baseline` to try the analysis). "
+               "How to choose the distributions: docs/model.md, \"Decisions under uncertainty\".")
+
+
+def decision_answer(result: Any) -> None:
+    """The three-line answer, prominently: choose, what it may cost, what to research."""
+    icons = (":material/verified:", ":material/trending_down:", ":material/science:")
+    with st.container(border=True):
+        for i, (icon, line) in enumerate(zip(icons, result.answer())):
+            text = appkit.md_literal(line)
+            st.markdown(f"{icon} " + (f"**{text}**" if i == 0 else text))
+
+
+def decision_results(result: Any, key: str, source: appkit.Source, overrides: list[str]) -> None:
+    decision_answer(result)
+    st.dataframe(apprun.decision_table(result), hide_index=True, width="stretch", column_config={
+        "policy": st.column_config.TextColumn("Policy"),
+        "probability best": st.column_config.TextColumn(
+            "Probability best", help="Share of the sampled worlds in which the policy has the highest value, "
+                                     "± its 95% Monte Carlo interval (1.96 standard errors)."),
+        "expected value": st.column_config.TextColumn("Expected value", help="Mean value over the sampled worlds."),
+        "expected loss": st.column_config.TextColumn(
+            "Expected loss", help="What choosing this policy loses on average against the best policy of each "
+                                  "world (regret); the recommended policy has the smallest."),
+        "recommended": st.column_config.CheckboxColumn("Recommended"),
+    })
+    st.caption("**Expected loss**: what choosing the policy loses on average against the best policy of each world. "
+               "**EVPPI**: what knowing one parameter exactly would be worth (research the largest first); "
+               "**EVPI**: knowing all of them. Probabilities carry Monte Carlo error: more samples narrow them.")
+    for name in apprun.DECISION_FIGURES:
+        if name == "decision_map" and result.decision_map is None:
+            st.caption("No decision map: it needs two uncertain parameters or more.")
+            continue
+        analysis_figure(f"decision_{name}", lambda name=name: apprun.decision_figure(result, name),
+                        caches().decision_png(key, name, result))
+    command = appkit.cli_command(source, overrides, "results/decide", verb="decide",
+                                 options=["--samples", str(result.samples)])
+    recorded = replace(result, command=command)  # decision.json records it, as the CLI's does
+    download_row(appkit.file_stem(result.scenario.scenario.name), [
+        Download("decision.json", lambda: apprun.decision_json_bytes(recorded), "_decision.json", "application/json",
+                 "dl_decision_json", ":material/data_object:",
+                 "Per policy the probability best, expected value and loss; EVPI and EVPPI; the answer; the "
+                 "scenario and its uncertainty table (as `supportsim decide` writes it)."),
+        Download("psa.csv", lambda: apprun.psa_csv(result), "_psa.csv", "text/csv", "dl_psa_csv", ":material/table:",
+                 "One row per sampled world × policy: the sampled parameters and every KPI."),
+    ])
+    st.caption("The same analysis from the command line:")
+    st.code(command, language="bash", wrap_lines=True)
+
+
+def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> None:
+    st.markdown(DECISION_INTRO)
+    if len(scenario.policies) < 2:
+        st.info("A decision compares policies; this scenario has one.", icon=":material/info:")
+        return
+    if not scenario.uncertainty:
+        no_uncertainty(scenario)
+        return
+    try:
+        parameters = uncertain_parameters(scenario)
+    except ScenarioError as exc:
+        st.error("The `[uncertainty]` table is not valid:\n\n" + problem_list(exc.problems), icon=":material/error:")
+        return
+    limit = appkit.app_max_work()
+    most = min(MAX_SAMPLES, apprun.decision_max_samples(scenario, limit))
+    c1, c2, c3 = st.columns([2, 3, 3], vertical_alignment="bottom")
+    with c3.popover(f"{len(parameters)} uncertain parameters", icon=":material/casino:"):
+        st.markdown("\n".join(f"- `{path}`: {appkit.md_literal(dist)}" for path, dist in parameters.items()))
+        st.caption("Drawn from these distributions in every world, whatever the sidebar says for them; every "
+                   "other parameter is the scenario on screen. Edit the table in the scenario file.")
+    samples = int(c1.number_input(
+        "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1,
+        key=kept("dec_samples", max(2, min(apprun.DECISION_SAMPLES, most)), lambda v: 2 <= v <= MAX_SAMPLES),
+        help=f"Parameter sets drawn from the table; every policy runs once on each (one replication, common "
+             f"random numbers). More samples narrow the probabilities: their 95% interval is about ±1/√n at most. "
+             f"The default, {apprun.DECISION_SAMPLES}, runs the baseline in about half a minute on two idle "
+             f"cores; `supportsim decide` defaults to 200. At most "
+             f"{most:,} fit the app's workload limit for this scenario."))
+    remember("dec_samples")
+    runs = apprun.decision_runs(scenario, samples)
+    too_many = samples > most
+    key = apprun.analysis_key("decision", scenario, sha=scenario_hash(scenario), uncertainty=scenario.uncertainty,
+                              samples=samples, replications=1)
+    clicked = c2.button(f"Run decision analysis ({runs:,} model runs)", icon=":material/play_arrow:", key="dec_run",
+                        type="primary", disabled=too_many)
+    if too_many:
+        st.error(f"**{samples:,} samples are too many for the app**: at most {most:,} fit its workload limit of "
+                 f"{limit:,} customer-months (`SUPPORTSIM_APP_MAX_WORK`) for this scenario. Use fewer samples, or "
+                 "run `supportsim decide` from the command line.", icon=":material/block:")
+        return
+    result = apprun.StreamlitCache().get(key, 0)
+    if clicked and result is None:
+        result = run_analysis("Decision", key, run_decision, runs, scenario=scenario, samples=samples,
+                              replications=1)
+    if result is not None:
+        decision_results(result, key, source, overrides)
 
 
 # ---------------------------------------------------------------- the page
@@ -530,6 +709,9 @@ def main() -> None:
     if open_tab == "Sensitivity":
         with tabs[open_tab]:
             sensitivity_tab(res, scenario, groups)
+    if open_tab == "Decision":
+        with tabs[open_tab]:
+            decision_tab(scenario, source, overrides)
 
 
 # Streamlit runs this file as __main__; simulation workers (forkserver) import it as

@@ -584,6 +584,29 @@ def test_sensitivity_runs_on_demand():
     assert len(at.main.image) == 1
 
 
+def test_analysis_settings_and_results_survive_a_tab_switch():
+    """A tab's widgets are not drawn while another tab is open, and Streamlit forgets the state
+    of a widget a run does not draw: the settings (and the cached result keyed by them) must
+    come back with the tab."""
+    pytest.importorskip("sim.runs.studies")
+    at = open_app()
+    at.session_state["tab"] = "Sensitivity"
+    at.run()
+    params = ["churn.switching_ease", "acquisition.cac_multiple"]
+    at.multiselect(key="sa_params").set_value(params)
+    at.number_input(key="sa_reps").set_value(2)
+    at.button(key="sa_run").click().run()
+    assert_clean(at)
+    assert len(at.main.image) == 1
+    at.session_state["tab"] = "Money"
+    at.run()
+    at.session_state["tab"] = "Sensitivity"
+    at.run()
+    assert_clean(at)
+    assert at.multiselect(key="sa_params").value == params and at.number_input(key="sa_reps").value == 2
+    assert len(at.main.image) == 1  # the tornado, from the cache, without a click
+
+
 def test_upload_replaces_the_picked_scenario():
     at = open_app()
     text = (SCENARIOS / "smoke.toml").read_text().replace('name = "smoke"', 'name = "my_upload"')

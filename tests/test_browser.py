@@ -369,3 +369,62 @@ def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_upload_error_1440x900.png"))
     page.close()
+
+
+ANSWER_ON_SCREEN = """h => {
+    const box = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMarkdownContainer"]')]
+      .find(e => e.innerText.includes('Choose ')) ?.closest('[data-testid="stVerticalBlock"]');  // the bordered box
+    if (!box) return false;
+    const r = box.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= h;
+}"""
+
+
+def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_path):
+    """The Decision tab on the smoke fixture with a small uncertainty table: the button runs the
+    analysis, the three-line answer and the three figures appear, and they come back after a tab
+    switch without a rerun. Screenshots at both sizes in artifacts/."""
+    text = (SCENARIOS / "smoke.toml").read_text().replace('name = "smoke"', 'name = "smoke_uncertain"') + (
+        '\n[uncertainty]\n"acquisition.cac_multiple" = { dist = "triangular", low = 5.0, mode = 6.5, high = 25.0 }\n'
+        '"policies.per_ticket.pricing.per_ticket_fee_usd" = { dist = "uniform", low = 0.0, high = 60.0 }\n')
+    path = tmp_path / "smoke_uncertain.toml"
+    path.write_text(text)
+    sc = load(path)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{app_url}/?scenario=smoke")
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Use your own scenario file").click()
+    sidebar.locator('input[type="file"]').set_input_files(str(path))
+    assert_shows(page, sc, "uploaded")
+    page.get_by_role("tab", name="Decision", exact=True).click()
+    samples = page.get_by_role("spinbutton", name="Samples (plausible worlds)")
+    samples.wait_for(state="visible", timeout=RUN_S * 1000)
+    samples.fill("8")
+    samples.press("Enter")
+    button = page.get_by_role("button", name="Run decision analysis (24 model runs)")  # 8 samples x 3 policies
+    button.wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page, plots=False)
+    button.click()
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)  # case-sensitive: the intro says "research first"
+    settle(page, sc.scenario.name)
+    wait_idle(page)
+    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    answer = main.get_by_text(re.compile(r"^Choose .+ \(highest expected value\)")).first.inner_text()
+    assert "flat_vip" not in answer and "per_ticket" not in answer, answer  # display labels
+    ARTIFACTS.mkdir(exist_ok=True)
+    for w, h in ((1280, 720), (1440, 900)):
+        page.set_viewport_size({"width": w, "height": h})
+        # the main area's tabs (the sidebar has tabs too) at the top; then the whole answer must be on screen
+        page.evaluate("() => document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stTabs\"]')"
+                      ".scrollIntoView({block: 'start'})")
+        page.wait_for_function(ANSWER_ON_SCREEN, arg=h, timeout=15_000)
+        page.screenshot(path=str(ARTIFACTS / f"app_decision_{w}x{h}.png"))
+    page.get_by_role("tab", name="Money", exact=True).click()
+    open_tab(page, sc, "Money")
+    page.get_by_role("tab", name="Decision", exact=True).click()
+    main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page)
+    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    page.close()

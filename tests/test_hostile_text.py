@@ -72,5 +72,9 @@ def test_matplotlib_and_streamlit_text_is_literal():
         assert not any(t.get_parse_math() for t in texts)
         assert ax.title.get_text() == "Per ticket ($15) vs $20 $x^2$"
         plt.close(fig)
+    with plots.deck_style():
+        ax = plots._axes(None)
+        title = ax.set_title(plots.literal(NAME))
+        assert title._preprocess_math(title.get_text()) == (NAME, False)  # what is drawn: every $, no backslash
     shown = md_literal(DESCRIPTION)
     assert "![" not in shown and "](" not in shown and "\n" not in shown

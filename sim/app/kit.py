@@ -554,10 +554,14 @@ def file_stem(name: str) -> str:
     return stem or "scenario"
 
 
-def cli_command(source: Source, overrides: Sequence[str], out: str = "results/app") -> str:
-    """The command that reproduces the app's run from the shipped file and the overrides."""
+def cli_command(source: Source, overrides: Sequence[str], out: str = "results/app", *, verb: str = "run",
+                options: Sequence[str] = ()) -> str:
+    """The command that reproduces the app's run (or, with ``verb`` and ``options``, its
+    analysis, e.g. ``decide`` with ``--samples 24``) from the shipped file and the overrides."""
     sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
-    return f"supportsim run {shlex.quote(source.cli_name)} --out {out}" + (f" {sets}" if sets else "")
+    # the order of sim.cli.common.reproduce_command, so the command a decision records is the one shown
+    return (f"supportsim {verb} {shlex.quote(source.cli_name)} {' '.join(['--out', out, *options])}"
+            + (f" {sets}" if sets else ""))
 
 
 # ---------------------------------------------------------------- guardrail

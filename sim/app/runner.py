@@ -30,10 +30,12 @@ import pandas as pd
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from sim.app.kit import Group
-from sim.output import figures, files, fmt, plots, report
+from sim.decision.psa import DecisionResult, percent
+from sim.output import decision_plots, deck, figures, files, fmt, plots, report
+from sim.output.decision_files import decision_json
 from sim.params.scenario import Policy, policy_label, resolve_policies
 from sim.params.schema import Scenario
-from sim.runs import economics, metrics
+from sim.runs import economics, guardrails, metrics
 from sim.runs.executors import Executor, default_workers, worker_init
 from sim.runs.experiment import Job, results_from_tables, run_job_tables
 from sim.runs.results import Results
@@ -577,7 +579,7 @@ def kpi_table(res: Results) -> pd.DataFrame:
 # ---------------------------------------------------------------- figures
 
 
-TABS = (*figures.FIGURE_TABS, "Sensitivity", "Assumptions")
+TABS = (*figures.FIGURE_TABS, "Sensitivity", "Decision", "Assumptions")
 FigureSpec = figures.FigureSpec
 
 
@@ -615,25 +617,34 @@ def render_figure(res: Results, name: str, kind: Literal["png", "svg"], *, dpi: 
 # ---------------------------------------------------------------- downloads
 
 
-def _csv(res: Results, table: pd.DataFrame) -> bytes:
-    """A results table as ``supportsim run`` writes it (same columns, float format, bytes)."""
+def _csv(table: pd.DataFrame, stamp: Results | dict[str, object]) -> bytes:
+    """A results table as the CLI writes it (same columns, float format, provenance, bytes)."""
     buf = io.StringIO()
-    files.write_table(table, res, buf)
+    files.write_table(table, stamp, buf)
     return buf.getvalue().encode()
 
 
 def monthly_csv(res: Results) -> bytes:
     """monthly.csv of the run: one row per policy x replication x month."""
-    return _csv(res, res.monthly)
+    return _csv(res.monthly, res)
 
 
 def kpis_csv(res: Results) -> bytes:
     """kpis.csv of the run: one row per policy x replication."""
-    return _csv(res, res.kpis)
+    return _csv(res.kpis, res)
 
 
 def report_html(res: Results, command: str | None = None) -> bytes:
     return report.render(res, command=command).encode("utf-8")
+
+
+PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+
+def deck_pptx(res: Results, command: str | None = None) -> bytes:
+    """The run's slide deck (``supportsim deck``) as .pptx bytes; one figure at a time (the lock)."""
+    with _MPL_LOCK:
+        return deck.deck_bytes(res, command=command)
 
 
 # ---------------------------------------------------------------- sensitivity (sim.runs.studies)
@@ -726,3 +737,58 @@ def analysis_runs(kind: str, *, n_params: int = 0, points: int = 0, refine: int 
     """Model runs an analysis needs (two policies each)."""
     n_points = 2 * n_params + 1 if kind == "sensitivity" else points + refine
     return 2 * n_points * replications
+
+
+# ---------------------------------------------------------------- decision (sim.decision.psa)
+
+
+# Default parameter samples of the app's decision analysis: the baseline (4 policies) at one
+# replication is 4 x 24 = 96 model runs, about half a minute on two cores. The CLI's default
+# is 200; more samples narrow the probabilities (Monte Carlo s.e. sqrt(p(1-p)/n)).
+DECISION_SAMPLES = 24
+DECISION_FIGURES = ("probability_best", "evppi", "decision_map")
+
+
+def decision_runs(scenario: Scenario, samples: int, replications: int = 1) -> int:
+    """Model runs of a decision analysis: every policy on every sample."""
+    return samples * replications * len(resolve_policies(scenario))
+
+
+def decision_max_samples(scenario: Scenario, max_work: int, replications: int = 1) -> int:
+    """The most samples a decision analysis of ``scenario`` may have under ``max_work``
+    (the guardrail's customer-month equivalents; 0 when not even one fits)."""
+    per_sample = guardrails.work(scenario, replications)
+    return int(max_work // per_sample) if math.isfinite(per_sample) and per_sample > 0 else 0
+
+
+def decision_figure(result: DecisionResult, name: str) -> Any:
+    """Figure ``name`` of :data:`DECISION_FIGURES` (an Axes), as ``supportsim decide`` saves it."""
+    for n, ax in decision_plots.decision_figures(result):  # drawn one at a time: stop at ``name``
+        if n == name:
+            return ax
+    raise KeyError(name)
+
+
+def decision_table(result: DecisionResult) -> pd.DataFrame:
+    """Per policy (display label): probability of being best ± its 95% Monte Carlo interval
+    (1.96 standard errors), expected value and expected loss of choosing it, recommended."""
+    rows = []
+    for r in result.policies.itertuples():
+        rows.append({
+            "policy": policy_label(result.scenario, r.policy),
+            "probability best": f"{percent(r.prob_best)} ± {percent(1.96 * r.prob_best_se)}",
+            "expected value": fmt.kpi(result.kpi, r.expected_value),
+            "expected loss": fmt.kpi(result.kpi, r.expected_loss),
+            "recommended": bool(r.recommended),
+        })
+    return pd.DataFrame(rows)
+
+
+def decision_json_bytes(result: DecisionResult) -> bytes:
+    """decision.json as ``supportsim decide --out`` writes it."""
+    return (json.dumps(decision_json(result), indent=2) + "\n").encode()
+
+
+def psa_csv(result: DecisionResult) -> bytes:
+    """psa.csv as ``supportsim decide --out`` writes it: one row per sample x policy."""
+    return _csv(result.psa, files.provenance(result.seed, result.scenario_sha256))

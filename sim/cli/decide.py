@@ -44,6 +44,8 @@ def command_line(args: argparse.Namespace) -> str:
     the options that change the result, those left at their defaults omitted."""
     options = ["samples"] + [name for name, default in (("design", "lhs"), ("kpi", DEFAULT_KPI))
                              if getattr(args, name) != default]
+    if args.replications == 1:  # the default: left out, as the app's command leaves it out
+        args = argparse.Namespace(**{**vars(args), "replications": None})
     if args.sobol:
         options += ["sobol", "sobol_samples"]
     return reproduce_command("decide", args, *options)

@@ -47,7 +47,14 @@ from scipy.stats import qmc
 from sim import __version__
 from sim.decision import voi
 from sim.engine.rng import stream_key
-from sim.params.scenario import ScenarioError, canonical_json, resolve_policies, scenario_hash, uncertain_parameters
+from sim.params.scenario import (
+    ScenarioError,
+    canonical_json,
+    policy_label,
+    resolve_policies,
+    scenario_hash,
+    uncertain_parameters,
+)
 from sim.params.schema import Params, Scenario
 from sim.params.uncertainty import Choice, Distribution
 from sim.runs import guardrails, metrics
@@ -111,11 +118,12 @@ class DecisionResult:
         return wide[self.policy_names].to_numpy(dtype=float)
 
     def answer(self) -> list[str]:
-        """The three-line answer: what to choose, what it may cost, what to research first."""
+        """The three-line answer: what to choose, what it may cost, what to research first
+        (the policy by its display label, as every chart and table shows it)."""
         row = self.policies.set_index("policy").loc[self.recommended]
         top = self.evppi.iloc[0] if len(self.evppi) else None
         lines = [
-            f"Choose {self.recommended} (highest expected value): best in {percent(row['prob_best'])} of "
+            f"Choose {policy_label(self.scenario, self.recommended)} (highest expected value): best in {percent(row['prob_best'])} of "
             f"{self.samples} plausible worlds "
             f"(+/- {percent(1.96 * row['prob_best_se'])}); expected {_kpi_label(self.kpi)} "
             f"{_usd(row['expected_value'])}.",

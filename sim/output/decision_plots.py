@@ -51,7 +51,7 @@ class DecisionMeta(P.Meta):
     @classmethod
     def of(cls, result: Any, *, command: str | None = None) -> DecisionMeta:
         return cls(result.scenario.scenario.name, result.scenario_sha256, result.replications,
-                   seed=result.seed, samples=result.samples, labels=policy_labels(result.scenario),
+                   seed=result.seed, samples=result.samples, labels={**{p: p for p in result.policy_names}, **policy_labels(result.scenario)},
                    months=result.scenario.run.months, command=command or getattr(result, "command", None))
 
     def footer(self) -> str:

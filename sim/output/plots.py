@@ -20,6 +20,7 @@ import io
 import math
 import os
 import textwrap
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -252,6 +253,11 @@ def _finish(ax: Axes, meta: Meta | None) -> None:
     fig = ax.figure
     for a in fig.axes:  # ticks are created lazily at draw time; pin their size now
         a.tick_params(axis="both", labelsize=STYLE["xtick.labelsize"])
+    if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        with warnings.catch_warnings():  # a layout that cannot fit warns when the figure is drawn, not twice
+            warnings.filterwarnings("ignore", message="constrained_layout not applied")
+            fig.get_layout_engine().execute(fig)  # titles wrap for where the axes end up (a legend outside moves them)
+    for a in fig.axes:
         pos = a.get_position()
         _wrap(a.title, fig, pos.x0 + pos.width / 2)
     if fig.get_suptitle():
