@@ -314,6 +314,7 @@ def download_row(stem: str, buttons: list[Download]) -> None:
 
 def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
     cmd = appkit.cli_command(source, overrides)
+    decision = last_decision(scenario)
     download_row(appkit.file_stem(scenario.scenario.name), [
         Download("Scenario (TOML)", appkit.scenario_toml(scenario, source=source, overrides=overrides), ".toml",
                  "application/toml", "dl_toml", ":material/description:",
@@ -326,10 +327,12 @@ def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]
                  ":material/functions:", "One row per policy × replication with every KPI."),
         Download("Report (HTML)", lambda: apprun.report_html(res, cmd), "_report.html", "text/html", "dl_report",
                  ":material/summarize:", "A one-page report with the KPIs, the key plots and every assumption."),
-        Download("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd), "_deck.pptx", apprun.PPTX_MIME, "dl_deck",
-                 ":material/slideshow:", "A 16:9 PowerPoint deck, as `supportsim deck` makes it: the "
-                 "recommendation, the KPIs with 95% CIs, the value bridge, the mechanisms and the assumptions that "
-                 "differ; each slide's notes carry the command that reproduces it."),
+        Download("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd, decision=decision), "_deck.pptx",
+                 apprun.PPTX_MIME, "dl_deck", ":material/slideshow:", "A 16:9 PowerPoint deck, as `supportsim deck` "
+                 "makes it: the recommendation, the KPIs with 95% CIs, the value bridge, the mechanisms and the "
+                 "assumptions that differ; each slide's notes carry the command that reproduces it. "
+                 + ("With the Decision tab's analysis: how sure we are (probability best, EVPPI, decision map)."
+                    if decision is not None else "Run the Decision tab first to add how sure we are.")),
     ])
 
 
@@ -557,6 +560,19 @@ def decision_results(result: Any, key: str, source: appkit.Source, overrides: li
     st.code(command, language="bash", wrap_lines=True)
 
 
+def decision_key(scenario: Any, samples: int) -> str:
+    """The cache key of a decision analysis of ``scenario`` (as on screen) with ``samples``."""
+    return apprun.analysis_key("decision", scenario, sha=scenario_hash(scenario), uncertainty=scenario.uncertainty,
+                               samples=samples, replications=1)
+
+
+def last_decision(scenario: Any) -> Any:
+    """The decision analysis of the scenario on screen at the Decision tab's last sample count,
+    if it has been run (the deck shows it); None otherwise."""
+    samples = st.session_state.get("dec_samples", st.session_state.get(KEPT + "dec_samples"))
+    return apprun.StreamlitCache().get(decision_key(scenario, int(samples)), 0) if samples else None
+
+
 def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> None:
     st.markdown(DECISION_INTRO)
     if len(scenario.policies) < 2:
@@ -588,8 +604,7 @@ def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> 
     remember("dec_samples")
     runs = apprun.decision_runs(scenario, samples)
     too_many = samples > most
-    key = apprun.analysis_key("decision", scenario, sha=scenario_hash(scenario), uncertainty=scenario.uncertainty,
-                              samples=samples, replications=1)
+    key = decision_key(scenario, samples)
     clicked = c2.button(f"Run decision analysis ({runs:,} model runs)", icon=":material/play_arrow:", key="dec_run",
                         type="primary", disabled=too_many)
     if too_many:
@@ -601,6 +616,8 @@ def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> 
     if clicked and result is None:
         result = run_analysis("Decision", key, run_decision, runs, scenario=scenario, samples=samples,
                               replications=1)
+        if result is not None:
+            st.rerun()  # draw the page again from the cache: the deck download above now carries the decision
     if result is not None:
         decision_results(result, key, source, overrides)
 

@@ -216,3 +216,20 @@ def test_deck_download_is_a_pptx_of_the_run(media):  # noqa: F811  (the imported
     assert len(prs.slides) >= 3
     text = " ".join(sh.text_frame.text for s in prs.slides for sh in s.shapes if sh.has_text_frame)
     assert "smoke" in text
+
+
+def test_deck_download_carries_the_decision_once_it_has_run(media):  # noqa: F811
+    at = open_decision(upload=True)
+    at.number_input(key="dec_samples").set_value(SAMPLES)
+    at.run()
+
+    def how_sure() -> bool:
+        prs = Presentation(io.BytesIO(media(at, "dl_deck")))
+        return any("How sure" in sh.text_frame.text or "plausible worlds" in sh.text_frame.text
+                   for s in prs.slides for sh in s.shapes if sh.has_text_frame)
+
+    assert not how_sure()  # no decision yet: the deck has no uncertainty slide
+    at.button(key="dec_run").click().run()
+    assert_clean(at)
+    at.run()  # the page after the st.rerun that follows a finished analysis (AppTest keeps the first pass's media)
+    assert how_sure()

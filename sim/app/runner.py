@@ -641,10 +641,11 @@ def report_html(res: Results, command: str | None = None) -> bytes:
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
-def deck_pptx(res: Results, command: str | None = None) -> bytes:
-    """The run's slide deck (``supportsim deck``) as .pptx bytes; one figure at a time (the lock)."""
+def deck_pptx(res: Results, command: str | None = None, *, decision: DecisionResult | None = None) -> bytes:
+    """The run's slide deck (``supportsim deck``, with ``--decision`` when ``decision`` is given)
+    as .pptx bytes; one figure at a time (the lock)."""
     with _MPL_LOCK:
-        return deck.deck_bytes(res, command=command)
+        return deck.deck_bytes(res, command=command, decision=decision)
 
 
 # ---------------------------------------------------------------- sensitivity (sim.runs.studies)
