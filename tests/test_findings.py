@@ -63,7 +63,7 @@ def test_sweep_title_says_who_leads_and_where_the_lead_changes():
 
     same = plots._sweep_finding(table({"flat": [3, 3, 3], "tiered": [1, 2, 2.5]}), "support.agents", "Value", "USD",
                                 None)
-    assert same.startswith("flat has the best mean value at every support.agents from 1 to 3"), same
+    assert same.startswith("flat has the best mean value across agents from 1 to 3"), same
     cross = plots._sweep_finding(table({"flat": [3, 2, 1], "tiered": [1, 2.5, 3]}), "support.agents", "Value",
                                  "USD", None)
     assert "flat at 1; tiered at 2–3" in cross, cross

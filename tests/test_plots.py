@@ -357,7 +357,7 @@ def test_breakeven_curve_and_marker():
     verticals = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1 and ln.get_xdata()[0] == 20.0]
     assert verticals, "break-even marker missing"
     assert "breaks even at pricing.per_ticket_fee_usd = 20" in ax.get_title()
-    assert ax.get_xlabel() == "pricing.per_ticket_fee_usd (USD/ticket)"
+    assert ax.get_xlabel() == "Per ticket fee (USD/ticket)"
     assert "(USD)" in ax.get_ylabel()
     ax = P.plot_breakeven(breakeven_table(None))
     assert "no break-even" in ax.get_title()
@@ -389,7 +389,7 @@ def test_sweep_one_parameter_is_a_line_per_policy():
     assert list(lines) == ["flat", "per_ticket"]
     g = t[(t["policy"] == "per_ticket") & (t["kpi"] == "avg_retention_rate_pct")]
     np.testing.assert_allclose(lines["per_ticket"].get_ydata(), g["mean"])
-    assert ax.get_xlabel() == "support.agents (agents)" and "(%)" in ax.get_ylabel()
+    assert ax.get_xlabel() == "Agents (agents)" and "(%)" in ax.get_ylabel()
 
 
 def test_sweep_two_parameters_is_a_heatmap_of_means():
@@ -400,8 +400,8 @@ def test_sweep_two_parameters_is_a_heatmap_of_means():
     expected = g.pivot_table(index="support.agents", columns="pricing.per_ticket_fee_usd", values="mean")
     np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(expected.shape), expected.to_numpy())
     assert len([t for t in ax.texts if t.get_text()]) == expected.size
-    assert ax.get_xlabel() == "pricing.per_ticket_fee_usd (USD/ticket)"
-    assert ax.get_ylabel() == "support.agents (agents)"
+    assert ax.get_xlabel() == "Per ticket fee (USD/ticket)"
+    assert ax.get_ylabel() == "Agents (agents)"
     assert "per_ticket" in ax.get_title()
     with pytest.raises(ValueError, match="one or two parameter"):
         P.plot_sweep(sweep_table({"a": [1], "b": [1], "c": [1]}))

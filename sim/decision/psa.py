@@ -47,6 +47,7 @@ from scipy.stats import qmc
 from sim import __version__
 from sim.decision import voi
 from sim.engine.rng import stream_key
+from sim.params.names import display_name
 from sim.params.scenario import (
     ScenarioError,
     canonical_json,
@@ -119,7 +120,8 @@ class DecisionResult:
 
     def answer(self) -> list[str]:
         """The three-line answer: what to choose, what it may cost, what to research first
-        (the policy by its display label, as every chart and table shows it)."""
+        (the policy by its display label and the parameter by its display name, as every chart and
+        table shows them)."""
         row = self.policies.set_index("policy").loc[self.recommended]
         top = self.evppi.iloc[0] if len(self.evppi) else None
         lines = [
@@ -130,12 +132,13 @@ class DecisionResult:
             f"Expected loss of that choice: {_usd(row['expected_loss'])} (what perfect knowledge of every "
             f"uncertain parameter would be worth: {_usd(self.evpi)}).",
         ]
+        name = display_name(str(top["parameter"]), self.scenario) if top is not None else ""
         if top is None or self.evpi <= 0 or top["evppi_usd"] < NEGLIGIBLE_SHARE * self.evpi:
-            best = (f"; the most, {top['parameter']}, {_usd(top['evppi_usd'])}"
+            best = (f"; the most, {name}, {_usd(top['evppi_usd'])}"
                     if top is not None and top["evppi_usd"] > 0 else "")
             lines.append(f"Research first: no single assumption is worth researching on its own{best}.")
         else:
-            lines.append(f"Research first: {top['parameter']} (EVPPI {_usd(top['evppi_usd'])}, "
+            lines.append(f"Research first: {name} (EVPPI {_usd(top['evppi_usd'])}, "
                          f"{top['share_of_evpi']:.0%} of the EVPI).")
         return lines
 

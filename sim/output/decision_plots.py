@@ -33,6 +33,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.decision.psa import NEGLIGIBLE_SHARE, percent
 from sim.output import plots as P
+from sim.params.names import display_name, parameter_names
 from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
 
@@ -96,11 +97,11 @@ def panel_axes(width_in: float, height_in: float) -> Axes:
 
 
 def parameter_label(path: str, names: Mapping[str, str] | None = None) -> str:
-    """A parameter (its display name from ``names``, else its path) with its unit from the schema
-    (policy-specific paths too)."""
+    """A parameter (its display name from ``names``, else :func:`sim.params.names.display_name`)
+    with its unit from the schema (policy-specific paths too)."""
     base = path.split(".", 2)[2] if path.startswith("policies.") and path.count(".") >= 2 else path
     unit = field_unit(base)
-    name = plain((names or {}).get(path, path))
+    name = plain((names or {}).get(path) or display_name(path))
     return f"{name} ({unit})" if unit else name
 
 
@@ -279,7 +280,7 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 
 @P._styled
 def plot_sobol(sobol: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | None = None,
-               max_params: int = 12) -> Axes:
+               max_params: int = 12, names: Mapping[str, str] | None = None) -> Axes:
     """Grouped horizontal bars: Sobol first-order (S1) and total (ST) indices of the value gap
     between the two leading policies, with their 95% confidence intervals (SALib bootstrap)."""
     ax = P._axes(ax)
@@ -294,7 +295,7 @@ def plot_sobol(sobol: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | No
         ax.barh(y + dy, vals, height=h, color=color, label=label)
         ax.errorbar(vals, y + dy, xerr=conf, fmt="none", ecolor=P.NEUTRAL, elinewidth=1.2, capsize=3)
     ax.axvline(0, color=P.NEUTRAL, linewidth=1)
-    ax.set_yticks(y, [parameter_label(p) for p in t["parameter"]])
+    ax.set_yticks(y, [parameter_label(p, names) for p in t["parameter"]])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     diff = sobol.attrs.get("difference", "the two leading policies")
     kpi = sobol.attrs.get("kpi", "value")
@@ -315,15 +316,16 @@ def plot_sobol(sobol: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | No
 
 def decision_figures(result: Any, *, names: Mapping[str, str] | None = None) -> Iterator[tuple[str, Axes]]:
     """(name, Axes) of every plot of a decision result, drawn one at a time; ``names``:
-    display names of the uncertain parameters (default: their paths)."""
+    display names of the uncertain parameters (default: as the scenario names them)."""
     meta = DecisionMeta.of(result)  # policy display labels come with it
+    names = names if names is not None else parameter_names(result.scenario, result.parameters)
     yield "probability_best", plot_probability_best(result.policies, meta=meta, samples=result.samples)
     yield "evppi", plot_evppi(result.evppi, evpi=result.evpi, meta=meta, names=names)
     if result.decision_map is not None:
         yield "decision_map", plot_decision_map(result.decision_map, result.psa, kpi=result.kpi,
                                                 policies=result.policy_names, meta=meta, names=names)
     if result.sobol is not None:
-        yield "sobol", plot_sobol(result.sobol, meta=meta)
+        yield "sobol", plot_sobol(result.sobol, meta=meta, names=names)
 
 
 def save_decision_plots(result: Any, folder: Path, *, formats: Sequence[str] = ("png", "svg", "pdf")) -> list[Path]:

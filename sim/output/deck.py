@@ -36,13 +36,8 @@ from sim.output.decision_plots import (
 )
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, today
-from sim.output.report import (
-    assumptions,
-    parameter_names,
-    readable_name,
-    uncertainty_headline,
-    uncertainty_line,
-)
+from sim.output.report import assumptions, uncertainty_headline, uncertainty_line
+from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import policy_labels
 from sim.params.sources import readable
 from sim.runs.metrics import KPIS

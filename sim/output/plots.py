@@ -40,6 +40,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim import __version__
 from sim.output import fmt
+from sim.params.names import display_name
 from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
 from sim.runs import metrics
@@ -211,8 +212,9 @@ def _with_unit(text: str, unit: str) -> str:
 
 
 def param_label(path: str) -> str:
-    """Axis label of a scenario parameter: its path and unit from the schema."""
-    return _with_unit(path, field_unit(path))
+    """Axis label of a scenario parameter: its display name (:mod:`sim.params.names`) and its
+    unit from the schema."""
+    return _with_unit(display_name(path), field_unit(path))
 
 
 # ---------------------------------------------------------------- figure plumbing
@@ -778,7 +780,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
             ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=colors[p], alpha=0.2, linewidth=0)
         if unit == "USD":
             ax.yaxis.set_major_formatter(FuncFormatter(usd))
-        ax.set_title(f"{name} as {x} varies, by support policy: mean and 95% CI band")
+        ax.set_title(f"{name} as {display_name(x).lower()} varies, by support policy: mean and 95% CI band")
         finding = _sweep_finding(t, x, name, unit, meta)
         if finding:
             headline(ax, finding)
@@ -829,8 +831,10 @@ def _sweep_finding(t: pd.DataFrame, x: str, name: str, unit: str, meta: Meta | N
     leaders = (wide.idxmin(axis=1) if "cost" in lower or "cac" in lower else wide.idxmax(axis=1)).tolist()
     xs = [f"{v:g}" for v in wide.index]
     unit_txt = f" {field_unit(x)}" if field_unit(x) else ""
+    what = display_name(x)
+    what = what[0].lower() + what[1:] if len(what) > 1 and what[1].islower() else what
     if len(set(leaders)) == 1:
-        return (f"{label_of(meta, leaders[0])} has the best mean {lower} at every {x} from {xs[0]} to "
+        return (f"{label_of(meta, leaders[0])} has the best mean {lower} across {what} from {xs[0]} to "
                 f"{xs[-1]}{unit_txt}")
     spans, start = [], 0
     for i in range(1, len(leaders) + 1):
@@ -838,7 +842,7 @@ def _sweep_finding(t: pd.DataFrame, x: str, name: str, unit: str, meta: Meta | N
             where = xs[start] if i - 1 == start else f"{xs[start]}–{xs[i - 1]}"
             spans.append(f"{label_of(meta, leaders[start])} at {where}")
             start = i
-    return f"The policy with the best mean {lower} changes with {x}: " + "; ".join(spans) + unit_txt
+    return f"The policy with the best mean {lower} changes with {what}: " + "; ".join(spans) + unit_txt
 
 
 # ---------------------------------------------------------------- files

@@ -27,6 +27,7 @@ from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures, mid_sentence
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
+from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
 from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.sources import readable
@@ -116,50 +117,6 @@ def _kpi_tables(res: Results) -> str:
                    f"<table class='kpis' id='differences'><thead><tr><th>KPI</th>{head}</tr></thead>"
                    f"<tbody>{''.join(body)}</tbody></table>")
     return "\n".join(out)
-
-
-ACRONYMS = {"usd": "USD", "cac": "CAC", "vip": "VIP", "sla": "SLA", "csat": "CSAT"}
-_SUFFIXES = ("_usd_per_customer_month", "_usd_per_month", "_per_month", "_usd", "_pct", "_h", "_share")
-
-
-def readable_name(path: str) -> str:
-    """A parameter path as a reader names it: ``customers.segments[0=starter].funding_median_usd``
-    -> "Funding median (starter segment)"; ``support.agents`` -> "Agents"."""
-    leaf = path.rsplit(".", 1)[-1]
-    for suffix in _SUFFIXES:
-        if leaf.endswith(suffix) and len(leaf) > len(suffix):
-            if not leaf[: -len(suffix)].endswith("_per"):  # "resentment_per_usd" keeps its "per USD"
-                leaf = leaf[: -len(suffix)]
-            break
-    words = leaf.replace("_", " ").strip().capitalize().split(" ")
-    name = " ".join(ACRONYMS.get(w.lower(), w) for w in words)
-    qualifiers = [q.split("=", 1)[1] + " " + part.split("[", 1)[0].rstrip("s")
-                  for part in path.split(".")[:-1] if "[" in part and "=" in part
-                  for q in [part[part.index("[") + 1: part.index("]")]]]
-    return f"{name} ({', '.join(qualifiers)})" if qualifiers else name
-
-
-def parameter_names(scenario: Scenario, paths: list[str]) -> dict[str, str]:
-    """Readable names of ``[uncertainty]`` paths: list items by their name
-    (``customers.segments.0.fee_sensitivity_per_usd`` -> "Fee sensitivity per USD (starter
-    segment)") and policy overrides by the policy's label."""
-    labels = policy_labels(scenario)
-    segments = [s.name for s in scenario.customers.segments]
-    out = {}
-    for path in paths:
-        parts = path.split(".")
-        suffix = ""
-        if parts[0] == "policies" and len(parts) > 2:
-            suffix = f" ({labels.get(parts[1], parts[1])} policy)"
-            parts = parts[2:]
-        named = []
-        for part in parts:
-            if part.isdigit() and named and named[-1] == "segments" and int(part) < len(segments):
-                named[-1] = f"segments[{part}={segments[int(part)]}]"
-            else:
-                named.append(part)
-        out[path] = readable_name(".".join(named)) + suffix
-    return out
 
 
 def _compact(x: float) -> str:
@@ -418,6 +375,6 @@ def _umask() -> int:
 
 
 __all__ = [
-    "ParamRow", "assumptions", "assumptions_table", "decision_rows", "parameter_names", "render", "research_phrase",
+    "ParamRow", "assumptions", "assumptions_table", "decision_rows", "render", "research_phrase",
     "uncertainty_headline", "uncertainty_line", "write_report",
 ]
