@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, name in enumerate(ABLATIONS):
         print(f"| {name} | {_usd(_neg(diffs[f'no_{i}']['value_usd']))} |")
     # bridge of flat - flat_vip: its pv_vip is minus the programme's cost; the gain's part is -(that)
-    print(f"| programme cost (agent hours + perks, present value) | {_usd(-bridge['pv_vip'])} |")
+    print(f"| programme cost (agent hours + perks, present value) | {_usd(_neg(bridge['pv_vip']))} |")
     print(f"| **total VIP gain** (flat_vip − flat) | {_usd(_neg(diffs['flat']['value_usd']))} |")
     return 0
 
