@@ -300,4 +300,5 @@ def test_decision_map_puts_a_choices_points_in_its_own_cells():
     flat_pts, tiered_pts = (c.get_offsets()[:, 0] for c in ax.collections[1:3])
     assert set(flat_pts) == {1.0} and set(tiered_pts) == {0.0}  # business cell, calendar cell
     assert [t.get_text() for t in ax.get_xticklabels()] == ["calendar", "business"]
+    assert ax.get_title() == "tiered is best where SLA clock is calendar, flat where it is business"
     plt.close(ax.figure)

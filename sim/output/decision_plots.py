@@ -248,13 +248,32 @@ def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str
     elif share.iloc[0] >= 0.8:
         finding = f"{top} is best over {share.iloc[0]:.0%} of the range of these two assumptions"
     else:
-        finding = "Which policy is best turns on these two assumptions"
+        finding = _split_by_choice(decision_map, label, names) or "Which policy is best turns on these two assumptions"
     ax.set_title(finding)
     engine = ax.figure.get_layout_engine()
     if engine is not None:  # lay out now: the legend beside the plot moves the axes (and the title's room) left
         engine.execute(ax.figure)
     P._finish(ax, meta)
     return ax
+
+
+def _split_by_choice(decision_map: pd.DataFrame, label: Callable[[str], str],
+                     names: Mapping[str, str] | None) -> str:
+    """When one axis is a choice and each of its values has one best policy over the whole other
+    axis, say so ("Tiered is best where SLA clock is calendar, Flat where it is business");
+    empty otherwise."""
+    for axis in ("x", "y"):
+        categories = decision_map.attrs.get(f"{axis}_categories")
+        if not categories:
+            continue
+        best = [set(decision_map.loc[decision_map[axis] == i, "best"]) for i in range(len(categories))]
+        if all(len(b) == 1 for b in best) and len({next(iter(b)) for b in best}) > 1:
+            path = decision_map.attrs[axis]
+            what = plain((names or {}).get(path) or display_name(path))
+            parts = [f"{label(next(iter(b)))} is best where {what} is {c}" if i == 0 else
+                     f"{label(next(iter(b)))} where it is {c}" for i, (b, c) in enumerate(zip(best, categories))]
+            return ", ".join(parts)
+    return ""
 
 
 def _positions(values: pd.Series, categories: Sequence[Any] | None) -> np.ndarray:
