@@ -234,14 +234,16 @@ def app_max_memory() -> int:
 _prewarmed: dict[int, Future[ProcessPoolExecutor]] = {}
 
 
-def prewarm_pool(workers: int) -> None:
+def prewarm_pool(workers: int) -> Future[ProcessPoolExecutor] | None:
     """Start the app's pool now, in a background thread, for the first ``make_pool(workers)``
     to take: the server launcher (:mod:`sim.app.serve`) calls it at start, so the first page
-    finds warm workers instead of waiting for them."""
+    finds warm workers instead of waiting for them. Returns the pool's future (None for one
+    worker: the app then runs in-process)."""
     if workers > 1 and workers not in _prewarmed:
         starter = ThreadPoolExecutor(1, thread_name_prefix="supportsim-prewarm")
         _prewarmed[workers] = starter.submit(_new_pool, workers)
         starter.shutdown(wait=False)
+    return _prewarmed.get(workers)
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor | None:

@@ -4,8 +4,8 @@ Where it sits: a launcher beside the page (``app.py``), in the app layer. ``stre
 app.py`` starts a server that imports nothing until the first page opens; the first visitor
 then waits for every import of the page (pandas, matplotlib, scipy, the simulation) and for
 the simulation workers to start. This launcher does both before the server takes visitors:
-it imports what the page imports, starts the worker pool in the background
-(:func:`sim.app.runner.prewarm_pool`) and draws one throw-away figure (fonts, the Agg canvas),
+it imports what the page imports, starts the worker pool (:func:`sim.app.runner.prewarm_pool`)
+and draws one throw-away figure (fonts, the Agg canvas), waits for the workers to be ready,
 then hands over to Streamlit's own command line, in this process, so the page finds it all
 in place. Any option ``streamlit run`` takes is passed on::
 
@@ -44,10 +44,23 @@ def _draw_once() -> None:
     plt.close(fig)
 
 
+WARM_TIMEOUT_S = 120.0
+
+
 def warm() -> None:
-    """Start the worker pool in the background and draw the throw-away figure."""
-    apprun.prewarm_pool(apprun.app_workers())
-    threading.Thread(target=_draw_once, name="supportsim-warm-figure", daemon=True).start()
+    """Start the worker pool and draw the throw-away figure, and wait (at most
+    :data:`WARM_TIMEOUT_S`) for the workers to be ready: the server takes visitors only then, so
+    the first page does not wait for worker processes to start. A pool that fails to start is
+    left to the page, which starts one itself and reports what goes wrong."""
+    started = apprun.prewarm_pool(apprun.app_workers())
+    drawing = threading.Thread(target=_draw_once, name="supportsim-warm-figure", daemon=True)
+    drawing.start()
+    if started is not None:
+        try:
+            started.result(timeout=WARM_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - the page starts its own pool and shows the error
+            pass
+    drawing.join(timeout=WARM_TIMEOUT_S)
 
 
 def main(argv: list[str] | None = None) -> int:
