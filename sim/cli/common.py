@@ -17,6 +17,7 @@ from sim.output.decision_files import check_same_scenario, read_decision
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
 from sim.runs.executors import check_cluster_address
+from sim.runs.experiment import run_scenario
 from sim.runs.options import RunOptions
 
 EXIT_FAILED = 1
@@ -158,3 +159,16 @@ def policies_arg(text: str | None) -> list[str] | None:
         raise ScenarioError([f"--policies {text!r}: expected names separated by commas, e.g. flat,per_ticket"],
                             "--policies")
     return names
+
+
+def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path]) -> int:
+    """The body of ``report`` and ``deck``: load the scenario and the ``--decision`` (a bad one
+    fails before anything runs), run every policy, ``write(res, args.out, command=...,
+    decision=...)`` and say where."""
+    scenario = load_scenario(args)
+    decision = load_decision(args, scenario)
+    res = run_scenario(scenario, **run_options(args, verb).kwargs())
+    path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
+    if not args.quiet:
+        sys.stdout.write(f"wrote {path}\n")
+    return 0

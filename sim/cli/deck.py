@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import (
-    decision_arg,
-    load_decision,
-    load_scenario,
-    reproduce_command,
-    run_option_args,
-    run_options,
-    scenario_args,
-)
+from sim.cli.common import decision_arg, run_and_write, run_option_args, scenario_args
 from sim.output.deck import write_deck
 from sim.params.scenario import ScenarioError
-from sim.runs.experiment import run_scenario
 
 
 def cmd_deck(args: argparse.Namespace) -> int:
@@ -26,14 +16,7 @@ def cmd_deck(args: argparse.Namespace) -> int:
         raise ScenarioError([f"--out {args.out}: a deck is a .pptx file"], "--out")
     if args.out.is_dir():
         raise ScenarioError([f"--out {args.out}: is a folder; give a file name ending in .pptx"], "--out")
-    scenario = load_scenario(args)
-    decision = load_decision(args, scenario)  # a bad --decision fails before anything runs
-    res = run_scenario(scenario, **run_options(args, "deck").kwargs())
-    path = write_deck(res, args.out, command=reproduce_command("deck", args, "decision"),
-                        decision=decision)
-    if not args.quiet:
-        sys.stdout.write(f"wrote {path}\n")
-    return 0
+    return run_and_write(args, "deck", write_deck)
 
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:

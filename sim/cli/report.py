@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import (
-    decision_arg,
-    load_decision,
-    load_scenario,
-    reproduce_command,
-    run_option_args,
-    run_options,
-    scenario_args,
-)
+from sim.cli.common import decision_arg, run_and_write, run_option_args, scenario_args
 from sim.output.report import write_report
-from sim.runs.experiment import run_scenario
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args)
-    decision = load_decision(args, scenario)  # a bad --decision fails before anything runs
-    res = run_scenario(scenario, **run_options(args, "report").kwargs())
-    path = write_report(res, args.out, command=reproduce_command("report", args, "decision"),
-                        decision=decision)
-    if not args.quiet:
-        sys.stdout.write(f"wrote {path}\n")
-    return 0
+    return run_and_write(args, "report", write_report)
 
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:
