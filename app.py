@@ -69,8 +69,11 @@ def caches() -> SimpleNamespace:
 # ---------------------------------------------------------------- sidebar
 
 
+SHOWN = "v:"  # the last value of a control, kept while its group is closed (its widget not drawn)
+
+
 def reset_controls() -> None:
-    for key in [k for k in st.session_state if str(k).startswith("p:")]:
+    for key in [k for k in st.session_state if str(k).startswith(("p:", SHOWN))]:
         del st.session_state[key]
 
 
@@ -122,7 +125,7 @@ def draw_control(c: appkit.Control, *, disabled: bool = False) -> Any:
     there is sent to the browser, so after a scenario switch or a reset the browser holds the
     new scenario's values and cannot send the old ones back on the next rerun (a tab click)."""
     if c.key not in st.session_state:
-        st.session_state[c.key] = c.value
+        st.session_state[c.key] = st.session_state.get(SHOWN + c.key, c.value)
     kw: dict[str, Any] = {"key": c.key, "help": c.help, "disabled": disabled}
     if c.widget == "toggle":
         return st.toggle(c.label, **kw)
@@ -148,8 +151,16 @@ def draw_section(section: appkit.Section, values: dict[str, Any]) -> None:
     for c in section.controls:
         disabled = bool(c.used_when) and scheme is not None and scheme != c.used_when
         values[c.path] = draw_control(c, disabled=disabled)
+        st.session_state[SHOWN + c.key] = values[c.path]
         if c.path.endswith(".pricing.scheme"):
             scheme = values[c.path]
+
+
+def kept_values(group: appkit.Group, values: dict[str, Any]) -> None:
+    """A closed group's values without drawing its controls (the browser draws ~1,800 elements
+    for all of them): the last shown value, else the file's."""
+    for c in group.controls:
+        values[c.path] = st.session_state.get(SHOWN + c.key, c.value)
 
 
 def draw_group(group: appkit.Group, colors: dict[str, str], values: dict[str, Any]) -> None:
@@ -180,11 +191,16 @@ def sidebar_controls(source: appkit.Source) -> tuple[list[appkit.Group], dict[st
         st.button("Reset controls to the file", icon=":material/restart_alt:", on_click=reset_controls,
                   type="tertiary", key="reset")
         for g in groups:
-            with st.expander(g.title, icon=g.icon, expanded=g.key == "pricing"):
+            # a group's controls are drawn only while it is open (opening it reruns the page)
+            box = st.expander(g.title, icon=g.icon, expanded=g.key == "pricing", key=f"group:{g.key}",
+                              on_change="rerun")
+            with box:
                 if g.note:
                     st.caption(g.note)
                 slots[g.key] = st.empty()
-                if g.form:
+                if box.open is False:
+                    kept_values(g, values)
+                elif g.form:
                     with st.form(f"form_{g.key}", border=False):
                         draw_group(g, colors, values)
                         st.form_submit_button(f"Apply {g.title.lower()}", type="primary", width="stretch")

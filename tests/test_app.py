@@ -67,10 +67,15 @@ def test_test_fixtures_are_not_in_the_picker():
     assert set(shown) == {p.name for p in SCENARIOS.glob("*.toml")} - set(appkit.FIXTURES)
 
 
-def open_app(scenario: str | None = "smoke") -> AppTest:
+def open_app(scenario: str | None = "smoke", *, groups: bool = False) -> AppTest:
+    """The page on ``scenario``; ``groups``: every sidebar group open, as a person opens a group
+    to reach its controls (a closed group's controls are not drawn)."""
     at = AppTest.from_file(APP, default_timeout=240)
     if scenario:
         at.query_params["scenario"] = scenario
+    if groups:
+        for g in appkit.control_groups(load(SCENARIOS / f"{scenario or 'baseline'}.toml")):
+            at.session_state[f"group:{g.key}"] = True
     return at.run()
 
 
@@ -427,7 +432,7 @@ def test_opens_on_the_default_scenario_with_results_without_a_click():
 
 
 def test_scenario_picker_lists_the_shipped_scenarios_and_resets_the_controls():
-    at = open_app()
+    at = open_app(groups=True)
     assert_clean(at)
     picker = at.selectbox(key="scenario")
     assert sorted(picker.options) == sorted(p.stem for p in SCENARIOS.glob("*.toml"))
@@ -466,8 +471,31 @@ def test_pricing_controls_edit_each_policy():
     assert not deltas[i] and deltas[0]  # the new reference has no delta, the others do
 
 
-def test_support_desk_agent_cost_lowers_every_policys_profit():
+def test_a_closed_group_draws_no_controls_and_keeps_its_changes():
+    """Only open sidebar groups draw their controls (the browser's cost is the ~1,800 elements
+    of all of them); a change made in a group outlives closing it, and comes back on opening."""
     at = open_app()
+    assert_clean(at)
+    assert not [w for w in at.number_input if w.key == "p:support.agent_cost_usd_per_hour"]  # closed by default
+    at.session_state["group:support"] = True
+    at.run()
+    cost = at.number_input(key="p:support.agent_cost_usd_per_hour")
+    new = cost.value * 2
+    cost.set_value(new).run()
+    changed = profits(at)
+    at.session_state["group:support"] = False
+    at.run()
+    assert_clean(at)
+    assert not [w for w in at.number_input if w.key == "p:support.agent_cost_usd_per_hour"]
+    assert profits(at) == changed  # the run still has the change
+    assert any("1 change from" in e.label for e in at.expander)
+    at.session_state["group:support"] = True
+    at.run()
+    assert at.number_input(key="p:support.agent_cost_usd_per_hour").value == new
+
+
+def test_support_desk_agent_cost_lowers_every_policys_profit():
+    at = open_app(groups=True)
     before = profits(at)
     cost = at.number_input(key="p:support.agent_cost_usd_per_hour")
     cost.set_value(cost.value * 2).run()
@@ -483,7 +511,7 @@ def edit_customers(at: AppTest) -> AppTest:
 
 
 def test_customer_controls_apply_only_on_their_button():
-    at = open_app()
+    at = open_app(groups=True)
     before = card_values(at, metrics.KPIS["customers_at_horizon"].title)
     edit_customers(at).run()
     assert card_values(at, metrics.KPIS["customers_at_horizon"].title) == before  # nothing applied yet
@@ -496,7 +524,7 @@ def test_customer_controls_apply_only_on_their_button():
 
 
 def test_segment_shares_that_do_not_sum_to_one_are_reported_inline():
-    at = open_app()
+    at = open_app(groups=True)
     at.slider(key="p:customers.segments.0.share").set_value(0.9)
     next(b for b in at.button if b.label.startswith("Apply customers")).click().run()
     assert not at.exception
@@ -505,7 +533,7 @@ def test_segment_shares_that_do_not_sum_to_one_are_reported_inline():
 
 
 def test_satisfaction_and_churn_controls():
-    at = open_app()
+    at = open_app(groups=True)
     before = profits(at)
     at.slider(key="p:churn.switching_ease").set_value(3.0).run()
     assert_clean(at)
@@ -516,7 +544,7 @@ def test_satisfaction_and_churn_controls():
 
 
 def test_acquisition_cost_multiple_lowers_every_policys_profit():
-    at = open_app()
+    at = open_app(groups=True)
     before = profits(at)
     at.slider(key="p:acquisition.cac_multiple").set_value(20.0).run()
     assert_clean(at)
@@ -524,7 +552,7 @@ def test_acquisition_cost_multiple_lowers_every_policys_profit():
 
 
 def test_vip_perks_cost_only_the_policies_with_vip():
-    at = open_app()
+    at = open_app(groups=True)
     before = profits(at)
     at.number_input(key="p:vip.perks_usd_per_vip_month").set_value(200.0).run()
     assert_clean(at)
@@ -536,7 +564,7 @@ def test_vip_perks_cost_only_the_policies_with_vip():
 
 
 def test_run_settings_apply_on_their_button():
-    at = open_app()
+    at = open_app(groups=True)
     at.number_input(key="p:run.replications").set_value(SMOKE.run.replications + 1).run()
     assert "run.replications" not in changes(at)
     at.number_input(key="p:run.replications").set_value(SMOKE.run.replications + 1)
@@ -549,7 +577,7 @@ def test_run_settings_apply_on_their_button():
 
 
 def test_oversize_workload_is_refused_with_a_message():
-    at = open_app()
+    at = open_app(groups=True)
     at.number_input(key="p:customers.initial").set_value(2_000_000)
     next(b for b in at.button if b.label.startswith("Apply customers")).click().run()
     assert not at.exception and not at.metric
@@ -635,7 +663,7 @@ def test_invalid_upload_is_reported_in_the_main_area_naming_the_field_and_the_re
 
 
 def test_downloaded_scenario_reproduces_the_apps_numbers_with_supportsim_run(media, tmp_path):
-    at = open_app()
+    at = open_app(groups=True)
     at.number_input(key="p:support.agent_cost_usd_per_hour").set_value(47.0).run()
     at.toggle(key="p:policies.per_ticket.vip.enabled").set_value(True).run()
     assert_clean(at)
