@@ -69,11 +69,18 @@ def caches() -> SimpleNamespace:
 # ---------------------------------------------------------------- sidebar
 
 
-SHOWN = "v:"  # the last value of a control, kept while its group is closed (its widget not drawn)
+# A widget's last value, kept for the runs that do not draw it (a closed sidebar group, another
+# tab): Streamlit forgets the state of a widget a run does not draw.
+KEPT = "_kept:"
+
+
+def last_value(key: str, default: Any = None) -> Any:
+    """Widget ``key``'s value: its state if drawn last run, else its kept value, else ``default``."""
+    return st.session_state.get(key, st.session_state.get(KEPT + key, default))
 
 
 def reset_controls() -> None:
-    for key in [k for k in st.session_state if str(k).startswith(("p:", SHOWN))]:
+    for key in [k for k in st.session_state if str(k).startswith(("p:", KEPT + "p:"))]:
         del st.session_state[key]
 
 
@@ -125,7 +132,7 @@ def draw_control(c: appkit.Control, *, disabled: bool = False) -> Any:
     there is sent to the browser, so after a scenario switch or a reset the browser holds the
     new scenario's values and cannot send the old ones back on the next rerun (a tab click)."""
     if c.key not in st.session_state:
-        st.session_state[c.key] = st.session_state.get(SHOWN + c.key, c.value)
+        st.session_state[c.key] = st.session_state.get(KEPT + c.key, c.value)
     kw: dict[str, Any] = {"key": c.key, "help": c.help, "disabled": disabled}
     if c.widget == "toggle":
         return st.toggle(c.label, **kw)
@@ -151,7 +158,7 @@ def draw_section(section: appkit.Section, values: dict[str, Any]) -> None:
     for c in section.controls:
         disabled = bool(c.used_when) and scheme is not None and scheme != c.used_when
         values[c.path] = draw_control(c, disabled=disabled)
-        st.session_state[SHOWN + c.key] = values[c.path]
+        st.session_state[KEPT + c.key] = values[c.path]
         if c.path.endswith(".pricing.scheme"):
             scheme = values[c.path]
 
@@ -160,7 +167,7 @@ def kept_values(group: appkit.Group, values: dict[str, Any]) -> None:
     """A closed group's values without drawing its controls (the browser draws ~1,800 elements
     for all of them): the last shown value, else the file's."""
     for c in group.controls:
-        values[c.path] = st.session_state.get(SHOWN + c.key, c.value)
+        values[c.path] = st.session_state.get(KEPT + c.key, c.value)
 
 
 def draw_group(group: appkit.Group, colors: dict[str, str], values: dict[str, Any]) -> None:
@@ -406,9 +413,6 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
     return table
 
 
-KEPT = "_kept:"
-
-
 def kept(key: str, default: Any, valid: Callable[[Any], bool] = lambda v: True) -> str:
     """Seed widget ``key`` so that its value outlives its tab: Streamlit forgets the state of a
     widget that a run does not draw (another tab open), and it would come back at its default,
@@ -416,7 +420,7 @@ def kept(key: str, default: Any, valid: Callable[[Any], bool] = lambda v: True) 
     restored, or ``default`` when there is none or it is not ``valid`` for the scenario on
     screen (a policy it no longer has, a bound it no longer allows). Returns ``key``; the widget
     is then drawn without a default of its own."""
-    value = st.session_state.get(key, st.session_state.get(KEPT + key, default))
+    value = last_value(key, default)
     if not valid(value):
         value = default
     if key not in st.session_state or st.session_state[key] != value:
@@ -585,7 +589,7 @@ def decision_key(scenario: Any, samples: int) -> str:
 def last_decision(scenario: Any) -> Any:
     """The decision analysis of the scenario on screen at the Decision tab's last sample count,
     if it has been run (the deck shows it); None otherwise."""
-    samples = st.session_state.get("dec_samples", st.session_state.get(KEPT + "dec_samples"))
+    samples = last_value("dec_samples")
     return apprun.StreamlitCache().get(decision_key(scenario, int(samples)), 0) if samples else None
 
 

@@ -33,12 +33,11 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.decision.psa import NEGLIGIBLE_SHARE, percent
 from sim.output import plots as P
-from sim.params.names import display_name, parameter_names
+from sim.params.names import display_name, mid_sentence, parameter_names
 from sim.params.scenario import policy_labels
-from sim.params.walk import field_unit
 
 __all__ = [
-    "DecisionMeta", "decision_figures", "mid_sentence", "panel_axes", "plot_decision_map", "plot_evppi",
+    "DecisionMeta", "decision_figures", "panel_axes", "plot_decision_map", "plot_evppi",
     "plot_probability_best", "plot_sobol", "save_decision_plots",
 ]
 
@@ -57,27 +56,15 @@ class DecisionMeta(P.Meta):
 
     def footer(self) -> str:
         """Short and true (the hash and seed go into the file's metadata, see :meth:`P.Meta.provenance`)."""
-        return (f"Scenario '{plain(self.scenario)}' · {self.date} · {self.samples} parameter samples × "
+        return (f"Scenario '{P.literal(self.scenario)}' · {self.date} · {self.samples} parameter samples × "
                 f"{self.replications} replication{'s' if self.replications != 1 else ''} per policy · "
                 f"simulated with supportsim {self.version}")
-
-
-def plain(text: object) -> str:
-    """User text (scenario, policy and parameter names) on one line. Every text here is drawn in
-    the deck style, which turns mathtext off (``text.parse_math``): a "$" shows as it is and must
-    not be escaped (an escaped one would show its backslash)."""
-    return " ".join(str(text).split())
-
-
-def mid_sentence(name: str) -> str:
-    """A display name inside a sentence: "the fee sensitivity …" lower-cased, "CAC multiple" kept."""
-    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
 
 
 def _labels(labels: Mapping[str, str] | None, meta: P.Meta | None) -> Callable[[str], str]:
     """Display label of a policy: from ``labels``, else the meta's, else the name."""
     known = labels if labels is not None else (meta.labels if meta is not None else {})
-    return lambda p: plain(known.get(p, p))
+    return lambda p: P.literal(known.get(p, p))
 
 
 def _two_lines(name: str, width: int = 30) -> str:
@@ -94,15 +81,6 @@ def panel_axes(width_in: float, height_in: float) -> Axes:
         fig = Figure(figsize=(width_in, height_in), layout="constrained")
         FigureCanvasAgg(fig)
         return fig.subplots()
-
-
-def parameter_label(path: str, names: Mapping[str, str] | None = None) -> str:
-    """A parameter (its display name from ``names``, else :func:`sim.params.names.display_name`)
-    with its unit from the schema (policy-specific paths too)."""
-    base = path.split(".", 2)[2] if path.startswith("policies.") and path.count(".") >= 2 else path
-    unit = field_unit(base)
-    name = plain((names or {}).get(path) or display_name(path))
-    return f"{name} ({unit})" if unit else name
 
 
 def _kpi_name(kpi: str) -> str:
@@ -170,7 +148,7 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
     EVPI (perfect knowledge of all of them) as a line. ``evppi``: the decision's EVPPI table;
     ``names``: parameter path -> display name (default: the path with its unit); ``shares``:
     label each bar with its share of the EVPI too (off where the plot is narrow)."""
-    name = (lambda p: _two_lines(plain(names.get(p, p)))) if names is not None else parameter_label
+    name = (lambda p: _two_lines(P.literal(names.get(p, p)))) if names is not None else P.param_label
     ax = P._axes(ax)
     t = evppi.head(max_params)
     n = len(t)
@@ -190,7 +168,7 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
     if top is None or evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * evpi:
         ax.set_title("No single assumption is worth researching on its own")
     else:
-        ax.set_title(f"Research {mid_sentence(plain(name(top['parameter'])))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
+        ax.set_title(f"Research {mid_sentence(P.literal(name(top['parameter'])))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
     ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)")
     ax.set_ylabel("Uncertain parameter")
     ax.grid(axis="y", visible=False)
@@ -239,8 +217,8 @@ def plot_decision_map(decision_map: pd.DataFrame, psa: pd.DataFrame, *, kpi: str
                      label=f"{label(p)} ({share.get(p, 0.0):.0%} of the map)") for p in order]
     ax.legend(handles=handles, title="Best on average (shaded);\npoints: best in that sample",
               loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    ax.set_xlabel(parameter_label(xname, names))
-    ax.set_ylabel(parameter_label(yname, names))
+    ax.set_xlabel(P.param_label(xname, names))
+    ax.set_ylabel(P.param_label(yname, names))
     ax.grid(False)
     top = label(str(share.index[0]))
     if share.iloc[0] >= 0.999:
@@ -269,7 +247,7 @@ def _split_by_choice(decision_map: pd.DataFrame, label: Callable[[str], str],
         best = [set(decision_map.loc[decision_map[axis] == i, "best"]) for i in range(len(categories))]
         if all(len(b) == 1 for b in best) and len({next(iter(b)) for b in best}) > 1:
             path = decision_map.attrs[axis]
-            what = plain((names or {}).get(path) or display_name(path))
+            what = P.literal((names or {}).get(path) or display_name(path))
             parts = [f"{label(next(iter(b)))} is best where {what} is {c}" if i == 0 else
                      f"{label(next(iter(b)))} where it is {c}" for i, (b, c) in enumerate(zip(best, categories))]
             return ", ".join(parts)
@@ -314,7 +292,7 @@ def plot_sobol(sobol: pd.DataFrame, *, ax: Axes | None = None, meta: P.Meta | No
         ax.barh(y + dy, vals, height=h, color=color, label=label)
         ax.errorbar(vals, y + dy, xerr=conf, fmt="none", ecolor=P.NEUTRAL, elinewidth=1.2, capsize=3)
     ax.axvline(0, color=P.NEUTRAL, linewidth=1)
-    ax.set_yticks(y, [parameter_label(p, names) for p in t["parameter"]])
+    ax.set_yticks(y, [P.param_label(p, names) for p in t["parameter"]])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     diff = sobol.attrs.get("difference", "the two leading policies")
     kpi = sobol.attrs.get("kpi", "value")

@@ -40,7 +40,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim import __version__
 from sim.output import fmt
-from sim.params.names import display_name
+from sim.params.names import display_name, mid_sentence
 from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
 from sim.runs import metrics
@@ -211,10 +211,10 @@ def _with_unit(text: str, unit: str) -> str:
     return f"{text} ({unit})" if unit else text
 
 
-def param_label(path: str) -> str:
-    """Axis label of a scenario parameter: its display name (:mod:`sim.params.names`) and its
-    unit from the schema."""
-    return _with_unit(display_name(path), field_unit(path))
+def param_label(path: str, names: Mapping[str, str] | None = None) -> str:
+    """Axis label of a scenario parameter (policy-specific paths too): its display name (from
+    ``names``, else :mod:`sim.params.names`) and its unit from the schema."""
+    return _with_unit(literal((names or {}).get(path) or display_name(path)), field_unit(path))
 
 
 # ---------------------------------------------------------------- figure plumbing
@@ -781,7 +781,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
         if unit == "USD":
             ax.yaxis.set_major_formatter(FuncFormatter(usd))
         ax.set_title(f"{name} as {display_name(x).lower()} varies, by support policy: mean and 95% CI band")
-        finding = _sweep_finding(t, x, name, unit, meta)
+        finding = _sweep_finding(t, x, kpi, meta)
         if finding:
             headline(ax, finding)
         ax.set_xlabel(param_label(x))
@@ -821,18 +821,18 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
     return ax
 
 
-def _sweep_finding(t: pd.DataFrame, x: str, name: str, unit: str, meta: Meta | None) -> str:
-    """Who leads a one-parameter sweep on its KPI's mean ("higher is better" unless the unit is
-    a cost), and where the lead changes hands; empty with fewer than two policies."""
+def _sweep_finding(t: pd.DataFrame, x: str, kpi: str, meta: Meta | None) -> str:
+    """Who leads a one-parameter sweep on ``kpi``'s mean (its better direction in the KPI
+    registry), and where the lead changes hands; empty with fewer than two policies."""
     wide = t.pivot_table(index=x, columns="policy", values="mean", aggfunc="mean").sort_index()
     if wide.shape[1] < 2 or wide.empty:
         return ""
-    lower = name.lower()
-    leaders = (wide.idxmin(axis=1) if "cost" in lower or "cac" in lower else wide.idxmax(axis=1)).tolist()
+    lower = kpi_name_unit(kpi)[0].lower()
+    best_is_low = kpi in metrics.KPIS and metrics.KPIS[kpi].better == "lower"
+    leaders = (wide.idxmin(axis=1) if best_is_low else wide.idxmax(axis=1)).tolist()
     xs = [f"{v:g}" for v in wide.index]
     unit_txt = f" {field_unit(x)}" if field_unit(x) else ""
-    what = display_name(x)
-    what = what[0].lower() + what[1:] if len(what) > 1 and what[1].islower() else what
+    what = mid_sentence(display_name(x))
     if len(set(leaders)) == 1:
         return (f"{label_of(meta, leaders[0])} has the best mean {lower} across {what} from {xs[0]} to "
                 f"{xs[-1]}{unit_txt}")

@@ -24,10 +24,10 @@ import pandas as pd
 from sim import __version__
 from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent
 from sim.output import figures, findings, fmt
-from sim.output.decision_plots import decision_figures, mid_sentence
+from sim.output.decision_plots import decision_figures
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
-from sim.params.names import parameter_names, readable_name
+from sim.params.names import mid_sentence, parameter_names, readable_name
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
 from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.sources import readable

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sim.params.scenario import policy_labels
 from sim.params.schema import Scenario
 
-__all__ = ["ACRONYMS", "display_name", "parameter_names", "readable_name"]
+__all__ = ["ACRONYMS", "display_name", "mid_sentence", "parameter_names", "readable_name"]
 
 ACRONYMS = {"usd": "USD", "cac": "CAC", "vip": "VIP", "sla": "SLA", "csat": "CSAT"}
 _SUFFIXES = ("_usd_per_customer_month", "_usd_per_hour", "_usd_per_month", "_per_month", "_usd", "_pct", "_h", "_share")
@@ -78,3 +78,8 @@ def display_name(path: str, scenario: Scenario | None = None) -> str:
             named.append(part)
     name = readable_name(".".join(named))
     return f"{name} ({', '.join(qualifiers)})" if qualifiers else name
+
+
+def mid_sentence(name: str) -> str:
+    """A display name inside a sentence: "the fee sensitivity …" lower-cased, "CAC multiple" kept."""
+    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
