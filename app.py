@@ -337,7 +337,7 @@ def download_row(stem: str, buttons: list[Download]) -> None:
 
 def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]) -> None:
     cmd = appkit.cli_command(source, overrides)
-    decision = last_decision(scenario)
+    decision_at = last_decision_key(scenario)  # looked up when the deck is made: the analysis may run after this
     download_row(appkit.file_stem(scenario.scenario.name), [
         Download("Scenario (TOML)", appkit.scenario_toml(scenario, source=source, overrides=overrides), ".toml",
                  "application/toml", "dl_toml", ":material/description:",
@@ -350,12 +350,12 @@ def exports(res: Any, source: appkit.Source, scenario: Any, overrides: list[str]
                  ":material/functions:", "One row per policy × replication with every KPI."),
         Download("Report (HTML)", lambda: apprun.report_html(res, cmd), "_report.html", "text/html", "dl_report",
                  ":material/summarize:", "A one-page report with the KPIs, the key plots and every assumption."),
-        Download("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd, decision=decision), "_deck.pptx",
-                 apprun.PPTX_MIME, "dl_deck", ":material/slideshow:", "A 16:9 PowerPoint deck, as `supportsim deck` "
-                 "makes it: the recommendation, the KPIs with 95% CIs, the value bridge, the mechanisms and the "
-                 "assumptions that differ; each slide's notes carry the command that reproduces it. "
-                 + ("With the Decision tab's analysis: how sure we are (probability best, EVPPI, decision map)."
-                    if decision is not None else "Run the Decision tab first to add how sure we are.")),
+        Download("Deck (PPTX)", lambda: apprun.deck_pptx(res, cmd, decision=cached_decision(decision_at)),
+                 "_deck.pptx", apprun.PPTX_MIME, "dl_deck", ":material/slideshow:", "A 16:9 PowerPoint deck, as "
+                 "`supportsim deck` makes it: the recommendation, the KPIs with 95% CIs, the value bridge, the "
+                 "mechanisms and the assumptions that differ; each slide's notes carry the command that reproduces "
+                 "it. Once the Decision tab's analysis has run for these settings, it also shows how sure we are "
+                 "(probability best, EVPPI, decision map)."),
     ])
 
 
@@ -586,11 +586,16 @@ def decision_key(scenario: Any, samples: int) -> str:
                                samples=samples, replications=1)
 
 
-def last_decision(scenario: Any) -> Any:
-    """The decision analysis of the scenario on screen at the Decision tab's last sample count,
-    if it has been run (the deck shows it); None otherwise."""
+def last_decision_key(scenario: Any) -> str | None:
+    """The cache key of the decision analysis of the scenario on screen at the Decision tab's
+    last sample count (None before the tab has been opened)."""
     samples = last_value("dec_samples")
-    return apprun.StreamlitCache().get(decision_key(scenario, int(samples)), 0) if samples else None
+    return decision_key(scenario, int(samples)) if samples else None
+
+
+def cached_decision(key: str | None) -> Any:
+    """That analysis if it has been run, else None (the deck shows it when there is one)."""
+    return apprun.StreamlitCache().get(key, 0) if key else None
 
 
 def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> None:
@@ -636,8 +641,6 @@ def decision_tab(scenario: Any, source: appkit.Source, overrides: list[str]) -> 
     if clicked and result is None:
         result = run_analysis("Decision", key, run_decision, runs, scenario=scenario, samples=samples,
                               replications=1)
-        if result is not None:
-            st.rerun()  # draw the page again from the cache: the deck download above now carries the decision
     if result is not None:
         decision_results(result, key, source, overrides)
 

@@ -231,5 +231,5 @@ def test_deck_download_carries_the_decision_once_it_has_run(media):  # noqa: F81
     assert not how_sure()  # no decision yet: the deck has no uncertainty slide
     at.button(key="dec_run").click().run()
     assert_clean(at)
-    at.run()  # the page after the st.rerun that follows a finished analysis (AppTest keeps the first pass's media)
+    at.run()  # the next page, as a person clicks the download after the analysis has run
     assert how_sure()
