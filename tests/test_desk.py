@@ -102,6 +102,25 @@ def test_set_capacity_grows_and_grants_waiting_requests_at_once():
     assert waiting.triggered and len(res.users) == 2
 
 
+def test_set_capacity_grants_as_many_waiting_requests_as_new_servers():
+    # SimPy's _trigger_put grants one request per call: growing 1 -> 4 once granted only one
+    env = simpy.Environment()
+    res = simpy.PriorityResource(env, capacity=1)
+    reqs = [res.request(priority=1) for _ in range(5)]
+    set_capacity(res, 4)
+    assert len(res.users) == 4 and [r.triggered for r in reqs] == [True, True, True, True, False]
+
+
+def test_new_agents_start_on_every_waiting_ticket_at_once():
+    # four tickets at 0 on one agent; at 0.25 three more agents come on duty: all start at 0.25
+    env = simpy.Environment()
+    desk = Desk(env, 1, _counters(4))
+    desk.submit(_batch([0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]))
+    simpy.events.Timeout(env, 0.25).callbacks.append(lambda _: desk.set_agents(4))
+    env.run()
+    assert desk.stats.waits_h == [0.0, 0.25, 0.25, 0.25]
+
+
 def test_set_capacity_shrinks_without_preempting():
     env = simpy.Environment()
     res = simpy.PriorityResource(env, capacity=2)

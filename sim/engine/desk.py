@@ -43,13 +43,17 @@ def set_capacity(resource: simpy.Resource, capacity: int) -> None:
     SimPy (4.1) has no public way to change a resource's capacity: ``capacity`` is a read-only
     property over ``_capacity``. This is the only place the project touches SimPy's private
     API: it sets ``_capacity`` and calls ``_trigger_put``, the hook SimPy itself calls after a
-    release, so that waiting requests are granted at once when capacity grows. Requests in
+    release, so that waiting requests are granted at once when capacity grows (as many as
+    there are new servers: one call grants at most one). Requests in
     service beyond a lowered capacity keep their server until they release it (nothing is
     pre-empted). ``tests/test_desk.py::test_set_capacity_*`` pins this behaviour, so a SimPy
     upgrade that changes the private names fails there, not silently in the model.
     """
     resource._capacity = capacity  # type: ignore[attr-defined]
-    resource._trigger_put(None)
+    # SimPy's _trigger_put grants at most one request per call (Resource._do_put returns None,
+    # which stops its loop): call it until the new agents are busy or nobody waits.
+    while resource.put_queue and len(resource.users) < capacity:
+        resource._trigger_put(None)
 
 
 class _SortedQueue(list):
