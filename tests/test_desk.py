@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import simpy
 
-from sim.engine.desk import Desk, DeskLog, TicketBatch, set_capacity
+from sim.engine.desk import Desk, DeskLog, TicketBatch
 
 
 def _counters(n: int) -> SimpleNamespace:
@@ -90,27 +90,6 @@ def test_fees_are_charged_when_service_starts():
     assert desk.stats.fees_usd == 15.0 and counters.fees_usd.tolist() == [15.0, 0.0]
 
 
-def test_set_capacity_grows_and_grants_waiting_requests_at_once():
-    env = simpy.Environment()
-    res = simpy.PriorityResource(env, capacity=1)
-    held, waiting = res.request(priority=1), res.request(priority=1)
-    env.run(until=1)
-    assert held.triggered and not waiting.triggered
-    set_capacity(res, 2)
-    assert res.capacity == 2
-    env.run(until=2)
-    assert waiting.triggered and len(res.users) == 2
-
-
-def test_set_capacity_grants_as_many_waiting_requests_as_new_servers():
-    # SimPy's _trigger_put grants one request per call: growing 1 -> 4 once granted only one
-    env = simpy.Environment()
-    res = simpy.PriorityResource(env, capacity=1)
-    reqs = [res.request(priority=1) for _ in range(5)]
-    set_capacity(res, 4)
-    assert len(res.users) == 4 and [r.triggered for r in reqs] == [True, True, True, True, False]
-
-
 def test_new_agents_start_on_every_waiting_ticket_at_once():
     # four tickets at 0 on one agent; at 0.25 three more agents come on duty: all start at 0.25
     env = simpy.Environment()
@@ -121,20 +100,18 @@ def test_new_agents_start_on_every_waiting_ticket_at_once():
     assert desk.stats.waits_h == [0.0, 0.25, 0.25, 0.25]
 
 
-def test_set_capacity_shrinks_without_preempting():
+def test_fewer_agents_finish_the_ticket_in_hand_and_the_queue_waits():
+    # two agents serve tickets 0 (1 h) and 1 (1.5 h); at 0.5 the roster drops to one agent:
+    # nobody is pre-empted, and ticket 2 (waiting since 0.25) starts when the busy agents fall
+    # below the new roster: not at 1.0 (one agent still busy = the roster) but at 1.5
     env = simpy.Environment()
-    res = simpy.PriorityResource(env, capacity=2)
-    a, b = res.request(priority=1), res.request(priority=1)
-    env.run(until=1)
-    set_capacity(res, 1)
-    assert len(res.users) == 2  # both keep their agent
-    res.release(a)
-    c = res.request(priority=1)
-    env.run(until=2)
-    assert not c.triggered  # one user (b) already fills the reduced capacity
-    res.release(b)
-    env.run(until=3)
-    assert c.triggered
+    desk = Desk(env, 2, _counters(3))
+    desk.submit(_batch([0.0, 0.0, 0.25], [1.0, 1.5, 1.0]))
+    simpy.events.Timeout(env, 0.5).callbacks.append(lambda _: desk.set_agents(1))
+    env.run(until=0.75)
+    assert desk.busy == 2 and desk.waiting == 1  # both keep their ticket
+    env.run()
+    assert desk.stats.waits_h == [0.0, 0.0, 1.25]
 
 
 @pytest.mark.parametrize("agents", [1, 2])

@@ -1,4 +1,4 @@
-"""The support desk: a finite team of agents as a SimPy priority resource.
+"""The support desk: a finite team of agents serving a priority queue in a SimPy environment.
 
 Where it sits: the model (``sim.engine.model``) hands the desk each month's tickets and VIP
 touches; the desk queues them by priority (VIP work 0, then plan tiers), serves them with
@@ -15,6 +15,13 @@ calendar or the business clock (open hours of the ticket's line): ``support.sla_
 integrates rostered hours and overtime (agents above a lowered roster finishing the ticket in
 hand), so paid (rostered + overtime) >= worked holds by construction.
 
+The queue is the desk's own (a heap in (priority, arrival order) order, non-preemptive, FIFO
+among equals: the discipline of SimPy's ``PriorityResource``) rather than a SimPy resource: an
+agent is granted synchronously when one is free, so a ticket costs two SimPy events (entry
+and end of service) instead of four (request, grant, service, release) — the per-ticket
+work is most of a run. When agents come on duty, every waiting ticket up to the new number
+starts at once, in priority order.
+
 Abandonment without a timeout per ticket: a waiting ticket whose customer's patience
 has run out is skipped at zero cost when it reaches an agent ("virtual waiting time").
 Because skipped tickets consume no agent time, every served ticket starts at exactly the
@@ -25,9 +32,9 @@ are purged so the queue never carries more than a month of them.
 
 from __future__ import annotations
 
-import bisect
+import heapq
+import itertools
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,41 +42,6 @@ import simpy
 from simpy.events import Timeout
 
 from sim.engine.hours import WEEK_H, DeskHours, hour_of_week
-
-
-def set_capacity(resource: simpy.Resource, capacity: int) -> None:
-    """Set the number of servers of a SimPy resource while it runs.
-
-    SimPy (4.1) has no public way to change a resource's capacity: ``capacity`` is a read-only
-    property over ``_capacity``. This is the only place the project touches SimPy's private
-    API: it sets ``_capacity`` and calls ``_trigger_put``, the hook SimPy itself calls after a
-    release, so that waiting requests are granted at once when capacity grows (as many as
-    there are new servers: one call grants at most one). Requests in
-    service beyond a lowered capacity keep their server until they release it (nothing is
-    pre-empted). ``tests/test_desk.py::test_set_capacity_*`` pins this behaviour, so a SimPy
-    upgrade that changes the private names fails there, not silently in the model.
-    """
-    resource._capacity = capacity  # type: ignore[attr-defined]
-    # SimPy's _trigger_put grants at most one request per call (Resource._do_put returns None,
-    # which stops its loop): call it until the new agents are busy or nobody waits.
-    while resource.put_queue and len(resource.users) < capacity:
-        resource._trigger_put(None)
-
-
-class _SortedQueue(list):
-    """The put queue of the desk's resource: requests in (priority, request time) order, FIFO among
-    equals, like SimPy's ``SortedQueue`` — which re-sorts the whole list on every append; binary
-    insertion keeps a queue built up while the desk is closed cheap. (``PutQueue`` is SimPy's
-    documented hook for a resource's queue type.)"""
-
-    _key = attrgetter("key")
-
-    def append(self, item: Any) -> None:
-        bisect.insort_right(self, item, key=self._key)
-
-
-class _PriorityResource(simpy.PriorityResource):
-    PutQueue = _SortedQueue
 
 
 class Counters(Protocol):
@@ -182,7 +154,11 @@ class Desk:
                  ticket_log: list[tuple] | None = None, *, hours: DeskHours | None = None,
                  log: DeskLog | None = None) -> None:
         self.env = env
-        self.resource = _PriorityResource(env, capacity=agents)
+        self._capacity = agents  # agents on duty
+        self._busy = 0  # agents serving a ticket or touch (above _capacity: finishing after a lowered roster)
+        # waiting work: (priority, order, kind, row); kind 0 a ticket row, 1 a touch (duration_h, customer)
+        self._queue: list[tuple[int, int, int, tuple]] = []
+        self._order = itertools.count()
         self.counters = counters
         self.stats = DeskStats(peak_agents=agents)
         # Optional per-ticket log (customer, arrival_h, first_response_h or None, handle_h, fee_usd);
@@ -210,7 +186,17 @@ class Desk:
     @property
     def agents(self) -> int:
         """Agents on duty now."""
-        return self.resource.capacity
+        return self._capacity
+
+    @property
+    def waiting(self) -> int:
+        """Tickets and touches waiting for an agent."""
+        return len(self._queue)
+
+    @property
+    def busy(self) -> int:
+        """Agents serving a ticket or touch now."""
+        return self._busy
 
     # ------------------------------------------------------------------ agents and roster
 
@@ -218,18 +204,21 @@ class Desk:
         """Change the number of agents on duty now. Agents above the new number finish the
         ticket in hand first (paid as overtime); new agents start on waiting tickets at once."""
         self._accrue()
-        set_capacity(self.resource, agents)
-        self._over = len(self.resource.users) > agents
+        grow = agents > self._capacity
+        self._capacity = agents
+        self._over = self._busy > agents
         self.stats.peak_agents = max(self.stats.peak_agents, agents)
+        if grow:
+            self._dispatch()
 
     def _accrue(self) -> None:
         now = self.env.now
         dt = now - self._t_acc
         if dt > 0:
-            cap = self.resource.capacity
+            cap = self._capacity
             self.stats.rostered_h += dt * cap
             if self._over:
-                self.stats.overtime_h += dt * max(len(self.resource.users) - cap, 0)
+                self.stats.overtime_h += dt * max(self._busy - cap, 0)
         self._t_acc = now
 
     def set_roster(self, t0: float, agents_by_hour: np.ndarray, load_by_hour: np.ndarray | None = None,
@@ -254,7 +243,7 @@ class Desk:
 
     def _roster_step(self, event: Timeout) -> None:
         agents = event.value
-        if agents > self.resource.capacity:
+        if agents > self._capacity:
             # more agents: take effect after every ticket joining the queue at this instant
             # (their arrival events were scheduled before this one's relay), so a queue that
             # built up while closed is served in priority order
@@ -292,11 +281,14 @@ class Desk:
     def new_period(self) -> DeskStats:
         """Close the current period: purge expired waiting tickets, return its stats."""
         now = self.env.now
-        for req in list(self.resource.put_queue):
-            row = getattr(req, "row", None)
-            if row is not None and self._patience_waited(row, now) > row[2]:  # patience has run out
-                req.cancel()
-                self._abandon(row)
+        expired = [item for item in sorted(self._queue)
+                   if item[2] == 0 and self._patience_waited(item[3], now) > item[3][2]]  # patience has run out
+        if expired:
+            gone = {item[1] for item in expired}
+            self._queue = [item for item in self._queue if item[1] not in gone]
+            heapq.heapify(self._queue)
+            for item in expired:
+                self._abandon(item[3])
         self._accrue()
         # paid >= worked holds exactly in real arithmetic; a gap of float rounding (a fully busy desk
         # sums thousands of service times to the period's length) is booked as overtime, so that
@@ -369,18 +361,52 @@ class Desk:
             return self._clocks[row[8]].clock(now) - row[7]  # type: ignore[index]
         return now - row[0]
 
-    # ------------------------------------------------------------------ event callbacks
-    # Tickets are chains of SimPy events with callbacks rather than generator processes:
-    # the same resource semantics with about half the events and no generator overhead
-    # (arrival timeout -> request granted -> service timeout -> release).
+    # ------------------------------------------------------------------ the queue
+    # Tickets are chains of SimPy events with callbacks rather than generator processes, and
+    # the desk grants agents itself: entry timeout -> (wait in the queue) -> service timeout.
+    # Agents are granted when work arrives to a free agent, when an agent finishes, and when
+    # agents come on duty; whoever waits longest at the best priority goes first.
 
     def _arrive(self, row: tuple) -> None:
-        req = self.resource.request(priority=row[3])
-        req.row = row  # type: ignore[attr-defined]
-        req.callbacks.append(self._start)
+        if self._busy < self._capacity and not self._queue:  # an agent is free: straight to them
+            self._busy += 1
+            self._start(row)
+            return
+        heapq.heappush(self._queue, (row[3], next(self._order), 0, row))
+        if self._busy < self._capacity:
+            self._dispatch()
 
-    def _start(self, req: Any) -> None:
-        row = req.row
+    def _touch_arrive(self, row: tuple) -> None:
+        heapq.heappush(self._queue, (0, next(self._order), 1, row))
+        if self._busy < self._capacity:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start waiting work on free agents, in queue order, until none is free or none waits.
+
+        Agents are granted in rounds, as SimPy's resource grants them: every free agent takes
+        the head of the queue, then the work starts in that order; agents whose ticket turns
+        out abandoned take the next heads in the following round. (The same tickets are served
+        either way; the rounds keep the order in which their outcomes are recorded.)"""
+        queue = self._queue
+        while queue and self._busy < self._capacity:
+            if self._capacity - self._busy == 1:  # the usual case: one agent freed, one ticket
+                self._busy += 1
+                _, _, kind, row = heapq.heappop(queue)
+                if kind:
+                    self._touch_start(row)
+                else:
+                    self._start(row)
+                continue
+            granted = [heapq.heappop(queue) for _ in range(min(self._capacity - self._busy, len(queue)))]
+            self._busy += len(granted)
+            for _, _, kind, row in granted:
+                if kind:
+                    self._touch_start(row)
+                else:
+                    self._start(row)
+
+    def _start(self, row: tuple) -> None:
         arrival, handle, patience, prio, sla, cust, fee, clock0, line = row
         now = self.env.now
         # The arrival timeout is scheduled as a delay from the previous arrival, so float
@@ -395,8 +421,8 @@ class Desk:
         else:
             waited = wait
             gave_up = wait > patience
-        if gave_up:  # the customer gave up meanwhile: skip at zero cost
-            self.resource.release(req)
+        if gave_up:  # the customer gave up meanwhile: skip at zero cost (the agent is free again)
+            self._busy -= 1
             self._abandon(row)
             return
         st, c = self.stats, self.counters
@@ -415,15 +441,26 @@ class Desk:
             self.ticket_log.append((cust, arrival, arrival + wait, handle, fee))
         if self.log is not None:
             self._served.append((arrival, cust, prio, wait, met))
-        Timeout(self.env, handle, req).callbacks.append(self._finish)
+        Timeout(self.env, handle).callbacks.append(self._finish)
 
-    def _finish(self, event: Timeout) -> None:
+    def _finish(self, _event: Timeout) -> None:
         if self._over:  # agents above a lowered roster are finishing: book their overtime
             self._accrue()
-            self.resource.release(event.value)
-            self._over = len(self.resource.users) > self.resource.capacity
+            self._busy -= 1
+            self._over = self._busy > self._capacity
         else:
-            self.resource.release(event.value)
+            self._busy -= 1
+        if self._queue and self._busy < self._capacity:
+            if self.env.peek() == self.env.now:
+                # Something else happens at this very instant (a roster change, a touch ending on
+                # the half hour): let it act first, as it would before SimPy's release event.
+                Timeout(self.env, 0.0).callbacks.append(self._freed)
+            else:
+                self._dispatch()
+
+    def _freed(self, _event: Timeout) -> None:
+        if self._queue and self._busy < self._capacity:
+            self._dispatch()
 
     def _abandon(self, row: tuple) -> None:
         self.stats.abandoned += 1
@@ -433,14 +470,9 @@ class Desk:
         if self.log is not None:
             self._abandoned.append((row[0], row[5], row[3]))
 
-    def _touch_arrive(self, row: tuple) -> None:
-        req = self.resource.request(priority=0)
-        req.touch = row  # type: ignore[attr-defined]  (duration_h, customer)
-        req.callbacks.append(self._touch_start)
-
-    def _touch_start(self, req: Any) -> None:
-        duration, cust = req.touch
+    def _touch_start(self, row: tuple) -> None:
+        duration, cust = row
         self.stats.touches += 1
         self._book(duration, touch=True)
         self.counters.touches[cust] += 1
-        Timeout(self.env, duration, req).callbacks.append(self._finish)
+        Timeout(self.env, duration).callbacks.append(self._finish)
