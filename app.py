@@ -10,6 +10,8 @@ app's numbers with ``supportsim run``. Run with ``make app`` (:mod:`sim.app.serv
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
@@ -29,7 +31,16 @@ from sim.runs import metrics
 from sim.runs import studies as analysis
 
 DISPLAY_DPI = 100  # on-screen PNGs; downloads use the deck's 200 dpi
-REDRAW_EVERY_S = 2.0  # while replications finish; each redraw takes a core from the workers
+# While replications finish the page redraws the verdict, cards and reasons at most every
+# REDRAW_EVERY_S (a few hundredths of a CPU-second each). Figures cost about 0.2 CPU-s each,
+# taken from the two workers on a 2-core machine (redrawing them every 2 s made all 10
+# replications of the default scenario take twice as long as the runs themselves), so they are
+# drawn at the end and at most every FIGURES_EVERY_S before it; a page that has no figures yet
+# draws them at the first results, and one that shows the previous settings' figures labels them
+# so until the new ones are drawn.
+REDRAW_EVERY_S = 1.0
+FIGURES_EVERY_S = 10.0
+PREVIOUS_NOTE = " — previous settings: redrawn when the new ones' replications are in"
 
 
 # ---------------------------------------------------------------- cached resources
@@ -280,8 +291,10 @@ def draw_reasons(res: Any) -> None:
             st.dataframe(table, hide_index=True, width="stretch")
 
 
-def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]) -> None:
-    """Draw (or redraw in place) the verdict, cards, reasons and the open tab's figures.
+def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec], *, figures: bool = True,
+                 note: str = "") -> None:
+    """Draw (or redraw in place) the verdict, cards, reasons and (``figures``, or if none is on the
+    page yet) the open tab's figures, ``note`` appended to their captions.
 
     Placeholders are made at the first draw, not before the run: until then the previous
     run's cards and figures stay on screen (faded) instead of the page going blank.
@@ -294,13 +307,15 @@ def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]
             st.markdown(f":material/insights: {line}")
         draw_cards(res)
         draw_reasons(res)
+    if not figures and all(spec.name in slots for spec in specs):
+        return
     for spec in specs:
         if spec.name not in slots:
             with slots["tab"]:
                 slots[spec.name] = st.empty()
                 slots[f"dl:{spec.name}"] = st.empty()
         png = caches().figure_png(res.scenario_sha256, res.replications, spec.name, res)
-        slots[spec.name].image(png, caption=spec.caption, width="stretch")
+        slots[spec.name].image(png, caption=spec.caption + note, width="stretch")
 
 
 def figure_downloads(res: Any, spec: apprun.FigureSpec, slot: Any) -> None:
@@ -676,6 +691,7 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
     screen (the status line says so) rather than an empty page.
     """
     res = None
+    figures_at = -math.inf  # when the figures were last drawn for these settings
     previous = st.session_state.get("_last_results")
     if previous is not None and (previous.scenario_sha256 == scenario_hash(scenario)
                                  or previous.policies != (list(scenario.policies) or ["base"])):
@@ -696,11 +712,15 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
                              f"({upd.jobs_done} of {upd.jobs_total} runs)" + (f" · {shown}" if shown else ""))
                 if upd.results is not None:
                     res = upd.results
-                    draw_results(res, slots, specs)
+                    figures = upd.final or time.monotonic() - figures_at >= FIGURES_EVERY_S
+                    draw_results(res, slots, specs, figures=figures)
+                    if figures:
+                        figures_at = time.monotonic()
                     st.session_state["_last_results"] = res
                 elif res is None and previous is not None and not bridged:
-                    draw_results(previous, slots, specs)  # while the workers start on the new settings
-                    bridged = True
+                    # while the workers start on the new settings; its figures stay until the new ones
+                    draw_results(previous, slots, specs, note=PREVIOUS_NOTE)
+                    bridged, figures_at = True, time.monotonic()
     except BrokenProcessPool:
         caches().worker_pool.clear()
         slots["status"].error("A simulation worker stopped unexpectedly; change any control to run again.",
