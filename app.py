@@ -38,7 +38,7 @@ DISPLAY_DPI = 100  # on-screen PNGs; downloads use the deck's 200 dpi
 # drawn at the end and at most every FIGURES_EVERY_S before it; a page that has no figures yet
 # draws them at the first results, and one that shows the previous settings' figures labels them
 # so until the new ones are drawn.
-REDRAW_EVERY_S = 1.0
+REDRAW_EVERY_S = 2.0
 FIGURES_EVERY_S = 10.0
 PREVIOUS_NOTE = " — previous settings: redrawn when the new ones' replications are in"
 
@@ -292,9 +292,10 @@ def draw_reasons(res: Any) -> None:
 
 
 def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec], *, figures: bool = True,
-                 note: str = "") -> None:
+                 figures_of: Any = None, note: str = "") -> None:
     """Draw (or redraw in place) the verdict, cards, reasons and (``figures``, or if none is on the
-    page yet) the open tab's figures, ``note`` appended to their captions.
+    page yet) the open tab's figures: those of ``figures_of`` (default ``res``), ``note`` appended
+    to their captions.
 
     Placeholders are made at the first draw, not before the run: until then the previous
     run's cards and figures stay on screen (faded) instead of the page going blank.
@@ -309,12 +310,13 @@ def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]
         draw_reasons(res)
     if not figures and all(spec.name in slots for spec in specs):
         return
+    fig_res = figures_of if figures_of is not None else res
     for spec in specs:
         if spec.name not in slots:
             with slots["tab"]:
                 slots[spec.name] = st.empty()
                 slots[f"dl:{spec.name}"] = st.empty()
-        png = caches().figure_png(res.scenario_sha256, res.replications, spec.name, res)
+        png = caches().figure_png(fig_res.scenario_sha256, fig_res.replications, spec.name, fig_res)
         slots[spec.name].image(png, caption=spec.caption + note, width="stretch")
 
 
@@ -691,12 +693,12 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
     screen (the status line says so) rather than an empty page.
     """
     res = None
-    figures_at = -math.inf  # when the figures were last drawn for these settings
     previous = st.session_state.get("_last_results")
     if previous is not None and (previous.scenario_sha256 == scenario_hash(scenario)
                                  or previous.policies != (list(scenario.policies) or ["base"])):
         previous = None  # nothing to bridge: the same results are cached, or other policies
-    bridged = False
+    # when the figures were last drawn for these settings (the previous ones' stand in until then)
+    figures_at = time.monotonic() if previous is not None else -math.inf
     try:
         updates = apprun.progressive_run(scenario, cache=apprun.app_cache(),
                                          pool=lambda: caches().worker_pool(apprun.app_workers()),
@@ -711,16 +713,19 @@ def run_and_draw(scenario: Any, slots: dict[str, Any], specs: list[apprun.Figure
                         text=f"Simulating: {upd.replications_done} of {upd.replications} replications done "
                              f"({upd.jobs_done} of {upd.jobs_total} runs)" + (f" · {shown}" if shown else ""))
                 if upd.results is not None:
+                    # Until the first results the previous ones stay on screen untouched (no redraw
+                    # takes a core from the workers); then the cards are new at once, and the figures
+                    # at the end, the previous settings' standing in, labelled, until then.
+                    first = res is None
                     res = upd.results
-                    figures = upd.final or time.monotonic() - figures_at >= FIGURES_EVERY_S
-                    draw_results(res, slots, specs, figures=figures)
-                    if figures:
+                    if upd.final or time.monotonic() - figures_at >= FIGURES_EVERY_S:
+                        draw_results(res, slots, specs)
                         figures_at = time.monotonic()
+                    elif first and previous is not None:
+                        draw_results(res, slots, specs, figures_of=previous, note=PREVIOUS_NOTE)
+                    else:
+                        draw_results(res, slots, specs, figures=False)
                     st.session_state["_last_results"] = res
-                elif res is None and previous is not None and not bridged:
-                    # while the workers start on the new settings; its figures stay until the new ones
-                    draw_results(previous, slots, specs, note=PREVIOUS_NOTE)
-                    bridged, figures_at = True, time.monotonic()
     except BrokenProcessPool:
         caches().worker_pool.clear()
         slots["status"].error("A simulation worker stopped unexpectedly; change any control to run again.",

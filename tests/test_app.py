@@ -504,6 +504,24 @@ def test_support_desk_agent_cost_lowers_every_policys_profit():
     assert all(a < b for a, b in zip(after, before)), (before, after)
 
 
+def figure_captions_and_urls(at: AppTest) -> list[tuple[str, str]]:
+    return [(i.proto.imgs[0].caption, i.proto.imgs[0].url) for i in at.get("image")]
+
+
+def test_after_a_change_the_figures_are_the_new_settings_and_say_nothing_of_the_previous():
+    # While replications refine, the previous settings' figures stand in with a note in their
+    # caption; the run ends with the new settings' figures under their plain captions.
+    at = open_app(groups=True)
+    before = figure_captions_and_urls(at)
+    assert before and not any("previous settings" in c for c, _ in before)
+    handle = at.number_input(key="p:support.handle_time_mean_h")
+    handle.set_value(handle.value * 2).run()  # longer waits: fewer customers stay
+    assert_clean(at)
+    after = figure_captions_and_urls(at)
+    assert [c for c, _ in after] == [c for c, _ in before]  # plain captions, the same figures
+    assert all(a != b for (_, a), (_, b) in zip(after, before))  # redrawn from the new results
+
+
 def edit_customers(at: AppTest) -> AppTest:
     at.number_input(key="p:customers.initial").set_value(SMOKE.customers.initial * 2)
     at.slider(key="p:customers.segments.0.share").set_value(0.5)
