@@ -251,7 +251,12 @@ def header(source: appkit.Source, scenario: Any, overrides: list[str], sha: str)
 
 
 # Compact cards: five KPIs per policy fit a 1280x720 screen under the verdict; CI text wraps.
+# No fading of the previous results while new ones are computed: the status line says they are
+# the previous ones, and the fade (a 1 s opacity transition over the whole page, starting as the
+# first results are due) cost the browser about 0.2-0.3 CPU-s, taken from the simulation on a
+# 2-core machine (bench/bench_app.py).
 PAGE_CSS = """<style>
+[data-stale="true"] {opacity: 1 !important; transition: none !important;}
 [data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.3rem; line-height: 1.15;}
 [data-testid="stMain"] [data-testid="stMetric"] {padding-bottom: 0;}
 [data-testid="stMain"] [data-testid="stMetricDelta"] {white-space: normal; font-size: 0.8rem;}
