@@ -63,10 +63,15 @@ def caches() -> SimpleNamespace:
     def uploaded_source(name: str, content: bytes) -> appkit.Source:
         return appkit.load_upload(name, content)
 
+    @st.cache_resource(show_spinner=False)
+    def figure_pool() -> Any:
+        return apprun.make_figure_pool()
+
     @st.cache_data(show_spinner=False, max_entries=128)
     def figure_png(sha: str, replications: int, name: str, _res: Any) -> bytes:
-        # keyed by the full scenario hash (the footer shows it) and the replications drawn
-        return apprun.render_figure(_res, name, "png", dpi=DISPLAY_DPI)
+        # keyed by the full scenario hash (the footer shows it) and the replications drawn;
+        # drawn in the figure process, so that the server keeps sending the page meanwhile
+        return apprun.render_figure_in(figure_pool(), _res, name, "png", dpi=DISPLAY_DPI)
 
     @st.cache_data(show_spinner=False, max_entries=32)
     def decision_png(key: str, name: str, _result: Any) -> bytes:

@@ -414,6 +414,18 @@ def test_every_figure_renders_as_png_and_svg(smoke_results):
     assert "<svg" in svg and smoke_results.scenario_sha256[:10] in svg  # the footer traces it back
 
 
+def test_the_figure_process_draws_the_same_bytes_and_the_page_draws_them_itself_without_it(smoke_results):
+    name = apprun.figure_specs(len(smoke_results.policies))[0].name
+    here = apprun.render_figure(smoke_results, name, "png", dpi=40)
+    pool = apprun.make_figure_pool()
+    try:
+        assert apprun.render_figure_in(pool, smoke_results, name, "png", dpi=40) == here
+    finally:
+        pool.shutdown()
+    assert apprun.render_figure_in(pool, smoke_results, name, "png", dpi=40) == here  # shut down: drawn here
+    assert apprun.render_figure_in(None, smoke_results, name, "png", dpi=40) == here
+
+
 # ---------------------------------------------------------------- the page (AppTest)
 
 

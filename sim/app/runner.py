@@ -22,11 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pandas as pd
+from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from sim.app.kit import Group
@@ -614,6 +616,57 @@ def draw_bytes(draw: Callable[[], Any], kind: Literal["png", "svg"], *, dpi: int
 def render_figure(res: Results, name: str, kind: Literal["png", "svg"], *, dpi: int | None = None) -> bytes:
     """Draw figure ``name`` of ``res`` and return its bytes (the figure is closed)."""
     return draw_bytes(lambda: figures.draw(name, res), kind, dpi=dpi)
+
+
+# ---------------------------------------------------------------- the figure process
+# The page's figures are drawn in a process of their own: matplotlib holds the GIL for long
+# stretches, and drawing in the server's process stalled its web server, which also sends the
+# browser the page's code. On a fresh page whose runs were cached, the KPI cards showed 0.6-1.2 s
+# later when the figures were drawn in the server than when they were not drawn at all.
+
+
+def _figures_warm() -> int:
+    """Load the fonts and the canvas code in a new figure process."""
+    draw_bytes(lambda: Figure(figsize=(2, 1)).add_subplot().plot([0, 1], [0, 1])[0].axes, "png", dpi=50)
+    return os.getpid()
+
+
+def make_figure_pool() -> ProcessPoolExecutor:
+    """One warm process for the page's figures (a :func:`prewarm_figure_pool` one if started)."""
+    started = _prewarmed.pop(0, None)  # key 0: the figure process
+    if started is not None:
+        try:
+            return started.result()
+        except Exception:  # noqa: BLE001 - a failed pre-start: start afresh, which reports the error
+            pass
+    return _new_figure_pool()
+
+
+def _new_figure_pool() -> ProcessPoolExecutor:
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=worker_init, initargs=(app_max_memory(),))
+    pool.submit(_figures_warm).result()
+    return pool
+
+
+def prewarm_figure_pool() -> Future[ProcessPoolExecutor]:
+    """Start the figure process now, in a background thread, for :func:`make_figure_pool`."""
+    if 0 not in _prewarmed:
+        starter = ThreadPoolExecutor(1, thread_name_prefix="supportsim-prewarm-figures")
+        _prewarmed[0] = starter.submit(_new_figure_pool)
+        starter.shutdown(wait=False)
+    return _prewarmed[0]
+
+
+def render_figure_in(pool: ProcessPoolExecutor | None, res: Results, name: str, kind: Literal["png", "svg"], *,
+                     dpi: int | None = None) -> bytes:
+    """:func:`render_figure` in ``pool`` (the figure process), or here if there is none or it broke."""
+    if pool is not None:
+        try:
+            return pool.submit(render_figure, res, name, kind, dpi=dpi).result()
+        except (BrokenProcessPool, RuntimeError):
+            pass
+    return render_figure(res, name, kind, dpi=dpi)
 
 
 # ---------------------------------------------------------------- downloads

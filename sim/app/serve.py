@@ -5,7 +5,8 @@ app.py`` starts a server that imports nothing until the first page opens; the fi
 then waits for every import of the page (pandas, matplotlib, scipy, the simulation) and for
 the simulation workers to start. This launcher does both before the server takes visitors:
 it imports what the page imports, starts the worker pool (:func:`sim.app.runner.prewarm_pool`)
-and draws one throw-away figure (fonts, the Agg canvas), waits for the workers to be ready,
+and the figure process (:func:`sim.app.runner.prewarm_figure_pool`), draws one throw-away
+figure (fonts, the Agg canvas), waits for the workers to be ready,
 then hands over to Streamlit's own command line, in this process, so the page finds it all
 in place. Any option ``streamlit run`` takes is passed on::
 
@@ -53,6 +54,7 @@ def warm() -> None:
     the first page does not wait for worker processes to start. A pool that fails to start is
     left to the page, which starts one itself and reports what goes wrong."""
     started = apprun.prewarm_pool(apprun.app_workers())
+    figures_started = apprun.prewarm_figure_pool()
     drawing = threading.Thread(target=_draw_once, name="supportsim-warm-figure", daemon=True)
     drawing.start()
     if started is not None:
@@ -61,6 +63,10 @@ def warm() -> None:
         except Exception:  # noqa: BLE001 - the page starts its own pool and shows the error
             pass
     drawing.join(timeout=WARM_TIMEOUT_S)
+    try:
+        figures_started.result(timeout=WARM_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - the page draws its figures itself then
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
