@@ -71,7 +71,7 @@ def caches() -> SimpleNamespace:
     def figure_png(sha: str, replications: int, name: str, _res: Any) -> bytes:
         # keyed by the full scenario hash (the footer shows it) and the replications drawn;
         # drawn in the figure process, so that the server keeps sending the page meanwhile
-        return apprun.render_figure_in(figure_pool(), _res, name, "png", dpi=DISPLAY_DPI)
+        return apprun.display_png(figure_pool(), _res, name, dpi=DISPLAY_DPI)
 
     @st.cache_data(show_spinner=False, max_entries=32)
     def decision_png(key: str, name: str, _result: Any) -> bytes:

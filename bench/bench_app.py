@@ -131,6 +131,7 @@ def free_port() -> int:
 
 # How the server is started: ``serve`` as ``make app`` does (imports and workers warmed before
 # the first visitor), ``streamlit`` as a bare ``streamlit run app.py`` (everything on first open).
+SETTLE_S = 5.0
 LAUNCHERS = {"serve": ["-m", "sim.app.serve"], "streamlit": ["-m", "streamlit", "run", "app.py"]}
 
 
@@ -141,6 +142,7 @@ def bench_browser(trials: int, cache_dir: str = "", launcher: str = "serve") -> 
     so opening runs everything). ``launcher``: a key of :data:`LAUNCHERS`."""
     from playwright.sync_api import sync_playwright
 
+    time.sleep(SETTLE_S)  # a server just stopped (the previous measure) is still tearing down its processes
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(ROOT / "artifacts" / "bench_app_server.log", "wb")  # noqa: SIM115 - closed below

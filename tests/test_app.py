@@ -426,6 +426,21 @@ def test_the_figure_process_draws_the_same_bytes_and_the_page_draws_them_itself_
     assert apprun.render_figure_in(None, smoke_results, name, "png", dpi=40) == here
 
 
+def test_display_figures_are_kept_in_the_cache_folder_once_every_replication_is_in(smoke_results, tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.setenv("SUPPORTSIM_APP_CACHE", str(tmp_path))
+    name = apprun.figure_specs(len(smoke_results.policies))[0].name
+    png = apprun.display_png(None, smoke_results, name, dpi=40)
+    assert png == apprun.render_figure(smoke_results, name, "png", dpi=40)
+    kept = list((tmp_path / "figures").glob("*.png"))
+    assert len(kept) == 1 and kept[0].read_bytes() == png
+    kept[0].write_bytes(b"from the folder")  # a second page reads it instead of drawing
+    assert apprun.display_png(None, smoke_results, name, dpi=40) == b"from the folder"
+    partial = dataclasses.replace(smoke_results, replications=smoke_results.replications - 1)
+    apprun.display_png(None, partial, name, dpi=40)  # refining: drawn, not kept
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 1
+
+
 # ---------------------------------------------------------------- the page (AppTest)
 
 

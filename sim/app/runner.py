@@ -57,18 +57,21 @@ def sim_key(scenario: Scenario) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _code_fingerprint() -> str:
-    """Hash of the source that decides a run's rows (engine, parameters, experiment): a cached
-    run from other code is never reused, whatever the version number says."""
-    root = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _fingerprint(files: Sequence[Path]) -> str:
+    """Hash of source files (names and contents)."""
     h = hashlib.sha256()
-    for f in sorted([*root.joinpath("engine").rglob("*.py"), *root.joinpath("params").rglob("*.py"),
-                     root / "runs" / "experiment.py", root / "runs" / "economics.py"]):
-        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    for f in sorted(files):
+        h.update(f.relative_to(PACKAGE).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
 
 
-CODE_FINGERPRINT = _code_fingerprint()
+# The source that decides a run's rows (engine, parameters, experiment): a cached run from other
+# code is never reused, whatever the version number says.
+CODE_FINGERPRINT = _fingerprint([*PACKAGE.joinpath("engine").rglob("*.py"), *PACKAGE.joinpath("params").rglob("*.py"),
+                                 PACKAGE / "runs" / "experiment.py", PACKAGE / "runs" / "economics.py"])
 
 
 def policy_key(policy: Policy, *, months: int, seed: int) -> str:
@@ -656,6 +659,39 @@ def prewarm_figure_pool() -> Future[ProcessPoolExecutor]:
         _prewarmed[0] = starter.submit(_new_figure_pool)
         starter.shutdown(wait=False)
     return _prewarmed[0]
+
+
+# Every source file of the package: a figure drawn by other code is never reused.
+SOURCE_FINGERPRINT = _fingerprint(list(PACKAGE.rglob("*.py")))
+
+
+def display_png(pool: ProcessPoolExecutor | None, res: Results, name: str, *, dpi: int) -> bytes:
+    """Figure ``name`` of ``res`` as the page shows it: from the run cache's folder
+    (``SUPPORTSIM_APP_CACHE``) when drawn before, else drawn in ``pool`` and, once every
+    replication is in, kept there. Keyed by the package's source, the scenario hash, the
+    replications, the figure, the dpi and the date in its footer, so that a freshly started
+    server whose runs are on disk does not draw its first page's figures while the browser
+    draws the page."""
+    folder = os.environ.get("SUPPORTSIM_APP_CACHE", str(DEFAULT_CACHE_DIR))
+    complete = res.replications == res.scenario.run.replications
+    if not folder or not complete:
+        return render_figure_in(pool, res, name, "png", dpi=dpi)
+    key = hashlib.sha256(json.dumps([SOURCE_FINGERPRINT, res.scenario_sha256, res.replications, name, dpi,
+                                     plots.today()]).encode()).hexdigest()[:32]
+    path = Path(folder) / "figures" / f"{key}.png"
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    png = render_figure_in(pool, res, name, "png", dpi=dpi)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(png)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full disk only costs speed
+    return png
 
 
 def render_figure_in(pool: ProcessPoolExecutor | None, res: Results, name: str, kind: Literal["png", "svg"], *,
