@@ -44,10 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.engine import model  # noqa: E402
+from sim.output.files import run_to_dir  # noqa: E402
 from sim.params.scenario import load, resolve_policies  # noqa: E402
 from sim.params.schema import HOURS_PER_MONTH  # noqa: E402
 from sim.runs.executors import ProcessExecutor, SerialExecutor, default_workers  # noqa: E402
-from sim.runs.experiment import execute, jobs, run_to_dir  # noqa: E402
+from sim.runs.experiment import execute, jobs  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 # The reference workload: the baseline's four policies plus per-hour metering = 5 policies.

@@ -15,6 +15,7 @@ oracle - exact the sampling error, whose size "MC SE" gives (standard error of m
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
@@ -108,6 +109,7 @@ def sobol_rows() -> pd.DataFrame:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
     table = pd.DataFrame(rows())
     print(f"Value of information, {N:,} samples (1,500 for the GP rows)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

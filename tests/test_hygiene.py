@@ -20,7 +20,7 @@ import pytest
 from sim.cli import main
 from sim.params.scenario import ScenarioError
 from sim.runs import executors
-from tests.conftest import BOUNDED_S, SCENARIOS
+from tests.conftest import BOUNDED_S, ROOT, SCENARIOS
 
 
 def _die_once(item: tuple[str, int]) -> int:
@@ -117,3 +117,13 @@ def test_boolean_into_a_number_names_the_field(capsys):
     assert main(["validate", str(SCENARIOS / "smoke.toml"), "--set", "support.agents=true"]) == 2
     assert "support.agents" in capsys.readouterr().err
     assert main(["validate", str(SCENARIOS / "smoke.toml"), "--set", "policies.flat.support.agents=false"]) == 2
+
+
+@pytest.mark.parametrize("tool", sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("bench/*.py"),
+                                                                                  *ROOT.glob("scripts/*.py")]))
+def test_every_bench_and_script_answers_help(tool):
+    # a stale import (bench/run_benchmarks.py imported run_to_dir from its old home) fails here,
+    # not the day someone needs the figure
+    out = subprocess.run([sys.executable, tool, "--help"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=BOUNDED_S)
+    assert out.returncode == 0 and "usage" in out.stdout.lower(), out.stderr[-2000:]
