@@ -308,7 +308,7 @@ def draw_results(res: Any, slots: dict[str, Any], specs: list[apprun.FigureSpec]
     to their captions.
 
     Placeholders are made at the first draw, not before the run: until then the previous
-    run's cards and figures stay on screen (faded) instead of the page going blank.
+    run's cards and figures stay on screen instead of the page going blank.
     """
     if "cards_now" not in slots:
         slots["cards_now"] = slots["cards"].empty()

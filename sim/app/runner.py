@@ -128,15 +128,19 @@ class DiskCache:
             return None  # a damaged or foreign file is a miss, never an error on the page
 
     def put(self, key: str, replication: int, table: Any) -> None:
-        path = self._path(key, replication)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only or full disk only costs speed
+        _keep(self._path(key, replication), pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write a cache file atomically (temporary name, then rename); a read-only or full disk
+    only costs speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 class LayeredCache:
@@ -162,11 +166,16 @@ class LayeredCache:
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "app-runs"
 
 
-def app_cache() -> ReplicationCache:
-    """The page's run cache: the server's memory, then a folder (``SUPPORTSIM_APP_CACHE``;
-    default ``.cache/app-runs``; empty: memory only)."""
+def cache_folder() -> Path | None:
+    """The app's cache folder (``SUPPORTSIM_APP_CACHE``; default ``.cache/app-runs``; empty: none)."""
     folder = os.environ.get("SUPPORTSIM_APP_CACHE", str(DEFAULT_CACHE_DIR))
-    return LayeredCache(StreamlitCache(), DiskCache(Path(folder))) if folder else StreamlitCache()
+    return Path(folder) if folder else None
+
+
+def app_cache() -> ReplicationCache:
+    """The page's run cache: the server's memory, then the cache folder, if any."""
+    folder = cache_folder()
+    return LayeredCache(StreamlitCache(), DiskCache(folder)) if folder else StreamlitCache()
 
 
 class _Missing(Exception):
@@ -236,19 +245,36 @@ def app_max_memory() -> int:
     return max(0, mb) * 2**20
 
 
-_prewarmed: dict[int, Future[ProcessPoolExecutor]] = {}
+# Pools started ahead by the server launcher (sim.app.serve), each taken once by the page:
+# key "workers:N" for the simulation workers, "figures" for the figure process.
+_prewarmed: dict[str, Future[ProcessPoolExecutor]] = {}
+
+
+def _prewarm(key: str, start: Callable[[], ProcessPoolExecutor]) -> Future[ProcessPoolExecutor]:
+    """Call ``start`` now, in a background thread, for :func:`_take` to pick up."""
+    if key not in _prewarmed:
+        starter = ThreadPoolExecutor(1, thread_name_prefix=f"supportsim-prewarm-{key}")
+        _prewarmed[key] = starter.submit(start)
+        starter.shutdown(wait=False)
+    return _prewarmed[key]
+
+
+def _take(key: str, start: Callable[[], ProcessPoolExecutor]) -> ProcessPoolExecutor:
+    """The pool :func:`_prewarm` started under ``key``, or a new one if none was (or it failed)."""
+    started = _prewarmed.pop(key, None)
+    if started is not None:
+        try:
+            return started.result()
+        except Exception:  # noqa: BLE001 - a failed pre-start: start afresh, which reports the error
+            pass
+    return start()
 
 
 def prewarm_pool(workers: int) -> Future[ProcessPoolExecutor] | None:
-    """Start the app's pool now, in a background thread, for the first ``make_pool(workers)``
-    to take: the server launcher (:mod:`sim.app.serve`) calls it at start, so the first page
-    finds warm workers instead of waiting for them. Returns the pool's future (None for one
-    worker: the app then runs in-process)."""
-    if workers > 1 and workers not in _prewarmed:
-        starter = ThreadPoolExecutor(1, thread_name_prefix="supportsim-prewarm")
-        _prewarmed[workers] = starter.submit(_new_pool, workers)
-        starter.shutdown(wait=False)
-    return _prewarmed.get(workers)
+    """Start the app's pool now, for the first ``make_pool(workers)`` to take: the server
+    launcher calls it at start, so the first page finds warm workers instead of waiting for
+    them. Returns the pool's future (None for one worker: the app then runs in-process)."""
+    return _prewarm(f"workers:{workers}", lambda: _new_pool(workers)) if workers > 1 else None
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor | None:
@@ -259,22 +285,15 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     jobs not yet started can be cancelled when the user changes a control mid-run. A pool
     that :func:`prewarm_pool` started is taken once.
     """
-    if workers <= 1:
-        return None
-    started = _prewarmed.pop(workers, None)
-    if started is not None:
-        try:
-            return started.result()
-        except Exception:  # noqa: BLE001 - a failed pre-start: start afresh, which reports the error
-            pass
-    return _new_pool(workers)
+    return _take(f"workers:{workers}", lambda: _new_pool(workers)) if workers > 1 else None
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
+def _new_pool(workers: int, warm: Callable[[], int] = _warm) -> ProcessPoolExecutor:
+    """``workers`` processes, each having run ``warm`` once."""
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
                                initargs=(app_max_memory(),))
-    for f in [pool.submit(_warm) for _ in range(workers)]:
+    for f in [pool.submit(warm) for _ in range(workers)]:
         f.result()
     return pool
 
@@ -628,37 +647,25 @@ def render_figure(res: Results, name: str, kind: Literal["png", "svg"], *, dpi: 
 # later when the figures were drawn in the server than when they were not drawn at all.
 
 
-def _figures_warm() -> int:
-    """Load the fonts and the canvas code in a new figure process."""
+def warm_figures() -> int:
+    """Draw one small figure and throw it away: loads the fonts and the canvas code (in a new
+    figure process, and in the server's own process for downloads and analyses)."""
     draw_bytes(lambda: Figure(figsize=(2, 1)).add_subplot().plot([0, 1], [0, 1])[0].axes, "png", dpi=50)
     return os.getpid()
 
 
-def make_figure_pool() -> ProcessPoolExecutor:
-    """One warm process for the page's figures (a :func:`prewarm_figure_pool` one if started)."""
-    started = _prewarmed.pop(0, None)  # key 0: the figure process
-    if started is not None:
-        try:
-            return started.result()
-        except Exception:  # noqa: BLE001 - a failed pre-start: start afresh, which reports the error
-            pass
-    return _new_figure_pool()
-
-
 def _new_figure_pool() -> ProcessPoolExecutor:
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=worker_init, initargs=(app_max_memory(),))
-    pool.submit(_figures_warm).result()
-    return pool
+    return _new_pool(1, warm_figures)
+
+
+def make_figure_pool() -> ProcessPoolExecutor:
+    """One warm process for the page's figures (the one :func:`prewarm_figure_pool` started, if any)."""
+    return _take("figures", _new_figure_pool)
 
 
 def prewarm_figure_pool() -> Future[ProcessPoolExecutor]:
-    """Start the figure process now, in a background thread, for :func:`make_figure_pool`."""
-    if 0 not in _prewarmed:
-        starter = ThreadPoolExecutor(1, thread_name_prefix="supportsim-prewarm-figures")
-        _prewarmed[0] = starter.submit(_new_figure_pool)
-        starter.shutdown(wait=False)
-    return _prewarmed[0]
+    """Start the figure process now, for :func:`make_figure_pool` to take."""
+    return _prewarm("figures", _new_figure_pool)
 
 
 # Every source file of the package: a figure drawn by other code is never reused.
@@ -672,25 +679,18 @@ def display_png(pool: ProcessPoolExecutor | None, res: Results, name: str, *, dp
     replications, the figure, the dpi and the date in its footer, so that a freshly started
     server whose runs are on disk does not draw its first page's figures while the browser
     draws the page."""
-    folder = os.environ.get("SUPPORTSIM_APP_CACHE", str(DEFAULT_CACHE_DIR))
-    complete = res.replications == res.scenario.run.replications
-    if not folder or not complete:
+    folder = cache_folder()
+    if folder is None or res.replications != res.scenario.run.replications:
         return render_figure_in(pool, res, name, "png", dpi=dpi)
     key = hashlib.sha256(json.dumps([SOURCE_FINGERPRINT, res.scenario_sha256, res.replications, name, dpi,
                                      plots.today()]).encode()).hexdigest()[:32]
-    path = Path(folder) / "figures" / f"{key}.png"
+    path = folder / "figures" / f"{key}.png"
     try:
         return path.read_bytes()
     except OSError:
         pass
     png = render_figure_in(pool, res, name, "png", dpi=dpi)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(png)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only or full disk only costs speed
+    _keep(path, png)
     return png
 
 

@@ -24,7 +24,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 from streamlit.web import cli as streamlit_cli  # noqa: E402
 
 # What the page imports, so that its first run finds the modules loaded.
@@ -34,15 +33,6 @@ from sim.output import deck, figures, plots, report  # noqa: E402, F401
 from sim.runs import studies  # noqa: E402, F401
 
 PAGE = Path(__file__).resolve().parents[2] / "app.py"
-
-
-def _draw_once() -> None:
-    """One small figure drawn and thrown away: loads the fonts and the canvas code."""
-    fig, ax = plt.subplots(figsize=(2, 1))
-    ax.plot([0, 1], [0, 1])
-    ax.set_title("warm-up")
-    fig.canvas.draw()
-    plt.close(fig)
 
 
 WARM_TIMEOUT_S = 120.0
@@ -55,7 +45,7 @@ def warm() -> None:
     left to the page, which starts one itself and reports what goes wrong."""
     started = apprun.prewarm_pool(apprun.app_workers())
     figures_started = apprun.prewarm_figure_pool()
-    drawing = threading.Thread(target=_draw_once, name="supportsim-warm-figure", daemon=True)
+    drawing = threading.Thread(target=apprun.warm_figures, name="supportsim-warm-figure", daemon=True)
     drawing.start()
     if started is not None:
         try:

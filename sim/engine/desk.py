@@ -281,8 +281,8 @@ class Desk:
     def new_period(self) -> DeskStats:
         """Close the current period: purge expired waiting tickets, return its stats."""
         now = self.env.now
-        expired = [item for item in sorted(self._queue)
-                   if item[2] == 0 and self._patience_waited(item[3], now) > item[3][2]]  # patience has run out
+        expired = sorted(item for item in self._queue  # in queue order, as they would have been reached
+                         if item[2] == 0 and self._patience_waited(item[3], now) > item[3][2])  # patience ran out
         if expired:
             gone = {item[1] for item in expired}
             self._queue = [item for item in self._queue if item[1] not in gone]
