@@ -1,0 +1,73 @@
+"""Bad input through the real command line: exit code 2, one clear message naming the field, the
+bad value and what is allowed; never a traceback, never "a bug: please report it". And user text
+printed by the command line never reaches the terminal as control characters."""
+
+from __future__ import annotations
+
+import tomli_w
+
+from sim.cli import main
+from sim.output import fmt
+from sim.params.scenario import load
+from tests.conftest import SCENARIOS
+
+ESCAPES = "\x1b[31mred\x1b]0;title\x07"  # recolour, then set the window title
+FAST = ["--workers", "1", "--set", "run.months=2"]
+
+
+def _write(tmp_path, data, name="s.toml"):
+    path = tmp_path / name
+    path.write_bytes(tomli_w.dumps(data).encode())
+    return path
+
+
+def _smoke(**changes):
+    data = load(SCENARIOS / "smoke.toml").model_dump(mode="json", exclude_none=True)
+    for key, value in changes.items():
+        data[key] = value
+    return data
+
+
+def _refused(capsys, argv, *needles):
+    """main(argv) exits 2 with one message that names every needle, no traceback, no 'a bug'."""
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err and "a bug" not in err, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+# ---------------------------------------------------------------- terminal escapes
+
+
+def test_terminal_escapes_controls_and_keeps_text():
+    assert fmt.terminal(ESCAPES) == "\\x1b[31mred\\x1b]0;title\\x07"
+    assert fmt.terminal("Flat + VIP ($20) é 🚀") == "Flat + VIP ($20) é 🚀"
+    assert fmt.terminal("a\nb\r\u202ec\x9b") == "a\\nb\\r\\u202ec\\x9b"
+    assert fmt.terminal("a\nb\rc", keep_newlines=True) == "a\nb\\rc"
+
+
+def test_printed_labels_and_names_are_escaped(tmp_path, capsys):
+    data = _smoke()
+    data["scenario"]["name"] = "name " + ESCAPES
+    for name in data["policies"]:  # whichever policy is chosen, its label carries the escapes
+        data["policies"][name]["label"] = f"{name} {ESCAPES}"
+    data["uncertainty"] = {"churn.switching_ease": {"dist": "uniform", "low": 0.5, "high": 2.0}}
+    path = _write(tmp_path, data)
+    assert main(["validate", str(path)]) == 0
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--replications", "2", "--no-plots", *FAST]) == 0
+    assert main(["decide", str(path), "--samples", "6", "--no-plots", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "name \\x1b[31mred\\x1b]0;title\\x07" in out  # validate and run name the scenario
+    assert "Choose " in out and " \\x1b[31mred\\x1b]0;title\\x07 (highest expected value)" in out  # decide's answer
+    # an error that quotes the scenario's name escapes it too
+    other = _write(tmp_path, {**data, "run": {**data["run"], "seed": 2}}, "other.toml")
+    assert main(["decide", str(path), "--samples", "4", "--no-plots", "--quiet", "--out", str(tmp_path / "dec"),
+                 *FAST]) == 0
+    capsys.readouterr()
+    err = _refused(capsys, ["report", other, "--out", tmp_path / "rep", "--decision", tmp_path / "dec", "--quiet",
+                            *FAST], "does not belong")
+    assert "\x1b" not in err and "\\x1b[31m" in err
