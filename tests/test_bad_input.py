@@ -71,3 +71,36 @@ def test_printed_labels_and_names_are_escaped(tmp_path, capsys):
     err = _refused(capsys, ["report", other, "--out", tmp_path / "rep", "--decision", tmp_path / "dec", "--quiet",
                             *FAST], "does not belong")
     assert "\x1b" not in err and "\\x1b[31m" in err
+
+
+# ---------------------------------------------------------------- spreadsheet formulas in CSV files
+
+FORMULA = '=HYPERLINK("http://e.example","Go")'
+
+
+def test_formulas_neutralised_whatever_the_column_dtype():
+    import pandas as pd
+
+    from sim.output import files
+
+    raw = pd.DataFrame({"plan": [FORMULA, "-2+3", "@SUM(A1)", "starter", None], "n": [1, 2, 3, 4, 5]})
+    for dtype in ("object", "string[python]", "string[pyarrow]", "str", "category"):
+        df = raw.astype({"plan": dtype})
+        cells = files.neutralise(df)["plan"].tolist()
+        assert cells[:4] == ["'" + FORMULA, "'-2+3", "'@SUM(A1)", "starter"], dtype
+        assert pd.isna(cells[4]), dtype
+        assert files.neutralise(df)["n"].tolist() == [1, 2, 3, 4, 5]
+    assert list(files.neutralise(pd.DataFrame({"=cmd": [1]})).columns) == ["'=cmd"]
+
+
+def test_a_formula_segment_name_reaches_no_csv_verbatim(tmp_path, capsys):
+    import csv
+
+    data = _smoke()
+    data["customers"]["segments"] = [{"name": FORMULA, "share": 1.0}]
+    path = _write(tmp_path, data)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--replications", "1", "--no-plots", "--quiet", *FAST]) == 0
+    cells = [c for f in out.glob("*.csv") for row in csv.reader(f.open(newline="")) for c in row]
+    assert "'" + FORMULA in cells  # segments.csv names the segment, neutralised
+    assert not [c for c in cells if c.startswith(("=", "@", "+"))]

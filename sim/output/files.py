@@ -224,12 +224,24 @@ def neutral_cell(value: Any) -> Any:
     return value
 
 
+def _holds_text(column: pd.Series) -> bool:
+    """Whether a column can hold text, whatever its dtype: object, the string dtypes (``str``,
+    ``string[python]``, ``string[pyarrow]``: pandas 3 reads and builds text columns as these) and
+    categories (whose categories may be text)."""
+    dtype = column.dtype
+    return (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype))
+
+
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with :func:`neutral_cell` applied to its text columns (numeric columns untouched)."""
-    text = [c for c in df.columns if df[c].dtype == object]
-    if not text:
+    """``df`` with :func:`neutral_cell` applied to every text cell and column name, whatever the
+    column's dtype (numeric and boolean columns untouched; a category column is written as text)."""
+    text = [c for c in df.columns if _holds_text(df[c])]
+    names = {c: neutral_cell(c) for c in df.columns if isinstance(c, str) and neutral_cell(c) != c}
+    if not text and not names:
         return df
-    return df.assign(**{c: df[c].map(neutral_cell) for c in text})
+    out = df.assign(**{c: df[c].astype(object).map(neutral_cell) for c in text}) if text else df
+    return out.rename(columns=names) if names else out
 
 
 def write_table(df: pd.DataFrame, stamp: Results | dict[str, object], path: Path | io.StringIO) -> None:
