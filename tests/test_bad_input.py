@@ -104,3 +104,47 @@ def test_a_formula_segment_name_reaches_no_csv_verbatim(tmp_path, capsys):
     cells = [c for f in out.glob("*.csv") for row in csv.reader(f.open(newline="")) for c in row]
     assert "'" + FORMULA in cells  # segments.csv names the segment, neutralised
     assert not [c for c in cells if c.startswith(("=", "@", "+"))]
+
+
+# ---------------------------------------------------------------- a planted manifest deletes nothing
+
+
+def test_a_planted_manifest_cannot_make_a_run_delete_user_files(tmp_path):
+    import hashlib
+    import json
+
+    from sim.output import files
+
+    out = tmp_path / "results"
+    out.mkdir()
+    outside = tmp_path / "outside.csv"
+    outside.write_text("not yours")
+    mine = {"thesis.txt": "years of work", "kpis.csv": "my own table", "plots/figure.png": "my figure",
+            "summary.csv": "listed with its true hash"}
+    for rel, text in mine.items():
+        (out / rel).parent.mkdir(exist_ok=True)
+        (out / rel).write_text(text)
+    (out / "link.csv").symlink_to(outside)
+    listed = [*mine, "link.csv", "../outside.csv", str(outside)]
+    sha = {rel: hashlib.sha256(b"forged").hexdigest() for rel in listed}
+    sha["thesis.txt"] = hashlib.sha256(b"years of work").hexdigest()  # the true hash, but not an output name
+    (out / files.MANIFEST).write_text(json.dumps({"written_by": "supportsim", "files": listed, "sha256": sha}))
+    rc = main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--replications", "1", "--no-plots",
+               "--quiet", *FAST])
+    assert rc == 0
+    assert (out / "thesis.txt").read_text() == "years of work"
+    assert (out / "kpis.csv.kept").read_text() == "my own table"  # beside the run's own kpis.csv
+    assert (out / "kpis.csv").read_text() != "my own table"
+    assert (out / "plots" / "figure.png").read_text() == "my figure"
+    assert (out / "summary.csv").read_text() == "listed with its true hash"
+    assert (out / "link.csv").is_symlink() and outside.read_text() == "not yours"
+    # the files supportsim wrote are its own from now on: a rerun replaces them and keeps the rest
+    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--replications", "1", "--no-plots",
+                 "--quiet", *FAST]) == 0
+    assert {p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir()} == {
+        files.MANIFEST, "monthly.csv", "kpis.csv", "segments.csv", "summary.json", *mine, "kpis.csv.kept", "link.csv"}
+    # and a file of ours edited since is the user's now: kept, not replaced
+    (out / "summary.json").write_text("edited by hand")
+    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--replications", "1", "--no-plots",
+                 "--quiet", *FAST]) == 0
+    assert (out / "summary.json.kept").read_text() == "edited by hand"
