@@ -4,7 +4,11 @@ printed by the command line never reaches the terminal as control characters."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.cli import main
 from sim.output import fmt
@@ -148,3 +152,54 @@ def test_a_planted_manifest_cannot_make_a_run_delete_user_files(tmp_path):
     assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--replications", "1", "--no-plots",
                  "--quiet", *FAST]) == 0
     assert (out / "summary.json.kept").read_text() == "edited by hand"
+
+
+# ---------------------------------------------------------------- [uncertainty] entries checked on load
+
+HUGE_INT = 10**400  # a TOML integer beyond the floating-point range
+
+
+@pytest.mark.parametrize(("path", "spec", "needles"), [
+    ("support.handle_time_mean_h", {"dist": "lognormal", "mu": 1000, "sigma": 1}, ["mu", "1000", "[-700, 700]"]),
+    ("support.handle_time_mean_h", {"dist": "lognormal", "mu": -1000, "sigma": 1}, ["mu", "-1000", "[-700, 700]"]),
+    ("support.handle_time_mean_h", {"dist": "lognormal", "mean": 1.0, "sd": 1e200}, ["sd / mean", "(0, 1000]"]),
+    ("support.handle_time_mean_h", {"dist": "lognormal", "mean": 1e-300, "sd": 1e300}, ["sd / mean", "1e-300"]),
+    ("support.handle_time_cv", {"dist": "lognormal", "mu": 0, "sigma": 1e300}, ["sigma", "(0, 50]"]),
+    ("help_seeking.base_ask_prob", {"dist": "beta", "mean": 0.5, "sd": 1e-200}, ["sd must lie in", "1e-200"]),
+    ("help_seeking.base_ask_prob", {"dist": "beta", "a": 1e-300, "b": 2}, ["shape a", "1e-300"]),
+    ("churn.switching_ease", {"dist": "uniform", "low": 0.5, "high": HUGE_INT}, ["high must be a finite number"]),
+    ("churn.switching_ease", {"dist": "uniform", "low": 0.5, "high": 1e9}, ["support [0.5, 1e+09]", "allowed range"]),
+    ("support.agents", {"dist": "choice", "values": [1.5, 2]}, ["whole numbers"]),
+    ("support.no_such_field", {"dist": "uniform", "low": 0, "high": 1}, ["unknown parameter"]),
+])
+def test_uncertainty_entries_refused_on_load_naming_the_path(tmp_path, capsys, path, spec, needles):
+    data = _smoke()
+    data["support"] = {**data.get("support", {}), "handle_time_dist": "lognormal"}
+    text = tomli_w.dumps(data) + f'\n[uncertainty]\n"{path}" = {{ ' + ", ".join(
+        f"{k} = {tomli_w.dumps({'v': v})[4:].strip()}" for k, v in spec.items()) + " }\n"
+    scenario = tmp_path / "u.toml"
+    scenario.write_text(text)
+    for verb in (["validate"], ["decide", "--samples", "4", "--quiet"]):
+        _refused(capsys, [*verb[:1], scenario, *verb[1:]], f'uncertainty."{path}"', *needles)
+
+
+_numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**400), 10**400),
+                     st.sampled_from([0, 1e-300, 1e300, 700, 1000, -1000, 5e-324]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(dist=st.sampled_from(["uniform", "triangular", "normal", "lognormal", "beta"]),
+       params=st.dictionaries(st.sampled_from(["low", "high", "mode", "mean", "sd", "mu", "sigma", "a", "b"]),
+                              _numbers, max_size=4),
+       field=st.sampled_from([(0.0, 1.0, False), (0.001, 100.0, False), (0.0, None, True), (None, None, False)]))
+def test_any_distribution_is_refused_with_a_value_error_or_draws_finite_numbers(dist, params, field):
+    from sim.params.uncertainty import PROBES, from_spec
+
+    try:
+        d = from_spec({"dist": dist, **params}).within(field[0], field[1], low_open=field[2])
+    except ValueError:
+        return
+    x = np.asarray(d.ppf(PROBES), dtype=float)
+    assert np.isfinite(x).all()
+    lo, hi = d.support
+    assert (x >= lo).all() and (x <= hi).all()

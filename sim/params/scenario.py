@@ -442,7 +442,7 @@ def uncertain_parameters(scenario: Scenario, source: str = "scenario",
         try:
             info = _parameter_field(path, base, policies)
             dist = _fit_to_field(from_spec(spec), info)
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:  # ArithmeticError: a safety net for overflow in a fit
             problems.append(f"uncertainty.{json.dumps(path)}: {exc}")
             continue
         out[path] = dist
