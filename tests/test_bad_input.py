@@ -203,3 +203,29 @@ def test_any_distribution_is_refused_with_a_value_error_or_draws_finite_numbers(
     assert np.isfinite(x).all()
     lo, hi = d.support
     assert (x >= lo).all() and (x <= hi).all()
+
+
+# ---------------------------------------------------------------- sweeps and break-evens move numbers
+
+
+@pytest.mark.parametrize(("verb", "needles"), [
+    (["sweep", "--param", "support.staffing=fixed,erlang"], ["support.staffing", "not a numeric parameter",
+                                                             "'fixed', 'erlang'"]),
+    (["sweep", "--param", "vip.enabled=true,false"], ["vip.enabled", "not a numeric parameter", "true or false"]),
+    (["sweep", "--param", "scenario.name=a,b"], ["scenario.name", "not a model parameter"]),
+    (["sweep", "--param", "run.months=2,3"], ["run.months", "not a model parameter"]),
+    (["sweep", "--param", "support.no_such=1,2"], ["support.no_such", "unknown key"]),
+    (["sweep", "--param", "pricing.per_ticket_fee_usd=5,10", "--policies", "flat,flat_vip"],
+     ["pricing.per_ticket_fee_usd", "acts only when pricing.scheme is per_ticket", "it acts on per_ticket"]),
+    (["sweep", "--param", "support.agents=2,3", "--policies", "flat"], ["support.agents", "support.staffing=fixed"]),
+    (["sweep", "--param", "policies.per_ticket.support.agents=2,3", "--policies", "flat,flat_vip"],
+     ["policies.per_ticket.support.agents", "not among those compared"]),
+    (["breakeven", "--param", "support.staffing", "--between", "0", "1"], ["support.staffing",
+                                                                           "not a numeric parameter"]),
+    (["breakeven", "--param", "scenario.name", "--between", "0", "1"], ["scenario.name", "not a model parameter"]),
+    (["breakeven", "--param", "support.sla_clock", "--between", "0", "1"], ["support.sla_clock", "'calendar'"]),
+])
+def test_sweep_and_breakeven_refuse_what_cannot_move(tmp_path, capsys, verb, needles):
+    _refused(capsys, [verb[0], SCENARIOS / "smoke.toml", *verb[1:], "--out", tmp_path / "o", "--replications", "1",
+                      *FAST], *needles)
+    assert not (tmp_path / "o").exists()

@@ -205,34 +205,6 @@ def _staffing_note(scenario: Scenario, grid: dict[str, list[Any]]) -> list[str]:
 # ---------------------------------------------------------------------------- breakeven
 
 
-# Parameters that act only under some settings: path (or section prefix) -> (switch, values where it acts).
-ACTS_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "pricing.per_ticket_fee_usd": ("pricing.scheme", ("per_ticket",)),
-    "pricing.per_hour_fee_usd": ("pricing.scheme", ("per_hour",)),
-    "pricing.included_tickets_per_month": ("pricing.scheme", ("per_ticket", "per_hour")),
-    "support.agents": ("support.staffing", ("fixed",)),
-    "vip.": ("vip.enabled", (True,)),
-    "loyalty.": ("loyalty.enabled", (True,)),
-    "proactive.": ("proactive.enabled", (True,)),
-    "feedback.": ("feedback.enabled", (True,)),
-}
-
-
-def _value(params: Any, path: str) -> Any:
-    for part in path.split("."):
-        params = getattr(params, part)
-    return params
-
-
-def acts_on(param: str, policy: Any) -> bool:
-    """Whether ``param`` can change the results of ``policy`` (a resolved policy): False when it
-    belongs to a scheme or programme the policy does not use (:data:`ACTS_ONLY_WHEN`)."""
-    for key, (switch, values) in ACTS_ONLY_WHEN.items():
-        if (param == key or (key.endswith(".") and param.startswith(key))) and param != switch:
-            return _value(policy.params, switch) in values
-    return True
-
-
 def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None) -> tuple[str, str]:
     """The two policies a break-even over ``param`` compares, checked before any run.
 
@@ -248,13 +220,12 @@ def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None)
     ref = scenario.scenario.reference_policy or names[0]
     if param.startswith("policies."):
         return (a or ref), (b or next(n for n in names if n != (a or ref)))
-    acting = [n for n in names if acts_on(param, policies[n])]
-    switch, values = next(((sw, v) for k, (sw, v) in ACTS_ONLY_WHEN.items()
-                           if param == k or (k.endswith(".") and param.startswith(k))), (None, ()))
+    acting = [n for n in names if analysis.acts_on(param, policies[n])]
     if a is None:
         a = ref
         b = next((n for n in names if n != a and n in acting), None) or next(n for n in names if n != a)
     if b is not None and a not in acting and b not in acting:
+        switch, values = analysis.acting_switch(param) or ("", ())
         hint = (f"it acts on {', '.join(acting)}: try --policies {a},{acting[0]}" if acting
                 else "no policy of this scenario uses it")
         raise ScenarioError([f"--param {param}: acts only when {switch} is "

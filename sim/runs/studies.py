@@ -208,6 +208,95 @@ def parse_grid_arg(arg: str) -> tuple[str, list[Any]]:
     return path.strip(), parse_values(spec, name=f"--param {path.strip()}")
 
 
+# ---------------------------------------------------------------------------- what a parameter can move
+
+# Parameters that act only under some settings: path (or section prefix) -> (switch, values where it acts).
+ACTS_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "pricing.per_ticket_fee_usd": ("pricing.scheme", ("per_ticket",)),
+    "pricing.per_hour_fee_usd": ("pricing.scheme", ("per_hour",)),
+    "pricing.included_tickets_per_month": ("pricing.scheme", ("per_ticket", "per_hour")),
+    "support.agents": ("support.staffing", ("fixed",)),
+    "vip.": ("vip.enabled", (True,)),
+    "loyalty.": ("loyalty.enabled", (True,)),
+    "proactive.": ("proactive.enabled", (True,)),
+    "feedback.": ("feedback.enabled", (True,)),
+}
+# Sections of a scenario file that are not model parameters: no run reads them from a point's values.
+NOT_PARAMETERS = ("scenario", "run", "uncertainty")
+
+
+def _attr(params: Any, path: str) -> Any:
+    for part in path.split("."):
+        params = getattr(params, part)
+    return params
+
+
+def acting_switch(param: str) -> tuple[str, tuple[Any, ...]] | None:
+    """(switch, values where it acts) of a parameter that acts only under some settings, else None."""
+    for key, rule in ACTS_ONLY_WHEN.items():
+        if (param == key or (key.endswith(".") and param.startswith(key))) and param != rule[0]:
+            return rule
+    return None
+
+
+def acts_on(param: str, policy: Any) -> bool:
+    """Whether base parameter ``param`` can change the results of ``policy`` (a resolved policy):
+    False when it belongs to a scheme or programme the policy does not use (:data:`ACTS_ONLY_WHEN`)."""
+    rule = acting_switch(param)
+    return rule is None or _attr(policy.params, rule[0]) in rule[1]
+
+
+def _base_path(path: str) -> str:
+    """``policies.NAME.rest`` -> ``rest``; a base path as it is."""
+    parts = path.split(".")
+    return ".".join(parts[2:]) if parts[0] == "policies" and len(parts) > 2 else path
+
+
+def check_movable(scenario: Scenario, path: str, policies: Sequence[str] | None = None, *,
+                  flag: str = "--param") -> None:
+    """Refuse (:class:`ScenarioError`, naming the path) a parameter a sweep or break-even cannot move:
+    a scenario, run or uncertainty setting (no run reads it from a point), a path that is no
+    parameter, a parameter that is not a number (a choice, a switch, text: compare those as
+    policies), and one that acts on none of ``policies`` (default: every policy; e.g. a per-ticket
+    fee when no policy charges per ticket, or ``policies.NAME.x`` for a policy not compared)."""
+    resolved = {p.name: p for p in resolve_policies(scenario)}
+    chosen = list(policies) if policies is not None else list(resolved)
+    head = path.split(".", 1)[0]
+    if head in NOT_PARAMETERS:
+        raise ScenarioError([f"{flag} {path}: a {head}.* setting, not a model parameter: no run reads it from a "
+                             f"point's values; set it with --set {path}=VALUE"], flag)
+    info = field_info(path)
+    if info is None or "*" in path.split("."):
+        if "*" not in path.split("."):
+            with_values(scenario, {path: 0}, source=flag)  # the loader's own message ("did you mean ...?")
+        raise ScenarioError([f"{flag} {path}: no such parameter (a path like support.agents or "
+                             "customers.segments.0.issue_rate_per_month; see `supportsim schema`)"], flag)
+    if info.annotation is bool or info.annotation not in (int, float):
+        what = "a switch: true or false" if info.annotation is bool else (allowed_range(info) or "not a number")
+        raise ScenarioError([f"{flag} {path}: not a numeric parameter ({what}); a sweep or break-even moves a "
+                             f"number. Compare its values as policies ([policies.NAME] {_base_path(path)} = ...) or "
+                             f"run each with --set {path}=VALUE"], flag)
+    parts = path.split(".")
+    if parts[0] == "policies":
+        name = parts[1] if len(parts) > 1 else ""
+        if name not in chosen:
+            raise ScenarioError([f"{flag} {path}: policy {name!r} is not among those compared "
+                                 f"({', '.join(chosen)}), so moving it changes nothing"], flag)
+        targets = [name]
+    else:
+        targets = chosen
+    base = _base_path(path)
+    rule = acting_switch(base)
+    if rule is not None and not any(acts_on(base, resolved[n]) for n in targets if n in resolved):
+        switch, values = rule
+        users = [n for n, p in resolved.items() if acts_on(base, p)]
+        hint = (f"it acts on {', '.join(users)}" if users else "no policy of this scenario uses it")
+        hint += f" (or add --set {switch}={str(values[0]).lower()})"
+        raise ScenarioError([f"{flag} {path}: acts only when {switch} is "
+                             f"{' or '.join(str(v).lower() for v in values)}, which none of {', '.join(targets)} has, "
+                             f"so it cannot change their results; {hint}"], flag)
+
+
 # ---------------------------------------------------------------------------- evaluation engine
 
 
@@ -364,6 +453,8 @@ def sweep(
         if not list(grid[path]):
             raise ScenarioError([f"--param {path}: no values"], "--param")
     names = _check_policies(scenario, policies)
+    for path in paths:
+        check_movable(scenario, path, names)
     points = [tuple(zip(paths, combo)) for combo in itertools.product(*(list(grid[p]) for p in paths))]
     reps = replications or scenario.run.replications
     _check_work(scenario, names, reps * len(points), max_work)
@@ -486,6 +577,7 @@ def breakeven(
     pair = _check_policies(scenario, [policy_a, policy_b] if policy_b else [policy_a])
     if len(pair) != 2 or policy_a == policy_b:
         raise ScenarioError(["--policies: need two different policies, e.g. --policies flat,per_ticket"], "--policies")
+    check_movable(scenario, param, [policy_a, policy_b])
     lo_v, hi_v = (float(between[0]), float(between[1]))
     if not (math.isfinite(lo_v) and math.isfinite(hi_v)) or lo_v >= hi_v:
         raise ScenarioError([f"--between: expected two numbers A < B (got {between[0]!r}, {between[1]!r})"],
