@@ -63,6 +63,8 @@ def _print_tables(result: Any) -> None:
           "EVPPI per parameter:")
     e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]]
     print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    for note in result.notes:
+        print(f"note: {terminal(note)}")
     if result.sobol is not None:
         print(f"\nSobol indices of {terminal(result.sobol_meta['difference'])} ({result.sobol_meta['points']} design points):")
         print(printable(result.sobol).to_string(index=False, float_format=lambda v: f"{v:.3f}"))

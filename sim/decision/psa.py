@@ -64,8 +64,8 @@ from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.studies import with_values
 
 __all__ = [
-    "DEFAULT_KPI", "DecisionResult", "decision_map_table", "design_points", "draw", "numeric_inputs", "percent",
-    "run_decision", "sobol_indices",
+    "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "decision_hash", "decision_map_table", "design_points",
+    "draw", "numeric_inputs", "percent", "run_decision", "sobol_indices",
 ]
 
 # The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
@@ -76,6 +76,10 @@ Design = Literal["lhs", "sobol"]
 MAX_SAMPLES = 100_000
 MAP_GRID = 60  # decision map resolution per axis
 NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researching on its own
+# Parameter sets resolved and run at a time: their validated parameters are held only while they
+# run, and each run's KPIs go into one preallocated array, so memory does not grow with --samples.
+CHUNK_POINTS = 256
+CLIPPED = "clipped to the EVPI"
 
 
 @dataclass
@@ -111,6 +115,7 @@ class DecisionResult:
     sobol_meta: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
     command: str | None = None  # the command line that made it (set by the CLI; shown in the deck's notes)
+    notes: list[str] = field(default_factory=list)  # how the estimates were made, when it is not the usual way
 
     @property
     def net_benefit(self) -> np.ndarray:
@@ -174,6 +179,7 @@ class DecisionResult:
                             for r in self.sobol.itertuples()},
             },
             "answer": self.answer(),
+            "notes": list(self.notes),
         }
 
 
@@ -239,7 +245,11 @@ def numeric_inputs(parameters: Mapping[str, Distribution], values: pd.DataFrame)
 
 
 class _Runner:
-    """Policies x parameter sets x replications on one executor, with progress."""
+    """Policies x parameter sets x replications on one executor, with progress.
+
+    Parameter sets are resolved :data:`CHUNK_POINTS` at a time, just before they run, and only
+    their KPIs are kept (one float array), so memory is bounded whatever the number of sets.
+    """
 
     def __init__(self, scenario: Scenario, policies: Sequence[str], executor: Executor,
                  on_progress: Callable[[int, int], None] | None, total: int) -> None:
@@ -254,23 +264,45 @@ class _Runner:
         sc = with_values(self.scenario, dict(values), source="uncertainty")
         return {p.name: p.params for p in resolve_policies(sc)}
 
-    def run(self, points: list[dict[str, Params]], replications: Callable[[int], range]) -> pd.DataFrame:
-        """One row per (point, replication, policy): KPIs of that run."""
+    def validate(self, values: pd.DataFrame) -> None:
+        """Resolve every parameter set once (a bad one is refused before anything runs), keeping none."""
+        for start in range(0, len(values), CHUNK_POINTS):
+            for row in values.iloc[start:start + CHUNK_POINTS].to_dict("records"):
+                self.params(row)
+
+    def run(self, values: pd.DataFrame, replications: Callable[[int], range]) -> pd.DataFrame:
+        """One row per (point, replication, policy): KPIs of that run (points are ``values``' rows)."""
         months, seed = self.scenario.run.months, self.scenario.run.seed
-        keys, job_list = [], []
-        for i, params in enumerate(points):
-            for r in replications(i):
-                for name in self.policies:
-                    keys.append((i, r, name))
-                    job_list.append(Job(name, r, params[name], months, seed))
-        rows: list[dict[str, Any] | None] = [None] * len(job_list)
-        for idx, out in self.executor.imap_unordered(run_job_kpis, job_list):
-            i, r, name = keys[idx]
-            rows[idx] = {"point": i, "replication": r, "policy": name, **out}
-            self.done += 1
-            if self.on_progress:
-                self.on_progress(self.done, self.total)
-        return pd.DataFrame(rows)
+        n_jobs = sum(len(replications(i)) for i in range(len(values))) * len(self.policies)
+        point = np.empty(n_jobs, dtype=np.int64)
+        rep = np.empty(n_jobs, dtype=np.int64)
+        policy = np.empty(n_jobs, dtype=np.int64)
+        kpis: np.ndarray | None = None
+        names: list[str] = []
+        at = 0
+        for start in range(0, len(values), CHUNK_POINTS):
+            chunk = values.iloc[start:start + CHUNK_POINTS].to_dict("records")
+            job_list = []
+            for i, row in enumerate(chunk, start=start):
+                params = self.params(row)
+                for r in replications(i):
+                    for j, name in enumerate(self.policies):
+                        point[at + len(job_list)], rep[at + len(job_list)], policy[at + len(job_list)] = i, r, j
+                        job_list.append(Job(name, r, params[name], months, seed))
+            for idx, out in self.executor.imap_unordered(run_job_kpis, job_list):
+                if kpis is None:
+                    names = list(out)
+                    kpis = np.full((n_jobs, len(names)), np.nan)
+                kpis[at + idx] = [out[k] for k in names]
+                self.done += 1
+                if self.on_progress:
+                    self.on_progress(self.done, self.total)
+            at += len(job_list)
+        table = pd.DataFrame({"point": point, "replication": rep,
+                              "policy": np.asarray(self.policies, dtype=object)[policy]})
+        for j, name in enumerate(names):
+            table[name] = kpis[:, j] if kpis is not None else np.nan
+        return table
 
 
 def run_decision(
@@ -326,29 +358,61 @@ def run_decision(
     total = samples * replications * len(names) + sobol_points * replications * 2
     with use_executor(executor, workers=workers, cluster=cluster) as ex:
         runner = _Runner(scenario, names, ex, on_progress, total)
-        points = [runner.params(row) for row in values.to_dict("records")]  # validate every set first
-        runs = runner.run(points, lambda i: range(i * replications, (i + 1) * replications))
+        runner.validate(values)  # every set checked before anything runs
+        runs = runner.run(values, lambda i: range(i * replications, (i + 1) * replications))
         psa = _psa_table(runs, values, names)
         nb = psa.pivot(index="sample", columns="policy", values=kpi)[names].to_numpy(dtype=float)
         x = numeric_inputs(parameters, values)
-        policies = _policy_table(nb, names)
-        recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
-        evpi_all = voi.evppi(nb, x)
-        evppi = _evppi_table(nb, x, parameters, evpi_all)
-        decision_map = decision_map_table(nb, x, parameters, evppi, names)
+        found = analyse(nb, x, parameters, names)
+        decision_map = decision_map_table(nb, x, parameters, found.evppi, names)
         sobol_table, sobol_meta = (None, {})
         if sobol:
-            sobol_table, sobol_meta = _sobol(runner, parameters, policies, kpi, sobol_samples, replications, seed)
+            sobol_table, sobol_meta = _sobol(runner, parameters, found.policies, kpi, sobol_samples, replications,
+                                             seed)
     return DecisionResult(
         scenario=scenario, scenario_sha256=scenario_hash(scenario),
-        decision_sha256=_decision_hash(scenario, parameters, samples, replications, design, kpi),
+        decision_sha256=decision_hash(scenario, parameters, samples, replications, design, kpi),
         seed=seed, kpi=kpi, samples=samples, replications=replications, design=design, parameters=parameters,
-        policy_names=names, policies=policies, evppi=evppi, psa=psa, recommended=recommended, evpi=evpi_all,
-        evpi_sample=voi.evpi(nb), decision_map=decision_map, sobol=sobol_table, sobol_meta=sobol_meta,
+        policy_names=names, policies=found.policies, evppi=found.evppi, psa=psa, recommended=found.recommended,
+        evpi=found.evpi, evpi_sample=found.evpi_sample, decision_map=decision_map, sobol=sobol_table,
+        sobol_meta=sobol_meta, notes=found.notes,
     )
 
 
-def _decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
+@dataclass
+class Analysis:
+    """What the PSA table says: the policy table, the recommendation, the EVPI (by regression and
+    by the sample formula), the EVPPI table and notes on how they were estimated."""
+
+    policies: pd.DataFrame
+    recommended: str
+    evpi: float
+    evpi_sample: float
+    evppi: pd.DataFrame
+    notes: list[str]
+
+
+def analyse(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], names: list[str]) -> Analysis:
+    """The decision figures of a PSA sample: net benefit ``nb`` (samples x policies) and the sampled
+    inputs ``x`` (samples x parameters, :func:`numeric_inputs`). ``decide`` computes them this way,
+    and reading a decision back recomputes them this way from psa.csv to check decision.json."""
+    policies = _policy_table(nb, names)
+    recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
+    joint = voi.conditional_mean(nb, x)
+    evpi_all = voi.value_of_information(joint.fitted)
+    evppi = _evppi_table(nb, x, parameters, evpi_all)
+    notes = []
+    if joint.method.startswith("gp ("):
+        notes.append(f"EVPI by a Gaussian process conditioned on a {joint.method.removeprefix('gp (').rstrip(')')} "
+                     "(its memory grows with the square of the samples); every sample is predicted")
+    clipped = [str(r.parameter) for r in evppi.itertuples() if CLIPPED in str(r.method)]
+    if clipped:
+        notes.append(f"EVPPI of {', '.join(clipped)} {CLIPPED} (each parameter's own regression found more than "
+                     "the regression on all of them; knowing one parameter cannot be worth more than knowing all)")
+    return Analysis(policies, recommended, evpi_all, voi.evpi(nb), evppi, notes)
+
+
+def decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
                    design: str, kpi: str) -> str:
     """SHA-256 of everything a decision run's results depend on (the scenario hash leaves out the table)."""
     body = json.dumps({"scenario": json.loads(canonical_json(scenario)),
@@ -395,9 +459,12 @@ def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distrib
     for j, (path, dist) in enumerate(parameters.items()):
         cm = voi.conditional_mean(nb, x[:, j])
         value = voi.value_of_information(cm.fitted)
+        method = cm.method
+        if value > evpi_all:  # two regressions of different flexibility: never report more than the whole
+            value, method = evpi_all, f"{method}, {CLIPPED}"
         rows.append({"parameter": path, "evppi_usd": value,
                      "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"),
-                     "method": cm.method, "distribution": str(dist)})
+                     "method": method, "distribution": str(dist)})
     table = pd.DataFrame(rows, columns=["parameter", "evppi_usd", "share_of_evpi", "method", "distribution"])
     return table.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -476,8 +543,8 @@ def _sobol(runner: _Runner, parameters: Mapping[str, Distribution], policies: pd
     pair.done = runner.done
 
     def gap(values: pd.DataFrame) -> np.ndarray:
-        points = [pair.params(row) for row in values.to_dict("records")]
-        runs = pair.run(points, lambda i: range(replications))  # same streams at every point
+        pair.validate(values)
+        runs = pair.run(values, lambda i: range(replications))  # same streams at every point
         wide = runs.groupby(["point", "policy"])[kpi].mean().unstack("policy").sort_index()
         return (wide[leader] - wide[second]).to_numpy(dtype=float)
 
