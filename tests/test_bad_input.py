@@ -229,3 +229,151 @@ def test_sweep_and_breakeven_refuse_what_cannot_move(tmp_path, capsys, verb, nee
     _refused(capsys, [verb[0], SCENARIOS / "smoke.toml", *verb[1:], "--out", tmp_path / "o", "--replications", "1",
                       *FAST], *needles)
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- an edited decision folder is refused
+
+DECIDE = ["--set", "run.months=3", "--set", "customers.initial=120"]
+
+
+@pytest.fixture(scope="module")
+def decided(tmp_path_factory):
+    """A decision on a small scenario whose answer is uncertain (so every figure is non-zero)."""
+    folder = tmp_path_factory.mktemp("decided")
+    data = _smoke()
+    data["policies"].pop("flat_vip")
+    data["uncertainty"] = {
+        "policies.per_ticket.pricing.per_ticket_fee_usd": {"dist": "uniform", "low": 0.0, "high": 60.0},
+        "satisfaction.resentment_per_usd": {"dist": "uniform", "low": 0.0, "high": 0.03},
+        "churn.switching_ease": {"dist": "triangular", "low": 0.5, "mode": 1.0, "high": 2.0},
+    }
+    scenario = _write(folder, data, "decided.toml")
+    out = folder / "dec"
+    assert main(["decide", str(scenario), "--samples", "16", "--workers", "1", "--quiet", "--no-plots",
+                 "--out", str(out), *DECIDE]) == 0
+    return scenario, out
+
+
+def _edited(decided, tmp_path, edit_json=None, edit_psa=None):
+    import json
+    import shutil
+
+    scenario, folder = decided
+    copy = tmp_path / "edited"
+    shutil.copytree(folder, copy)
+    if edit_json is not None:
+        body = json.loads((copy / "decision.json").read_text())
+        text = edit_json(body)
+        (copy / "decision.json").write_text(text if isinstance(text, str) else json.dumps(body))
+    if edit_psa is not None:
+        lines = (copy / "psa.csv").read_text().splitlines()
+        (copy / "psa.csv").write_text("\n".join(edit_psa(lines)) + "\n")
+    return scenario, copy
+
+
+def _report_refuses(capsys, tmp_path, scenario, folder, *needles):
+    return _refused(capsys, ["report", scenario, "--out", tmp_path / "rep", "--decision", folder, "--quiet",
+                             "--workers", "1", *DECIDE], *needles)
+
+
+def test_an_untouched_decision_is_read(decided, tmp_path, capsys):
+    scenario, folder = decided
+    assert main(["report", str(scenario), "--out", str(tmp_path / "rep"), "--decision", str(folder), "--quiet",
+                 "--workers", "1", "--replications", "1", *DECIDE]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _set_policy(body, field, value):
+    body["policies"][next(iter(body["policies"]))][field] = value
+
+
+def _forge(body):
+    """Swap the two policies' figures and the recommendation: every field valid and consistent."""
+    a, b = list(body["policies"])
+    body["policies"] = {a: body["policies"][b], b: body["policies"][a]}
+    body["recommended_policy"] = a if body["recommended_policy"] == b else b
+
+
+@pytest.mark.parametrize(("edit", "needles"), [
+    (lambda b: b["policies"].update({"gold": b["policies"].pop("per_ticket")}), ["policies", "gold"]),
+    (lambda b: b.update(recommended_policy="gold"), ["recommended_policy", "gold"]),
+    (lambda b: b.update(kpi="happiness"), ["kpi", "happiness"]),
+    (lambda b: json_text(b).replace('"evpi": ', '"evpi": NaN, "x": '), ["NaN"]),
+    (lambda b: b.update(evpi=None), ["evpi = null", "finite number"]),
+    (lambda b: b.update(evpi=1e300), ["evpi is 1e+300", "psa.csv gives"]),
+    (lambda b: _set_policy(b, "prob_best", 2), ["prob_best = 2", "[0, 1]"]),
+    (lambda b: _set_policy(b, "expected_value", "a lot"), ["expected_value", "finite number"]),
+    (lambda b: b["evppi"].update({k: b["evpi"] * 74.44 + 1 for k in b["evppi"]}), ["evppi", "[0, "]),
+    (lambda b: b.pop("samples"), ["samples: missing"]),
+    (lambda b: b.update(samples=10**9), ["samples = 1000000000"]),
+    (lambda b: "[" * 100_000 + "]" * 100_000, ["nested"]),
+    (lambda b: b.update(scenario_sha256="0" * 64), ["scenario_sha256", "hashes to"]),
+    (lambda b: b.update(decision_sha256="f" * 64), ["decision_sha256"]),
+    (_forge, ["does not match psa.csv"]),
+])
+def test_an_edited_decision_json_is_refused(decided, tmp_path, capsys, edit, needles):
+    scenario, folder = _edited(decided, tmp_path, edit_json=edit)
+    _report_refuses(capsys, tmp_path, scenario, folder, "decision.json", *needles)
+
+
+def json_text(body):
+    import json
+
+    return json.dumps(body)
+
+
+def _bump_kpi(lines):
+    header = lines[0].split(",")
+    j = header.index("value_usd")
+    row = lines[1].split(",")
+    row[j] = str(float(row[j]) + 1e7)
+    return [lines[0], ",".join(row), *lines[2:]]
+
+
+def _bump_parameter(lines):
+    header = lines[0].split(",")
+    j = header.index("satisfaction.resentment_per_usd")
+    out = [lines[0]]
+    for line in lines[1:]:
+        row = line.split(",")
+        row[j] = "0.02999"
+        out.append(",".join(row))
+    return out
+
+
+@pytest.mark.parametrize(("edit", "needles"), [
+    (_bump_kpi, ["decision.json", "does not match psa.csv"]),
+    (_bump_parameter, ["psa.csv", "satisfaction.resentment_per_usd", "draws"]),
+    (lambda lines: lines[:-1], ["psa.csv", "one row per sample and policy"]),
+    (lambda lines: [lines[0].replace("scenario_sha256", "sha")] + lines[1:], ["psa.csv", "scenario_sha256"]),
+    (lambda lines: [lines[0], *(line.replace("per_ticket", "gold") for line in lines[1:])], ["psa.csv"]),
+])
+def test_an_edited_psa_csv_is_refused(decided, tmp_path, capsys, edit, needles):
+    scenario, folder = _edited(decided, tmp_path, edit_psa=edit)
+    _report_refuses(capsys, tmp_path, scenario, folder, *needles)
+
+
+@pytest.mark.parametrize("name", ["decision.json", "psa.csv"])
+def test_fifos_and_oversized_files_are_refused_without_reading(decided, tmp_path, capsys, name):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from sim.output import decision_files
+    from tests.conftest import BOUNDED_S
+
+    scenario, folder = _edited(decided, tmp_path)
+    (folder / name).unlink()
+    os.mkfifo(folder / name)  # nobody ever writes: reading it would wait forever
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "report", str(scenario), "--out", str(tmp_path / "r"),
+                           "--decision", str(folder), "--quiet", *DECIDE], capture_output=True, text=True,
+                          timeout=BOUNDED_S)
+    assert done.returncode == 2 and "not a regular file" in done.stderr and name in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and time.perf_counter() - t < BOUNDED_S
+    (folder / name).unlink()
+    limit = decision_files.MAX_JSON_BYTES if name == "decision.json" else decision_files.MAX_PSA_BYTES
+    with open(folder / name, "wb") as fh:  # sparse: the size is what counts, not the disk
+        fh.truncate(limit + 1)
+    _report_refuses(capsys, tmp_path, scenario, folder, name, "limit")
