@@ -100,3 +100,16 @@ def test_chunked_runs_give_the_same_decision(monkeypatch):
     monkeypatch.setattr(psa, "CHUNK_POINTS", 3)
     chunked = psa.run_decision(scenario, samples=7, replications=2, workers=1)
     assert whole.psa.equals(chunked.psa) and whole.evpi == chunked.evpi
+
+
+def test_out_of_memory_in_decide_names_the_samples(monkeypatch, capsys):
+    """The advice names what decide holds (--samples), not the customers of one run only."""
+    from sim.cli import decide, main
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(decide, "run_decision", exhausted)
+    assert main(["decide", str(ROOT / "scenarios" / "baseline.toml"), "--samples", "50000", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "--samples" in err and "Traceback" not in err

@@ -134,6 +134,17 @@ def _on_sigterm_interrupt() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
+def _memory_advice(verb: str) -> str:
+    """What holds memory in ``verb``, so an out-of-memory message names the real cause."""
+    runs = "customers (and the growth that compounds them) or months per run, or --workers (each holds a run)"
+    if verb == "decide":
+        return ("the decision analysis holds every sample's results: reduce --samples, --sobol-samples or --replications, "
+                f"or the {runs}")
+    if verb in ("sweep", "breakeven", "sensitivity", "staff"):
+        return f"a study holds every point's results: use fewer points, policies or replications, or reduce the {runs}"
+    return f"reduce the {runs}; the results of every replication are kept, so fewer replications help too"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -157,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(terminal(f"error: {exc.strerror or exc}{where}; no results written"), file=sys.stderr)
         return EXIT_FAILED
     except MemoryError:
-        print("error: out of memory; reduce customers, months or workers; no results written", file=sys.stderr)
+        print(f"error: out of memory; {_memory_advice(args.command)}; no results written", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - no traceback reaches a user: one line, exit 1
         line = str(exc).splitlines()[0] if str(exc) else "unexpected failure"
