@@ -177,7 +177,7 @@ def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path
     decision=...)`` and say where."""
     scenario = load_scenario(args)
     decision = load_decision(args, scenario)
-    res = run_scenario(scenario, **run_options(args, verb).kwargs())
+    res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
     path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
     if not args.quiet:
         sys.stdout.write(f"wrote {terminal(path)}\n")

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,11 +60,11 @@ from sim.params.uncertainty import Choice, Distribution
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
-from sim.runs.studies import with_values
+from sim.runs.studies import with_values, worst_case
 
 __all__ = [
-    "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "decision_hash", "decision_map_table", "design_points",
-    "draw", "numeric_inputs", "percent", "run_decision", "sobol_indices",
+    "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "check_work", "decision_hash", "decision_map_table",
+    "design_points", "draw", "numeric_inputs", "percent", "run_decision", "sample_work", "sobol_indices",
 ]
 
 # The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
@@ -350,9 +349,8 @@ def run_decision(
     k = len(parameters)
     seed = scenario.run.seed
     sobol_points = sobol_samples * (k + 2) if sobol else 0
-    # The guardrail on the whole job: PSA runs plus the Sobol design (two policies).
-    runs_per_policy = samples * replications + math.ceil(sobol_points * replications * 2 / len(names))
-    guardrails.check(scenario, runs_per_policy, max_work)
+    check_work(scenario, parameters, samples=samples, replications=replications, sobol_points=sobol_points,
+               limit=max_work)
 
     values = draw(parameters, design_points(samples, k, seed=seed, design=design))
     total = samples * replications * len(names) + sobol_points * replications * 2
@@ -410,6 +408,59 @@ def analyse(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution
         notes.append(f"EVPPI of {', '.join(clipped)} {CLIPPED} (each parameter's own regression found more than "
                      "the regression on all of them; knowing one parameter cannot be worth more than knowing all)")
     return Analysis(policies, recommended, evpi_all, voi.evpi(nb), evppi, notes)
+
+
+def _worst_parts(scenario: Scenario, parameters: Mapping[str, Distribution], runs: int,
+                 sobol_runs: int) -> tuple[list[guardrails.Part], dict[str, Any]]:
+    """The guardrail's parts of a decision: every policy's ``runs`` at the worst case of the table,
+    and ``sobol_runs`` for each of the two dearest policies there (the Sobol pair is not known yet)."""
+    worst, values = worst_case(scenario, parameters)
+    parts = guardrails.parts_of(worst, runs, where=" at the worst case of the [uncertainty] table")
+    if sobol_runs:
+        dearest = sorted(parts, key=lambda p: p.estimate.work, reverse=True)[:2]
+        parts += [guardrails.Part(f"{p.what} (Sobol design)", p.estimate, sobol_runs) for p in dearest]
+    return parts, values
+
+
+def sample_work(scenario: Scenario, replications: int = 1) -> float:
+    """The guardrail's work for one PSA sample of ``scenario``: every policy's ``replications`` runs
+    at the worst case of its ``[uncertainty]`` table (what a decision analysis is costed at per sample)."""
+    parts, _ = _worst_parts(scenario, uncertain_parameters(scenario), replications, 0)
+    return sum(p.estimate.work * p.runs for p in parts)
+
+
+def check_work(scenario: Scenario, parameters: Mapping[str, Distribution], *, samples: int, replications: int,
+               sobol_points: int = 0, limit: int | None = None) -> float:
+    """The guardrail on a whole decision analysis, before anything runs: every sample costed at the
+    worst case of its uncertainty ranges (each parameter at the end of its range, or a 0.1% / 99.9%
+    quantile, that makes the work largest: a table that can compound the funnel is refused even
+    if the file's own values are benign), plus the Sobol design for two policies."""
+    parts, values = _worst_parts(scenario, parameters, samples * replications, sobol_points * replications)
+    base = {p.name: p.params for p in resolve_policies(scenario)}
+    months = scenario.run.months
+    base_work = sum(guardrails.policy_work(p, months) for p in base.values())
+
+    def without(path: str) -> float:  # the worst case's work with this parameter back at the file's value
+        rest = {k: v for k, v in values.items() if k != path}
+        try:
+            sc = with_values(scenario, rest, source="uncertainty")
+        except ScenarioError:
+            return float("inf")
+        return sum(guardrails.policy_work(p.params, months) for p in resolve_policies(sc))
+
+    drivers = sorted(values, key=without)[:3]  # those whose end costs most first
+    at = ", ".join(f"{p}={values[p]:g}" if isinstance(values[p], float) else f"{p}={values[p]}" for p in drivers)
+    counted = (f"{samples} samples x {replications} replication(s) x {len(base)} policies"
+               + (f" + a Sobol design of {sobol_points} points x 2 policies" if sobol_points else "")
+               + ", every sample at the worst case of its [uncertainty] ranges"
+               + (f" ({at}{' ...' if len(values) > 3 else ''}; the file's own values cost "
+                  f"{guardrails.cpu_time(base_work * samples * replications)})" if values else ""))
+    reduce = "Use fewer --samples" + (", --sobol-samples" if sobol_points else "") + " or --replications" + (
+        f", narrow the [uncertainty] ranges of {', '.join(drivers)}" if values else "")
+    population = (f"Narrow the [uncertainty] ranges of {', '.join(drivers)} (every sample must fit at their "
+                  f"dearest ends), or {guardrails.POPULATION_ADVICE[0].lower()}{guardrails.POPULATION_ADVICE[1:]}"
+                  if values else guardrails.POPULATION_ADVICE)
+    return guardrails.check_parts(parts, limit=limit, counted=counted, reduce=reduce, population_advice=population)
 
 
 def decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,

@@ -467,7 +467,7 @@ def run_to_dir(
     seed = scenario.run.seed if seed is None else seed
     if precision is not None:
         reps = min(max(reps, 3), precision.max_replications)
-    guardrails.check(scenario, precision.max_replications if precision else reps, max_work)
+    guardrails.check(scenario, precision.max_replications if precision else reps, max_work, plots=plots)
     policies = resolve_policies(scenario)
     names = [p.name for p in policies]
     res = Results(scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=seed, replications=0,
