@@ -97,7 +97,16 @@ class Segment(_Section):
         doc="Monthly churn probability of a customer at the 'meet' level (SMB 3-5%, mid 1.5-3%, enterprise 0.7-2%).",
     )
     trial_conversion: float = param(
-        0.25, ge=0, le=1, unit="probability", source="assumption: no public trial-to-paid benchmark taken; mid-range, calibrate to your funnel", doc="Trial-to-paid conversion probability at the 'meet' level."
+        0.25, ge=0, le=1, unit="probability", source="assumption: no public trial-to-paid benchmark taken; mid-range, calibrate to your funnel",
+        doc=("Trial-to-paid conversion at the 'meet' level when the offer is the market's (price = market price, "
+             "promise = market norm); demand.* moves it with the offer."),
+    )
+    market_price_usd_per_month: float | None = param(
+        None, ge=0, le=1_000_000, unit="USD/month",
+        source="assumption: the scenario file's own plan price is the market's reference price unless set",
+        doc=("The market's reference price for this plan (buyers' willingness to pay centres on it); unset = the "
+             "plan's price in the scenario's base, so policies and sweeps that change the price are judged "
+             "against it."),
     )
     tier_priority: int = param(
         1, ge=1, le=9, unit="rank",
@@ -130,19 +139,25 @@ class Segment(_Section):
         doc="Median total funding of customers (lognormal, sigma = customers.funding_sigma).",
     )
 
+    @model_validator(mode="after")
+    def _market_price(self) -> Segment:
+        if self.market_price_usd_per_month is None:  # the file's price is the market's
+            self.market_price_usd_per_month = self.plan_price_usd_per_month
+        return self
+
 
 def _default_segments() -> list[Segment]:
     return [
         Segment(name="starter", share=0.6, plan_price_usd_per_month=49, issue_rate_per_month=0.5,
-                fee_sensitivity_per_usd=0.05, base_churn_per_month=0.04, trial_conversion=0.22,
+                fee_sensitivity_per_usd=0.05, base_churn_per_month=0.031, trial_conversion=0.22,
                 tier_priority=3, tier_sla_h=24.0, tier_ticket_fee_usd=15.0, retention_cost_usd=100.0,
                 big_name_share=0.01, funding_median_usd=50_000),
         Segment(name="growth", share=0.3, plan_price_usd_per_month=199, issue_rate_per_month=0.8,
-                fee_sensitivity_per_usd=0.03, base_churn_per_month=0.022, trial_conversion=0.28,
+                fee_sensitivity_per_usd=0.03, base_churn_per_month=0.014, trial_conversion=0.28,
                 tier_priority=2, tier_sla_h=8.0, tier_ticket_fee_usd=0.0, retention_cost_usd=400.0,
                 big_name_share=0.03, funding_median_usd=400_000),
         Segment(name="business", share=0.1, plan_price_usd_per_month=799, issue_rate_per_month=1.2,
-                fee_sensitivity_per_usd=0.015, base_churn_per_month=0.012, trial_conversion=0.32,
+                fee_sensitivity_per_usd=0.015, base_churn_per_month=0.006, trial_conversion=0.32,
                 tier_priority=1, tier_sla_h=2.0, tier_ticket_fee_usd=0.0, retention_cost_usd=1600.0, is_top_plan=True,
                 big_name_share=0.08, funding_median_usd=3_000_000),
     ]
@@ -185,7 +200,8 @@ class Pricing(_Section):
     )
     price_multiplier: float = param(
         1.0, ge=0.1, le=10, unit="x list price", source="[article-satisfaction-levels] customers pay a little more for quality service; 1 = list price",
-        doc="Multiplier on every plan price (e.g. 1.05 to fund flat support); raises churn via churn.price_elasticity.",
+        doc=("Multiplier on every plan price (e.g. 1.05 to fund flat support); raises churn via churn.price_elasticity "
+             "and lowers trial conversion via demand.wtp_sigma."),
     )
 
 
@@ -278,14 +294,13 @@ class Support(_Section):
                                source="assumption: a premium line covers weekends",
         doc="Days the VIP line is open, from Monday. Assumption: a premium line covers weekends.")
     sla_clock: Literal["business", "calendar"] = Field(
-        "calendar",
+        "business",
         description=(
-            "The clock SLAs (first-response targets, and so customers' on-time/late experience) run on: business "
-            "(only the hours the ticket's line is open count) or calendar (every hour counts). Assumption: a "
-            "customer feels the wait in calendar time whatever the contract says (business is the contractual "
-            "reading, under which closing the desk would cost no satisfaction)."
+            "The clock promises (first-response targets) and customers' expectations run on: business (only the "
+            "hours the ticket's line is open count; what B2B support contracts write) or calendar (every hour "
+            "counts: a promise kept at night and at weekends)."
         ),
-        json_schema_extra={"source": "assumption: a customer feels the wait in calendar time whatever the contract says"},
+        json_schema_extra={"source": "assumption: B2B support contracts state first-response targets in business hours; calendar stays a choice"},
     )
     patience_clock: Literal["business", "calendar"] = Field(
         "business",
@@ -342,26 +357,64 @@ def _ladder_values(values: list[float], lo: float, hi: float) -> list[float]:
 
 
 class Satisfaction(_Section):
+    initial_mix: Literal["steady_state", "shares"] = Field(
+        "steady_state",
+        description=(
+            "Where the initial customers stand on the ladder: steady_state = each segment's (and VIP group's) "
+            "stationary mix under the policy's own monthly dynamics, measured on a pilot month of the desk, so the "
+            "run does not drift from its start; shares = satisfaction.initial_shares (e.g. the status quo's "
+            "survey shares, to see a policy change play out)."
+        ),
+        json_schema_extra={"source": "[pfeifer2000] a customer base at the steady state of its Markov chain of states"},
+    )
     initial_shares: list[float] = Field(
-        default_factory=lambda: [0.05, 0.55, 0.25, 0.10, 0.05],
-        description="Initial shares of customers on the ladder (below, meet, exceed, delight, wow); sum to 1.",
-        json_schema_extra={"unit": "fraction", "source": "assumption: most customers start at 'meet'; no public distribution taken"},
-    )
-    p_up_on_time: float = param(
-        0.25, ge=0, le=1, unit="probability", source="[article-retention] great support turns customers into advocates; the chance is assumed",
-        doc="Chance a ticket resolved within its expectation moves the customer one level up.",
-    )
-    p_down_late: float = param(
-        0.5, ge=0, le=1, unit="probability", source="[article-satisfaction-levels] failing expectations even once risks the customer; the chance is assumed",
-        doc="Chance a ticket answered later than expected moves the customer one level down (acts when waits exceed SLAs).",
-    )
-    p_down_abandoned: float = param(
-        0.7, ge=0, le=1, unit="probability", source="[article-retention] long waits frustrate customers; the chance is assumed",
-        doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down (a busy desk).",
+        default_factory=lambda: [0.1, 0.9, 0.0, 0.0, 0.0],
+        description=("Initial shares of customers on the ladder (below, meet, exceed, delight, wow; sum to 1) when "
+                     "satisfaction.initial_mix = \"shares\"; otherwise only the first guess that sizes the warm start."),
+        json_schema_extra={"unit": "fraction", "source": "assumption: close to the default steady state (about 1 in 10 below expectations, the rest at 'meet')"},
     )
     p_down_unresolved: float = param(
-        0.3, ge=0, le=1, unit="probability", source="[article-flat-vs-tiered] suppressed requests leave problems unsolved; the chance is assumed",
-        doc="Chance an issue left unresolved (not raised, not self-resolved) moves the customer one level down.",
+        0.3, ge=0, le=1, unit="probability",
+        source="[bolton1998][article-flat-vs-tiered] a problem left unsolved lowers the customer's valuation; the chance is assumed",
+        doc=("Chance that an issue the customer meets and that is not resolved (not raised and not gone on its own) "
+             "moves them one level down: a product problem is a loss. A resolution within expectation recovers it "
+             "all, a late one part of it (satisfaction.late_half_ratio)."),
+    )
+    p_down_effort: float = param(
+        0.2, ge=0, le=1, unit="probability",
+        source="[dixon2010] customer effort (waiting, repeat contacts) predicts disloyalty; the chance is assumed",
+        doc=("Added chance of a step down when the customer raised a ticket and gave up waiting (abandoned): the "
+             "issue stays unresolved and the effort was wasted, so an abandoned ticket moves down with "
+             "1 - (1 - p_down_unresolved)(1 - p_down_effort), the worst outcome."),
+    )
+    late_half_ratio: float = param(
+        2.0, gt=1, le=1000, unit="x expectation",
+        source="assumption: an answer twice as late as expected recovers half of the issue's loss; no public figure",
+        doc=("A late answer recovers the issue's loss in part: with x = wait / expectation (on the SLA clock) it "
+             "moves the customer down with p_down_unresolved x (1 - x^-g), g = ln 2 / ln(late_half_ratio): zero "
+             "just past the expectation, half the unresolved penalty at x = late_half_ratio, the whole of it as x "
+             "grows (a week of silence is nearly no answer)."),
+    )
+    recovery_gain: float = param(
+        0.0, ge=0, le=1, unit="probability",
+        source="[dematos2007] the service recovery paradox lifts satisfaction but not repurchase or word of mouth",
+        doc=("Chance that an issue resolved within expectation lifts the customer one level above where they were "
+             "(the service recovery paradox). 0 = a resolution restores loyalty and no more, so more product "
+             "problems never pay."),
+    )
+    market_norm_h: float = param(
+        12.0, gt=0, le=720, unit="h",
+        source="[superoffice-response-times] companies answer customer emails in 12 h on average",
+        doc=("Longest first response customers accept whatever is promised, on the SLA clock: a customer expects "
+             "min(promise, market_norm_h), so promising nothing does not free a desk from expectations."),
+    )
+    relief_above_meet: float = param(
+        0.2, ge=0, le=1, unit="share",
+        source="[dixon2010] exceeding expectations buys little loyalty over meeting them; 1 = the source articles' claim",
+        doc=("How much of the ladder's benefit above 'meet' is real (churn.level_hazard_multiplier, "
+             "churn.price_elasticity_level_multiplier and trial.conversion_level_multiplier at exceed, delight and "
+             "wow): each factor v acts as 1 + relief x (v - 1). 0 = exceeding buys nothing over meeting; 1 = the "
+             "source articles' factors in full."),
     )
     resentment_per_usd: float = param(
         0.01, ge=0, le=1, unit="1/USD", source="[lambrecht2006][article-flat-vs-tiered] pay-per-use raises churn; the strength is assumed",
@@ -387,8 +440,9 @@ class Satisfaction(_Section):
 class Churn(_Section):
     level_hazard_multiplier: list[float] = Field(
         default_factory=lambda: [4.0, 1.0, 0.7, 0.45, 0.3],
-        description="Churn hazard multiplier per ladder level (below, meet, exceed, delight, wow).",
-        json_schema_extra={"unit": "x base hazard", "source": "[article-satisfaction-levels] below 'meet' customers leave, delighted ones stay; multipliers assumed"},
+        description=("Churn hazard multiplier per ladder level (below, meet, exceed, delight, wow); the factors above "
+                     "'meet' act in part (satisfaction.relief_above_meet)."),
+        json_schema_extra={"unit": "x base hazard", "source": "[article-satisfaction-levels][bolton1998] below 'meet' customers leave, delighted ones stay; multipliers assumed"},
     )
     switching_ease: float = param(
         1.0, ge=0, le=5, unit="x base hazard", source="[article-flat-vs-tiered] switching to a competitor is easy; 1 = base hazard unchanged",
@@ -463,6 +517,28 @@ class Acquisition(_Section):
             "Weight, in trials, of segments[].trial_conversion in the company's estimate of its trial conversion "
             "per segment (updated with every trial's outcome); paid trials are bought at need / estimate."
         ),
+    )
+
+
+class Demand(_Section):
+    """How the offer sells: trial conversion answers price and the support promise."""
+
+    wtp_sigma: float = param(
+        0.5, ge=0.05, le=5, unit="log-USD",
+        source=("assumption: a competitive market, where the list price a company keeps is near the one that "
+                "maximises its value (at the defaults the best multiplier is 1.1-1.2); an elasticity of trial "
+                "conversion of -3.2 at the market price; range 0.3-1.0 in the uncertainty tables"),
+        doc=("Spread of buyers' willingness to pay (lognormal around each plan's market price): trial conversion is "
+             "trial_conversion x 2 x Phi(-ln(offer / (market price x promise value)) / wtp_sigma), where the offer is "
+             "the plan price x pricing.price_multiplier + the support add-on + the fees a buyer expects to pay. "
+             "Smaller = buyers more price-sensitive; the elasticity at the market price is -1.6 / wtp_sigma."),
+    )
+    promise_elasticity: float = param(
+        0.03, ge=0, le=1, unit="ratio",
+        source="assumption: a promise three times faster than the market norm is worth about 3% of the price to a buyer; range 0-0.1",
+        doc=("How the first-response promise sells: buyers value the offer at (promise / satisfaction.market_norm_h)"
+             "^-promise_elasticity of its price, so a looser promise sells less and a faster one more (0 = buyers "
+             "ignore the promise)."),
     )
 
 
@@ -602,6 +678,7 @@ class Params(_Section):
     churn: Churn = Field(default_factory=Churn)
     wom: WordOfMouth = Field(default_factory=WordOfMouth)
     acquisition: Acquisition = Field(default_factory=Acquisition)
+    demand: Demand = Field(default_factory=Demand)
     finance: Finance = Field(default_factory=Finance)
     trial: Trial = Field(default_factory=Trial)
     vip: Vip = Field(default_factory=Vip)
