@@ -8,10 +8,12 @@ three variants of what customers are promised and how they time it, and prints t
 difference tiered - flat in value_usd and in paying customers at the horizon (mean and 95% CI):
 
 - the file as it is: flat and metered schemes promise ``support.sla_target_h`` (4 h) to every
-  plan, tiered promises each plan its ``tier_sla_h`` (24 h starter, 8 h growth, 2 h business);
-- tiered promises every plan 4 h (the promise made equal, priorities kept);
+  plan, tiered promises each plan its ``tier_sla_h`` (24 h starter, 8 h growth, 2 h business),
+  on business hours (the default SLA clock);
+- tiered promises every plan 4 h (the promise made equal, priorities and fees kept);
+- tiered charges no fees (the promise and priorities kept);
 - flat promises 24 h (the starter plan's tiered promise, to everyone);
-- the SLA runs on business hours (``support.sla_clock = "business"``).
+- the SLA runs on the calendar (``support.sla_clock = "calendar"``).
 
 docs/model.md ("What decides flat vs tiered") quotes its output.
 """
@@ -34,8 +36,9 @@ def variants(segments: int) -> dict[str, list[str]]:
     return {
         "as in the file": [],
         "tiered promises every plan 4 h": [f"customers.segments.{i}.tier_sla_h=4" for i in range(segments)],
+        "tiered charges no fees": [f"customers.segments.{i}.tier_ticket_fee_usd=0" for i in range(segments)],
         "flat promises 24 h": ["support.sla_target_h=24"],
-        "SLA on business hours": ["support.sla_clock=business"],
+        "SLA on the calendar clock": ["support.sla_clock=calendar"],
     }
 
 

@@ -288,8 +288,8 @@ def test_sensitivity_errors(smoke):
 
 
 def test_default_sensitivity_parameters_exist_and_move(smoke):
-    for path, _, _ in analysis.SENSITIVITY_PARAMETERS:
-        swing = analysis._swing_for(smoke, path, path, 0.2, None)
+    for path, _, documented in analysis.SENSITIVITY_PARAMETERS:
+        swing = analysis._swing_for(smoke, path, path, 0.2, None, documented)
         assert swing.low_value < swing.high_value, path
         analysis.with_values(smoke, swing.high)  # valid values
 

@@ -91,7 +91,8 @@ def test_ladder_mapping_inverts_the_models_churn_hazard():
     observed = float(cu.churn_probability(pop, seg0, params).mean())
     realised = np.bincount(pop.level[seg0], minlength=len(LADDER)) / len(seg0)
     base, _ = cal.ladder_base_churn(observed, shares=realised.tolist(),
-                                    multipliers=list(Churn().level_hazard_multiplier))
+                                    multipliers=cu.relieved(Churn().level_hazard_multiplier,
+                                                            params.satisfaction.relief_above_meet).tolist())
     assert base == pytest.approx(params.customers.segments[0].base_churn_per_month, rel=1e-9)
 
 

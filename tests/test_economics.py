@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sim.engine import acquisition as acq
 from sim.engine import customers as cu
-from sim.engine import model, pricing
+from sim.engine import demand, model, pricing
 from sim.params.scenario import load_text
 from sim.params.schema import Params
 from sim.runs import economics, metrics
@@ -102,9 +102,12 @@ def test_like_for_like_replaces_churners_in_their_segment():
     need = funnel.need(churned)
     assert list(need) == [0, 0, 10]
     plan = funnel.plan(churned, 0, np.random.default_rng(0))
-    conv = p.customers.segments[2].trial_conversion
+    conv = funnel.base_conversion[2]  # this offer's conversion (the market's x the offer's factor)
+    market = p.customers.segments[2].trial_conversion
+    assert conv == pytest.approx(market * demand.conversion_factor_by_segment(p)[2])
     assert list(plan.trials) == [0, 0, round(10 / conv)]
-    assert plan.cost_usd.sum() == pytest.approx(round(10 / conv) * acq.segment_cac_usd(p)[2] * conv)
+    # a paid trial costs what the market charges for one: CAC x the market's conversion
+    assert plan.cost_usd.sum() == pytest.approx(round(10 / conv) * acq.segment_cac_usd(p)[2] * market)
     target = acq.Funnel(Params.model_validate({"acquisition": {"mix": "target"}}))
     assert np.allclose(target.need(churned), 10 * target.shares)
 
@@ -201,12 +204,12 @@ pricing.per_ticket_fee_usd = 15.0
 def test_expected_fees_enter_the_churn_price_ratio():
     flat = Params()
     metered = Params.model_validate({"pricing": {"scheme": "per_ticket", "per_ticket_fee_usd": 20.0}})
-    assert np.all(cu.price_ratio_by_segment(flat) == 1.0)
+    assert np.all(demand.price_ratio_by_segment(flat) == 1.0)
     fees = pricing.expected_fees_per_month(metered)
     s = metered.customers.segments[0]
     ask = metered.help_seeking.base_ask_prob * np.exp(-s.fee_sensitivity_per_usd * 20.0)
     assert fees[0] == pytest.approx(20.0 * ask * s.issue_rate_per_month)
-    ratio = cu.price_ratio_by_segment(metered)
+    ratio = demand.price_ratio_by_segment(metered)
     assert np.all(ratio > 1) and ratio[0] == pytest.approx(1 + fees[0] / s.plan_price_usd_per_month)
     # so price elasticity acts under metering, and not under flat
     pop = cu.Population.empty(10)

@@ -371,6 +371,7 @@ SECTION_GROUPS: dict[str, tuple[str, str | None]] = {
     "proactive": ("satisfaction", "Proactive communication"),
     "feedback": ("satisfaction", "Feedback surveys"),
     "acquisition": ("acquisition", None),
+    "demand": ("acquisition", "Demand: what the offer sells"),
     "wom": ("acquisition", "Word of mouth"),
     "trial": ("acquisition", "Trials"),
     "finance": ("acquisition", "Value: discounting"),

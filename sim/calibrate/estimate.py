@@ -36,6 +36,7 @@ from sim.calibrate.ingest import (
     system_allocator,
 )
 from sim.engine import erlang
+from sim.engine.customers import relieved
 from sim.params.schema import (
     HOURS_PER_MONTH,
     LADDER,
@@ -432,7 +433,8 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
         else:
             notes.append(f"only {n_sc} customers answered a satisfaction score (< {MIN_SCORED_CUSTOMERS}): "
                          "default ladder shares kept")
-    multipliers = list(Churn().level_hazard_multiplier)
+    # the hazard factors as the model applies them (the part above 'meet' scaled by the default relief)
+    multipliers = relieved(Churn().level_hazard_multiplier, Satisfaction().relief_above_meet).tolist()
 
     segments: list[SegmentFit] = []
     log_ss, log_df = 0.0, 0  # pooled within-segment variance of log funding
@@ -473,7 +475,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
             b, db = ladder_base_churn(p, shares=ladder_shares, multipliers=multipliers)
             base = Estimate(b, (churn.se or 0.0) * db, churn.rows,
                             f"monthly churn {p:.4g} = sum over ladder levels of share x (1-(1-base)^multiplier) "
-                            f"(churn.level_hazard_multiplier, satisfaction.initial_shares)")
+                            f"(churn.level_hazard_multiplier with satisfaction.relief_above_meet, satisfaction.initial_shares)")
         else:
             churn = Estimate(float("nan"), None, 0, "no renewal opportunity observed in the window")
             base = Estimate(Segment().base_churn_per_month, None, 0, "no renewal observed: schema default kept")

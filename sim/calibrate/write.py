@@ -190,6 +190,7 @@ def scenario_text(cal: Calibration, *, name: str) -> str:
     shares_written = [_round(x) for x in _fixed_sum(cal.ladder_shares)]
     if cal.ladder is not None:
         detail = ", ".join(f"{lv} {p:.3f} SE {se:.3f}" for lv, p, se in zip(LADDER, cal.ladder_shares, cal.ladder_se))
+        doc.put("initial_mix", "shares", "the customers' observed ladder, not the model's steady state")
         doc.put("initial_shares", shares_written, f"{cal.ladder.how} ({detail}), from {cal.ladder.rows:,} scored "
                 "tickets")
     else:

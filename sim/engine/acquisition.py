@@ -6,9 +6,12 @@ own cost of acquisition (``cac_usd``, or ``acquisition.cac_multiple x retention_
 a $49 starter is not bought at the price of a $799 business account. By default the company
 replaces each segment's churners in that segment (``acquisition.mix = "like_for_like"``), so
 losing cheap customers is not a way to a richer mix. Paid trials are sized on the company's
-running estimate of its trial conversion per segment (prior ``trial_conversion`` worth
-``acquisition.conversion_prior_trials`` trials, updated with every trial's outcome), so that
-replacement is right in expectation and a policy that converts better buys fewer trials.
+running estimate of its trial conversion per segment (prior: the conversion its offer should
+get at 'meet', ``sim.engine.demand``, worth ``acquisition.conversion_prior_trials`` trials,
+updated with every trial's outcome), so that replacement is right in expectation and a policy
+that converts better buys fewer trials. A paid trial costs what the market charges for one
+(``CAC x trial_conversion``), so a paying customer costs more when the offer converts worse:
+a dearer plan or a looser promise pays for itself in acquisition.
 Pure numpy; draws only from the generator it is given.
 """
 
@@ -18,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine import demand
 from sim.params.schema import Params
 
-MIN_CONVERSION = 1e-3  # trials bought per needed customer are at most 1 / MIN_CONVERSION
+MIN_CONVERSION = 0.01  # trials bought per needed customer are at most 1 / MIN_CONVERSION (100)
 
 
 def segment_cac_usd(params: Params) -> np.ndarray:
@@ -60,7 +64,10 @@ class Funnel:
         self.params = params
         self.shares = np.array([s.share for s in segs], dtype=float)
         self.shares = self.shares / self.shares.sum()
-        self.base_conversion = np.array([s.trial_conversion for s in segs], dtype=float)
+        # what the market charges for a trial is priced at its conversion under the market's offer;
+        # this policy's offer converts at base_conversion (both at 'meet')
+        self.market_conversion = np.array([s.trial_conversion for s in segs], dtype=float)
+        self.base_conversion = np.minimum(self.market_conversion * demand.conversion_factor_by_segment(params), 1.0)
         self.cac_usd = segment_cac_usd(params)
         prior = params.acquisition.conversion_prior_trials
         self._trials = np.full(len(segs), prior)
@@ -88,8 +95,8 @@ class Funnel:
 
     def target_trials(self, need: np.ndarray) -> np.ndarray:
         """Trials expected to convert into ``need`` paying customers (0 where nobody converts)."""
-        # A company buys at most 1,000 trials per customer it needs: a conversion estimate of,
-        # say, 5e-324 must not ask for an infinite number of trials (no budget would).
+        # A company buys at most 100 trials per customer it needs: an offer nobody takes (a tenfold
+        # price, a conversion estimate of 5e-324) must not ask for unbounded trials (no budget would).
         est = self.conversion_estimate()
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(est > 0, need / np.maximum(np.where(est > 0, est, 1.0), MIN_CONVERSION), 0.0)
@@ -98,13 +105,13 @@ class Funnel:
         """Next month's trials. Free signups (organic + referrals - lost to negative word of
         mouth; may be negative) fall into segments at the segment shares; the company buys the
         rest of each segment's target. Signups lost to word of mouth are bought back: they cost
-        money, not extra trials. A paid trial costs its segment's CAC x base conversion, so a
-        paying customer costs CAC at the segment's base conversion."""
+        money, not extra trials. A paid trial costs its segment's CAC x the market's conversion,
+        so a paying customer costs CAC under the market's offer, more under a worse one."""
         free = int(np.sign(free_signups)) * rng.multinomial(abs(free_signups), self.shares)
         target = np.rint(self.target_trials(self.need(churned))).astype(np.int64)
         paid = np.maximum(0, target - free)
         trials = np.maximum(0, free + paid)
-        return Plan(trials, np.minimum(paid, trials), paid * self.cac_usd * self.base_conversion, bought=paid)
+        return Plan(trials, np.minimum(paid, trials), paid * self.cac_usd * self.market_conversion, bought=paid)
 
     def warm_start(self, expected_churn: np.ndarray) -> np.ndarray:
         """Trials per segment of a funnel already at steady state (replacing one month's

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine import pricing
+from sim.engine import demand, pricing
 from sim.params.schema import LADDER, Params
 
 BELOW, MEET, EXCEED, DELIGHT, WOW = range(len(LADDER))
@@ -38,8 +38,9 @@ class Population:
     paid_trial: np.ndarray  # bool: the trial was bought by paid acquisition
     onboarding: np.ndarray  # float32: share of the VIP concierge onboarding served in the trial month
     # outcome counters of the current month, incremented by the desk
-    on_time: np.ndarray
-    late: np.ndarray
+    on_time: np.ndarray  # answered within the customer's expectation
+    late: np.ndarray  # answered later than expected
+    late_down: np.ndarray  # of which late enough to cost a level (the ticket's tolerance, drawn at arrival)
     abandoned: np.ndarray
     fees_usd: np.ndarray
     touches: np.ndarray
@@ -48,7 +49,7 @@ class Population:
     _ARRAYS = (
         ("segment", np.int16), ("level", np.int8), ("active", bool), ("paying", bool),
         ("trial_month", np.int32), ("converted_month", np.int32), ("vip", bool), ("big_name", bool),
-        ("funding_usd", np.float64), ("paid_trial", bool), ("onboarding", np.float32), ("on_time", np.int32), ("late", np.int32), ("abandoned", np.int32),
+        ("funding_usd", np.float64), ("paid_trial", bool), ("onboarding", np.float32), ("on_time", np.int32), ("late", np.int32), ("late_down", np.int32), ("abandoned", np.int32),
         ("fees_usd", np.float64), ("touches", np.int32), ("auto_touches", np.int32),
     )
 
@@ -66,7 +67,7 @@ class Population:
             arr[:cap] = getattr(self, name)
             setattr(self, name, arr)
 
-    COUNTERS = ("on_time", "late", "abandoned", "fees_usd", "touches", "auto_touches")
+    COUNTERS = ("on_time", "late", "late_down", "abandoned", "fees_usd", "touches", "auto_touches")
 
     def counted(self) -> np.ndarray:
         """Slots whose outcome counters are not all zero this month (sorted): the customers the
@@ -132,9 +133,27 @@ def vip_eligible(pop: Population, idx: np.ndarray, params: Params) -> np.ndarray
     return out
 
 
-def initial_levels(count: int, params: Params, rng: np.random.Generator) -> np.ndarray:
-    shares = np.asarray(params.satisfaction.initial_shares)
-    return rng.choice(len(LADDER), size=count, p=shares / shares.sum()).astype(np.int8)
+def levels_from_uniforms(u: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Ladder levels by inverse CDF: ``u`` (uniforms, one per customer) against ``shares`` (one
+    row of level shares, or one row per customer). The same uniforms give the same customers the
+    same rank under every mix, so policies with different mixes stay paired."""
+    cdf = np.cumsum(np.atleast_2d(shares), axis=-1)
+    cdf = cdf / cdf[..., -1:]
+    level = (u[:, None] >= cdf).sum(axis=-1) if cdf.shape[0] > 1 else np.searchsorted(cdf[0], u, side="right")
+    return np.minimum(level, TOP).astype(np.int8)
+
+
+def initial_levels(count: int, params: Params, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(levels at satisfaction.initial_shares, the uniforms drawn for them) of ``count`` customers."""
+    u = rng.random(count)
+    return levels_from_uniforms(u, np.asarray(params.satisfaction.initial_shares)), u
+
+
+def relieved(values: list[float], relief: float) -> np.ndarray:
+    """Per-level factors with the part above 'meet' scaled by ``relief`` (v -> 1 + relief (v - 1))."""
+    v = np.asarray(values, dtype=float).copy()
+    v[MEET + 1:] = 1.0 + relief * (v[MEET + 1:] - 1.0)
+    return v
 
 
 def binomial(rng: np.random.Generator, n: np.ndarray, p: float | np.ndarray) -> np.ndarray:
@@ -191,6 +210,22 @@ def help_decisions(pop: Population, who: np.ndarray, params: Params, rng_issues:
     return HelpDecisions(issues, asks_free, asks_paid, suppressed, suppressed - self_resolved)
 
 
+def expected_help(params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """(tickets raised, issues left unresolved) per customer-month of each segment, in expectation:
+    :func:`help_decisions` averaged over its draws."""
+    segs = params.customers.segments
+    k = pricing.free_allowance(params)
+    lam = np.array([s.issue_rate_per_month for s in segs])
+    paid = np.array([pricing.poisson_excess(x, k) for x in lam])
+    free = lam - paid
+    p0 = params.help_seeking.base_ask_prob
+    p_paid = ask_probability(params, pricing.marginal_fee_by_segment(params),
+                             np.array([s.fee_sensitivity_per_usd for s in segs]))
+    raised = free * p0 + paid * p_paid
+    unresolved = (free * (1 - p0) + paid * (1 - p_paid)) * (1 - params.help_seeking.self_resolve_prob)
+    return raised, unresolved
+
+
 # ------------------------------------------------------------------ satisfaction ladder
 
 
@@ -220,11 +255,15 @@ def ladder_update(pop: Population, who: np.ndarray, unresolved: np.ndarray, para
     keep = pos < m
     keep[keep] = who[pos[keep]] == slots[keep]
     slots, pos = slots[keep], pos[keep]
-    up[pos] += binomial(rng, pop.on_time[slots], s.p_up_on_time)
+    # An issue met is a loss: resolved within expectation it is recovered (and, with the
+    # recovery paradox, lifts with recovery_gain); answered late it is recovered in part (the
+    # desk counts the late answers past their tolerance, drawn per ticket at arrival); abandoned
+    # or left unresolved it stays, abandonment with the wasted effort on top.
+    up[pos] += binomial(rng, pop.on_time[slots], s.recovery_gain)
     up[pos] += binomial(rng, pop.touches[slots], params.vip.p_up_per_touch)
     up[pos] += binomial(rng, pop.auto_touches[slots], params.vip.automated_p_up_per_touch)
-    up[pos] -= binomial(rng, pop.late[slots], s.p_down_late)
-    up[pos] -= binomial(rng, pop.abandoned[slots], s.p_down_abandoned)
+    up[pos] -= pop.late_down[slots]
+    up[pos] -= binomial(rng, pop.abandoned[slots], abandon_penalty(params))
     up -= binomial(rng, unresolved, s.p_down_unresolved)
     v = params.vip
     for on, p_up, mask in (
@@ -243,6 +282,86 @@ def ladder_update(pop: Population, who: np.ndarray, unresolved: np.ndarray, para
     pop.level[who] = np.clip(lvl + up, np.int16(BELOW), np.int16(TOP)).astype(np.int8)
 
 
+def abandon_penalty(params: Params) -> float:
+    """Chance an abandoned ticket costs a level: the unresolved issue and the wasted effort."""
+    s = params.satisfaction
+    return 1.0 - (1.0 - s.p_down_unresolved) * (1.0 - s.p_down_effort)
+
+
+def late_tolerance(params: Params, expect_h: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per ticket, the wait (h, on the SLA clock) beyond which its late answer costs a level.
+
+    A late answer at x = wait / expectation costs a level with p(x) = p_down_unresolved (1 - x^-g),
+    g = ln 2 / ln(late_half_ratio). With the ticket's uniform ``u``: u < p(x) exactly when
+    x > (1 - u / p_down_unresolved)^(-1/g), so the draw is made once, at arrival, and the desk
+    compares the wait with it (inf: this ticket's answer never costs a level)."""
+    s = params.satisfaction
+    p = s.p_down_unresolved
+    if p <= 0:
+        return np.full(len(u), np.inf)
+    g = np.log(2.0) / np.log(s.late_half_ratio)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (1.0 - np.minimum(u / p, 1.0)) ** (-1.0 / g)
+    return np.where(u < p, expect_h * x, np.inf)
+
+
+@dataclass
+class MonthRates:
+    """A chain group's expected experiences per customer-month (see :func:`expected_moves`)."""
+
+    unresolved: float  # issues met and left unresolved
+    on_time: float  # tickets answered within expectation
+    late_down: float  # late answers past their tolerance
+    abandoned: float  # tickets given up
+    touches: float  # manual VIP touches served
+    auto_touches: float  # automated VIP messages
+    resent: float  # chance of resenting the month's fees
+    vip: bool  # the group is VIP (perks)
+
+
+_K = 12  # net moves kept in the distribution: beyond +-12 levels the ladder is clipped anyway
+
+
+def _poisson_pmf(lam: float) -> np.ndarray:
+    k = np.arange(_K + 1)
+    return np.exp(k * np.log(max(lam, 1e-300)) - lam - np.cumsum(np.log(np.maximum(k, 1)))) if lam > 0 else \
+        np.eye(_K + 1)[0]
+
+
+def expected_moves(params: Params, rates: MonthRates) -> np.ndarray:
+    """The ladder's monthly transition matrix for a customer with these expected experiences:
+    :func:`ladder_update` then :func:`feedback_followups` in expectation, with every count Poisson
+    (a binomial thinning of a Poisson count is Poisson). Used for the steady state, where a
+    simulated month's draws would add noise that differs between policies.
+    ``tests/test_model.py`` checks it against the two functions it mirrors."""
+    s, v = params.satisfaction, params.vip
+    up = rates.on_time * s.recovery_gain + rates.touches * v.p_up_per_touch + rates.auto_touches * v.automated_p_up_per_touch
+    down = rates.late_down + rates.abandoned * abandon_penalty(params) + rates.unresolved * s.p_down_unresolved
+    net = np.convolve(_poisson_pmf(up), _poisson_pmf(down)[::-1])  # offsets -_K.._K
+    lifts = [(params.loyalty.enabled, params.loyalty.p_up_per_month),
+             (params.proactive.enabled, params.proactive.p_up_per_month),
+             (v.enabled and v.perks_usd_per_vip_month > 0 and rates.vip, v.perks_p_up_per_month)]
+    for on, p in lifts:
+        if on:
+            net = np.convolve(net, [0.0, 1.0 - p, p])[1:-1]
+    net = np.convolve(net, [rates.resent, 1.0 - rates.resent, 0.0])[1:-1]
+    T = np.zeros((len(LADDER), len(LADDER)))
+    offsets = np.arange(-_K, _K + 1)
+    for level in range(len(LADDER)):
+        dist = net
+        if level == BELOW:
+            dist = np.convolve(dist, [0.0, 1.0 - s.p_recover_from_below, s.p_recover_from_below])[1:-1]
+        elif level > MEET:
+            dist = np.convolve(dist, [s.p_decay_above_meet, 1.0 - s.p_decay_above_meet, 0.0])[1:-1]
+        np.add.at(T[level], np.clip(level + offsets, BELOW, TOP), dist)
+    f = params.feedback
+    if f.enabled:
+        moved = T[:, BELOW] * f.survey_response_rate * f.p_recover_detected
+        T[:, BELOW] -= moved
+        T[:, MEET] += moved
+    return T / T.sum(axis=1, keepdims=True)
+
+
 def feedback_followups(pop: Population, paying: np.ndarray, params: Params, rng: np.random.Generator) -> int:
     """Satisfaction survey: respondents below expectations get a follow-up that may lift them
     back to 'meet' (in place). Returns the number of follow-ups."""
@@ -258,22 +377,15 @@ def feedback_followups(pop: Population, paying: np.ndarray, params: Params, rng:
 # ------------------------------------------------------------------ churn and conversion
 
 
-def price_ratio_by_segment(params: Params) -> np.ndarray:
-    """Perceived price / list price per segment: (list x price_multiplier + support add-on +
-    expected metered fees) / list (1 for a free plan)."""
-    list_price = np.array([s.plan_price_usd_per_month for s in params.customers.segments])
-    perceived = (list_price * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
-                 + pricing.expected_fees_per_month(params))
-    return np.where(list_price > 0, perceived / np.maximum(list_price, 1e-12), 1.0)
-
-
 def churn_table(params: Params) -> np.ndarray:
     """Monthly churn probability per (segment, ladder level): base hazard x ladder multiplier x
-    switching ease x price factor. It depends on nothing else, so customers look it up."""
+    switching ease x price factor (offer / market price, ``sim.engine.demand``). It depends on
+    nothing else, so customers look it up."""
     base = np.array([s.base_churn_per_month for s in params.customers.segments])[:, None]
-    ratio = price_ratio_by_segment(params)[:, None]
-    hazard = -np.log1p(-base) * np.asarray(params.churn.level_hazard_multiplier)[None, :]
-    elasticity = params.churn.price_elasticity * np.asarray(params.churn.price_elasticity_level_multiplier)[None, :]
+    ratio = demand.price_ratio_by_segment(params)[:, None]
+    relief = params.satisfaction.relief_above_meet
+    hazard = -np.log1p(-base) * relieved(params.churn.level_hazard_multiplier, relief)[None, :]
+    elasticity = params.churn.price_elasticity * relieved(params.churn.price_elasticity_level_multiplier, relief)[None, :]
     # The price factor is capped (at 1e6 x the hazard, churn is certain anyway) so that extreme but
     # valid inputs cannot overflow to inf and turn 0 x inf into NaN.
     with np.errstate(over="ignore"):
@@ -287,10 +399,18 @@ def churn_probability(pop: Population, who: np.ndarray, params: Params) -> np.nd
     return churn_table(params)[pop.segment[who], pop.level[who]]
 
 
-def conversion_probability(pop: Population, who: np.ndarray, params: Params) -> np.ndarray:
-    segs = params.customers.segments
-    base = np.array([s.trial_conversion for s in segs])[pop.segment[who]]
-    p = base * np.asarray(params.trial.conversion_level_multiplier)[pop.level[who]]
+def base_conversion(params: Params) -> np.ndarray:
+    """Trial conversion at 'meet' under this policy's offer, per segment (``sim.engine.demand``)."""
+    market = np.array([s.trial_conversion for s in params.customers.segments])
+    return market * demand.conversion_factor_by_segment(params)
+
+
+def conversion_probability(pop: Population, who: np.ndarray, params: Params,
+                           base: np.ndarray | None = None) -> np.ndarray:
+    """Each trial's chance to convert: the offer's conversion at its level (+ VIP concierge);
+    ``base``: :func:`base_conversion`, when the caller holds it."""
+    base = (base_conversion(params) if base is None else base)[pop.segment[who]]
+    p = base * relieved(params.trial.conversion_level_multiplier, params.satisfaction.relief_above_meet)[pop.level[who]]
     if params.vip.enabled and params.vip.concierge_checkins > 0:
         p = p + params.vip.concierge_conversion_uplift * pop.onboarding[who]
     return np.clip(p, 0.0, 1.0)

@@ -2,8 +2,11 @@
 
 Where it sits: the model (``sim.engine.model``) hands the desk each month's tickets and VIP
 touches; the desk queues them by priority (VIP work 0, then plan tiers), serves them with
-agents, and records per ticket whether it was answered within its expectation (SLA), late,
-or abandoned, plus fees charged. It knows nothing about pricing or satisfaction.
+agents, and records per ticket whether it met its promise (SLA, for the desk's statistics),
+whether it was answered within the customer's expectation or late, whether it was late beyond
+the ticket's tolerance (a wait the model drew for it at arrival), or abandoned, plus fees
+charged. It knows nothing about pricing or satisfaction: promises, expectations and tolerances
+arrive as numbers on the tickets.
 
 Opening hours (``sim.engine.hours``): a ticket joins the queue when its line is open (at
 arrival, or at the next opening), tickets that join at the same instant join in priority order,
@@ -49,6 +52,7 @@ class Counters(Protocol):
 
     on_time: np.ndarray
     late: np.ndarray
+    late_down: np.ndarray
     abandoned: np.ndarray
     fees_usd: np.ndarray
     touches: np.ndarray
@@ -56,7 +60,11 @@ class Counters(Protocol):
 
 @dataclass
 class TicketBatch:
-    """One month's tickets, sorted by arrival time (hours since the start of the run)."""
+    """One month's tickets, sorted by arrival time (hours since the start of the run).
+
+    ``sla_h``: the promise (desk statistics); ``expect_h``: what the customer expects (on the same
+    clock); ``tolerance_h``: the wait beyond which a late answer costs the customer a level (inf:
+    never). Without the last two (direct use of the desk), expectation = promise, tolerance inf."""
 
     arrival_h: np.ndarray
     handle_h: np.ndarray
@@ -65,6 +73,8 @@ class TicketBatch:
     sla_h: np.ndarray
     customer: np.ndarray
     fee_usd: np.ndarray
+    expect_h: np.ndarray | None = None
+    tolerance_h: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.arrival_h)
@@ -317,8 +327,10 @@ class Desk:
             clock0 = arrival
         else:
             clock0 = np.where(line == 1, self._clocks[1].clocks(arrival), self._clocks[0].clocks(arrival))
+        expect = batch.sla_h if batch.expect_h is None else batch.expect_h
+        tolerance = np.full(len(batch), np.inf) if batch.tolerance_h is None else batch.tolerance_h
         fields = [arrival, batch.handle_h, batch.patience_h, batch.priority, batch.sla_h, batch.customer,
-                  batch.fee_usd, clock0, line]
+                  batch.fee_usd, clock0, line, expect, tolerance]
         if self.hours is not None:
             # queue entry order: time, then priority, then arrival (tickets held while closed
             # join in priority order at opening)
@@ -407,7 +419,7 @@ class Desk:
                     self._start(row)
 
     def _start(self, row: tuple) -> None:
-        arrival, handle, patience, prio, sla, cust, fee, clock0, line = row
+        arrival, handle, patience, prio, sla, cust, fee, clock0, line, expect, tolerance = row
         now = self.env.now
         # The arrival timeout is scheduled as a delay from the previous arrival, so float
         # rounding can start service a hair (1e-17 h) before the recorded arrival: a wait is
@@ -430,9 +442,12 @@ class Desk:
         met = waited <= sla
         if met:
             st.sla_met += 1
+        if waited <= expect:
             c.on_time[cust] += 1
         else:
             c.late[cust] += 1
+            if waited > tolerance:
+                c.late_down[cust] += 1
         self._book(handle)
         if fee:
             st.fees_usd += fee

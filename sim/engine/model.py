@@ -30,71 +30,14 @@ import numpy as np
 import simpy
 
 from sim.engine import acquisition as acq
+from sim.engine import chain, demand, hours, pilot, staffing, work
 from sim.engine import customers as cu
-from sim.engine import hours, pricing, staffing
 from sim.engine.desk import Desk, DeskLog, DeskStats, TicketBatch
 from sim.engine.rng import Streams
 from sim.params.schema import HOURS_PER_MONTH, LADDER, Params
 
 MONTH_H = HOURS_PER_MONTH
-
-
-def _handle_times(params: Params, n: int, rng: np.random.Generator) -> np.ndarray:
-    s = params.support
-    if s.handle_time_dist == "exponential":
-        return rng.exponential(s.handle_time_mean_h, n)
-    sigma2 = np.log1p(s.handle_time_cv**2)
-    return rng.lognormal(np.log(s.handle_time_mean_h) - sigma2 / 2, np.sqrt(sigma2), n)
-
-
-def _tickets(pop: cu.Population, who: np.ndarray, hd: cu.HelpDecisions, params: Params, t0: float,
-             rng: np.random.Generator) -> TicketBatch:
-    """Expand this month's raised tickets into a batch sorted by arrival time."""
-    cust = np.concatenate([np.repeat(who, hd.asks_free), np.repeat(who, hd.asks_paid)])
-    charged = np.concatenate([np.zeros(hd.asks_free.sum(), bool), np.ones(hd.asks_paid.sum(), bool)])
-    n = len(cust)
-    arrival = hours.arrivals(params.support, t0, rng.random(n))
-    handle = _handle_times(params, n, rng)
-    patience = rng.exponential(params.support.patience_mean_h, n)
-    order = np.argsort(arrival, kind="stable")
-    cust, charged, arrival, handle, patience = cust[order], charged[order], arrival[order], handle[order], patience[order]
-    seg = pop.segment[cust]
-    priority, sla = pricing.ticket_service(params, seg, pop.vip[cust])
-    fee = pricing.ticket_fees(params, seg, handle, charged)
-    return TicketBatch(arrival, handle, patience, priority, sla, cust, fee)
-
-
-def _manual_vips(pop: cu.Population, params: Params) -> np.ndarray:
-    """Mask over slots: VIPs cared for by hand (the earliest ``vip.manual_capacity`` active VIPs)."""
-    n = pop.n
-    vip = pop.vip[:n] & pop.active[:n]
-    return vip & (np.cumsum(vip) <= params.vip.manual_capacity)
-
-
-def _vip_touches(pop: cu.Population, params: Params, month: int, new_trials: np.ndarray,
-                 outreach: np.ndarray, manual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Customers and durations of this month's manual VIP touches (welcome, concierge,
-    lifecycle, outreach). VIPs beyond manual capacity get automated messages instead
-    (counted in ``pop.auto_touches``, no agent time)."""
-    v = params.vip
-    parts: list[tuple[np.ndarray, float]] = []
-    vip_trials = new_trials[pop.vip[new_trials]]
-    if v.welcome_h > 0:
-        parts.append((vip_trials, v.welcome_h))
-    if v.concierge_checkins > 0 and v.checkin_h > 0:
-        parts.append((np.repeat(vip_trials, v.concierge_checkins), v.checkin_h))
-    if v.lifecycle_checkins and v.checkin_h > 0:
-        paying_vip = np.flatnonzero(pop.paying[: pop.n] & pop.vip[: pop.n] & pop.active[: pop.n])
-        age = month - pop.converted_month[paying_vip]
-        due = (age == 1) | ((age >= 4) & ((age - 1) % 3 == 0))
-        parts.append((paying_vip[due], v.checkin_h))
-    if v.outreach_h > 0:
-        parts.append((outreach[pop.active[outreach]], v.outreach_h))
-    custs = np.concatenate([c for c, _ in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
-    durs = np.concatenate([np.full(len(c), d) for c, d in parts]) if parts else np.zeros(0)
-    by_hand = manual[custs]
-    np.add.at(pop.auto_touches, custs[~by_hand], 1)
-    return custs[by_hand], durs[by_hand]
+LEVELS = len(LADDER)
 
 
 @dataclass
@@ -136,7 +79,6 @@ class _Month:
     referrals: int = 0
     wom_lost: int = 0
     vip_saves: int = 0
-    p_stay: np.ndarray = field(default_factory=lambda: np.zeros(0))  # 1 - churn prob., paying
     a_start_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     acquired_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
@@ -156,8 +98,8 @@ class _Run:
         streams.month(-1)
         n0 = params.customers.initial
         pop = cu.Population.empty(int(n0 * 1.3) + 64)
-        pop.add(n0, params, streams["attributes"], month=0, paying=True,
-                level=cu.initial_levels(n0, params, streams["ladder"]))
+        pop.add(n0, params, streams["attributes"], month=0, paying=True)
+        pop.level[:n0], level_u = cu.initial_levels(n0, params, streams["ladder"])
         self.pop = pop
         # Slots of the paying customers and of the trials converting next, kept from month to
         # month (sorted by slot: every new customer gets a higher slot), so no step scans the
@@ -171,8 +113,50 @@ class _Run:
                          hours=hours.desk_hours(sup), log=desk_log)
         self.churn_month = np.full(0, -1, dtype=np.int32)
         self.funnel = acq.Funnel(params)
+        # Ladder moves of paying customers per (group, from, to), group = segment x VIP: the
+        # Markov chain of the terminal value (sim.engine.chain)
+        self.n_groups = 2 * self.n_seg
+        self.moves = np.zeros((self.n_groups, LEVELS, LEVELS), np.int64)
+        self.vip_save = params.vip.outreach_save_prob  # mean save chance of a flagged paying VIP
+        self.acquiring = True
+        self.month_count = 0  # months run so far
+        self.horizon_margin = np.zeros(self.n_groups)  # margin per group, set by terminal_value
+        if params.satisfaction.initial_mix == "steady_state":
+            self._settle(np.arange(n0), level_u)
         self.pending = self._warm_start()
         self.outreach = np.zeros(0, dtype=np.int64)
+
+    def group(self, slots: np.ndarray) -> np.ndarray:
+        """Chain group of each customer: segment x 2 + VIP."""
+        return self.pop.segment[slots].astype(np.int64) * 2 + self.pop.vip[slots]
+
+    def chain_churn(self) -> np.ndarray:
+        """Monthly churn per (group, level): the segment's churn table, less what VIP alerts save."""
+        c = np.repeat(cu.churn_table(self.params), 2, axis=0)
+        v = self.params.vip
+        if v.enabled:
+            c[1::2] *= 1.0 - v.alert_detection_prob * self.vip_save
+        return c
+
+    def _settle(self, who: np.ndarray, u: np.ndarray) -> None:
+        """Start the initial customers at the steady state of this policy's ladder: a pilot month
+        of the desk with them gives each group's ticket outcomes, the ladder rules in expectation
+        give the transitions (``customers.expected_moves``), new customers come in at the levels
+        their trial month leads to, weighted by conversion (``chain.stationary_mix``). Customers
+        keep their rank (``u``) in the mix, so policies stay paired."""
+        T = pilot.transitions(self, who)
+        mix = chain.stationary_mix(T, self.chain_churn(), self.inflow(T),
+                                   np.asarray(self.params.satisfaction.initial_shares))
+        self.pop.level[who] = cu.levels_from_uniforms(u, mix[self.group(who)])
+
+    def inflow(self, T: np.ndarray | None = None) -> np.ndarray:
+        """Level mix of new paying customers per group: a trial's month from 'meet' (``T``, default
+        the moves counted so far), weighted by the conversion of each level."""
+        T = chain.transition_matrix(self.moves) if T is None else T
+        conv = cu.relieved(self.params.trial.conversion_level_multiplier, self.params.satisfaction.relief_above_meet)
+        inflow = T[:, cu.MEET, :] * conv[None, :]
+        total = inflow.sum(axis=1, keepdims=True)
+        return np.where(total > 0, inflow / np.where(total > 0, total, 1.0), np.eye(LEVELS)[cu.MEET])
 
     def _warm_start(self) -> acq.Plan:
         """A trial pipeline already at steady state at month 0: trials started in month -1
@@ -192,6 +176,7 @@ class _Run:
     def month(self, month: int) -> dict[str, Any]:
         """Run month ``month`` (steps 1-6 of the module docstring); return its record."""
         self.streams.month(month)
+        self.month_count = month + 1
         m = _Month(month, month * MONTH_H)
         self.trials(m)
         self.issues_and_help(m)
@@ -216,7 +201,8 @@ class _Run:
         m.a_start = len(start)
         m.a_start_seg = np.bincount(pop.segment[start], minlength=self.n_seg)
         trials = self.trials_due  # started last month
-        converts = self.streams["trial"].random(len(trials)) < cu.conversion_probability(pop, trials, params)
+        converts = self.streams["trial"].random(len(trials)) < cu.conversion_probability(
+            pop, trials, params, self.funnel.base_conversion)
         self.funnel.observe(pop.segment[trials], converts)
         conv_idx = trials[converts]
         pop.paying[conv_idx] = True
@@ -237,10 +223,10 @@ class _Run:
         """3. Issues arrive; customers raise tickets or not given the marginal fee; VIP touches."""
         pop, params, streams = self.pop, self.params, self.streams
         m.hd = cu.help_decisions(pop, m.active, params, streams["issues"], streams["help"])
-        m.batch = _tickets(pop, m.active, m.hd, params, m.t0, streams["tickets"])
+        m.batch = work.tickets(pop, m.active, m.hd, params, m.t0, streams["tickets"])
         if params.vip.enabled:
-            m.manual = _manual_vips(pop, params)
-            m.touch_c, m.touch_d = _vip_touches(pop, params, m.month, m.new_trials, self.outreach, m.manual)
+            m.manual = work.manual_vips(pop, params)
+            m.touch_c, m.touch_d = work.vip_touches(pop, params, m.month, m.new_trials, self.outreach, m.manual)
 
     def desk_month(self, m: _Month) -> None:
         """4. The roster is set (``sim.engine.staffing``: fixed, or Erlang C per hour of the week
@@ -262,12 +248,15 @@ class _Run:
         pop, params, paying = self.pop, self.params, m.paying
         assert m.hd is not None
         streams = self.streams
+        before = pop.level[paying].astype(np.int64)
         cu.ladder_update(pop, m.active, m.hd.unresolved, params, streams["ladder"], streams["programmes"],
                          streams["resentment"])
         m.followups = cu.feedback_followups(pop, paying, params, streams["feedback"])
+        g = self.n_groups
+        self.moves += np.bincount((self.group(paying) * LEVELS + before) * LEVELS + pop.level[paying],
+                                  minlength=g * LEVELS * LEVELS).reshape(g, LEVELS, LEVELS)
         rng_churn = self.streams["churn"]
         p_churn = cu.churn_probability(pop, paying, params)
-        m.p_stay = 1.0 - p_churn
         bound = rng_churn.random(len(paying)) < p_churn
         detected = np.zeros(len(paying), bool)
         saved = np.zeros(len(paying), bool)
@@ -283,7 +272,8 @@ class _Run:
             saved = detected & (u[1] < save_prob)
             false_alarm = ~bound & is_vip & (u[2] < v.alert_false_positive_rate)
             # the terminal value sees the same protection: a VIP's churn is caught and saved this often
-            m.p_stay = m.p_stay + is_vip * p_churn * v.alert_detection_prob * save_prob
+            if is_vip.any():
+                self.vip_save = float(save_prob[is_vip].mean())
         m.churn_mask = bound & ~saved
         m.vip_saves = int(np.count_nonzero(saved))
         m.churn_idx = paying[m.churn_mask]
@@ -331,6 +321,9 @@ class _Run:
         """6. Referrals, negative word of mouth and paid acquisition by segment decide next
         month's trials (``sim.engine.acquisition``)."""
         params, pop = self.params, self.pop
+        if not self.acquiring:  # a run-off: nobody new is bought or referred
+            self.pending = acq.Plan(*(np.zeros(self.n_seg, np.int64),) * 2, np.zeros(self.n_seg))
+            return self.pending
         rng_acq = self.streams["acquisition"]
         lv = pop.level[m.paying[~m.churn_mask]]
         w = params.wom
@@ -343,12 +336,14 @@ class _Run:
         return self.pending
 
     def terminal_value(self, m: _Month, money: dict[str, float]) -> float:
-        """Value at the month's end of the customers still paying: each pays its contribution
-        margin next month and every month it stays, at its current churn probability and price,
-        discounted: d x margin / (1 - d (1 - p)). Margin = price + support add-on + expected
-        fees - the cost that scales with the customer: agent time of its segment's tickets this
-        month per active customer, programme cost per paying customer, VIP cost per paying VIP
-        (docs/model.md, "Value"). Idle agent time is the desk's fixed cost, not the customer's."""
+        """Value at the month's end of the customers still paying (Pfeifer & Carraway 2000): each
+        pays its contribution margin next month and every month it stays, moving on the ladder
+        as this policy's customers have moved so far (``self.moves``) and churning at the level
+        it reaches: Σ_i margin_g(i) x a_g(i)[level_i], ``a = (I - d T S)^-1 d 1``
+        (``sim.engine.chain``). Margin = price + support add-on + expected fees - the cost that
+        scales with the customer: agent time of its segment's tickets this month per active
+        customer, programme cost per paying customer, VIP cost per paying VIP (docs/model.md,
+        "Value"). Idle agent time is the desk's fixed cost, not the customer's."""
         params, pop, k = self.params, self.pop, self.n_seg
         stay = self.paying  # after this month's churn
         if len(stay) == 0:
@@ -358,20 +353,39 @@ class _Run:
         tickets = np.bincount(pop.segment[m.batch.customer], minlength=k)
         active = np.maximum(np.bincount(pop.segment[m.active], minlength=k), 1)
         work = tickets * sup.handle_time_mean_h * sup.agent_cost_usd_per_hour / active
-        prices = np.array([s.plan_price_usd_per_month for s in params.customers.segments])
-        margin_seg = (prices * params.pricing.price_multiplier + params.pricing.support_fee_usd_per_month
-                      + pricing.expected_fees_per_month(params) - work
-                      - money["loyalty_cost"] / max(len(m.paying), 1))
-        d = self.d
-        if not money["n_vip_paying"]:
-            # margin and churn probability depend on (segment, level) only: sum over that table
-            levels = len(LADDER)
-            count = np.bincount(pop.segment[stay].astype(np.int64) * levels + pop.level[stay],
-                                minlength=k * levels).reshape(k, levels)
-            p = cu.churn_table(params)
-            return float(d * np.sum(count * margin_seg[:, None] / (1.0 - d * (1.0 - p))))
-        margin = margin_seg[pop.segment[stay]] - pop.vip[stay] * money["vip_cost"] / money["n_vip_paying"]
-        return float(d * np.sum(margin / (1.0 - d * m.p_stay[~m.churn_mask])))
+        margin_seg = (demand.offer_price_by_segment(params) - work - money["loyalty_cost"] / max(len(m.paying), 1))
+        margin = np.repeat(margin_seg, 2)
+        if money["n_vip_paying"]:
+            margin[1::2] -= money["vip_cost"] / money["n_vip_paying"]
+        self.horizon_margin = margin
+        a = chain.discounted_months(chain.transition_matrix(self.moves), self.chain_churn(), self.d)
+        g = self.n_groups
+        count = np.bincount(self.group(stay) * LEVELS + pop.level[stay], minlength=g * LEVELS).reshape(g, LEVELS)
+        return float(np.sum(count * a * margin[:, None]))
+
+    def runoff(self, months: int) -> tuple[np.ndarray, np.ndarray]:
+        """Follow the customers paying at the horizon for ``months`` more months with nobody new
+        acquired: (predicted, realised) discounted margin per segment, both at the horizon's
+        margins, the prediction from the horizon's chain (the terminal value cut at ``months``)."""
+        pop, k, g = self.pop, self.n_seg, self.n_groups
+        cohort = self.paying
+        margin = self.horizon_margin
+        a = chain.discounted_months(chain.transition_matrix(self.moves), self.chain_churn(), self.d, months=months)
+        grp = self.group(cohort)
+        predicted = np.bincount(grp // 2, weights=a[grp, pop.level[cohort]] * margin[grp], minlength=k)
+        pop.active[self.trials_due] = False  # the pipeline's trials are not the horizon's customers
+        self.trials_due = np.zeros(0, np.int64)
+        self.acquiring = False
+        self.pending = acq.Plan(*(np.zeros(k, np.int64),) * 2, np.zeros(k))
+        realised = np.zeros(k)
+        start = self.month_count
+        for step in range(months):
+            paying = self.paying
+            realised += self.d ** (step + 1) * np.bincount(pop.segment[paying], weights=margin[self.group(paying)],
+                                                           minlength=k)
+            self.month(start + step)
+        assert g == len(margin)
+        return predicted, realised
 
     def record(self, m: _Month, shares: np.ndarray, money: dict[str, float], plan: acq.Plan) -> dict[str, Any]:
         """The month's record: customer flows, tickets, desk, ladder shares and money."""
@@ -473,18 +487,49 @@ class _Run:
             })
 
 
+@dataclass
+class LadderChain:
+    """Ask :func:`run` for the ladder's chain at the horizon, per group (segment x 2 + VIP): the
+    counted monthly moves of paying customers (group, from, to), the churn per level, the monthly
+    margin, the monthly discount factor and the level mix new customers enter at."""
+
+    moves: np.ndarray | None = None
+    churn: np.ndarray | None = None
+    margin_usd: np.ndarray | None = None
+    discount: float = 1.0
+    inflow: np.ndarray | None = None
+
+
+@dataclass
+class Runoff:
+    """Ask :func:`run` to follow the customers paying at the horizon for ``months`` more months
+    with nobody new acquired. Filled in: per segment, the discounted margin the terminal value
+    predicts over those months and the one the re-simulation realised (USD)."""
+
+    months: int
+    predicted_usd: np.ndarray | None = None
+    realised_usd: np.ndarray | None = None
+
+
 def run(params: Params, *, months: int, seed: int, replication: int = 0,
         crn_salt: str | None = None, trace: Trace | None = None,
-        segments: list[dict[str, Any]] | None = None, desk_log: DeskLog | None = None) -> list[dict[str, Any]]:
+        segments: list[dict[str, Any]] | None = None, desk_log: DeskLog | None = None,
+        runoff: Runoff | None = None, ladder: LadderChain | None = None) -> list[dict[str, Any]]:
     """Simulate one replication of one policy; return one record (dict) per month.
 
     ``crn_salt`` gives the run its own random streams (switches common random numbers off);
     ``trace`` collects per-customer and per-ticket records (memory then grows with events);
     ``segments``, a list, receives one row per (month, segment); ``desk_log`` collects the
-    desk's aggregates by hour of the week and tier.
+    desk's aggregates by hour of the week and tier; ``runoff`` (:class:`Runoff`) re-simulates the
+    horizon's customers beyond it, to check the terminal value.
     """
     state = _Run(params, Streams(seed, replication, independent_of=crn_salt), trace, segments, desk_log)
     records = [state.month(month) for month in range(months)]
     if trace is not None:
         state.trace_customers()
+    if ladder is not None:
+        ladder.moves, ladder.churn, ladder.margin_usd = state.moves.copy(), state.chain_churn(), state.horizon_margin
+        ladder.discount, ladder.inflow = state.d, state.inflow()
+    if runoff is not None:
+        runoff.predicted_usd, runoff.realised_usd = state.runoff(runoff.months)
     return records

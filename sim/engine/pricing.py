@@ -124,7 +124,7 @@ def free_allowance(params: Params) -> int:
     return scheme_for(params).free_allowance(params)
 
 
-def _poisson_excess(lam: float, k: int) -> float:
+def poisson_excess(lam: float, k: int) -> float:
     """E[(N - k)+] for N ~ Poisson(lam): the expected issues beyond a free allowance of k."""
     if k <= 0:
         return lam
@@ -146,5 +146,5 @@ def expected_fees_per_month(params: Params) -> np.ndarray:
     k = free_allowance(params)
     segs = params.customers.segments
     ask = params.help_seeking.base_ask_prob * np.exp(-_segment_values(params, "fee_sensitivity_per_usd") * fee)
-    excess = np.array([_poisson_excess(s.issue_rate_per_month, k) for s in segs])
+    excess = np.array([poisson_excess(s.issue_rate_per_month, k) for s in segs])
     return fee * ask * excess

@@ -29,6 +29,9 @@ STREAMS = (
 )
 
 
+PILOT_MONTH = 1_000_000  # the month index of a run's pilot month (never a month of the horizon)
+
+
 def stream_key(name: str) -> int:
     """A stable 32-bit key for a stream name (crc32: same on every machine and Python)."""
     return zlib.crc32(name.encode("utf-8"))
@@ -54,6 +57,13 @@ class Streams:
     def month(self, month: int) -> None:
         self._month = month
         self._cache.clear()
+
+    def at(self, month: int) -> Streams:
+        """The same replication's streams in another month, leaving this object's month alone."""
+        other = Streams(self.seed, self.replication)
+        other._salt = self._salt
+        other.month(month)
+        return other
 
     def __getitem__(self, name: str) -> np.random.Generator:
         gen = self._cache.get(name)

@@ -13,11 +13,13 @@ hour with the fewest agents whose Erlang C service level meets the target:
    spread over the hours of the week by the arrival profile, per line (VIP tickets on the VIP
    line when it is on, every other ticket on the standard line).
 2. Tickets that arrive while their line is closed join the queue when it opens; the roster
-   plans to answer them within the SLA, so their load is spread evenly over the first
-   ``ceil(support.sla_target_h)`` open hours after the closed stretch (or the whole open stretch
-   when it is shorter).
+   plans to answer them within the target, so their load is spread evenly over the first
+   ``ceil(target)`` open hours after the closed stretch (or the whole open stretch when it is
+   shorter). The target is what customers expect of the promise:
+   ``min(support.sla_target_h, satisfaction.market_norm_h)`` (a looser promise does not lower
+   what customers expect, so it does not lower the roster either).
 3. VIP touch hours are spread evenly over the standard line's open hours.
-4. Each open hour gets ``agents_for_service_level(load, handle mean, support.sla_target_h,
+4. Each open hour gets ``agents_for_service_level(load, handle mean, target,
    support.staffing_service_level)`` agents, within ``[support.min_agents, support.max_agents]``;
    closed hours get none.
 
@@ -82,18 +84,26 @@ def _entries(arrivals: np.ndarray, schedule: Schedule, spread: int) -> np.ndarra
     return arrivals @ _entry_matrix(schedule.open_h.tobytes(), spread)
 
 
+def staffing_target_h(params: Params) -> float:
+    """The first response the roster staffs for: what customers expect of the flat promise."""
+    return min(params.support.sla_target_h, params.satisfaction.market_norm_h)
+
+
 def month_roster(params: Params, priority: np.ndarray, touch_h: float, t0: float) -> Roster:
     """The roster of the month starting at ``t0`` for tickets of desk ``priority`` (0 = VIP) and
     ``touch_h`` hours of VIP touches (see the module docstring)."""
     sup = params.support
     dh = hours.desk_hours(sup)
-    std_open, vip_open = dh.standard.open_h, dh.vip.open_h
-    n_vip = int(np.count_nonzero(priority == 0)) if sup.vip_line and not dh.standard.always else 0
+    # a VIP line is staffed only when there are VIPs to answer on it (the programme is on)
+    line = sup.vip_line and params.vip.enabled
+    std_open, vip_open = dh.standard.open_h, (dh.vip.open_h if line else dh.standard.open_h)
+    n_vip = int(np.count_nonzero(priority == 0)) if line and not dh.standard.always else 0
     n_std = len(priority) - n_vip
     occ = hours.occurrences(t0)
     w = hours.profile(sup)
     per_ticket = w / float((w * occ).sum())  # expected arrivals per hour of the week, per ticket of the month
-    spread = max(1, math.ceil(sup.sla_target_h))
+    target_h = staffing_target_h(params)
+    spread = max(1, math.ceil(target_h))
     entries = _entries(n_std * per_ticket, dh.standard, spread)
     if n_vip:
         entries = entries + _entries(n_vip * per_ticket, dh.vip, spread)
@@ -105,6 +115,6 @@ def month_roster(params: Params, priority: np.ndarray, touch_h: float, t0: float
     else:
         agents = np.zeros(WEEK_H, dtype=np.int64)
         agents[on_duty] = erlang.agents_for_loads(
-            load[on_duty], sup.handle_time_mean_h, sup.sla_target_h, sup.staffing_service_level,
+            load[on_duty], sup.handle_time_mean_h, target_h, sup.staffing_service_level,
             lo=sup.min_agents, hi=sup.max_agents)
     return Roster(agents.astype(np.int64), load)

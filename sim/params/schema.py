@@ -12,7 +12,7 @@ generated from these declarations. This module must not run anything or read fil
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -37,6 +37,19 @@ SRC_PERKS = "assumption: gifts, swag and thank-you notes, about $120 a year"
 ASSUMPTION = "assumption"  # the bare default of param(): tests/test_sources.py rejects it until a reason is given
 
 
+# Where a parameter acts: (switch path, values of the switch under which it is read). A field
+# declares its own with ``acts_when=``; a section declares one for all its fields with an ``ACTS_WHEN``
+# class attribute (its switch itself excepted). ``sim.params.walk.acts_when`` answers for any path;
+# studies refuse to move a parameter no compared policy reads, and tests/test_acts_when.py moves
+# every declared field under every value of its switch and watches the outputs.
+PAID_SCHEMES = ("tiered", "per_ticket", "per_hour")  # the schemes that can charge a ticket
+ActsWhen = tuple[str, tuple[Any, ...]]
+
+
+def acts(switch: str, *values: Any) -> ActsWhen:
+    return switch, values
+
+
 def param(
     default: Any,
     *,
@@ -46,15 +59,20 @@ def param(
     ge: float | None = None,
     le: float | None = None,
     gt: float | None = None,
+    acts_when: ActsWhen | None = None,
 ) -> Any:
-    """Declare one parameter: default, allowed range, unit, source and a one-line doc."""
+    """Declare one parameter: default, allowed range, unit, source, a one-line doc and, if it is
+    read only under some setting, where it acts (``acts_when``)."""
+    extra: dict[str, Any] = {"unit": unit, "source": source}
+    if acts_when is not None:
+        extra["acts_when"] = [acts_when[0], list(acts_when[1])]
     return Field(
         default,
         ge=ge,
         le=le,
         gt=gt,
         description=doc,
-        json_schema_extra={"unit": unit, "source": source},
+        json_schema_extra=extra,
     )
 
 
@@ -90,25 +108,34 @@ class Segment(_Section):
     )
     fee_sensitivity_per_usd: float = param(
         0.04, ge=0, le=1, unit="1/USD", source="[article-flat-vs-tiered] metered customers think twice before asking; the strength is assumed",
-        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee) (inert under flat: no fee).",
+        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee) (inert under flat: no fee).", acts_when=acts("pricing.scheme", *PAID_SCHEMES),
     )
     base_churn_per_month: float = param(
         0.03, ge=0, le=0.99, unit="probability/month", source="[knowledgelib-churn] monthly logo churn: SMB 3-5%, mid-market 1.5-3%, enterprise 0.7-2%",
         doc="Monthly churn probability of a customer at the 'meet' level (SMB 3-5%, mid 1.5-3%, enterprise 0.7-2%).",
     )
     trial_conversion: float = param(
-        0.25, ge=0, le=1, unit="probability", source="assumption: no public trial-to-paid benchmark taken; mid-range, calibrate to your funnel", doc="Trial-to-paid conversion probability at the 'meet' level."
+        0.25, ge=0, le=1, unit="probability", source="assumption: no public trial-to-paid benchmark taken; mid-range, calibrate to your funnel",
+        doc=("Trial-to-paid conversion at the 'meet' level when the offer is the market's (price = market price, "
+             "promise = market norm); demand.* moves it with the offer."),
+    )
+    market_price_usd_per_month: float | None = param(
+        None, ge=0, le=1_000_000, unit="USD/month",
+        source="assumption: the scenario file's own plan price is the market's reference price unless set",
+        doc=("The market's reference price for this plan (buyers' willingness to pay centres on it); unset = the "
+             "plan's price in the scenario's base, so policies and sweeps that change the price are judged "
+             "against it."),
     )
     tier_priority: int = param(
         1, ge=1, le=9, unit="rank",
-        source="assumption: a policy choice, not an empirical figure (1 = served first)", doc="Desk priority under the tiered scheme (1 = served first; VIP work is always 0).",
+        source="assumption: a policy choice, not an empirical figure (1 = served first)", doc="Desk priority under the tiered scheme (1 = served first; VIP work is always 0).", acts_when=acts("pricing.scheme", "tiered"),
     )
     tier_sla_h: float = param(
         4.0, gt=0, le=720, unit="h", source="[gasp-support-metrics] B2B email first-response target 4-6 h",
-        doc="First-response target (and expectation) under the tiered scheme.",
+        doc="First-response promise to this plan under the tiered scheme (customers expect at most satisfaction.market_norm_h).", acts_when=acts("pricing.scheme", "tiered"),
     )
     tier_ticket_fee_usd: float = param(
-        0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; no fee unless a policy sets one", doc="Per-ticket fee this plan pays under the tiered scheme."
+        0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; no fee unless a policy sets one", doc="Per-ticket fee this plan pays under the tiered scheme.", acts_when=acts("pricing.scheme", "tiered"),
     )
     retention_cost_usd: float = param(
         200.0, ge=0, le=1_000_000, unit="USD/customer",
@@ -130,19 +157,25 @@ class Segment(_Section):
         doc="Median total funding of customers (lognormal, sigma = customers.funding_sigma).",
     )
 
+    @model_validator(mode="after")
+    def _market_price(self) -> Segment:
+        if self.market_price_usd_per_month is None:  # the file's price is the market's
+            self.market_price_usd_per_month = self.plan_price_usd_per_month
+        return self
+
 
 def _default_segments() -> list[Segment]:
     return [
         Segment(name="starter", share=0.6, plan_price_usd_per_month=49, issue_rate_per_month=0.5,
-                fee_sensitivity_per_usd=0.05, base_churn_per_month=0.04, trial_conversion=0.22,
+                fee_sensitivity_per_usd=0.05, base_churn_per_month=0.031, trial_conversion=0.22,
                 tier_priority=3, tier_sla_h=24.0, tier_ticket_fee_usd=15.0, retention_cost_usd=100.0,
                 big_name_share=0.01, funding_median_usd=50_000),
         Segment(name="growth", share=0.3, plan_price_usd_per_month=199, issue_rate_per_month=0.8,
-                fee_sensitivity_per_usd=0.03, base_churn_per_month=0.022, trial_conversion=0.28,
+                fee_sensitivity_per_usd=0.03, base_churn_per_month=0.014, trial_conversion=0.28,
                 tier_priority=2, tier_sla_h=8.0, tier_ticket_fee_usd=0.0, retention_cost_usd=400.0,
                 big_name_share=0.03, funding_median_usd=400_000),
         Segment(name="business", share=0.1, plan_price_usd_per_month=799, issue_rate_per_month=1.2,
-                fee_sensitivity_per_usd=0.015, base_churn_per_month=0.012, trial_conversion=0.32,
+                fee_sensitivity_per_usd=0.015, base_churn_per_month=0.006, trial_conversion=0.32,
                 tier_priority=1, tier_sla_h=2.0, tier_ticket_fee_usd=0.0, retention_cost_usd=1600.0, is_top_plan=True,
                 big_name_share=0.08, funding_median_usd=3_000_000),
     ]
@@ -175,17 +208,18 @@ class Pricing(_Section):
         ),
         json_schema_extra={"source": "[article-flat-vs-tiered] the base case is the same support on every plan"},
     )
-    per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per ticket (per_ticket scheme).")
-    per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per hour of agent time (per_hour scheme).")
+    per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per ticket (per_ticket scheme).", acts_when=acts("pricing.scheme", "per_ticket"))
+    per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per hour of agent time (per_hour scheme).", acts_when=acts("pricing.scheme", "per_hour"))
     included_tickets_per_month: int = param(
-        0, ge=0, le=1000, unit="tickets/month", source="assumption: a policy choice; 0 = every ticket is metered", doc="Tickets per customer per month free of fee before metering starts."
+        0, ge=0, le=1000, unit="tickets/month", source="assumption: a policy choice; 0 = every ticket is metered", doc="Tickets per customer per month free of fee before metering starts.", acts_when=acts("pricing.scheme", *PAID_SCHEMES),
     )
     support_fee_usd_per_month: float = param(
         0.0, ge=0, le=100_000, unit="USD/customer/month", source="assumption: a policy choice; 0 = no support add-on", doc="Flat support add-on charged to every paying customer."
     )
     price_multiplier: float = param(
         1.0, ge=0.1, le=10, unit="x list price", source="[article-satisfaction-levels] customers pay a little more for quality service; 1 = list price",
-        doc="Multiplier on every plan price (e.g. 1.05 to fund flat support); raises churn via churn.price_elasticity.",
+        doc=("Multiplier on every plan price (e.g. 1.05 to fund flat support); raises churn via churn.price_elasticity "
+             "and lowers trial conversion via demand.wtp_sigma."),
     )
 
 
@@ -210,16 +244,17 @@ class Support(_Section):
         ),
         json_schema_extra={"source": "[cch-erlang-c] contact centres staff to a service level with Erlang C"},
     )
-    agents: int = param(3, ge=1, le=5000, unit="agents", source="assumption: a small desk; read only under fixed staffing", doc="Agents on duty in every open hour (fixed staffing).")
-    min_agents: int = param(1, ge=1, le=5000, unit="agents", source="assumption: at least one agent on duty", doc="Fewest agents in an open hour (erlang staffing).")
-    max_agents: int = param(200, ge=1, le=5000, unit="agents", source="assumption: a cap far above the default load, so it rarely binds", doc="Most agents in any hour (erlang staffing); binds only when the load needs more.")
+    agents: int = param(3, ge=1, le=5000, unit="agents", source="assumption: a small desk; read only under fixed staffing", doc="Agents on duty in every open hour (fixed staffing).", acts_when=acts("support.staffing", "fixed"))
+    min_agents: int = param(1, ge=1, le=5000, unit="agents", source="assumption: at least one agent on duty", doc="Fewest agents in an open hour (erlang staffing).", acts_when=acts("support.staffing", "erlang"))
+    max_agents: int = param(200, ge=1, le=5000, unit="agents", source="assumption: a cap far above the default load, so it rarely binds", doc="Most agents in any hour (erlang staffing); binds only when the load needs more.", acts_when=acts("support.staffing", "erlang"))
     staffing_service_level: float = param(
         0.8, gt=0, le=0.999, unit="fraction", source="[cch-erlang-c][gasp-support-metrics] the 80/20 convention: 80% answered within the target",
-        doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).",
+        doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).", acts_when=acts("support.staffing", "erlang"),
     )
     sla_target_h: float = param(
         4.0, gt=0, le=720, unit="h", source="[gasp-support-metrics] B2B email first-response target 4-6 h",
-        doc="First-response target and customers' expectation under flat and metered schemes (B2B email 4-6 h).",
+        doc=("First-response promise to every plan under flat and metered schemes (B2B email 4-6 h); customers expect "
+             "min(promise, satisfaction.market_norm_h) and the Erlang roster staffs for that."),
     )
     handle_time_mean_h: float = param(
         0.5, ge=0.001, le=100, unit="h", source="[lorikeet-cost-per-ticket] with agent cost and ~75% utilisation it gives ~$23 per resolved ticket, inside SaaS $18-35",
@@ -230,7 +265,7 @@ class Support(_Section):
         "exponential", description="Distribution of handle times."
     , json_schema_extra={"source": "assumption: exponential as in Erlang C, so the desk can be checked against theory"})
     handle_time_cv: float = param(
-        1.0, gt=0, le=5, unit="ratio", source="assumption: 1 matches the exponential default", doc="Coefficient of variation of handle time (lognormal only)."
+        1.0, gt=0, le=5, unit="ratio", source="assumption: 1 matches the exponential default", doc="Coefficient of variation of handle time (lognormal only).", acts_when=acts("support.handle_time_dist", "lognormal"),
     )
     patience_mean_h: float = param(
         24.0, gt=0, le=1e7, unit="h", source="[garnett2002] exponential patience (Erlang A); the 24 h mean is assumed",
@@ -252,13 +287,13 @@ class Support(_Section):
     )
     open_hour: int = param(9, ge=0, le=23, unit="h (local)",
                            source="assumption: a 9-to-5 business day",
-        doc="Hour the desk opens (weekly hours). Assumption: a 9-to-5 business day.")
+        doc="Hour the desk opens (weekly hours). Assumption: a 9-to-5 business day.", acts_when=acts("support.hours", "weekly"))
     close_hour: int = param(17, ge=1, le=24, unit="h (local)",
                             source="assumption: a 9-to-5 business day",
-        doc="Hour the desk closes (weekly hours). Assumption: a 9-to-5 business day.")
+        doc="Hour the desk closes (weekly hours). Assumption: a 9-to-5 business day.", acts_when=acts("support.hours", "weekly"))
     open_days: int = param(5, ge=1, le=7, unit="days/week",
                            source="assumption: a Monday-to-Friday desk",
-        doc="Days the desk is open, from Monday (5 = Mon-Fri). Assumption: a Monday-to-Friday desk.")
+        doc="Days the desk is open, from Monday (5 = Mon-Fri). Assumption: a Monday-to-Friday desk.", acts_when=acts("support.hours", "weekly"))
     vip_line: bool = Field(
         False,
         description=(
@@ -266,26 +301,26 @@ class Support(_Section):
             "support.vip_line_close_hour on the first support.vip_line_days days, by agents rostered for them "
             "(manual VIP care runs into time zones and 24/7 coverage)."
         ),
-        json_schema_extra={"source": "[article-vip-support] manual VIP care runs into time zones and 24/7 coverage"},
+        json_schema_extra={"source": "[article-vip-support] manual VIP care runs into time zones and 24/7 coverage",
+                           "acts_when": ["vip.enabled", [True]]},
     )
     vip_line_open_hour: int = param(7, ge=0, le=23, unit="h (local)",
                                     source="assumption: a premium line extends the business day",
-        doc="Hour the VIP line opens. Assumption: a premium line extends the business day.")
+        doc="Hour the VIP line opens. Assumption: a premium line extends the business day.", acts_when=acts("support.vip_line", True))
     vip_line_close_hour: int = param(22, ge=1, le=24, unit="h (local)",
                                      source="assumption: a premium line extends the business day",
-        doc="Hour the VIP line closes. Assumption: a premium line extends the business day.")
+        doc="Hour the VIP line closes. Assumption: a premium line extends the business day.", acts_when=acts("support.vip_line", True))
     vip_line_days: int = param(7, ge=1, le=7, unit="days/week",
                                source="assumption: a premium line covers weekends",
-        doc="Days the VIP line is open, from Monday. Assumption: a premium line covers weekends.")
+        doc="Days the VIP line is open, from Monday. Assumption: a premium line covers weekends.", acts_when=acts("support.vip_line", True))
     sla_clock: Literal["business", "calendar"] = Field(
-        "calendar",
+        "business",
         description=(
-            "The clock SLAs (first-response targets, and so customers' on-time/late experience) run on: business "
-            "(only the hours the ticket's line is open count) or calendar (every hour counts). Assumption: a "
-            "customer feels the wait in calendar time whatever the contract says (business is the contractual "
-            "reading, under which closing the desk would cost no satisfaction)."
+            "The clock promises (first-response targets) and customers' expectations run on: business (only the "
+            "hours the ticket's line is open count; what B2B support contracts write) or calendar (every hour "
+            "counts: a promise kept at night and at weekends)."
         ),
-        json_schema_extra={"source": "assumption: a customer feels the wait in calendar time whatever the contract says"},
+        json_schema_extra={"source": "assumption: B2B support contracts state first-response targets in business hours; calendar stays a choice"},
     )
     patience_clock: Literal["business", "calendar"] = Field(
         "business",
@@ -342,30 +377,69 @@ def _ladder_values(values: list[float], lo: float, hi: float) -> list[float]:
 
 
 class Satisfaction(_Section):
+    initial_mix: Literal["steady_state", "shares"] = Field(
+        "steady_state",
+        description=(
+            "Where the initial customers stand on the ladder: steady_state = each segment's (and VIP group's) "
+            "stationary mix under the policy's own monthly dynamics, measured on a pilot month of the desk, so the "
+            "run does not drift from its start; shares = satisfaction.initial_shares (e.g. the status quo's "
+            "survey shares, to see a policy change play out)."
+        ),
+        json_schema_extra={"source": "[pfeifer2000] a customer base at the steady state of its Markov chain of states"},
+    )
     initial_shares: list[float] = Field(
-        default_factory=lambda: [0.05, 0.55, 0.25, 0.10, 0.05],
-        description="Initial shares of customers on the ladder (below, meet, exceed, delight, wow); sum to 1.",
-        json_schema_extra={"unit": "fraction", "source": "assumption: most customers start at 'meet'; no public distribution taken"},
-    )
-    p_up_on_time: float = param(
-        0.25, ge=0, le=1, unit="probability", source="[article-retention] great support turns customers into advocates; the chance is assumed",
-        doc="Chance a ticket resolved within its expectation moves the customer one level up.",
-    )
-    p_down_late: float = param(
-        0.5, ge=0, le=1, unit="probability", source="[article-satisfaction-levels] failing expectations even once risks the customer; the chance is assumed",
-        doc="Chance a ticket answered later than expected moves the customer one level down (acts when waits exceed SLAs).",
-    )
-    p_down_abandoned: float = param(
-        0.7, ge=0, le=1, unit="probability", source="[article-retention] long waits frustrate customers; the chance is assumed",
-        doc="Chance an abandoned ticket (customer gave up waiting) moves the customer one level down (a busy desk).",
+        default_factory=lambda: [0.1, 0.9, 0.0, 0.0, 0.0],
+        description=("Initial shares of customers on the ladder (below, meet, exceed, delight, wow; sum to 1) when "
+                     "satisfaction.initial_mix = \"shares\"; otherwise only the first guess that sizes the warm start."),
+        json_schema_extra={"unit": "fraction", "source": "assumption: close to the default steady state (about 1 in 10 below expectations, the rest at 'meet')",
+                           "acts_when": ["satisfaction.initial_mix", ["shares"]]},
     )
     p_down_unresolved: float = param(
-        0.3, ge=0, le=1, unit="probability", source="[article-flat-vs-tiered] suppressed requests leave problems unsolved; the chance is assumed",
-        doc="Chance an issue left unresolved (not raised, not self-resolved) moves the customer one level down.",
+        0.3, ge=0, le=1, unit="probability",
+        source="[bolton1998][article-flat-vs-tiered] a problem left unsolved lowers the customer's valuation; the chance is assumed",
+        doc=("Chance that an issue the customer meets and that is not resolved (not raised and not gone on its own) "
+             "moves them one level down: a product problem is a loss. A resolution within expectation recovers it "
+             "all, a late one part of it (satisfaction.late_half_ratio)."),
+    )
+    p_down_effort: float = param(
+        0.2, ge=0, le=1, unit="probability",
+        source="[dixon2010] customer effort (waiting, repeat contacts) predicts disloyalty; the chance is assumed",
+        doc=("Added chance of a step down when the customer raised a ticket and gave up waiting (abandoned): the "
+             "issue stays unresolved and the effort was wasted, so an abandoned ticket moves down with "
+             "1 - (1 - p_down_unresolved)(1 - p_down_effort), the worst outcome."),
+    )
+    late_half_ratio: float = param(
+        2.0, gt=1, le=1000, unit="x expectation",
+        source="assumption: an answer twice as late as expected recovers half of the issue's loss; no public figure",
+        doc=("A late answer recovers the issue's loss in part: with x = wait / expectation (on the SLA clock) it "
+             "moves the customer down with p_down_unresolved x (1 - x^-g), g = ln 2 / ln(late_half_ratio): zero "
+             "just past the expectation, half the unresolved penalty at x = late_half_ratio, the whole of it as x "
+             "grows (a week of silence is nearly no answer)."),
+    )
+    recovery_gain: float = param(
+        0.0, ge=0, le=1, unit="probability",
+        source="[dematos2007] the service recovery paradox lifts satisfaction but not repurchase or word of mouth",
+        doc=("Chance that an issue resolved within expectation lifts the customer one level above where they were "
+             "(the service recovery paradox). 0 = a resolution restores loyalty and no more, so more product "
+             "problems never pay."),
+    )
+    market_norm_h: float = param(
+        12.0, gt=0, le=720, unit="h",
+        source="[superoffice-response-times] companies answer customer emails in 12 h on average",
+        doc=("Longest first response customers accept whatever is promised, on the SLA clock: a customer expects "
+             "min(promise, market_norm_h), so promising nothing does not free a desk from expectations."),
+    )
+    relief_above_meet: float = param(
+        0.2, ge=0, le=1, unit="share",
+        source="[dixon2010] exceeding expectations buys little loyalty over meeting them; 1 = the source articles' claim",
+        doc=("How much of the ladder's benefit above 'meet' is real (churn.level_hazard_multiplier, "
+             "churn.price_elasticity_level_multiplier and trial.conversion_level_multiplier at exceed, delight and "
+             "wow): each factor v acts as 1 + relief x (v - 1). 0 = exceeding buys nothing over meeting; 1 = the "
+             "source articles' factors in full."),
     )
     resentment_per_usd: float = param(
         0.01, ge=0, le=1, unit="1/USD", source="[lambrecht2006][article-flat-vs-tiered] pay-per-use raises churn; the strength is assumed",
-        doc="Resentment: paying f USD of support fees in a month moves one level down with probability 1-exp(-k f).",
+        doc="Resentment: paying f USD of support fees in a month moves one level down with probability 1-exp(-k f).", acts_when=acts("pricing.scheme", *PAID_SCHEMES),
     )
     p_decay_above_meet: float = param(
         0.1, ge=0, le=1, unit="probability/month", source="[article-satisfaction-levels] delight fades without new reasons; the rate is assumed",
@@ -387,8 +461,9 @@ class Satisfaction(_Section):
 class Churn(_Section):
     level_hazard_multiplier: list[float] = Field(
         default_factory=lambda: [4.0, 1.0, 0.7, 0.45, 0.3],
-        description="Churn hazard multiplier per ladder level (below, meet, exceed, delight, wow).",
-        json_schema_extra={"unit": "x base hazard", "source": "[article-satisfaction-levels] below 'meet' customers leave, delighted ones stay; multipliers assumed"},
+        description=("Churn hazard multiplier per ladder level (below, meet, exceed, delight, wow); the factors above "
+                     "'meet' act in part (satisfaction.relief_above_meet)."),
+        json_schema_extra={"unit": "x base hazard", "source": "[article-satisfaction-levels][bolton1998] below 'meet' customers leave, delighted ones stay; multipliers assumed"},
     )
     switching_ease: float = param(
         1.0, ge=0, le=5, unit="x base hazard", source="[article-flat-vs-tiered] switching to a competitor is easy; 1 = base hazard unchanged",
@@ -466,6 +541,28 @@ class Acquisition(_Section):
     )
 
 
+class Demand(_Section):
+    """How the offer sells: trial conversion answers price and the support promise."""
+
+    wtp_sigma: float = param(
+        0.5, ge=0.05, le=5, unit="log-USD",
+        source=("assumption: a competitive market, where the list price a company keeps is near the one that "
+                "maximises its value (at the defaults the best multiplier is 1.1-1.2); an elasticity of trial "
+                "conversion of -3.2 at the market price; range 0.3-1.0 in the uncertainty tables"),
+        doc=("Spread of buyers' willingness to pay (lognormal around each plan's market price): trial conversion is "
+             "trial_conversion x 2 x Phi(-ln(offer / (market price x promise value)) / wtp_sigma), where the offer is "
+             "the plan price x pricing.price_multiplier + the support add-on + the fees a buyer expects to pay. "
+             "Smaller = buyers more price-sensitive; the elasticity at the market price is -1.6 / wtp_sigma."),
+    )
+    promise_elasticity: float = param(
+        0.03, ge=0, le=1, unit="ratio",
+        source="assumption: a promise three times faster than the market norm is worth about 3% of the price to a buyer; range 0-0.1",
+        doc=("How the first-response promise sells: buyers value the offer at (promise / satisfaction.market_norm_h)"
+             "^-promise_elasticity of its price, so a looser promise sells less and a faster one more (0 = buyers "
+             "ignore the promise)."),
+    )
+
+
 class Finance(_Section):
     discount_rate_annual: float = param(
         0.10, ge=0.001, le=1, unit="1/year",
@@ -491,6 +588,7 @@ class Trial(_Section):
 
 
 class Vip(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("vip.enabled", True)  # every field but the switch
     enabled: bool = Field(False, description="Run the VIP programme.", json_schema_extra={"source": "[article-vip-support] the VIP programme is an option to test; off in the base case"})
     select_top_plan: bool = Field(True, description="Customers on a top plan are VIP.", json_schema_extra={"source": "[article-vip-support] VIP rule: high-value customers on the top plan"})
     select_big_name: bool = Field(True, description="Big-name customers are VIP.", json_schema_extra={"source": "[article-vip-support] VIP rule: big-name signups"})
@@ -549,6 +647,7 @@ class Vip(_Section):
 
 
 class Loyalty(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("loyalty.enabled", True)  # every field but the switch
     enabled: bool = Field(False, description="Run a loyalty/reward programme (a delight/wow lever).", json_schema_extra={"source": "[article-retention] reward programmes are a retention lever; off in the base case"})
     cost_usd_per_customer_month: float = param(
         5.0, ge=0, le=100_000, unit="USD/customer/month", source="assumption: no public cost of rewards per customer taken", doc="Cost of rewards per paying customer."
@@ -560,6 +659,7 @@ class Loyalty(_Section):
 
 
 class Proactive(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("proactive.enabled", True)  # every field but the switch
     enabled: bool = Field(
         False, description="Automated proactive messages to every customer (onboarding flows, tips)."
     , json_schema_extra={"source": "[article-retention][article-vip-support] reach out before the customer has to; off in the base case"})
@@ -573,6 +673,7 @@ class Proactive(_Section):
 
 
 class Feedback(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("feedback.enabled", True)  # every field but the switch
     enabled: bool = Field(False, description="Regular satisfaction surveys, acted upon.", json_schema_extra={"source": "[article-retention][reichheld1990] surveys, acted upon, show why customers leave; off in the base case"})
     survey_response_rate: float = param(
         0.3, ge=0, le=1, unit="probability/month", source="assumption: no public survey response rate taken",
@@ -602,6 +703,7 @@ class Params(_Section):
     churn: Churn = Field(default_factory=Churn)
     wom: WordOfMouth = Field(default_factory=WordOfMouth)
     acquisition: Acquisition = Field(default_factory=Acquisition)
+    demand: Demand = Field(default_factory=Demand)
     finance: Finance = Field(default_factory=Finance)
     trial: Trial = Field(default_factory=Trial)
     vip: Vip = Field(default_factory=Vip)

@@ -124,6 +124,62 @@ SOURCES: dict[str, Source] = {
                      "before deciding between policies.",
         ),
         Source(
+            key="dematos2007", kind="research", short="de Matos, Henrique & Rossi 2007",
+            authors="de Matos, C. A., Henrique, J. L. & Rossi, C. A. V.",
+            title="Service recovery paradox: a meta-analysis",
+            year="2007", published_in="Journal of Service Research 10(1), 60–77",
+            link="https://doi.org/10.1177/1094670507303012",
+            supports="A good recovery raises satisfaction above the pre-failure level on average, but has no "
+                     "significant effect on repurchase intention, word of mouth or corporate image: the default "
+                     "recovery gain `satisfaction.recovery_gain` is 0 (a resolved issue restores loyalty, no "
+                     "more), with a small positive range for the uncertainty table.",
+        ),
+        Source(
+            key="dixon2010", kind="research", short="Dixon, Freeman & Toman 2010",
+            authors="Dixon, M., Freeman, K. & Toman, N.",
+            title="Stop trying to delight your customers",
+            year="2010", published_in="Harvard Business Review 88(7/8), 116–122",
+            link="https://hbr.org/2010/07/stop-trying-to-delight-your-customers",
+            supports="Over 75,000 service contacts: a service interaction is about four times likelier to drive "
+                     "disloyalty than loyalty; exceeding expectations buys little loyalty over meeting them; "
+                     "customer effort (repeat contacts, transfers, waiting) predicts disloyalty. Hence bad "
+                     "outcomes weigh more than good ones, a small default relief above 'meet' "
+                     "(`satisfaction.relief_above_meet`) and an effort penalty for abandoned tickets.",
+        ),
+        Source(
+            key="bolton1998", kind="research", short="Bolton 1998",
+            authors="Bolton, R. N.",
+            title="A dynamic model of the duration of the customer's relationship with a continuous service "
+                  "provider: the role of satisfaction",
+            year="1998", published_in="Marketing Science 17(1), 45–65",
+            link="https://doi.org/10.1287/mksc.17.1.45",
+            supports="Satisfaction with a continuously provided service predicts how long a customer stays "
+                     "(a proportional-hazards model), and negative experiences weigh more than positive ones: "
+                     "the ladder as a multiplier on the churn hazard, updated by each month's experiences.",
+        ),
+        Source(
+            key="pfeifer2000", kind="research", short="Pfeifer & Carraway 2000",
+            authors="Pfeifer, P. E. & Carraway, R. L.",
+            title="Modeling customer relationships as Markov chains",
+            year="2000", published_in="Journal of Interactive Marketing 14(2), 43–55",
+            link="http://web.stanford.edu/class/msande121/Links/crmmodelingmarkov.pdf",
+            supports="Customer lifetime value as the expected discounted margin of a Markov chain over customer "
+                     "states, V = (I − d P)^-1 d g: the terminal value values each horizon customer by the "
+                     "ladder transitions its policy produced, not at a frozen level.",
+        ),
+        Source(
+            key="superoffice-response-times", kind="benchmark", short="SuperOffice response times",
+            authors="SuperOffice (no named author)",
+            title="Customer service response times (benchmark study)",
+            year="n.d.", published_in="superoffice.co.uk (undated web page)",
+            link="https://www.superoffice.co.uk/resources/articles/customer-service-response-times",
+            supports="Companies that answer customer emails take 12 hours on average to respond (customers "
+                     "expect far less): the market norm `satisfaction.market_norm_h` of 12 h, the longest first "
+                     "response a customer accepts whatever a vendor promises.",
+            see_also="[Help Scout: email response times, benchmarks and tips]"
+                     "(https://www.helpscout.com/helpu/email-customer-service-whats-an-acceptable-reply-time/)",
+        ),
+        Source(
             key="cch-erlang-c", kind="reference", short="Call Centre Helper (Erlang C)",
             authors="Call Centre Helper (editorial team)",
             title="Erlang C formula – made simple with an easy worked example",

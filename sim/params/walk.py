@@ -81,6 +81,31 @@ def field_unit(path: str) -> str:
     return unit_of(info) if info is not None else ""
 
 
+def acts_when(path: str) -> tuple[str, tuple[Any, ...]] | None:
+    """(switch path, values) under which parameter ``path`` is read, as the schema declares it (the
+    field's own ``acts_when``, else its section's ``ACTS_WHEN``, never for the switch itself); None
+    when it always acts. ``policies.NAME.x`` answers for ``x``."""
+    parts = [p.removesuffix("[]") for p in path.split(".")]  # docs' "segments[]" is any segment
+    if len(parts) > 2 and parts[0] == "policies":
+        parts = parts[2:]
+    info = field_info(".".join(parts))
+    if info is None:
+        return None
+    rule = _extra(info).get("acts_when")
+    if rule is not None:
+        return rule[0], tuple(rule[1])
+    model: type[BaseModel] | None = Scenario
+    owner: type[BaseModel] | None = None
+    for part in parts[:-1]:
+        if part.isdigit() or part == "*" or model is None or part not in model.model_fields:
+            continue
+        owner = model = submodel(model.model_fields[part].annotation)
+    section_rule = getattr(owner, "ACTS_WHEN", None)
+    if section_rule is not None and section_rule[0] != ".".join(p for p in parts if not p.isdigit()):
+        return section_rule[0], tuple(section_rule[1])
+    return None
+
+
 def walk(obj: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
     """(path, value, FieldInfo) of every leaf parameter of ``obj``; list items as ``name[i=label]``."""
     for name, info in type(obj).model_fields.items():

@@ -52,9 +52,12 @@ SENSITIVITY_PARAMETERS: tuple[tuple[str, str, tuple[float, float] | None], ...] 
     ("customers.segments.*.base_churn_per_month", "Base churn per month", None),
     ("help_seeking.base_ask_prob", "P(ask for help) when free", None),
     ("help_seeking.self_resolve_prob", "P(issue resolves itself)", None),
-    ("satisfaction.p_up_on_time", "Ladder up per on-time ticket", None),
-    ("satisfaction.p_down_late", "Ladder down per late ticket", None),
     ("satisfaction.p_down_unresolved", "Ladder down per unresolved issue", None),
+    ("satisfaction.late_half_ratio", "Lateness that costs half an unresolved issue", (1.25, 8.0)),
+    ("satisfaction.recovery_gain", "Recovery paradox (up per issue resolved in time)", (0.0, 0.05)),  # [dematos2007]
+    ("satisfaction.relief_above_meet", "Loyalty above 'meet' (share of the articles' claim)", (0.0, 1.0)),
+    ("satisfaction.market_norm_h", "Market norm for a first response", (4.0, 24.0)),
+    ("demand.wtp_sigma", "Spread of willingness to pay", (0.3, 1.0)),
     ("satisfaction.resentment_per_usd", "Resentment per USD of fees", None),
     ("churn.switching_ease", "Ease of switching", None),
     ("wom.referral_rate_wow", "Referrals per 'wow' customer", None),
@@ -783,7 +786,9 @@ class _Swing:
 
 
 def _swing_for(scenario: Scenario, path: str, label: str, delta: float,
-               rng: tuple[float, float] | None) -> _Swing:
+               rng: tuple[float, float] | None, fallback: tuple[float, float] | None = None) -> _Swing:
+    """The low and high settings of one tornado bar: ``rng``, or base x (1 -+ delta); a base of 0
+    takes ``fallback`` (the documented range), since no share of 0 moves it."""
     data = scenario.model_dump(mode="python")
     if path.startswith("policies."):
         name = path.split(".")[1]
@@ -804,6 +809,8 @@ def _swing_for(scenario: Scenario, path: str, label: str, delta: float,
             raise ScenarioError([f"{c}: no such parameter"], "--param") from None
         if isinstance(base, bool) or not isinstance(base, (int, float)):
             raise ScenarioError([f"{c}: not a numeric parameter (value {base!r})"], "--param")
+        if rng is None and base == 0 and fallback is not None:
+            rng = fallback
         if rng is not None:
             lv, hv = float(rng[0]), float(rng[1])
             for v in (lv, hv):
@@ -883,7 +890,7 @@ def sensitivity(
     for path in paths:
         rng = ranges.get(path) or (documented.get(path) if documented_ranges else None)
         label = labels.get(path) or path.rsplit(".", 1)[-1].replace("_", " ")
-        swings.append(_swing_for(scenario, path, label, delta, rng))
+        swings.append(_swing_for(scenario, path, label, delta, rng, documented.get(path)))
     reps = replications or scenario.run.replications
     progress = _Progress(on_progress)
     base_key: tuple[tuple[str, Any], ...] = ()
