@@ -37,7 +37,7 @@ from sim.params.scenario import (
 )
 from sim.params.schema import Params, Scenario
 from sim.params.uncertainty import Choice, Distribution, Rounded
-from sim.params.walk import field_info
+from sim.params.walk import acts_when, field_info
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
@@ -214,17 +214,6 @@ def parse_grid_arg(arg: str) -> tuple[str, list[Any]]:
 
 # ---------------------------------------------------------------------------- what a parameter can move
 
-# Parameters that act only under some settings: path (or section prefix) -> (switch, values where it acts).
-ACTS_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "pricing.per_ticket_fee_usd": ("pricing.scheme", ("per_ticket",)),
-    "pricing.per_hour_fee_usd": ("pricing.scheme", ("per_hour",)),
-    "pricing.included_tickets_per_month": ("pricing.scheme", ("per_ticket", "per_hour")),
-    "support.agents": ("support.staffing", ("fixed",)),
-    "vip.": ("vip.enabled", (True,)),
-    "loyalty.": ("loyalty.enabled", (True,)),
-    "proactive.": ("proactive.enabled", (True,)),
-    "feedback.": ("feedback.enabled", (True,)),
-}
 # Sections of a scenario file that are not model parameters: no run reads them from a point's values.
 NOT_PARAMETERS = ("scenario", "run", "uncertainty")
 
@@ -236,16 +225,14 @@ def _attr(params: Any, path: str) -> Any:
 
 
 def acting_switch(param: str) -> tuple[str, tuple[Any, ...]] | None:
-    """(switch, values where it acts) of a parameter that acts only under some settings, else None."""
-    for key, rule in ACTS_ONLY_WHEN.items():
-        if (param == key or (key.endswith(".") and param.startswith(key))) and param != rule[0]:
-            return rule
-    return None
+    """(switch, values where it acts) of a parameter that acts only under some settings, else None:
+    what the schema declares (:func:`sim.params.walk.acts_when`)."""
+    return acts_when(param)
 
 
 def acts_on(param: str, policy: Any) -> bool:
     """Whether base parameter ``param`` can change the results of ``policy`` (a resolved policy):
-    False when it belongs to a scheme or programme the policy does not use (:data:`ACTS_ONLY_WHEN`)."""
+    False when it belongs to a scheme or programme the policy does not use (:func:`acting_switch`)."""
     rule = acting_switch(param)
     return rule is None or _attr(policy.params, rule[0]) in rule[1]
 
