@@ -113,3 +113,47 @@ def test_out_of_memory_in_decide_names_the_samples(monkeypatch, capsys):
     assert main(["decide", str(ROOT / "scenarios" / "baseline.toml"), "--samples", "50000", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "out of memory" in err and "--samples" in err and "Traceback" not in err
+
+
+def test_evppi_comes_with_its_monte_carlo_standard_error():
+    """The bootstrap standard error of an EVPPI is about the spread of the EVPPI over independent
+    PSA samples of the same size (within a factor of 3), the same every time (seeded), and NaN
+    where a bootstrap is not feasible (a Gaussian process, or more samples than the cap)."""
+    def sample(seed: int, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((n, 2))
+        return np.column_stack([np.zeros(n), 0.2 + x[:, 0] + 0.5 * x[:, 1]]), x
+
+    spread = float(np.std([voi.evppi(*(lambda nb, x: (nb, x[:, 0]))(*sample(s))) for s in range(12)], ddof=1))
+    nb, x = sample(100)
+    se = voi.evppi_se(nb, x[:, 0])
+    assert spread / 3 < se < 3 * spread
+    assert voi.evppi_se(nb, x[:, 0]) == se
+    assert np.isnan(voi.evppi_se(np.column_stack([nb, nb[:, 1]]), np.column_stack([x, x[:, 0]])))
+    found = psa.analyse(*_noisy(3, 60), PARAMS, ["a", "b"])
+    assert (found.evppi["evppi_se"] > 0).all()
+
+
+def test_decide_prints_and_writes_the_evppi_uncertainty(tmp_path, capsys):
+    import json
+
+    from sim.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text(textwrap.dedent("""
+        [run]
+        months = 2
+        [customers]
+        initial = 80
+        [policies.flat]
+        pricing.scheme = "flat"
+        [policies.per_ticket]
+        pricing.scheme = "per_ticket"
+        [uncertainty]
+        "policies.per_ticket.pricing.per_ticket_fee_usd" = { dist = "uniform", low = 0.0, high = 60.0 }
+    """))
+    assert main(["decide", str(path), "--samples", "12", "--workers", "1", "--no-plots", "--out",
+                 str(tmp_path / "d")]) == 0
+    assert "95% ±" in capsys.readouterr().out
+    body = json.loads((tmp_path / "d" / "decision.json").read_text())
+    assert set(body["evppi_se"]) == set(body["evppi"])

@@ -61,7 +61,9 @@ def _print_tables(result: Any) -> None:
     print(printable(t).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
     print(f"\nEVPI {result.evpi:,.0f} USD (sample formula, with simulation noise: {result.evpi_sample:,.0f}); "
           "EVPPI per parameter:")
-    e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]]
+    e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]].copy()
+    if "evppi_se" in result.evppi.columns:  # its Monte Carlo uncertainty, where a bootstrap was feasible
+        e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
     print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     for note in result.notes:
         print(f"note: {terminal(note)}")

@@ -79,6 +79,8 @@ NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researchin
 # run, and each run's KPIs go into one preallocated array, so memory does not grow with --samples.
 CHUNK_POINTS = 256
 CLIPPED = "clipped to the EVPI"
+# The EVPPI table: evppi_se is its Monte Carlo standard error (a bootstrap; NaN where not feasible).
+EVPPI_COLUMNS = ["parameter", "evppi_usd", "share_of_evpi", "method", "distribution", "evppi_se"]
 
 
 @dataclass
@@ -87,7 +89,7 @@ class DecisionResult:
 
     ``policies``: one row per policy (expected_value, prob_best, prob_best_se, expected_loss,
     recommended). ``evppi``: one row per uncertain parameter (evppi_usd, share_of_evpi, method,
-    distribution), highest first. ``psa``: one row per (sample, policy) with the sampled
+    distribution, evppi_se: its bootstrap standard error), highest first. ``psa``: one row per (sample, policy) with the sampled
     parameters and the KPIs (means over the replications). ``decision_map``: the best policy on
     a grid over the two parameters with the highest EVPPI (None with fewer than two).
     ``sobol``: first-order and total indices with 95% confidence half-widths (None unless asked).
@@ -171,6 +173,7 @@ class DecisionResult:
             "evpi": self.evpi,
             "evpi_sample": self.evpi_sample,
             "evppi": {r.parameter: float(r.evppi_usd) for r in self.evppi.itertuples()},
+            "evppi_se": {r.parameter: float(getattr(r, "evppi_se", float("nan"))) for r in self.evppi.itertuples()},
             "uncertainty": {p: d.to_spec() for p, d in self.parameters.items()},
             "sobol": None if self.sobol is None else {
                 **self.sobol_meta,
@@ -515,8 +518,8 @@ def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distrib
             value, method = evpi_all, f"{method}, {CLIPPED}"
         rows.append({"parameter": path, "evppi_usd": value,
                      "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"),
-                     "method": method, "distribution": str(dist)})
-    table = pd.DataFrame(rows, columns=["parameter", "evppi_usd", "share_of_evpi", "method", "distribution"])
+                     "method": method, "distribution": str(dist), "evppi_se": voi.evppi_se(nb, x[:, j])})
+    table = pd.DataFrame(rows, columns=EVPPI_COLUMNS)
     return table.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from scipy.interpolate import BSpline
 from threadpoolctl import threadpool_limits
 
-__all__ = ["ConditionalMean", "conditional_mean", "evpi", "evppi", "expected_loss", "method_label",
+__all__ = ["ConditionalMean", "conditional_mean", "evpi", "evppi", "evppi_se", "expected_loss", "method_label",
            "subsample_rows", "value_of_information"]
 
 Method = Literal["auto", "gam", "gp", "groups"]
@@ -106,6 +106,29 @@ def evppi(nb: np.ndarray, x: np.ndarray, *, method: Method = "auto") -> float:
     """
     fitted = conditional_mean(nb, x, method=method).fitted
     return value_of_information(fitted)
+
+
+BOOTSTRAP = 20  # resamples for the Monte Carlo standard error of an EVPPI
+BOOTSTRAP_MAX_ROWS = 5000  # above this, or for more than two inputs (a Gaussian process), no standard error
+BOOTSTRAP_SEED = 1996
+
+
+def evppi_se(nb: np.ndarray, x: np.ndarray, *, replicates: int = BOOTSTRAP) -> float:
+    """Monte Carlo standard error of :func:`evppi` of ``x`` (one or two inputs): the standard deviation
+    of the estimate over a seeded bootstrap of the samples (each resample refitted, so the
+    regression's own noise counts). NaN when it is not feasible: more than
+    :data:`BOOTSTRAP_MAX_ROWS` samples or more than two inputs."""
+    a = _as_nb(nb)
+    xs = _as_x(x, len(a))
+    n = len(a)
+    if n > BOOTSTRAP_MAX_ROWS or xs.shape[1] > 2 or replicates < 2:
+        return float("nan")
+    rng = np.random.default_rng(np.random.SeedSequence([BOOTSTRAP_SEED, n]))
+    values = []
+    for _ in range(replicates):
+        rows = rng.integers(0, n, n)
+        values.append(evppi(a[rows], xs[rows]))
+    return float(np.std(values, ddof=1))
 
 
 def value_of_information(fitted: np.ndarray) -> float:

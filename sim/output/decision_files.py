@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.decision.psa import (
+    EVPPI_COLUMNS,
     MAX_SAMPLES,
     DecisionResult,
     analyse,
@@ -209,6 +210,12 @@ def _schema(body: dict[str, Any], names: list[str], paths: list[str]) -> _Schema
             sc.bad("evppi", sorted(evppi), f"the [uncertainty] table's parameters {sorted(paths)}")
         for path, value in evppi.items():
             sc.number(f"evppi.{path}", value, 0.0, evpi if evpi is not None else math.inf)
+    se = sc.get("evppi_se", dict, "an object with one entry per uncertain parameter", optional=True) or {}
+    for path, value in se.items():
+        if path not in paths:
+            sc.bad("evppi_se", path, f"one of the [uncertainty] table's parameters {sorted(paths)}")
+        elif value is not None:
+            sc.number(f"evppi_se.{path}", value, 0.0)
     methods = sc.get("evppi_method", dict, "an object", optional=True) or {}
     for path, value in methods.items():
         if not isinstance(value, str):
@@ -347,10 +354,11 @@ def _rebuild(folder: Path, body: dict[str, Any], scenario: Scenario, parameters:
     policies = found.policies.copy()
     evpi = float(body["evpi"])
     methods = body.get("evppi_method") or {}
+    se = body.get("evppi_se") or {}
     evppi = pd.DataFrame([{"parameter": p, "evppi_usd": float(v), "share_of_evpi": float(v) / evpi if evpi > 0
-                           else float("nan"), "method": methods.get(p, ""), "distribution": str(parameters[p])}
-                          for p, v in body["evppi"].items()],
-                         columns=["parameter", "evppi_usd", "share_of_evpi", "method", "distribution"])
+                           else float("nan"), "method": methods.get(p, ""), "distribution": str(parameters[p]),
+                           "evppi_se": _number(se.get(p))}
+                          for p, v in body["evppi"].items()], columns=EVPPI_COLUMNS)
     evppi = evppi.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
     psa = psa.drop(columns=list(parameters)).merge(values.rename_axis("sample").reset_index(), on="sample")
     psa = psa[["sample", "policy", *parameters, *[c for c in psa.columns if c not in ("sample", "policy", *parameters)]]]
@@ -397,6 +405,11 @@ def _check_figures(folder: Path, body: dict[str, Any], found: Any, nb: np.ndarra
     for path, value in body["evppi"].items():
         if not _same(float(value), float(recomputed[path]), scale):
             wrong.append(f"evppi.{path} is {float(value):.6g}, psa.csv gives {float(recomputed[path]):.6g}")
+    spread = dict(zip(found.evppi["parameter"], found.evppi["evppi_se"]))
+    for path, value in (body.get("evppi_se") or {}).items():
+        got = float(spread[path])
+        if (value is None) != (got != got) or (value is not None and not _same(float(value), got, scale)):
+            wrong.append(f"evppi_se.{path} is {value}, psa.csv gives {got:.6g}")
     if wrong:
         raise _bad(folder, DECISION_JSON, "does not match psa.csv (edited?): " + "; ".join(wrong[:5])
                    + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""))
