@@ -377,3 +377,16 @@ def test_fifos_and_oversized_files_are_refused_without_reading(decided, tmp_path
     with open(folder / name, "wb") as fh:  # sparse: the size is what counts, not the disk
         fh.truncate(limit + 1)
     _report_refuses(capsys, tmp_path, scenario, folder, name, "limit")
+
+
+@pytest.mark.parametrize("extreme", [
+    ["support.handle_time_mean_h=100", "support.handle_time_cv=5"],
+    ["support.handle_time_mean_h=0.001", "support.handle_time_cv=0.000001"],
+])
+def test_lognormal_handle_times_at_the_ends_of_their_ranges_run(tmp_path, capsys, extreme):
+    """The schema's extremes of a lognormal handle time are valid input: they run (no overflow)."""
+    sets = [a for e in ["support.handle_time_dist=lognormal", *extreme] for a in ("--set", e)]
+    rc = main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(tmp_path / "o"), "--replications", "1",
+               "--no-plots", "--quiet", *FAST, *sets])
+    err = capsys.readouterr().err
+    assert rc == 0 and "Traceback" not in err, err
