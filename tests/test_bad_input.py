@@ -306,6 +306,8 @@ def _forge(body):
     (lambda b: b["evppi"].update({k: b["evpi"] * 74.44 + 1 for k in b["evppi"]}), ["evppi", "[0, "]),
     (lambda b: b.pop("samples"), ["samples: missing"]),
     (lambda b: b.update(samples=10**9), ["samples = 1000000000"]),
+    (lambda b: b.update(evpi_sample=10**400), ["evpi_sample", "finite number"]),
+    (lambda b: b.update(months="many"), ["months"]),
     (lambda b: "[" * 100_000 + "]" * 100_000, ["nested"]),
     (lambda b: b.update(scenario_sha256="0" * 64), ["scenario_sha256", "hashes to"]),
     (lambda b: b.update(decision_sha256="f" * 64), ["decision_sha256"]),

@@ -160,8 +160,12 @@ class _Schema:
 
     def number(self, field: str, value: Any, low: float = -math.inf, high: float = math.inf) -> float | None:
         allowed = "a finite number" + (f" in [{low:g}, {high:g}]" if math.isfinite(low) or math.isfinite(high) else "")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not low <= value <= high:
+        try:
+            ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+                  and low <= value <= high)
+        except OverflowError:  # an integer beyond the floating-point range
+            ok = False
+        if not ok:
             self.bad(field, value, allowed)
             return None
         return float(value)
@@ -181,6 +185,7 @@ def _schema(body: dict[str, Any], names: list[str], paths: list[str]) -> _Schema
     if kpi is not None and kpi not in metrics.KPIS:
         sc.bad("kpi", kpi, f"one of {', '.join(metrics.KPIS)}")
     sc.integer("samples", 2, MAX_SAMPLES)
+    sc.integer("months", 1, 10_000)
     sc.integer("replications", 1, 10_000)
     design = sc.get("design", str, "'lhs' or 'sobol'")
     if design is not None and design not in ("lhs", "sobol"):
@@ -279,7 +284,12 @@ def read_decision(folder: Path) -> DecisionResult:
     sc = _schema(body, names, list(parameters))
     if sc.problems:
         raise _bad(folder, DECISION_JSON, "incomplete or inconsistent: " + "; ".join(sc.problems[:10]))
-    return _rebuild(folder, body, scenario, parameters, names)
+    try:
+        return _rebuild(folder, body, scenario, parameters, names)
+    except ScenarioError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:  # a case the schema missed
+        raise _bad(folder, DECISION_JSON, f"incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _read_psa(folder: Path, names: list[str], kpi: str, samples: int, stamp: dict[str, Any]) -> pd.DataFrame:
