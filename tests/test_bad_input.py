@@ -129,7 +129,7 @@ def test_a_planted_manifest_cannot_make_a_run_delete_user_files(tmp_path):
         (out / rel).parent.mkdir(exist_ok=True)
         (out / rel).write_text(text)
     (out / "link.csv").symlink_to(outside)
-    listed = [*mine, "link.csv", "../outside.csv", str(outside)]
+    listed = [*mine, "link.csv", "/".join(["..", outside.name]), str(outside)]  # a parent path, an absolute one
     sha = {rel: hashlib.sha256(b"forged").hexdigest() for rel in listed}
     sha["thesis.txt"] = hashlib.sha256(b"years of work").hexdigest()  # the true hash, but not an output name
     (out / files.MANIFEST).write_text(json.dumps({"written_by": "supportsim", "files": listed, "sha256": sha}))

@@ -95,7 +95,7 @@ def _refused(capsys, address, *needles):
 ], indirect=["server"])
 def test_a_tcp_server_that_is_not_dask_is_refused(server, capsys, tmp_path, monkeypatch, needle):
     monkeypatch.chdir(tmp_path)
-    _refused(capsys, f"tcp://127.0.0.1:{server.port}", "not as a Dask scheduler", needle)
+    _refused(capsys, f"tcp://127.0.0.1:{server.port}", "not a Dask scheduler", needle)
     assert server.reached.is_set()
     assert not (tmp_path / "unused-out").exists()
 
@@ -103,7 +103,7 @@ def test_a_tcp_server_that_is_not_dask_is_refused(server, capsys, tmp_path, monk
 @pytest.mark.parametrize("server", [b"SSH-2.0-OpenSSH_9.6\r\n", None], indirect=True)
 def test_a_ws_address_at_a_server_that_is_not_dask_is_refused(server, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _refused(capsys, f"ws://127.0.0.1:{server.port}", "not as a Dask scheduler")
+    _refused(capsys, f"ws://127.0.0.1:{server.port}", "not a Dask scheduler")
     assert server.reached.is_set()
 
 

@@ -504,8 +504,7 @@ def probe_scheduler(address: str, timeout_s: float = CLUSTER_PROBE_S) -> None:
                 _sniff_tcp(address, timeout_s)
             identity = _handshake(address, timeout_s)
         except _Refused as exc:
-            raise ScenarioError([f"--cluster {address}: answered, but not as a Dask scheduler: {exc}{hint}"],
-                                "--cluster") from None
+            raise ScenarioError([f"--cluster {address}: not a Dask scheduler: {exc}{hint}"], "--cluster") from None
     if identity.get("type") != "Scheduler":
         raise ScenarioError([f"--cluster {address}: a Dask {identity.get('type')}, not a scheduler; give the "
                              f"scheduler's address{hint}"], "--cluster")
