@@ -106,15 +106,17 @@ def test_compounding_funnel_refused_by_the_cli_and_the_app(tmp_path, capsys):
         kit.check_workload(load_text(HOSTILE_FUNNEL))
 
 
-def test_an_overloaded_desk_costs_more_than_its_customer_months():
-    """1 agent for 10,000 customers: the backlog makes every queued ticket dear."""
+def test_an_overloaded_desk_costs_more_by_the_log_of_its_backlog():
+    """1 agent for 10,000 customers: the desk's own heap makes each queued ticket cost about
+    log(backlog) more (bench/bench_guardrail.py: 1.5x at a backlog of 50k), not backlog times more:
+    the old linear term estimated such a run at a thousand times its CPU time."""
     base = "[customers]\ninitial = 10000\n[run]\nmonths = 4\nreplications = 1\n[support]\nstaffing = \"fixed\"\nagents = {}\n"
     one = guardrails.population_bound(_params(load_text(base.format(1))), 4)
     many = guardrails.population_bound(_params(load_text(base.format(200))), 4)
     assert one.backlog > 1000 and many.backlog == 0
-    assert one.work > 10 * many.work
+    assert many.work < one.work < 2 * many.work
     with pytest.raises(ScenarioError, match="overloaded"):
-        guardrails.check(load_text(base.format(1)), limit=int(many.work * 10))
+        guardrails.check(load_text(base.format(1)), limit=int(many.work))
 
 
 def test_many_one_customer_policies_add_up():
