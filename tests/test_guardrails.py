@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sim.cli import main
 from sim.engine.model import run
 from sim.params.scenario import ScenarioError, load_text, resolve_policies
+from sim.params.schema import Params
 from sim.runs import guardrails
 from tests.conftest import BOUNDED_S
 
@@ -149,3 +150,14 @@ def test_app_workers_cap_memory(monkeypatch):
         assert pool.submit(_allocate, 2**20).result() == 2**20  # the worker lives on
     finally:
         pool.shutdown()
+
+
+@pytest.mark.parametrize("multiplier", [0.3, 3.0, 10.0])
+def test_the_bound_holds_when_the_offer_sells_little_or_much(multiplier):
+    """Demand answers the offer: at ten times the market price few trials convert and the company
+    buys up to 100 per customer it needs; the bound counts them."""
+    p = Params.model_validate({"customers": {"initial": 60}, "pricing": {"price_multiplier": multiplier}})
+    est = guardrails.population_bound(p, 4)
+    rows = run(p, months=4, seed=3)
+    customer_months = sum(r["customers_start"] + r["acquired"] + r["trials_started"] for r in rows)
+    assert customer_months <= est.customer_months + 5 * est.customer_months ** 0.5 + 10

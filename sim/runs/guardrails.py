@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine.customers import churn_table
+from sim.engine.acquisition import MIN_CONVERSION
+from sim.engine.customers import base_conversion, churn_table, relieved
 from sim.params.scenario import ScenarioError, resolve_policies
 from sim.params.schema import HOURS_PER_MONTH, Params, Scenario
 
@@ -103,10 +104,13 @@ class Estimate:
 
 
 def _conversion_range(params: Params) -> tuple[float, float]:
-    """(lowest, highest) trial conversion over segments and ladder levels; the lowest is over
-    segments that convert at all (a segment with conversion 0 buys no trials)."""
-    mult = np.asarray(params.trial.conversion_level_multiplier, dtype=float)
-    base = np.array([s.trial_conversion for s in params.customers.segments], dtype=float)
+    """(lowest, highest) trial conversion over segments and ladder levels under the policy's offer
+    (``cu.base_conversion``: the market's conversion x the offer's factor; level factors as the
+    model applies them); the lowest is over segments that convert at all (a segment with
+    conversion 0 buys no trials), and never below the company's floor on its estimate
+    (``acquisition.MIN_CONVERSION``: at most 100 trials per customer it needs)."""
+    mult = relieved(params.trial.conversion_level_multiplier, params.satisfaction.relief_above_meet)
+    base = np.minimum(base_conversion(params), 1.0)
     hi = float(base.max() * mult.max())
     if params.vip.enabled and params.vip.concierge_checkins > 0:
         hi += params.vip.concierge_conversion_uplift
@@ -118,7 +122,7 @@ def _conversion_range(params: Params) -> tuple[float, float]:
     if lo == 0 and hi > 0:  # only the VIP uplift converts: the estimate starts at 0 and learns
         # from a few conversions over the prior and every trial (assumption: not below 1 in prior + 100)
         lo = 1.0 / (params.acquisition.conversion_prior_trials + 100)
-    return lo, min(1.0, hi)
+    return (max(lo, MIN_CONVERSION) if lo > 0 else 0.0), min(1.0, hi)
 
 
 def population_bound(params: Params, months: int) -> Estimate:
@@ -133,7 +137,7 @@ def population_bound(params: Params, months: int) -> Estimate:
     # Paid trials are sized on the company's running estimate of the conversion it observes, so
     # in expectation they bring back what they were bought for; the estimate lags a conversion
     # that improves, by at most the trial levels' multiplier over the starting mix.
-    mult = np.asarray(params.trial.conversion_level_multiplier, dtype=float)
+    mult = relieved(params.trial.conversion_level_multiplier, params.satisfaction.relief_above_meet)
     shares = np.asarray(params.satisfaction.initial_shares, dtype=float)
     lag = max(1.0, float(shares @ mult / shares.sum())) if buys else 0.0
     referral = max(wom.referral_rate_delight, wom.referral_rate_wow)
