@@ -54,8 +54,9 @@ def command_line(args: argparse.Namespace) -> str:
 
 def _print_tables(result: Any) -> None:
     t = result.policies.copy()
-    t["prob_best"] = [f"{p:.1%} ± {1.96 * se:.1%}" for p, se in zip(t["prob_best"], t["prob_best_se"])]
-    t = t.drop(columns=["prob_best_se", "recommended"])
+    t["prob_best"] = [f"{p:.1%} ({lo:.1%} to {hi:.1%})" for p, lo, hi in
+                      zip(t["prob_best"], t["prob_best_low"], t["prob_best_high"])]
+    t = t.drop(columns=["prob_best_se", "prob_best_low", "prob_best_high", "recommended"])
     print(f"\n{metrics.KPIS[result.kpi].title if result.kpi in metrics.KPIS else result.kpi} over {result.samples} parameter samples x "
           f"{result.replications} replication(s), seed {result.seed} (scenario sha256 {result.scenario_sha256[:12]})")
     print(printable(t).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
@@ -65,6 +66,11 @@ def _print_tables(result: Any) -> None:
     if "evppi_se" in result.evppi.columns:  # its Monte Carlo uncertainty, where a bootstrap was feasible
         e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
     print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    if result.evppi_groups is not None and len(result.evppi_groups):
+        print("\nEVPPI of groups of assumptions learnt together (they overlap: EVPPIs do not add up):")
+        g = result.evppi_groups[["group", "evppi_usd", "share_of_evpi"]].copy()
+        g["parameters"] = [len(str(v).split(", ")) for v in result.evppi_groups["parameters"]]
+        print(printable(g).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     for note in result.notes:
         print(f"note: {terminal(note)}")
     if result.sobol is not None:

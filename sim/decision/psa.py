@@ -41,11 +41,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import qmc
+from scipy.stats import beta, qmc
 
 from sim import __version__
 from sim.decision import voi
+from sim.decision.workload import check_work, sample_work  # noqa: F401  (sample_work: the app's import)
 from sim.engine.rng import stream_key
+from sim.params.groups import grouped
 from sim.params.names import display_name
 from sim.params.scenario import (
     ScenarioError,
@@ -57,10 +59,10 @@ from sim.params.scenario import (
 )
 from sim.params.schema import Params, Scenario
 from sim.params.uncertainty import Choice, Distribution
-from sim.runs import guardrails, metrics
+from sim.runs import metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
-from sim.runs.studies import with_values, worst_case
+from sim.runs.studies import with_values
 
 __all__ = [
     "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "check_work", "decision_hash", "decision_map_table",
@@ -111,6 +113,7 @@ class DecisionResult:
     recommended: str
     evpi: float
     evpi_sample: float
+    evppi_groups: pd.DataFrame | None = None  # one row per named group of assumptions (sim.params.groups)
     decision_map: pd.DataFrame | None = None
     sobol: pd.DataFrame | None = None
     sobol_meta: dict[str, Any] = field(default_factory=dict)
@@ -130,11 +133,11 @@ class DecisionResult:
         table shows them)."""
         row = self.policies.set_index("policy").loc[self.recommended]
         top = self.evppi.iloc[0] if len(self.evppi) else None
+        low, high = prob_best_interval(row["prob_best"], self.samples)
         lines = [
-            f"Choose {policy_label(self.scenario, self.recommended)} (highest expected value): best in {percent(row['prob_best'])} of "
-            f"{self.samples} plausible worlds "
-            f"(+/- {percent(1.96 * row['prob_best_se'])}); expected {_kpi_label(self.kpi)} "
-            f"{_usd(row['expected_value'])}.",
+            f"Choose {policy_label(self.scenario, self.recommended)} (highest expected value): best in "
+            f"{percent(row['prob_best'])} of {self.samples} plausible worlds (95% CI {percent(low)} to "
+            f"{percent(high)}); expected {_kpi_label(self.kpi)} {_usd(row['expected_value'])}.",
             f"Expected loss of that choice: {_usd(row['expected_loss'])} (what perfect knowledge of every "
             f"uncertain parameter would be worth: {_usd(self.evpi)}).",
         ]
@@ -146,6 +149,11 @@ class DecisionResult:
         else:
             lines.append(f"Research first: {name} (EVPPI {_usd(top['evppi_usd'])}, "
                          f"{top['share_of_evpi']:.0%} of the EVPI).")
+        groups = self.evppi_groups
+        if groups is not None and len(groups) and self.evpi > 0 and groups["evppi_usd"].iloc[0] >= NEGLIGIBLE_SHARE * self.evpi:
+            g = groups.iloc[0]
+            lines.append(f"Of groups of assumptions, {g['group']} matters most (EVPPI {_usd(g['evppi_usd'])}, "
+                         f"{g['share_of_evpi']:.0%} of the EVPI; EVPPIs of groups overlap and do not add up).")
         return lines
 
     def summary(self) -> dict[str, Any]:
@@ -174,6 +182,8 @@ class DecisionResult:
             "evpi_sample": self.evpi_sample,
             "evppi": {r.parameter: float(r.evppi_usd) for r in self.evppi.itertuples()},
             "evppi_se": {r.parameter: float(getattr(r, "evppi_se", float("nan"))) for r in self.evppi.itertuples()},
+            "evppi_groups": {} if self.evppi_groups is None else {
+                r.group: float(r.evppi_usd) for r in self.evppi_groups.itertuples()},
             "uncertainty": {p: d.to_spec() for p, d in self.parameters.items()},
             "sobol": None if self.sobol is None else {
                 **self.sobol_meta,
@@ -183,6 +193,16 @@ class DecisionResult:
             "answer": self.answer(),
             "notes": list(self.notes),
         }
+
+
+def prob_best_interval(p: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a probability of being best observed as ``p`` in ``n``
+    sampled worlds: never "+/- 0%", since 24 of 24 worlds still leaves room below 100%."""
+    k = round(p * n)
+    a = (1 - level) / 2
+    low = float(beta.ppf(a, k, n - k + 1)) if k > 0 else 0.0
+    high = float(beta.ppf(1 - a, k + 1, n - k)) if k < n else 1.0
+    return low, high
 
 
 def percent(p: float) -> str:
@@ -375,7 +395,8 @@ def run_decision(
         decision_sha256=decision_hash(scenario, parameters, samples, replications, design, kpi),
         seed=seed, kpi=kpi, samples=samples, replications=replications, design=design, parameters=parameters,
         policy_names=names, policies=found.policies, evppi=found.evppi, psa=psa, recommended=found.recommended,
-        evpi=found.evpi, evpi_sample=found.evpi_sample, decision_map=decision_map, sobol=sobol_table,
+        evpi=found.evpi, evpi_sample=found.evpi_sample, evppi_groups=found.evppi_groups,
+        decision_map=decision_map, sobol=sobol_table,
         sobol_meta=sobol_meta, notes=found.notes,
     )
 
@@ -391,6 +412,7 @@ class Analysis:
     evpi_sample: float
     evppi: pd.DataFrame
     notes: list[str]
+    evppi_groups: pd.DataFrame | None = None
 
 
 def analyse(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], names: list[str]) -> Analysis:
@@ -402,6 +424,7 @@ def analyse(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution
     joint = voi.conditional_mean(nb, x)
     evpi_all = voi.value_of_information(joint.fitted)
     evppi = _evppi_table(nb, x, parameters, evpi_all)
+    groups = _evppi_group_table(nb, x, parameters, evpi_all)
     notes = []
     if joint.method.startswith("gp ("):
         notes.append(f"EVPI by a Gaussian process conditioned on a {joint.method.removeprefix('gp (').rstrip(')')} "
@@ -410,60 +433,7 @@ def analyse(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution
     if clipped:
         notes.append(f"EVPPI of {', '.join(clipped)} {CLIPPED} (each parameter's own regression found more than "
                      "the regression on all of them; knowing one parameter cannot be worth more than knowing all)")
-    return Analysis(policies, recommended, evpi_all, voi.evpi(nb), evppi, notes)
-
-
-def _worst_parts(scenario: Scenario, parameters: Mapping[str, Distribution], runs: int,
-                 sobol_runs: int) -> tuple[list[guardrails.Part], dict[str, Any]]:
-    """The guardrail's parts of a decision: every policy's ``runs`` at the worst case of the table,
-    and ``sobol_runs`` for each of the two dearest policies there (the Sobol pair is not known yet)."""
-    worst, values = worst_case(scenario, parameters)
-    parts = guardrails.parts_of(worst, runs, where=" at the worst case of the [uncertainty] table")
-    if sobol_runs:
-        dearest = sorted(parts, key=lambda p: p.estimate.work, reverse=True)[:2]
-        parts += [guardrails.Part(f"{p.what} (Sobol design)", p.estimate, sobol_runs) for p in dearest]
-    return parts, values
-
-
-def sample_work(scenario: Scenario, replications: int = 1) -> float:
-    """The guardrail's work for one PSA sample of ``scenario``: every policy's ``replications`` runs
-    at the worst case of its ``[uncertainty]`` table (what a decision analysis is costed at per sample)."""
-    parts, _ = _worst_parts(scenario, uncertain_parameters(scenario), replications, 0)
-    return sum(p.estimate.work * p.runs for p in parts)
-
-
-def check_work(scenario: Scenario, parameters: Mapping[str, Distribution], *, samples: int, replications: int,
-               sobol_points: int = 0, limit: int | None = None) -> float:
-    """The guardrail on a whole decision analysis, before anything runs: every sample costed at the
-    worst case of its uncertainty ranges (each parameter at the end of its range, or a 0.1% / 99.9%
-    quantile, that makes the work largest: a table that can compound the funnel is refused even
-    if the file's own values are benign), plus the Sobol design for two policies."""
-    parts, values = _worst_parts(scenario, parameters, samples * replications, sobol_points * replications)
-    base = {p.name: p.params for p in resolve_policies(scenario)}
-    months = scenario.run.months
-    base_work = sum(guardrails.policy_work(p, months) for p in base.values())
-
-    def without(path: str) -> float:  # the worst case's work with this parameter back at the file's value
-        rest = {k: v for k, v in values.items() if k != path}
-        try:
-            sc = with_values(scenario, rest, source="uncertainty")
-        except ScenarioError:
-            return float("inf")
-        return sum(guardrails.policy_work(p.params, months) for p in resolve_policies(sc))
-
-    drivers = sorted(values, key=without)[:3]  # those whose end costs most first
-    at = ", ".join(f"{p}={values[p]:g}" if isinstance(values[p], float) else f"{p}={values[p]}" for p in drivers)
-    counted = (f"{samples} samples x {replications} replication(s) x {len(base)} policies"
-               + (f" + a Sobol design of {sobol_points} points x 2 policies" if sobol_points else "")
-               + ", every sample at the worst case of its [uncertainty] ranges"
-               + (f" ({at}{' ...' if len(values) > 3 else ''}; the file's own values cost "
-                  f"{guardrails.cpu_time(base_work * samples * replications)})" if values else ""))
-    reduce = "Use fewer --samples" + (", --sobol-samples" if sobol_points else "") + " or --replications" + (
-        f", narrow the [uncertainty] ranges of {', '.join(drivers)}" if values else "")
-    population = (f"Narrow the [uncertainty] ranges of {', '.join(drivers)} (every sample must fit at their "
-                  f"dearest ends), or {guardrails.POPULATION_ADVICE[0].lower()}{guardrails.POPULATION_ADVICE[1:]}"
-                  if values else guardrails.POPULATION_ADVICE)
-    return guardrails.check_parts(parts, limit=limit, counted=counted, reduce=reduce, population_advice=population)
+    return Analysis(policies, recommended, evpi_all, voi.evpi(nb), evppi, notes, groups)
 
 
 def decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
@@ -504,7 +474,32 @@ def _policy_table(nb: np.ndarray, names: list[str]) -> pd.DataFrame:
         "expected_loss": voi.expected_loss(nb),
     })
     table["recommended"] = np.arange(len(names)) == int(np.argmax(expected))
+    bounds = [prob_best_interval(p, n) for p in p_best]
+    table["prob_best_low"], table["prob_best_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
     return table
+
+
+GROUP_COLUMNS = ["group", "parameters", "evppi_usd", "share_of_evpi", "method"]
+
+
+def _evppi_group_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution],
+                       evpi_all: float) -> pd.DataFrame:
+    """EVPPI of each named group of assumptions (``sim.params.groups``) with two or more uncertain
+    parameters, learnt together (one regression on the group's inputs: it sees their interactions,
+    which the single EVPPIs miss); clipped to the EVPI. Highest first."""
+    paths = list(parameters)
+    rows = []
+    for name, members in grouped(paths).items():
+        if len(members) < 2:
+            continue
+        cm = voi.conditional_mean(nb, x[:, [paths.index(m) for m in members]])
+        value, method = voi.value_of_information(cm.fitted), cm.method
+        if value > evpi_all:
+            value, method = evpi_all, f"{method}, {CLIPPED}"
+        rows.append({"group": name, "parameters": ", ".join(members), "evppi_usd": value,
+                     "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"), "method": method})
+    table = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    return table.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution],

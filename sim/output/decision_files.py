@@ -221,6 +221,9 @@ def _schema(body: dict[str, Any], names: list[str], paths: list[str]) -> _Schema
             sc.bad("evppi_se", path, f"one of the [uncertainty] table's parameters {sorted(paths)}")
         elif value is not None:
             sc.number(f"evppi_se.{path}", value, 0.0)
+    groups = sc.get("evppi_groups", dict, "an object with one entry per group of assumptions", optional=True) or {}
+    for name, value in groups.items():
+        sc.number(f"evppi_groups.{name}", value, 0.0, evpi if evpi is not None else math.inf)
     methods = sc.get("evppi_method", dict, "an object", optional=True) or {}
     for path, value in methods.items():
         if not isinstance(value, str):
@@ -379,6 +382,7 @@ def _rebuild(folder: Path, body: dict[str, Any], scenario: Scenario, parameters:
         decision_sha256=str(body["decision_sha256"]), seed=seed, kpi=kpi, samples=samples,
         replications=replications, design=design, parameters=parameters,
         policy_names=names, policies=policies, evppi=evppi, psa=psa, recommended=recommended, evpi=evpi,
+        evppi_groups=found.evppi_groups,
         evpi_sample=float(body["evpi_sample"]), decision_map=decision_map, sobol=sobol, sobol_meta=sobol_meta,
         version=str(body["supportsim_version"]), command=body.get("command"), notes=list(body.get("notes") or []),
     )
@@ -415,6 +419,11 @@ def _check_figures(folder: Path, body: dict[str, Any], found: Any, nb: np.ndarra
     for path, value in body["evppi"].items():
         if not _same(float(value), float(recomputed[path]), scale):
             wrong.append(f"evppi.{path} is {float(value):.6g}, psa.csv gives {float(recomputed[path]):.6g}")
+    regrouped = {} if found.evppi_groups is None else dict(zip(found.evppi_groups["group"],
+                                                                 found.evppi_groups["evppi_usd"]))
+    for name, value in (body.get("evppi_groups") or {}).items():
+        if name not in regrouped or not _same(float(value), float(regrouped[name]), scale):
+            wrong.append(f"evppi_groups.{name} is {value}, psa.csv gives {regrouped.get(name, 'no such group')}")
     spread = dict(zip(found.evppi["parameter"], found.evppi["evppi_se"]))
     for path, value in (body.get("evppi_se") or {}).items():
         got = float(spread[path])
