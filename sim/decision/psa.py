@@ -81,6 +81,9 @@ NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researchin
 # run, and each run's KPIs go into one preallocated array, so memory does not grow with --samples.
 CHUNK_POINTS = 256
 CLIPPED = "clipped to the EVPI"
+# The answer names a group of assumptions to research only when perfect information would be worth at
+# least this share of the chosen policy's expected value (an EVPI of $4k on $17M is no reason to research).
+MATERIAL_EVPI_SHARE = 0.001
 # The EVPPI table: evppi_se is its Monte Carlo standard error (a bootstrap; NaN where not feasible).
 EVPPI_COLUMNS = ["parameter", "evppi_usd", "share_of_evpi", "method", "distribution", "evppi_se"]
 
@@ -150,7 +153,8 @@ class DecisionResult:
             lines.append(f"Research first: {name} (EVPPI {_usd(top['evppi_usd'])}, "
                          f"{top['share_of_evpi']:.0%} of the EVPI).")
         groups = self.evppi_groups
-        if groups is not None and len(groups) and self.evpi > 0 and groups["evppi_usd"].iloc[0] >= NEGLIGIBLE_SHARE * self.evpi:
+        material = self.evpi >= MATERIAL_EVPI_SHARE * abs(float(row["expected_value"]))  # a choice worth re-examining
+        if groups is not None and len(groups) and material and groups["evppi_usd"].iloc[0] >= NEGLIGIBLE_SHARE * self.evpi:
             g = groups.iloc[0]
             lines.append(f"Of groups of assumptions, {g['group']} matters most (EVPPI {_usd(g['evppi_usd'])}, "
                          f"{g['share_of_evpi']:.0%} of the EVPI; EVPPIs of groups overlap and do not add up).")
