@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.app import runner as apprun
+from sim.app import drawing
 from sim.params.scenario import load
 from sim.runs.metrics import KPIS
 from tests.conftest import ROOT, SCENARIOS
@@ -193,7 +193,7 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     page.screenshot(path=str(ARTIFACTS / "app_browser.png"))
 
     page.get_by_role("tab", name="Support desk").click()  # tabs draw only when opened (lazy)
-    captions = [s.caption for s in apprun.figure_specs(len(baseline.policies)) if s.tab == "Support desk"]
+    captions = [s.caption for s in drawing.figure_specs(len(baseline.policies)) if s.tab == "Support desk"]
     assert len(captions) >= 3  # waits, SLA, utilisation, tickets
     for caption in captions:
         page.get_by_text(caption, exact=True).wait_for(state="visible", timeout=RUN_S * 1000)
@@ -274,7 +274,7 @@ def open_tab(page, sc, tab: str) -> bool:
     the checks that follow see the page after the rerun the click asked for (the state bug
     reverted the scenario there). Returns whether the tab has figures."""
     page.get_by_role("tab", name=tab, exact=True).click()
-    captions = [s.caption for s in apprun.figure_specs(len(sc.policies)) if s.tab == tab]
+    captions = [s.caption for s in drawing.figure_specs(len(sc.policies)) if s.tab == tab]
     for caption in captions:
         page.get_by_text(caption, exact=True).first.wait_for(state="visible", timeout=RUN_S * 1000)
     if not captions:
@@ -283,7 +283,7 @@ def open_tab(page, sc, tab: str) -> bool:
 
 
 def open_tabs_in_turn(page, sc, where: str) -> None:
-    for tab in apprun.TABS:
+    for tab in drawing.TABS:
         plots = open_tab(page, sc, tab)
         assert_shows(page, sc, f"{where}, then tab {tab}", plots=plots)
 
@@ -312,7 +312,7 @@ def test_switching_scenario_then_tabs_keeps_the_new_scenario(app_url, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     for w, h in ((1280, 720), (1440, 900)):
         page.set_viewport_size({"width": w, "height": h})
-        open_tab(page, other, apprun.TABS[0])
+        open_tab(page, other, drawing.TABS[0])
         settle(page, other.scenario.name)
         page.evaluate("""() => { window.scrollTo(0, 0);
             document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"]')
@@ -410,7 +410,7 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)  # case-sensitive: the intro says "research first"
     settle(page, sc.scenario.name)
     wait_idle(page)
-    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    assert main.locator('[data-testid="stImage"] img').count() == len(drawing.DECISION_FIGURES)
     answer = main.get_by_text(re.compile(r"^Choose .+ \(highest expected value\)")).first.inner_text()
     assert "flat_vip" not in answer and "per_ticket" not in answer, answer  # display labels
     ARTIFACTS.mkdir(exist_ok=True)
@@ -426,5 +426,5 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     page.get_by_role("tab", name="Decision", exact=True).click()
     main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)
     wait_idle(page)
-    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    assert main.locator('[data-testid="stImage"] img').count() == len(drawing.DECISION_FIGURES)
     page.close()

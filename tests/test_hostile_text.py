@@ -10,7 +10,7 @@ import json
 import matplotlib.pyplot as plt
 import tomli_w
 
-from sim.app.kit import md_literal
+from sim.app.kit import text
 from sim.cli import main
 from sim.output import files, plots
 from sim.params.scenario import load
@@ -76,5 +76,5 @@ def test_matplotlib_and_streamlit_text_is_literal():
         ax = plots._axes(None)
         title = ax.set_title(plots.literal(NAME))
         assert title._preprocess_math(title.get_text()) == (NAME, False)  # what is drawn: every $, no backslash
-    shown = md_literal(DESCRIPTION)
+    shown = text(DESCRIPTION)
     assert "![" not in shown and "](" not in shown and "\n" not in shown
