@@ -107,9 +107,9 @@ def remember(*keys: str) -> None:
 def policy_heading(label: str, color: str, tag: str = "", *, size: str = "1.1em") -> None:
     """A policy's coloured dot and its label (and a grey ``tag``), on one line. The dot is HTML
     made of constants only; the label and tag, user text, are Markdown shown literally."""
-    with st.container(horizontal=True, gap=None, vertical_alignment="center"):
+    with st.container(horizontal=True, gap=None, wrap=False, vertical_alignment="center"):
         st.html(f"<span style='color:{color};font-size:{size};line-height:1'>●</span>", width="content")
-        st.markdown(f"**{text(label)}**" + (f" :gray[{text(tag)}]" if tag else ""), width="content")
+        st.markdown(f"**{text(label)}**" + (f" :gray[{text(tag)}]" if tag else ""), width="stretch")
 
 
 @dataclass(frozen=True)
