@@ -428,3 +428,65 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     wait_idle(page)
     assert main.locator('[data-testid="stImage"] img').count() == len(drawing.DECISION_FIGURES)
     page.close()
+
+
+# ---------------------------------------------------------------- hostile labels in a real browser
+
+
+HOSTILE_CHECK = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const side = document.querySelector('[data-testid="stSidebar"]');
+    const all = [...(main ? main.querySelectorAll('*') : []), ...(side ? side.querySelectorAll('*') : [])];
+    return {
+        pwned: window.__pwned !== undefined,
+        iframes: [...document.querySelectorAll('iframe')].map(f => f.outerHTML.slice(0, 120)),
+        imgs: [...document.images].map(i => i.getAttribute('src') || '').filter(s => s === 'x' || s.includes('example.invalid')),
+        links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')).filter(h => /^\\s*javascript:/i.test(h)),
+        katex: document.querySelectorAll('.katex, math').length,
+        bold: all.filter(e => ['STRONG', 'B'].includes(e.tagName) && e.innerText.trim() === 'bold').length,
+        onerror: all.filter(e => e.hasAttribute && e.hasAttribute('onerror')).length,
+    };
+}"""
+
+
+def test_hostile_labels_are_shown_literally_and_never_run(app_url, browser, tmp_path):
+    """An uploaded scenario whose policy labels, name, description and segment names are an
+    iframe running script, an img with onerror, a javascript: link, a remote Markdown image,
+    **bold** and $x$: every one appears as the text it is; no iframe, img or link is made of
+    it, nothing is fetched, no dialog opens, no script runs. Screenshot in artifacts/."""
+    from tests.test_hostile_text import IMG, LINK, MATH, REMOTE, SCRIPT, hostile_scenario
+
+    path = tmp_path / f"{IMG}.toml"
+    path.write_text(hostile_scenario())
+    sc = load(path)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    dialogs, fetched = [], []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: fetched.append(r.url) if "example.invalid" in r.url else None)
+    page.goto(f"{app_url}/?scenario=smoke")
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Use your own scenario file").click()
+    sidebar.locator('input[type="file"]').set_input_files(str(path))
+    settle(page, sc.scenario.name)
+    wait_idle(page)
+    main = page.locator('[data-testid="stMain"]')
+    for label in (SCRIPT, IMG, LINK):  # each card's heading shows its label as typed
+        main.get_by_text(label, exact=True).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    assert main.locator('[data-testid="stText"]').first.inner_text().startswith(f"{REMOTE} · **bold** {MATH}")
+    sidebar.get_by_text("Customers and segments", exact=True).click()  # segment names: tabs and headings
+    sidebar.get_by_role("tab", name="**bold**", exact=True).wait_for(state="visible", timeout=RUN_S * 1000)
+    sidebar.get_by_role("tab", name=MATH, exact=True).click()
+    wait_idle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_hostile_labels_1440x900.png"))
+    found = page.evaluate(HOSTILE_CHECK)
+    open_tab(page, sc, "Assumptions")  # the policies' overrides, labels included
+    main.get_by_text("Policies", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page, plots=False)
+    after = page.evaluate(HOSTILE_CHECK)
+    page.close()
+    for state in (found, after):
+        assert state == {"pwned": False, "iframes": [], "imgs": [], "links": [], "katex": 0, "bold": 0,
+                         "onerror": 0}, state
+    assert not dialogs and not fetched, (dialogs, fetched)
