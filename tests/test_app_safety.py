@@ -150,3 +150,20 @@ def test_the_decision_summary_is_fitted_in_a_worker_not_in_the_server(monkeypatc
     assert progress[-1][0] == progress[-1][1] == 4 * len(scenario.policies)
     assert result.evppi.equals(reference.evppi) and result.psa.equals(reference.psa)
     assert result.recommended == reference.recommended and result.evpi == reference.evpi
+
+
+def test_a_failed_analysis_is_a_message_too(monkeypatch):
+    from sim.runs import studies as analysis
+
+    def out_of_memory(**kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(analysis, "sensitivity", out_of_memory)
+    at = open_app()
+    at.session_state["tab"] = "Sensitivity"
+    at.run()
+    at.multiselect(key="sa_params").set_value(["churn.switching_ease"])
+    at.number_input(key="sa_reps").set_value(2)
+    at.button(key="sa_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "SUPPORTSIM_APP_MAX_MEMORY_MB" in at.main.error[0].value

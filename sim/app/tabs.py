@@ -66,11 +66,11 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
         bar.empty()
         st.error(kit.problem_list(exc.problems), icon=":material/error:")
         return None
-    except (MemoryError, BrokenProcessPool, ArithmeticError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the page says what failed and what to do; the log has the traceback
         bar.empty()
         if isinstance(exc, BrokenProcessPool):
             caches().worker_pool.clear()
-        log.warning("%s analysis failed: %r", kind, exc)
+        log.warning("%s analysis failed", kind, exc_info=True)
         st.error(views.run_failure(exc, kwargs["scenario"], memory_mb=procs.app_max_memory() // 2**20),
                  icon=":material/error:")
         return None
