@@ -1,7 +1,7 @@
 """The app's processes: the simulation workers, the figure process, and their lifetime.
 
 Where it sits: under :mod:`sim.app.progressive` and the tabs, which submit jobs to the pools
-made here. The server's own process never runs the model: every run, analysis and decision
+made here. The server's own process runs no scenario: every run, analysis and decision
 summary goes to worker processes capped in memory (``SUPPORTSIM_APP_MAX_MEMORY_MB``), so an
 oversized upload fails alone with a MemoryError instead of taking the server with it.
 

@@ -312,6 +312,8 @@ class DiskStore:
             raise BadEntry("its signature does not match (planted, foreign or damaged)")
         head, _, payload = body.partition(b"\n")
         meta = json.loads(head)
+        if not isinstance(meta, dict):
+            raise BadEntry("no header")
         if meta.get("format") != FORMAT:
             raise BadEntry(f"format {meta.get('format')!r}, expected {FORMAT}")
         if meta.get("kind") != kind or meta.get("name") != name or meta.get("size") != len(payload):
@@ -342,7 +344,7 @@ class DiskStore:
                 with os.fdopen(os.dup(efd), "rb") as f:
                     data = f.read()
                 value = check(self._unseal(key, kind, name, data))
-            except (BadEntry, ValueError, TypeError, KeyError, OSError, zlib.error) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever is wrong with an entry, it is not used
                 self._refuse(fd, file, str(exc) or type(exc).__name__)
                 return None
             finally:

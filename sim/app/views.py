@@ -335,7 +335,7 @@ def _lognormal_fields(scenario: Scenario) -> list[str]:
     for p in resolve_policies(scenario):
         s = p.params.support
         if s.handle_time_dist == "lognormal":
-            where = "support" if not scenario.policies else f"policy {text(p.label)}: support"
+            where = "support" if not scenario.policies else f"policy {p.label}: support"  # shown as code
             out.append(f"{where}.handle_time_mean_h = {s.handle_time_mean_h:g}, handle_time_cv = {s.handle_time_cv:g}")
     return out
 
@@ -366,4 +366,5 @@ def run_failure(exc: BaseException, scenario: Scenario, *, memory_mb: int) -> st
         return (f"**The model's numbers overflowed with these settings** ({detail}). Bring the most extreme "
                 "parameters you changed closer to their defaults (**Reset controls to the file** undoes them all).")
     return (f"**The model could not run these settings** ({detail}). Change the last control you moved, or "
-            f"**Reset controls to the file**; {cli} to see the full error.")
+            f"**Reset controls to the file**; {code('supportsim run')} on the exported scenario shows the full "
+            "error.")
