@@ -40,6 +40,7 @@ def test_a_cache_folder_planted_with_pickles_runs_nothing_and_the_page_shows_the
         tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("SUPPORTSIM_APP_CACHE", str(folder))
+    st.cache_data.clear()  # runs and figures computed afresh, so that the page keeps them in ``folder``
     at = open_app()
     assert_clean(at)
     genuine = all_cards(at)
