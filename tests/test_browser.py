@@ -65,7 +65,8 @@ def app_url(tmp_path_factory) -> Iterator[str]:
            "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "SUPPORTSIM_APP_FIXTURES": "1"})
+                                env={**os.environ, "SUPPORTSIM_APP_FIXTURES": "1",  # its own disk cache: no runs
+                                     "SUPPORTSIM_APP_CACHE": str(log.parent / "cache")})  # left by earlier sessions
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_S
@@ -164,9 +165,10 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     assert float(cost.input_value()) == baseline.support.agent_cost_usd_per_hour
     new_cost = baseline.support.agent_cost_usd_per_hour * 2
     cost.fill(f"{new_cost:g}")
+    label = KPIS["cumulative_profit"].title
+    shown = [m["value"] for m in metrics(page) if m["label"].strip().startswith(label)]  # before the change
     t0 = time.monotonic()
     cost.press("Enter")
-    label = KPIS["cumulative_profit"].title
     page.wait_for_function(
         """([label, before]) => {
             const now = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')]
@@ -174,8 +176,7 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
               .map(e => e.querySelector('[data-testid="stMetricValue"]').innerText);
             return now.length === before.length && now.some((v, i) => v !== before[i]);
         }""",
-        arg=[label, [m["value"] for m in metrics(page) if m["label"].strip().startswith(label)]],
-        timeout=RUN_S * 1000)
+        arg=[label, shown], timeout=RUN_S * 1000)
     first_numbers_s = time.monotonic() - t0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_browser_refining.png"))  # first replications shown, more running
