@@ -80,7 +80,8 @@ def test_decision_table_uses_labels_and_the_number_formats(result, uncertain):
     assert rec["policy"] == policy_label(uncertain, result.recommended)
     assert rec["expected loss"] == views.fmt.usd(pol.loc[result.recommended, "expected_loss"])
     assert all(v.startswith("$") or v.startswith("-$") for v in table["expected value"])
-    assert all(" ± " in v and v.endswith("%") for v in table["probability best"])
+    # an exact binomial interval over the sampled worlds, never "± 0%"
+    assert all(" to " in v and v.endswith("%)") and "±" not in v for v in table["probability best"])
 
 
 def test_decision_downloads_are_the_files_decide_writes(result, tmp_path):
