@@ -31,6 +31,7 @@ from sim.output import files, plots
 from sim.output import fmt as number
 from sim.params.scenario import ScenarioError, policy_labels, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
+from sim.params.walk import acts_only_when
 from sim.runs import metrics
 from sim.runs import studies as analysis
 from sim.runs.experiment import Precision
@@ -204,19 +205,6 @@ def _staffing_note(scenario: Scenario, grid: dict[str, list[Any]]) -> list[str]:
 # ---------------------------------------------------------------------------- breakeven
 
 
-# Parameters that act only under some settings: path (or section prefix) -> (switch, values where it acts).
-ACTS_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "pricing.per_ticket_fee_usd": ("pricing.scheme", ("per_ticket",)),
-    "pricing.per_hour_fee_usd": ("pricing.scheme", ("per_hour",)),
-    "pricing.included_tickets_per_month": ("pricing.scheme", ("per_ticket", "per_hour")),
-    "support.agents": ("support.staffing", ("fixed",)),
-    "vip.": ("vip.enabled", (True,)),
-    "loyalty.": ("loyalty.enabled", (True,)),
-    "proactive.": ("proactive.enabled", (True,)),
-    "feedback.": ("feedback.enabled", (True,)),
-}
-
-
 def _value(params: Any, path: str) -> Any:
     for part in path.split("."):
         params = getattr(params, part)
@@ -225,11 +213,9 @@ def _value(params: Any, path: str) -> Any:
 
 def acts_on(param: str, policy: Any) -> bool:
     """Whether ``param`` can change the results of ``policy`` (a resolved policy): False when it
-    belongs to a scheme or programme the policy does not use (:data:`ACTS_ONLY_WHEN`)."""
-    for key, (switch, values) in ACTS_ONLY_WHEN.items():
-        if (param == key or (key.endswith(".") and param.startswith(key))) and param != switch:
-            return _value(policy.params, switch) in values
-    return True
+    belongs to a scheme or programme the policy does not use (:data:`sim.params.walk.ACTS_ONLY_WHEN`)."""
+    rule = acts_only_when(param)
+    return rule is None or _value(policy.params, rule[0]) in rule[1]
 
 
 def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None) -> tuple[str, str]:
@@ -248,8 +234,7 @@ def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None)
     if param.startswith("policies."):
         return (a or ref), (b or next(n for n in names if n != (a or ref)))
     acting = [n for n in names if acts_on(param, policies[n])]
-    switch, values = next(((sw, v) for k, (sw, v) in ACTS_ONLY_WHEN.items()
-                           if param == k or (k.endswith(".") and param.startswith(k))), (None, ()))
+    switch, values = acts_only_when(param) or (None, ())
     if a is None:
         a = ref
         b = next((n for n in names if n != a and n in acting), None) or next(n for n in names if n != a)
