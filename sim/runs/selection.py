@@ -122,6 +122,14 @@ def _screen(alive: list[int], data: dict[int, np.ndarray], r: int, s2: np.ndarra
     means = {i: float(data[i][:r].mean()) for i in alive}
     for i in alive:
         used[i] = r
+    if all(h2 * s2[i, j] / delta**2 <= r for i in alive for j in alive):
+        # every W is 0: the highest mean wins outright (exact ties, which only identical runs
+        # give, go to the first: they are all equally good)
+        best = max(alive, key=lambda i: (means[i], -i))
+        for i in alive:
+            if i != best:
+                eliminated[i] = r
+        return [best]
     keep = []
     for i in alive:
         if all(means[i] >= means[j] - max(0.0, delta / (2 * r) * (h2 * s2[i, j] / delta**2 - r))
