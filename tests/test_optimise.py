@@ -291,3 +291,16 @@ def test_cli_writes_and_ctrl_c_keeps_the_previous_output(tmp_path, capsys, monke
     assert _cli(tmp_path, "--out", str(out), "--seed", "9") == 130
     assert (out / "optimum.json").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["opt"]  # no temporary folder left
+
+
+def test_supportsim_run_on_optimum_toml_reproduces_the_chosen_design(fee_result, tmp_path):
+    out = write_optimise(fee_result, tmp_path / "opt", plots=False)
+    run = tmp_path / "run"
+    assert main(["run", str(out / "optimum.toml"), "--out", str(run), "--replications", "2", "--workers", "1",
+                 "--no-plots", "--quiet"]) == 0
+    kpis = pd.read_csv(run / "kpis.csv")
+    mine = kpis[kpis["policy"] == "per_ticket_optimised"].set_index("replication")["value_usd"]
+    params = opt.apply_design(_params(SMOKE, "per_ticket").model_dump(), fee_result.chosen)
+    for j in (0, 1):
+        assert mine[j] == pytest.approx(run_job_kpis(Job("x", j, params, SMOKE.run.months, SMOKE.run.seed))["value_usd"],
+                                        rel=1e-9)
