@@ -123,10 +123,11 @@ def _jitter(n: int) -> np.ndarray:
 
 @P._styled
 def plot_response(trials: pd.DataFrame, *, param: str, kpi: str, chosen: Any = None,
-                  estimate: Mapping[str, float] | None = None, ax: Axes | None = None,
+                  estimate: Mapping[str, float] | None = None, log: bool = False, ax: Axes | None = None,
                   meta: P.Meta | None = None) -> Axes:
-    """``kpi`` (each trial's search mean) against the value ``param`` took in that trial; the
-    chosen value as a vertical line and its fresh mean as a horizontal one."""
+    """``kpi`` (each trial's search mean) against the value ``param`` took in that trial (on a
+    log axis with ``log``, as a log range was searched); the chosen value as a vertical line and
+    its fresh mean as a horizontal one."""
     ax = P._axes(ax)
     t = trials[trials["state"] == "complete"].copy()
     numeric = pd.api.types.is_numeric_dtype(t[param]) and not pd.api.types.is_bool_dtype(t[param])
@@ -143,6 +144,9 @@ def plot_response(trials: pd.DataFrame, *, param: str, kpi: str, chosen: Any = N
         ax.set_xlim(-0.6, len(cats) - 0.4)
         ax.grid(axis="x", visible=False)
     _points(ax, xs, t, kpi)
+    if numeric and log:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     if chosen is not None:
         where = chosen if numeric else [str(c) for c in cats].index(str(chosen))
         ax.axvline(where, color=CHOSEN, linewidth=2, label=f"chosen: {fmt.param(chosen)}", zorder=4)
@@ -217,8 +221,8 @@ def optimise_figures(result: Any, *, command: str | None = None) -> dict[str, Ax
     out = {"convergence": plot_convergence(result.trials, kpi=kpi, estimate=estimate, meta=meta)}
     for d in result.dimensions:
         chosen = result.chosen.get(d.path) if result.chosen else None
-        out["response_" + d.path.replace(".", "_").replace("*", "all")] = plot_response(result.trials, param=d.path, kpi=kpi, chosen=chosen,
-                                                  estimate=estimate, meta=meta)
+        out["response_" + d.path.replace(".", "_").replace("*", "all")] = plot_response(
+            result.trials, param=d.path, kpi=kpi, chosen=chosen, estimate=estimate, log=d.log, meta=meta)
     if result.pareto is not None:
         trial = next((int(r.trial) for r in result.candidates.itertuples() if r.chosen and r.trial == r.trial), None)
         out["pareto"] = plot_pareto(result.trials, result.pareto, kpis=result.kpis, chosen_trial=trial, meta=meta)

@@ -235,7 +235,7 @@ class _Runs:
 
     def run(self, designs: Sequence[Mapping[str, Any] | None], obs: range) -> None:
         """Make sure every design has observations ``obs`` (each: one run per world)."""
-        todo: list[tuple[Key, int, int]] = []
+        todo: dict[tuple[Key, int, int], None] = {}  # insertion-ordered: jobs in a fixed order
         jobs: list[Job] = []
         for design in designs:
             key = _key(design)
@@ -243,14 +243,15 @@ class _Runs:
             for j in obs:
                 for w in range(self.worlds):
                     if (key, j, w) not in self.kpis and (key, j, w) not in todo:
-                        todo.append((key, j, w))
+                        todo[(key, j, w)] = None
                         jobs.append(Job("optimise", j * self.worlds + w, params[w], self.months, self.seed))
         if not jobs:
             return
         if self.done + len(jobs) > self.total:
             self.expect(self.done + len(jobs) - self.total)
+        keys = list(todo)
         for i, out in self.executor.imap_unordered(run_job_kpis, jobs):
-            self.kpis[todo[i]] = out
+            self.kpis[keys[i]] = out
             self.done += 1
             if self.on_progress:
                 self.on_progress(self.done, self.total)
