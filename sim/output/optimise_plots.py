@@ -160,7 +160,7 @@ def plot_response(trials: pd.DataFrame, *, param: str, kpi: str, chosen: Any = N
         top = ok.nsmallest(n, kpi) if metrics.KPIS[kpi].better == "lower" else ok.nlargest(n, kpi)
         if numeric:
             lo, hi = float(top[param].min()), float(top[param].max())
-            span = f"{lo:.4g}" if lo == hi else f"{lo:.4g}–{hi:.4g}"
+            span = f"{lo:,.4g}" if lo == hi else f"{lo:,.4g}–{hi:,.4g}"
             finding = f"The best tenth of the trials set {what} to {span}" + (f" {unit}" if unit else "")
         else:
             share = top[param].map(str).value_counts(normalize=True)
