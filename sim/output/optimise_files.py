@@ -77,8 +77,8 @@ def answer(result: Any) -> list[str]:
     for c in result.constraints:
         e = result.estimates[c.kpi]
         met = "met" if result.constraints_met.get(c.describe()) else "NOT met"
-        lines.append(f"Constraint {c.describe()}: {fmt.kpi(c.kpi, e['mean'])} (95% CI {fmt.interval(c.kpi, e)}), "
-                     f"{met} on the fresh replications' mean.")
+        lines.append(f"Constraint {c.kpi} {c.op} {fmt.kpi(c.kpi, c.threshold)}: {fmt.kpi(c.kpi, e['mean'])} "
+                     f"(95% CI {fmt.interval(c.kpi, e)}), {met} on the fresh replications' mean.")
     if result.robust:
         r = result.robust
         lines.append(f"Robust: better than the file's own design in {r['worlds_better']} of {r['worlds']} worlds "

@@ -315,8 +315,9 @@ def optimise(
     ``constraints``: ``"KPI>=X"`` / ``"KPI<=X"`` strings or :class:`Constraint` s; ``trials``
     designs of ``replications`` runs each; ``candidates`` best designs re-run with
     ``first_stage`` fresh replications, then up to ``max_fresh``; ``delta``: the indifference
-    zone in the KPI's unit (default: the standard error of a paired difference between
-    candidates at the search's replications, median over pairs). Bad input raises
+    zone in the KPI's unit (default: the standard error of a trial's mean in the search,
+    median over the candidates). ``on_progress(done, total)`` is called as runs finish (the
+    total grows while the selection adds replications). Bad input raises
     :class:`ScenarioError` naming the field before anything runs.
     """
     kpis = [kpi] if isinstance(kpi, str) else list(kpi)
