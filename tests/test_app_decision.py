@@ -94,7 +94,7 @@ def test_decision_downloads_are_the_files_decide_writes(result, tmp_path):
 def test_decision_runs_and_the_samples_limit(uncertain):
     n = len(uncertain.policies)
     assert apprun.decision_runs(uncertain, 10) == 10 * n
-    per_sample = apprun.guardrails.work(uncertain, 1)
+    per_sample = apprun.sample_work(uncertain, 1)  # at the worst case of the table, as run_decision checks
     assert apprun.decision_max_samples(uncertain, int(per_sample * 7.5)) == 7
     assert apprun.decision_max_samples(uncertain, int(per_sample) - 1) == 0
 

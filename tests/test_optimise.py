@@ -268,6 +268,7 @@ def _cli(tmp_path, *extra):
     (["--constraint", "retention>95"], "expected KPI>=X or KPI<=X"),
     (["--kpi", "suppressed_share"], "neither direction is better"),
     (["--robust"], "no [uncertainty] table"),
+    (["--max-work", "1000"], "workload too large"),
 ])
 def test_cli_bad_input_exits_2_naming_the_field(tmp_path, capsys, extra, words):
     assert _cli(tmp_path, *extra) == 2

@@ -32,12 +32,12 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from sim.app.kit import Group
-from sim.decision.psa import DecisionResult, percent
+from sim.decision.psa import DecisionResult, percent, sample_work
 from sim.output import decision_plots, deck, figures, files, fmt, plots, report
 from sim.output.decision_files import decision_json
 from sim.params.scenario import Policy, policy_label, resolve_policies
 from sim.params.schema import Scenario
-from sim.runs import economics, guardrails, metrics
+from sim.runs import economics, metrics
 from sim.runs.executors import Executor, default_workers, worker_init
 from sim.runs.experiment import Job, results_from_tables, run_job_tables
 from sim.runs.results import Results
@@ -848,8 +848,9 @@ def decision_runs(scenario: Scenario, samples: int, replications: int = 1) -> in
 
 def decision_max_samples(scenario: Scenario, max_work: int, replications: int = 1) -> int:
     """The most samples a decision analysis of ``scenario`` may have under ``max_work``
-    (the guardrail's customer-month equivalents; 0 when not even one fits)."""
-    per_sample = guardrails.work(scenario, replications)
+    (the guardrail's customer-month equivalents, each sample at the worst case of the
+    ``[uncertainty]`` table, as run_decision checks it; 0 when not even one fits)."""
+    per_sample = sample_work(scenario, replications)
     return int(max_work // per_sample) if math.isfinite(per_sample) and per_sample > 0 else 0
 
 

@@ -25,7 +25,7 @@ from sim.calibrate import (
 from sim.calibrate import fits as sbg
 from sim.calibrate.estimate import PERIODS_SHOWN
 from sim.calibrate.ingest import shown
-from sim.calibrate.write import comment_text
+from sim.output.fmt import terminal
 from sim.params.scenario import ScenarioError
 from sim.params.schema import LADDER
 
@@ -125,7 +125,7 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
     print(f"\n{'segment':<14} {'share':>7} {'price $':>9} {'tickets/mo':>11} {'issues/mo':>10} "
           f"{'churn/mo':>9} {'base churn':>11}")
     for s in cal.segments:
-        print(f"{comment_text(s.name)[:14]:<14} {s.share.value:>7.3f} {s.price.value:>9.2f} {s.ticket_rate.value:>11.3f} "
+        print(f"{terminal(s.name)[:14]:<14} {s.share.value:>7.3f} {s.price.value:>9.2f} {s.ticket_rate.value:>11.3f} "
               f"{s.issue_rate.value:>10.3f} {s.churn_monthly.value:>9.4f} {s.base_churn.value:>11.4f}")
     if cal.sbg_all is not None:
         f = cal.sbg_all
@@ -155,6 +155,6 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
     if cal.ladder is not None:
         print("ladder shares: " + ", ".join(f"{a} {b:.2f}" for a, b in zip(LADDER, cal.ladder_shares)))
     for note in cal.notes:
-        print(f"note: {comment_text(note)}")  # names from the files: no control characters reach the terminal
-    print(f"\nwrote {out}")
+        print(f"note: {terminal(note)}")  # names from the files: no control characters reach the terminal
+    print(f"\nwrote {terminal(out)}")
 

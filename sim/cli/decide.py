@@ -12,9 +12,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import int_at_least, load_scenario, progress_bar, reproduce_command, scenario_args
+from sim.cli.common import int_at_least, load_scenario, printable, progress_bar, reproduce_command, scenario_args
 from sim.decision.psa import DEFAULT_KPI, run_decision
 from sim.output.decision_files import write_decision
+from sim.output.fmt import terminal
 from sim.runs import metrics
 from sim.runs.executors import check_cluster_address
 
@@ -33,9 +34,9 @@ def cmd_decide(args: argparse.Namespace) -> int:
         args.written = args.out
     if not args.quiet:
         _print_tables(result)
-    print("\n".join(result.answer()))
+    print("\n".join(terminal(line) for line in result.answer()))
     if args.out is not None and not args.quiet:
-        print(f"wrote {args.out}/decision.json, psa.csv" + ("" if args.no_plots else ", plots/"))
+        print(f"wrote {terminal(args.out)}/decision.json, psa.csv" + ("" if args.no_plots else ", plots/"))
     return 0
 
 
@@ -57,14 +58,18 @@ def _print_tables(result: Any) -> None:
     t = t.drop(columns=["prob_best_se", "recommended"])
     print(f"\n{metrics.KPIS[result.kpi].title if result.kpi in metrics.KPIS else result.kpi} over {result.samples} parameter samples x "
           f"{result.replications} replication(s), seed {result.seed} (scenario sha256 {result.scenario_sha256[:12]})")
-    print(t.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+    print(printable(t).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
     print(f"\nEVPI {result.evpi:,.0f} USD (sample formula, with simulation noise: {result.evpi_sample:,.0f}); "
           "EVPPI per parameter:")
-    e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]]
-    print(e.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]].copy()
+    if "evppi_se" in result.evppi.columns:  # its Monte Carlo uncertainty, where a bootstrap was feasible
+        e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
+    print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    for note in result.notes:
+        print(f"note: {terminal(note)}")
     if result.sobol is not None:
-        print(f"\nSobol indices of {result.sobol_meta['difference']} ({result.sobol_meta['points']} design points):")
-        print(result.sobol.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"\nSobol indices of {terminal(result.sobol_meta['difference'])} ({result.sobol_meta['points']} design points):")
+        print(printable(result.sobol).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.cli.common import force_arg, int_at_least, load_scenario, progress_bar, scenario_args
+from sim.cli.common import force_arg, int_at_least, load_scenario, printable, progress_bar, scenario_args
 from sim.decision import psa
 from sim.output import files, fmt
 from sim.output.optimise_files import answer, write_optimise
@@ -83,13 +83,14 @@ def cmd_optimise(args: argparse.Namespace) -> int:
         args.written = args.out
     if not args.quiet:
         _print_candidates(result)
-    print("\n".join(answer(result)))
+    print("\n".join(fmt.terminal(line) for line in answer(result)))
     if args.out is not None and not args.quiet:
         written = ["optimum.json", "trials.csv", "candidates.csv"]
         written += ["pareto.csv"] if result.pareto is not None else []
         written += ["worlds.csv"] if result.worlds is not None else []
         written += ["optimum.toml"] if result.chosen is not None else []
-        print(f"wrote {args.out}/" + f", {args.out}/".join(written) + ("" if args.no_plots else f", {args.out}/plots/"))
+        out = fmt.terminal(args.out)
+        print(f"wrote {out}/" + f", {out}/".join(written) + ("" if args.no_plots else f", {out}/plots/"))
     return 0
 
 
@@ -105,10 +106,10 @@ def _print_candidates(result: Any) -> None:
                      "fresh 95% CI": fmt.interval(kpi, {"ci_low": r["fresh_ci_low"], "ci_high": r["fresh_ci_high"]}),
                      "status": r["status"]})
     feasible = int(result.trials["feasible"].sum())
-    print(f"\n{metrics.KPIS[kpi].title} of policy {result.policy}: {len(result.trials)} trials x "
+    print(f"\n{metrics.KPIS[kpi].title} of policy {fmt.terminal(result.policy)}: {len(result.trials)} trials x "
           f"{result.replications} replications ({feasible} feasible), seed {result.seed}, scenario sha256 "
           f"{result.scenario_sha256[:12]}; the candidates re-run on fresh replications:")
-    print(pd.DataFrame(rows).to_string(index=False))
+    print(printable(pd.DataFrame(rows)).to_string(index=False))
     print()
 
 

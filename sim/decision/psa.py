@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,11 +60,11 @@ from sim.params.uncertainty import Choice, Distribution
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
-from sim.runs.studies import with_values
+from sim.runs.studies import with_values, worst_case
 
 __all__ = [
-    "DEFAULT_KPI", "DecisionResult", "decision_map_table", "design_points", "draw", "numeric_inputs", "percent",
-    "run_decision", "sobol_indices",
+    "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "check_work", "decision_hash", "decision_map_table",
+    "design_points", "draw", "numeric_inputs", "percent", "run_decision", "sample_work", "sobol_indices",
 ]
 
 # The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
@@ -76,6 +75,12 @@ Design = Literal["lhs", "sobol"]
 MAX_SAMPLES = 100_000
 MAP_GRID = 60  # decision map resolution per axis
 NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researching on its own
+# Parameter sets resolved and run at a time: their validated parameters are held only while they
+# run, and each run's KPIs go into one preallocated array, so memory does not grow with --samples.
+CHUNK_POINTS = 256
+CLIPPED = "clipped to the EVPI"
+# The EVPPI table: evppi_se is its Monte Carlo standard error (a bootstrap; NaN where not feasible).
+EVPPI_COLUMNS = ["parameter", "evppi_usd", "share_of_evpi", "method", "distribution", "evppi_se"]
 
 
 @dataclass
@@ -84,7 +89,7 @@ class DecisionResult:
 
     ``policies``: one row per policy (expected_value, prob_best, prob_best_se, expected_loss,
     recommended). ``evppi``: one row per uncertain parameter (evppi_usd, share_of_evpi, method,
-    distribution), highest first. ``psa``: one row per (sample, policy) with the sampled
+    distribution, evppi_se: its bootstrap standard error), highest first. ``psa``: one row per (sample, policy) with the sampled
     parameters and the KPIs (means over the replications). ``decision_map``: the best policy on
     a grid over the two parameters with the highest EVPPI (None with fewer than two).
     ``sobol``: first-order and total indices with 95% confidence half-widths (None unless asked).
@@ -111,6 +116,7 @@ class DecisionResult:
     sobol_meta: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
     command: str | None = None  # the command line that made it (set by the CLI; shown in the deck's notes)
+    notes: list[str] = field(default_factory=list)  # how the estimates were made, when it is not the usual way
 
     @property
     def net_benefit(self) -> np.ndarray:
@@ -167,6 +173,7 @@ class DecisionResult:
             "evpi": self.evpi,
             "evpi_sample": self.evpi_sample,
             "evppi": {r.parameter: float(r.evppi_usd) for r in self.evppi.itertuples()},
+            "evppi_se": {r.parameter: float(getattr(r, "evppi_se", float("nan"))) for r in self.evppi.itertuples()},
             "uncertainty": {p: d.to_spec() for p, d in self.parameters.items()},
             "sobol": None if self.sobol is None else {
                 **self.sobol_meta,
@@ -174,6 +181,7 @@ class DecisionResult:
                             for r in self.sobol.itertuples()},
             },
             "answer": self.answer(),
+            "notes": list(self.notes),
         }
 
 
@@ -239,7 +247,11 @@ def numeric_inputs(parameters: Mapping[str, Distribution], values: pd.DataFrame)
 
 
 class _Runner:
-    """Policies x parameter sets x replications on one executor, with progress."""
+    """Policies x parameter sets x replications on one executor, with progress.
+
+    Parameter sets are resolved :data:`CHUNK_POINTS` at a time, just before they run, and only
+    their KPIs are kept (one float array), so memory is bounded whatever the number of sets.
+    """
 
     def __init__(self, scenario: Scenario, policies: Sequence[str], executor: Executor,
                  on_progress: Callable[[int, int], None] | None, total: int) -> None:
@@ -254,23 +266,45 @@ class _Runner:
         sc = with_values(self.scenario, dict(values), source="uncertainty")
         return {p.name: p.params for p in resolve_policies(sc)}
 
-    def run(self, points: list[dict[str, Params]], replications: Callable[[int], range]) -> pd.DataFrame:
-        """One row per (point, replication, policy): KPIs of that run."""
+    def validate(self, values: pd.DataFrame) -> None:
+        """Resolve every parameter set once (a bad one is refused before anything runs), keeping none."""
+        for start in range(0, len(values), CHUNK_POINTS):
+            for row in values.iloc[start:start + CHUNK_POINTS].to_dict("records"):
+                self.params(row)
+
+    def run(self, values: pd.DataFrame, replications: Callable[[int], range]) -> pd.DataFrame:
+        """One row per (point, replication, policy): KPIs of that run (points are ``values``' rows)."""
         months, seed = self.scenario.run.months, self.scenario.run.seed
-        keys, job_list = [], []
-        for i, params in enumerate(points):
-            for r in replications(i):
-                for name in self.policies:
-                    keys.append((i, r, name))
-                    job_list.append(Job(name, r, params[name], months, seed))
-        rows: list[dict[str, Any] | None] = [None] * len(job_list)
-        for idx, out in self.executor.imap_unordered(run_job_kpis, job_list):
-            i, r, name = keys[idx]
-            rows[idx] = {"point": i, "replication": r, "policy": name, **out}
-            self.done += 1
-            if self.on_progress:
-                self.on_progress(self.done, self.total)
-        return pd.DataFrame(rows)
+        n_jobs = sum(len(replications(i)) for i in range(len(values))) * len(self.policies)
+        point = np.empty(n_jobs, dtype=np.int64)
+        rep = np.empty(n_jobs, dtype=np.int64)
+        policy = np.empty(n_jobs, dtype=np.int64)
+        kpis: np.ndarray | None = None
+        names: list[str] = []
+        at = 0
+        for start in range(0, len(values), CHUNK_POINTS):
+            chunk = values.iloc[start:start + CHUNK_POINTS].to_dict("records")
+            job_list = []
+            for i, row in enumerate(chunk, start=start):
+                params = self.params(row)
+                for r in replications(i):
+                    for j, name in enumerate(self.policies):
+                        point[at + len(job_list)], rep[at + len(job_list)], policy[at + len(job_list)] = i, r, j
+                        job_list.append(Job(name, r, params[name], months, seed))
+            for idx, out in self.executor.imap_unordered(run_job_kpis, job_list):
+                if kpis is None:
+                    names = list(out)
+                    kpis = np.full((n_jobs, len(names)), np.nan)
+                kpis[at + idx] = [out[k] for k in names]
+                self.done += 1
+                if self.on_progress:
+                    self.on_progress(self.done, self.total)
+            at += len(job_list)
+        table = pd.DataFrame({"point": point, "replication": rep,
+                              "policy": np.asarray(self.policies, dtype=object)[policy]})
+        for j, name in enumerate(names):
+            table[name] = kpis[:, j] if kpis is not None else np.nan
+        return table
 
 
 def run_decision(
@@ -318,37 +352,121 @@ def run_decision(
     k = len(parameters)
     seed = scenario.run.seed
     sobol_points = sobol_samples * (k + 2) if sobol else 0
-    # The guardrail on the whole job: PSA runs plus the Sobol design (two policies).
-    runs_per_policy = samples * replications + math.ceil(sobol_points * replications * 2 / len(names))
-    guardrails.check(scenario, runs_per_policy, max_work)
+    check_work(scenario, parameters, samples=samples, replications=replications, sobol_points=sobol_points,
+               limit=max_work)
 
     values = draw(parameters, design_points(samples, k, seed=seed, design=design))
     total = samples * replications * len(names) + sobol_points * replications * 2
     with use_executor(executor, workers=workers, cluster=cluster) as ex:
         runner = _Runner(scenario, names, ex, on_progress, total)
-        points = [runner.params(row) for row in values.to_dict("records")]  # validate every set first
-        runs = runner.run(points, lambda i: range(i * replications, (i + 1) * replications))
+        runner.validate(values)  # every set checked before anything runs
+        runs = runner.run(values, lambda i: range(i * replications, (i + 1) * replications))
         psa = _psa_table(runs, values, names)
         nb = psa.pivot(index="sample", columns="policy", values=kpi)[names].to_numpy(dtype=float)
         x = numeric_inputs(parameters, values)
-        policies = _policy_table(nb, names)
-        recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
-        evpi_all = voi.evppi(nb, x)
-        evppi = _evppi_table(nb, x, parameters, evpi_all)
-        decision_map = decision_map_table(nb, x, parameters, evppi, names)
+        found = analyse(nb, x, parameters, names)
+        decision_map = decision_map_table(nb, x, parameters, found.evppi, names)
         sobol_table, sobol_meta = (None, {})
         if sobol:
-            sobol_table, sobol_meta = _sobol(runner, parameters, policies, kpi, sobol_samples, replications, seed)
+            sobol_table, sobol_meta = _sobol(runner, parameters, found.policies, kpi, sobol_samples, replications,
+                                             seed)
     return DecisionResult(
         scenario=scenario, scenario_sha256=scenario_hash(scenario),
-        decision_sha256=_decision_hash(scenario, parameters, samples, replications, design, kpi),
+        decision_sha256=decision_hash(scenario, parameters, samples, replications, design, kpi),
         seed=seed, kpi=kpi, samples=samples, replications=replications, design=design, parameters=parameters,
-        policy_names=names, policies=policies, evppi=evppi, psa=psa, recommended=recommended, evpi=evpi_all,
-        evpi_sample=voi.evpi(nb), decision_map=decision_map, sobol=sobol_table, sobol_meta=sobol_meta,
+        policy_names=names, policies=found.policies, evppi=found.evppi, psa=psa, recommended=found.recommended,
+        evpi=found.evpi, evpi_sample=found.evpi_sample, decision_map=decision_map, sobol=sobol_table,
+        sobol_meta=sobol_meta, notes=found.notes,
     )
 
 
-def _decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
+@dataclass
+class Analysis:
+    """What the PSA table says: the policy table, the recommendation, the EVPI (by regression and
+    by the sample formula), the EVPPI table and notes on how they were estimated."""
+
+    policies: pd.DataFrame
+    recommended: str
+    evpi: float
+    evpi_sample: float
+    evppi: pd.DataFrame
+    notes: list[str]
+
+
+def analyse(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], names: list[str]) -> Analysis:
+    """The decision figures of a PSA sample: net benefit ``nb`` (samples x policies) and the sampled
+    inputs ``x`` (samples x parameters, :func:`numeric_inputs`). ``decide`` computes them this way,
+    and reading a decision back recomputes them this way from psa.csv to check decision.json."""
+    policies = _policy_table(nb, names)
+    recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
+    joint = voi.conditional_mean(nb, x)
+    evpi_all = voi.value_of_information(joint.fitted)
+    evppi = _evppi_table(nb, x, parameters, evpi_all)
+    notes = []
+    if joint.method.startswith("gp ("):
+        notes.append(f"EVPI by a Gaussian process conditioned on a {joint.method.removeprefix('gp (').rstrip(')')} "
+                     "(its memory grows with the square of the samples); every sample is predicted")
+    clipped = [str(r.parameter) for r in evppi.itertuples() if CLIPPED in str(r.method)]
+    if clipped:
+        notes.append(f"EVPPI of {', '.join(clipped)} {CLIPPED} (each parameter's own regression found more than "
+                     "the regression on all of them; knowing one parameter cannot be worth more than knowing all)")
+    return Analysis(policies, recommended, evpi_all, voi.evpi(nb), evppi, notes)
+
+
+def _worst_parts(scenario: Scenario, parameters: Mapping[str, Distribution], runs: int,
+                 sobol_runs: int) -> tuple[list[guardrails.Part], dict[str, Any]]:
+    """The guardrail's parts of a decision: every policy's ``runs`` at the worst case of the table,
+    and ``sobol_runs`` for each of the two dearest policies there (the Sobol pair is not known yet)."""
+    worst, values = worst_case(scenario, parameters)
+    parts = guardrails.parts_of(worst, runs, where=" at the worst case of the [uncertainty] table")
+    if sobol_runs:
+        dearest = sorted(parts, key=lambda p: p.estimate.work, reverse=True)[:2]
+        parts += [guardrails.Part(f"{p.what} (Sobol design)", p.estimate, sobol_runs) for p in dearest]
+    return parts, values
+
+
+def sample_work(scenario: Scenario, replications: int = 1) -> float:
+    """The guardrail's work for one PSA sample of ``scenario``: every policy's ``replications`` runs
+    at the worst case of its ``[uncertainty]`` table (what a decision analysis is costed at per sample)."""
+    parts, _ = _worst_parts(scenario, uncertain_parameters(scenario), replications, 0)
+    return sum(p.estimate.work * p.runs for p in parts)
+
+
+def check_work(scenario: Scenario, parameters: Mapping[str, Distribution], *, samples: int, replications: int,
+               sobol_points: int = 0, limit: int | None = None) -> float:
+    """The guardrail on a whole decision analysis, before anything runs: every sample costed at the
+    worst case of its uncertainty ranges (each parameter at the end of its range, or a 0.1% / 99.9%
+    quantile, that makes the work largest: a table that can compound the funnel is refused even
+    if the file's own values are benign), plus the Sobol design for two policies."""
+    parts, values = _worst_parts(scenario, parameters, samples * replications, sobol_points * replications)
+    base = {p.name: p.params for p in resolve_policies(scenario)}
+    months = scenario.run.months
+    base_work = sum(guardrails.policy_work(p, months) for p in base.values())
+
+    def without(path: str) -> float:  # the worst case's work with this parameter back at the file's value
+        rest = {k: v for k, v in values.items() if k != path}
+        try:
+            sc = with_values(scenario, rest, source="uncertainty")
+        except ScenarioError:
+            return float("inf")
+        return sum(guardrails.policy_work(p.params, months) for p in resolve_policies(sc))
+
+    drivers = sorted(values, key=without)[:3]  # those whose end costs most first
+    at = ", ".join(f"{p}={values[p]:g}" if isinstance(values[p], float) else f"{p}={values[p]}" for p in drivers)
+    counted = (f"{samples} samples x {replications} replication(s) x {len(base)} policies"
+               + (f" + a Sobol design of {sobol_points} points x 2 policies" if sobol_points else "")
+               + ", every sample at the worst case of its [uncertainty] ranges"
+               + (f" ({at}{' ...' if len(values) > 3 else ''}; the file's own values cost "
+                  f"{guardrails.cpu_time(base_work * samples * replications)})" if values else ""))
+    reduce = "Use fewer --samples" + (", --sobol-samples" if sobol_points else "") + " or --replications" + (
+        f", narrow the [uncertainty] ranges of {', '.join(drivers)}" if values else "")
+    population = (f"Narrow the [uncertainty] ranges of {', '.join(drivers)} (every sample must fit at their "
+                  f"dearest ends), or {guardrails.POPULATION_ADVICE[0].lower()}{guardrails.POPULATION_ADVICE[1:]}"
+                  if values else guardrails.POPULATION_ADVICE)
+    return guardrails.check_parts(parts, limit=limit, counted=counted, reduce=reduce, population_advice=population)
+
+
+def decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
                    design: str, kpi: str) -> str:
     """SHA-256 of everything a decision run's results depend on (the scenario hash leaves out the table)."""
     body = json.dumps({"scenario": json.loads(canonical_json(scenario)),
@@ -395,10 +513,13 @@ def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distrib
     for j, (path, dist) in enumerate(parameters.items()):
         cm = voi.conditional_mean(nb, x[:, j])
         value = voi.value_of_information(cm.fitted)
+        method = cm.method
+        if value > evpi_all:  # two regressions of different flexibility: never report more than the whole
+            value, method = evpi_all, f"{method}, {CLIPPED}"
         rows.append({"parameter": path, "evppi_usd": value,
                      "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"),
-                     "method": cm.method, "distribution": str(dist)})
-    table = pd.DataFrame(rows, columns=["parameter", "evppi_usd", "share_of_evpi", "method", "distribution"])
+                     "method": method, "distribution": str(dist), "evppi_se": voi.evppi_se(nb, x[:, j])})
+    table = pd.DataFrame(rows, columns=EVPPI_COLUMNS)
     return table.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -476,8 +597,8 @@ def _sobol(runner: _Runner, parameters: Mapping[str, Distribution], policies: pd
     pair.done = runner.done
 
     def gap(values: pd.DataFrame) -> np.ndarray:
-        points = [pair.params(row) for row in values.to_dict("records")]
-        runs = pair.run(points, lambda i: range(replications))  # same streams at every point
+        pair.validate(values)
+        runs = pair.run(values, lambda i: range(replications))  # same streams at every point
         wide = runs.groupby(["point", "policy"])[kpi].mean().unstack("policy").sort_index()
         return (wide[leader] - wide[second]).to_numpy(dtype=float)
 

@@ -94,8 +94,10 @@ def month_roster(params: Params, priority: np.ndarray, touch_h: float, t0: float
     ``touch_h`` hours of VIP touches (see the module docstring)."""
     sup = params.support
     dh = hours.desk_hours(sup)
-    std_open, vip_open = dh.standard.open_h, dh.vip.open_h
-    n_vip = int(np.count_nonzero(priority == 0)) if sup.vip_line and not dh.standard.always else 0
+    # a VIP line is staffed only when there are VIPs to answer on it (the programme is on)
+    line = sup.vip_line and params.vip.enabled
+    std_open, vip_open = dh.standard.open_h, (dh.vip.open_h if line else dh.standard.open_h)
+    n_vip = int(np.count_nonzero(priority == 0)) if line and not dh.standard.always else 0
     n_std = len(priority) - n_vip
     occ = hours.occurrences(t0)
     w = hours.profile(sup)

@@ -24,7 +24,7 @@ from sim.output.files import atomic_write
 from sim.params import schema
 from sim.params.schema import LADDER
 from sim.params.sources import SOURCES, parse
-from sim.params.walk import iter_params, number
+from sim.params.walk import acts_when, iter_params, number
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
 
@@ -53,6 +53,7 @@ SECTION_TEXT = {  # also the order of sections in the file
     "churn": "Monthly churn hazard of paying customers.",
     "wom": "Word of mouth: referrals from advocates, signups lost to unhappy churners.",
     "acquisition": "Paid acquisition at a multiple of the cost of retention; organic signups.",
+    "demand": "What the offer sells: trial conversion answers price, expected fees and the support promise.",
     "trial": "Trial-to-paid conversion.",
     "vip": "The VIP programme: selection, welcome, concierge onboarding, check-ins, activity-churn alerts.",
     "loyalty": "A loyalty / reward programme.",
@@ -61,6 +62,15 @@ SECTION_TEXT = {  # also the order of sections in the file
     "policies": "Named policies: tables of overrides of the base parameters.",
     "uncertainty": "Distributions of uncertain parameters for `supportsim decide` (ignored by every other verb).",
 }
+
+
+def acts_note(path: str) -> str:
+    """" Read only when `switch` is v1 or v2." for a parameter the schema says acts only there."""
+    rule = acts_when(path)
+    if rule is None:
+        return ""
+    values = " or ".join(f"`{toml_value(v)}`" for v in rule[1])
+    return f" Read only when `{rule[0]}` is {values}."
 
 
 def toml_value(value: Any) -> str:
@@ -129,7 +139,7 @@ def render() -> str:
                     "|---|---|---|---|---|---|"]
         out.append(
             f"| `{p.path}` | {_cell(p.unit)} | `{_cell(toml_value(p.default))}` | {_cell(p.allowed)} | "
-            f"{source_cell(p.source) if p.source else '—'} | {_cell(p.description)} |"
+            f"{source_cell(p.source) if p.source else '—'} | {_cell(p.description + acts_note(p.path))} |"
         )
     out += ["", "## Default segments", "",
             "`customers.segments` when a scenario does not list its own. A file that lists segments replaces",

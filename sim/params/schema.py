@@ -12,7 +12,7 @@ generated from these declarations. This module must not run anything or read fil
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -37,6 +37,19 @@ SRC_PERKS = "assumption: gifts, swag and thank-you notes, about $120 a year"
 ASSUMPTION = "assumption"  # the bare default of param(): tests/test_sources.py rejects it until a reason is given
 
 
+# Where a parameter acts: (switch path, values of the switch under which it is read). A field
+# declares its own with ``acts_when=``; a section declares one for all its fields with an ``ACTS_WHEN``
+# class attribute (its switch itself excepted). ``sim.params.walk.acts_when`` answers for any path;
+# studies refuse to move a parameter no compared policy reads, and tests/test_acts_when.py moves
+# every declared field under every value of its switch and watches the outputs.
+PAID_SCHEMES = ("tiered", "per_ticket", "per_hour")  # the schemes that can charge a ticket
+ActsWhen = tuple[str, tuple[Any, ...]]
+
+
+def acts(switch: str, *values: Any) -> ActsWhen:
+    return switch, values
+
+
 def param(
     default: Any,
     *,
@@ -46,15 +59,20 @@ def param(
     ge: float | None = None,
     le: float | None = None,
     gt: float | None = None,
+    acts_when: ActsWhen | None = None,
 ) -> Any:
-    """Declare one parameter: default, allowed range, unit, source and a one-line doc."""
+    """Declare one parameter: default, allowed range, unit, source, a one-line doc and, if it is
+    read only under some setting, where it acts (``acts_when``)."""
+    extra: dict[str, Any] = {"unit": unit, "source": source}
+    if acts_when is not None:
+        extra["acts_when"] = [acts_when[0], list(acts_when[1])]
     return Field(
         default,
         ge=ge,
         le=le,
         gt=gt,
         description=doc,
-        json_schema_extra={"unit": unit, "source": source},
+        json_schema_extra=extra,
     )
 
 
@@ -90,7 +108,7 @@ class Segment(_Section):
     )
     fee_sensitivity_per_usd: float = param(
         0.04, ge=0, le=1, unit="1/USD", source="[article-flat-vs-tiered] metered customers think twice before asking; the strength is assumed",
-        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee) (inert under flat: no fee).",
+        doc="Demand suppression: P(ask) falls by the factor exp(-sensitivity x marginal fee) (inert under flat: no fee).", acts_when=acts("pricing.scheme", *PAID_SCHEMES),
     )
     base_churn_per_month: float = param(
         0.03, ge=0, le=0.99, unit="probability/month", source="[knowledgelib-churn] monthly logo churn: SMB 3-5%, mid-market 1.5-3%, enterprise 0.7-2%",
@@ -110,14 +128,14 @@ class Segment(_Section):
     )
     tier_priority: int = param(
         1, ge=1, le=9, unit="rank",
-        source="assumption: a policy choice, not an empirical figure (1 = served first)", doc="Desk priority under the tiered scheme (1 = served first; VIP work is always 0).",
+        source="assumption: a policy choice, not an empirical figure (1 = served first)", doc="Desk priority under the tiered scheme (1 = served first; VIP work is always 0).", acts_when=acts("pricing.scheme", "tiered"),
     )
     tier_sla_h: float = param(
         4.0, gt=0, le=720, unit="h", source="[gasp-support-metrics] B2B email first-response target 4-6 h",
-        doc="First-response target (and expectation) under the tiered scheme.",
+        doc="First-response promise to this plan under the tiered scheme (customers expect at most satisfaction.market_norm_h).", acts_when=acts("pricing.scheme", "tiered"),
     )
     tier_ticket_fee_usd: float = param(
-        0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; no fee unless a policy sets one", doc="Per-ticket fee this plan pays under the tiered scheme."
+        0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; no fee unless a policy sets one", doc="Per-ticket fee this plan pays under the tiered scheme.", acts_when=acts("pricing.scheme", "tiered"),
     )
     retention_cost_usd: float = param(
         200.0, ge=0, le=1_000_000, unit="USD/customer",
@@ -190,10 +208,10 @@ class Pricing(_Section):
         ),
         json_schema_extra={"source": "[article-flat-vs-tiered] the base case is the same support on every plan"},
     )
-    per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per ticket (per_ticket scheme).")
-    per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per hour of agent time (per_hour scheme).")
+    per_ticket_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/ticket", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per ticket (per_ticket scheme).", acts_when=acts("pricing.scheme", "per_ticket"))
+    per_hour_fee_usd: float = param(0.0, ge=0, le=10_000, unit="USD/h", source="assumption: a policy choice; 0 = no fee unless a policy sets one", doc="Fee per hour of agent time (per_hour scheme).", acts_when=acts("pricing.scheme", "per_hour"))
     included_tickets_per_month: int = param(
-        0, ge=0, le=1000, unit="tickets/month", source="assumption: a policy choice; 0 = every ticket is metered", doc="Tickets per customer per month free of fee before metering starts."
+        0, ge=0, le=1000, unit="tickets/month", source="assumption: a policy choice; 0 = every ticket is metered", doc="Tickets per customer per month free of fee before metering starts.", acts_when=acts("pricing.scheme", *PAID_SCHEMES),
     )
     support_fee_usd_per_month: float = param(
         0.0, ge=0, le=100_000, unit="USD/customer/month", source="assumption: a policy choice; 0 = no support add-on", doc="Flat support add-on charged to every paying customer."
@@ -226,16 +244,17 @@ class Support(_Section):
         ),
         json_schema_extra={"source": "[cch-erlang-c] contact centres staff to a service level with Erlang C"},
     )
-    agents: int = param(3, ge=1, le=5000, unit="agents", source="assumption: a small desk; read only under fixed staffing", doc="Agents on duty in every open hour (fixed staffing).")
-    min_agents: int = param(1, ge=1, le=5000, unit="agents", source="assumption: at least one agent on duty", doc="Fewest agents in an open hour (erlang staffing).")
-    max_agents: int = param(200, ge=1, le=5000, unit="agents", source="assumption: a cap far above the default load, so it rarely binds", doc="Most agents in any hour (erlang staffing); binds only when the load needs more.")
+    agents: int = param(3, ge=1, le=5000, unit="agents", source="assumption: a small desk; read only under fixed staffing", doc="Agents on duty in every open hour (fixed staffing).", acts_when=acts("support.staffing", "fixed"))
+    min_agents: int = param(1, ge=1, le=5000, unit="agents", source="assumption: at least one agent on duty", doc="Fewest agents in an open hour (erlang staffing).", acts_when=acts("support.staffing", "erlang"))
+    max_agents: int = param(200, ge=1, le=5000, unit="agents", source="assumption: a cap far above the default load, so it rarely binds", doc="Most agents in any hour (erlang staffing); binds only when the load needs more.", acts_when=acts("support.staffing", "erlang"))
     staffing_service_level: float = param(
         0.8, gt=0, le=0.999, unit="fraction", source="[cch-erlang-c][gasp-support-metrics] the 80/20 convention: 80% answered within the target",
-        doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).",
+        doc="Erlang staffing target: share of tickets answered within support.sla_target_h (80/20-style rule).", acts_when=acts("support.staffing", "erlang"),
     )
     sla_target_h: float = param(
         4.0, gt=0, le=720, unit="h", source="[gasp-support-metrics] B2B email first-response target 4-6 h",
-        doc="First-response target and customers' expectation under flat and metered schemes (B2B email 4-6 h).",
+        doc=("First-response promise to every plan under flat and metered schemes (B2B email 4-6 h); customers expect "
+             "min(promise, satisfaction.market_norm_h) and the Erlang roster staffs for that."),
     )
     handle_time_mean_h: float = param(
         0.5, ge=0.001, le=100, unit="h", source="[lorikeet-cost-per-ticket] with agent cost and ~75% utilisation it gives ~$23 per resolved ticket, inside SaaS $18-35",
@@ -246,7 +265,7 @@ class Support(_Section):
         "exponential", description="Distribution of handle times."
     , json_schema_extra={"source": "assumption: exponential as in Erlang C, so the desk can be checked against theory"})
     handle_time_cv: float = param(
-        1.0, gt=0, le=5, unit="ratio", source="assumption: 1 matches the exponential default", doc="Coefficient of variation of handle time (lognormal only)."
+        1.0, gt=0, le=5, unit="ratio", source="assumption: 1 matches the exponential default", doc="Coefficient of variation of handle time (lognormal only).", acts_when=acts("support.handle_time_dist", "lognormal"),
     )
     patience_mean_h: float = param(
         24.0, gt=0, le=1e7, unit="h", source="[garnett2002] exponential patience (Erlang A); the 24 h mean is assumed",
@@ -268,13 +287,13 @@ class Support(_Section):
     )
     open_hour: int = param(9, ge=0, le=23, unit="h (local)",
                            source="assumption: a 9-to-5 business day",
-        doc="Hour the desk opens (weekly hours). Assumption: a 9-to-5 business day.")
+        doc="Hour the desk opens (weekly hours). Assumption: a 9-to-5 business day.", acts_when=acts("support.hours", "weekly"))
     close_hour: int = param(17, ge=1, le=24, unit="h (local)",
                             source="assumption: a 9-to-5 business day",
-        doc="Hour the desk closes (weekly hours). Assumption: a 9-to-5 business day.")
+        doc="Hour the desk closes (weekly hours). Assumption: a 9-to-5 business day.", acts_when=acts("support.hours", "weekly"))
     open_days: int = param(5, ge=1, le=7, unit="days/week",
                            source="assumption: a Monday-to-Friday desk",
-        doc="Days the desk is open, from Monday (5 = Mon-Fri). Assumption: a Monday-to-Friday desk.")
+        doc="Days the desk is open, from Monday (5 = Mon-Fri). Assumption: a Monday-to-Friday desk.", acts_when=acts("support.hours", "weekly"))
     vip_line: bool = Field(
         False,
         description=(
@@ -282,17 +301,18 @@ class Support(_Section):
             "support.vip_line_close_hour on the first support.vip_line_days days, by agents rostered for them "
             "(manual VIP care runs into time zones and 24/7 coverage)."
         ),
-        json_schema_extra={"source": "[article-vip-support] manual VIP care runs into time zones and 24/7 coverage"},
+        json_schema_extra={"source": "[article-vip-support] manual VIP care runs into time zones and 24/7 coverage",
+                           "acts_when": ["vip.enabled", [True]]},
     )
     vip_line_open_hour: int = param(7, ge=0, le=23, unit="h (local)",
                                     source="assumption: a premium line extends the business day",
-        doc="Hour the VIP line opens. Assumption: a premium line extends the business day.")
+        doc="Hour the VIP line opens. Assumption: a premium line extends the business day.", acts_when=acts("support.vip_line", True))
     vip_line_close_hour: int = param(22, ge=1, le=24, unit="h (local)",
                                      source="assumption: a premium line extends the business day",
-        doc="Hour the VIP line closes. Assumption: a premium line extends the business day.")
+        doc="Hour the VIP line closes. Assumption: a premium line extends the business day.", acts_when=acts("support.vip_line", True))
     vip_line_days: int = param(7, ge=1, le=7, unit="days/week",
                                source="assumption: a premium line covers weekends",
-        doc="Days the VIP line is open, from Monday. Assumption: a premium line covers weekends.")
+        doc="Days the VIP line is open, from Monday. Assumption: a premium line covers weekends.", acts_when=acts("support.vip_line", True))
     sla_clock: Literal["business", "calendar"] = Field(
         "business",
         description=(
@@ -371,7 +391,8 @@ class Satisfaction(_Section):
         default_factory=lambda: [0.1, 0.9, 0.0, 0.0, 0.0],
         description=("Initial shares of customers on the ladder (below, meet, exceed, delight, wow; sum to 1) when "
                      "satisfaction.initial_mix = \"shares\"; otherwise only the first guess that sizes the warm start."),
-        json_schema_extra={"unit": "fraction", "source": "assumption: close to the default steady state (about 1 in 10 below expectations, the rest at 'meet')"},
+        json_schema_extra={"unit": "fraction", "source": "assumption: close to the default steady state (about 1 in 10 below expectations, the rest at 'meet')",
+                           "acts_when": ["satisfaction.initial_mix", ["shares"]]},
     )
     p_down_unresolved: float = param(
         0.3, ge=0, le=1, unit="probability",
@@ -418,7 +439,7 @@ class Satisfaction(_Section):
     )
     resentment_per_usd: float = param(
         0.01, ge=0, le=1, unit="1/USD", source="[lambrecht2006][article-flat-vs-tiered] pay-per-use raises churn; the strength is assumed",
-        doc="Resentment: paying f USD of support fees in a month moves one level down with probability 1-exp(-k f).",
+        doc="Resentment: paying f USD of support fees in a month moves one level down with probability 1-exp(-k f).", acts_when=acts("pricing.scheme", *PAID_SCHEMES),
     )
     p_decay_above_meet: float = param(
         0.1, ge=0, le=1, unit="probability/month", source="[article-satisfaction-levels] delight fades without new reasons; the rate is assumed",
@@ -567,6 +588,7 @@ class Trial(_Section):
 
 
 class Vip(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("vip.enabled", True)  # every field but the switch
     enabled: bool = Field(False, description="Run the VIP programme.", json_schema_extra={"source": "[article-vip-support] the VIP programme is an option to test; off in the base case"})
     select_top_plan: bool = Field(True, description="Customers on a top plan are VIP.", json_schema_extra={"source": "[article-vip-support] VIP rule: high-value customers on the top plan"})
     select_big_name: bool = Field(True, description="Big-name customers are VIP.", json_schema_extra={"source": "[article-vip-support] VIP rule: big-name signups"})
@@ -625,6 +647,7 @@ class Vip(_Section):
 
 
 class Loyalty(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("loyalty.enabled", True)  # every field but the switch
     enabled: bool = Field(False, description="Run a loyalty/reward programme (a delight/wow lever).", json_schema_extra={"source": "[article-retention] reward programmes are a retention lever; off in the base case"})
     cost_usd_per_customer_month: float = param(
         5.0, ge=0, le=100_000, unit="USD/customer/month", source="assumption: no public cost of rewards per customer taken", doc="Cost of rewards per paying customer."
@@ -636,6 +659,7 @@ class Loyalty(_Section):
 
 
 class Proactive(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("proactive.enabled", True)  # every field but the switch
     enabled: bool = Field(
         False, description="Automated proactive messages to every customer (onboarding flows, tips)."
     , json_schema_extra={"source": "[article-retention][article-vip-support] reach out before the customer has to; off in the base case"})
@@ -649,6 +673,7 @@ class Proactive(_Section):
 
 
 class Feedback(_Section):
+    ACTS_WHEN: ClassVar[ActsWhen] = acts("feedback.enabled", True)  # every field but the switch
     enabled: bool = Field(False, description="Regular satisfaction surveys, acted upon.", json_schema_extra={"source": "[article-retention][reichheld1990] surveys, acted upon, show why customers leave; off in the base case"})
     survey_response_rate: float = param(
         0.3, ge=0, le=1, unit="probability/month", source="assumption: no public survey response rate taken",

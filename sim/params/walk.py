@@ -81,6 +81,31 @@ def field_unit(path: str) -> str:
     return unit_of(info) if info is not None else ""
 
 
+def acts_when(path: str) -> tuple[str, tuple[Any, ...]] | None:
+    """(switch path, values) under which parameter ``path`` is read, as the schema declares it (the
+    field's own ``acts_when``, else its section's ``ACTS_WHEN``, never for the switch itself); None
+    when it always acts. ``policies.NAME.x`` answers for ``x``."""
+    parts = [p.removesuffix("[]") for p in path.split(".")]  # docs' "segments[]" is any segment
+    if len(parts) > 2 and parts[0] == "policies":
+        parts = parts[2:]
+    info = field_info(".".join(parts))
+    if info is None:
+        return None
+    rule = _extra(info).get("acts_when")
+    if rule is not None:
+        return rule[0], tuple(rule[1])
+    model: type[BaseModel] | None = Scenario
+    owner: type[BaseModel] | None = None
+    for part in parts[:-1]:
+        if part.isdigit() or part == "*" or model is None or part not in model.model_fields:
+            continue
+        owner = model = submodel(model.model_fields[part].annotation)
+    section_rule = getattr(owner, "ACTS_WHEN", None)
+    if section_rule is not None and section_rule[0] != ".".join(p for p in parts if not p.isdigit()):
+        return section_rule[0], tuple(section_rule[1])
+    return None
+
+
 def walk(obj: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
     """(path, value, FieldInfo) of every leaf parameter of ``obj``; list items as ``name[i=label]``."""
     for name, info in type(obj).model_fields.items():
@@ -207,55 +232,3 @@ def iter_params(model: type[BaseModel] = Scenario, prefix: str = "") -> Iterator
             source=str(extra.get("source", "")),
             description=info.description or "",
         )
-
-
-# Parameters that act only under some settings: generic path (list items as ``[]``) or section
-# prefix (ending in ".") -> (the switch, the switch's values where the parameter acts). Read by
-# ``breakeven`` and ``optimise``, which refuse a parameter that cannot move what they study.
-ACTS_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "pricing.per_ticket_fee_usd": ("pricing.scheme", ("per_ticket",)),
-    "pricing.per_hour_fee_usd": ("pricing.scheme", ("per_hour",)),
-    "pricing.included_tickets_per_month": ("pricing.scheme", ("per_ticket", "per_hour")),
-    "customers.segments[].tier_priority": ("pricing.scheme", ("tiered",)),
-    "customers.segments[].tier_sla_h": ("pricing.scheme", ("tiered",)),
-    "customers.segments[].tier_ticket_fee_usd": ("pricing.scheme", ("tiered",)),
-    "support.agents": ("support.staffing", ("fixed",)),
-    "support.min_agents": ("support.staffing", ("erlang",)),
-    "support.max_agents": ("support.staffing", ("erlang",)),
-    "support.staffing_service_level": ("support.staffing", ("erlang",)),
-    "support.handle_time_cv": ("support.handle_time_dist", ("lognormal",)),
-    "support.open_hour": ("support.hours", ("weekly",)),
-    "support.close_hour": ("support.hours", ("weekly",)),
-    "support.open_days": ("support.hours", ("weekly",)),
-    "support.vip_line_open_hour": ("support.vip_line", (True,)),
-    "support.vip_line_close_hour": ("support.vip_line", (True,)),
-    "support.vip_line_days": ("support.vip_line", (True,)),
-    "vip.": ("vip.enabled", (True,)),
-    "loyalty.": ("loyalty.enabled", (True,)),
-    "proactive.": ("proactive.enabled", (True,)),
-    "feedback.": ("feedback.enabled", (True,)),
-}
-
-
-def generic_path(path: str) -> str:
-    """A parameter path as :data:`ACTS_ONLY_WHEN` keys it: ``policies.NAME.`` dropped, list items
-    as ``[]`` (``customers.segments.0.tier_sla_h`` -> ``customers.segments[].tier_sla_h``)."""
-    parts = path.split(".")
-    if len(parts) > 2 and parts[0] == "policies":
-        parts = parts[2:]
-    out: list[str] = []
-    for part in parts:
-        if (part.isdigit() or part == "*") and out:
-            out[-1] += "[]"
-        else:
-            out.append(part)
-    return ".".join(out)
-
-
-def acts_only_when(path: str) -> tuple[str, tuple[Any, ...]] | None:
-    """(switch, values) under which ``path`` acts, or None when it always acts (:data:`ACTS_ONLY_WHEN`)."""
-    p = generic_path(path)
-    for key, (switch, values) in ACTS_ONLY_WHEN.items():
-        if (p == key or (key.endswith(".") and p.startswith(key))) and p != switch:
-            return switch, values
-    return None

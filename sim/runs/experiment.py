@@ -146,16 +146,18 @@ def run_scenario(
     executor: Executor | None = None,
     cluster: str | None = None,
     crn: bool = True,
+    plots: bool = False,
 ) -> Results:
     """Run every policy of ``scenario`` for ``replications`` replications (default: the file's).
 
     Everything is kept in memory; for large runs use :func:`run_to_dir`. ``workers`` > 1
     runs local processes (0: all cores), ``cluster`` a Dask scheduler address, ``executor``
-    an executor the caller manages; results are identical under all of them.
+    an executor the caller manages; results are identical under all of them. ``plots``: the
+    caller will draw the run's figures, so the guardrail counts them too.
     """
     reps = replications or scenario.run.replications
     seed = scenario.run.seed if seed is None else seed
-    guardrails.check(scenario, reps, max_work)
+    guardrails.check(scenario, reps, max_work, plots=plots)
     policies = resolve_policies(scenario)
     job_list = jobs(policies, replications=reps, months=scenario.run.months, seed=seed, crn=crn)
     tables, segment_tables = [], []

@@ -48,7 +48,7 @@ from sim import __version__
 from sim.engine.rng import stream_key
 from sim.params.scenario import LABEL_KEY, LABEL_MAX, ScenarioError, resolve_policies, scenario_hash, validate_dict
 from sim.params.schema import Params, Scenario
-from sim.runs import guardrails, metrics
+from sim.runs import metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.search_space import (
@@ -59,11 +59,13 @@ from sim.runs.search_space import (
     check_dimensions,
     concrete_paths,
     current_value,
+    guard,
     parse_constraint,
     parse_dimension,
+    policy_params,
+    world_bases,
 )
 from sim.runs.selection import kim_nelson
-from sim.runs.studies import with_values
 
 __all__ = ["Constraint", "Dimension", "OptimiseResult", "optimise", "pareto_front"]
 
@@ -139,7 +141,7 @@ class OptimiseResult:
         data["run"]["seed"] = self.seed
         data["uncertainty"] = copy.deepcopy(self.scenario.uncertainty)
         policies = data["policies"] or {"base": {}}
-        base = _policy_params(self.scenario, self.policy)
+        base = policy_params(self.scenario, self.policy)
         target = apply_design(base.model_dump(mode="python"), self.chosen).model_dump(mode="python")
         override = copy.deepcopy(policies.get(self.policy, {}))
         for path in self.chosen:
@@ -195,14 +197,6 @@ def _get(data: Any, path: str) -> Any:
     for part in path.split("."):
         node = node[int(part)] if isinstance(node, list) else node[part]
     return node
-
-
-def _policy_params(scenario: Scenario, policy: str) -> Params:
-    policies = {p.name: p.params for p in resolve_policies(scenario)}
-    if policy not in policies:
-        raise ScenarioError([f"--policy: unknown policy {policy!r}; allowed values: {', '.join(policies)}"],
-                            "--policy")
-    return policies[policy]
 
 
 def _key(design: Mapping[str, Any] | None) -> Key:
@@ -341,22 +335,17 @@ def optimise(
                         "least 2 replications")
     if problems:
         raise ScenarioError(problems, "optimise")
-    base = _policy_params(scenario, policy)
+    base = policy_params(scenario, policy)
     dims = check_dimensions([(d.path, _spec(d)) if isinstance(d, Dimension) else parse_dimension(d) for d in params],
                             policy=policy, params=base)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     seed = scenario.run.seed if seed is None else int(seed)
-    bases = _world_bases(scenario, policy, worlds)
-    planned = (trials * replications + (candidates + 1) * first_stage) * len(bases)
-    work = guardrails.policy_work(base, scenario.run.months) * planned
-    limit = guardrails.max_work() if max_work is None else max_work
-    if work > limit:
-        raise ScenarioError([f"workload too large: {work:,.0f} customer-months ({planned:,} runs of {policy!r}: "
-                             "trials x replications x worlds and the selection's first stage); the limit is "
-                             f"{limit:,}. Use fewer trials, replications or worlds, or raise the limit (--max-work / "
-                             "SUPPORTSIM_MAX_WORK)."], "guardrail", title="run refused before it started")
+    bases = world_bases(scenario, policy, worlds)
     data = base.model_dump(mode="python")
     current = {d.path: current_value(d.path, data) for d in dims}
+    planned = (trials * replications + (candidates + 1) * first_stage) * len(bases)
+    guard(bases, dims, current, policy=policy, months=scenario.run.months, runs=planned // len(bases),
+           limit=max_work)
     signs = [1.0 if metrics.KPIS[k].better == "higher" else -1.0 for k in kpis]
     with use_executor(executor, workers=workers, cluster=cluster) as ex:
         runs = _Runs(bases, months=scenario.run.months, seed=seed, executor=ex, on_progress=on_progress)
@@ -375,19 +364,6 @@ def _spec(d: Dimension) -> dict[str, Any]:
     if d.kind == "choice":
         return {"choices": d.choices}
     return {"low": d.low, "high": d.high, "int": d.kind == "int", "log": d.log}
-
-
-def _world_bases(scenario: Scenario, policy: str, worlds: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """The policy's parameters in each world (one, the file's, without ``worlds``)."""
-    if worlds is None:
-        return [_policy_params(scenario, policy).model_dump(mode="python")]
-    if len(worlds) < 1:
-        raise ScenarioError(["--robust: no worlds to average over"], "--robust")
-    out = []
-    for row in worlds.to_dict("records"):
-        sc = with_values(scenario, row, source="uncertainty")
-        out.append(_policy_params(sc, policy).model_dump(mode="python"))
-    return out
 
 
 # ---------------------------------------------------------------------------- search

@@ -1,4 +1,5 @@
-"""What ``supportsim optimise`` may change, and what it must respect: dimensions and constraints.
+"""What ``supportsim optimise`` may change, and what it must respect: dimensions, constraints,
+the worlds of a robust search and the guardrail.
 
 Where it sits: **runs**, under :mod:`sim.runs.optimise`. A :class:`Dimension` is one parameter
 of one policy with its range (``pricing.per_ticket_fee_usd=0:60``, ``support.sla_target_h=1:48:log``,
@@ -6,7 +7,7 @@ of one policy with its range (``pricing.per_ticket_fee_usd=0:60``, ``support.sla
 :class:`Constraint` is a KPI bound (``avg_retention_rate_pct>=95``, ``support_cost_share<=10%``).
 Both are checked before anything runs, against the schema (every range inside the field's
 allowed range) and against the policy (a parameter its scheme or programmes never read is
-refused: :data:`sim.params.walk.ACTS_ONLY_WHEN`); every problem is a :class:`ScenarioError`
+refused: :func:`sim.params.walk.acts_when`, as the schema declares it); every problem is a :class:`ScenarioError`
 naming the option, the field and what is allowed. Nothing here runs the model.
 """
 
@@ -21,15 +22,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from sim.params.scenario import ScenarioError, allowed_range, format_loc, set_path
-from sim.params.schema import Params, field_bounds
-from sim.params.walk import acts_only_when, field_info, submodel
-from sim.runs import metrics
+from sim.params.scenario import ScenarioError, allowed_range, format_loc, resolve_policies, set_path
+from sim.params.schema import Params, Scenario, field_bounds
+from sim.params.walk import acts_when, field_info, submodel
+from sim.runs import guardrails, metrics
+from sim.runs.studies import with_values
 
 __all__ = ["Constraint", "DesignError", "Dimension", "apply_design", "check_dimensions", "concrete_paths",
-           "current_value", "parse_constraint", "parse_dimension"]
+           "current_value", "guard", "parse_constraint", "parse_dimension", "policy_params", "world_bases"]
 
 _NUMBER = r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?"
 _RANGE = re.compile(rf"\s*({_NUMBER})\s*:\s*({_NUMBER})\s*((:\s*(int|log)\s*){{0,2}})")
@@ -304,7 +307,7 @@ def check_dimensions(specs: Sequence[tuple[str, dict[str, Any]]], *, policy: str
         dims.append(_dimension(path, spec, data))
     by_path = {d.path: d for d in dims}
     for d in dims:
-        rule = acts_only_when(d.path)
+        rule = acts_when(d.path)
         if rule is None:
             continue
         switch, values = rule
@@ -338,3 +341,48 @@ def apply_design(base: Mapping[str, Any], design: Mapping[str, Any]) -> Params:
     except ValidationError as err:
         first = err.errors()[0]
         raise DesignError(f"{format_loc(tuple(first['loc']))}: {first['msg']}") from None
+
+
+def policy_params(scenario: Scenario, policy: str) -> Params:
+    policies = {p.name: p.params for p in resolve_policies(scenario)}
+    if policy not in policies:
+        raise ScenarioError([f"--policy: unknown policy {policy!r}; allowed values: {', '.join(policies)}"],
+                            "--policy")
+    return policies[policy]
+
+
+def world_bases(scenario: Scenario, policy: str, worlds: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The policy's parameters in each world (one, the file's, without ``worlds``)."""
+    if worlds is None:
+        return [policy_params(scenario, policy).model_dump(mode="python")]
+    if len(worlds) < 1:
+        raise ScenarioError(["--robust: no worlds to average over"], "--robust")
+    out = []
+    for row in worlds.to_dict("records"):
+        sc = with_values(scenario, row, source="uncertainty")
+        out.append(policy_params(sc, policy).model_dump(mode="python"))
+    return out
+
+
+def guard(bases: list[dict[str, Any]], dims: list[Dimension], current: dict[str, Any], *, policy: str, months: int,
+           runs: int, limit: int | None) -> None:
+    """The guardrail (:mod:`sim.runs.guardrails`) before anything runs: every planned run costed at
+    the dearest corner of the search space (each range at its ends, each choice, the others at the
+    file's values), in every world."""
+    corners = [{}] + [{d.path: v} for d in dims for v in (d.choices if d.kind == "choice" else (d.low, d.high))]
+    parts = []
+    for w, b in enumerate(bases):
+        estimates = []
+        for corner in corners:
+            design = {d.path: d.snap(corner[d.path]) if d.path in corner else current[d.path] for d in dims}
+            try:
+                params = apply_design(b, {k: v for k, v in design.items() if v is not None})
+            except DesignError:  # a corner that is not a valid design is never run
+                continue
+            estimates.append(guardrails.population_bound(params, months))
+        where = f" (world {w})" if len(bases) > 1 else ""
+        parts.append(guardrails.Part(f"{policy!r}{where} at the dearest corner of the search space",
+                                     max(estimates, key=lambda e: e.work), runs))
+    guardrails.check_parts(parts, limit=limit, counted="trials x replications and the selection's first stage"
+                           + (" x worlds" if len(bases) > 1 else ""),
+                           reduce="Use fewer trials, replications, candidates or worlds, or narrower ranges")
