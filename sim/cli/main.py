@@ -19,6 +19,7 @@ from sim import __version__
 from sim.cli import calibrate as calibrate_cli
 from sim.cli import decide as decide_cli
 from sim.cli import deck as deck_cli
+from sim.cli import optimise as optimise_cli
 from sim.cli import report as report_cli
 from sim.cli import studies as studies_cli
 from sim.cli.common import (
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate_cli.add_command(sub)
     studies_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
     decide_cli.add_command(sub)  # decisions under uncertainty (sim.decision)
+    optimise_cli.add_command(sub)  # the best design of one policy (sim.runs.optimise)
     return parser
 
 

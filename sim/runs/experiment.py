@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from sim.engine import model
@@ -81,16 +80,12 @@ def run_job_tables(job: Job) -> tuple[pd.DataFrame, pd.DataFrame]:
 def run_aggregates(monthly: pd.DataFrame) -> dict[str, float]:
     """Per-run figures beyond the KPIs that experiments need (staffing questions).
 
-    ``sla_met_share``: tickets answered within their SLA / tickets answered, over the whole
-    run (month shares weighted by tickets answered); ``support_cost_per_month``: mean monthly
-    support cost (USD); ``agents_mean``: mean agents on duty.
+    ``sla_met_share``: the KPI of that name (:func:`sim.runs.metrics.sla_met_share`), for tables
+    of aggregates alone; ``support_cost_per_month``: mean monthly support cost (USD);
+    ``agents_mean``: mean agents on duty.
     """
-    served = monthly["tickets_resolved"].to_numpy(dtype=float)
-    share = monthly["sla_met_share"].to_numpy(dtype=float)
-    met = np.nansum(share * served)
-    total = served[np.isfinite(share)].sum()
     return {
-        "sla_met_share": float(met / total) if total else float("nan"),
+        "sla_met_share": metrics.sla_met_share(monthly),
         "support_cost_per_month": float(monthly["support_cost"].mean()),
         "agents_mean": float(monthly["agents"].mean()),
     }

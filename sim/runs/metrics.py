@@ -61,6 +61,12 @@ KPIS: dict[str, KPI] = {k.name: k for k in (
     KPI("ltv_cac", "LTV:CAC", "ratio", "ratio", "higher", "LTV / realised CAC."),
     KPI("suppressed_share", "Issues suppressed", "share of issues", "share", "neutral",
         "Issues not raised because of the fee or habit / all issues."),
+    KPI("sla_met_share", "Answered within SLA", "share of tickets answered", "share", "higher",
+        "Tickets answered within their SLA (each ticket's own target, on the SLA clock) / tickets answered, over "
+        "the whole run (months weighted by tickets answered); NaN when none was answered."),
+    KPI("support_cost_share", "Support cost share", "share of revenue", "share", "lower",
+        "Support cost (the desk's paid agent hours, VIP touch hours excluded) / revenue (subscriptions and "
+        "support fees), summed over the run, undiscounted."),
 )}
 
 
@@ -89,6 +95,14 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else float("nan")
 
 
+def sla_met_share(monthly: pd.DataFrame) -> float:
+    """Tickets answered within SLA / tickets answered over a run's months (the months' shares
+    weighted by tickets answered); NaN when none was answered."""
+    served = monthly["tickets_resolved"].to_numpy(dtype=float)
+    share = monthly["sla_met_share"].to_numpy(dtype=float)
+    return _ratio(np.nansum(share * served), served[np.isfinite(share)].sum())
+
+
 def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
     """KPIs of one run (one policy, one replication) from its monthly rows."""
     m = monthly.sort_values("month")
@@ -100,6 +114,7 @@ def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
     econ = economics.run_economics(m)
     cac = econ["cac_realised_usd"]
     issues = float(m["issues"].sum())
+    revenue = float((m["subscription_revenue"] + m["support_revenue"]).sum())
     return {
         "value_usd": econ["value_usd"],
         "customers_at_horizon": float(m["customers_end"].iloc[-1]),
@@ -109,6 +124,8 @@ def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
         "cac_realised_usd": cac,
         "ltv_cac": _ratio(ltv, cac) if cac == cac else float("nan"),
         "suppressed_share": _ratio(m["tickets_suppressed"].sum(), issues),
+        "sla_met_share": sla_met_share(m),
+        "support_cost_share": _ratio(m["support_cost"].sum(), revenue),
         **{k: econ[k] for k in economics.BRIDGE_COLUMNS},
     }
 
