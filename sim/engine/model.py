@@ -353,7 +353,7 @@ class _Run:
         tickets = np.bincount(pop.segment[m.batch.customer], minlength=k)
         active = np.maximum(np.bincount(pop.segment[m.active], minlength=k), 1)
         work = tickets * sup.handle_time_mean_h * sup.agent_cost_usd_per_hour / active
-        margin_seg = (demand.offer_price_by_segment(params) - work - money["loyalty_cost"] / max(len(m.paying), 1))
+        margin_seg = (demand.revenue_by_segment(params) - work - money["loyalty_cost"] / max(len(m.paying), 1))
         margin = np.repeat(margin_seg, 2)
         if money["n_vip_paying"]:
             margin[1::2] -= money["vip_cost"] / money["n_vip_paying"]
