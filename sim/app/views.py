@@ -23,6 +23,7 @@ import pandas as pd
 from sim.app.drawing import MPL_LOCK
 from sim.app.kit import code, text
 from sim.decision.psa import DecisionResult, percent, prob_best_interval
+from sim.engine import ledger
 from sim.output import deck, files, fmt, report
 from sim.output.decision_files import decision_json
 from sim.output.report import assumptions
@@ -165,9 +166,7 @@ def bridge_table(res: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-BRIDGE_LABELS = {"subscription_revenue": "Subscription revenue", "support_fees": "Support fees",
-                 "support_cost": "Support cost", "acquisition": "Acquisition", "vip": "VIP programme",
-                 "loyalty": "Loyalty programme", "terminal_value": "Terminal value"}
+BRIDGE_LABELS = {m.part: m.part_label for m in (*ledger.MONEY, ledger.TERMINAL)}
 
 
 def segment_table(res: Results) -> pd.DataFrame:

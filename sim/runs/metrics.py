@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.engine import ledger
 from sim.runs import economics
 
 
@@ -70,25 +71,10 @@ KPIS: dict[str, KPI] = {k.name: k for k in (
 )}
 
 
-@dataclass(frozen=True)
-class Money:
-    """A money column of the monthly records: its label and its sign in profit."""
-
-    column: str
-    label: str
-    sign: Literal[1, -1]
-
-
-MONEY_COLUMNS: tuple[Money, ...] = (
-    Money("subscription_revenue", "Subscription revenue", 1),
-    Money("support_revenue", "Support revenue", 1),
-    Money("support_cost", "Support cost", -1),
-    Money("acquisition_cost", "Acquisition cost", -1),
-    Money("vip_cost", "VIP cost", -1),
-    Money("loyalty_cost", "Loyalty cost", -1),
-)
-MONEY = [m.column for m in MONEY_COLUMNS]
-COSTS = {m.column for m in MONEY_COLUMNS if m.sign < 0}
+# Every money column (label, sign, part of value) is declared once, in sim.engine.ledger.
+MONEY_COLUMNS = ledger.MONEY
+MONEY = list(ledger.COLUMNS)
+COSTS = {m.column for m in ledger.MONEY if m.sign < 0}
 
 
 def _ratio(num: float, den: float) -> float:
@@ -107,14 +93,13 @@ def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
     """KPIs of one run (one policy, one replication) from its monthly rows."""
     m = monthly.sort_values("month")
     exposure = float((m["customers_start"] + m["acquired"]).sum())  # paying customer-months
-    margin = float((m["subscription_revenue"] + m["support_revenue"] - m["support_cost"] - m["vip_cost"]
-                    - m["loyalty_cost"]).sum())
+    margin = float(sum(c.sign * m[c.column] for c in ledger.MONEY if c.in_margin).sum())
     churn_rate = _ratio(m["churned"].sum(), exposure)
     ltv = _ratio(_ratio(margin, exposure), churn_rate) if churn_rate == churn_rate and churn_rate > 0 else float("nan")
     econ = economics.run_economics(m)
     cac = econ["cac_realised_usd"]
     issues = float(m["issues"].sum())
-    revenue = float((m["subscription_revenue"] + m["support_revenue"]).sum())
+    revenue = float(sum(m[c.column] for c in ledger.MONEY if c.sign > 0).sum())
     return {
         "value_usd": econ["value_usd"],
         "customers_at_horizon": float(m["customers_end"].iloc[-1]),
