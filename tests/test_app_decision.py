@@ -1,5 +1,5 @@
 """The app's Decision tab and deck download (AppTest, no browser), and the decision helpers
-the page uses (sim.app.runner).
+the page uses (sim.app.studies and sim.app.views).
 
 The page tests use the tiny smoke fixture: as shipped it has no ``[uncertainty]`` table (the
 tab says how to add one); uploaded with a two-parameter table it runs in seconds.

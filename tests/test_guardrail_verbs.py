@@ -109,7 +109,7 @@ def test_the_worst_case_takes_the_dearest_end_of_each_range(files):
 def test_the_apps_decision_tab_is_refused_with_a_page_message(files):
     """The app's Decision tab calls run_decision through run_analysis, which shows a ScenarioError
     on the page; its sample limit is the same worst-case work per sample."""
-    from sim.app import runner as apprun
+    from sim.app import studies as apprun
 
     _, table = files
     scenario = load(table)

@@ -96,7 +96,7 @@ def test_compounding_funnel_is_refused_quickly():
 
 
 def test_compounding_funnel_refused_by_the_cli_and_the_app(tmp_path, capsys):
-    from sim.app import kit  # the app's guardrail is the same check with a lower limit
+    from sim.app import sources as kit  # the app's guardrail is the same check with a lower limit
 
     path = tmp_path / "s.toml"
     path.write_text(HOSTILE_FUNNEL)
@@ -139,7 +139,7 @@ def _allocate(n_bytes: int) -> int:
 
 def test_app_workers_cap_memory(monkeypatch):
     """An app worker that needs more than its cap fails alone with MemoryError."""
-    from sim.app import runner
+    from sim.app import procs as runner
 
     monkeypatch.setenv("SUPPORTSIM_APP_MAX_MEMORY_MB", "1024")
     assert runner.app_max_memory() == 2**30

@@ -1,5 +1,5 @@
-"""A new pricing scheme is two files: the schema (its name, where its fields act) and the pricing
-registry (what it charges). This test makes one end to end on a copy of the package, and its text
+"""A new pricing scheme is two files: the schema's pricing section (its name, where its fields act)
+and the engine's pricing registry (what it charges). This test makes one end to end on a copy of the package, and its text
 is the recipe of docs/guide.md ("A new pricing scheme").
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 
 from tests.conftest import ROOT
 
-# 1. sim/params/schema.py: the scheme's name, and the paid schemes (fee sensitivity, resentment and the
+# 1. sim/params/pricing.py (the schema's pricing section): the scheme's name, and the paid schemes (fee sensitivity, resentment and the
 #    free allowance act under it); the per-ticket fee it charges acts under it too.
 SCHEMA_EDITS = [
     ('SCHEME_NAMES = ("flat", "tiered", "per_ticket", "per_hour")',
@@ -62,7 +62,7 @@ def _edit(path: Path, edits: list[tuple[str, str]]) -> None:
 def test_a_new_scheme_is_two_files(tmp_path):
     pkg = tmp_path / "pkg"
     shutil.copytree(ROOT / "sim", pkg / "sim", ignore=shutil.ignore_patterns("__pycache__"))
-    _edit(pkg / "sim" / "params" / "schema.py", SCHEMA_EDITS)
+    _edit(pkg / "sim" / "params" / "pricing.py", SCHEMA_EDITS)
     _edit(pkg / "sim" / "engine" / "pricing.py", PRICING_EDITS)
     scenario = tmp_path / "bundle.toml"
     scenario.write_text(SCENARIO)
