@@ -580,7 +580,7 @@ def test_rows_with_the_wrong_number_of_fields_are_named(tmp_path, capsys):
 def test_only_regular_utf8_files_are_read(tmp_path, capsys, monkeypatch):
     import os
 
-    from sim.calibrate import ingest
+    from sim.calibrate import csvfile
 
     c, t = _files(tmp_path)
     fifo = tmp_path / "fifo.csv"
@@ -593,7 +593,7 @@ def test_only_regular_utf8_files_are_read(tmp_path, capsys, monkeypatch):
     latin.write_bytes(GOOD_CUSTOMERS.replace("basic", "b\u00e1sico").encode("latin-1"))
     rc, err = _main(capsys, "--customers", str(latin), "--tickets", str(t), "--out", str(tmp_path / "o.toml"))
     assert rc == 2 and "not UTF-8 text (byte 76, line 2)" in err, err
-    monkeypatch.setattr(ingest, "MAX_CSV_BYTES", 100)
+    monkeypatch.setattr(csvfile, "MAX_CSV_BYTES", 100)
     rc, err = _main(capsys, "--customers", str(c), "--tickets", str(t), "--out", str(tmp_path / "o.toml"))
     assert rc == 2 and "the limit is" in err, err
 

@@ -23,7 +23,7 @@ from sim.calibrate import (
     write_scenario,
 )
 from sim.calibrate import fits as sbg
-from sim.calibrate.estimate import PERIODS_SHOWN
+from sim.calibrate.retention import PERIODS_SHOWN
 from sim.calibrate.ingest import shown
 from sim.calibrate.write import comment_text
 from sim.params.scenario import ScenarioError

@@ -1,0 +1,189 @@
+"""The desk from the tickets alone: handle times, waits, abandonment and patience, staffing.
+
+Where it sits: ``ingest`` (the tickets table) -> **deskfit** -> ``estimate`` (the calibration)
+-> ``write``. Pure computation: nothing is read, written or printed here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import optimize, special
+
+from sim.calibrate.ingest import TicketTable
+from sim.calibrate.quantities import MONTH_H, Z95, Estimate, clamp_to_schema, mean_se, schema_bound
+from sim.engine import erlang
+from sim.params.schema import Support
+
+
+@dataclass(frozen=True)
+class HandleFit:
+    """Handle times fitted by maximum likelihood as exponential and lognormal, with goodness of fit."""
+
+    n: int
+    sample_mean_h: float
+    exp_mean_h: float
+    exp_ks: float
+    exp_aic: float
+    lognormal_mu: float
+    lognormal_sigma: float
+    lognormal_ks: float
+    lognormal_aic: float
+    chosen: Literal["exponential", "lognormal"]
+    mean_h: float
+    mean_se: float
+    cv: float
+    cv_se: float
+
+
+@dataclass(frozen=True)
+class WaitStats:
+    """First-response waits (answered tickets) and abandonment."""
+
+    answered: int
+    abandoned: int
+    still_open: int
+    mean_h: float
+    mean_se: float
+    p90_h: float
+    p90_ci: tuple[float, float]
+    sla_h: float
+    within_sla: float
+    within_sla_se: float
+
+
+
+def _ks_statistic(cdf_sorted: np.ndarray) -> float:
+    """Kolmogorov-Smirnov D of a sample against a distribution, given the CDF at the sorted sample."""
+    n = len(cdf_sorted)
+    i = np.arange(1, n + 1)
+    return float(max((i / n - cdf_sorted).max(), (cdf_sorted - (i - 1) / n).max()))
+
+
+def fit_handle_times(hours: np.ndarray) -> HandleFit:
+    """Fit exponential and lognormal distributions by maximum likelihood; choose by AIC; KS for each."""
+    x = np.asarray(hours, dtype=np.float64)
+    n = len(x)
+    mean = float(x.mean())
+    ll_exp = -n * math.log(mean) - n
+    logs = np.log(x)
+    mu, sigma = float(logs.mean()), float(logs.std())
+    sigma = max(sigma, 1e-9)
+    ll_ln = float(-logs.sum() - n * math.log(sigma) - 0.5 * n * math.log(2 * math.pi) - 0.5 * n)
+    xs = np.sort(x)
+    ks_exp = _ks_statistic(-np.expm1(-xs / mean))
+    ks_ln = _ks_statistic(special.ndtr(np.log(xs / math.exp(mu)) / sigma))
+    aic_exp, aic_ln = 2 - 2 * ll_exp, 4 - 2 * ll_ln
+    if aic_ln < aic_exp:
+        # lognormal mean exp(mu + s^2/2); delta method with Var(mu) = s^2/n, Var(s^2) = 2 s^4 / n
+        m = math.exp(mu + sigma**2 / 2)
+        m_se = m * math.sqrt(sigma**2 / n + sigma**4 / (2 * n))
+        cv = math.sqrt(math.expm1(sigma**2))
+        # d cv / d s^2 = e^{s^2} / (2 cv)
+        cv_se = math.exp(sigma**2) / (2 * cv) * math.sqrt(2 * sigma**4 / n) if cv > 0 else float("nan")
+        chosen: Literal["exponential", "lognormal"] = "lognormal"
+    else:
+        m, m_se, cv, cv_se, chosen = mean, mean / math.sqrt(n), 1.0, 0.0, "exponential"
+    return HandleFit(n, mean, mean, ks_exp, aic_exp, mu, sigma, ks_ln, aic_ln, chosen, m, m_se, cv, cv_se)
+
+
+def patience_from_waits(waits_h: np.ndarray, *, abandoned: int) -> Estimate | None:
+    """Mean patience (exponential) from answered waits and the count of abandoned tickets.
+
+    With patience ~ Exp(theta) independent of the virtual wait W (the wait a ticket would have
+    had; the desk model works this way), answered tickets show W with density g proportional to
+    f(w) e^{-theta w}, so the share answered q satisfies E_g[e^{theta W}] = 1 / q. Solved for
+    theta; SE by the delta method (sampling of q and of the answered waits).
+    """
+    w = np.asarray(waits_h, dtype=np.float64)
+    n_s = len(w)
+    if abandoned <= 0 or n_s < 2 or w.max() <= 0:
+        return None
+    total = n_s + abandoned
+    target = math.log(total / n_s)
+    log_n = math.log(n_s)
+
+    def f(theta: float) -> float:
+        return float(np.logaddexp.reduce(theta * w) - log_n - target)
+
+    hi = 1.0 / max(w.mean(), 1e-9)
+    for _ in range(200):
+        if f(hi) > 0:
+            break
+        hi *= 2.0
+    else:
+        return None
+    theta = optimize.brentq(f, 0.0, hi, xtol=1e-14, rtol=1e-12)
+    q = n_s / total
+    k = theta * w.max()
+    u = np.exp(theta * w - k)
+    var_inv_q = (1 - q) / (q**3 * total)  # Var(1/q) = q(1-q)/N / q^4
+    se_theta = math.sqrt(u.var() / n_s + math.exp(-2 * k) * var_inv_q) / float((w * u).mean())
+    patience = 1.0 / theta
+    return Estimate(patience, se_theta / theta**2, total,
+                    f"exponential patience solving E[exp(W/patience)] = 1/answered share over {n_s:,} answered "
+                    f"waits and {abandoned:,} abandoned tickets")
+
+
+
+def desk_stats(t: TicketTable, *, sla: float, export_h: float, window_months: float,
+          notes: list[str]) -> tuple[HandleFit | None, WaitStats | None, Estimate | None, Estimate | None, int | None]:
+    """Handle times, waits, patience and staffing from the tickets alone: (handle, waits, patience,
+    staffing level, Erlang C agents)."""
+    answered = np.isfinite(t.first_response_h)
+    waits = t.first_response_h[answered] - t.opened_h[answered]
+    handle = None
+    if t.handle_h is not None and np.isfinite(t.handle_h).any():
+        h_src = "handle-time column"
+        h = t.handle_h[np.isfinite(t.handle_h)]
+    else:
+        h_src = "resolved - first response"
+        both = answered & np.isfinite(t.resolved_h)
+        h = t.resolved_h[both] - t.first_response_h[both]
+    zeros = int((h <= 0).sum())
+    h = h[h > 0]
+    if zeros:
+        notes.append(f"{zeros:,} tickets with zero handle time ({h_src}) left out of the handle-time fit")
+    if len(h) >= 2:
+        handle = fit_handle_times(h)
+    else:
+        notes.append("fewer than 2 handle times: handle-time defaults kept")
+    wait_stats = None
+    patience = None
+    staffing_level = None
+    agents = None
+    if len(waits) >= 2:
+        p99 = float(np.quantile(waits, 0.99))
+        unanswered = ~answered
+        still_open = unanswered & (t.opened_h > export_h - p99)
+        n_ab = int((unanswered & ~still_open).sum())
+        n_ans = len(waits)
+        srt = np.sort(waits)
+        r = Z95 * math.sqrt(n_ans * 0.9 * 0.1)
+        p90 = float(np.quantile(waits, 0.9))
+        lo_i, hi_i = int(max(0, math.floor(0.9 * n_ans - r))), int(min(n_ans - 1, math.ceil(0.9 * n_ans + r)))
+        within = float((waits <= sla).mean())
+        wait_stats = WaitStats(n_ans, n_ab, int(still_open.sum()), float(waits.mean()), mean_se(waits), p90,
+                               (float(srt[lo_i]), float(srt[hi_i])), sla, within,
+                               math.sqrt(within * (1 - within) / n_ans))
+        if still_open.any():
+            notes.append(f"{int(still_open.sum()):,} unanswered tickets opened within the 99th-percentile wait "
+                         f"({p99:.3g} h) of the export date count as still open, not abandoned")
+        patience = patience_from_waits(waits, abandoned=n_ab)
+        if patience is None:
+            notes.append("no abandoned tickets (or no waits): patience is not identifiable; default kept")
+        level = clamp_to_schema(within, Support, "staffing_service_level", notes, "support.staffing_service_level")
+        staffing_level = Estimate(level, wait_stats.within_sla_se, n_ans,
+                                  f"share of {n_ans:,} answered tickets with a first response within {sla:g} h "
+                                  "(erlang staffing then aims at the same service level)")
+        if handle is not None:
+            per_hour = len(t) / (window_months * MONTH_H)
+            load = per_hour * handle.mean_h
+            agents = erlang.agents_for_service_level(load, handle.mean_h, sla, level, lo=1,
+                                                     hi=int(schema_bound(Support, "agents", "le")))
+    else:
+        notes.append("fewer than 2 answered tickets: wait, patience and staffing defaults kept")
+    return handle, wait_stats, patience, staffing_level, agents
