@@ -129,12 +129,26 @@ def patience_from_waits(waits_h: np.ndarray, *, abandoned: int) -> Estimate | No
 
 
 
-def desk_stats(t: TicketTable, *, sla: float, export_h: float, window_months: float,
-          notes: list[str]) -> tuple[HandleFit | None, WaitStats | None, Estimate | None, Estimate | None, int | None]:
+def still_open(t: TicketTable, export_h: float) -> np.ndarray:
+    """Unanswered tickets opened within the 99th-percentile wait of the export: still open, not abandoned."""
+    answered = np.isfinite(t.first_response_h)
+    if answered.sum() < 2:
+        return np.zeros(len(t), bool)
+    p99 = float(np.quantile(t.first_response_h[answered] - t.opened_h[answered], 0.99))
+    return ~answered & (t.opened_h > export_h - p99)
+
+
+def desk_stats(t: TicketTable, *, sla: float, export_h: float, window_months: float, notes: list[str],
+               sla_waits: np.ndarray | None = None, patience_waits: np.ndarray | None = None,
+               clock: str = "calendar", open_share: float = 1.0,
+               ) -> tuple[HandleFit | None, WaitStats | None, Estimate | None, Estimate | None, int | None]:
     """Handle times, waits, patience and staffing from the tickets alone: (handle, waits, patience,
-    staffing level, Erlang C agents)."""
+    staffing level, Erlang C agents). ``sla_waits`` / ``patience_waits``: each ticket's wait on the
+    SLA / patience clock (default: calendar hours); ``clock`` names the SLA clock in comments."""
     answered = np.isfinite(t.first_response_h)
     waits = t.first_response_h[answered] - t.opened_h[answered]
+    on_sla = waits if sla_waits is None else sla_waits[answered]
+    on_patience = waits if patience_waits is None else patience_waits[answered]
     handle = None
     if t.handle_h is not None and np.isfinite(t.handle_h).any():
         h_src = "handle-time column"
@@ -165,25 +179,31 @@ def desk_stats(t: TicketTable, *, sla: float, export_h: float, window_months: fl
         r = Z95 * math.sqrt(n_ans * 0.9 * 0.1)
         p90 = float(np.quantile(waits, 0.9))
         lo_i, hi_i = int(max(0, math.floor(0.9 * n_ans - r))), int(min(n_ans - 1, math.ceil(0.9 * n_ans + r)))
-        within = float((waits <= sla).mean())
+        within = float((on_sla <= sla + 1e-9).mean())
         wait_stats = WaitStats(n_ans, n_ab, int(still_open.sum()), float(waits.mean()), mean_se(waits), p90,
                                (float(srt[lo_i]), float(srt[hi_i])), sla, within,
                                math.sqrt(within * (1 - within) / n_ans))
         if still_open.any():
             notes.append(f"{int(still_open.sum()):,} unanswered tickets opened within the 99th-percentile wait "
                          f"({p99:.3g} h) of the export date count as still open, not abandoned")
-        patience = patience_from_waits(waits, abandoned=n_ab)
+        patience = patience_from_waits(on_patience, abandoned=n_ab)
         if patience is None:
             notes.append("no abandoned tickets (or no waits): patience is not identifiable; default kept")
         level = clamp_to_schema(within, Support, "staffing_service_level", notes, "support.staffing_service_level")
         staffing_level = Estimate(level, wait_stats.within_sla_se, n_ans,
-                                  f"share of {n_ans:,} answered tickets with a first response within {sla:g} h "
+                                  f"share of {n_ans:,} answered tickets with a first response within {sla:g} {clock} h "
                                   "(erlang staffing then aims at the same service level)")
         if handle is not None:
-            per_hour = len(t) / (window_months * MONTH_H)
+            # the desk as it was staffed: the agent count whose Erlang C mean wait, on the load of an average
+            # open hour, is closest (on a log scale) to the observed mean wait on the SLA clock
+            per_hour = len(t) / (window_months * MONTH_H * max(open_share, 1e-3))
             load = per_hour * handle.mean_h
-            agents = erlang.agents_for_service_level(load, handle.mean_h, sla, level, lo=1,
-                                                     hi=int(schema_bound(Support, "agents", "le")))
+            observed = max(float(np.mean(on_sla)), 1e-3)
+            lo = max(1, int(math.floor(load)) + 1)
+            hi = min(int(schema_bound(Support, "agents", "le")), lo + 50)
+            candidates = [(abs(math.log(max(erlang.mean_wait(n, load, handle.mean_h), 1e-6) / observed)), n)
+                          for n in range(lo, hi + 1)]
+            agents = min(candidates)[1]
     else:
         notes.append("fewer than 2 answered tickets: wait, patience and staffing defaults kept")
     return handle, wait_stats, patience, staffing_level, agents

@@ -52,6 +52,7 @@ from sim.calibrate.retention import (
     renewal_periods,
     retention_rate,
 )
+from sim.calibrate.supportfit import MAX_CUSTOMERS, SupportFit, fit_support
 from sim.engine.customers import relieved
 from sim.params.schema import (
     LADDER,
@@ -118,6 +119,7 @@ class Calibration:
     fee_median_usd: float  # median fee of charged tickets (0 if none)
     fees_present: bool  # the tickets file has a fee column
     channel_counts: dict[str, int] | None  # tickets per channel (sorted by name); None without the column
+    support: SupportFit | None = None  # the desk's week and support's effect on churn
     funding_sigma: float | None = None
     notes: list[str] = field(default_factory=list)
     text: str = ""
@@ -144,7 +146,7 @@ def _ladder_levels(scores: np.ndarray, *, source: str = "tickets") -> tuple[np.n
 @system_allocator
 def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str | None = None,
                  observed_from: str | None = None, export_date: str | None = None,
-                 sla_h: float | None = None) -> Calibration:
+                 sla_h: float | None = None, max_hazard_customers: int = MAX_CUSTOMERS) -> Calibration:
     """Estimate a scenario's parameters from parsed exports (:func:`sim.calibrate.write.render` writes it).
 
     ``export_date``: when the data were exported (default: the latest date in either file).
@@ -180,12 +182,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     if not (0 < sla <= 720):
         raise CalibrationError([f"--sla-h: expected hours in (0, 720], got {sla:g}"], "command line")
 
-    # the desk first: its temporaries are gone before the customer arrays are made (peak memory)
     desk_notes: list[str] = []
-    handle, wait_stats, patience, staffing_level, agents = desk_stats(t, sla=sla, export_h=export_h,
-                                                                 window_months=window_months, notes=desk_notes)
-    release_free_memory()
-
     # --- segments ---------------------------------------------------------------------------------
     seg_names, seg_code = _segment_order(c)
     k = len(seg_names)
@@ -312,6 +309,31 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
             sf.vip_share = float(c.vip[m].mean())
         segments.append(sf)
 
+    # the desk's week and support's effect on churn, then the desk's statistics on its clocks
+    agent_codes = None
+    if t.agent is not None:
+        labels, inverse = np.unique(t.agent.astype(str), return_inverse=True)
+        agent_codes = np.where(t.agent == "", -1, inverse)
+    support = fit_support(c, t, seg_code=seg_code, n_segments=k, w0=w0, export_h=export_h, promise_h=sla,
+                          ticket_rate=np.array([s.ticket_rate.value if math.isfinite(s.ticket_rate.value) else 0.0
+                                                for s in segments]),
+                          base0=np.array([s.base_churn.value for s in segments]), notes=desk_notes,
+                          agent_codes=agent_codes, max_customers=max_hazard_customers)
+    release_free_memory()
+    handle, wait_stats, patience, staffing_level, agents = desk_stats(
+        t, sla=sla, export_h=export_h, window_months=window_months, notes=desk_notes, sla_waits=support.sla_waits,
+        patience_waits=support.patience_waits, clock=support.clock, open_share=support.open_share())
+    if support.mechanics is not None:
+        mech = support.mechanics
+        for j, s in enumerate(segments):
+            name = f"base_churn_{j}"
+            if name in mech.names:
+                sd, lo, hi = mech.interval(name)
+                s.base_churn = Estimate(mech.estimate(name), sd, s.churn_monthly.rows,
+                                        f"monthly churn at 'meet' from the support -> churn fit (95% CI {lo:.4g} to "
+                                        f"{hi:.4g}; the observed {s.churn_monthly.value:.4g} includes customers at "
+                                        "'below')")
+
     # pooled sBG (all segments) and the cohort table
     cnt_all = sbg.counts_from_customers(churn_period=churn_t[is_churn], censored_tenure=tenure[is_cens],
                                         entry_tenure=entry[in_window])
@@ -336,7 +358,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
         segments=segments, handle=handle, waits=wait_stats, patience=patience,
         staffing_level=staffing_level, agents=agents, ladder=ladder_est, ladder_shares=ladder_shares,
         ladder_se=ladder_se, sbg_all=sbg_all, cohorts=cohorts, retention_rate_pct=retention, window=window,
-        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median,
+        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median, support=support,
         fees_present=fees is not None, channel_counts=channel_counts,
         funding_sigma=math.sqrt(log_ss / log_df) if log_df > 0 else None, notes=notes,
     )
