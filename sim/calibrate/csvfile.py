@@ -62,11 +62,12 @@ class Column:
     kind: Literal["id", "text", "date", "number", "bool"]
     required: bool
     expect: str
+    header: str = ""  # the header a preset expects, as its tool writes it (for messages)
 
 
 
 
-def _normalise(header: str) -> str:
+def normalise(header: str) -> str:
     return header.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
 
 
@@ -151,22 +152,32 @@ def _sniff(line: str, spec: tuple[Column, ...]) -> tuple[str, list[str]]:
             cells = next(csv.reader([line], delimiter=d))
         except csv.Error:  # e.g. a stray control character: then no column matches under this delimiter
             cells = line.split(d)
-        score = (sum(_normalise(c) in known for c in cells), d == ",")
+        score = (sum(normalise(c) in known for c in cells), d == ",")
         if best is None or score > best[:2]:
             best = (*score, d, cells)
     assert best is not None
     return best[2], best[3]
 
 
-def _match_columns(cells: list[str], spec: tuple[Column, ...], delimiter: str, source: str) -> dict[str, int]:
-    """Canonical column name -> index in the header; missing or ambiguous columns are errors."""
+def _match_columns(cells: list[str], spec: tuple[Column, ...], delimiter: str, source: str,
+                   label: str | None = None) -> dict[str, int]:
+    """Canonical column name -> index in the header; missing or ambiguous columns are errors (under a preset,
+    ``label``, one line naming the preset and the first missing column)."""
     found: dict[str, list[int]] = {}
     for i, header in enumerate(cells):
-        norm = _normalise(header)
+        norm = normalise(header)
         for col in spec:
             if norm in col.aliases:
                 found.setdefault(col.name, []).append(i)
                 break
+    if label is not None:
+        missing = [col for col in spec if col.required and not found.get(col.name)]
+        if missing:
+            col = missing[0]
+            more = f" (and {len(missing) - 1} more: {', '.join(repr(c.header) for c in missing[1:])})" if len(missing) > 1 else ""
+            raise CalibrationError([f"{label}: no column {col.header!r} ({col.expect}; read as '{col.name.lstrip('_')}')"
+                                    f"{more}; columns found: {', '.join(shown(c) for c in cells[:20]) or 'none'}"],
+                                   source)
     problems = []
     for col in spec:
         hits = found.get(col.name, [])
@@ -201,13 +212,14 @@ def _header(fh: BinaryIO, what: str, source: str) -> str:
     return line
 
 
-def read_csv(path: str | Path, spec: tuple[Column, ...], what: str) -> Raw:
-    """Read the columns of ``spec`` in blocks, parsing each block at once: only one block of text is held."""
+def read_csv(path: str | Path, spec: tuple[Column, ...], what: str, label: str | None = None) -> Raw:
+    """Read the columns of ``spec`` in blocks, parsing each block at once: only one block of text is held.
+    ``label``: the preset the columns follow (named in messages)."""
     source = str(path)
     fh, size = _open_regular(path, what)
     with fh:
         delimiter, cells = _sniff(_header(fh, what, source), spec)
-        index = _match_columns(cells, spec, delimiter, source)
+        index = _match_columns(cells, spec, delimiter, source, label)
         lines = _line_count(fh, size)
         names = [f"c{i}" for i in range(len(cells))]
         headers = {name: cells[i] for name, i in index.items()}

@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from sim.calibrate import fits as sbg
-from sim.calibrate.csvfile import MAX_CSV_BYTES, Column, Problems, read_csv
+from sim.calibrate.csvfile import MAX_CSV_BYTES, Column, Problems, Raw, read_csv
+from sim.calibrate.presets import Preset, one_line
 from sim.calibrate.values import (
     CalibrationError,
     codes,
@@ -81,6 +82,8 @@ TICKET_COLUMNS = (
            "number", False, "a score on a 1-5 or 0-10 scale"),
     Column("handle_time_h", ("handle_time_h", "handle_h", "agent_time_h", "handle_hours"),
            "number", False, "agent hours spent on the ticket"),
+    Column("agent", ("agent", "agent_id", "agent_name", "assignee", "assignee_id", "assignee_name", "owner",
+                     "responder"), "text", False, "the agent who answered"),
 )
 
 
@@ -131,6 +134,7 @@ class TicketTable(_ReadFile):
     fee_usd: np.ndarray | None = None
     satisfaction: np.ndarray | None = None
     handle_h: np.ndarray | None = None
+    agent: np.ndarray | None = None
 
 
 def _dates_shown(hours: np.ndarray) -> Any:
@@ -148,10 +152,42 @@ class _Lazy:
         return self.get(i)
 
 
+def _read(path: str | Path, canonical: tuple[Column, ...], what: str, preset: Preset | None) -> Raw:
+    if preset is None:
+        return read_csv(path, canonical, what)
+    try:
+        raw = read_csv(path, preset.spec(canonical), what, preset.label)
+        if preset.derive is not None:
+            preset.derive(raw)
+    except CalibrationError as exc:
+        raise one_line(exc, preset.label) if not exc.problems[0].startswith(preset.label) else exc from None
+    raw.notes.insert(0, f"{Path(raw.source).name} read with the {preset.label}")
+    return raw
+
+
+def _checked(preset: Preset | None, check: Any) -> Any:
+    """Run the table's checks; under a preset their problems are one line naming it."""
+    try:
+        return check()
+    except CalibrationError as exc:
+        if preset is None:
+            raise
+        raise one_line(exc, preset.label) from None
+
+
+def read_customers(path: str | Path, preset: Preset | None = None) -> CustomerTable:
+    """Read and check customers.csv, or a billing tool's export under ``preset`` (problems name row and column)."""
+    return _checked(preset, lambda: _read_customers(path, preset))
+
+
+def read_tickets(path: str | Path, preset: Preset | None = None) -> TicketTable:
+    """Read and check tickets.csv, or a helpdesk's export under ``preset`` (problems name row and column)."""
+    return _checked(preset, lambda: _read_tickets(path, preset))
+
+
 @system_allocator
-def read_customers(path: str | Path) -> CustomerTable:
-    """Read and check customers.csv (columns matched by name; problems name row and column)."""
-    raw = read_csv(path, CUSTOMER_COLUMNS, "customers")
+def _read_customers(path: str | Path, preset: Preset | None) -> CustomerTable:
+    raw = _read(path, CUSTOMER_COLUMNS, "customers", preset)
     p = Problems(raw.source, raw.headers, raw.lines_match)
     v, empty = raw.values, raw.empty
     ids, signup, cancel = v["customer_id"], v["signup_date"], v["cancel_date"]
@@ -176,9 +212,8 @@ def read_customers(path: str | Path) -> CustomerTable:
 
 
 @system_allocator
-def read_tickets(path: str | Path) -> TicketTable:
-    """Read and check tickets.csv (columns matched by name; problems name row and column)."""
-    raw = read_csv(path, TICKET_COLUMNS, "tickets")
+def _read_tickets(path: str | Path, preset: Preset | None) -> TicketTable:
+    raw = _read(path, TICKET_COLUMNS, "tickets", preset)
     p = Problems(raw.source, raw.headers, raw.lines_match)
     v, empty = raw.values, raw.empty
     ids, cust = v["ticket_id"], v["customer_id"]
@@ -196,7 +231,7 @@ def read_tickets(path: str | Path) -> TicketTable:
             p.rows(v[name] < 0, name, "a non-negative number", values=v[name])
     p.raise_if_any()
     return TicketTable(raw.source, ids, cust, opened, first, resolved, v.get("channel"), v.get("fee_usd"),
-                       v.get("satisfaction"), v.get("handle_time_h"), headers=raw.headers,
+                       v.get("satisfaction"), v.get("handle_time_h"), v.get("agent"), headers=raw.headers,
                        lines_match=raw.lines_match, notes=raw.notes)
 
 
