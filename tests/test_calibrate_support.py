@@ -12,65 +12,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from sim.calibrate import calibrate, exports_from_trace, read_customers, read_tickets
-from sim.calibrate.quantities import MONTH_H
+from sim.calibrate.synthetic import TRUE_BASE, TRUE_BETA, hazard_exports
 from sim.engine import model
-from sim.params.scenario import load_text, resolve_policies
-
-START = np.datetime64("2024-01-01T00:00:00", "s")
-
-
-def _stamp(hours: np.ndarray, unit: str = "s") -> np.ndarray:
-    out = np.full(len(hours), "", dtype=object)
-    ok = np.isfinite(hours)
-    out[ok] = np.datetime_as_string(START + (np.round(hours[ok] * 3600)).astype("timedelta64[s]"), unit=unit)
-    return out
-
-
-TRUE_BETA = {"abandoned": 0.6, "late x 1-2": 0.15, "late x 2-5": 0.45, "late x >5": 0.8}
-TRUE_BASE = {0: 0.03, 1: 0.012}  # monthly churn with no bad outcome, by segment
-
-
-def plain_hazard_exports(seed: int = 0, n: int = 8000, months: int = 12) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Customers and tickets from a plain cloglog hazard (no model): all sign up on day 0, a 24/7 desk."""
-    rng = np.random.default_rng(seed)
-    seg = (rng.random(n) < 0.4).astype(int)
-    alive = np.ones(n, bool)
-    cancel = np.full(n, np.nan)
-    rows = []
-    for k in range(months):
-        who = np.flatnonzero(alive)
-        count = rng.poisson(0.9, len(who))
-        owner = np.repeat(who, count)
-        t0 = k * MONTH_H + rng.random(len(owner)) * (MONTH_H - 48)  # answered within the month
-        abandoned = rng.random(len(owner)) < 0.12
-        wait = np.exp(rng.normal(math.log(2.5), 1.3, len(owner)))  # hours; expectation 4 h: x = wait / 4
-        x = wait / 4.0
-        ab = np.bincount(owner[abandoned], minlength=n)[who]
-        bands = [np.bincount(owner[~abandoned & (x > lo) & (x <= hi)], minlength=n)[who]
-                 for lo, hi in ((1, 2), (2, 5), (5, np.inf))]
-        eta = (np.log(-np.log1p(-np.array([TRUE_BASE[s] for s in seg[who]])))
-               + TRUE_BETA["abandoned"] * np.minimum(ab, 2)
-               + sum(TRUE_BETA[b] * np.minimum(c, 2) for b, c in zip(("late x 1-2", "late x 2-5", "late x >5"), bands)))
-        leave = rng.random(len(who)) < -np.expm1(-np.exp(eta))
-        cancel[who[leave]] = (k + 1) * MONTH_H - 12.0
-        alive[who[leave]] = False
-        rows.append(pd.DataFrame({"customer": owner, "opened": t0, "first": np.where(abandoned, np.nan, t0 + wait)}))
-    tk = pd.concat(rows, ignore_index=True).sort_values("opened", kind="stable")
-    customers = pd.DataFrame({
-        "customer_id": [f"C{i:05d}" for i in range(n)], "signup_date": "2024-01-01",
-        "cancel_date": _stamp(cancel, "D"), "plan": np.where(seg == 0, "basic", "pro"),
-        "monthly_revenue_usd": np.where(seg == 0, "49.00", "199.00")})
-    first = tk["first"].to_numpy()
-    tickets = pd.DataFrame({
-        "ticket_id": [f"T{i:06d}" for i in range(len(tk))], "customer_id": [f"C{i:05d}" for i in tk["customer"]],
-        "opened": _stamp(tk["opened"].to_numpy()), "first_response": _stamp(first),
-        "resolved": _stamp(first + 0.5)})
-    return customers, tickets
+from sim.params.scenario import load, resolve_policies
+from tests.conftest import ROOT
 
 
 def _calibrate(tmp_path, customers: pd.DataFrame, tickets: pd.DataFrame, **options):
@@ -81,7 +30,7 @@ def _calibrate(tmp_path, customers: pd.DataFrame, tickets: pd.DataFrame, **optio
 
 
 def test_a_plain_hazard_simulation_is_recovered_inside_its_confidence_intervals(tmp_path):
-    cal = _calibrate(tmp_path, *plain_hazard_exports())
+    cal = _calibrate(tmp_path, *hazard_exports())
     rf = cal.support.reduced
     table = {r["covariate"]: r for r in rf.table()}
     for name, beta in TRUE_BETA.items():
@@ -97,24 +46,12 @@ def test_a_plain_hazard_simulation_is_recovered_inside_its_confidence_intervals(
         assert abs(r["coef"] - math.log(-math.log1p(-base))) <= 1.959964 * r["se"], (seg, r)
 
 
-MODEL_TRUTH = """
-[scenario]
-name = "support-churn-truth"
-[run]
-months = 12
-seed = 3
-[customers]
-initial = 20000
-[pricing]
-scheme = "flat"
-[support]
-sla_clock = "calendar"
-"""
+MODEL_TRUTH = ROOT / "examples" / "calibration" / "support_truth.toml"
 
 
 @pytest.fixture(scope="module")
 def model_calibration(tmp_path_factory):
-    scenario = load_text(MODEL_TRUTH)
+    scenario = load(MODEL_TRUTH)
     params = resolve_policies(scenario)[0].params
     trace = model.Trace()
     model.run(params, months=scenario.run.months, seed=scenario.run.seed, trace=trace)

@@ -59,8 +59,14 @@ class WaitStats:
 def _ks_statistic(cdf_sorted: np.ndarray) -> float:
     """Kolmogorov-Smirnov D of a sample against a distribution, given the CDF at the sorted sample."""
     n = len(cdf_sorted)
-    i = np.arange(1, n + 1)
-    return float(max((i / n - cdf_sorted).max(), (cdf_sorted - (i - 1) / n).max()))
+    step = np.arange(1, n + 1, dtype=np.float64)
+    step /= n
+    step -= cdf_sorted
+    d_plus = float(step.max())
+    step += cdf_sorted
+    step -= 1.0 / n
+    np.subtract(cdf_sorted, step, out=step)
+    return max(d_plus, float(step.max()))
 
 
 def fit_handle_times(hours: np.ndarray) -> HandleFit:
@@ -69,13 +75,26 @@ def fit_handle_times(hours: np.ndarray) -> HandleFit:
     n = len(x)
     mean = float(x.mean())
     ll_exp = -n * math.log(mean) - n
+    # in place where it can be: millions of handle times hold 8 bytes each per temporary
     logs = np.log(x)
-    mu, sigma = float(logs.mean()), float(logs.std())
-    sigma = max(sigma, 1e-9)
-    ll_ln = float(-logs.sum() - n * math.log(sigma) - 0.5 * n * math.log(2 * math.pi) - 0.5 * n)
+    log_sum = float(logs.sum())
+    mu = log_sum / n
+    logs -= mu
+    sigma = max(math.sqrt(float(np.dot(logs, logs)) / n), 1e-9)
+    del logs
+    ll_ln = float(-log_sum - n * math.log(sigma) - 0.5 * n * math.log(2 * math.pi) - 0.5 * n)
     xs = np.sort(x)
-    ks_exp = _ks_statistic(-np.expm1(-xs / mean))
-    ks_ln = _ks_statistic(special.ndtr(np.log(xs / math.exp(mu)) / sigma))
+    cdf = np.divide(xs, -mean)
+    np.expm1(cdf, out=cdf)
+    np.negative(cdf, out=cdf)
+    ks_exp = _ks_statistic(cdf)
+    np.log(xs, out=cdf)
+    del xs
+    cdf -= mu
+    cdf /= sigma
+    special.ndtr(cdf, out=cdf)
+    ks_ln = _ks_statistic(cdf)
+    del cdf
     aic_exp, aic_ln = 2 - 2 * ll_exp, 4 - 2 * ll_ln
     if aic_ln < aic_exp:
         # lognormal mean exp(mu + s^2/2); delta method with Var(mu) = s^2/n, Var(s^2) = 2 s^4 / n
@@ -146,18 +165,15 @@ def desk_stats(t: TicketTable, *, sla: float, export_h: float, window_months: fl
     staffing level, Erlang C agents). ``sla_waits`` / ``patience_waits``: each ticket's wait on the
     SLA / patience clock (default: calendar hours); ``clock`` names the SLA clock in comments."""
     answered = np.isfinite(t.first_response_h)
-    waits = t.first_response_h[answered] - t.opened_h[answered]
-    on_sla = waits if sla_waits is None else sla_waits[answered]
-    on_patience = waits if patience_waits is None else patience_waits[answered]
     handle = None
     if t.handle_h is not None and np.isfinite(t.handle_h).any():
         h_src = "handle-time column"
         h = t.handle_h[np.isfinite(t.handle_h)]
+        zeros = int((h <= 0).sum())
     else:
         h_src = "resolved - first response"
-        both = answered & np.isfinite(t.resolved_h)
-        h = t.resolved_h[both] - t.first_response_h[both]
-    zeros = int((h <= 0).sum())
+        h = np.subtract(t.resolved_h, t.first_response_h)  # NaN where either is missing
+        zeros = int(np.count_nonzero(h <= 0))
     h = h[h > 0]
     if zeros:
         notes.append(f"{zeros:,} tickets with zero handle time ({h_src}) left out of the handle-time fit")
@@ -165,6 +181,10 @@ def desk_stats(t: TicketTable, *, sla: float, export_h: float, window_months: fl
         handle = fit_handle_times(h)
     else:
         notes.append("fewer than 2 handle times: handle-time defaults kept")
+    del h
+    waits = t.first_response_h[answered] - t.opened_h[answered]
+    on_sla = waits if sla_waits is None else sla_waits[answered]
+    on_patience = waits if patience_waits is None else patience_waits[answered]
     wait_stats = None
     patience = None
     staffing_level = None

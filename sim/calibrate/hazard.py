@@ -62,6 +62,7 @@ class Design:
     X: np.ndarray  # (K, d) one row per pattern
     pattern: np.ndarray  # (cells,) pattern of each observed customer-month, row-major over the panel
     customer: np.ndarray  # (cells,) its customer row
+    cell_weight: np.ndarray  # (cells,) customers the row stands for
     trials: np.ndarray  # (K,) customer-months per pattern
     events: np.ndarray  # (K,) of which churned
     counts: dict[str, int]  # customer-months with each outcome
@@ -233,8 +234,9 @@ def design(panel: Panel, *, fee_step_usd: float) -> Design:
     flat = code.ravel()[cells]
     uniq, inverse = np.unique(flat, return_inverse=True)
     y = panel.y().ravel()[cells]
-    trials = np.bincount(inverse, minlength=len(uniq)).astype(float)
-    events = np.bincount(inverse, weights=y, minlength=len(uniq)).astype(float)
+    w = np.broadcast_to(panel.weights()[:, None], (n, width)).ravel()[cells]
+    trials = np.bincount(inverse, weights=w, minlength=len(uniq)).astype(float)
+    events = np.bincount(inverse, weights=y * w, minlength=len(uniq)).astype(float)
     # decode the patterns back into covariates
     values = {}
     rest = uniq.copy()
@@ -247,7 +249,7 @@ def design(panel: Panel, *, fee_step_usd: float) -> Design:
     names = [f"segment {s}" for s in segs_present] + used
     del n_seg
     customer = np.broadcast_to(np.arange(n)[:, None], (n, width)).ravel()[cells]
-    return Design(names, X, inverse, customer, trials, events, counts)
+    return Design(names, X, inverse, customer, w, trials, events, counts)
 
 
 def _glm(X: np.ndarray, events: np.ndarray, trials: np.ndarray, start: np.ndarray | None = None) -> Any:
@@ -272,6 +274,7 @@ def fit_reduced(d: Design, panel: Panel) -> ReducedForm:
     n = panel.shape[0]
     per = np.column_stack([np.bincount(d.customer, weights=d.X[d.pattern, k] * a[d.pattern] * resid, minlength=n)
                            for k in range(d.X.shape[1])])
+    per *= np.sqrt(panel.weights())[:, None]  # a merged row: that many identical customers
     meat = per.T @ per
     inv = np.linalg.pinv(bread)
     cov = inv @ meat @ inv
@@ -319,8 +322,9 @@ def churn_paths(panel: Panel, theta: dict[str, float], base: np.ndarray, unseen_
     # steady state of each segment, with churners replaced at meet, at its mean monthly P(no loss)
     valid = panel.valid()
     n_seg = len(base)
-    mean_keep = (np.bincount(np.broadcast_to(panel.segment[:, None], keep.shape)[valid], weights=keep[valid],
-                             minlength=n_seg) / np.maximum(np.bincount(panel.segment, weights=panel.n_obs,
+    wk = keep * panel.weights()[:, None]
+    mean_keep = (np.bincount(np.broadcast_to(panel.segment[:, None], keep.shape)[valid], weights=wk[valid],
+                             minlength=n_seg) / np.maximum(np.bincount(panel.segment, weights=panel.n_obs * panel.weights(),
                                                                        minlength=n_seg), 1))
     cb_s = -np.expm1(m * np.log1p(-base))
     pi_s = np.zeros(n_seg)
@@ -343,7 +347,7 @@ def implied_beta(d: Design, panel: Panel, theta: dict[str, float], base: np.ndar
                  unseen_unresolved: np.ndarray, start: np.ndarray) -> np.ndarray:
     """The reduced form's coefficients the model implies on these customers (the binding function)."""
     c = churn_paths(panel, theta, base, unseen_unresolved).ravel()[panel.valid().ravel()]
-    expected = np.bincount(d.pattern, weights=c, minlength=len(d.trials))
+    expected = np.bincount(d.pattern, weights=c * d.cell_weight, minlength=len(d.trials))
     return np.asarray(_glm(d.X, expected, d.trials, start=start).params, dtype=float)
 
 

@@ -51,6 +51,7 @@ class Panel:
     trial_late_x: np.ndarray
     customers_total: int  # customers with at least one observed month before sampling
     sampled: bool
+    weight: np.ndarray | None = None  # (N,) customers each row stands for (rows without any outcome are merged)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -59,6 +60,14 @@ class Panel:
     def valid(self) -> np.ndarray:
         """(N, P) bool: the month is observed."""
         return np.arange(self.shape[1])[None, :] < self.n_obs[:, None]
+
+    def weights(self) -> np.ndarray:
+        """(N,) customers each row stands for."""
+        return np.ones(self.shape[0]) if self.weight is None else self.weight
+
+    @property
+    def customers(self) -> int:
+        return int(round(float(self.weights().sum())))
 
     def y(self) -> np.ndarray:
         """(N, P) 1 where the customer left at the end of that month."""
@@ -108,20 +117,23 @@ def build_panel(c: CustomerTable, t: TicketTable, *, seg_code: np.ndarray, w0: f
     first = entry[keep] + 1  # the first observed period (1-based)
 
     cust = match_ids(t.customer, c.id)
-    row = np.where(cust >= 0, row_of[np.maximum(cust, 0)], -1)
-    answered = np.isfinite(t.first_response_h)
-    when = np.where(answered, t.first_response_h, t.opened_h)
-    ok = row >= 0
-    r = row[ok]
-    period = np.floor((when[ok] - signup[r]) / MONTH_H).astype(np.int64) + 1  # 0: the trial month
+    sel = np.flatnonzero(cust >= 0)  # tickets of known customers ...
+    r = row_of[cust[sel]]
+    del cust
+    sel, r = sel[r >= 0], r[r >= 0]  # ... in the sample: everything below is on these only (peak memory)
+    answered = np.isfinite(t.first_response_h[sel])
+    opened = t.opened_h[sel]
+    when = np.where(answered, t.first_response_h[sel], opened)
+    period = np.floor((when - signup[r]) / MONTH_H).astype(np.int64) + 1  # 0: the trial month
+    del when
     col = period - first[r]
     in_panel = (col >= 0) & (col < n_obs_k[r])
     in_trial = (period == 0) & (entry[keep][r] == 0)
-    ab = (~answered[ok]) & ~still_open[ok]
-    unres = answered[ok] & ~np.isfinite(t.resolved_h[ok]) & (t.first_response_h[ok] < export_h - OPEN_GRACE_H)
-    x = np.where(answered[ok], sla_waits[ok] / expectation_h, np.nan)
-    late = answered[ok] & (x > 1.0)
-    fee = np.zeros(len(r)) if t.fee_usd is None else np.nan_to_num(t.fee_usd[ok])
+    ab = (~answered) & ~still_open[sel]
+    unres = answered & ~np.isfinite(t.resolved_h[sel]) & (t.first_response_h[sel] < export_h - OPEN_GRACE_H)
+    x = np.where(answered, sla_waits[sel] / expectation_h, np.nan)
+    late = answered & (x > 1.0)
+    fee = np.zeros(len(r)) if t.fee_usd is None else np.nan_to_num(t.fee_usd[sel])
     cell = r * width + np.where(in_panel, col, 0)
     size = n * width
 
@@ -134,7 +146,7 @@ def build_panel(c: CustomerTable, t: TicketTable, *, seg_code: np.ndarray, w0: f
         sel = in_trial & mask
         return np.bincount(r[sel], weights=None if weights is None else weights[sel], minlength=n)
 
-    return Panel(
+    return merge_quiet(Panel(
         segment=seg_code[keep].astype(np.int64), n_obs=n_obs_k, churned=is_churn[keep], new=entry[keep] == 0,
         abandoned=grid(ab).astype(np.int32), unresolved=grid(unres).astype(np.int32),
         fees=grid(fee > 0, fee).astype(np.float64),
@@ -143,4 +155,33 @@ def build_panel(c: CustomerTable, t: TicketTable, *, seg_code: np.ndarray, w0: f
         trial_fees=trial(fee > 0, fee).astype(np.float64),
         trial_late_row=r[in_trial & late], trial_late_x=x[in_trial & late],
         customers_total=total, sampled=sampled,
+    ))
+
+
+def merge_quiet(p: Panel) -> Panel:
+    """Rows without a single outcome (no abandoned, late or unresolved ticket, no fee, in any month or the trial) differ
+    only by segment, months observed, leaving and being new: merge them into one weighted row each. Every
+    likelihood here sums over customers, so a weighted row gives the same fit at a fraction of the cost."""
+    n, width = p.shape
+    busy = (p.abandoned.any(axis=1) | p.unresolved.any(axis=1) | (p.fees > 0).any(axis=1)
+            | (p.trial_abandoned > 0) | (p.trial_unresolved > 0) | (p.trial_fees > 0))
+    busy[p.late_cell // max(width, 1)] = True
+    busy[p.trial_late_row] = True
+    quiet = np.flatnonzero(~busy)
+    if len(quiet) < 2:
+        return p
+    key = ((p.segment[quiet] * (width + 1) + p.n_obs[quiet]) * 2 + p.churned[quiet]) * 2 + p.new[quiet]
+    uniq, first, count = np.unique(key, return_index=True, return_counts=True)
+    rows = np.concatenate([np.flatnonzero(busy), quiet[first]])
+    weight = np.concatenate([np.ones(int(busy.sum())), count.astype(float)])
+    new_row = np.full(n, -1, np.int64)
+    new_row[rows] = np.arange(len(rows))
+    late_row = new_row[p.late_cell // max(width, 1)]
+    return Panel(
+        segment=p.segment[rows], n_obs=p.n_obs[rows], churned=p.churned[rows], new=p.new[rows],
+        abandoned=p.abandoned[rows], unresolved=p.unresolved[rows], fees=p.fees[rows],
+        late_cell=late_row * width + p.late_cell % max(width, 1), late_x=p.late_x,
+        trial_abandoned=p.trial_abandoned[rows], trial_unresolved=p.trial_unresolved[rows],
+        trial_fees=p.trial_fees[rows], trial_late_row=new_row[p.trial_late_row], trial_late_x=p.trial_late_x,
+        customers_total=p.customers_total, sampled=p.sampled, weight=weight,
     )

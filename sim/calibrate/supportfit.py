@@ -23,7 +23,7 @@ import numpy as np
 from sim.calibrate import deskhours as dh
 from sim.calibrate import hazard as hz
 from sim.calibrate.deskfit import still_open
-from sim.calibrate.ingest import CustomerTable, TicketTable
+from sim.calibrate.ingest import CustomerTable, TicketTable, release_free_memory
 from sim.calibrate.panel import Panel, build_panel
 from sim.params.schema import Churn, HelpSeeking, Satisfaction
 
@@ -119,7 +119,8 @@ def fit_support(c: CustomerTable, t: TicketTable, *, seg_code: np.ndarray, n_seg
         notes.append(f"{hours.off_schedule_share:.1%} of first responses fall outside the hours written "
                      f"({hours.label()}): the desk's hours are not one weekly block")
     calendar = t.first_response_h - t.opened_h
-    business = dh.business_waits(t.opened_h, t.first_response_h, hours)
+    business = (calendar if hours is None or hours.always  # one clock when the desk never closes
+                else dh.business_waits(t.opened_h, t.first_response_h, hours))
     expect = min(promise_h, Satisfaction().market_norm_h)
     answered = np.isfinite(calendar)
     attainment = {k: float(np.mean(w[answered] <= promise_h + 1e-9)) if answered.any() else float("nan")
@@ -147,6 +148,7 @@ def fit_support(c: CustomerTable, t: TicketTable, *, seg_code: np.ndarray, n_seg
                          f"(>= {hz.MIN_EVENTS}): support's effect on churn is not estimated; satisfaction defaults kept")
             return fit
         fits[clock] = (panel, d, hz.fit_reduced(d, panel))
+        release_free_memory()
         fit.clock_loglik[clock] = fits[clock][2].loglik - len(fits[clock][2].beta)  # Akaike's penalty
     # Akaike: lateness on a clock customers do not use still adds covariates, and a little likelihood with them
     best = max(fits, key=lambda k: fit.clock_loglik[k])
@@ -154,9 +156,10 @@ def fit_support(c: CustomerTable, t: TicketTable, *, seg_code: np.ndarray, n_seg
     fit.clock = best
     fit.sla_waits = business if best == "business" else calendar
     fit.reduced, fit.event_counts = rf, d.counts
-    fit.customers_used, fit.customers_total = panel.shape[0], panel.customers_total
+    fit.customers_used, fit.customers_total = panel.customers, panel.customers_total
+    fits.clear()  # the other clock's panel
     if panel.sampled:
-        notes.append(f"support's effect on churn fitted on a seeded sample of {panel.shape[0]:,} of "
+        notes.append(f"support's effect on churn fitted on a seeded sample of {panel.customers:,} of "
                      f"{panel.customers_total:,} customers")
     fit.mechanics = hz.fit_mechanics(d, rf, panel, defaults=defaults(), n_segments=n_segments,
                                      base0=np.clip(base0, 1e-4, 0.5), unseen_unresolved=unseen_unresolved(ticket_rate))

@@ -31,8 +31,9 @@ from sim.calibrate.backtest import Backtest, backtest
 from sim.calibrate.ingest import CUSTOMER_COLUMNS, TICKET_COLUMNS, shown
 from sim.calibrate.presets import CUSTOMER_PRESETS, TICKET_PRESETS, Preset
 from sim.calibrate.retention import PERIODS_SHOWN
-from sim.calibrate.supportfit import MAX_CUSTOMERS
+from sim.calibrate.supportfit import MAX_CUSTOMERS, SupportFit
 from sim.calibrate.write import comment_text
+from sim.calibrate.writesupport import PROFILE_CHI2_99
 from sim.output.calibration_plots import plot_backtest
 from sim.output.files import atomic_dir, json_safe
 from sim.output.plots import save_figure
@@ -184,6 +185,30 @@ def _print_backtest(bt: Backtest, folder: Path) -> None:
     print(f"wrote {folder}/ (backtest.png, backtest_months.csv, backtest_waits.csv, fit.toml)")
 
 
+def _print_support(s: SupportFit) -> None:
+    if s.hours is not None:
+        p = s.profile
+        profile = "" if p is None else ("; arrivals flat over the week" if 2 * p.loglik_gain < PROFILE_CHI2_99 else
+                                         f"; arrivals: working day {p.day_start:02d}-{p.day_end:02d}, off-hours "
+                                         f"x{p.offhours:.2f}, weekend x{p.weekend:.2f}, Monday x{p.monday:.2f}")
+        print(f"desk: {s.hours.label()} ({s.hours.off_schedule_share:.1%} of first responses outside){profile}")
+        if not s.hours.always:
+            print(f"  SLA clock {s.clock} (within the promise: business {s.attainment['business']:.1%}, calendar "
+                  f"{s.attainment['calendar']:.1%}); patience clock {s.patience_clock}")
+    if s.reduced is None or s.mechanics is None:
+        return
+    rf, m = s.reduced, s.mechanics
+    print(f"\nsupport -> churn: cloglog hazard over {rf.cells:,} customer-months of {s.customers_used:,} customers, "
+          f"{rf.churned:,} cancellations; hazard ratio (95% CI) per month with")
+    for r in rf.table():
+        if not r["covariate"].startswith("segment"):
+            print(f"  {r['covariate']:<20} {r['hazard_ratio']:>6.2f}  ({r['hr_low']:.2f} to {r['hr_high']:.2f})")
+    print(f"mapped onto the model (J = {m.j_stat:.2f} on {m.j_df} df" + (f", p = {m.j_pvalue:.2f})" if m.j_df else ")"))
+    for name in m.estimated():
+        _, lo, hi = m.interval(name)
+        print(f"  {name:<22} {m.estimate(name):>8.4g}  ({lo:.4g} to {hi:.4g})")
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """--out and --report must be files that are not folders and not one of the inputs."""
     inputs = {Path(args.customers).resolve(), Path(args.tickets).resolve()}
@@ -247,9 +272,12 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
               f"{wt.abandoned:,} abandoned" + (f"; patience {cal.patience.value:.3g} h (SE {cal.patience.se:.2g})"
                                                if cal.patience else ""))
     if cal.agents is not None:
-        print(f"staffing: about {cal.agents} agents (Erlang C, average month)")
+        print(f"staffing: {cal.agents} agent{'s' if cal.agents != 1 else ''} (the Erlang C mean wait closest to the "
+              "observed one)")
     if cal.ladder is not None:
         print("ladder shares: " + ", ".join(f"{a} {b:.2f}" for a, b in zip(LADDER, cal.ladder_shares)))
+    if cal.support is not None:
+        _print_support(cal.support)
     for note in cal.notes:
         print(f"note: {comment_text(note)}")  # names from the files: no control characters reach the terminal
     print(f"\nwrote {out}")
