@@ -10,7 +10,7 @@ first KPI cards <= 3 s after the page loads on a freshly started server; first n
 Two measurements, each a median over ``--trials`` changes of the agent cost (every change
 is a scenario the cache has not seen):
 
-- function: the app's run path (``sim.app.runner.progressive_run`` on a warm worker pool, as
+- function: the app's run path (``sim.app.progressive.progressive_run`` on a warm worker pool, as
   the page calls it), timed from the changed scenario to the first results (every policy,
   first replication: what the KPI cards show first), to the cards and reasons computed, and
   to all replications with the first tab's figures drawn as PNGs (as the page ends).
@@ -40,8 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.app import kit as appkit  # noqa: E402
-from sim.app import runner as apprun  # noqa: E402
+from sim.app import drawing, procs, progressive, sources, store, views  # noqa: E402
 from sim.params.scenario import DEFAULT_SCENARIO  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,30 +71,30 @@ def replication_cpu(scenario) -> float:
 
 
 def bench_function(trials: int) -> dict:
-    source = appkit.load_source(DEFAULT_SCENARIO)
-    pool = apprun.make_pool(apprun.app_workers())
-    cache = apprun.DictCache()
+    source = sources.load_source(DEFAULT_SCENARIO)
+    pool = procs.make_pool(procs.app_workers())
+    cache = store.DictCache()
     first, cards, full, cards_cpu, figures_cpu = [], [], [], [], []
     try:
         for k in range(trials):
-            scenario = appkit.build_scenario(source, [f"support.agent_cost_usd_per_hour={BASE_COST + 1 + k}"])
-            specs = [s for s in apprun.figure_specs(len(scenario.policies)) if s.tab == apprun.TABS[0]]
+            scenario = sources.build_scenario(source, [f"support.agent_cost_usd_per_hour={BASE_COST + 1 + k}"])
+            specs = [s for s in drawing.figure_specs(len(scenario.policies)) if s.tab == drawing.TABS[0]]
             t0 = time.perf_counter()
             t_first = t_cards = None
-            for upd in apprun.progressive_run(scenario, cache=cache, pool=pool):
+            for upd in progressive.progressive_run(scenario, cache=cache, pool=pool):
                 if upd.results is not None and t_first is None:
                     t_first = time.perf_counter() - t0
                     c0 = time.process_time()
-                    apprun.kpi_cards(upd.results)
-                    apprun.verdict(upd.results)
-                    apprun.bridge_table(upd.results)
-                    apprun.segment_table(upd.results)
+                    views.kpi_cards(upd.results)
+                    views.verdict(upd.results)
+                    views.bridge_table(upd.results)
+                    views.segment_table(upd.results)
                     cards_cpu.append(time.process_time() - c0)
                     t_cards = time.perf_counter() - t0
                 if upd.final and upd.results is not None:
                     c0 = time.process_time()
                     for spec in specs:
-                        apprun.render_figure(upd.results, spec.name, "png", dpi=100)
+                        drawing.render_figure(upd.results, spec.name, "png", dpi=100)
                     figures_cpu.append(time.process_time() - c0)
             t_full = time.perf_counter() - t0
             first.append(t_first)
@@ -107,7 +106,7 @@ def bench_function(trials: int) -> dict:
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    workers = apprun.app_workers()
+    workers = procs.app_workers()
     rep_cpu = replication_cpu(scenario)
     # On an idle machine the first replication's jobs share the workers evenly, then the page draws.
     idle_first = rep_cpu / min(workers, len(scenario.policies))
@@ -286,7 +285,7 @@ def main() -> int:
         out["cold_start"] = bench_cold(list(LAUNCHERS) if args.launcher == "both" else [args.launcher])
         args.no_function = args.no_browser = True
     if not args.no_function:
-        print(f"function (sim.app.runner.progressive_run, warm pool), load {load()}:", flush=True)
+        print(f"function (sim.app.progressive.progressive_run, warm pool), load {load()}:", flush=True)
         out["function"] = bench_function(args.trials)
     if not args.no_browser:
         print(f"browser (streamlit + chromium), load {load()}:", flush=True)

@@ -376,10 +376,12 @@ def test_cli_sweep_writes_tables_atomically(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw"]
 
 
-def test_cli_sweep_notes_that_agents_need_fixed_staffing(capsys):
+def test_cli_sweep_refuses_agents_without_fixed_staffing(capsys):
+    """support.agents is read only under fixed staffing: a sweep of it over Erlang-staffed policies
+    cannot move anything, so it is refused (exit 2) with the way to make it act."""
     assert _main("sweep", str(SMOKE), "--param", "support.agents=1", "--replications", "1", "--workers", "1",
-                 "--policies", "flat") == 0
-    assert "support.staffing=fixed" in capsys.readouterr().out
+                 "--policies", "flat") == 2
+    assert "support.staffing=fixed" in capsys.readouterr().err
 
 
 def test_cli_breakeven_sensitivity_staff(tmp_path, capsys):

@@ -17,13 +17,12 @@ import sys
 import pytest
 from pptx import Presentation
 
-from sim.app import kit as appkit
-from sim.app import runner as apprun
+from sim.app import drawing, sources, studies, views
 from sim.decision.psa import run_decision
 from sim.output.decision_files import write_decision
 from sim.params.scenario import load, load_text, policy_label
 from tests.conftest import ROOT, SCENARIOS
-from tests.test_app import assert_clean, fixtures_in_picker, media, open_app  # noqa: F401  (fixtures)
+from tests.test_app import app_cache_dir, assert_clean, fixtures_in_picker, media, open_app  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.xdist_group("app")  # one process with tests/test_app.py: shared caches and workers
 
@@ -72,50 +71,51 @@ def test_the_answer_names_policies_by_their_display_label(result, uncertain):
 
 
 def test_decision_table_uses_labels_and_the_number_formats(result, uncertain):
-    table = apprun.decision_table(result)
+    table = views.decision_table(result)
     pol = result.policies.set_index("policy")
     assert list(table["policy"]) == [policy_label(uncertain, p) for p in result.policy_names]
     assert list(table.columns) == ["policy", "probability best", "expected value", "expected loss", "recommended"]
     assert table["recommended"].sum() == 1
     rec = table[table["recommended"]].iloc[0]
     assert rec["policy"] == policy_label(uncertain, result.recommended)
-    assert rec["expected loss"] == apprun.fmt.usd(pol.loc[result.recommended, "expected_loss"])
+    assert rec["expected loss"] == views.fmt.usd(pol.loc[result.recommended, "expected_loss"])
     assert all(v.startswith("$") or v.startswith("-$") for v in table["expected value"])
-    assert all(" ± " in v and v.endswith("%") for v in table["probability best"])
+    # an exact binomial interval over the sampled worlds, never "± 0%"
+    assert all(" to " in v and v.endswith("%)") and "±" not in v for v in table["probability best"])
 
 
 def test_decision_downloads_are_the_files_decide_writes(result, tmp_path):
     write_decision(result, tmp_path / "out", plots=False)
-    assert apprun.psa_csv(result) == (tmp_path / "out" / "psa.csv").read_bytes()
-    assert apprun.decision_json_bytes(result) == (tmp_path / "out" / "decision.json").read_bytes()
-    assert json.loads(apprun.decision_json_bytes(result))["samples"] == SAMPLES
+    assert views.psa_csv(result) == (tmp_path / "out" / "psa.csv").read_bytes()
+    assert views.decision_json_bytes(result) == (tmp_path / "out" / "decision.json").read_bytes()
+    assert json.loads(views.decision_json_bytes(result))["samples"] == SAMPLES
 
 
 def test_decision_runs_and_the_samples_limit(uncertain):
     n = len(uncertain.policies)
-    assert apprun.decision_runs(uncertain, 10) == 10 * n
-    per_sample = apprun.guardrails.work(uncertain, 1)
-    assert apprun.decision_max_samples(uncertain, int(per_sample * 7.5)) == 7
-    assert apprun.decision_max_samples(uncertain, int(per_sample) - 1) == 0
+    assert studies.decision_runs(uncertain, 10) == 10 * n
+    per_sample = studies.sample_work(uncertain, 1)  # at the worst case of the table, as run_decision checks
+    assert studies.decision_max_samples(uncertain, int(per_sample * 7.5)) == 7
+    assert studies.decision_max_samples(uncertain, int(per_sample) - 1) == 0
 
 
 def test_every_decision_figure_draws(result):
-    for name in apprun.DECISION_FIGURES:
-        png = apprun.draw_bytes(lambda name=name: apprun.decision_figure(result, name), "png", dpi=40)
+    for name in drawing.DECISION_FIGURES:
+        png = drawing.draw_bytes(lambda name=name: drawing.decision_figure(result, name), "png", dpi=40)
         assert png.startswith(b"\x89PNG"), name
     with pytest.raises(KeyError):
-        apprun.decision_figure(result, "no_such_figure")
+        drawing.decision_figure(result, "no_such_figure")
 
 
 def test_decision_figures_name_policies_by_their_display_label(result, uncertain):
-    ax = apprun.decision_figure(result, "probability_best")
+    ax = drawing.decision_figure(result, "probability_best")
     labels = [policy_label(uncertain, p) for p in result.policy_names]
     assert any("$" in x for x in labels)  # "Per ticket ($20)": drawn as is, no mathtext, no backslash
     ticks = ax.get_xticklabels()
     shown = [" ".join(t.get_text().replace("(recommended)", "").split()) for t in ticks]  # wrapped to fit
     assert shown == labels and not any(t._preprocess_math(t.get_text())[1] for t in ticks)
     assert ax.get_title().startswith(policy_label(uncertain, result.recommended))
-    legend = apprun.decision_figure(result, "decision_map").get_legend()
+    legend = drawing.decision_figure(result, "decision_map").get_legend()
     assert [t.get_text().rsplit(" (", 1)[0] for t in legend.get_texts()] == labels
 
 
@@ -126,8 +126,8 @@ def test_decision_figure_titles_fit_the_slide(uncertain):
     res = run_decision(load_text(long, source="long.toml"), samples=SAMPLES, workers=1)
     res.decision_map = res.decision_map.assign(best="flat")  # one policy everywhere: the longest title
     res.decision_map.attrs = {"x": res.evppi["parameter"][0], "y": res.evppi["parameter"][1]}
-    for name in apprun.DECISION_FIGURES:
-        fig = apprun.decision_figure(res, name).figure
+    for name in drawing.DECISION_FIGURES:
+        fig = drawing.decision_figure(res, name).figure
         fig.canvas.draw()
         box = fig.axes[0].title.get_window_extent()
         assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (name, fig.axes[0].get_title(), box, fig.bbox)
@@ -135,7 +135,7 @@ def test_decision_figure_titles_fit_the_slide(uncertain):
 
 def test_every_scenario_in_the_picker_has_an_uncertainty_table():
     """The tab's message for a scenario without one says so ("pick baseline")."""
-    for name, path in appkit.shipped_scenarios(fixtures=False).items():
+    for name, path in sources.shipped_scenarios(fixtures=False).items():
         assert load(path).uncertainty, name
 
 
@@ -161,9 +161,9 @@ def test_decision_tab_runs_on_the_button_and_keeps_its_result_across_tabs():
     assert_clean(at)
     lines = answer_lines(at)
     assert len(lines) == 3 and "Choose " in lines[0] and "flat_vip" not in lines[0], lines
-    assert len(at.main.image) == len(apprun.DECISION_FIGURES)
+    assert len(at.main.image) == len(drawing.DECISION_FIGURES)
     table = at.main.dataframe[-1].value
-    sc = appkit.load_upload("u.toml", UNCERTAIN_TEXT.encode()).scenario
+    sc = sources.load_upload("u.toml", UNCERTAIN_TEXT.encode()).scenario
     assert list(table["policy"]) == [policy_label(sc, p) for p in sc.policies]
     assert any(f"--samples {SAMPLES}" in c.value and c.value.startswith("supportsim decide") for c in at.main.code)
 
@@ -174,7 +174,7 @@ def test_decision_tab_runs_on_the_button_and_keeps_its_result_across_tabs():
     at.run()  # no click: the cached result is shown again
     assert_clean(at)
     assert answer_lines(at) == lines
-    assert len(at.main.image) == len(apprun.DECISION_FIGURES)
+    assert len(at.main.image) == len(drawing.DECISION_FIGURES)
 
 
 def test_the_decision_download_is_what_the_command_shown_writes(media, tmp_path):  # noqa: F811
@@ -197,8 +197,8 @@ def test_the_decision_download_is_what_the_command_shown_writes(media, tmp_path)
 
 def test_too_many_samples_is_a_clear_error_and_nothing_runs():
     at = open_decision(upload=True)
-    sc = appkit.load_upload("u.toml", UNCERTAIN_TEXT.encode()).scenario
-    most = apprun.decision_max_samples(sc, appkit.app_max_work())
+    sc = sources.load_upload("u.toml", UNCERTAIN_TEXT.encode()).scenario
+    most = studies.decision_max_samples(sc, sources.app_max_work())
     at.number_input(key="dec_samples").set_value(most + 1).run()
     assert not at.exception
     message = at.main.error[0].value

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.app import runner as apprun
+from sim.app import drawing
 from sim.params.scenario import load
 from sim.runs.metrics import KPIS
 from tests.conftest import ROOT, SCENARIOS
@@ -65,7 +65,8 @@ def app_url(tmp_path_factory) -> Iterator[str]:
            "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "SUPPORTSIM_APP_FIXTURES": "1"})
+                                env={**os.environ, "SUPPORTSIM_APP_FIXTURES": "1",  # its own disk cache: no runs
+                                     "SUPPORTSIM_APP_CACHE": str(log.parent / "cache")})  # left by earlier sessions
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_S
@@ -164,9 +165,10 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     assert float(cost.input_value()) == baseline.support.agent_cost_usd_per_hour
     new_cost = baseline.support.agent_cost_usd_per_hour * 2
     cost.fill(f"{new_cost:g}")
+    label = KPIS["cumulative_profit"].title
+    shown = [m["value"] for m in metrics(page) if m["label"].strip().startswith(label)]  # before the change
     t0 = time.monotonic()
     cost.press("Enter")
-    label = KPIS["cumulative_profit"].title
     page.wait_for_function(
         """([label, before]) => {
             const now = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')]
@@ -174,8 +176,7 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
               .map(e => e.querySelector('[data-testid="stMetricValue"]').innerText);
             return now.length === before.length && now.some((v, i) => v !== before[i]);
         }""",
-        arg=[label, [m["value"] for m in metrics(page) if m["label"].strip().startswith(label)]],
-        timeout=RUN_S * 1000)
+        arg=[label, shown], timeout=RUN_S * 1000)
     first_numbers_s = time.monotonic() - t0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_browser_refining.png"))  # first replications shown, more running
@@ -193,7 +194,7 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     page.screenshot(path=str(ARTIFACTS / "app_browser.png"))
 
     page.get_by_role("tab", name="Support desk").click()  # tabs draw only when opened (lazy)
-    captions = [s.caption for s in apprun.figure_specs(len(baseline.policies)) if s.tab == "Support desk"]
+    captions = [s.caption for s in drawing.figure_specs(len(baseline.policies)) if s.tab == "Support desk"]
     assert len(captions) >= 3  # waits, SLA, utilisation, tickets
     for caption in captions:
         page.get_by_text(caption, exact=True).wait_for(state="visible", timeout=RUN_S * 1000)
@@ -274,7 +275,7 @@ def open_tab(page, sc, tab: str) -> bool:
     the checks that follow see the page after the rerun the click asked for (the state bug
     reverted the scenario there). Returns whether the tab has figures."""
     page.get_by_role("tab", name=tab, exact=True).click()
-    captions = [s.caption for s in apprun.figure_specs(len(sc.policies)) if s.tab == tab]
+    captions = [s.caption for s in drawing.figure_specs(len(sc.policies)) if s.tab == tab]
     for caption in captions:
         page.get_by_text(caption, exact=True).first.wait_for(state="visible", timeout=RUN_S * 1000)
     if not captions:
@@ -283,7 +284,7 @@ def open_tab(page, sc, tab: str) -> bool:
 
 
 def open_tabs_in_turn(page, sc, where: str) -> None:
-    for tab in apprun.TABS:
+    for tab in drawing.TABS:
         plots = open_tab(page, sc, tab)
         assert_shows(page, sc, f"{where}, then tab {tab}", plots=plots)
 
@@ -312,7 +313,7 @@ def test_switching_scenario_then_tabs_keeps_the_new_scenario(app_url, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     for w, h in ((1280, 720), (1440, 900)):
         page.set_viewport_size({"width": w, "height": h})
-        open_tab(page, other, apprun.TABS[0])
+        open_tab(page, other, drawing.TABS[0])
         settle(page, other.scenario.name)
         page.evaluate("""() => { window.scrollTo(0, 0);
             document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"]')
@@ -410,7 +411,7 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)  # case-sensitive: the intro says "research first"
     settle(page, sc.scenario.name)
     wait_idle(page)
-    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    assert main.locator('[data-testid="stImage"] img').count() == len(drawing.DECISION_FIGURES)
     answer = main.get_by_text(re.compile(r"^Choose .+ \(highest expected value\)")).first.inner_text()
     assert "flat_vip" not in answer and "per_ticket" not in answer, answer  # display labels
     ARTIFACTS.mkdir(exist_ok=True)
@@ -426,5 +427,67 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     page.get_by_role("tab", name="Decision", exact=True).click()
     main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)
     wait_idle(page)
-    assert main.locator('[data-testid="stImage"] img').count() == len(apprun.DECISION_FIGURES)
+    assert main.locator('[data-testid="stImage"] img').count() == len(drawing.DECISION_FIGURES)
     page.close()
+
+
+# ---------------------------------------------------------------- hostile labels in a real browser
+
+
+HOSTILE_CHECK = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const side = document.querySelector('[data-testid="stSidebar"]');
+    const all = [...(main ? main.querySelectorAll('*') : []), ...(side ? side.querySelectorAll('*') : [])];
+    return {
+        pwned: window.__pwned !== undefined,
+        iframes: [...document.querySelectorAll('iframe')].map(f => f.outerHTML.slice(0, 120)),
+        imgs: [...document.images].map(i => i.getAttribute('src') || '').filter(s => s === 'x' || s.includes('example.invalid')),
+        links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')).filter(h => /^\\s*javascript:/i.test(h)),
+        katex: document.querySelectorAll('.katex, math').length,
+        bold: all.filter(e => ['STRONG', 'B'].includes(e.tagName) && e.innerText.trim() === 'bold').length,
+        onerror: all.filter(e => e.hasAttribute && e.hasAttribute('onerror')).length,
+    };
+}"""
+
+
+def test_hostile_labels_are_shown_literally_and_never_run(app_url, browser, tmp_path):
+    """An uploaded scenario whose policy labels, name, description and segment names are an
+    iframe running script, an img with onerror, a javascript: link, a remote Markdown image,
+    **bold** and $x$: every one appears as the text it is; no iframe, img or link is made of
+    it, nothing is fetched, no dialog opens, no script runs. Screenshot in artifacts/."""
+    from tests.test_hostile_text import IMG, LINK, MATH, REMOTE, SCRIPT, hostile_scenario
+
+    path = tmp_path / f"{IMG}.toml"
+    path.write_text(hostile_scenario())
+    sc = load(path)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    dialogs, fetched = [], []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: fetched.append(r.url) if "example.invalid" in r.url else None)
+    page.goto(f"{app_url}/?scenario=smoke")
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Use your own scenario file").click()
+    sidebar.locator('input[type="file"]').set_input_files(str(path))
+    settle(page, sc.scenario.name)
+    wait_idle(page)
+    main = page.locator('[data-testid="stMain"]')
+    for label in (SCRIPT, IMG, LINK):  # each card's heading shows its label as typed
+        main.get_by_text(label, exact=True).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    assert main.locator('[data-testid="stText"]').first.inner_text().startswith(f"{REMOTE} · **bold** {MATH}")
+    sidebar.get_by_text("Customers and segments", exact=True).click()  # segment names: tabs and headings
+    sidebar.get_by_role("tab", name="**bold**", exact=True).wait_for(state="visible", timeout=RUN_S * 1000)
+    sidebar.get_by_role("tab", name=MATH, exact=True).click()
+    wait_idle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_hostile_labels_1440x900.png"))
+    found = page.evaluate(HOSTILE_CHECK)
+    open_tab(page, sc, "Assumptions")  # the policies' overrides, labels included
+    main.get_by_text("Policies", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
+    wait_idle(page, plots=False)
+    after = page.evaluate(HOSTILE_CHECK)
+    page.close()
+    for state in (found, after):
+        assert state == {"pwned": False, "iframes": [], "imgs": [], "links": [], "katex": 0, "bold": 0,
+                         "onerror": 0}, state
+    assert not dialogs and not fetched, (dialogs, fetched)

@@ -210,7 +210,11 @@ def test_expected_fees_enter_the_churn_price_ratio():
     ask = metered.help_seeking.base_ask_prob * np.exp(-s.fee_sensitivity_per_usd * 20.0)
     assert fees[0] == pytest.approx(20.0 * ask * s.issue_rate_per_month)
     ratio = demand.price_ratio_by_segment(metered)
-    assert np.all(ratio > 1) and ratio[0] == pytest.approx(1 + fees[0] / s.plan_price_usd_per_month)
+    cost = pricing.metered_cost_per_month(metered)  # the fees paid and the help forgone
+    assert np.all(cost >= fees)
+    assert cost[0] == pytest.approx(metered.help_seeking.base_ask_prob * s.issue_rate_per_month
+                                    * -np.expm1(-s.fee_sensitivity_per_usd * 20.0) / s.fee_sensitivity_per_usd)
+    assert np.all(ratio > 1) and ratio[0] == pytest.approx(1 + cost[0] / s.plan_price_usd_per_month)
     # so price elasticity acts under metering, and not under flat
     pop = cu.Population.empty(10)
     pop.add(10, metered, np.random.default_rng(0), month=0, paying=True)

@@ -154,10 +154,26 @@ def test_realised_churn_lies_in_the_sourced_ranges_at_the_defaults():
 def test_terminal_value_predicts_a_ten_year_run_off(scheme, clock):
     """The horizon's customers followed 10 more years with nobody new: the realised discounted margin
     per segment is within 5% of the terminal value's (cut at 10 years), summed over replications."""
-    p = _params(scheme, clock, initial=1500)
+    p = _params(scheme, clock, initial=3000)  # ~300 business customers: enough for 5% on the smallest segment
     predicted, realised = 0.0, 0.0
     for r in range(4):
         ro = model.Runoff(120)
         model.run(p, months=24, seed=13, replication=r, runoff=ro)
         predicted, realised = predicted + ro.predicted_usd, realised + ro.realised_usd
     assert np.all(np.abs(realised / predicted - 1) < 0.05), realised / predicted - 1
+
+
+def test_a_fee_nobody_pays_still_costs_the_help_it_forgoes():
+    """A prohibitive per-ticket fee closes the desk in effect: customers pay nothing but go without
+    help worth 1/sensitivity per issue, so the offer is dearer than free support's (docs/model.md §6)."""
+    from sim.engine import demand, pricing
+
+    flat = _params("flat", "business")
+    prohibitive = _params("per_ticket", "business", pricing={"per_ticket_fee_usd": 10_000.0})
+    forgone = np.array([prohibitive.help_seeking.base_ask_prob * s.issue_rate_per_month / s.fee_sensitivity_per_usd
+                        for s in prohibitive.customers.segments])
+    assert pricing.metered_cost_per_month(prohibitive) == pytest.approx(forgone)
+    assert np.all(pricing.expected_fees_per_month(prohibitive) < 1e-6)
+    assert np.all(demand.price_ratio_by_segment(prohibitive) > demand.price_ratio_by_segment(flat))
+    d = _worse(prohibitive, flat)
+    assert d["ci_high"] < 0, d

@@ -115,9 +115,11 @@ scenario_shaped = st.fixed_dictionaries(
     } | {"policies": st.dictionaries(st.text(max_size=10), nested(2), max_size=3),
          "uncertainty": st.dictionaries(st.one_of(st.sampled_from(PATHS), st.text(max_size=12)),
                                         st.one_of(toml_values, st.fixed_dictionaries(
-                                            {"dist": st.sampled_from(["uniform", "normal", "beta", "choice", "x"])},
-                                            optional={"low": toml_scalars, "high": toml_scalars, "mean": toml_scalars,
-                                                      "sd": toml_scalars, "values": toml_values})),
+                                            {"dist": st.sampled_from(["uniform", "triangular", "normal", "lognormal",
+                                                                      "beta", "choice", "x"])},
+                                            optional={k: toml_scalars for k in ("low", "high", "mode", "mean", "sd", "mu",
+                                                                                "sigma", "a", "b")}
+                                            | {"values": toml_values})),
                                         max_size=3)},
 )
 

@@ -1,8 +1,8 @@
-"""The app's logic without the page: scenario sources, controls from the schema, overrides.
+"""The app's logic without the page: controls from the schema, overrides, user text.
 
-Where it sits: scenario + schema -> **appkit** -> ``app.py`` (the Streamlit page), with
-:mod:`sim.app.runner` (runs, caches, cards, figures). ``app.py`` only draws widgets; what it
-decides is here, so it is unit-tested without a browser:
+Where it sits: a scenario (:mod:`sim.app.sources`) + the schema -> **kit** -> the sidebar
+(:mod:`sim.app.sidebar`) and ``app.py``. What the page decides is here, so it is unit-tested
+without a browser:
 
 - :func:`control_groups` turns :mod:`sim.params.schema` into sidebar controls (label, unit,
   range, step, default, help with the parameter's source), grouped as the page shows them;
@@ -10,8 +10,8 @@ decides is here, so it is unit-tested without a browser:
 - :func:`overrides_from_values` turns control values into ``--set path=value`` overrides
   (only where a value differs from the file), so the app's scenario is always
   ``load(file, overrides)``: exactly what ``supportsim run FILE --set ...`` builds.
-- :func:`check_workload` is the app's guardrail; :func:`scenario_toml` and
-  :func:`assumptions_frame` export the scenario and list every parameter.
+- :func:`text` is how user text (labels, names, descriptions, values from a file) reaches
+  any element that renders Markdown: literally; :func:`prose` reads the page's longer text.
 
 It never imports Streamlit and never runs the model.
 """
@@ -19,105 +19,30 @@ It never imports Streamlit and never runs the model.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import functools
 import json
 import math
-import os
 import re
-import shlex
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel
 
-from sim.output.report import assumptions
 from sim.params.scenario import (
-    ScenarioError,
     allowed_range,
-    decode_text,
-    parse_toml_text,
     policy_label,  # noqa: F401  (re-exported: the page labels policies through the kit)
-    read_scenario_dict,
     reference_policy,
     resolve_policies,
-    scenario_hash,
-    to_toml,
-    validate_dict,
 )
 from sim.params.schema import LADDER, Params, Scenario, field_bounds
-from sim.runs import guardrails
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-DEFAULT_FILE = "baseline.toml"
-FIXTURES = ("smoke.toml",)  # test scenarios: in scenarios/ for the CLI and tests, not in the app's picker
-
-# The app refuses runs above this much work (customer-month equivalents of sim.runs.guardrails,
-# an upper bound about 3-6x the customer-months really simulated; CLI: guardrails.DEFAULT_MAX_WORK).
-# 300M admits every shipped scenario (vip.toml, the largest, is ~270M): a few minutes on two
-# cores. SUPPORTSIM_APP_MAX_WORK changes it; each run's memory is capped as well (runner).
-APP_MAX_WORK = 300_000_000
 JS_MAX_SAFE_INT = 2**53 - 1  # number inputs in the browser are JavaScript numbers
 SLIDER_MAX_SPAN = 25  # bounded ranges at most this wide get a slider, wider ones a number box
 
 Kind = Literal["float", "int", "bool", "choice", "text", "ladder"]
-
-
-# ---------------------------------------------------------------- scenario sources
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where the app's base scenario comes from: a shipped file or an upload."""
-
-    label: str  # file name shown to the user
-    data: dict[str, Any]  # the parsed TOML, before defaults
-    scenario: Scenario  # the validated file, no overrides
-    path: Path | None = None  # shipped file (None: upload)
-
-    @property
-    def id(self) -> str:
-        """Identity of the source: controls reset when it changes."""
-        return hashlib.sha256((self.label + "\0" + scenario_hash(self.scenario)).encode()).hexdigest()[:16]
-
-    @property
-    def cli_name(self) -> str:
-        return f"scenarios/{self.label}" if self.path is not None else self.label
-
-
-def shipped_scenarios(folder: Path = SCENARIO_DIR, *, fixtures: bool | None = None) -> dict[str, Path]:
-    """Shipped scenario files by name, the default first, then alphabetical.
-
-    Test fixtures (:data:`FIXTURES`) are left out of the picker unless ``fixtures`` (default:
-    the environment variable ``SUPPORTSIM_APP_FIXTURES=1``, which the app's tests set).
-    """
-    if fixtures is None:
-        fixtures = os.environ.get("SUPPORTSIM_APP_FIXTURES") == "1"
-    files = sorted(folder.glob("*.toml"), key=lambda p: (p.name != DEFAULT_FILE, p.name))
-    return {p.name: p for p in files if fixtures or p.name not in FIXTURES}
-
-
-def load_source(path: Path) -> Source:
-    """A shipped scenario file as a :class:`Source` (ScenarioError if invalid)."""
-    data = read_scenario_dict(path)
-    return Source(path.name, data, validate_dict(data, None, path.name), path)
-
-
-def load_upload(name: str, content: bytes) -> Source:
-    """An uploaded TOML, validated with the same schema as files (ScenarioError if not)."""
-    text = decode_text(content, name)
-    data = parse_toml_text(text, name)
-    return Source(name, data, validate_dict(data, None, name), None)
-
-
-def build_scenario(source: Source, overrides: Sequence[str]) -> Scenario:
-    """The source with the app's overrides applied and validated (as the CLI's --set)."""
-    if not overrides:
-        return source.scenario
-    return validate_dict(source.data, list(overrides), source.label)
 
 
 # ---------------------------------------------------------------- controls from the schema
@@ -192,7 +117,7 @@ class Control:
         parts.append(" · ".join(facts))
         parts.append(f"Parameter `{self.path}`")
         if self.overridden_by:
-            parts.append("Policies " + ", ".join(f"`{p}`" for p in self.overridden_by)
+            parts.append("Policies " + ", ".join(code(p) for p in self.overridden_by)
                          + " set their own value; this one applies to the others.")
         if self.used_when:
             parts.append(f"Used only under the `{self.used_when}` scheme.")
@@ -549,81 +474,46 @@ def problem_path(problem: str) -> str:
     return head.replace("[", ".").replace("]", "")
 
 
-def file_stem(name: str) -> str:
-    """A scenario name as a safe file name stem: 'Q3 plan / v2' -> 'Q3_plan_v2'."""
-    stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("._")
-    return stem or "scenario"
+# ---------------------------------------------------------------- user text and the page's prose
 
 
-def cli_command(source: Source, overrides: Sequence[str], out: str = "results/app", *, verb: str = "run",
-                options: Sequence[str] = ()) -> str:
-    """The command that reproduces the app's run (or, with ``verb`` and ``options``, its
-    analysis, e.g. ``decide`` with ``--samples 24``) from the shipped file and the overrides."""
-    sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
-    # the order of sim.cli.common.reproduce_command, so the command a decision records is the one shown
-    return (f"supportsim {verb} {shlex.quote(source.cli_name)} {' '.join(['--out', out, *options])}"
-            + (f" {sets}" if sets else ""))
+# Every ASCII punctuation mark: CommonMark lets a backslash make any of them literal.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
-# ---------------------------------------------------------------- guardrail
+def text(value: object) -> str:
+    """User text (a policy label, a scenario, segment or file name, a description, a value
+    from a file) for any Streamlit element that renders Markdown (markdown, captions, errors,
+    tab and expander labels, help), shown literally: whitespace collapsed to single spaces and
+    every punctuation mark backslash-escaped, so no Markdown, HTML, link, image, LaTeX or
+    directive in it is interpreted and nothing is fetched. The one way user text reaches the
+    page outside plain-text elements (st.text, tables, widget values)."""
+    return _PUNCTUATION.sub(r"\\\1", " ".join(str(value).split()))
 
 
-def md_literal(text: object) -> str:
-    """User text (file, scenario names) for st.markdown, shown literally: markdown, HTML and
-    LaTeX marks backslash-escaped, so no link renders and no image is fetched."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", " ".join(str(text).split()))
+def code(value: object) -> str:
+    """``value`` as an inline code span, literally: fenced by a longer run of backticks than
+    any inside it (Markdown is not interpreted in code)."""
+    value = " ".join(str(value).split())
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def app_max_work() -> int:
-    """The app's workload limit (customer-months); never above the CLI's."""
-    raw = os.environ.get("SUPPORTSIM_APP_MAX_WORK")
-    try:
-        limit = int(float(raw)) if raw else APP_MAX_WORK
-    except (ValueError, OverflowError):
-        raise ScenarioError([f"SUPPORTSIM_APP_MAX_WORK: expected a number (got {raw!r})"], "environment") from None
-    return max(1, min(limit, guardrails.max_work()))
+def problem_list(problems: Sequence[str]) -> str:
+    """Problems (ScenarioError lines, which quote the file's values) as a Markdown list: each
+    field path (the text before the colon) as code, the rest literally."""
+    lines = []
+    for p in problems:
+        head, sep, tail = p.partition(":")
+        lines.append(f"- {code(head.strip())}: {text(tail)}" if sep and " " not in head.strip() else f"- {text(p)}")
+    return "\n".join(lines)
 
 
-def check_workload(scenario: Scenario) -> int:
-    """ScenarioError (a clear message) if the run is too large for the app; else its work."""
-    return guardrails.check(scenario, scenario.run.replications, app_max_work())
+PROSE = Path(__file__).resolve().parent / "prose"
 
 
-# ---------------------------------------------------------------- export and assumptions
-
-
-def scenario_toml(scenario: Scenario, *, source: Source | None = None, overrides: Sequence[str] = ()) -> str:
-    """The scenario as a complete TOML file; ``supportsim run`` on it gives the app's numbers."""
-    head = [f"# supportsim scenario exported by the app (sha256 {scenario_hash(scenario)})"]
-    if source is not None:
-        head.append(f"# based on {source.cli_name}" + (" with:" if overrides else ""))
-        head += [f"#   --set {o}" for o in overrides]
-    return "\n".join(head) + "\n\n" + to_toml(scenario)
-
-
-def assumptions_frame(scenario: Scenario, changed: Sequence[str] = ()) -> pd.DataFrame:
-    """Every parameter: value, policies that differ, unit, allowed range, source, meaning,
-    and whether the app changed it from the file."""
-    changed_paths = {o.split("=", 1)[0] for o in changed}
-    rows = []
-    for r in assumptions(scenario):
-        dotted = r.path.replace("[", ".").replace("]", "")
-        dotted = ".".join(part.split("=")[0] for part in dotted.split("."))
-        rows.append({
-            "parameter": r.path, "value": _cell(r.value),
-            "policies that differ": ", ".join(f"{k}: {_cell(v)}" for k, v in r.overrides.items()),
-            "unit": r.unit, "allowed": r.allowed.removeprefix("allowed range ").removeprefix("allowed values: "),
-            "source": r.source or "assumption", "meaning": r.description,
-            "changed in app": dotted in changed_paths or any(p.endswith("." + dotted) for p in changed_paths),
-        })
-    return pd.DataFrame(rows)
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, bool):
-        return "on" if v else "off"
-    if isinstance(v, float):
-        return f"{v:,.6g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_cell(x) for x in v) + "]"
-    return str(v)
+@functools.cache
+def prose(name: str) -> str:
+    """The page's longer text ``name`` (a file in ``sim/app/prose``), kept out of the code."""
+    return (PROSE / name).read_text(encoding="utf-8").strip()

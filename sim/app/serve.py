@@ -4,8 +4,8 @@ Where it sits: a launcher beside the page (``app.py``), in the app layer. ``stre
 app.py`` starts a server that imports nothing until the first page opens; the first visitor
 then waits for every import of the page (pandas, matplotlib, scipy, the simulation) and for
 the simulation workers to start. This launcher does both before the server takes visitors:
-it imports what the page imports, starts the worker pool (:func:`sim.app.runner.prewarm_pool`)
-and the figure process (:func:`sim.app.runner.prewarm_figure_pool`), draws one throw-away
+it imports what the page imports, starts the worker pool (:func:`sim.app.procs.prewarm_pool`)
+and the figure process (:func:`sim.app.procs.prewarm_figure_pool`), draws one throw-away
 figure (fonts, the Agg canvas), waits for the workers to be ready,
 then hands over to Streamlit's own command line, in this process, so the page finds it all
 in place. Any option ``streamlit run`` takes is passed on::
@@ -27,8 +27,7 @@ matplotlib.use("Agg")
 from streamlit.web import cli as streamlit_cli  # noqa: E402
 
 # What the page imports, so that its first run finds the modules loaded.
-from sim.app import kit as appkit  # noqa: E402, F401
-from sim.app import runner as apprun  # noqa: E402
+from sim.app import drawing, kit, procs, sidebar, sources, store, tabs, views  # noqa: E402, F401
 from sim.output import deck, figures, plots, report  # noqa: E402, F401
 from sim.runs import studies  # noqa: E402, F401
 
@@ -43,16 +42,15 @@ def warm() -> None:
     :data:`WARM_TIMEOUT_S`) for the workers to be ready: the server takes visitors only then, so
     the first page does not wait for worker processes to start. A pool that fails to start is
     left to the page, which starts one itself and reports what goes wrong."""
-    started = apprun.prewarm_pool(apprun.app_workers())
-    figures_started = apprun.prewarm_figure_pool()
-    drawing = threading.Thread(target=apprun.warm_figures, name="supportsim-warm-figure", daemon=True)
-    drawing.start()
-    if started is not None:
-        try:
-            started.result(timeout=WARM_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 - the page starts its own pool and shows the error
-            pass
-    drawing.join(timeout=WARM_TIMEOUT_S)
+    started = procs.prewarm_pool(procs.app_workers())
+    figures_started = procs.prewarm_figure_pool()
+    drawn = threading.Thread(target=drawing.warm_figures, name="supportsim-warm-figure", daemon=True)
+    drawn.start()
+    try:
+        started.result(timeout=WARM_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - the page starts its own pool and shows the error
+        pass
+    drawn.join(timeout=WARM_TIMEOUT_S)
     try:
         figures_started.result(timeout=WARM_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - the page draws its figures itself then

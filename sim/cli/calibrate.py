@@ -32,10 +32,10 @@ from sim.calibrate.ingest import CUSTOMER_COLUMNS, TICKET_COLUMNS, shown
 from sim.calibrate.presets import CUSTOMER_PRESETS, TICKET_PRESETS, Preset
 from sim.calibrate.retention import PERIODS_SHOWN
 from sim.calibrate.supportfit import MAX_CUSTOMERS, SupportFit
-from sim.calibrate.write import comment_text
 from sim.calibrate.writesupport import PROFILE_CHI2_99
 from sim.output.calibration_plots import plot_backtest
 from sim.output.files import atomic_dir, json_safe
+from sim.output.fmt import terminal
 from sim.output.plots import save_figure
 from sim.params.scenario import ScenarioError
 from sim.params.schema import LADDER
@@ -246,7 +246,7 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
     print(f"\n{'segment':<14} {'share':>7} {'price $':>9} {'tickets/mo':>11} {'issues/mo':>10} "
           f"{'churn/mo':>9} {'base churn':>11}")
     for s in cal.segments:
-        print(f"{comment_text(s.name)[:14]:<14} {s.share.value:>7.3f} {s.price.value:>9.2f} {s.ticket_rate.value:>11.3f} "
+        print(f"{terminal(s.name)[:14]:<14} {s.share.value:>7.3f} {s.price.value:>9.2f} {s.ticket_rate.value:>11.3f} "
               f"{s.issue_rate.value:>10.3f} {s.churn_monthly.value:>9.4f} {s.base_churn.value:>11.4f}")
     if cal.sbg_all is not None:
         f = cal.sbg_all
@@ -279,6 +279,6 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
     if cal.support is not None:
         _print_support(cal.support)
     for note in cal.notes:
-        print(f"note: {comment_text(note)}")  # names from the files: no control characters reach the terminal
-    print(f"\nwrote {out}")
+        print(f"note: {terminal(note)}")  # names from the files: no control characters reach the terminal
+    print(f"\nwrote {terminal(out)}")
 

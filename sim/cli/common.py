@@ -12,8 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from sim.decision.psa import DecisionResult
 from sim.output.decision_files import check_same_scenario, read_decision
+from sim.output.fmt import terminal
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
 from sim.runs.executors import check_cluster_address
@@ -150,6 +153,13 @@ def load_decision(args: argparse.Namespace, scenario: Scenario) -> DecisionResul
     return decision
 
 
+def printable(df: Any) -> Any:
+    """A table to print: every cell that is not a number shown as :func:`sim.output.fmt.terminal`
+    shows text (a policy label or a text value cannot send escapes to the terminal)."""
+    text = [c for c in df.columns if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+    return df.assign(**{c: df[c].map(terminal) for c in text}) if text else df
+
+
 def policies_arg(text: str | None) -> list[str] | None:
     """``--policies a,b,c`` as a list (None when not given)."""
     if text is None:
@@ -167,8 +177,8 @@ def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path
     decision=...)`` and say where."""
     scenario = load_scenario(args)
     decision = load_decision(args, scenario)
-    res = run_scenario(scenario, **run_options(args, verb).kwargs())
+    res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
     path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
     if not args.quiet:
-        sys.stdout.write(f"wrote {path}\n")
+        sys.stdout.write(f"wrote {terminal(path)}\n")
     return 0

@@ -12,9 +12,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import int_at_least, load_scenario, progress_bar, reproduce_command, scenario_args
+from sim.cli.common import int_at_least, load_scenario, printable, progress_bar, reproduce_command, scenario_args
 from sim.decision.psa import DEFAULT_KPI, run_decision
 from sim.output.decision_files import write_decision
+from sim.output.fmt import terminal
 from sim.runs import metrics
 from sim.runs.executors import check_cluster_address
 
@@ -33,9 +34,9 @@ def cmd_decide(args: argparse.Namespace) -> int:
         args.written = args.out
     if not args.quiet:
         _print_tables(result)
-    print("\n".join(result.answer()))
+    print("\n".join(terminal(line) for line in result.answer()))
     if args.out is not None and not args.quiet:
-        print(f"wrote {args.out}/decision.json, psa.csv" + ("" if args.no_plots else ", plots/"))
+        print(f"wrote {terminal(args.out)}/decision.json, psa.csv" + ("" if args.no_plots else ", plots/"))
     return 0
 
 
@@ -53,18 +54,28 @@ def command_line(args: argparse.Namespace) -> str:
 
 def _print_tables(result: Any) -> None:
     t = result.policies.copy()
-    t["prob_best"] = [f"{p:.1%} ± {1.96 * se:.1%}" for p, se in zip(t["prob_best"], t["prob_best_se"])]
-    t = t.drop(columns=["prob_best_se", "recommended"])
+    t["prob_best"] = [f"{p:.1%} ({lo:.1%} to {hi:.1%})" for p, lo, hi in
+                      zip(t["prob_best"], t["prob_best_low"], t["prob_best_high"])]
+    t = t.drop(columns=["prob_best_se", "prob_best_low", "prob_best_high", "recommended"])
     print(f"\n{metrics.KPIS[result.kpi].title if result.kpi in metrics.KPIS else result.kpi} over {result.samples} parameter samples x "
           f"{result.replications} replication(s), seed {result.seed} (scenario sha256 {result.scenario_sha256[:12]})")
-    print(t.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+    print(printable(t).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
     print(f"\nEVPI {result.evpi:,.0f} USD (sample formula, with simulation noise: {result.evpi_sample:,.0f}); "
           "EVPPI per parameter:")
-    e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]]
-    print(e.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]].copy()
+    if "evppi_se" in result.evppi.columns:  # its Monte Carlo uncertainty, where a bootstrap was feasible
+        e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
+    print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    if result.evppi_groups is not None and len(result.evppi_groups):
+        print("\nEVPPI of groups of assumptions learnt together (they overlap: EVPPIs do not add up):")
+        g = result.evppi_groups[["group", "evppi_usd", "share_of_evpi"]].copy()
+        g["parameters"] = [len(str(v).split(", ")) for v in result.evppi_groups["parameters"]]
+        print(printable(g).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    for note in result.notes:
+        print(f"note: {terminal(note)}")
     if result.sobol is not None:
-        print(f"\nSobol indices of {result.sobol_meta['difference']} ({result.sobol_meta['points']} design points):")
-        print(result.sobol.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"\nSobol indices of {terminal(result.sobol_meta['difference'])} ({result.sobol_meta['points']} design points):")
+        print(printable(result.sobol).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print()
 
 

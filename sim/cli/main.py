@@ -19,6 +19,7 @@ from sim import __version__
 from sim.cli import calibrate as calibrate_cli
 from sim.cli import decide as decide_cli
 from sim.cli import deck as deck_cli
+from sim.cli import optimise as optimise_cli
 from sim.cli import report as report_cli
 from sim.cli import studies as studies_cli
 from sim.cli.common import (
@@ -32,6 +33,7 @@ from sim.cli.common import (
     scenario_args,
 )
 from sim.output.files import Interrupted, output_target, run_to_dir
+from sim.output.fmt import terminal
 from sim.params.scenario import ScenarioError, resolve_policies
 from sim.params.schema import Scenario
 from sim.runs.executors import WorkersLost
@@ -41,8 +43,8 @@ from sim.runs.metrics import KPIS
 def cmd_validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args)
     policies = resolve_policies(scenario)
-    print(f"{args.scenario}: valid - scenario '{scenario.scenario.name}', "
-          f"{len(policies)} policies ({', '.join(p.name for p in policies)}), "
+    print(f"{terminal(args.scenario)}: valid - scenario '{terminal(scenario.scenario.name)}', "
+          f"{len(policies)} policies ({', '.join(terminal(p.name) for p in policies)}), "
           f"{scenario.run.months} months, {scenario.run.replications} replications")
     return 0
 
@@ -60,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         res = run_to_dir(scenario, args.out, **options.kwargs(), plots=not args.no_plots,
                          precision=studies_cli.precision_from_args(args), keep_partial=args.keep_partial, force=args.force)
     except Interrupted as exc:  # --keep-partial: the finished replications were written, marked partial
-        print(f"interrupted: {exc}", file=sys.stderr)
+        print(f"interrupted: {terminal(exc)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if res.precision is not None and not args.quiet:
         pr = res.precision
@@ -68,16 +70,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.written = args.out  # an interrupt from here on comes after complete results are in place
     if not args.quiet:
         _print_summary(res)
-        print(f"wrote {args.out}/monthly.csv, kpis.csv, summary.json" + ("" if args.no_plots else ", plots/"))
+        print(f"wrote {terminal(args.out)}/monthly.csv, kpis.csv, summary.json" + ("" if args.no_plots else ", plots/"))
     return 0
 
 
 def _print_summary(res) -> None:  # noqa: ANN001
     summary = res.summary()
-    print(f"\nscenario '{res.scenario.scenario.name}' (sha256 {res.scenario_sha256[:12]}), "
+    print(f"\nscenario '{terminal(res.scenario.scenario.name)}' (sha256 {res.scenario_sha256[:12]}), "
           f"{res.replications} replications, seed {res.seed}; mean [95% CI]")
     for p in res.policies:
-        print(f"  {p}")
+        print(f"  {terminal(p)}")
         for k, kpi in KPIS.items():
             s = summary[p][k]
             print(f"    {kpi.title:<30} {s['mean']:>14,.2f}  [{s['ci_low']:,.2f}, {s['ci_high']:,.2f}]")
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate_cli.add_command(sub)
     studies_cli.add_commands(sub)  # sweep, breakeven, sensitivity, staff
     decide_cli.add_command(sub)  # decisions under uncertainty (sim.decision)
+    optimise_cli.add_command(sub)  # the best design of one policy (sim.runs.optimise)
     return parser
 
 
@@ -133,6 +136,17 @@ def _on_sigterm_interrupt() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
+def _memory_advice(verb: str) -> str:
+    """What holds memory in ``verb``, so an out-of-memory message names the real cause."""
+    runs = "customers (and the growth that compounds them) or months per run, or --workers (each holds a run)"
+    if verb == "decide":
+        return ("the decision analysis holds every sample's results: reduce --samples, --sobol-samples or --replications, "
+                f"or the {runs}")
+    if verb in ("sweep", "breakeven", "sensitivity", "staff"):
+        return f"a study holds every point's results: use fewer points, policies or replications, or reduce the {runs}"
+    return f"reduce the {runs}; the results of every replication are kept, so fewer replications help too"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -140,11 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal(exc, keep_newlines=True)}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         if getattr(args, "written", None):
-            print(f"interrupted after the results were written to {args.written}", file=sys.stderr)
+            print(f"interrupted after the results were written to {terminal(args.written)}", file=sys.stderr)
         else:
             print("interrupted: no results written", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -153,15 +167,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:  # disk full, permission denied, ...: one line, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}; no results written", file=sys.stderr)
+        print(terminal(f"error: {exc.strerror or exc}{where}; no results written"), file=sys.stderr)
         return EXIT_FAILED
     except MemoryError:
-        print("error: out of memory; reduce customers, months or workers; no results written", file=sys.stderr)
+        print(f"error: out of memory; {_memory_advice(args.command)}; no results written", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - no traceback reaches a user: one line, exit 1
         line = str(exc).splitlines()[0] if str(exc) else "unexpected failure"
-        print(f"error: {line}" if isinstance(exc, WorkersLost) else
-              f"error: {type(exc).__name__}: {line} (a bug: please report it with the command line)", file=sys.stderr)
+        print(terminal(f"error: {line}" if isinstance(exc, WorkersLost) else
+                       f"error: {type(exc).__name__}: {line} (a bug: please report it with the command line)"),
+              file=sys.stderr)
         return EXIT_FAILED
     finally:
         restore()

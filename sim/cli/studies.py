@@ -23,6 +23,7 @@ from sim.cli.common import (
     int_at_least,
     load_scenario,
     policies_arg,
+    printable,
     run_option_args,
     run_options,
     scenario_args,
@@ -135,7 +136,7 @@ def column_format(values: pd.Series) -> Any:
 def _print_table(df: pd.DataFrame, *, per_row: tuple[str, ...] = ()) -> None:
     """A study table with one number format per column (``per_row``: columns whose rows hold
     different parameters, each formatted on its own)."""
-    print(df.to_string(index=False, formatters={c: number.cell if c in per_row else column_format(df[c])
+    print(printable(df).to_string(index=False, formatters={c: number.cell if c in per_row else column_format(df[c])
                                                 for c in df.columns
                                                 if pd.api.types.is_numeric_dtype(df[c])
                                                 and not pd.api.types.is_bool_dtype(df[c])}))
@@ -144,7 +145,7 @@ def _print_table(df: pd.DataFrame, *, per_row: tuple[str, ...] = ()) -> None:
 def _difference_line(kpi: str, a: str, b: str, s: dict[str, float] | pd.Series, labels: dict[str, str]) -> str:
     """ "Value, Per ticket − Flat: -$1.2M (95% CI -$1.4M to -$1.0M), paired by replication"."""
     ci = number.interval(kpi, dict(s), signed=True)
-    return (f"{metrics.KPIS[kpi].label}, {labels.get(b, b)} − {labels.get(a, a)}: "
+    return (f"{metrics.KPIS[kpi].label}, {number.terminal(labels.get(b, b))} − {number.terminal(labels.get(a, a))}: "
             f"{number.kpi(kpi, float(s['mean']), signed=True)} (95% CI {ci}), paired by replication")
 
 
@@ -176,7 +177,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                {**tidy.attrs, "grid": {k: list(v) for k, v in grid.items()}, "partial": partial}, figs)
     if not args.quiet:
         for note in notes:
-            print(f"note: {note}")
+            print(f"note: {number.terminal(note)}")
         show = summary[summary["kpi"] == kpi].drop(columns=["kpi"])
         print(f"\n{metrics.KPIS[kpi].title}: mean [95% CI] per grid point and policy")
         _print_table(show)
@@ -185,9 +186,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"\n{metrics.KPIS[kpi].title}: paired difference vs the reference policy, per grid point")
             _print_table(d)
         if args.out is not None:
-            print(f"wrote {args.out}/tidy.csv, summary.csv, differences.csv, sweep.json, sweep.png/.svg/.pdf")
+            print(f"wrote {number.terminal(args.out)}/tidy.csv, summary.csv, differences.csv, sweep.json, sweep.png/.svg/.pdf")
     if partial:
-        print(f"interrupted: {len(tidy)} finished runs kept in {args.out} (partial)", file=sys.stderr)
+        print(f"interrupted: {len(tidy)} finished runs kept in {number.terminal(args.out)} (partial)", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 
@@ -202,34 +203,6 @@ def _staffing_note(scenario: Scenario, grid: dict[str, list[Any]]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- breakeven
-
-
-# Parameters that act only under some settings: path (or section prefix) -> (switch, values where it acts).
-ACTS_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "pricing.per_ticket_fee_usd": ("pricing.scheme", ("per_ticket",)),
-    "pricing.per_hour_fee_usd": ("pricing.scheme", ("per_hour",)),
-    "pricing.included_tickets_per_month": ("pricing.scheme", ("per_ticket", "per_hour")),
-    "support.agents": ("support.staffing", ("fixed",)),
-    "vip.": ("vip.enabled", (True,)),
-    "loyalty.": ("loyalty.enabled", (True,)),
-    "proactive.": ("proactive.enabled", (True,)),
-    "feedback.": ("feedback.enabled", (True,)),
-}
-
-
-def _value(params: Any, path: str) -> Any:
-    for part in path.split("."):
-        params = getattr(params, part)
-    return params
-
-
-def acts_on(param: str, policy: Any) -> bool:
-    """Whether ``param`` can change the results of ``policy`` (a resolved policy): False when it
-    belongs to a scheme or programme the policy does not use (:data:`ACTS_ONLY_WHEN`)."""
-    for key, (switch, values) in ACTS_ONLY_WHEN.items():
-        if (param == key or (key.endswith(".") and param.startswith(key))) and param != switch:
-            return _value(policy.params, switch) in values
-    return True
 
 
 def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None) -> tuple[str, str]:
@@ -247,13 +220,12 @@ def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None)
     ref = scenario.scenario.reference_policy or names[0]
     if param.startswith("policies."):
         return (a or ref), (b or next(n for n in names if n != (a or ref)))
-    acting = [n for n in names if acts_on(param, policies[n])]
-    switch, values = next(((sw, v) for k, (sw, v) in ACTS_ONLY_WHEN.items()
-                           if param == k or (k.endswith(".") and param.startswith(k))), (None, ()))
+    acting = [n for n in names if analysis.acts_on(param, policies[n])]
     if a is None:
         a = ref
         b = next((n for n in names if n != a and n in acting), None) or next(n for n in names if n != a)
     if b is not None and a not in acting and b not in acting:
+        switch, values = analysis.acting_switch(param) or ("", ())
         hint = (f"it acts on {', '.join(acting)}: try --policies {a},{acting[0]}" if acting
                 else "no policy of this scenario uses it")
         raise ScenarioError([f"--param {param}: acts only when {switch} is "
@@ -275,18 +247,18 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
         _write(args.out, scenario, args, {"curve.csv": curve}, dict(a), {"breakeven": ax})
     if not args.quiet:
         print(f"\n{metrics.KPIS[a['kpi']].title}: {a['policy_b']} - {a['policy_a']} (paired, mean [95% CI]) "
-              f"by {a['param']}")
+              f"by {number.terminal(a['param'])}")
         _print_table(curve)
         if a["breakeven"] is not None:
             lo, hi = a["breakeven_ci"] or (None, None)
             clipped = " (reaches the end of --between)" if a.get("breakeven_ci_clipped") else ""
-            print(f"\nbreak-even {a['param']} = {number.cell(a['breakeven'])}; values from {number.cell(lo)} to {number.cell(hi)} "
+            print(f"\nbreak-even {number.terminal(a['param'])} = {number.cell(a['breakeven'])}; values from {number.cell(lo)} to {number.cell(hi)} "
                   f"cannot be told apart from it at 95%{clipped}")
         else:
             print(f"\nno break-even in [{number.cell(args.between[0])}, {number.cell(args.between[1])}]: "
                   f"{a.get('sign', 'the difference never changes sign')}")
         if args.out is not None:
-            print(f"wrote {args.out}/curve.csv, breakeven.json, breakeven.png/.svg/.pdf")
+            print(f"wrote {number.terminal(args.out)}/curve.csv, breakeven.json, breakeven.png/.svg/.pdf")
     return 0
 
 
@@ -316,7 +288,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         cols = ["label", "low_value", "high_value", "low_mean", "high_mean", "swing"]
         _print_table(table[cols], per_row=("low_value", "high_value"))
         if args.out is not None:
-            print(f"wrote {args.out}/tornado.csv, sensitivity.json, tornado.png/.svg/.pdf")
+            print(f"wrote {number.terminal(args.out)}/tornado.csv, sensitivity.json, tornado.png/.svg/.pdf")
     return 0
 
 
@@ -344,7 +316,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
             print(f"  {p:<24} " + (f"{n} agents, support cost {cost:,.0f} USD/month" if n is not None
                                    else "not met within the agents tried"))
         if args.out is not None:
-            print(f"wrote {args.out}/staff.csv, staff.json")
+            print(f"wrote {number.terminal(args.out)}/staff.csv, staff.json")
     return 0
 
 

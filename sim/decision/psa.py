@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,11 +41,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import qmc
+from scipy.stats import beta, qmc
 
 from sim import __version__
 from sim.decision import voi
+from sim.decision.workload import check_work, sample_work  # noqa: F401  (sample_work: the app's import)
 from sim.engine.rng import stream_key
+from sim.params.groups import grouped
 from sim.params.names import display_name
 from sim.params.scenario import (
     ScenarioError,
@@ -58,14 +59,14 @@ from sim.params.scenario import (
 )
 from sim.params.schema import Params, Scenario
 from sim.params.uncertainty import Choice, Distribution
-from sim.runs import guardrails, metrics
+from sim.runs import metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.studies import with_values
 
 __all__ = [
-    "DEFAULT_KPI", "DecisionResult", "decision_map_table", "design_points", "draw", "numeric_inputs", "percent",
-    "run_decision", "sobol_indices",
+    "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "check_work", "decision_hash", "decision_map_table",
+    "design_points", "draw", "numeric_inputs", "percent", "run_decision", "sample_work", "sobol_indices",
 ]
 
 # The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
@@ -76,6 +77,15 @@ Design = Literal["lhs", "sobol"]
 MAX_SAMPLES = 100_000
 MAP_GRID = 60  # decision map resolution per axis
 NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researching on its own
+# Parameter sets resolved and run at a time: their validated parameters are held only while they
+# run, and each run's KPIs go into one preallocated array, so memory does not grow with --samples.
+CHUNK_POINTS = 256
+CLIPPED = "clipped to the EVPI"
+# The answer names a group of assumptions to research only when perfect information would be worth at
+# least this share of the chosen policy's expected value (an EVPI of $4k on $17M is no reason to research).
+MATERIAL_EVPI_SHARE = 0.001
+# The EVPPI table: evppi_se is its Monte Carlo standard error (a bootstrap; NaN where not feasible).
+EVPPI_COLUMNS = ["parameter", "evppi_usd", "share_of_evpi", "method", "distribution", "evppi_se"]
 
 
 @dataclass
@@ -84,7 +94,7 @@ class DecisionResult:
 
     ``policies``: one row per policy (expected_value, prob_best, prob_best_se, expected_loss,
     recommended). ``evppi``: one row per uncertain parameter (evppi_usd, share_of_evpi, method,
-    distribution), highest first. ``psa``: one row per (sample, policy) with the sampled
+    distribution, evppi_se: its bootstrap standard error), highest first. ``psa``: one row per (sample, policy) with the sampled
     parameters and the KPIs (means over the replications). ``decision_map``: the best policy on
     a grid over the two parameters with the highest EVPPI (None with fewer than two).
     ``sobol``: first-order and total indices with 95% confidence half-widths (None unless asked).
@@ -106,11 +116,13 @@ class DecisionResult:
     recommended: str
     evpi: float
     evpi_sample: float
+    evppi_groups: pd.DataFrame | None = None  # one row per named group of assumptions (sim.params.groups)
     decision_map: pd.DataFrame | None = None
     sobol: pd.DataFrame | None = None
     sobol_meta: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
     command: str | None = None  # the command line that made it (set by the CLI; shown in the deck's notes)
+    notes: list[str] = field(default_factory=list)  # how the estimates were made, when it is not the usual way
 
     @property
     def net_benefit(self) -> np.ndarray:
@@ -124,11 +136,11 @@ class DecisionResult:
         table shows them)."""
         row = self.policies.set_index("policy").loc[self.recommended]
         top = self.evppi.iloc[0] if len(self.evppi) else None
+        low, high = prob_best_interval(row["prob_best"], self.samples)
         lines = [
-            f"Choose {policy_label(self.scenario, self.recommended)} (highest expected value): best in {percent(row['prob_best'])} of "
-            f"{self.samples} plausible worlds "
-            f"(+/- {percent(1.96 * row['prob_best_se'])}); expected {_kpi_label(self.kpi)} "
-            f"{_usd(row['expected_value'])}.",
+            f"Choose {policy_label(self.scenario, self.recommended)} (highest expected value): best in "
+            f"{percent(row['prob_best'])} of {self.samples} plausible worlds (95% CI {percent(low)} to "
+            f"{percent(high)}); expected {_kpi_label(self.kpi)} {_usd(row['expected_value'])}.",
             f"Expected loss of that choice: {_usd(row['expected_loss'])} (what perfect knowledge of every "
             f"uncertain parameter would be worth: {_usd(self.evpi)}).",
         ]
@@ -140,6 +152,12 @@ class DecisionResult:
         else:
             lines.append(f"Research first: {name} (EVPPI {_usd(top['evppi_usd'])}, "
                          f"{top['share_of_evpi']:.0%} of the EVPI).")
+        groups = self.evppi_groups
+        material = self.evpi >= MATERIAL_EVPI_SHARE * abs(float(row["expected_value"]))  # a choice worth re-examining
+        if groups is not None and len(groups) and material and groups["evppi_usd"].iloc[0] >= NEGLIGIBLE_SHARE * self.evpi:
+            g = groups.iloc[0]
+            lines.append(f"Of groups of assumptions, {g['group']} matters most (EVPPI {_usd(g['evppi_usd'])}, "
+                         f"{g['share_of_evpi']:.0%} of the EVPI; EVPPIs of groups overlap and do not add up).")
         return lines
 
     def summary(self) -> dict[str, Any]:
@@ -167,6 +185,9 @@ class DecisionResult:
             "evpi": self.evpi,
             "evpi_sample": self.evpi_sample,
             "evppi": {r.parameter: float(r.evppi_usd) for r in self.evppi.itertuples()},
+            "evppi_se": {r.parameter: float(getattr(r, "evppi_se", float("nan"))) for r in self.evppi.itertuples()},
+            "evppi_groups": {} if self.evppi_groups is None else {
+                r.group: float(r.evppi_usd) for r in self.evppi_groups.itertuples()},
             "uncertainty": {p: d.to_spec() for p, d in self.parameters.items()},
             "sobol": None if self.sobol is None else {
                 **self.sobol_meta,
@@ -174,7 +195,18 @@ class DecisionResult:
                             for r in self.sobol.itertuples()},
             },
             "answer": self.answer(),
+            "notes": list(self.notes),
         }
+
+
+def prob_best_interval(p: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a probability of being best observed as ``p`` in ``n``
+    sampled worlds: never "+/- 0%", since 24 of 24 worlds still leaves room below 100%."""
+    k = round(p * n)
+    a = (1 - level) / 2
+    low = float(beta.ppf(a, k, n - k + 1)) if k > 0 else 0.0
+    high = float(beta.ppf(1 - a, k + 1, n - k)) if k < n else 1.0
+    return low, high
 
 
 def percent(p: float) -> str:
@@ -239,7 +271,11 @@ def numeric_inputs(parameters: Mapping[str, Distribution], values: pd.DataFrame)
 
 
 class _Runner:
-    """Policies x parameter sets x replications on one executor, with progress."""
+    """Policies x parameter sets x replications on one executor, with progress.
+
+    Parameter sets are resolved :data:`CHUNK_POINTS` at a time, just before they run, and only
+    their KPIs are kept (one float array), so memory is bounded whatever the number of sets.
+    """
 
     def __init__(self, scenario: Scenario, policies: Sequence[str], executor: Executor,
                  on_progress: Callable[[int, int], None] | None, total: int) -> None:
@@ -254,23 +290,45 @@ class _Runner:
         sc = with_values(self.scenario, dict(values), source="uncertainty")
         return {p.name: p.params for p in resolve_policies(sc)}
 
-    def run(self, points: list[dict[str, Params]], replications: Callable[[int], range]) -> pd.DataFrame:
-        """One row per (point, replication, policy): KPIs of that run."""
+    def validate(self, values: pd.DataFrame) -> None:
+        """Resolve every parameter set once (a bad one is refused before anything runs), keeping none."""
+        for start in range(0, len(values), CHUNK_POINTS):
+            for row in values.iloc[start:start + CHUNK_POINTS].to_dict("records"):
+                self.params(row)
+
+    def run(self, values: pd.DataFrame, replications: Callable[[int], range]) -> pd.DataFrame:
+        """One row per (point, replication, policy): KPIs of that run (points are ``values``' rows)."""
         months, seed = self.scenario.run.months, self.scenario.run.seed
-        keys, job_list = [], []
-        for i, params in enumerate(points):
-            for r in replications(i):
-                for name in self.policies:
-                    keys.append((i, r, name))
-                    job_list.append(Job(name, r, params[name], months, seed))
-        rows: list[dict[str, Any] | None] = [None] * len(job_list)
-        for idx, out in self.executor.imap_unordered(run_job_kpis, job_list):
-            i, r, name = keys[idx]
-            rows[idx] = {"point": i, "replication": r, "policy": name, **out}
-            self.done += 1
-            if self.on_progress:
-                self.on_progress(self.done, self.total)
-        return pd.DataFrame(rows)
+        n_jobs = sum(len(replications(i)) for i in range(len(values))) * len(self.policies)
+        point = np.empty(n_jobs, dtype=np.int64)
+        rep = np.empty(n_jobs, dtype=np.int64)
+        policy = np.empty(n_jobs, dtype=np.int64)
+        kpis: np.ndarray | None = None
+        names: list[str] = []
+        at = 0
+        for start in range(0, len(values), CHUNK_POINTS):
+            chunk = values.iloc[start:start + CHUNK_POINTS].to_dict("records")
+            job_list = []
+            for i, row in enumerate(chunk, start=start):
+                params = self.params(row)
+                for r in replications(i):
+                    for j, name in enumerate(self.policies):
+                        point[at + len(job_list)], rep[at + len(job_list)], policy[at + len(job_list)] = i, r, j
+                        job_list.append(Job(name, r, params[name], months, seed))
+            for idx, out in self.executor.imap_unordered(run_job_kpis, job_list):
+                if kpis is None:
+                    names = list(out)
+                    kpis = np.full((n_jobs, len(names)), np.nan)
+                kpis[at + idx] = [out[k] for k in names]
+                self.done += 1
+                if self.on_progress:
+                    self.on_progress(self.done, self.total)
+            at += len(job_list)
+        table = pd.DataFrame({"point": point, "replication": rep,
+                              "policy": np.asarray(self.policies, dtype=object)[policy]})
+        for j, name in enumerate(names):
+            table[name] = kpis[:, j] if kpis is not None else np.nan
+        return table
 
 
 def run_decision(
@@ -318,37 +376,71 @@ def run_decision(
     k = len(parameters)
     seed = scenario.run.seed
     sobol_points = sobol_samples * (k + 2) if sobol else 0
-    # The guardrail on the whole job: PSA runs plus the Sobol design (two policies).
-    runs_per_policy = samples * replications + math.ceil(sobol_points * replications * 2 / len(names))
-    guardrails.check(scenario, runs_per_policy, max_work)
+    check_work(scenario, parameters, samples=samples, replications=replications, sobol_points=sobol_points,
+               limit=max_work)
 
     values = draw(parameters, design_points(samples, k, seed=seed, design=design))
     total = samples * replications * len(names) + sobol_points * replications * 2
     with use_executor(executor, workers=workers, cluster=cluster) as ex:
         runner = _Runner(scenario, names, ex, on_progress, total)
-        points = [runner.params(row) for row in values.to_dict("records")]  # validate every set first
-        runs = runner.run(points, lambda i: range(i * replications, (i + 1) * replications))
+        runner.validate(values)  # every set checked before anything runs
+        runs = runner.run(values, lambda i: range(i * replications, (i + 1) * replications))
         psa = _psa_table(runs, values, names)
         nb = psa.pivot(index="sample", columns="policy", values=kpi)[names].to_numpy(dtype=float)
         x = numeric_inputs(parameters, values)
-        policies = _policy_table(nb, names)
-        recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
-        evpi_all = voi.evppi(nb, x)
-        evppi = _evppi_table(nb, x, parameters, evpi_all)
-        decision_map = decision_map_table(nb, x, parameters, evppi, names)
+        found = analyse(nb, x, parameters, names)
+        decision_map = decision_map_table(nb, x, parameters, found.evppi, names)
         sobol_table, sobol_meta = (None, {})
         if sobol:
-            sobol_table, sobol_meta = _sobol(runner, parameters, policies, kpi, sobol_samples, replications, seed)
+            sobol_table, sobol_meta = _sobol(runner, parameters, found.policies, kpi, sobol_samples, replications,
+                                             seed)
     return DecisionResult(
         scenario=scenario, scenario_sha256=scenario_hash(scenario),
-        decision_sha256=_decision_hash(scenario, parameters, samples, replications, design, kpi),
+        decision_sha256=decision_hash(scenario, parameters, samples, replications, design, kpi),
         seed=seed, kpi=kpi, samples=samples, replications=replications, design=design, parameters=parameters,
-        policy_names=names, policies=policies, evppi=evppi, psa=psa, recommended=recommended, evpi=evpi_all,
-        evpi_sample=voi.evpi(nb), decision_map=decision_map, sobol=sobol_table, sobol_meta=sobol_meta,
+        policy_names=names, policies=found.policies, evppi=found.evppi, psa=psa, recommended=found.recommended,
+        evpi=found.evpi, evpi_sample=found.evpi_sample, evppi_groups=found.evppi_groups,
+        decision_map=decision_map, sobol=sobol_table,
+        sobol_meta=sobol_meta, notes=found.notes,
     )
 
 
-def _decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
+@dataclass
+class Analysis:
+    """What the PSA table says: the policy table, the recommendation, the EVPI (by regression and
+    by the sample formula), the EVPPI table and notes on how they were estimated."""
+
+    policies: pd.DataFrame
+    recommended: str
+    evpi: float
+    evpi_sample: float
+    evppi: pd.DataFrame
+    notes: list[str]
+    evppi_groups: pd.DataFrame | None = None
+
+
+def analyse(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], names: list[str]) -> Analysis:
+    """The decision figures of a PSA sample: net benefit ``nb`` (samples x policies) and the sampled
+    inputs ``x`` (samples x parameters, :func:`numeric_inputs`). ``decide`` computes them this way,
+    and reading a decision back recomputes them this way from psa.csv to check decision.json."""
+    policies = _policy_table(nb, names)
+    recommended = str(policies.loc[policies["recommended"], "policy"].iloc[0])
+    joint = voi.conditional_mean(nb, x)
+    evpi_all = voi.value_of_information(joint.fitted)
+    evppi = _evppi_table(nb, x, parameters, evpi_all)
+    groups = _evppi_group_table(nb, x, parameters, evpi_all)
+    notes = []
+    if joint.method.startswith("gp ("):
+        notes.append(f"EVPI by a Gaussian process conditioned on a {joint.method.removeprefix('gp (').rstrip(')')} "
+                     "(its memory grows with the square of the samples); every sample is predicted")
+    clipped = [str(r.parameter) for r in evppi.itertuples() if CLIPPED in str(r.method)]
+    if clipped:
+        notes.append(f"EVPPI of {', '.join(clipped)} {CLIPPED} (each parameter's own regression found more than "
+                     "the regression on all of them; knowing one parameter cannot be worth more than knowing all)")
+    return Analysis(policies, recommended, evpi_all, voi.evpi(nb), evppi, notes, groups)
+
+
+def decision_hash(scenario: Scenario, parameters: Mapping[str, Distribution], samples: int, replications: int,
                    design: str, kpi: str) -> str:
     """SHA-256 of everything a decision run's results depend on (the scenario hash leaves out the table)."""
     body = json.dumps({"scenario": json.loads(canonical_json(scenario)),
@@ -386,7 +478,32 @@ def _policy_table(nb: np.ndarray, names: list[str]) -> pd.DataFrame:
         "expected_loss": voi.expected_loss(nb),
     })
     table["recommended"] = np.arange(len(names)) == int(np.argmax(expected))
+    bounds = [prob_best_interval(p, n) for p in p_best]
+    table["prob_best_low"], table["prob_best_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
     return table
+
+
+GROUP_COLUMNS = ["group", "parameters", "evppi_usd", "share_of_evpi", "method"]
+
+
+def _evppi_group_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution],
+                       evpi_all: float) -> pd.DataFrame:
+    """EVPPI of each named group of assumptions (``sim.params.groups``) with two or more uncertain
+    parameters, learnt together (one regression on the group's inputs: it sees their interactions,
+    which the single EVPPIs miss); clipped to the EVPI. Highest first."""
+    paths = list(parameters)
+    rows = []
+    for name, members in grouped(paths).items():
+        if len(members) < 2:
+            continue
+        cm = voi.conditional_mean(nb, x[:, [paths.index(m) for m in members]])
+        value, method = voi.value_of_information(cm.fitted), cm.method
+        if value > evpi_all:
+            value, method = evpi_all, f"{method}, {CLIPPED}"
+        rows.append({"group": name, "parameters": ", ".join(members), "evppi_usd": value,
+                     "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"), "method": method})
+    table = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    return table.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution],
@@ -395,10 +512,13 @@ def _evppi_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distrib
     for j, (path, dist) in enumerate(parameters.items()):
         cm = voi.conditional_mean(nb, x[:, j])
         value = voi.value_of_information(cm.fitted)
+        method = cm.method
+        if value > evpi_all:  # two regressions of different flexibility: never report more than the whole
+            value, method = evpi_all, f"{method}, {CLIPPED}"
         rows.append({"parameter": path, "evppi_usd": value,
                      "share_of_evpi": value / evpi_all if evpi_all > 0 else float("nan"),
-                     "method": cm.method, "distribution": str(dist)})
-    table = pd.DataFrame(rows, columns=["parameter", "evppi_usd", "share_of_evpi", "method", "distribution"])
+                     "method": method, "distribution": str(dist), "evppi_se": voi.evppi_se(nb, x[:, j])})
+    table = pd.DataFrame(rows, columns=EVPPI_COLUMNS)
     return table.sort_values("evppi_usd", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -476,8 +596,8 @@ def _sobol(runner: _Runner, parameters: Mapping[str, Distribution], policies: pd
     pair.done = runner.done
 
     def gap(values: pd.DataFrame) -> np.ndarray:
-        points = [pair.params(row) for row in values.to_dict("records")]
-        runs = pair.run(points, lambda i: range(replications))  # same streams at every point
+        pair.validate(values)
+        runs = pair.run(values, lambda i: range(replications))  # same streams at every point
         wide = runs.groupby(["point", "policy"])[kpi].mean().unstack("policy").sort_index()
         return (wide[leader] - wide[second]).to_numpy(dtype=float)
 

@@ -36,11 +36,19 @@ import numpy as np
 from scipy.interpolate import BSpline
 from threadpoolctl import threadpool_limits
 
-__all__ = ["ConditionalMean", "conditional_mean", "evpi", "evppi", "expected_loss", "value_of_information"]
+__all__ = ["ConditionalMean", "conditional_mean", "evpi", "evppi", "evppi_se", "expected_loss", "method_label",
+           "subsample_rows", "value_of_information"]
 
 Method = Literal["auto", "gam", "gp", "groups"]
 MAX_GROUPS = 12  # an input with at most this many distinct values is treated as discrete
 GP_FIT_POINTS = 600  # hyperparameters of the Gaussian process are fitted on at most this many points
+# The Gaussian process itself is conditioned on at most this many points: its kernel matrix is
+# n x n (8,000 samples took 3.1 GB, 12,000 over 6 GB), so above it a seeded subsample of this size
+# is used (about 32 MB per n x n matrix; predictions are made in blocks of PREDICT_BLOCK rows), and
+# the method says so. Memory is then bounded whatever the number of samples.
+GP_MAX_POINTS = 2000
+GP_SUBSAMPLE_SEED = 20140101  # fixed: the same samples give the same subsample, hence the same result
+PREDICT_BLOCK = 4096
 LAMBDAS = np.logspace(-4, 6, 41)  # smoothing parameters tried by GCV (on inputs scaled to [0, 1])
 
 
@@ -98,6 +106,29 @@ def evppi(nb: np.ndarray, x: np.ndarray, *, method: Method = "auto") -> float:
     """
     fitted = conditional_mean(nb, x, method=method).fitted
     return value_of_information(fitted)
+
+
+BOOTSTRAP = 20  # resamples for the Monte Carlo standard error of an EVPPI
+BOOTSTRAP_MAX_ROWS = 5000  # above this, or for more than two inputs (a Gaussian process), no standard error
+BOOTSTRAP_SEED = 1996
+
+
+def evppi_se(nb: np.ndarray, x: np.ndarray, *, replicates: int = BOOTSTRAP) -> float:
+    """Monte Carlo standard error of :func:`evppi` of ``x`` (one or two inputs): the standard deviation
+    of the estimate over a seeded bootstrap of the samples (each resample refitted, so the
+    regression's own noise counts). NaN when it is not feasible: more than
+    :data:`BOOTSTRAP_MAX_ROWS` samples or more than two inputs."""
+    a = _as_nb(nb)
+    xs = _as_x(x, len(a))
+    n = len(a)
+    if n > BOOTSTRAP_MAX_ROWS or xs.shape[1] > 2 or replicates < 2:
+        return float("nan")
+    rng = np.random.default_rng(np.random.SeedSequence([BOOTSTRAP_SEED, n]))
+    values = []
+    for _ in range(replicates):
+        rows = rng.integers(0, n, n)
+        values.append(evppi(a[rows], xs[rows]))
+    return float(np.std(values, ddof=1))
 
 
 def value_of_information(fitted: np.ndarray) -> float:
@@ -166,7 +197,7 @@ def conditional_mean(nb: np.ndarray, x: np.ndarray, *, method: Method = "auto") 
             model = factory(xs, a[:, d] - a[:, 0])
             models.append(model)
             cols.append(model.fitted)
-    return ConditionalMean(np.column_stack(cols) + base_mean, method, models, base_mean)
+    return ConditionalMean(np.column_stack(cols) + base_mean, method_label(method, len(a)), models, base_mean)
 
 
 class _GroupMeans:
@@ -252,6 +283,23 @@ class _PSpline:
         return self._basis(x) @ self._coef
 
 
+def subsample_rows(n: int) -> np.ndarray:
+    """Rows a Gaussian process is conditioned on: all ``n``, or a seeded sample of
+    :data:`GP_MAX_POINTS` of them (sorted) when there are more."""
+    if n <= GP_MAX_POINTS:
+        return np.arange(n)
+    rng = np.random.default_rng(np.random.SeedSequence([GP_SUBSAMPLE_SEED, n]))
+    return np.sort(rng.choice(n, GP_MAX_POINTS, replace=False))
+
+
+def method_label(method: str, n: int) -> str:
+    """How a conditional mean was fitted, as tables and decision.json show it: "gp", or "gp
+    (subsample of 2000 of 8000 samples)" when the Gaussian process was conditioned on a subsample."""
+    if method == "gp" and n > GP_MAX_POINTS:
+        return f"gp (seeded subsample of {GP_MAX_POINTS} of {n} samples)"
+    return method
+
+
 class _GaussianProcess:
     """Gaussian process regression with a linear mean, one length scale per input and a noise term.
 
@@ -277,14 +325,16 @@ class _GaussianProcess:
             k = x.shape[1]
             kernel = (ConstantKernel(1.0, (1e-4, 1e2)) * RBF(np.ones(k), (1e-2, 1e3))
                       + WhiteKernel(0.5, (1e-6, 10.0)))
-            # Hyperparameters on a deterministic subset (every m-th row), then the fit on all rows.
+            # Hyperparameters on a deterministic subset (every m-th row), then the fit on all rows,
+            # or on a seeded subsample of GP_MAX_POINTS rows when there are more (memory is n^2).
             step = max(1, int(np.ceil(len(u) / GP_FIT_POINTS)))
+            rows = subsample_rows(len(u))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 tuner = GaussianProcessRegressor(kernel, normalize_y=False, n_restarts_optimizer=0)
                 tuner.fit(u[::step], z[::step])
                 self._gp = GaussianProcessRegressor(tuner.kernel_, optimizer=None, normalize_y=False)
-                self._gp.fit(u, z)
+                self._gp.fit(u[rows], z[rows])
         self.fitted = self._predict_scaled(u)
 
     @staticmethod
@@ -296,8 +346,9 @@ class _GaussianProcess:
 
     def _predict_scaled(self, u: np.ndarray) -> np.ndarray:
         out = self._design(u) @ self._beta
-        if self._gp is not None:
-            out = out + self._gp.predict(u) * self._r_sd
+        if self._gp is not None:  # in blocks: the cross-kernel is rows x fitted points
+            gp = np.concatenate([self._gp.predict(u[i:i + PREDICT_BLOCK]) for i in range(0, len(u), PREDICT_BLOCK)])
+            out = out + gp * self._r_sd
         return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ Where it sits: schema + ``sim.engine.pricing`` -> **demand** -> customers (churn
 perception) and acquisition (trial conversion). Every question of the form "what does a buyer
 of segment s see?" is answered here, once:
 
-- the **offer price**: plan price x ``pricing.price_multiplier`` + the support add-on + the
-  support fees a customer expects to pay per month under the scheme;
+- the **offer price**: plan price x ``pricing.price_multiplier`` + the support add-on + what
+  metered support costs a customer per month under the scheme (fees paid or help forgone);
 - the **promise**: the first response the scheme promises the plan (before VIP), and the
   customer's **expectation**, ``min(promise, satisfaction.market_norm_h)`` on the SLA clock;
 - the **conversion factor**: buyers' willingness to pay is lognormal around the plan's market
@@ -32,8 +32,17 @@ def _segment_values(params: Params, name: str) -> np.ndarray:
 
 
 def offer_price_by_segment(params: Params) -> np.ndarray:
-    """What a customer of each segment expects to pay per month (USD): plan price x multiplier +
-    support add-on + expected metered fees (docs/model.md §6)."""
+    """What the offer costs a customer of each segment per month (USD): plan price x multiplier +
+    support add-on + what metered support costs it, fees paid or help forgone
+    (``pricing.metered_cost_per_month``, docs/model.md §6)."""
+    return (_segment_values(params, "plan_price_usd_per_month") * params.pricing.price_multiplier
+            + params.pricing.support_fee_usd_per_month + pricing.metered_cost_per_month(params))
+
+
+def revenue_by_segment(params: Params) -> np.ndarray:
+    """What a customer of each segment is expected to pay per month (USD): plan price x multiplier +
+    support add-on + the metered fees it pays (``pricing.expected_fees_per_month``): the revenue
+    side of its margin, which leaves out the help it forgoes."""
     return (_segment_values(params, "plan_price_usd_per_month") * params.pricing.price_multiplier
             + params.pricing.support_fee_usd_per_month + pricing.expected_fees_per_month(params))
 

@@ -30,7 +30,7 @@ import numpy as np
 import simpy
 
 from sim.engine import acquisition as acq
-from sim.engine import chain, demand, hours, pilot, staffing, work
+from sim.engine import chain, demand, hours, ledger, pilot, staffing, work
 from sim.engine import customers as cu
 from sim.engine.desk import Desk, DeskLog, DeskStats, TicketBatch
 from sim.engine.rng import Streams
@@ -353,7 +353,7 @@ class _Run:
         tickets = np.bincount(pop.segment[m.batch.customer], minlength=k)
         active = np.maximum(np.bincount(pop.segment[m.active], minlength=k), 1)
         work = tickets * sup.handle_time_mean_h * sup.agent_cost_usd_per_hour / active
-        margin_seg = (demand.offer_price_by_segment(params) - work - money["loyalty_cost"] / max(len(m.paying), 1))
+        margin_seg = (demand.revenue_by_segment(params) - work - money["loyalty_cost"] / max(len(m.paying), 1))
         margin = np.repeat(margin_seg, 2)
         if money["n_vip_paying"]:
             margin[1::2] -= money["vip_cost"] / money["n_vip_paying"]
@@ -397,6 +397,9 @@ class _Run:
         waits = np.asarray(stats.waits_h)
         served = len(waits)
         paid_h = money["paid_h"]
+        cash = {"subscription_revenue": money["subscription"], "support_revenue": money["support_revenue"],
+                "support_cost": money["support_cost"], "acquisition_cost": float(plan.cost_usd.sum()),
+                "vip_cost": money["vip_cost"], "loyalty_cost": money["loyalty_cost"]}  # ledger.MONEY's columns
         return {
             "month": m.month,
             "customers_start": a_start,
@@ -426,14 +429,8 @@ class _Run:
             "vip_touch_hours": stats.touch_h,
             "feedback_followups": m.followups,
             **{f"share_{name}": float(x) for name, x in zip(LADDER, shares)},
-            "subscription_revenue": money["subscription"],
-            "support_revenue": money["support_revenue"],
-            "support_cost": money["support_cost"],
-            "acquisition_cost": float(plan.cost_usd.sum()),
-            "vip_cost": money["vip_cost"],
-            "loyalty_cost": money["loyalty_cost"],
-            "profit": (money["subscription"] + money["support_revenue"] - money["support_cost"]
-                       - float(plan.cost_usd.sum()) - money["vip_cost"] - money["loyalty_cost"]),
+            **cash,
+            "profit": ledger.profit(cash),
             "acquired_paid": m.acquired_paid,
             "vip_saves": m.vip_saves,
             "discount_factor": self.d ** (m.month + 1),

@@ -140,11 +140,29 @@ def poisson_excess(lam: float, k: int) -> float:
 
 def expected_fees_per_month(params: Params) -> np.ndarray:
     """Support fees (USD/month) a customer of each segment expects to pay under the scheme:
-    marginal fee x P(ask | fee) x E[issues beyond the free allowance] (docs/model.md §6).
-    This is the metered part of the perceived price in the churn hazard."""
+    marginal fee x P(ask | fee) x E[issues beyond the free allowance]."""
     fee = marginal_fee_by_segment(params)
-    k = free_allowance(params)
-    segs = params.customers.segments
     ask = params.help_seeking.base_ask_prob * np.exp(-_segment_values(params, "fee_sensitivity_per_usd") * fee)
-    excess = np.array([poisson_excess(s.issue_rate_per_month, k) for s in segs])
-    return fee * ask * excess
+    return fee * ask * _excess_issues(params)
+
+
+def metered_cost_per_month(params: Params) -> np.ndarray:
+    """What metered support costs a customer of each segment per month (USD), as part of the price
+    it weighs (churn's price perception, the offer's price; docs/model.md §6): for every issue
+    beyond the allowance that it would raise if help were free, the fee it pays or the help it
+    goes without. The ask probability ``p0 exp(-s f)`` of demand suppression says a would-be
+    asker's value of help on one issue is exponential with mean 1/s, and asks when it exceeds the
+    fee ``f``: the expected cost is ``E[min(f, W)] = (1 - exp(-s f)) / s`` (``f`` when s = 0). So a
+    fee nobody pays still costs the customer the help it forgoes, ``1/s`` per issue, and is never
+    free support's equal."""
+    fee = marginal_fee_by_segment(params)
+    sens = _segment_values(params, "fee_sensitivity_per_usd")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_issue = np.where(sens > 0, -np.expm1(-sens * fee) / np.where(sens > 0, sens, 1.0), fee)
+    return params.help_seeking.base_ask_prob * per_issue * _excess_issues(params)
+
+
+def _excess_issues(params: Params) -> np.ndarray:
+    """E[issues beyond the free allowance] per customer-month of each segment (Poisson issues)."""
+    k = free_allowance(params)
+    return np.array([poisson_excess(s.issue_rate_per_month, k) for s in params.customers.segments])

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from sim.decision.psa import NEGLIGIBLE_SHARE, percent
+from sim.decision.psa import NEGLIGIBLE_SHARE, percent, prob_best_interval
 from sim.output import plots as P
 from sim.params.names import display_name, mid_sentence, parameter_names
 from sim.params.scenario import policy_labels
@@ -99,7 +99,7 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
                           order: Sequence[str] | None = None, samples: int | None = None,
                           labels: Mapping[str, str] | None = None) -> Axes:
     """Bars: the share of sampled parameter sets in which each policy has the highest value,
-    with 95% Monte Carlo intervals (1.96 SE); each bar is labelled with the expected loss of
+    with exact 95% binomial (Clopper-Pearson) intervals over the sampled worlds; each bar is labelled with the expected loss of
     choosing that policy. ``policies``: the decision's policy table; ``labels``: policy display
     labels (default: the meta's)."""
     ax = P._axes(ax)
@@ -108,14 +108,18 @@ def plot_probability_best(policies: pd.DataFrame, *, ax: Axes | None = None, met
     t = policies.set_index("policy").loc[names]
     colors = P.policy_colors(names)
     x = np.arange(len(names))
-    half = 1.96 * t["prob_best_se"].to_numpy(dtype=float)
     p = t["prob_best"].to_numpy(dtype=float)
+    n = int(meta.samples) if meta is not None and getattr(meta, "samples", None) else None
+    if n:  # exact (Clopper-Pearson) intervals: never "+/- 0%" at 24 of 24 worlds
+        low, high = np.array([prob_best_interval(v, n) for v in p]).T
+    else:
+        half = 1.96 * t["prob_best_se"].to_numpy(dtype=float)
+        low, high = np.maximum(p - half, 0.0), np.minimum(p + half, 1.0)
     ax.bar(x, p, color=[colors[n] for n in names], width=0.6)
-    ax.errorbar(x, p, yerr=[np.minimum(half, p), np.minimum(half, 1 - p)], fmt="none", ecolor=P.NEUTRAL,
-                elinewidth=1.5, capsize=5)
+    ax.errorbar(x, p, yerr=[p - low, high - p], fmt="none", ecolor=P.NEUTRAL, elinewidth=1.5, capsize=5)
     for i, name in enumerate(names):
         loss = float(t.at[name, "expected_loss"])
-        ax.annotate(f"{percent(p[i])}\nloss {P.usd(loss)}", (i, min(p[i] + half[i], 1.0)),
+        ax.annotate(f"{percent(p[i])}\nloss {P.usd(loss)}", (i, high[i]),
                     xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=P.MIN_FONT_PT)
     ticks = [textwrap.fill(label(n), 12, break_long_words=False) + ("\n(recommended)" if bool(t.at[n, "recommended"])
                                                                      else "") for n in names]

@@ -11,12 +11,15 @@ or none, never a half-written one. Single files use :func:`atomic_write` (temp +
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import os
+import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +40,8 @@ from sim.runs.experiment import Precision, jobs, run_job_with_kpis
 from sim.runs.results import Results
 
 FLOAT_FORMAT = "%.10g"  # fixed text form of floats: byte-identical files across machines
-# Lists what a result folder's supportsim wrote: only those files are ever replaced or removed.
+# Lists what supportsim wrote into a result folder, with each file's SHA-256: only files it lists
+# whose content still matches (and whose names supportsim writes) are ever replaced or removed.
 MANIFEST = ".supportsim-manifest.json"
 
 
@@ -73,19 +77,122 @@ def output_target(target: Path | str, *, force: bool = False) -> Path:
     return real
 
 
-def _owned(folder: Path) -> set[str] | None:
-    """Top-level names supportsim wrote into ``folder`` (None: no readable manifest)."""
-    try:
-        files = json.loads((folder / MANIFEST).read_text()).get("files", [])
-        return {str(f).split("/", 1)[0] for f in files}
-    except (OSError, ValueError, AttributeError):
+# The names supportsim writes into a result folder (run, report, decide and the studies): a
+# manifest can make supportsim delete a file only if its name is one of these. Figures go to
+# plots/NAME.EXT (run, decide) or, for a study, to the top level.
+OUTPUT_FILES = frozenset({
+    "monthly.csv", "kpis.csv", "segments.csv", "summary.json", "report.html", "decision.json", "psa.csv",
+    "tidy.csv", "summary.csv", "differences.csv", "sweep.json", "curve.csv", "breakeven.json", "tornado.csv",
+    "sensitivity.json", "staff.csv", "staff.json",
+})
+_FIGURE = re.compile(r"(plots/[a-z0-9_]+|sweep|breakeven|tornado)\.(png|svg|pdf)")
+MAX_MANIFEST_BYTES = 1_000_000
+
+
+def is_output_name(relpath: str) -> bool:
+    """Whether ``relpath`` (relative, with /) is a name supportsim writes into a result folder."""
+    return relpath in OUTPUT_FILES or _FIGURE.fullmatch(relpath) is not None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _regular_inside(folder: Path, relpath: str) -> Path | None:
+    """``folder/relpath`` if it is a regular file reached without leaving ``folder`` (no absolute
+    path, no '..', no symlink on the way or at the end), else None."""
+    parts = relpath.split("/")
+    if not relpath or relpath.startswith("/") or any(p in ("", ".", "..") for p in parts):
         return None
+    node = folder
+    for part in parts:
+        node = node / part
+        try:
+            mode = os.lstat(node).st_mode
+        except OSError:
+            return None
+        if stat.S_ISLNK(mode):
+            return None
+    return node if stat.S_ISREG(mode) else None
+
+
+def _ours(folder: Path) -> set[str]:
+    """Files of ``folder`` that supportsim verifiably wrote: listed in its :data:`MANIFEST` with
+    a SHA-256 that the file's content still matches, at a name supportsim writes
+    (:func:`is_output_name`), a regular file inside the folder. Only these may be replaced or
+    removed; a planted or edited manifest (or a file changed since) protects the file instead."""
+    manifest = folder / MANIFEST
+    try:
+        st = os.lstat(manifest)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:  # a FIFO would hang the read
+            return set()
+        with open(manifest, "rb") as fh:
+            body = json.loads(fh.read(MAX_MANIFEST_BYTES + 1))
+        recorded = body.get("sha256") or {}
+        if not isinstance(recorded, dict):
+            return set()
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return set()
+    ours = set()
+    for relpath, digest in recorded.items():
+        if not (isinstance(relpath, str) and isinstance(digest, str) and is_output_name(relpath)):
+            continue
+        path = _regular_inside(folder, relpath)
+        try:
+            if path is not None and _sha256(path) == digest:
+                ours.add(relpath)
+        except OSError:
+            continue
+    return ours
 
 
 def _write_manifest(folder: Path) -> None:
-    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-    body = {"written_by": "supportsim", "supportsim_version": __version__, "files": written}
+    """List what supportsim wrote into ``folder``, each file with its SHA-256 (what :func:`_ours` checks)."""
+    written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                     if p.is_file() and not p.is_symlink() and p.name != MANIFEST)
+    body = {"written_by": "supportsim", "supportsim_version": __version__, "files": written,
+            "sha256": {f: _sha256(folder / f) for f in written}}
     (folder / MANIFEST).write_text(json.dumps(body, indent=2) + "\n")
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path.kept``, ``path.kept-2`` ... if taken."""
+    if not os.path.lexists(path):
+        return path
+    n = 1
+    while True:
+        candidate = path.with_name(f"{path.name}.kept" + (f"-{n}" if n > 1 else ""))
+        if not os.path.lexists(candidate):
+            return candidate
+        n += 1
+
+
+def _keep_the_rest(old: Path, new: Path) -> None:
+    """Move every entry of the replaced folder ``old`` that supportsim did not verifiably write
+    (:func:`_ours`) into ``new`` at the same place (as NAME.kept beside a new file of the same
+    name); what stays in ``old`` is only supportsim's own files. Symlinks are moved as links,
+    never followed."""
+    ours = _ours(old)
+    for dirpath, dirnames, filenames in os.walk(old):  # never follows symlinks
+        here = Path(dirpath)
+        rel_dir = here.relative_to(old)
+        leaves = filenames + [d for d in dirnames if (here / d).is_symlink()]
+        if not leaves and not dirnames and rel_dir != Path("."):  # an empty folder of the user's
+            (new / rel_dir).mkdir(parents=True, exist_ok=True)
+        for name in leaves:
+            rel = (rel_dir / name).as_posix()
+            if rel in ours or rel == MANIFEST:
+                continue
+            dest = new / rel
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):  # a new file where the user had a folder
+                dest = new / rel.replace("/", "_")
+            os.replace(here / name, _free_name(dest))
 
 
 def json_safe(obj: Any) -> Any:
@@ -145,8 +252,10 @@ def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``target`` whole, on failure it is removed.
 
     ``target`` is checked first (:func:`output_target`): a symlink is written through, and
-    files in the old folder that supportsim did not write (not in its :data:`MANIFEST`) are
-    moved into the new one, never deleted. The new folder gets a manifest and the umask's mode.
+    files in the old folder that supportsim did not verifiably write (:func:`_ours`: listed in its
+    :data:`MANIFEST` with the SHA-256 they still have, at a name supportsim writes) are moved
+    into the new one, never deleted (beside a new file of the same name, as NAME.kept). The new
+    folder gets a manifest and the umask's mode.
     Every path out removes the temporary folder: an exception or Ctrl-C in the body, and a
     signal during the swap or the clean-up (those run with signals held).
     """
@@ -166,11 +275,8 @@ def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
                 os.replace(target, old)
             os.replace(tmp, target)
             if old is not None:
-                owned = _owned(old) or set()
-                for entry in old.iterdir():  # the user's files stay (ours are replaced)
-                    if entry.name not in owned and entry.name != MANIFEST and not (target / entry.name).exists():
-                        os.replace(entry, target / entry.name)
-                shutil.rmtree(old, ignore_errors=True)
+                _keep_the_rest(old, target)  # the user's files stay (only ours are replaced)
+                shutil.rmtree(old, ignore_errors=True)  # holds nothing but files supportsim wrote
     except BaseException:
         if tmp is not None:
             with _signals_held():
@@ -224,12 +330,24 @@ def neutral_cell(value: Any) -> Any:
     return value
 
 
+def _holds_text(column: pd.Series) -> bool:
+    """Whether a column can hold text, whatever its dtype: object, the string dtypes (``str``,
+    ``string[python]``, ``string[pyarrow]``: pandas 3 reads and builds text columns as these) and
+    categories (whose categories may be text)."""
+    dtype = column.dtype
+    return (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype))
+
+
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with :func:`neutral_cell` applied to its text columns (numeric columns untouched)."""
-    text = [c for c in df.columns if df[c].dtype == object]
-    if not text:
+    """``df`` with :func:`neutral_cell` applied to every text cell and column name, whatever the
+    column's dtype (numeric and boolean columns untouched; a category column is written as text)."""
+    text = [c for c in df.columns if _holds_text(df[c])]
+    names = {c: neutral_cell(c) for c in df.columns if isinstance(c, str) and neutral_cell(c) != c}
+    if not text and not names:
         return df
-    return df.assign(**{c: df[c].map(neutral_cell) for c in text})
+    out = df.assign(**{c: df[c].astype(object).map(neutral_cell) for c in text}) if text else df
+    return out.rename(columns=names) if names else out
 
 
 def write_table(df: pd.DataFrame, stamp: Results | dict[str, object], path: Path | io.StringIO) -> None:
@@ -349,7 +467,7 @@ def run_to_dir(
     seed = scenario.run.seed if seed is None else seed
     if precision is not None:
         reps = min(max(reps, 3), precision.max_replications)
-    guardrails.check(scenario, precision.max_replications if precision else reps, max_work)
+    guardrails.check(scenario, precision.max_replications if precision else reps, max_work, plots=plots)
     policies = resolve_policies(scenario)
     names = [p.name for p in policies]
     res = Results(scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=seed, replications=0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim.engine import ledger
 from sim.output import fmt
 from sim.params.scenario import policy_label
 from sim.runs import metrics
@@ -33,16 +34,7 @@ PHRASES: dict[str, tuple[str, str, str]] = {
 
 
 # Parts of the value bridge as a sentence states a change in them: (when it adds value, when it takes value).
-PART_PHRASES = {
-    "pv_subscription_revenue": ("earns {d} more subscription revenue", "earns {d} less subscription revenue"),
-    "pv_support_fees": ("earns {d} more in support fees", "earns {d} less in support fees"),
-    "pv_support_cost": ("spends {d} less on support", "spends {d} more on support"),
-    "pv_acquisition": ("spends {d} less on acquisition", "spends {d} more on acquisition"),
-    "pv_vip": ("spends {d} less on VIP service", "spends {d} more on VIP service"),
-    "pv_loyalty": ("spends {d} less on loyalty rewards", "spends {d} more on loyalty rewards"),
-    "pv_terminal_value": ("keeps {d} more value in customers still paying at the end",
-                          "keeps {d} less value in customers still paying at the end"),
-}
+PART_PHRASES = {f"pv_{m.part}": (m.gain, m.loss) for m in (*ledger.MONEY, ledger.TERMINAL)}
 
 
 def part_phrase(column: str, delta: float) -> str:

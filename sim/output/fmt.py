@@ -100,3 +100,23 @@ def cell(x: Any) -> str:
     if a >= 1:
         return f"{x:,.2f}"
     return f"{x:.4g}"
+
+
+def terminal(text: Any, *, keep_newlines: bool = False) -> str:
+    """User text (a policy label, a scenario, segment or file name, a value from a file) as the
+    command line prints it: every character a terminal would act on rather than show (C0 and
+    C1 controls such as ESC, BEL, CR and the CSI byte, DEL, line and paragraph separators,
+    bidirectional overrides, other invisible format characters) is shown escaped, repr-style
+    (``\\x1b``, ``\\n``, ``\\u202e``), so a name cannot recolour the screen, set the window title,
+    rewrite a line or reorder what follows. ``keep_newlines``: ``\\n`` stays a line break (for
+    a multi-line message whose lines are built by supportsim). The one cleaner of printed text."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        if ch.isprintable() or (keep_newlines and ch == "\n"):
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)

@@ -39,6 +39,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim import __version__
+from sim.engine import ledger
 from sim.output import fmt
 from sim.params.names import display_name, mid_sentence
 from sim.params.scenario import policy_labels
@@ -387,11 +388,7 @@ def plot_sla(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None
 
 
 # Parts of the value bridge (sim.runs.economics.BRIDGE_COLUMNS) as a reader names them.
-BRIDGE_LABELS = {
-    "pv_subscription_revenue": "Subscription\nrevenue", "pv_support_fees": "Support\nfees",
-    "pv_support_cost": "Support\ncost", "pv_acquisition": "Acquisition\ncost", "pv_vip": "VIP\ncost",
-    "pv_loyalty": "Loyalty\ncost", "pv_terminal_value": "Customers still\npaying at the end",
-}
+BRIDGE_LABELS = {f"pv_{m.part}": m.chart_label for m in (*ledger.MONEY, ledger.TERMINAL)}
 UP_COLOR, DOWN_COLOR, TOTAL_COLOR = PALETTE[0], PALETTE[4], NEUTRAL
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent
+from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent, prob_best_interval
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures
 from sim.output.files import atomic_write
@@ -242,13 +242,12 @@ def uncertainty_line(decision: DecisionResult, policy: str) -> str:
 
 
 def decision_rows(decision: DecisionResult) -> list[list[str]]:
-    """The per-policy table of a decision: probability of being best (95% Monte Carlo interval),
+    """The per-policy table of a decision: probability of being best (exact 95% binomial interval),
     expected value and expected loss of choosing it; the recommended policy marked."""
     labels = policy_labels(decision.scenario)
-    rows = [["Policy", "Probability best (95% interval)", "Expected value", "Expected loss if chosen"]]
+    rows = [["Policy", "Probability best (exact 95% interval)", "Expected value", "Expected loss if chosen"]]
     for r in decision.policies.itertuples():
-        half = 1.96 * float(r.prob_best_se)
-        lo, hi = max(float(r.prob_best) - half, 0.0), min(float(r.prob_best) + half, 1.0)
+        lo, hi = prob_best_interval(float(r.prob_best), decision.samples)
         mark = " (recommended)" if bool(r.recommended) else ""
         rows.append([labels.get(r.policy, r.policy) + mark, f"{percent(float(r.prob_best))} ({percent(lo)} to "
                      f"{percent(hi)})", fmt.usd(float(r.expected_value)), fmt.usd(float(r.expected_loss))])

@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import re
 import stat
 import tomllib
@@ -186,7 +187,7 @@ def decode_text(data: bytes, source: str = "scenario") -> str:
         raise ScenarioError([f"file is not UTF-8 text (byte {exc.start})"], source) from None
 
 
-def _too_deep(data: Any, limit: int = MAX_DEPTH) -> str | None:
+def too_deep(data: Any, limit: int = MAX_DEPTH) -> str | None:
     """The path of the first value nested deeper than ``limit`` tables/arrays, else None (no recursion)."""
     stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
     while stack:
@@ -222,32 +223,43 @@ def parse_toml_text(text: str, source: str = "scenario") -> dict[str, Any]:
     except ValueError as exc:  # an integer literal beyond Python's 4,300-digit conversion limit
         why = "an integer has too many digits" if "digits" in str(exc) else str(exc)
         raise ScenarioError([f"not valid TOML: {why}"], source) from None
-    deep = _too_deep(data)
+    deep = too_deep(data)
     if deep is not None:
         raise ScenarioError([f"{deep}: nested more than {MAX_DEPTH} levels deep"], source)
     return data
 
 
+def read_regular_file(path: str | Path, limit: int, source: str | None = None, *,
+                      title: str = "invalid scenario") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; every other case a
+    :class:`ScenarioError` naming ``source`` (default: the path): missing or unreadable, a folder,
+    a FIFO or device (refused without blocking on it: opened non-blocking and checked on the open
+    file), a file over the limit (checked before reading, and the read is bounded even if it grows)."""
+    source = str(path) if source is None else source
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ScenarioError([f"cannot read file: {getattr(exc, 'strerror', None) or exc}"], source, title) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO that never ends, /dev/zero ...
+        os.close(fd)
+        raise ScenarioError(["cannot read file: not a regular file"], source, title)
+    with os.fdopen(fd, "rb") as fh:
+        if st.st_size > limit:
+            raise ScenarioError([f"file is {st.st_size:,} bytes; the limit is {limit:,} bytes"], source, title)
+        try:
+            data = fh.read(limit + 1)  # bounded even if the file grows meanwhile
+        except OSError as exc:
+            raise ScenarioError([f"cannot read file: {exc.strerror or exc}"], source, title) from None
+    if len(data) > limit:
+        raise ScenarioError([f"file is over {limit:,} bytes, the limit"], source, title)
+    return data
+
+
 def read_scenario_dict(path: str | Path) -> dict[str, Any]:
     """Read a scenario file into a plain dict, with clear errors for unreadable files."""
-    p = Path(path)
     source = str(path)
-    try:
-        st = p.stat()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise ScenarioError([f"cannot read file: {getattr(exc, 'strerror', None) or exc}"], source) from None
-    if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO that never ends, /dev/zero ...
-        raise ScenarioError(["cannot read file: not a regular file"], source)
-    if st.st_size > MAX_FILE_BYTES:
-        raise ScenarioError([f"file is {st.st_size} bytes; the limit is {MAX_FILE_BYTES} bytes"], source)
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
-    except OSError as exc:
-        raise ScenarioError([f"cannot read file: {exc.strerror or exc}"], source) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError([f"file is over {MAX_FILE_BYTES} bytes, the limit"], source)
-    return parse_toml_text(decode_text(data, source), source)
+    return parse_toml_text(decode_text(read_regular_file(path, MAX_FILE_BYTES, source), source), source)
 
 
 def parse_set(expr: str) -> tuple[str, Any]:
@@ -275,7 +287,7 @@ def parse_set(expr: str) -> tuple[str, Any]:
     value = parsed["v"]
     if isinstance(value, float) and not math.isfinite(value):
         raise ScenarioError([f"{path}: value must be finite (got {raw})"], "--set")
-    deep = _too_deep(value, MAX_DEPTH - len(path.split(".")))
+    deep = too_deep(value, MAX_DEPTH - len(path.split(".")))
     if deep is not None:
         raise ScenarioError([f"{path}: value nested more than {MAX_DEPTH} levels deep"], "--set")
     return path, value
@@ -352,7 +364,7 @@ def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, sour
     """Validate a scenario dict (plus ``--set`` overrides) and every policy it defines."""
     if not isinstance(data, dict):
         raise ScenarioError([f"expected a table of parameters (got {type(data).__name__})"], source)
-    deep = _too_deep(data)
+    deep = too_deep(data)
     if deep is not None:
         raise ScenarioError([f"{deep}: nested more than {MAX_DEPTH} levels deep"], source)
     if isinstance(overrides, str):  # a single "path=value" rather than a list of them
@@ -442,7 +454,7 @@ def uncertain_parameters(scenario: Scenario, source: str = "scenario",
         try:
             info = _parameter_field(path, base, policies)
             dist = _fit_to_field(from_spec(spec), info)
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:  # ArithmeticError: a safety net for overflow in a fit
             problems.append(f"uncertainty.{json.dumps(path)}: {exc}")
             continue
         out[path] = dist

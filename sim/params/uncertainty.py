@@ -22,6 +22,10 @@ beta          mean, sd  or  a, b; optional low, high      [low, high] (default [
 choice        values = [...], optional weights = [...]    the values
 ============  ==========================================  ==============================
 
+Shape parameters are checked too, so that every draw is a finite number: lognormal mu in
+[-700, 700], sigma in (0, 50] and sd / mean in (0, 1000]; beta shapes in [0.001, 1e7]; every
+distribution's quantiles finite and inside its support from 1e-12 to 1 - 1e-12.
+
 This module must not read files or know the schema; it is told the field's range.
 """
 
@@ -41,6 +45,13 @@ __all__ = [
 ]
 
 MIN_MASS = 0.01  # a normal/lognormal with less than 1% of its mass inside the field's range is a typo
+# Shape parameters whose draws stay representable in floating point (beyond them exp() overflows,
+# a beta's quantiles collapse onto its ends, or a moment conversion divides by an underflowed 0).
+MAX_ABS_MU = 700.0  # lognormal mu (log scale): exp(709.8) is the largest double
+MAX_SIGMA = 50.0  # lognormal sigma (log scale)
+MAX_CV = 1000.0  # lognormal sd / mean
+SHAPE_RANGE = (1e-3, 1e7)  # beta shapes a, b
+PROBES = np.array([1e-12, 1e-6, 0.001, 0.5, 0.999, 1 - 1e-6, 1 - 1e-12])  # where draws are checked
 
 
 def _num(x: float) -> str:
@@ -48,9 +59,34 @@ def _num(x: float) -> str:
 
 
 def _finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number (got {value!r})")
+    try:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    except OverflowError:  # an integer beyond the floating-point range
+        ok = False
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ValueError(f"{name} must be a finite number (got {shown})")
     return float(value)
+
+
+def _within(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> float:
+    """``value`` if it lies in [low, high] (``low_open``: (low, high]), else a ValueError naming the range."""
+    if (value <= low if low_open else value < low) or value > high:
+        raise ValueError(f"{name} must lie in {'(' if low_open else '['}{_num(low)}, {_num(high)}] "
+                         f"(got {_num(value)})")
+    return value
+
+
+def _check_draws(dist: Distribution) -> None:
+    """Every draw of ``dist`` is a finite number inside its support (checked at probabilities from
+    1e-12 to 1 - 1e-12): a distribution whose quantiles overflow or are undefined is refused when
+    the scenario loads, not met by a run."""
+    with np.errstate(all="ignore"):
+        x = np.asarray(dist.ppf(PROBES), dtype=float)
+    lo, hi = dist.support
+    if not (np.isfinite(x).all() and (x >= lo).all() and (x <= hi).all()):
+        raise ValueError(f"{dist} cannot be sampled in floating point (its quantiles overflow or are undefined); "
+                         "check its parameters")
 
 
 class Distribution:
@@ -112,6 +148,7 @@ class Uniform(Distribution):
         lo, hi = _finite("low", self.low), _finite("high", self.high)
         if not lo < hi:
             raise ValueError(f"low must be below high (got low={_num(lo)}, high={_num(hi)})")
+        _finite("high - low", hi - lo)
 
     @property
     def support(self) -> tuple[float, float]:
@@ -136,6 +173,7 @@ class Triangular(Distribution):
         lo, mo, hi = _finite("low", self.low), _finite("mode", self.mode), _finite("high", self.high)
         if not (lo <= mo <= hi and lo < hi):
             raise ValueError(f"need low <= mode <= high and low < high (got {_num(lo)}, {_num(mo)}, {_num(hi)})")
+        _finite("high - low", hi - lo)
 
     @property
     def support(self) -> tuple[float, float]:
@@ -219,6 +257,7 @@ class Normal(_Truncatable):
         if _finite("sd", self.sd) <= 0:
             raise ValueError(f"sd must be positive (got {self.sd!r})")
         self._check_bounds()
+        _check_draws(self)
 
     def _frozen(self) -> Any:
         return stats.norm(self.loc, self.sd)
@@ -240,17 +279,21 @@ class LogNormal(_Truncatable):
     dist: ClassVar[str] = "lognormal"
 
     def __post_init__(self) -> None:
-        _finite("mu", self.mu)
-        if _finite("sigma", self.sigma) <= 0:
-            raise ValueError(f"sigma must be positive (got {self.sigma!r})")
+        _within("mu", _finite("mu", self.mu), -MAX_ABS_MU, MAX_ABS_MU)
+        _within("sigma", _finite("sigma", self.sigma), 0.0, MAX_SIGMA, low_open=True)
         self._check_bounds()
+        _check_draws(self)
 
     @classmethod
     def from_moments(cls, mean: float, sd: float, **bounds: Any) -> LogNormal:
         m, s = _finite("mean", mean), _finite("sd", sd)
         if m <= 0 or s <= 0:
             raise ValueError(f"mean and sd must be positive (got mean={_num(m)}, sd={_num(s)})")
-        sigma2 = math.log1p((s / m) ** 2)
+        _within("mean", m, math.exp(-MAX_ABS_MU), math.exp(MAX_ABS_MU))
+        cv = s / m
+        if not cv <= MAX_CV:  # also inf, when the division overflows
+            raise ValueError(f"sd / mean must lie in (0, {_num(MAX_CV)}] (got sd={_num(s)}, mean={_num(m)})")
+        sigma2 = math.log1p(cv**2)
         return cls(mu=math.log(m) - sigma2 / 2, sigma=math.sqrt(sigma2), **bounds)
 
     def _frozen(self) -> Any:
@@ -271,8 +314,10 @@ class Beta(Distribution):
         for name in ("a", "b"):
             if _finite(name, getattr(self, name)) <= 0:
                 raise ValueError(f"shape {name} must be positive (got {getattr(self, name)!r})")
+            _within(f"shape {name}", float(getattr(self, name)), *SHAPE_RANGE)
         if not _finite("low", self.low) < _finite("high", self.high):
             raise ValueError(f"low must be below high (got low={_num(self.low)}, high={_num(self.high)})")
+        _check_draws(self)
 
     @classmethod
     def from_moments(cls, mean: float, sd: float, low: float = 0.0, high: float = 1.0) -> Beta:
@@ -280,10 +325,16 @@ class Beta(Distribution):
         lo, hi = _finite("low", low), _finite("high", high)
         if not lo < m < hi:
             raise ValueError(f"mean must lie strictly between low and high (got mean={_num(m)} in [{_num(lo)}, {_num(hi)}])")
-        p, v = (m - lo) / (hi - lo), (s / (hi - lo)) ** 2
-        if s <= 0 or v >= p * (1 - p):
-            limit = math.sqrt(p * (1 - p)) * (hi - lo)
-            raise ValueError(f"sd must lie in (0, {_num(limit)}) for a beta with mean {_num(m)} (got {_num(s)})")
+        width = hi - lo
+        if not math.isfinite(width):
+            raise ValueError(f"high - low must be a finite number (got low={_num(lo)}, high={_num(hi)})")
+        p, v = (m - lo) / width, (s / width) ** 2
+        k_max = SHAPE_RANGE[1] / max(p, 1 - p)  # the largest shapes a beta may have
+        least = width * math.sqrt(p * (1 - p) / (k_max + 1))
+        limit = math.sqrt(p * (1 - p)) * width
+        if not least <= s < limit:
+            raise ValueError(f"sd must lie in [{_num(least)}, {_num(limit)}) for a beta with mean {_num(m)} on "
+                             f"[{_num(lo)}, {_num(hi)}] (got {_num(s)})")
         k = p * (1 - p) / v - 1
         return cls(a=p * k, b=(1 - p) * k, low=lo, high=hi)
 

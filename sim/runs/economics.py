@@ -13,7 +13,7 @@ where ``d^(m+1)`` is the record's ``discount_factor`` and ``terminal_value_usd``
 at the month's end, of the customers still paying (their current churn probability and
 price). The sum splits exactly into the :data:`PARTS` below, so a difference in value
 between two policies splits into the same parts (the ``bridge``, paired by replication in
-``sim.runs.metrics.value_bridge``). Imports nothing from the project: metrics imports it.
+``sim.runs.metrics.value_bridge``). Imports only the money registry (``sim.engine.ledger``): metrics imports it.
 """
 
 from __future__ import annotations
@@ -21,16 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Parts of value_usd: name -> (monthly column, sign). Their present values add up to value_usd.
-PARTS: dict[str, tuple[str, int]] = {
-    "subscription_revenue": ("subscription_revenue", 1),
-    "support_fees": ("support_revenue", 1),
-    "support_cost": ("support_cost", -1),
-    "acquisition": ("acquisition_cost", -1),
-    "vip": ("vip_cost", -1),
-    "loyalty": ("loyalty_cost", -1),
-}
-TERMINAL = "terminal_value"
+from sim.engine import ledger
+
+# Parts of value_usd: name -> (monthly column, sign), from the money registry (sim.engine.ledger).
+PARTS: dict[str, tuple[str, int]] = {m.part: (m.column, m.sign) for m in ledger.MONEY}
+TERMINAL = ledger.TERMINAL.part
 BRIDGE_COLUMNS = [f"pv_{name}" for name in [*PARTS, TERMINAL]]
 
 

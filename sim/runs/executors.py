@@ -17,10 +17,15 @@ with it.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import itertools
+import logging
 import multiprocessing as mp
 import os
 import signal
+import struct
 import sys
 import threading
 import time
@@ -33,16 +38,20 @@ from sim.params.scenario import ScenarioError
 
 T = TypeVar("T")
 MAX_WORKERS_PER_CORE = 4  # --workers above this many per core only adds memory and start-up time
-CLUSTER_PROBE_S = 5.0  # a cluster address must answer like a Dask scheduler within this time
+CLUSTER_PROBE_S = 3.0  # a cluster address must complete Dask's handshake within this time (twice at most)
+# The first 8 bytes a Dask comm sends (over tcp://) are the little-endian length of the message that
+# follows; a scheduler's handshake is a few hundred bytes. An SSH or SMTP banner reads as ~10^18.
+HANDSHAKE_BYTES = (16, 2**20)
 
 
 class WorkersLost(RuntimeError):
-    """Workers died (killed, out of memory, scheduler lost) and the retry failed too: the
-    message names the replications lost."""
+    """Workers died (killed, out of memory) and the retry failed too, or the Dask scheduler was
+    lost: the message says what happened in words and names the replications lost."""
 
-    def __init__(self, what: str, lost: Sequence[Any]) -> None:
+    def __init__(self, what: str, lost: Sequence[Any], *, retried: bool = True) -> None:
         names = ", ".join(_job_name(j) for j in lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
-        super().__init__(f"{what}; retried once, still lost: {names}")
+        tail = f"retried once, still lost: {names}" if retried else f"unfinished: {names or 'none'}"
+        super().__init__(f"{what}; {tail}")
         self.lost = list(lost)
 
 
@@ -250,6 +259,17 @@ class ProcessExecutor(Executor):
         return f"{self.workers} local processes"
 
 
+def _quiet(client_class: Any) -> Any:
+    """``client_class`` (Dask's Client) with a finaliser that never prints a traceback: a client
+    whose start failed, or whose scheduler is gone, otherwise does when it is collected."""
+
+    def __del__(self: Any) -> None:
+        with contextlib.suppress(Exception):
+            client_class.__del__(self)
+
+    return type("QuietClient", (client_class,), {"__del__": __del__})
+
+
 class DaskExecutor(Executor):
     """A Dask distributed cluster at ``address`` (e.g. ``tcp://10.0.0.5:8786``).
 
@@ -268,12 +288,20 @@ class DaskExecutor(Executor):
                 ["--cluster needs dask.distributed: pip install 'supportsim[dask]'"], "--cluster"
             ) from None
         self.address = address
-        probe_scheduler(address)
+        self._client = None
+        self._quiet = _quiet_dask_logs()
+        self._quiet.__enter__()  # Dask logs lost connections with tracebacks; this executor says it in words
         try:
-            self._client = Client(address, timeout=timeout_s, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise ScenarioError([f"cannot connect to the Dask scheduler at {address!r}: {exc}"], "--cluster") from None
-        self.workers = max(1, sum(self._client.nthreads().values()))
+            probe_scheduler(address)
+            try:
+                self._client = _quiet(Client)(address, timeout=timeout_s, set_as_default=False)
+            except Exception as exc:  # noqa: BLE001 - whatever Dask raises, one clear line
+                raise ScenarioError([f"cannot connect to the Dask scheduler at {address!r}: {_why(exc)}"],
+                                    "--cluster") from None
+            self.workers = max(1, sum(self._client.nthreads().values()))
+        except BaseException:
+            self.close()
+            raise
         self._futures: list[Any] = []
 
     def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
@@ -297,18 +325,26 @@ class DaskExecutor(Executor):
         first = [submit(pair) for _, pair in zip(range(window), pending)]
         ac = as_completed(first, loop=self._client.loop)  # our client is not the process default
         retried: set[int] = set()
+        done = 0
         for fut in ac:
             try:
                 i, result = fut.result()
             except Exception as exc:  # noqa: BLE001 - only worker and scheduler losses are retried
                 kind = type(exc).__name__
-                if kind not in ("KilledWorker", "CommClosedError", "CancelledError") and not isinstance(exc, OSError):
-                    raise
                 pair = pairs.pop(fut.key, None)
+                unfinished = [p[1] for p in pairs.values()] + ([pair[1]] if pair else []) + [p[1] for p in pending]
+                if isinstance(exc, concurrent.futures.CancelledError) or kind == "CommClosedError" \
+                        or isinstance(exc, OSError):
+                    reason = getattr(exc, "reason", None) or kind
+                    raise WorkersLost(f"the Dask scheduler at {self.address} was lost mid-run ({reason}) after "
+                                      f"{done} of {len(items)} runs; check that it is still running and start again",
+                                      unfinished, retried=False) from None
+                if kind != "KilledWorker":
+                    raise
                 self._futures.remove(fut)
-                if pair is None or pair[0] in retried or kind != "KilledWorker":
-                    lost = [pair[1]] if pair is not None else []
-                    raise WorkersLost(f"the Dask cluster lost work ({kind})", lost) from None
+                if pair is None or pair[0] in retried:
+                    raise WorkersLost("a Dask worker died running it (KilledWorker)",
+                                      [pair[1]] if pair is not None else []) from None
                 retried.add(pair[0])
                 ac.add(submit(pair))
                 continue
@@ -318,15 +354,22 @@ class DaskExecutor(Executor):
             nxt = next(pending, None)
             if nxt is not None:
                 ac.add(submit(nxt))
+            done += 1
             yield i, result
 
     def close(self) -> None:
-        if self._client is not None:
-            if self._futures:
-                self._client.cancel(self._futures)
+        client, self._client = getattr(self, "_client", None), None
+        if client is not None:
+            with contextlib.suppress(Exception):  # a lost scheduler cannot cancel or say goodbye
+                if self._futures:
+                    client.cancel(self._futures)
                 self._futures = []
-            self._client.close()
-            self._client = None
+            with contextlib.suppress(Exception):
+                client.close(timeout=CLUSTER_PROBE_S)
+        quiet = getattr(self, "_quiet", None)
+        if quiet is not None:
+            self._quiet = None
+            quiet.__exit__(None, None, None)
 
     def describe(self) -> str:
         return f"Dask cluster {self.address} ({self.workers} threads)"
@@ -347,28 +390,124 @@ def check_cluster_address(address: str) -> str:
     return address
 
 
-def probe_scheduler(address: str, timeout_s: float = CLUSTER_PROBE_S) -> None:
-    """Check within ``timeout_s`` that a tcp:// address is a Dask scheduler: one greets every
-    connection with its handshake at once, while an HTTP server (the dashboard, port 8787)
-    says nothing until asked. Other protocols are left to Dask's own timeout."""
+@contextlib.contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Dask's own loggers silenced for the block: a lost or wrong scheduler is reported once, in words,
+    by the caller, not as tracebacks in Dask's log."""
+    import distributed  # noqa: F401 - its loggers exist once it is imported
+
+    names = [n for n in list(logging.Logger.manager.loggerDict) if n.split(".")[0] in ("distributed", "tornado")]
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", *names)]
+    before = [(lg, lg.disabled) for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True  # each has its own level from Dask's configuration: disable, not re-level
+    try:
+        yield
+    finally:
+        for lg, disabled in before:
+            lg.disabled = disabled
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as a short reason (its first line, or its type when it has no message)."""
+    text = str(exc).strip().splitlines()
+    return (text[0][:200] if text else "") or type(exc).__name__
+
+
+class _Refused(Exception):
+    """The address answered, but not as a Dask scheduler (the message says how)."""
+
+
+def _sniff_tcp(address: str, timeout_s: float) -> None:
+    """Refuse at once what greets first and is not Dask: a Dask comm's first 8 bytes are the
+    length of the handshake that follows; an SSH, SMTP or FTP banner is text, an HTTP server
+    (the dashboard, port 8787) says nothing until asked, and some servers close at once."""
     import socket
 
-    if not address.startswith("tcp://"):
-        return
     host, _, port = address[len("tcp://"):].split("/", 1)[0].rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
-    hint = " (8786 is the scheduler's usual port, 8787 its dashboard)"
     try:
         with socket.create_connection((host, int(port or 8786)), timeout=timeout_s) as sock:
             sock.settimeout(timeout_s)
-            first = sock.recv(16)
+            first = b""
+            while len(first) < 8:
+                chunk = sock.recv(8 - len(first))
+                if not chunk:
+                    break
+                first += chunk
     except TimeoutError:
-        raise ScenarioError([f"--cluster {address}: no Dask handshake within {timeout_s:g} s; not a Dask "
-                             f"scheduler{hint}"], "--cluster") from None
+        raise _Refused(f"no Dask handshake within {timeout_s:g} s") from None
     except (OSError, ValueError) as exc:
-        raise ScenarioError([f"cannot connect to the Dask scheduler at {address!r}: {exc}"], "--cluster") from None
-    if not first or first[:4] in (b"HTTP", b"<!DO", b"<htm") or len(first) < 8:
-        raise ScenarioError([f"--cluster {address}: answered, but not as a Dask scheduler{hint}"], "--cluster")
+        raise ScenarioError([f"cannot connect to the Dask scheduler at {address!r}: {_why(exc)}"], "--cluster") from None
+    if not first:
+        raise _Refused("it closed the connection without a word")
+    if len(first) < 8 or not HANDSHAKE_BYTES[0] <= struct.unpack("<Q", first)[0] <= HANDSHAKE_BYTES[1]:
+        raise _Refused(f"it greets with {first!r}, not with Dask's handshake")
+
+
+def _handshake(address: str, timeout_s: float) -> dict[str, Any]:
+    """Dask's own connect and handshake, then the ``identity`` request, in a private event loop
+    (a thread of its own) bounded by ``timeout_s``; the server's identity (its "type")."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    args = Security().get_connection_args("client")
+    if address.startswith(("tls://", "wss://")) and args.get("ssl_context") is None:
+        raise ScenarioError([f"--cluster {address}: a {address.split(':')[0]}:// scheduler needs TLS certificates, and "
+                             "none are configured for Dask here (distributed.comm.tls.ca-file, .client.cert and "
+                             ".client.key in the Dask configuration); use them, or a tcp:// address"], "--cluster")
+
+    async def attempt() -> Any:
+        comm = await connect(address, timeout=timeout_s, **args)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["identity"] = asyncio.run(asyncio.wait_for(attempt(), timeout_s))
+        except BaseException as exc:  # noqa: BLE001 - reported below, in words
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="supportsim-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 1.0)
+    if thread.is_alive() or isinstance(outcome.get("error"), (TimeoutError, asyncio.TimeoutError)):
+        raise _Refused(f"no Dask handshake within {timeout_s:g} s")
+    if "error" in outcome:
+        exc = outcome["error"]
+        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+            raise ScenarioError([f"cannot connect to the Dask scheduler at {address!r}: {_why(exc)}"],
+                                "--cluster") from None
+        raise _Refused(f"Dask's handshake failed ({_why(exc)})")
+    identity = outcome.get("identity")
+    if not isinstance(identity, dict) or "type" not in identity:
+        raise _Refused("it completed a handshake but did not say what it is")
+    return identity
+
+
+def probe_scheduler(address: str, timeout_s: float = CLUSTER_PROBE_S) -> None:
+    """Check, within about ``timeout_s`` (twice at most), that ``address`` is a Dask scheduler,
+    before a Dask client is made (a client made on anything else waits for its own timeout and
+    leaves a traceback from its finaliser). tcp://: the first bytes must be the length prefix of
+    Dask's handshake (a banner, silence or a closed connection are refused at once); every
+    protocol: Dask's own connect and handshake must complete and the server must call itself a
+    Scheduler (a worker's address is refused). A refusal is a :class:`ScenarioError` (exit 2)."""
+    hint = " (8786 is the scheduler's usual port, 8787 its dashboard)"
+    with _quiet_dask_logs():
+        try:
+            if address.startswith("tcp://"):
+                _sniff_tcp(address, timeout_s)
+            identity = _handshake(address, timeout_s)
+        except _Refused as exc:
+            raise ScenarioError([f"--cluster {address}: not a Dask scheduler: {exc}{hint}"], "--cluster") from None
+    if identity.get("type") != "Scheduler":
+        raise ScenarioError([f"--cluster {address}: a Dask {identity.get('type')}, not a scheduler; give the "
+                             f"scheduler's address{hint}"], "--cluster")
 
 
 def max_workers() -> int:

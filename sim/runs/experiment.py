@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from sim.engine import model
@@ -81,16 +80,12 @@ def run_job_tables(job: Job) -> tuple[pd.DataFrame, pd.DataFrame]:
 def run_aggregates(monthly: pd.DataFrame) -> dict[str, float]:
     """Per-run figures beyond the KPIs that experiments need (staffing questions).
 
-    ``sla_met_share``: tickets answered within their SLA / tickets answered, over the whole
-    run (month shares weighted by tickets answered); ``support_cost_per_month``: mean monthly
-    support cost (USD); ``agents_mean``: mean agents on duty.
+    ``sla_met_share``: the KPI of that name (:func:`sim.runs.metrics.sla_met_share`), for tables
+    of aggregates alone; ``support_cost_per_month``: mean monthly support cost (USD);
+    ``agents_mean``: mean agents on duty.
     """
-    served = monthly["tickets_resolved"].to_numpy(dtype=float)
-    share = monthly["sla_met_share"].to_numpy(dtype=float)
-    met = np.nansum(share * served)
-    total = served[np.isfinite(share)].sum()
     return {
-        "sla_met_share": float(met / total) if total else float("nan"),
+        "sla_met_share": metrics.sla_met_share(monthly),
         "support_cost_per_month": float(monthly["support_cost"].mean()),
         "agents_mean": float(monthly["agents"].mean()),
     }
@@ -151,16 +146,18 @@ def run_scenario(
     executor: Executor | None = None,
     cluster: str | None = None,
     crn: bool = True,
+    plots: bool = False,
 ) -> Results:
     """Run every policy of ``scenario`` for ``replications`` replications (default: the file's).
 
     Everything is kept in memory; for large runs use :func:`run_to_dir`. ``workers`` > 1
     runs local processes (0: all cores), ``cluster`` a Dask scheduler address, ``executor``
-    an executor the caller manages; results are identical under all of them.
+    an executor the caller manages; results are identical under all of them. ``plots``: the
+    caller will draw the run's figures, so the guardrail counts them too.
     """
     reps = replications or scenario.run.replications
     seed = scenario.run.seed if seed is None else seed
-    guardrails.check(scenario, reps, max_work)
+    guardrails.check(scenario, reps, max_work, plots=plots)
     policies = resolve_policies(scenario)
     job_list = jobs(policies, replications=reps, months=scenario.run.months, seed=seed, crn=crn)
     tables, segment_tables = [], []

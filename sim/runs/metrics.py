@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.engine import ledger
 from sim.runs import economics
 
 
@@ -61,45 +62,44 @@ KPIS: dict[str, KPI] = {k.name: k for k in (
     KPI("ltv_cac", "LTV:CAC", "ratio", "ratio", "higher", "LTV / realised CAC."),
     KPI("suppressed_share", "Issues suppressed", "share of issues", "share", "neutral",
         "Issues not raised because of the fee or habit / all issues."),
+    KPI("sla_met_share", "Answered within SLA", "share of tickets answered", "share", "higher",
+        "Tickets answered within their SLA (each ticket's own target, on the SLA clock) / tickets answered, over "
+        "the whole run (months weighted by tickets answered); NaN when none was answered."),
+    KPI("support_cost_share", "Support cost share", "share of revenue", "share", "lower",
+        "Support cost (the desk's paid agent hours, VIP touch hours excluded) / revenue (subscriptions and "
+        "support fees), summed over the run, undiscounted."),
 )}
 
 
-@dataclass(frozen=True)
-class Money:
-    """A money column of the monthly records: its label and its sign in profit."""
-
-    column: str
-    label: str
-    sign: Literal[1, -1]
-
-
-MONEY_COLUMNS: tuple[Money, ...] = (
-    Money("subscription_revenue", "Subscription revenue", 1),
-    Money("support_revenue", "Support revenue", 1),
-    Money("support_cost", "Support cost", -1),
-    Money("acquisition_cost", "Acquisition cost", -1),
-    Money("vip_cost", "VIP cost", -1),
-    Money("loyalty_cost", "Loyalty cost", -1),
-)
-MONEY = [m.column for m in MONEY_COLUMNS]
-COSTS = {m.column for m in MONEY_COLUMNS if m.sign < 0}
+# Every money column (label, sign, part of value) is declared once, in sim.engine.ledger.
+MONEY_COLUMNS = ledger.MONEY
+MONEY = list(ledger.COLUMNS)
+COSTS = {m.column for m in ledger.MONEY if m.sign < 0}
 
 
 def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else float("nan")
 
 
+def sla_met_share(monthly: pd.DataFrame) -> float:
+    """Tickets answered within SLA / tickets answered over a run's months (the months' shares
+    weighted by tickets answered); NaN when none was answered."""
+    served = monthly["tickets_resolved"].to_numpy(dtype=float)
+    share = monthly["sla_met_share"].to_numpy(dtype=float)
+    return _ratio(np.nansum(share * served), served[np.isfinite(share)].sum())
+
+
 def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
     """KPIs of one run (one policy, one replication) from its monthly rows."""
     m = monthly.sort_values("month")
     exposure = float((m["customers_start"] + m["acquired"]).sum())  # paying customer-months
-    margin = float((m["subscription_revenue"] + m["support_revenue"] - m["support_cost"] - m["vip_cost"]
-                    - m["loyalty_cost"]).sum())
+    margin = float(sum(c.sign * m[c.column] for c in ledger.MONEY if c.in_margin).sum())
     churn_rate = _ratio(m["churned"].sum(), exposure)
     ltv = _ratio(_ratio(margin, exposure), churn_rate) if churn_rate == churn_rate and churn_rate > 0 else float("nan")
     econ = economics.run_economics(m)
     cac = econ["cac_realised_usd"]
     issues = float(m["issues"].sum())
+    revenue = float(sum(m[c.column] for c in ledger.MONEY if c.sign > 0).sum())
     return {
         "value_usd": econ["value_usd"],
         "customers_at_horizon": float(m["customers_end"].iloc[-1]),
@@ -109,6 +109,8 @@ def run_kpis(monthly: pd.DataFrame) -> dict[str, float]:
         "cac_realised_usd": cac,
         "ltv_cac": _ratio(ltv, cac) if cac == cac else float("nan"),
         "suppressed_share": _ratio(m["tickets_suppressed"].sum(), issues),
+        "sla_met_share": sla_met_share(m),
+        "support_cost_share": _ratio(m["support_cost"].sum(), revenue),
         **{k: econ[k] for k in economics.BRIDGE_COLUMNS},
     }
 

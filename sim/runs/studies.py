@@ -36,7 +36,8 @@ from sim.params.scenario import (
     validate_dict,
 )
 from sim.params.schema import Params, Scenario
-from sim.params.walk import field_info
+from sim.params.uncertainty import Choice, Distribution, Rounded
+from sim.params.walk import acts_when, field_info
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
@@ -211,6 +212,134 @@ def parse_grid_arg(arg: str) -> tuple[str, list[Any]]:
     return path.strip(), parse_values(spec, name=f"--param {path.strip()}")
 
 
+# ---------------------------------------------------------------------------- what a parameter can move
+
+# Sections of a scenario file that are not model parameters: no run reads them from a point's values.
+NOT_PARAMETERS = ("scenario", "run", "uncertainty")
+
+
+def _attr(params: Any, path: str) -> Any:
+    for part in path.split("."):
+        params = getattr(params, part)
+    return params
+
+
+def acting_switch(param: str) -> tuple[str, tuple[Any, ...]] | None:
+    """(switch, values where it acts) of a parameter that acts only under some settings, else None:
+    what the schema declares (:func:`sim.params.walk.acts_when`)."""
+    return acts_when(param)
+
+
+def acts_on(param: str, policy: Any) -> bool:
+    """Whether base parameter ``param`` can change the results of ``policy`` (a resolved policy):
+    False when it belongs to a scheme or programme the policy does not use (:func:`acting_switch`)."""
+    rule = acting_switch(param)
+    return rule is None or _attr(policy.params, rule[0]) in rule[1]
+
+
+def _base_path(path: str) -> str:
+    """``policies.NAME.rest`` -> ``rest``; a base path as it is."""
+    parts = path.split(".")
+    return ".".join(parts[2:]) if parts[0] == "policies" and len(parts) > 2 else path
+
+
+def check_movable(scenario: Scenario, path: str, policies: Sequence[str] | None = None, *,
+                  flag: str = "--param") -> None:
+    """Refuse (:class:`ScenarioError`, naming the path) a parameter a sweep or break-even cannot move:
+    a scenario, run or uncertainty setting (no run reads it from a point), a path that is no
+    parameter, a parameter that is not a number (a choice, a switch, text: compare those as
+    policies), and one that acts on none of ``policies`` (default: every policy; e.g. a per-ticket
+    fee when no policy charges per ticket, or ``policies.NAME.x`` for a policy not compared)."""
+    resolved = {p.name: p for p in resolve_policies(scenario)}
+    chosen = list(policies) if policies is not None else list(resolved)
+    head = path.split(".", 1)[0]
+    if head in NOT_PARAMETERS:
+        raise ScenarioError([f"{flag} {path}: a {head}.* setting, not a model parameter: no run reads it from a "
+                             f"point's values; set it with --set {path}=VALUE"], flag)
+    info = field_info(path)
+    if info is None or "*" in path.split("."):
+        if "*" not in path.split("."):
+            with_values(scenario, {path: 0}, source=flag)  # the loader's own message ("did you mean ...?")
+        raise ScenarioError([f"{flag} {path}: no such parameter (a path like support.agents or "
+                             "customers.segments.0.issue_rate_per_month; see `supportsim schema`)"], flag)
+    if info.annotation is bool or info.annotation not in (int, float):
+        what = "a switch: true or false" if info.annotation is bool else (allowed_range(info) or "not a number")
+        raise ScenarioError([f"{flag} {path}: not a numeric parameter ({what}); a sweep or break-even moves a "
+                             f"number. Compare its values as policies ([policies.NAME] {_base_path(path)} = ...) or "
+                             f"run each with --set {path}=VALUE"], flag)
+    parts = path.split(".")
+    if parts[0] == "policies":
+        name = parts[1] if len(parts) > 1 else ""
+        if name not in chosen:
+            raise ScenarioError([f"{flag} {path}: policy {name!r} is not among those compared "
+                                 f"({', '.join(chosen)}), so moving it changes nothing"], flag)
+        targets = [name]
+    else:
+        targets = chosen
+    base = _base_path(path)
+    rule = acting_switch(base)
+    if rule is not None and not any(acts_on(base, resolved[n]) for n in targets if n in resolved):
+        switch, values = rule
+        users = [n for n, p in resolved.items() if acts_on(base, p)]
+        hint = (f"it acts on {', '.join(users)}" if users else "no policy of this scenario uses it")
+        hint += f" (or add --set {switch}={str(values[0]).lower()})"
+        raise ScenarioError([f"{flag} {path}: acts only when {switch} is "
+                             f"{' or '.join(str(v).lower() for v in values)}, which none of {', '.join(targets)} has, "
+                             f"so it cannot change their results; {hint}"], flag)
+
+
+# ---------------------------------------------------------------------------- the dearest corner of a table
+
+QUANTILE = 1e-3  # an unbounded distribution's ends for the worst case: its 0.1% and 99.9% quantiles
+
+
+def _ends(dist: Distribution) -> list[Any]:
+    """The values of an uncertain parameter the worst case tries: a choice's values, else both ends
+    of its support (the 0.1% / 99.9% quantile where the support is unbounded), rounded for a
+    whole-number parameter."""
+    if isinstance(dist, Choice):
+        return [v.item() if isinstance(v, np.generic) else v for v in dist.values]
+    lo, hi = dist.support
+    q_lo, q_hi = (float(v) for v in np.asarray(dist.ppf(np.array([QUANTILE, 1 - QUANTILE])), dtype=float))
+    ends = [lo if math.isfinite(lo) else q_lo, hi if math.isfinite(hi) else q_hi]
+    if isinstance(dist, Rounded):
+        return [int(round(v)) for v in ends]
+    return ends
+
+
+def worst_case(scenario: Scenario, parameters: Mapping[str, Distribution],
+               policies: Sequence[str] | None = None) -> tuple[Scenario, dict[str, Any]]:
+    """``scenario`` with every uncertain parameter at the end of its range that makes the work of
+    ``policies`` (default: all) largest, and those values: what each PSA sample is costed at by
+    the guardrail. A coordinate search over the ends (:func:`_ends`), repeated until no parameter
+    changes (at most 3 rounds); combinations the schema refuses (e.g. min_agents above
+    max_agents) are skipped."""
+    months = scenario.run.months
+
+    def total(values: dict[str, Any]) -> tuple[float, Scenario | None]:
+        try:
+            sc = with_values(scenario, values, source="uncertainty")
+        except ScenarioError:
+            return -math.inf, None
+        return sum(guardrails.policy_work(p.params, months) for p in resolve_policies(sc)
+                   if policies is None or p.name in policies), sc
+
+    chosen: dict[str, Any] = {}
+    best, best_sc = total(chosen)
+    for _ in range(3):
+        changed = False
+        for path, dist in parameters.items():
+            for value in _ends(dist):
+                if path in chosen and value == chosen[path]:
+                    continue
+                w, sc = total({**chosen, path: value})
+                if w > best:
+                    best, best_sc, chosen, changed = w, sc, {**chosen, path: value}, True
+        if not changed:
+            break
+    return (best_sc if best_sc is not None else scenario), chosen
+
+
 # ---------------------------------------------------------------------------- evaluation engine
 
 
@@ -243,7 +372,8 @@ class _Engine:
     """Runs cells x replications on one executor; scenarios for each value set are cached."""
 
     def __init__(self, scenario: Scenario, *, replications: int | None, seed: int | None, crn: bool,
-                 executor: Executor, progress: _Progress) -> None:
+                 executor: Executor, progress: _Progress,
+                 resolved: Mapping[tuple[tuple[str, Any], ...], dict[str, Params]] | None = None) -> None:
         self.scenario = scenario
         self.replications = replications or scenario.run.replications
         self.seed = scenario.run.seed if seed is None else seed
@@ -251,8 +381,8 @@ class _Engine:
         self.crn = crn
         self.executor = executor
         self.progress = progress
-        self._params: dict[tuple[tuple[str, Any], ...], dict[str, Params]] = {}
-        self._ids: dict[tuple[tuple[str, Any], ...], int] = {}
+        self._params: dict[tuple[tuple[str, Any], ...], dict[str, Params]] = dict(resolved or {})
+        self._ids: dict[tuple[tuple[str, Any], ...], int] = {k: i for i, k in enumerate(self._params)}
 
     def params(self, values: tuple[tuple[str, Any], ...]) -> dict[str, Params]:
         """Resolved parameters of every policy at ``values`` (validated once, then cached)."""
@@ -303,20 +433,39 @@ def _check_kpi(kpi: str) -> str:
     return kpi
 
 
-def _check_work(scenario: Scenario, policies: Sequence[str], runs_per_policy: int, limit: int | None) -> None:
-    """The guardrail of :mod:`sim.runs.guardrails`, for many parameter points at once."""
-    limit = guardrails.max_work() if limit is None else limit
-    per_policy = {p.name: p.params for p in resolve_policies(scenario)}
+Key = tuple[tuple[str, Any], ...]
+
+
+def _label(key: Key) -> str:
+    return " at " + ", ".join(f"{p}={v}" for p, v in key) if key else ""
+
+
+def _check_points(scenario: Scenario, policies: Sequence[str], keys: Sequence[Key], replications: int,
+                  limit: int | None, *, more_runs: int = 0, counted: str, reduce: str) -> dict[Key, dict[str, Params]]:
+    """The guardrail of :mod:`sim.runs.guardrails` over every point of a study, each with its own
+    parameters (a point whose values compound the funnel or overload the desk costs what it
+    costs, not what the base scenario would), ``replications`` runs of each of ``policies`` per
+    point, and ``more_runs`` runs per policy beyond them (bisection points, counted at the
+    dearest point). Returns every point's resolved parameters (validated once, for the engine)."""
     months = scenario.run.months
-    each = [guardrails.policy_work(per_policy[p], months) for p in policies]
-    work = sum(each) * runs_per_policy
-    if work > limit:
-        minutes = work / guardrails.CUSTOMER_MONTHS_PER_SECOND / 60
-        raise ScenarioError([
-            f"workload too large: {work:,} customer-months (points x policies x replications), about "
-            f"{minutes:,.0f} CPU-minutes; the limit is {limit:,}. Use fewer points, policies or replications, "
-            "or raise the limit (--max-work / SUPPORTSIM_MAX_WORK)."
-        ], "guardrail")
+    runs = len(policies) * (len(keys) * replications + more_runs)
+    floor = (guardrails.RUN_COST + guardrails.MONTH_COST * months) * runs  # fixed costs alone
+    if floor > (guardrails.max_work() if limit is None else limit):  # refused before resolving every point
+        guardrails.check_parts(guardrails.parts_of(scenario, runs // max(len(policies), 1), policies=list(policies)),
+                               limit=limit, counted=counted, reduce=reduce)
+    resolved: dict[Key, dict[str, Params]] = {}
+    for key in keys:
+        if key not in resolved:
+            sc = with_values(scenario, dict(key))
+            resolved[key] = {p.name: p.params for p in resolve_policies(sc)}
+    parts = [guardrails.Part(f"{name!r}{_label(key)}", guardrails.population_bound(params[name], months),
+                             replications)
+             for key, params in resolved.items() for name in policies]
+    if more_runs and parts:
+        dearest = max(parts, key=lambda p: p.estimate.work)
+        parts += [guardrails.Part(f"{dearest.what} (bisection)", dearest.estimate, more_runs)]
+    guardrails.check_parts(parts, limit=limit, counted=counted, reduce=reduce)
+    return resolved
 
 
 def _interval(x: pd.Series | np.ndarray) -> dict[str, float]:
@@ -367,17 +516,20 @@ def sweep(
         if not list(grid[path]):
             raise ScenarioError([f"--param {path}: no values"], "--param")
     names = _check_policies(scenario, policies)
+    for path in paths:
+        check_movable(scenario, path, names)
     points = [tuple(zip(paths, combo)) for combo in itertools.product(*(list(grid[p]) for p in paths))]
     reps = replications or scenario.run.replications
-    _check_work(scenario, names, reps * len(points), max_work)
+    resolved = _check_points(scenario, names, points, reps, max_work,  # every point validated and costed first
+                             counted=f"{len(points)} points x {len(names)} policies x {reps} replications",
+                             reduce="Use fewer values, policies or replications, or narrower values")
     progress = _Progress(on_progress)
     rows: list[dict[str, Any]] = []
     attrs = {"params": paths, "policies": names, "reference": _reference(scenario, names),
              "seed": scenario.run.seed if seed is None else seed, "replications": reps, "partial": False}
     with _run_options(scenario, workers, cluster, executor) as ex:
-        engine = _Engine(scenario, replications=reps, seed=seed, crn=crn, executor=ex, progress=progress)
-        for pt in points:  # validate every point before running anything
-            engine.params(pt)
+        engine = _Engine(scenario, replications=reps, seed=seed, crn=crn, executor=ex, progress=progress,
+                         resolved=resolved)
         try:
             engine.run([_Cell(pt, p) for pt in points for p in names], partial=rows)
         except KeyboardInterrupt:
@@ -489,6 +641,7 @@ def breakeven(
     pair = _check_policies(scenario, [policy_a, policy_b] if policy_b else [policy_a])
     if len(pair) != 2 or policy_a == policy_b:
         raise ScenarioError(["--policies: need two different policies, e.g. --policies flat,per_ticket"], "--policies")
+    check_movable(scenario, param, [policy_a, policy_b])
     lo_v, hi_v = (float(between[0]), float(between[1]))
     if not (math.isfinite(lo_v) and math.isfinite(hi_v)) or lo_v >= hi_v:
         raise ScenarioError([f"--between: expected two numbers A < B (got {between[0]!r}, {between[1]!r})"],
@@ -502,17 +655,20 @@ def breakeven(
     if is_int:
         values = sorted({float(round(v)) for v in values})
     reps = replications or scenario.run.replications
-    _check_work(scenario, [policy_a, policy_b], reps * (len(values) + refine), max_work)
 
     def as_param(v: float) -> Any:
         return int(round(v)) if is_int else v
 
+    resolved = _check_points(scenario, [policy_a, policy_b], [((param, as_param(v)),) for v in values], reps,
+                             max_work, more_runs=refine * reps,
+                             counted=f"{len(values)} values + up to {refine} bisection steps x 2 policies x {reps} "
+                                     "replications",
+                             reduce="Use fewer --points, --refine steps or replications, or a narrower --between")
     progress = _Progress(on_progress)
     curve: dict[float, dict[str, float]] = {}
     with _run_options(scenario, workers, cluster, executor) as ex:
-        engine = _Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress)
-        for v in values:  # validate every value before running anything
-            engine.params(((param, as_param(v)),))
+        engine = _Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress,
+                         resolved=resolved)
 
         def evaluate(vs: list[float]) -> None:
             cells = [_Cell(((param, as_param(v)),), p) for v in vs for p in (policy_a, policy_b)]
@@ -723,14 +879,16 @@ def sensitivity(
         label = labels.get(path) or path.rsplit(".", 1)[-1].replace("_", " ")
         swings.append(_swing_for(scenario, path, label, delta, rng, documented.get(path)))
     reps = replications or scenario.run.replications
-    _check_work(scenario, [policy_a, policy_b], reps * (2 * len(swings) + 1), max_work)
     progress = _Progress(on_progress)
     base_key: tuple[tuple[str, Any], ...] = ()
     keys = [base_key] + [k for s in swings for k in (tuple(s.low.items()), tuple(s.high.items()))]
+    resolved = _check_points(scenario, [policy_a, policy_b], keys, reps, max_work,
+                             counted=f"{len(keys)} points (base, each parameter low and high) x 2 policies x {reps} "
+                                     "replications",
+                             reduce="Use fewer parameters or replications, or a smaller --delta or --range")
     with _run_options(scenario, workers, cluster, executor) as ex:
-        engine = _Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress)
-        for k in keys:  # validate every point before running anything
-            engine.params(k)
+        engine = _Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress,
+                         resolved=resolved)
         df = engine.run([_Cell(k, p) for k in keys for p in (policy_a, policy_b)])
 
     def diff(key: tuple) -> dict[str, float]:
@@ -805,20 +963,28 @@ def staff(
             raise ScenarioError([f"--agents: counts must lie in [1, 5000] (got {list(agents)})"], "--agents")
     reps = replications or scenario.run.replications
     cap = max(p.params.support.max_agents for p in resolve_policies(scenario) if p.name in names)
-    expected_points = len(counts) if counts else 2 * max(1, math.ceil(math.log2(cap + 1)))
-    _check_work(scenario, names, reps * expected_points, max_work)
     progress = _Progress(on_progress)
     stats: dict[tuple[str, int], dict[str, float]] = {}
 
     def key(n: int) -> tuple[tuple[str, Any], ...]:
         return (("support.staffing", "fixed"), ("support.agents", int(n)))
 
+    # the search doubles from 1 agent to the cap, then bisects: each count it may try, and as many
+    # bisection steps again at the dearest count (the fewest agents: the longest queue)
+    tried = counts if counts is not None else sorted({min(cap, 2**i) for i in range(math.ceil(math.log2(cap)) + 1)})
+    resolved = _check_points(scenario, names, [key(n) for n in tried], reps, max_work,
+                             more_runs=0 if counts is not None else reps * len(tried),
+                             counted=f"{len(tried)} agent counts{'' if counts is not None else ' and the bisection'} x "
+                                     f"{len(names)} policies x {reps} replications",
+                             reduce="Use fewer --agents counts, policies or replications")
+
     def meets(s: dict[str, float]) -> bool:
         x = s["ci_low"] if strict else s["mean"]
         return bool(np.isfinite(x) and x >= sla)
 
     with _run_options(scenario, workers, cluster, executor) as ex:
-        engine = _Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress)
+        engine = _Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress,
+                         resolved=resolved)
 
         def evaluate(cells: list[tuple[str, int]]) -> None:
             cells = [c for c in dict.fromkeys(cells) if c not in stats]
