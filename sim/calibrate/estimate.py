@@ -329,10 +329,10 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
             name = f"base_churn_{j}"
             if name in mech.names:
                 sd, lo, hi = mech.interval(name)
-                s.base_churn = Estimate(mech.estimate(name), sd, s.churn_monthly.rows,
-                                        f"monthly churn at 'meet' from the support -> churn fit (95% CI {lo:.4g} to "
-                                        f"{hi:.4g}; the observed {s.churn_monthly.value:.4g} includes customers at "
-                                        "'below')")
+                s.base_churn = Estimate(mech.estimate(name), None, s.churn_monthly.rows,
+                                        f"monthly churn at 'meet' from the support -> churn fit (SD {sd:.2g}, 95% CI "
+                                        f"{lo:.4g} to {hi:.4g}; the observed {s.churn_monthly.value:.4g} includes "
+                                        "customers at 'below')")
 
     # pooled sBG (all segments) and the cohort table
     cnt_all = sbg.counts_from_customers(churn_period=churn_t[is_churn], censored_tenure=tenure[is_cens],

@@ -160,7 +160,7 @@ def _read(path: str | Path, canonical: tuple[Column, ...], what: str, preset: Pr
         if preset.derive is not None:
             preset.derive(raw)
     except CalibrationError as exc:
-        raise one_line(exc, preset.label) if not exc.problems[0].startswith(preset.label) else exc from None
+        raise one_line(exc, preset.label) from None
     raw.notes.insert(0, f"{Path(raw.source).name} read with the {preset.label}")
     return raw
 

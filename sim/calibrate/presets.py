@@ -172,8 +172,8 @@ def _keep_rows(raw: Raw, keep: np.ndarray) -> None:
     raw.lines_match = False  # rows are renumbered: messages name rows, not lines
 
 
-RATING_5 = {"good": 5.0, "bad": 1.0}
-HAPPINESS = {"great": 5.0, "okay": 3.0, "not good": 1.0, "awesome": 5.0, "just okay": 3.0}
+RATING_5 = {"good": 2.0, "bad": 1.0}  # on the ladder's 1-5 scale: good = expectations met, bad = below them
+HAPPINESS = {"great": 3.0, "okay": 2.0, "not good": 1.0, "awesome": 3.0, "just okay": 2.0}  # exceeded, met, below
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("zendesk", "tickets", {
@@ -268,5 +268,7 @@ def from_mapping(path: str | Path, kind: str, canonical: tuple[Column, ...]) -> 
 def one_line(exc: CalibrationError, label: str) -> CalibrationError:
     """A reading error under a preset as one line naming it (the first problem, and how many more)."""
     problems = list(exc.problems)
+    if len(problems) == 1 and problems[0].startswith(f"{label}: "):
+        return exc
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     return CalibrationError([f"{label}: {problems[0]}{more}"], exc.source)
