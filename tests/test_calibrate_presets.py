@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -57,8 +59,11 @@ def test_every_billing_preset_reads_the_same_customers(name):
 def test_a_helpdesk_and_a_billing_preset_calibrate_together(tmp_path, capsys):
     rc = main(["calibrate", "--tickets", str(PRESET_DIR / "zendesk_tickets.csv"), "--tickets-preset", "zendesk",
                "--customers", str(PRESET_DIR / "chargebee_customers.csv"), "--preset", "chargebee",
-               "--sla-h", "8", "--out", str(tmp_path / "ours.toml")])
+               "--sla-h", "8", "--out", str(tmp_path / "ours.toml"), "--report", str(tmp_path / "ours.json")])
     assert rc == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "ours.json").read_text())["support"]
+    assert report["hours"]["open_hour"] == 9 and report["patience_clock"] == "calendar"
+    assert {"estimate", "ci_low", "ci_high"} <= set(report["mechanics"]["estimates"]["m_below"])
     text = (tmp_path / "ours.toml").read_text()
     assert "read with the zendesk preset" in text and "read with the chargebee preset" in text
     assert 'hours = "weekly"' in text and "open_hour = 9" in text and 'patience_clock = "calendar"' in text

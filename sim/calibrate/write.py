@@ -324,8 +324,30 @@ def report_dict(cal: Calibration) -> dict[str, Any]:
         "sbg_all": fit_dict(cal.sbg_all),
         "cohorts": json.loads(cal.cohorts.to_json(orient="records")),
         "retention_rate_pct": asdict(cal.retention_rate_pct) if cal.retention_rate_pct else None,
+        "support": support_dict(cal.support) if cal.support is not None else None,
         "notes": cal.notes,
     })
+
+
+def support_dict(s: Any) -> dict[str, Any]:
+    """The desk's week and the support -> churn fit as plain data (hazard ratios, mapped parameters, intervals)."""
+    out: dict[str, Any] = {
+        "hours": asdict(s.hours) if s.hours is not None else None,
+        "arrival_profile": asdict(s.profile) if s.profile is not None else None,
+        "sla_clock": s.clock, "clock_loglik_less_coefficients": s.clock_loglik, "attainment": s.attainment,
+        "patience_clock": s.patience_clock, "abandon_ratio_closed_vs_open": s.abandon_ratio,
+        "customers_used": s.customers_used, "customers_total": s.customers_total,
+    }
+    if s.reduced is not None:
+        out["hazard"] = {"cells": s.reduced.cells, "cancellations": s.reduced.churned,
+                         "loglik": s.reduced.loglik, "coefficients": s.reduced.table()}
+    if s.mechanics is not None:
+        m = s.mechanics
+        out["mechanics"] = {"j_stat": m.j_stat, "j_df": m.j_df, "j_pvalue": m.j_pvalue, "fixed": m.fixed,
+                            "notes": m.notes, "estimates": {n: dict(zip(("estimate", "sd", "ci_low", "ci_high"),
+                                                                         (m.estimate(n), *m.interval(n))))
+                                                            for n in m.estimated()}}
+    return out
 
 
 def write_report(cal: Calibration, path: str | Path) -> Path:
