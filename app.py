@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from sim.app import drawing, kit, procs, progressive, sources, store, tabs, views
+from sim.app import calibration, drawing, kit, procs, progressive, sources, store, tabs, views
 from sim.app.sidebar import choose_source, sidebar_controls
 from sim.app.ui import Download, caches, download_row, policy_heading, worker_pool
 from sim.output.plots import policy_colors
@@ -232,6 +232,7 @@ def main() -> None:
     st.set_page_config(page_title="supportsim: how should support be priced?", page_icon=":material/support_agent:",
                        layout="wide", initial_sidebar_state="expanded")
     source = choose_source()
+    calibration.panel()
     current = current_scenario(source)
     if current is None:
         return

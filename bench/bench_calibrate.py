@@ -1,6 +1,6 @@
-"""Benchmark: `supportsim calibrate` on 1M customers + 1M tickets (target <= 10 s, <= 500 MB RSS).
+"""Benchmark: `supportsim calibrate` on 1M customers + 5M tickets (target <= 60 s, <= 1 GB RSS on 2 cores).
 
-    .venv/bin/python bench/bench_calibrate.py [--customers 1000000] [--tickets 1000000] [--keep DIR]
+    .venv/bin/python bench/bench_calibrate.py [--customers 1000000] [--tickets 5000000] [--keep DIR]
     .venv/bin/python bench/bench_calibrate.py --phases      # also time each phase in this process
 
 Makes synthetic exports with numpy (customers with sBG-style churn over two years, tickets
@@ -9,8 +9,10 @@ fifth with a satisfaction score), writes them as CSV (not timed), then runs the 
 in a fresh process, as a user would: ``python -m sim.cli calibrate --customers ... --tickets
 ... --out ... --quiet``. Prints its wall time, CPU time (user + system), peak RSS (the child's
 ``ru_maxrss``, interpreter and imports included) and the load average before and after, with
-the ratios to the targets of issue 16. On a shared machine the load average explains the noise:
-CPU time is the figure that does not depend on other load (wall ~ CPU on an idle core).
+the ratios to the targets of issue 21 (the whole calibration: desk hours, the support -> churn
+hazard fit and its mapping on a seeded sample of customers, ``--hazard-customers``). On a shared
+machine the load average explains the noise: CPU time is the figure that does not depend on other
+load (wall ~ CPU on an idle core).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from sim.calibrate import calibrate, read_customers, read_tickets, write_scenari
 
 MONTH_H = 730.0
 START = np.datetime64("2023-01-01T00:00:00", "s")
-TARGET_WALL_S = 10.0
-TARGET_RSS_MB = 500.0
+TARGET_WALL_S = 60.0
+TARGET_RSS_MB = 1024.0
 
 
 def load_avg() -> str:
@@ -125,17 +127,24 @@ def phases(c_path: Path, t_path: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Time `supportsim calibrate` on synthetic exports.")
     ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--tickets", type=int, default=1_000_000)
+    ap.add_argument("--tickets", type=int, default=5_000_000)
     ap.add_argument("--keep", type=Path, help="write the files here and keep them (default: a temporary folder)")
     ap.add_argument("--phases", action="store_true", help="also time each phase in this process")
+    ap.add_argument("--make-only", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.make_only:  # in a process of its own: see below
+        make_exports(args.make_only, n_customers=args.customers, n_tickets=args.tickets)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         c_path, t_path = folder / "customers.csv", folder / "tickets.csv"
         t = time.perf_counter()
         if not (args.keep and c_path.exists() and t_path.exists()):
-            make_exports(folder, n_customers=args.customers, n_tickets=args.tickets)
+            # made in a child process: a child forked from a parent holding gigabytes of pandas text would report
+            # the parent's pages in its peak RSS (ru_maxrss counts them until exec)
+            subprocess.run([sys.executable, __file__, "--make-only", str(folder), "--customers", str(args.customers),
+                            "--tickets", str(args.tickets)], check=True)
         print(f"exports: {args.customers:,} customers ({c_path.stat().st_size / 1e6:.0f} MB) and {args.tickets:,} "
               f"tickets ({t_path.stat().st_size / 1e6:.0f} MB), made in {time.perf_counter() - t:.1f} s (not timed)")
         before = load_avg()
@@ -144,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"supportsim calibrate: exit {rc}, wall {wall:.2f} s, CPU {cpu:.2f} s, peak RSS {rss:.0f} MB")
         print(f"  vs targets: wall {wall / TARGET_WALL_S:.2f}x of {TARGET_WALL_S:g} s, "
               f"CPU {cpu / TARGET_WALL_S:.2f}x, RSS {rss / TARGET_RSS_MB:.2f}x of {TARGET_RSS_MB:g} MB")
+        print(f"  {os.cpu_count()} cores; CPU / wall = {cpu / wall:.2f}")
         print(f"  {before} before, {after} after")
         if args.phases:
             phases(c_path, t_path, folder / "calibrated-phases.toml")
-    return 0 if rc == 0 and cpu <= TARGET_WALL_S and rss <= TARGET_RSS_MB else 1
+    return 0 if rc == 0 and wall <= TARGET_WALL_S and rss <= TARGET_RSS_MB else 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from sim.app import kit, sources
+from sim.app import calibration, kit, sources
 from sim.app.ui import KEPT, caches, policy_heading, reset_controls
 from sim.output.plots import policy_colors
 from sim.params.scenario import ScenarioError
@@ -30,6 +30,12 @@ def choose_source() -> sources.Source:
                 uploaded = caches().uploaded_source(upload.name, upload.getvalue())
             except ScenarioError as exc:
                 upload_error = exc
+        elif calibration.opened() is not None:  # a scenario calibrated on this page (sim.app.calibration)
+            uploaded = caches().uploaded_source(*calibration.opened())
+            st.info("Running the **calibrated scenario** from the page's calibration.", icon=":material/tune:")
+            if st.button("Back to the shipped scenarios", key="calibrate_close"):
+                del st.session_state[calibration.OPENED]
+                st.rerun()
         st.selectbox(
             "Scenario", list(files), key="scenario", bind="query-params", disabled=uploaded is not None,
             format_func=lambda n: n.removesuffix(".toml"),

@@ -2,8 +2,8 @@
 
 Where it sits: ``ingest`` (parsed tables) -> **estimate** -> ``write`` (scenario file, report).
 Segment shares and prices, ticket and issue rates, monthly churn and the sBG retention curve
-(``fits``), handle-time distribution, waits, patience, staffing and satisfaction shares. Pure
-computation on the parsed tables: no file is read or written and nothing is printed here.
+(``retention``, ``fits``), the desk (``deskfit``) and satisfaction shares. Pure computation on
+the parsed tables: no file is read or written and nothing is printed here.
 
 Time: hours internally, months of 730 h (``schema.HOURS_PER_MONTH``) like the model. A paid
 period is a 730-h month from the signup date.
@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import optimize, special
 
 from sim.calibrate import fits as sbg
+from sim.calibrate.deskfit import HandleFit, WaitStats, desk_stats, fit_handle_times, patience_from_waits
 from sim.calibrate.ingest import (
     CalibrationError,
     CustomerTable,
@@ -35,10 +35,26 @@ from sim.calibrate.ingest import (
     shown,
     system_allocator,
 )
-from sim.engine import erlang
+from sim.calibrate.quantities import (
+    MONTH_H,
+    PERIOD_SLACK,
+    Z95,
+    Estimate,
+    clamp_to_schema,
+    mean_se,
+    schema_bound,
+)
+from sim.calibrate.retention import (
+    PERIODS_SHOWN,
+    cohort_report,
+    cohort_table,
+    ladder_base_churn,
+    renewal_periods,
+    retention_rate,
+)
+from sim.calibrate.supportfit import MAX_CUSTOMERS, SupportFit, fit_support
 from sim.engine.customers import relieved
 from sim.params.schema import (
-    HOURS_PER_MONTH,
     LADDER,
     Churn,
     Customers,
@@ -49,12 +65,7 @@ from sim.params.schema import (
     Support,
 )
 
-MONTH_H = HOURS_PER_MONTH
-# A cancellation dated up to 0.1 month (~3 days) past a renewal still counts as before it:
-# exports often carry dates only, and customers cancel just before they are billed again.
-PERIOD_SLACK = 0.1
 MIN_SCORED_CUSTOMERS = 20  # fewer satisfaction answers than this: keep the default ladder shares
-PERIODS_SHOWN = 12  # renewal periods shown in cohort tables and projections
 # A year without a single ticket between a few tickets and the rest: those few are typos (2042 for 2024).
 ISOLATED_GAP_H = 365 * 24.0
 ISOLATED_SHARE = 0.01  # ... if they are at most this share of the tickets
@@ -62,92 +73,6 @@ ISOLATED_SHARE = 0.01  # ... if they are at most this share of the tickets
 # further than this is a typo (signups) or a "not cancelled" marker (cancellations).
 AHEAD_SLACK_H = 31 * 24.0
 MAX_LISTED_DATES = 5
-Z95 = 1.959963984540054
-
-
-def schema_bound(model: Any, name: str, attr: str) -> float:
-    """A bound (``le``, ``ge``, ``gt`` or ``max_length``) of a schema field: clamps follow the schema, not copies."""
-    for m in model.model_fields[name].metadata:
-        if getattr(m, attr, None) is not None:
-            return getattr(m, attr)
-    raise KeyError(f"{model.__name__}.{name} has no {attr}")
-
-
-def clamp_to_schema(value: float, model: Any, name: str, notes: list[str], label: str) -> float:
-    """Clamp an estimate into the schema's range for ``model.name``, noting it when it had to move."""
-    hi = schema_bound(model, name, "le")
-    lo = next((getattr(m, a) for m in model.model_fields[name].metadata for a in ("ge", "gt")
-               if getattr(m, a, None) is not None), -math.inf)
-    out = min(max(value, lo if lo > -math.inf else value), hi)
-    if out == lo and any(getattr(m, "gt", None) is not None for m in model.model_fields[name].metadata):
-        out = lo + 1e-6 * max(1.0, abs(lo))
-    if out != value:
-        notes.append(f"{label}: estimate {value:.6g} is outside the schema range; {out:.6g} written")
-    return out
-
-
-
-# ----------------------------------------------------------------------------- estimates
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """One estimated parameter: value, standard error (None if not applicable) and where it came from."""
-
-    value: float
-    se: float | None
-    rows: int
-    how: str
-
-    def ci95(self) -> tuple[float, float] | None:
-        if self.se is None or not math.isfinite(self.se):
-            return None
-        return self.value - Z95 * self.se, self.value + Z95 * self.se
-
-    def comment(self) -> str:
-        unc = ""
-        if self.se is not None:
-            ci = self.ci95()
-            unc = f" (SE {self.se:.3g}" + (f", 95% CI {ci[0]:.4g} to {ci[1]:.4g})" if ci else ")")
-        return f"estimate {self.value:.5g}{unc} from {self.rows:,} rows: {self.how}"
-
-
-@dataclass(frozen=True)
-class HandleFit:
-    """Handle times fitted by maximum likelihood as exponential and lognormal, with goodness of fit."""
-
-    n: int
-    sample_mean_h: float
-    exp_mean_h: float
-    exp_ks: float
-    exp_aic: float
-    lognormal_mu: float
-    lognormal_sigma: float
-    lognormal_ks: float
-    lognormal_aic: float
-    chosen: Literal["exponential", "lognormal"]
-    mean_h: float
-    mean_se: float
-    cv: float
-    cv_se: float
-
-
-@dataclass(frozen=True)
-class WaitStats:
-    """First-response waits (answered tickets) and abandonment."""
-
-    answered: int
-    abandoned: int
-    still_open: int
-    mean_h: float
-    mean_se: float
-    p90_h: float
-    p90_ci: tuple[float, float]
-    sla_h: float
-    within_sla: float
-    within_sla_se: float
-
-
 @dataclass
 class SegmentFit:
     """Everything estimated for one segment."""
@@ -194,125 +119,11 @@ class Calibration:
     fee_median_usd: float  # median fee of charged tickets (0 if none)
     fees_present: bool  # the tickets file has a fee column
     channel_counts: dict[str, int] | None  # tickets per channel (sorted by name); None without the column
+    support: SupportFit | None = None  # the desk's week and support's effect on churn
     funding_sigma: float | None = None
     notes: list[str] = field(default_factory=list)
     text: str = ""
     scenario: Scenario | None = None
-
-
-def _mean_se(x: np.ndarray) -> float:
-    return float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
-
-
-def _ks_statistic(cdf_sorted: np.ndarray) -> float:
-    """Kolmogorov-Smirnov D of a sample against a distribution, given the CDF at the sorted sample."""
-    n = len(cdf_sorted)
-    i = np.arange(1, n + 1)
-    return float(max((i / n - cdf_sorted).max(), (cdf_sorted - (i - 1) / n).max()))
-
-
-def fit_handle_times(hours: np.ndarray) -> HandleFit:
-    """Fit exponential and lognormal distributions by maximum likelihood; choose by AIC; KS for each."""
-    x = np.asarray(hours, dtype=np.float64)
-    n = len(x)
-    mean = float(x.mean())
-    ll_exp = -n * math.log(mean) - n
-    logs = np.log(x)
-    mu, sigma = float(logs.mean()), float(logs.std())
-    sigma = max(sigma, 1e-9)
-    ll_ln = float(-logs.sum() - n * math.log(sigma) - 0.5 * n * math.log(2 * math.pi) - 0.5 * n)
-    xs = np.sort(x)
-    ks_exp = _ks_statistic(-np.expm1(-xs / mean))
-    ks_ln = _ks_statistic(special.ndtr(np.log(xs / math.exp(mu)) / sigma))
-    aic_exp, aic_ln = 2 - 2 * ll_exp, 4 - 2 * ll_ln
-    if aic_ln < aic_exp:
-        # lognormal mean exp(mu + s^2/2); delta method with Var(mu) = s^2/n, Var(s^2) = 2 s^4 / n
-        m = math.exp(mu + sigma**2 / 2)
-        m_se = m * math.sqrt(sigma**2 / n + sigma**4 / (2 * n))
-        cv = math.sqrt(math.expm1(sigma**2))
-        # d cv / d s^2 = e^{s^2} / (2 cv)
-        cv_se = math.exp(sigma**2) / (2 * cv) * math.sqrt(2 * sigma**4 / n) if cv > 0 else float("nan")
-        chosen: Literal["exponential", "lognormal"] = "lognormal"
-    else:
-        m, m_se, cv, cv_se, chosen = mean, mean / math.sqrt(n), 1.0, 0.0, "exponential"
-    return HandleFit(n, mean, mean, ks_exp, aic_exp, mu, sigma, ks_ln, aic_ln, chosen, m, m_se, cv, cv_se)
-
-
-def patience_from_waits(waits_h: np.ndarray, *, abandoned: int) -> Estimate | None:
-    """Mean patience (exponential) from answered waits and the count of abandoned tickets.
-
-    With patience ~ Exp(theta) independent of the virtual wait W (the wait a ticket would have
-    had; the desk model works this way), answered tickets show W with density g proportional to
-    f(w) e^{-theta w}, so the share answered q satisfies E_g[e^{theta W}] = 1 / q. Solved for
-    theta; SE by the delta method (sampling of q and of the answered waits).
-    """
-    w = np.asarray(waits_h, dtype=np.float64)
-    n_s = len(w)
-    if abandoned <= 0 or n_s < 2 or w.max() <= 0:
-        return None
-    total = n_s + abandoned
-    target = math.log(total / n_s)
-    log_n = math.log(n_s)
-
-    def f(theta: float) -> float:
-        return float(np.logaddexp.reduce(theta * w) - log_n - target)
-
-    hi = 1.0 / max(w.mean(), 1e-9)
-    for _ in range(200):
-        if f(hi) > 0:
-            break
-        hi *= 2.0
-    else:
-        return None
-    theta = optimize.brentq(f, 0.0, hi, xtol=1e-14, rtol=1e-12)
-    q = n_s / total
-    k = theta * w.max()
-    u = np.exp(theta * w - k)
-    var_inv_q = (1 - q) / (q**3 * total)  # Var(1/q) = q(1-q)/N / q^4
-    se_theta = math.sqrt(u.var() / n_s + math.exp(-2 * k) * var_inv_q) / float((w * u).mean())
-    patience = 1.0 / theta
-    return Estimate(patience, se_theta / theta**2, total,
-                    f"exponential patience solving E[exp(W/patience)] = 1/answered share over {n_s:,} answered "
-                    f"waits and {abandoned:,} abandoned tickets")
-
-
-def renewal_periods(*, signup_h: np.ndarray, cancel_h: np.ndarray, window_start_h: float,
-                    export_h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tenures in paid periods of 730 h from each signup, for the sBG and the monthly churn rate.
-
-    Returns (entry, churn period, tenure): renewals already passed when the window starts (0 for
-    signups inside it); the period in which a cancelled customer left (>= 1, > entry), i.e. the
-    periods paid; and the renewals passed by the export date (for customers still there). A
-    cancellation up to PERIOD_SLACK of a period past a renewal counts as before it.
-    """
-    entry = np.where(signup_h < window_start_h,
-                     np.floor((window_start_h - signup_h) / MONTH_H + PERIOD_SLACK), 0).astype(np.int64)
-    churn_t = np.maximum(1, np.ceil((np.nan_to_num(cancel_h) - signup_h) / MONTH_H - PERIOD_SLACK))
-    churn_t = np.maximum(churn_t, entry + 1).astype(np.int64)
-    tenure = np.maximum(np.floor((export_h - signup_h) / MONTH_H + PERIOD_SLACK), entry).astype(np.int64)
-    return entry, churn_t, tenure
-
-
-def ladder_base_churn(monthly_churn: float, *, shares: list[float], multipliers: list[float]) -> tuple[float, float]:
-    """Base churn b (the 'meet' level) such that sum_l share_l (1 - (1 - b)^m_l) = observed monthly churn.
-
-    The model's hazard is -ln(1 - b) x level multiplier; returns (b, d b / d churn) for the SE.
-    """
-    s, m = np.asarray(shares, dtype=np.float64), np.asarray(multipliers, dtype=np.float64)
-
-    def g(b: float) -> float:
-        return float((s * -np.expm1(m * np.log1p(-b))).sum())
-
-    def dg(b: float) -> float:
-        return float((s * m * np.exp((m - 1) * np.log1p(-b))).sum())
-
-    hi = 0.99
-    if monthly_churn <= 0:
-        return 0.0, 1.0 / max(dg(0.0), 1e-12)
-    if g(hi) < monthly_churn:
-        return hi, 0.0
-    b = optimize.brentq(lambda x: g(x) - monthly_churn, 0.0, hi, xtol=1e-14)
-    return float(b), 1.0 / max(dg(b), 1e-12)
 
 
 def _ladder_levels(scores: np.ndarray, *, source: str = "tickets") -> tuple[np.ndarray, str]:
@@ -335,7 +146,7 @@ def _ladder_levels(scores: np.ndarray, *, source: str = "tickets") -> tuple[np.n
 @system_allocator
 def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str | None = None,
                  observed_from: str | None = None, export_date: str | None = None,
-                 sla_h: float | None = None) -> Calibration:
+                 sla_h: float | None = None, max_hazard_customers: int = MAX_CUSTOMERS) -> Calibration:
     """Estimate a scenario's parameters from parsed exports (:func:`sim.calibrate.write.render` writes it).
 
     ``export_date``: when the data were exported (default: the latest date in either file).
@@ -371,12 +182,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     if not (0 < sla <= 720):
         raise CalibrationError([f"--sla-h: expected hours in (0, 720], got {sla:g}"], "command line")
 
-    # the desk first: its temporaries are gone before the customer arrays are made (peak memory)
     desk_notes: list[str] = []
-    handle, wait_stats, patience, staffing_level, agents = _desk(t, sla=sla, export_h=export_h,
-                                                                 window_months=window_months, notes=desk_notes)
-    release_free_memory()
-
     # --- segments ---------------------------------------------------------------------------------
     seg_names, seg_code = _segment_order(c)
     k = len(seg_names)
@@ -442,7 +248,7 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
         m = seg_code == j
         n_seg = int(m.sum())
         rev = c.revenue_usd[m]
-        price = Estimate(float(rev.mean()), _mean_se(rev) if n_seg > 1 else 0.0, n_seg,
+        price = Estimate(float(rev.mean()), mean_se(rev) if n_seg > 1 else 0.0, n_seg,
                          f"mean monthly revenue of the segment's {n_seg:,} customers (median {np.median(rev):.6g})")
         a_j = int((active_at & m).sum())
         share = Estimate(a_j / n_active, math.sqrt(a_j / n_active * (1 - a_j / n_active) / n_active), n_active,
@@ -503,14 +309,39 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
             sf.vip_share = float(c.vip[m].mean())
         segments.append(sf)
 
+    # the desk's week and support's effect on churn, then the desk's statistics on its clocks
+    agent_codes = None
+    if t.agent is not None:
+        labels, inverse = np.unique(t.agent.astype(str), return_inverse=True)
+        agent_codes = np.where(t.agent == "", -1, inverse)
+    support = fit_support(c, t, seg_code=seg_code, n_segments=k, w0=w0, export_h=export_h, promise_h=sla,
+                          ticket_rate=np.array([s.ticket_rate.value if math.isfinite(s.ticket_rate.value) else 0.0
+                                                for s in segments]),
+                          base0=np.array([s.base_churn.value for s in segments]), notes=desk_notes,
+                          agent_codes=agent_codes, max_customers=max_hazard_customers)
+    release_free_memory()
+    handle, wait_stats, patience, staffing_level, agents = desk_stats(
+        t, sla=sla, export_h=export_h, window_months=window_months, notes=desk_notes, sla_waits=support.sla_waits,
+        patience_waits=support.patience_waits, clock=support.clock, open_share=support.open_share())
+    if support.mechanics is not None:
+        mech = support.mechanics
+        for j, s in enumerate(segments):
+            name = f"base_churn_{j}"
+            if name in mech.names:
+                sd, lo, hi = mech.interval(name)
+                s.base_churn = Estimate(mech.estimate(name), None, s.churn_monthly.rows,
+                                        f"monthly churn at 'meet' from the support -> churn fit (SD {sd:.2g}, 95% CI "
+                                        f"{lo:.4g} to {hi:.4g}; the observed {s.churn_monthly.value:.4g} includes "
+                                        "customers at 'below')")
+
     # pooled sBG (all segments) and the cohort table
     cnt_all = sbg.counts_from_customers(churn_period=churn_t[is_churn], censored_tenure=tenure[is_cens],
                                         entry_tenure=entry[in_window])
     sbg_all = sbg.fit(cnt_all) if cnt_all.churned > 0 else None
     if sbg_all is None:
         notes.append("no cancellations in the window: no sBG fit")
-    cohorts = _cohort_table(c, w0=w0, export_h=export_h, churn_t=churn_t, tenure=tenure, is_churn=is_churn)
-    retention_rate = _retention_rate(c, w0=w0, export_h=export_h)
+    cohorts = cohort_table(c, w0=w0, export_h=export_h, churn_t=churn_t, tenure=tenure, is_churn=is_churn)
+    retention = retention_rate(c, w0=w0, export_h=export_h)
 
     notes += desk_notes
 
@@ -526,8 +357,8 @@ def estimate_all(*, customers: CustomerTable, tickets: TicketTable, as_of: str |
     return Calibration(
         segments=segments, handle=handle, waits=wait_stats, patience=patience,
         staffing_level=staffing_level, agents=agents, ladder=ladder_est, ladder_shares=ladder_shares,
-        ladder_se=ladder_se, sbg_all=sbg_all, cohorts=cohorts, retention_rate_pct=retention_rate, window=window,
-        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median,
+        ladder_se=ladder_se, sbg_all=sbg_all, cohorts=cohorts, retention_rate_pct=retention, window=window,
+        counts=counts, sources=(c.source, t.source), charged_share=charged_share, fee_median_usd=fee_median, support=support,
         fees_present=fees is not None, channel_counts=channel_counts,
         funding_sigma=math.sqrt(log_ss / log_df) if log_df > 0 else None, notes=notes,
     )
@@ -559,66 +390,6 @@ def _tickets_in_spans(c: CustomerTable, t: TicketTable, *, w0: float, export_h: 
     if not in_span.any():
         _no_matched_tickets(c, t, known=known, w0=w0, export_h=export_h)
     return exposure_m, tickets_by_seg, int(in_span.sum()), unknown
-
-
-def _desk(t: TicketTable, *, sla: float, export_h: float, window_months: float,
-          notes: list[str]) -> tuple[HandleFit | None, WaitStats | None, Estimate | None, Estimate | None, int | None]:
-    """Handle times, waits, patience and staffing from the tickets alone: (handle, waits, patience,
-    staffing level, Erlang C agents)."""
-    answered = np.isfinite(t.first_response_h)
-    waits = t.first_response_h[answered] - t.opened_h[answered]
-    handle = None
-    if t.handle_h is not None and np.isfinite(t.handle_h).any():
-        h_src = "handle-time column"
-        h = t.handle_h[np.isfinite(t.handle_h)]
-    else:
-        h_src = "resolved - first response"
-        both = answered & np.isfinite(t.resolved_h)
-        h = t.resolved_h[both] - t.first_response_h[both]
-    zeros = int((h <= 0).sum())
-    h = h[h > 0]
-    if zeros:
-        notes.append(f"{zeros:,} tickets with zero handle time ({h_src}) left out of the handle-time fit")
-    if len(h) >= 2:
-        handle = fit_handle_times(h)
-    else:
-        notes.append("fewer than 2 handle times: handle-time defaults kept")
-    wait_stats = None
-    patience = None
-    staffing_level = None
-    agents = None
-    if len(waits) >= 2:
-        p99 = float(np.quantile(waits, 0.99))
-        unanswered = ~answered
-        still_open = unanswered & (t.opened_h > export_h - p99)
-        n_ab = int((unanswered & ~still_open).sum())
-        n_ans = len(waits)
-        srt = np.sort(waits)
-        r = Z95 * math.sqrt(n_ans * 0.9 * 0.1)
-        p90 = float(np.quantile(waits, 0.9))
-        lo_i, hi_i = int(max(0, math.floor(0.9 * n_ans - r))), int(min(n_ans - 1, math.ceil(0.9 * n_ans + r)))
-        within = float((waits <= sla).mean())
-        wait_stats = WaitStats(n_ans, n_ab, int(still_open.sum()), float(waits.mean()), _mean_se(waits), p90,
-                               (float(srt[lo_i]), float(srt[hi_i])), sla, within,
-                               math.sqrt(within * (1 - within) / n_ans))
-        if still_open.any():
-            notes.append(f"{int(still_open.sum()):,} unanswered tickets opened within the 99th-percentile wait "
-                         f"({p99:.3g} h) of the export date count as still open, not abandoned")
-        patience = patience_from_waits(waits, abandoned=n_ab)
-        if patience is None:
-            notes.append("no abandoned tickets (or no waits): patience is not identifiable; default kept")
-        level = clamp_to_schema(within, Support, "staffing_service_level", notes, "support.staffing_service_level")
-        staffing_level = Estimate(level, wait_stats.within_sla_se, n_ans,
-                                  f"share of {n_ans:,} answered tickets with a first response within {sla:g} h "
-                                  "(erlang staffing then aims at the same service level)")
-        if handle is not None:
-            per_hour = len(t) / (window_months * MONTH_H)
-            load = per_hour * handle.mean_h
-            agents = erlang.agents_for_service_level(load, handle.mean_h, sla, level, lo=1,
-                                                     hi=int(schema_bound(Support, "agents", "le")))
-    else:
-        notes.append("fewer than 2 answered tickets: wait, patience and staffing defaults kept")
-    return handle, wait_stats, patience, staffing_level, agents
 
 
 def _isolated_tickets(t: TicketTable, columns: list[np.ndarray], *, side: Literal["before", "after"]) -> float:
@@ -709,67 +480,8 @@ def _segment_order(c: CustomerTable) -> tuple[list[str], np.ndarray]:
     return names, rank[codes]
 
 
-def _cohort_table(c: CustomerTable, *, w0: float, export_h: float, churn_t: np.ndarray, tenure: np.ndarray,
-                  is_churn: np.ndarray) -> pd.DataFrame:
-    """Survivors by signup month (cohorts signed up inside the window), as % after 1..12 renewals."""
-    inside = c.signup_h >= w0
-    if not inside.any():
-        return pd.DataFrame(columns=["cohort", "customers"])
-    signup = c.signup_h[inside]
-    month = np.round(signup * 3600).astype(np.int64).astype("datetime64[s]").astype("datetime64[M]")
-    cohorts, which = np.unique(month, return_inverse=True)
-    n0 = np.bincount(which)
-    last_signup = np.full(len(cohorts), -np.inf)
-    np.maximum.at(last_signup, which, signup)
-    seen = np.floor((export_h - last_signup) / MONTH_H + PERIOD_SLACK)
-    churn, t, ten = is_churn[inside], churn_t[inside], tenure[inside]
-    alive = [np.bincount(which, weights=(churn & (t > p)) | (~churn & (ten >= p)), minlength=len(cohorts))
-             for p in range(1, PERIODS_SHOWN + 1)]
-    rows = []
-    for j, label in enumerate(np.datetime_as_string(cohorts, unit="M")):
-        row: dict[str, Any] = {"cohort": str(label), "customers": int(n0[j])}
-        for p in range(1, PERIODS_SHOWN + 1):
-            row[f"m{p}"] = round(100.0 * alive[p - 1][j] / n0[j], 1) if p <= seen[j] else None
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _retention_rate(c: CustomerTable, *, w0: float, export_h: float) -> Estimate | None:
-    """Mean monthly retention rate ((C - B) / A) x 100 over whole 730-h months of the window."""
-    starts = w0 + MONTH_H * np.arange(int((export_h - w0) // MONTH_H) + 1)
-    if len(starts) < 2:
-        return None
-    sig = np.sort(c.signup_h)
-    end = np.sort(np.where(np.isnan(c.cancel_h), np.inf, c.cancel_h))
-
-    def active(at: np.ndarray) -> np.ndarray:  # signed up before `at`, not cancelled by then
-        return np.searchsorted(sig, at, side="left") - np.searchsorted(end, at, side="right")
-
-    a = active(starts[:-1])
-    cc = active(starts[1:])
-    b = np.searchsorted(sig, starts[1:], side="left") - np.searchsorted(sig, starts[:-1], side="left")
-    ok = a > 0
-    if not ok.any():
-        return None
-    rates = (cc[ok] - b[ok]) / a[ok] * 100
-    se = float(np.std(rates, ddof=1) / math.sqrt(len(rates))) if len(rates) > 1 else None
-    return Estimate(float(rates.mean()), se, int(len(c)),
-                    f"mean of {len(rates)} monthly retention rates ((C - B) / A) x 100, "
-                    f"{rates.min():.2f} to {rates.max():.2f}")
-
-
-def cohort_report(survivors: list[float], *, horizon: int) -> tuple[sbg.SBGFit, pd.DataFrame]:
-    """sBG fit of one cohort and a table: period, observed survivors, fitted/projected survival and retention."""
-    f = sbg.fit(sbg.counts_from_survivors(survivors))
-    n0 = survivors[0]
-    periods = np.arange(0, max(horizon, len(survivors) - 1) + 1)
-    s = f.survival(periods)
-    table = pd.DataFrame({
-        "period": periods,
-        "observed": [survivors[i] if i < len(survivors) else None for i in periods],
-        "observed_pct": [100 * survivors[i] / n0 if i < len(survivors) else None for i in periods],
-        "fitted_pct": 100 * s,
-        "retention_pct": np.r_[np.nan, 100 * f.retention(periods[1:])],
-        "projected": periods >= len(survivors),
-    })
-    return f, table
+__all__ = [
+    "MONTH_H", "PERIODS_SHOWN", "PERIOD_SLACK", "Z95", "Calibration", "Estimate", "HandleFit", "SegmentFit",
+    "WaitStats", "clamp_to_schema", "cohort_report", "estimate_all", "fit_handle_times", "ladder_base_churn",
+    "patience_from_waits", "renewal_periods", "schema_bound",
+]

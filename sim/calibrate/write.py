@@ -23,6 +23,7 @@ import tomli_w
 from sim.calibrate import fits as sbg
 from sim.calibrate.estimate import PERIODS_SHOWN, Calibration, Estimate, clamp_to_schema, schema_bound
 from sim.calibrate.ingest import CalibrationError
+from sim.calibrate.writesupport import churn_lines, desk_lines, mechanics_lines, uncertainty_lines
 from sim.output.files import atomic_write
 from sim.params.scenario import load_text
 from sim.params.schema import LADDER, Customers, HelpSeeking, Meta, Pricing, Segment, Support
@@ -81,6 +82,17 @@ class _Doc:
         self.table[key] = value
         note = comment_text(comment)
         self.lines.append(f"{key} = {_value(value)}" + (f"  # {note}" if note else ""))
+
+    def comment(self, text: str) -> None:
+        self.lines.append(f"# {comment_text(text)}")
+
+    def put_inline(self, key: str, value: dict[str, Any], comment: str = "") -> None:
+        """``"key" = { a = 1, b = 2 }`` (a quoted key: a parameter path), values written by tomli_w."""
+        self.table[key] = value
+        if comment:
+            self.comment(comment)
+        body = ", ".join(f"{k} = {_value(v)}" for k, v in value.items())
+        self.lines.append(f"{_value(key)} = {{ {body} }}")
 
 
 def _fixed_sum(values: list[float], digits: int = 6) -> list[float]:
@@ -157,14 +169,18 @@ def scenario_text(cal: Calibration, *, name: str) -> str:
             "alone: issue rates above are ticket rates divided by it")
     doc.section("support")
     if cal.staffing_level is not None:
-        doc.put("staffing", "erlang", "staff each month for the observed service level")
+        counted = cal.support.counted_agents() if cal.support is not None else None
+        if counted is not None:
+            doc.put("staffing", "fixed", "the data name the agents: staff what they staffed")
+            doc.put("agents", counted[0], counted[1])
+        elif cal.agents is not None:
+            doc.put("staffing", "fixed", "staff as the desk was staffed (agents below); erlang staffing would aim at "
+                    "staffing_service_level instead")
+            doc.put("agents", int(cal.agents), "the agents whose Erlang C mean wait, at the load of an average open "
+                    "hour, is closest to the observed mean wait on the SLA clock")
+        else:
+            doc.put("staffing", "erlang", "staff each month for the observed service level")
         doc.put("staffing_service_level", _round(cal.staffing_level.value, 4), cal.staffing_level.comment())
-        if cal.agents is not None:
-            doc.put("agents", int(cal.agents), "Erlang C agents for the average month at that service level "
-                    "(used under fixed staffing)")
-            if cal.agents > Support().max_agents:
-                doc.put("max_agents", int(min(2 * cal.agents, schema_bound(Support, "max_agents", "le"))),
-                        "room above the Erlang C estimate")
     wt = cal.waits
     sla_h = wt.sla_h if wt else Support().sla_target_h
     doc.put("sla_target_h", _round(sla_h), "the first-response target the service level is measured against"
@@ -186,9 +202,16 @@ def scenario_text(cal: Calibration, *, name: str) -> str:
     if cal.patience is not None:
         doc.put("patience_mean_h", put(cal.patience.value, Support, "patience_mean_h", "support.patience_mean_h"),
                 cal.patience.comment())
+    if cal.support is not None:
+        desk_lines(doc, cal.support, sla_h)
     doc.section("satisfaction")
     shares_written = [_round(x) for x in _fixed_sum(cal.ladder_shares)]
-    if cal.ladder is not None:
+    mech = cal.support.mechanics if cal.support is not None else None
+    if mech is not None:
+        mechanics_lines(doc, cal.support, put)
+        doc.put("initial_shares", shares_written, "only sizes the warm start: the initial mix is the steady state of "
+                "the ladder with the mechanics above" + (f" (scores said: {cal.ladder.how})" if cal.ladder else ""))
+    elif cal.ladder is not None:
         detail = ", ".join(f"{lv} {p:.3f} SE {se:.3f}" for lv, p, se in zip(LADDER, cal.ladder_shares, cal.ladder_se))
         doc.put("initial_mix", "shares", "the customers' observed ladder, not the model's steady state")
         doc.put("initial_shares", shares_written, f"{cal.ladder.how} ({detail}), from {cal.ladder.rows:,} scored "
@@ -200,6 +223,9 @@ def scenario_text(cal: Calibration, *, name: str) -> str:
         doc.section("vip")
         doc.put("enabled", n_vip > 0, f"{n_vip:,} customers flagged VIP; the selection rules keep their defaults")
 
+    if mech is not None:
+        churn_lines(doc, cal.support)
+        uncertainty_lines(doc, cal)
     head = [
         f"Calibrated by `supportsim calibrate` from {files[0]} ({cal.counts['customers']:,} rows) "
         f"and {files[1]} ({cal.counts['tickets']:,} rows).",
@@ -298,8 +324,30 @@ def report_dict(cal: Calibration) -> dict[str, Any]:
         "sbg_all": fit_dict(cal.sbg_all),
         "cohorts": json.loads(cal.cohorts.to_json(orient="records")),
         "retention_rate_pct": asdict(cal.retention_rate_pct) if cal.retention_rate_pct else None,
+        "support": support_dict(cal.support) if cal.support is not None else None,
         "notes": cal.notes,
     })
+
+
+def support_dict(s: Any) -> dict[str, Any]:
+    """The desk's week and the support -> churn fit as plain data (hazard ratios, mapped parameters, intervals)."""
+    out: dict[str, Any] = {
+        "hours": asdict(s.hours) if s.hours is not None else None,
+        "arrival_profile": asdict(s.profile) if s.profile is not None else None,
+        "sla_clock": s.clock, "clock_loglik_less_coefficients": s.clock_loglik, "attainment": s.attainment,
+        "patience_clock": s.patience_clock, "abandon_ratio_closed_vs_open": s.abandon_ratio,
+        "customers_used": s.customers_used, "customers_total": s.customers_total,
+    }
+    if s.reduced is not None:
+        out["hazard"] = {"cells": s.reduced.cells, "cancellations": s.reduced.churned,
+                         "loglik": s.reduced.loglik, "coefficients": s.reduced.table()}
+    if s.mechanics is not None:
+        m = s.mechanics
+        out["mechanics"] = {"j_stat": m.j_stat, "j_df": m.j_df, "j_pvalue": m.j_pvalue, "fixed": m.fixed,
+                            "notes": m.notes, "estimates": {n: dict(zip(("estimate", "sd", "ci_low", "ci_high"),
+                                                                         (m.estimate(n), *m.interval(n))))
+                                                            for n in m.estimated()}}
+    return out
 
 
 def write_report(cal: Calibration, path: str | Path) -> Path:

@@ -7,6 +7,7 @@ A thin caller of :mod:`sim.calibrate` (reading, estimating and writing live ther
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,26 @@ import pandas as pd
 from sim.calibrate import (
     Calibration,
     CalibrationError,
-    calibrate_files,
+    calibrate,
     cohort_report,
     parse_cohort,
+    presets,
+    read_customers,
+    read_tickets,
     write_report,
     write_scenario,
 )
 from sim.calibrate import fits as sbg
-from sim.calibrate.estimate import PERIODS_SHOWN
-from sim.calibrate.ingest import shown
+from sim.calibrate.backtest import Backtest, backtest
+from sim.calibrate.ingest import CUSTOMER_COLUMNS, TICKET_COLUMNS, shown
+from sim.calibrate.presets import CUSTOMER_PRESETS, TICKET_PRESETS, Preset
+from sim.calibrate.retention import PERIODS_SHOWN
+from sim.calibrate.supportfit import MAX_CUSTOMERS, SupportFit
+from sim.calibrate.writesupport import PROFILE_CHI2_99
+from sim.output.calibration_plots import plot_backtest
+from sim.output.files import atomic_dir, json_safe
 from sim.output.fmt import terminal
+from sim.output.plots import save_figure
 from sim.params.scenario import ScenarioError
 from sim.params.schema import LADDER
 
@@ -41,6 +52,13 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
                    "monthly_revenue_usd [, segment, vip, big_name, funding_usd]")
     p.add_argument("--tickets", type=Path, help="tickets CSV: ticket_id, customer_id, opened, first_response, "
                    "resolved [, channel, fee_usd, satisfaction]")
+    p.add_argument("--tickets-preset", metavar="TOOL", help=f"the tickets file is a helpdesk's export: {', '.join(TICKET_PRESETS)}")
+    p.add_argument("--customers-preset", metavar="TOOL", help="the customers file is a billing tool's export: "
+                   f"{', '.join(CUSTOMER_PRESETS)}")
+    p.add_argument("--preset", metavar="TOOL", action="append", default=[], help="a helpdesk or billing preset "
+                   "(either file, by the tool; may be given twice)")
+    p.add_argument("--mapping", type=Path, metavar="FILE.toml", help="the headers of any other export: [tickets] and "
+                   "[customers] tables of column = \"header as written\" (docs/calibration.md)")
     p.add_argument("--out", type=Path, help="scenario file to write (replaced atomically)")
     p.add_argument("--as-of", help="ISO date the simulation starts from (default: the export date)")
     p.add_argument("--observed-from", help="ISO date the observation window starts (default: the first ticket)")
@@ -51,6 +69,13 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--cohort", metavar="N0,N1,...", help="survivor counts of one cohort, e.g. 1000,631,468,382,326")
     p.add_argument("--horizon", type=int, default=PERIODS_SHOWN, help="periods to project with --cohort "
                    f"(default {PERIODS_SHOWN})")
+    p.add_argument("--backtest", type=Path, metavar="DIR", help="also fit on the history before a split, simulate "
+                   "the rest and write the comparison (tables, figure, the first part's scenario) to DIR")
+    p.add_argument("--backtest-split", metavar="DATE", help="the split (ISO date, moved to the next Monday; default: "
+                   "the first Monday after two thirds of the window)")
+    p.add_argument("--backtest-replications", type=int, default=20, help="simulated replications (default 20)")
+    p.add_argument("--hazard-customers", type=int, default=MAX_CUSTOMERS, help="customers in the support -> churn "
+                   f"fit, a seeded sample above this (default {MAX_CUSTOMERS:,})")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_calibrate)
     return p
@@ -70,10 +95,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise CalibrationError([f"missing {', '.join(missing)}: calibrate needs --customers, --tickets and --out "
                                 "(or --cohort N0,N1,...)"], "command line")
     _check_outputs(args)
+    if not 1 <= args.backtest_replications <= 1000:
+        raise CalibrationError([f"--backtest-replications: expected 1 to 1000, got {args.backtest_replications}"],
+                               "command line")
+    if args.hazard_customers < 100:
+        raise CalibrationError([f"--hazard-customers: expected at least 100, got {args.hazard_customers}"],
+                               "command line")
+    bt = None
+    c_preset, t_preset = _presets(args)
     try:
-        cal = calibrate_files(customers=args.customers, tickets=args.tickets, as_of=args.as_of,
-                              observed_from=args.observed_from, export_date=args.export_date, sla_h=args.sla_h,
-                              name=args.name)
+        customers, tickets = read_customers(args.customers, c_preset), read_tickets(args.tickets, t_preset)
+        options = {"sla_h": args.sla_h, "max_hazard_customers": args.hazard_customers}
+        cal = calibrate(customers=customers, tickets=tickets, as_of=args.as_of, observed_from=args.observed_from,
+                        export_date=args.export_date, name=args.name, **options)
+        if args.backtest is not None:
+            bt = backtest(customers, tickets, split=args.backtest_split, replications=args.backtest_replications,
+                          **options)
     except (ScenarioError, OSError):  # messages of our own, and disk errors (main: one line, exit 1)
         raise
     except Exception as exc:  # noqa: BLE001
@@ -83,9 +120,93 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_scenario(cal, args.out)
     if args.report:
         write_report(cal, args.report)
+    if bt is not None:
+        write_backtest(bt, args.backtest)
     if not args.quiet:
         _print_calibration(cal, args.out)
+        if bt is not None:
+            _print_backtest(bt, args.backtest)
     return 0
+
+
+def _presets(args: argparse.Namespace) -> tuple[Preset | None, Preset | None]:
+    """(customers preset, tickets preset) from --preset, --customers-preset, --tickets-preset and --mapping."""
+    chosen: dict[str, Preset] = {}
+    for kind, name in [("customers", args.customers_preset), ("tickets", args.tickets_preset)] + [
+            (presets.PRESETS[n.strip().lower()].kind if n.strip().lower() in presets.PRESETS else "tickets", n)
+            for n in args.preset]:
+        if name is None:
+            continue
+        if name.strip().lower() not in presets.PRESETS:
+            raise CalibrationError([f"preset {shown(name)}: expected one of {', '.join(presets.PRESETS)}"],
+                                   "command line")
+        p = presets.get(name, kind)
+        if kind in chosen and chosen[kind].name != p.name:
+            raise CalibrationError([f"two {kind} presets: {chosen[kind].name} and {p.name}"], "command line")
+        chosen[kind] = p
+    if args.mapping is not None:
+        for kind, spec in (("customers", CUSTOMER_COLUMNS), ("tickets", TICKET_COLUMNS)):
+            mapped = presets.from_mapping(args.mapping, kind, spec)
+            if mapped is not None:
+                if kind in chosen:
+                    raise CalibrationError([f"--mapping names {kind} columns and the {chosen[kind].label} is "
+                                            "given too: use one"], "command line")
+                chosen[kind] = mapped
+    return chosen.get("customers"), chosen.get("tickets")
+
+
+def write_backtest(bt: Backtest, folder: Path) -> Path:
+    """The back-test's tables, figure, first-part scenario and summary, replacing ``folder`` whole."""
+    with atomic_dir(folder, force=True) as tmp:
+        bt.monthly.to_csv(tmp / "backtest_months.csv", index=False, lineterminator="\n")
+        bt.waits.to_csv(tmp / "backtest_waits.csv", index=False, lineterminator="\n")
+        bt.runs.to_csv(tmp / "backtest_runs.csv", index=False, lineterminator="\n")
+        (tmp / "fit.toml").write_text(bt.calibration.text, encoding="utf-8")
+        (tmp / "summary.json").write_text(json.dumps(json_safe(bt.summary()), indent=2) + "\n", encoding="utf-8")
+        ax = plot_backtest(bt.monthly, bt.waits, split=bt.split)
+        save_figure(ax.figure, tmp / "backtest", formats=("png",))
+    return folder
+
+
+def _print_backtest(bt: Backtest, folder: Path) -> None:
+    print(f"\nback-test: fitted before {bt.split}, {bt.months} held-out months, {bt.replications} replications")
+    print(f"{'month':>5} {'retention %':>12} {'simulated 95%':>17} {'tickets':>8} {'simulated 95%':>15} "
+          f"{'SLA %':>6} {'simulated 95%':>15}")
+    m = bt.monthly.set_index(["metric", "month"])
+    for k in range(bt.months):
+        cells = []
+        for metric, w, digits in (("retention_pct", 12, 2), ("tickets", 8, 0), ("sla_met_pct", 6, 1)):
+            r = m.loc[(metric, k)]
+            band = f"{r.sim_low:.{digits}f} to {r.sim_high:.{digits}f}" + (" " if r.inside else "*")
+            cells.append(f"{r.observed:>{w}.{digits}f} {band:>{15 if metric != 'retention_pct' else 17}}")
+        print(f"{k:>5} " + " ".join(cells))
+    print("  coverage: " + ", ".join(f"{k} {v:.0%}" for k, v in bt.summary()["coverage"].items())
+          + " (* outside the band)")
+    print(f"wrote {folder}/ (backtest.png, backtest_months.csv, backtest_waits.csv, fit.toml)")
+
+
+def _print_support(s: SupportFit) -> None:
+    if s.hours is not None:
+        p = s.profile
+        profile = "" if p is None else ("; arrivals flat over the week" if 2 * p.loglik_gain < PROFILE_CHI2_99 else
+                                         f"; arrivals: working day {p.day_start:02d}-{p.day_end:02d}, off-hours "
+                                         f"x{p.offhours:.2f}, weekend x{p.weekend:.2f}, Monday x{p.monday:.2f}")
+        print(f"desk: {s.hours.label()} ({s.hours.off_schedule_share:.1%} of first responses outside){profile}")
+        if not s.hours.always:
+            print(f"  SLA clock {s.clock} (within the promise: business {s.attainment['business']:.1%}, calendar "
+                  f"{s.attainment['calendar']:.1%}); patience clock {s.patience_clock}")
+    if s.reduced is None or s.mechanics is None:
+        return
+    rf, m = s.reduced, s.mechanics
+    print(f"\nsupport -> churn: cloglog hazard over {rf.cells:,} customer-months of {s.customers_used:,} customers, "
+          f"{rf.churned:,} cancellations; hazard ratio (95% CI) per month with")
+    for r in rf.table():
+        if not r["covariate"].startswith("segment"):
+            print(f"  {r['covariate']:<20} {r['hazard_ratio']:>6.2f}  ({r['hr_low']:.2f} to {r['hr_high']:.2f})")
+    print(f"mapped onto the model (J = {m.j_stat:.2f} on {m.j_df} df" + (f", p = {m.j_pvalue:.2f})" if m.j_df else ")"))
+    for name in m.estimated():
+        _, lo, hi = m.interval(name)
+        print(f"  {name:<22} {m.estimate(name):>8.4g}  ({lo:.4g} to {hi:.4g})")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -151,9 +272,12 @@ def _print_calibration(cal: Calibration, out: Path) -> None:
               f"{wt.abandoned:,} abandoned" + (f"; patience {cal.patience.value:.3g} h (SE {cal.patience.se:.2g})"
                                                if cal.patience else ""))
     if cal.agents is not None:
-        print(f"staffing: about {cal.agents} agents (Erlang C, average month)")
+        print(f"staffing: {cal.agents} agent{'s' if cal.agents != 1 else ''} (the Erlang C mean wait closest to the "
+              "observed one)")
     if cal.ladder is not None:
         print("ladder shares: " + ", ".join(f"{a} {b:.2f}" for a, b in zip(LADDER, cal.ladder_shares)))
+    if cal.support is not None:
+        _print_support(cal.support)
     for note in cal.notes:
         print(f"note: {terminal(note)}")  # names from the files: no control characters reach the terminal
     print(f"\nwrote {terminal(out)}")
