@@ -22,7 +22,6 @@ from sim.engine.desk import Desk
 from sim.engine.rng import PILOT_MONTH
 from sim.params.schema import HOURS_PER_MONTH
 
-
 # The pilot runs two weeks of a month's work, from a Friday morning: the weekend's backlog reaches
 # the first Monday as it does every week (a month from an empty Monday would miss one), and the
 # desk, most of a run's time, works 46% of a month for it.
