@@ -234,6 +234,53 @@ def test_no_traceback_from_the_real_command(tmp_path):
             assert r.stderr.startswith(f"error: {path}: "), (name, r.stderr)
 
 
+def test_arrow_holds_nothing_python_once_a_read_returns(tmp_path, monkeypatch):
+    """Regression: `calibrate` on a header-only file printed its error and then sometimes died of
+    SIGABRT ("terminate called without an active exception"): one of Arrow's threads dropped the
+    reader last, and the Python file object it held needed the GIL while the interpreter was
+    exiting. So Arrow is given a native file, never a Python object to read, and the one Python
+    object it must hold (the bad-row handler) is released before every read returns: after a
+    header-only file, bad rows, text that is not UTF-8 and a good file alike."""
+    import gc
+    import weakref
+
+    import pyarrow as pa
+    from pyarrow import csv as pv
+
+    from sim.calibrate import ingest
+
+    handed: list[tuple[str, weakref.ref]] = []
+    real_open = pv.open_csv
+
+    def spy(source, **kw):  # noqa: ANN001, ANN003
+        handed.append((type(source).__name__, weakref.ref(kw["parse_options"].invalid_row_handler)))
+        assert isinstance(source, pa.NativeFile) and not isinstance(source, pa.PythonFile), type(source)
+        try:
+            return real_open(source, **kw)
+        finally:  # an error's traceback keeps this frame: it must not keep the handler alive too
+            del source, kw
+
+    monkeypatch.setattr(pv, "open_csv", spy)
+    header = "customer_id,signup_date,cancel_date,plan,monthly_revenue_usd\n"
+    cases = {"header_only.csv": header.encode(), "bad_rows.csv": (header + "a,2024-01-05,,basic\n").encode(),
+             "latin1.csv": GOOD_CUSTOMERS.replace("basic", "b\xe4sic").encode("latin-1"),
+             "good.csv": GOOD_CUSTOMERS.encode()}
+    gc.disable()  # a release must come from the read itself, not from a collection the test happens to run
+    try:
+        for name, data in cases.items():
+            path = tmp_path / name
+            path.write_bytes(data)
+            handed.clear()
+            try:
+                ingest.read_customers(path)
+            except cal.CalibrationError:
+                pass
+            assert handed, name
+            assert [kind for kind, handler in handed if handler() is not None] == [], name
+    finally:
+        gc.enable()
+
+
 def test_mutated_files_give_a_result_or_a_message(tmp_path, capsys):
     """Seeded random edits of the good files (separators, quotes, line ends, sentinel dates, huge numbers,
     NUL, emoji, ...): every run ends with exit 0 or a message of ours (exit 2), never an exception and never
