@@ -148,6 +148,31 @@ def test_sweep_ctrl_c_keeps_the_finished_runs(fixed):
     assert len(info.value.tidy) == 4 and info.value.tidy.attrs["partial"] is True
 
 
+def test_cli_sweep_keep_partial_takes_the_one_way_out(tmp_path, monkeypatch, capsys):
+    """`sweep --keep-partial` stopped after 4 runs: the finished runs written, marked partial, and
+    the same exit as every interrupted verb (130, one message saying what was kept where)."""
+    from sim.cli import main
+    from sim.cli import studies as studies_cli
+
+    real = studies_cli.analysis.sweep
+
+    def stopped_after_4(*args, **kwargs):  # noqa: ANN002, ANN003
+        def stop(done, total):  # noqa: ANN001
+            if done >= 4:
+                raise KeyboardInterrupt
+
+        return real(*args, **{**kwargs, "on_progress": stop})
+
+    monkeypatch.setattr(studies_cli.analysis, "sweep", stopped_after_4)
+    out = tmp_path / "sw"
+    assert main(["sweep", str(SMOKE), "--param", "support.agents=1,2", "--out", str(out), "--keep-partial",
+                 "--workers", "1", "--quiet", "--set", "run.months=3", "--set", "run.replications=2"]) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"interrupted: 4 finished runs kept in {out} (partial)"], err
+    assert len(pd.read_csv(out / "tidy.csv")) == 4
+    assert json.loads((out / "sweep.json").read_text())["partial"] is True
+
+
 def test_sweep_refuses_three_parameters_and_bad_values(fixed):
     with pytest.raises(ScenarioError, match="one or two"):
         analysis.sweep(fixed, grid={"support.agents": [1], "churn.switching_ease": [1.0], "wom.referral_rate_wow": [0]})
