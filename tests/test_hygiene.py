@@ -69,29 +69,38 @@ def test_cluster_address_must_be_a_dask_scheduler_within_a_bounded_wait():
 
 
 def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
+    """Both workers are busy (each has written its pid and naps for an hour); the parent is
+    SIGKILLed; the workers must go too. The test waits for those states, never for a time."""
+    from tests.procs import start, wait_for
+
     pids = tmp_path / "pids"
     script = textwrap.dedent(f"""
         import os, time
         from sim.runs.executors import ProcessExecutor
         def nap(x):
-            open({str(pids)!r}, "a").write(f"{{os.getpid()}}\\n")
-            time.sleep(60)
+            with open({str(pids)!r}, "a") as f:
+                f.write(f"{{os.getpid()}}\\n")
+            time.sleep(3600)
         with ProcessExecutor(2) as ex:
             list(ex.imap_unordered(nap, [1, 2]))
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
-    deadline = time.time() + 60
-    while time.time() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
-        time.sleep(0.2)
-    workers = [int(p) for p in pids.read_text().split()]
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.time() + 10
-    alive = workers
-    while alive and time.time() < deadline:
-        alive = [p for p in workers if os.path.exists(f"/proc/{p}") and "zombie" not in _state(p)]
-        time.sleep(0.2)
-    assert alive == []
+    parent = start([sys.executable, "-c", script], tmp_path / "work")
+    workers: list[int] = []
+    try:
+        lines = wait_for(lambda: pids.exists() and len(pids.read_text().split()) >= 2 and pids.read_text().split(),
+                         "both workers busy", child=parent)
+        workers = [int(p) for p in lines]
+        parent.send(signal.SIGKILL)
+        parent.finish()
+        wait_for(lambda: not [p for p in workers if os.path.exists(f"/proc/{p}") and "zombie" not in _state(p)],
+                 "the workers gone after their parent")
+    finally:
+        parent.kill()
+        for pid in workers:  # only if the test failed: do not leave them napping
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _state(pid: int) -> str:
