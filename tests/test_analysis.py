@@ -17,6 +17,10 @@ from sim.runs import studies as analysis
 from sim.runs.experiment import run_scenario
 from tests.conftest import ROOT, SCENARIOS
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("analysis")
+
 SMOKE = SCENARIOS / "smoke.toml"
 KPIS = list(metrics.KPIS)
 

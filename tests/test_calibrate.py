@@ -20,6 +20,10 @@ from sim.params.scenario import ScenarioError, load
 from sim.params.schema import LADDER, Churn, Params
 from tests.conftest import ROOT
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("calibrate")
+
 EXAMPLE = ROOT / "examples" / "calibration"
 
 # Fader & Hardie (2007), "How to project customer retention", J. Interactive Marketing 21(1):

@@ -17,6 +17,10 @@ from sim.runs import metrics
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.studies import with_values
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("decision")
+
 TINY = """
 [scenario]
 name = "tiny-decide"
@@ -293,17 +297,16 @@ def test_interrupted_decide_leaves_the_previous_output(tmp_path, sig_name, phase
     message; the earlier output stays whole, or (signal held during the swap) the new one is
     complete and the message says so."""
     import signal
-    import subprocess
 
-    from tests.conftest import ROOT
+    from sim.cli import main
     from tests.procs import cli, start
 
     scenario = _tiny_file(tmp_path)
     out = tmp_path / "out"
-    base = cli("decide", str(scenario), "--out", str(out), "--workers", "1")
-    subprocess.run([*base, "--samples", "2", "--quiet", "--no-plots"], cwd=ROOT, check=True, timeout=300)
+    base = ["decide", str(scenario), "--out", str(out), "--workers", "1"]
+    assert main([*base, "--samples", "2", "--quiet", "--no-plots"]) == 0  # the earlier output (in-process: quick)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    child = start([*base, "--samples", "4", "--no-plots"], tmp_path / "work", pause=phase)
+    child = start(cli(*base, "--samples", "4", "--no-plots"), tmp_path / "work", pause=phase)
     try:
         child.wait_paused()
         child.send(getattr(signal, sig_name))

@@ -24,6 +24,10 @@ import pytest
 from tests.conftest import ROOT, SCENARIOS
 from tests.procs import cli, start
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("interrupt")
+
 SCENARIO = str(SCENARIOS / "smoke.toml")
 MONTHS, REPS, POLICIES = 4, 2, 3  # at least two runs: "simulating" pauses after the first, with more due
 SMALL = ["--set", "customers.initial=120", "--set", f"run.months={MONTHS}", "--set", f"run.replications={REPS}"]
@@ -47,10 +51,11 @@ def is_complete_new_output(folder: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def previous_output(tmp_path_factory) -> Path:
-    """A complete earlier output (no plots: quick) to be protected."""
+    """A complete earlier output (no plots, in-process: quick) to be protected."""
+    from sim.cli import main
+
     out = tmp_path_factory.mktemp("prev") / "out"
-    subprocess.run(cli("run", SCENARIO, "--out", str(out), "--workers", "1", "--quiet", "--no-plots"),
-                   cwd=ROOT, check=True, timeout=TIMEOUT_S)
+    assert main(["run", SCENARIO, "--out", str(out), "--workers", "1", "--quiet", "--no-plots"]) == 0
     assert (out / "summary.json").exists()
     return out
 
