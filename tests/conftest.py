@@ -45,6 +45,40 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
 
 
+# A scenario whose name and description carry what must never be interpreted: a spreadsheet
+# formula, $ (matplotlib mathtext), <script>, a markdown image and link, newlines, emoji.
+HOSTILE_NAME = "=cmd|' /C calc'!A0 $5 off $10 <script>x</script> 🚀"
+HOSTILE_DESCRIPTION = "![x](http://tracker.example/p.png) [link](http://e.example)\nline two $x$ @SUM(1) 💥"
+HOSTILE_FAST = ["--replications", "1", "--workers", "1", "--quiet", "--set", "run.months=2"]
+
+
+def hostile_scenario_file(folder: Path) -> Path:
+    """The smoke scenario renamed and described with :data:`HOSTILE_NAME` and :data:`HOSTILE_DESCRIPTION`."""
+    import tomli_w
+
+    from sim.params.scenario import load
+
+    data = load(SCENARIOS / "smoke.toml").model_dump(mode="json", exclude_none=True)
+    data["scenario"]["name"] = HOSTILE_NAME
+    data["scenario"]["description"] = HOSTILE_DESCRIPTION
+    path = folder / "hostile.toml"
+    path.write_bytes(tomli_w.dumps(data).encode())
+    return path
+
+
+@pytest.fixture(scope="session")
+def run_with_plots(tmp_path_factory) -> Path:
+    """One ``supportsim run`` with plots of the hostile scenario: test_hostile_text checks that
+    nothing in it is interpreted, test_cli that every figure is written as PNG, SVG and PDF. The
+    figures are the costly part, so both read this one folder (their tests share an xdist group)."""
+    from sim.cli import main
+
+    folder = tmp_path_factory.mktemp("run_with_plots")
+    out = folder / "run"
+    assert main(["run", str(hostile_scenario_file(folder)), "--out", str(out), *HOSTILE_FAST]) == 0
+    return out
+
+
 @pytest.fixture(scope="session")
 def smoke_results():
     from sim.params.scenario import load

@@ -12,17 +12,26 @@ Every test that starts a process it will signal starts it with :func:`start`:
 * stderr goes to a file, not a pipe: a child that writes a lot while the test waits for a state
   cannot block on a full pipe.
 
+Tests that only need a command's exit code and output (no signals) use :func:`supportsim`: each
+command still runs in a process of its own, which exits as the real one does, but that process
+is forked from a helper that imported the CLI once, instead of importing everything again.
+
 Deadlines here only turn a hang into a failure with a message; nothing waits for a duration.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +129,92 @@ def wait_for(ready: Callable[[], Any], what: str, *, child: Child | None = None,
             raise AssertionError(f"no sign of {what} in {deadline_s} s" +
                                  (f":\n{child.stderr()[-3000:]}" if child is not None else ""))
         time.sleep(POLL_S)
+
+
+# ---------------------------------------------------------------- commands without signals
+
+SERVER = r"""
+import json, os, signal, sys, traceback
+from sim.cli.main import main  # what every command imports, once
+for line in sys.stdin:
+    req = json.loads(line)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the command, in a process of its own that ends as `python -m sim.cli ...` ends
+        code = 1
+        try:
+            signal.alarm(req["deadline"])  # a hang becomes a failure (killed by SIGALRM)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
+            os.dup2(os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+            os.chdir(req["cwd"])
+            os.environ.update(req["env"])
+            sys.argv = ["supportsim", *req["args"]]
+            code = main()
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code
+        except BaseException:
+            traceback.print_exc()
+        sys.exit(code)  # the interpreter's own shutdown, as at the end of a real command
+    print(json.dumps(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])), flush=True)
+"""
+
+
+@dataclass
+class Done:
+    """A finished command: exit code, stdout, stderr (as ``subprocess.CompletedProcess``)."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, preexec_fn=_default_signals)
+        self.lock = threading.Lock()
+        self.folder = Path(tempfile.mkdtemp(prefix="supportsim-cli-"))
+        atexit.register(self.close)
+
+    def run(self, args: list[str], cwd: Path, env: dict[str, str]) -> Done:
+        with self.lock:
+            out, err = self.folder / "stdout", self.folder / "stderr"
+            self.proc.stdin.write(json.dumps({"args": args, "cwd": str(cwd), "env": env, "stdout": str(out),
+                                              "stderr": str(err), "deadline": DEADLINE_S}) + "\n")
+            self.proc.stdin.flush()
+            reply = self.proc.stdout.readline()
+            if not reply:
+                raise AssertionError(f"the command helper died (exit {self.proc.wait()})")
+            return Done(args, json.loads(reply), out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait()
+        for f in self.folder.iterdir():
+            f.unlink()
+        self.folder.rmdir()
+
+
+_server: _Server | None = None
+
+
+def supportsim(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, fresh: bool = False) -> Done:
+    """Run ``supportsim ARGS`` to its end in a process of its own; its exit code and output.
+
+    The process is forked from a helper that imported the CLI once (an interpreter start and the
+    imports cost more than most commands); it ends through the interpreter's own shutdown, as
+    the real command does. ``fresh``: a new interpreter instead (``python -m sim.cli``), for the
+    tests of the entry point itself. ``env`` is added to the environment.
+    """
+    global _server
+    if fresh:
+        done = subprocess.run(cli(*args), cwd=cwd, capture_output=True, text=True, timeout=DEADLINE_S,
+                              env={**os.environ, **(env or {})}, preexec_fn=_default_signals)
+        return Done(list(args), done.returncode, done.stdout, done.stderr)
+    if _server is None or _server.proc.poll() is not None:
+        _server = _Server()
+    return _server.run(list(args), cwd, env or {})

@@ -4,8 +4,6 @@ statistics, their agreement with plain runs, and their errors."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,7 @@ from sim.params.scenario import ScenarioError, load, resolve_policies
 from sim.runs import metrics
 from sim.runs import studies as analysis
 from sim.runs.experiment import run_scenario
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import SCENARIOS
 
 # module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
 # it interleaves this module with others)
@@ -457,8 +455,9 @@ def test_cli_bad_input_exits_2_naming_the_problem(args, needle, capsys, tmp_path
 
 
 def test_cli_errors_have_no_traceback(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", str(SMOKE), "--param", "churn.switching_ease=9"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    from tests.procs import supportsim
+
+    r = supportsim("sweep", str(SMOKE), "--param", "churn.switching_ease=9")
     assert r.returncode == 2, r.stderr
     assert "churn.switching_ease" in r.stderr and "[0, 5]" in r.stderr and "Traceback" not in r.stderr
 

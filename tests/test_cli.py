@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from sim.cli import main
 from sim.params.scenario import ScenarioError, load, load_text, scenario_hash
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import SCENARIOS
+from tests.procs import Done, supportsim
 
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
 TINY = ["--set", "run.months=2", "--set", "run.replications=1", "--set", "customers.initial=150"]
@@ -30,8 +30,9 @@ def test_shipped_scenario_validates_and_runs(path, tmp_path, capsys):
     assert summary["policies"] == list(load(path).policies) or summary["policies"] == ["base"]
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT)
+def _run_cli(*args: str, fresh: bool = False) -> Done:
+    """The real command in a process of its own (see tests.procs.supportsim)."""
+    return supportsim(*args, fresh=fresh)
 
 
 def _bad(tmp_path, text: str):
@@ -110,7 +111,7 @@ def test_schema_command_prints_json_schema(capsys):
 
 
 def test_help_exits_cleanly():
-    r = _run_cli("run", "--help")
+    r = _run_cli("run", "--help", fresh=True)  # a new interpreter: the entry point itself
     assert r.returncode == 0 and "--replications" in r.stdout and "--set" in r.stdout
 
 
@@ -166,9 +167,9 @@ def test_failed_run_keeps_previous_output(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp folders left behind
 
 
-def test_plots_are_written_in_three_formats(tmp_path):
-    out = tmp_path / "o"
-    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+@pytest.mark.xdist_group("run_with_plots")  # with tests/test_hostile_text.py: one run with plots for both
+def test_plots_are_written_in_three_formats(run_with_plots):
+    out = run_with_plots  # `supportsim run` with plots (of the hostile scenario: the figures are the same)
     for name in ("customers", "cumulative_profit"):
         for ext in ("png", "svg", "pdf"):
             assert (out / "plots" / f"{name}.{ext}").stat().st_size > 1000

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from sim.params.scenario import ScenarioError, load, resolve_policies
 from sim.runs import metrics
 from sim.runs.executors import ProcessExecutor, SerialExecutor, make_executor
 from sim.runs.experiment import Precision, execute, jobs, run_job, run_scenario
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import SCENARIOS
 
 SMOKE = SCENARIOS / "smoke.toml"
 
@@ -305,8 +303,9 @@ def _code(*args: str) -> int:
 
 
 def test_cli_bad_precision_has_no_traceback(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(SMOKE), "--out", str(tmp_path / "o"), "--quiet",
-                        "--precision", "-3%"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    from tests.procs import supportsim
+
+    r = supportsim("run", str(SMOKE), "--out", str(tmp_path / "o"), "--quiet", "--precision", "-3%")
     assert r.returncode == 2 and "--precision" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
