@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,9 +195,7 @@ class _Server:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             self.proc.wait()
-        for f in self.folder.iterdir():
-            f.unlink()
-        self.folder.rmdir()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _server: _Server | None = None
