@@ -167,8 +167,9 @@ def test_cli_sweep_keep_partial_takes_the_one_way_out(tmp_path, monkeypatch, cap
 
     monkeypatch.setattr(studies_cli.analysis, "sweep", stopped_after_4)
     out = tmp_path / "sw"
-    assert main(["sweep", str(SMOKE), "--param", "support.agents=1,2", "--out", str(out), "--keep-partial",
-                 "--workers", "1", "--quiet", "--set", "run.months=3", "--set", "run.replications=2"]) == 130
+    assert main(["sweep", str(SMOKE), "--param", "support.agents=1,2", "--set", "support.staffing=fixed", "--out",
+                 str(out), "--keep-partial", "--workers", "1", "--quiet", "--set", "run.months=3",
+                 "--set", "run.replications=2"]) == 130
     err = capsys.readouterr().err
     assert err.splitlines() == [f"interrupted: 4 finished runs kept in {out} (partial)"], err
     assert len(pd.read_csv(out / "tidy.csv")) == 4
