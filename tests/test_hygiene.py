@@ -130,7 +130,7 @@ def test_boolean_into_a_number_names_the_field(capsys):
 
 TOOLS = sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("bench/*.py"), *ROOT.glob("scripts/*.py")])
 # What the tools import in common, imported once by the driver below before it forks a process per tool.
-SHARED = ["numpy", "pandas", "scipy.stats", "matplotlib.pyplot", "simpy", "sim.cli", "sim.app.runner",
+SHARED = ["numpy", "pandas", "scipy.stats", "matplotlib.pyplot", "simpy", "sim.cli", "sim.app.procs",
           "sim.decision.psa", "sim.output.plots"]
 HELP_DRIVER = r"""
 import json, os, runpy, sys, traceback
