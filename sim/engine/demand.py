@@ -75,13 +75,15 @@ def expectation_h(params: Params, promise_h: np.ndarray) -> np.ndarray:
 def promise_value(params: Params) -> np.ndarray:
     """Per segment, the share of the price a buyer would pay for the promise vs the market norm."""
     ratio = promise_by_segment(params) / params.satisfaction.market_norm_h
-    return ratio ** -params.demand.promise_elasticity
+    with np.errstate(divide="ignore", over="ignore"):  # a promise of (almost) nothing-wait: worth unbounded
+        return ratio ** -params.demand.promise_elasticity
 
 
 def conversion_factor_by_segment(params: Params) -> np.ndarray:
     """Trial conversion under this offer / trial conversion under the market's offer, per segment."""
     offer, market = offer_price_by_segment(params), market_price_by_segment(params)
-    worth = market * promise_value(params)
+    with np.errstate(invalid="ignore"):  # 0 x inf: a free market's offer is worth 0 whatever it promises
+        worth = np.where(market > 0, market * promise_value(params), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.where(offer > 0, np.log(np.maximum(offer, 1e-300) / np.maximum(worth, 1e-300)), -np.inf)
     log_ratio = np.where(worth > 0, log_ratio, np.where(offer > 0, np.inf, 0.0))
