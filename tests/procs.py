@@ -7,7 +7,7 @@ Every test that starts a process it will signal starts it with :func:`start`:
   hands SIG_IGN down to its children, and Python then installs no KeyboardInterrupt handler: the
   child would shrug off the test's Ctrl-C and the test would fail for a reason of its own.
 * With ``pause=PHASE`` the child stops at that phase of a verb and says so by writing a marker
-  file (``SUPPORTSIM_TEST_PAUSE_AT``, see ``sim.output.files.pause_point``), so the test knows
+  file (``SUPPORTSIM_TEST_PAUSE_AT``, see ``sim.base.atomic.pause_point``), so the test knows
   where the signal lands instead of racing the child.
 * stderr goes to a file, not a pipe: a child that writes a lot while the test waits for a state
   cannot block on a full pipe.
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.output.files import PAUSE_ENV
+from sim.base.atomic import PAUSE_ENV
 from tests.conftest import ROOT
 
 DEADLINE_S = 300  # a child that neither reaches its state nor ends in this long has hung: fail, with its stderr

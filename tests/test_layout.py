@@ -1,6 +1,6 @@
 """The package's layers, checked from the code: imports point down only, no cycles.
 
-sim/params -> sim/engine -> sim/runs -> sim/decision -> sim/output -> sim/calibrate ->
+sim/base -> sim/params -> sim/engine -> sim/runs -> sim/decision -> sim/output -> sim/calibrate ->
 sim/cli, sim/app (see docs/design.md, "Layout"). A module may import its own layer and
 the layers below; argparse lives only in sim/cli, streamlit only in sim/app (and app.py);
 a project module is imported at the top of a module, never inside a function.
@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import ROOT
 
 SIM = ROOT / "sim"
-LAYERS = ["params", "engine", "runs", "decision", "output", "calibrate", "cli", "app"]
+LAYERS = ["base", "params", "engine", "runs", "decision", "output", "calibrate", "cli", "app"]
 TOP = {"cli", "app"}  # callers: neither imports the other
 
 

@@ -13,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.engine import model
+from sim.base.atomic import atomic_write
 from sim.calibrate import exports_from_trace
-from sim.output.files import atomic_write
+from sim.engine import model
 from sim.params.scenario import load, resolve_policies
 
 HERE = Path(__file__).resolve().parent

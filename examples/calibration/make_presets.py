@@ -14,10 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.base.atomic import atomic_write
 from sim.calibrate import exports_from_trace
 from sim.calibrate.layouts import customer_layout, ticket_layout
 from sim.engine import model
-from sim.output.files import atomic_write
 from sim.params.scenario import load, resolve_policies
 
 HERE = Path(__file__).resolve().parent / "presets"

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import tomli_w
 
+from sim.base.atomic import atomic_write
 from sim.calibrate import fits as sbg
 from sim.calibrate.estimate import PERIODS_SHOWN, Calibration, Estimate, clamp_to_schema, schema_bound
 from sim.calibrate.ingest import CalibrationError
 from sim.calibrate.writesupport import churn_lines, desk_lines, mechanics_lines, uncertainty_lines
-from sim.output.files import atomic_write
 from sim.params.scenario import load_text
 from sim.params.schema import LADDER, Customers, HelpSeeking, Meta, Pricing, Segment, Support
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.base.atomic import json_safe
 from sim.calibrate import (
     Calibration,
     CalibrationError,
@@ -34,7 +35,7 @@ from sim.calibrate.retention import PERIODS_SHOWN
 from sim.calibrate.supportfit import MAX_CUSTOMERS, SupportFit
 from sim.calibrate.writesupport import PROFILE_CHI2_99
 from sim.output.calibration_plots import plot_backtest
-from sim.output.files import atomic_dir, json_safe
+from sim.output.files import atomic_dir
 from sim.output.fmt import terminal
 from sim.output.plots import save_figure
 from sim.params.scenario import ScenarioError

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from sim.base.atomic import PAUSE_ENV, pause_point
 from sim.decision.psa import DecisionResult
 from sim.output.decision_files import check_same_scenario, read_decision
-from sim.output.files import PAUSE_ENV, pause_point
 from sim.output.fmt import terminal
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
@@ -104,7 +104,7 @@ def load_scenario(args: argparse.Namespace, *, record_replications: bool = True)
 
 def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
     """A tqdm bar on stderr with rate and ETA; its total follows the caller (precision mode grows it).
-    It is also where a test pauses a verb while it simulates (``sim.output.files.pause_point``)."""
+    It is also where a test pauses a verb while it simulates (``sim.base.atomic.pause_point``)."""
     if quiet:
         return _simulating if os.environ.get(PAUSE_ENV) else None
     from tqdm import tqdm

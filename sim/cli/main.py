@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
+from sim.base.atomic import SIGNALS, outputs_written, set_signal_handlers
 from sim.cli import calibrate as calibrate_cli
 from sim.cli import decide as decide_cli
 from sim.cli import deck as deck_cli
@@ -37,7 +38,7 @@ from sim.cli.common import (
     run_options,
     scenario_args,
 )
-from sim.output.files import SIGNALS, Interrupted, output_target, outputs_written, run_to_dir, set_signal_handlers
+from sim.output.files import Interrupted, output_target, run_to_dir
 from sim.output.fmt import terminal
 from sim.params.scenario import ScenarioError, resolve_policies
 from sim.params.schema import Scenario

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
+from sim.base.atomic import json_safe
 from sim.cli.common import (
     PartialKept,
     force_arg,
@@ -108,7 +109,7 @@ def _write(out: Path, scenario: Scenario, args: argparse.Namespace, tables: dict
     with files.atomic_dir(out, force=args.force) as tmp:
         for name, df in tables.items():
             files.write_table(df, stamp, tmp / name)
-        body = files.json_safe(_provenance(scenario, args, meta))
+        body = json_safe(_provenance(scenario, args, meta))
         (tmp / f"{args.command}.json").write_text(json.dumps(body, indent=2, default=str) + "\n")
         for name, ax in (figures or {}).items():
             plots.save_figure(ax.figure, tmp / name)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.base.atomic import json_safe
 from sim.decision.psa import (
     EVPPI_COLUMNS,
     MAX_SAMPLES,
@@ -62,7 +63,7 @@ def decision_json(result: Any) -> dict[str, Any]:
     body["scenario"] = {**result.scenario.model_dump(mode="json"), "uncertainty": result.scenario.uncertainty}
     body["evppi_method"] = {r.parameter: r.method for r in result.evppi.itertuples()}
     body["command"] = result.command
-    return files.json_safe(body)
+    return json_safe(body)
 
 
 def write_decision(result: Any, out_dir: Path, *, plots: bool = True) -> Path:

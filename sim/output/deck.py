@@ -25,6 +25,7 @@ from pptx.dml.color import RGBColor
 from pptx.util import Inches, Pt
 
 from sim import __version__
+from sim.base.atomic import atomic_write
 from sim.decision.psa import DEFAULT_KPI, DecisionResult
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import (
@@ -34,7 +35,6 @@ from sim.output.decision_plots import (
     plot_evppi,
     plot_probability_best,
 )
-from sim.output.files import atomic_write
 from sim.output.plots import figure_png, today
 from sim.output.report import assumptions, uncertainty_headline, uncertainty_line
 from sim.params.names import parameter_names, readable_name

@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sim.base.atomic import json_safe
 from sim.output import files, fmt
 from sim.output.optimise_plots import save_optimise_plots
 from sim.params.scenario import to_toml
@@ -96,7 +97,7 @@ def optimum_json(result: Any) -> dict[str, Any]:
     body["candidates"] = _records(result.candidates)
     body["pareto"] = _records(result.pareto) if result.pareto is not None else None
     body["scenario"] = {**result.scenario.model_dump(mode="json"), "uncertainty": result.scenario.uncertainty}
-    return files.json_safe(body)
+    return json_safe(body)
 
 
 def _records(df: Any) -> list[dict[str, Any]]:

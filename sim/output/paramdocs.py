@@ -19,8 +19,8 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel
 
+from sim.base.atomic import atomic_write
 from sim.output import sourcedocs
-from sim.output.files import atomic_write
 from sim.params import schema
 from sim.params.schema import LADDER
 from sim.params.sources import SOURCES, parse

@@ -22,10 +22,10 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
+from sim.base.atomic import atomic_write
 from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent, prob_best_interval
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures
-from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
 from sim.params.names import mid_sentence, parameter_names, readable_name
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
