@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from sim.params.scenario import ScenarioError, load, resolve_policies
-from sim.runs import metrics
+from sim.runs import metrics, paths, staffing
 from sim.runs import studies as analysis
+from sim.runs import tornado as tornado_mod
 from sim.runs.experiment import run_scenario
 from tests.conftest import SCENARIOS
 
@@ -46,7 +47,7 @@ def fixed():
     ("flat,tiered", ["flat", "tiered"]),
 ])
 def test_parse_values(spec, expected):
-    got = analysis.parse_values(spec)
+    got = paths.parse_values(spec)
     assert got == pytest.approx(expected) if not isinstance(expected[0], str) else got == expected
     assert [type(v) for v in got] == [type(v) for v in expected]
 
@@ -54,17 +55,17 @@ def test_parse_values(spec, expected):
 @pytest.mark.parametrize("spec", ["5:1", "1:5:0", "1:5:-1", "", "1,,2", "0:100000:1"])
 def test_parse_values_errors(spec):
     with pytest.raises(ScenarioError, match="--param"):
-        analysis.parse_values(spec)
+        paths.parse_values(spec)
 
 
 def test_base_path_also_moves_policies_that_override_it(smoke):
-    s = analysis.with_values(smoke, {"pricing.per_ticket_fee_usd": 33.0})
+    s = paths.with_values(smoke, {"pricing.per_ticket_fee_usd": 33.0})
     fees = {p.name: p.params.pricing.per_ticket_fee_usd for p in resolve_policies(s)}
     assert fees == {"flat": 33.0, "per_ticket": 33.0, "flat_vip": 33.0}
-    one = analysis.with_values(smoke, {"policies.per_ticket.pricing.per_ticket_fee_usd": 7.0})
+    one = paths.with_values(smoke, {"policies.per_ticket.pricing.per_ticket_fee_usd": 7.0})
     fees = {p.name: p.params.pricing.per_ticket_fee_usd for p in resolve_policies(one)}
     assert fees == {"flat": 0.0, "per_ticket": 7.0, "flat_vip": 0.0}
-    star = analysis.with_values(smoke, {"customers.segments.*.issue_rate_per_month": 2.0})
+    star = paths.with_values(smoke, {"customers.segments.*.issue_rate_per_month": 2.0})
     assert {seg.issue_rate_per_month for seg in star.customers.segments} == {2.0}
 
 
@@ -76,7 +77,7 @@ def test_base_path_also_moves_policies_that_override_it(smoke):
 ])
 def test_with_values_errors_name_the_field(smoke, values, needle):
     with pytest.raises(ScenarioError, match=needle):
-        analysis.with_values(smoke, values)
+        paths.with_values(smoke, values)
 
 
 # ---------------------------------------------------------------------------- sweep
@@ -267,7 +268,7 @@ def test_breakeven_errors(smoke, kwargs, needle):
 
 @pytest.fixture(scope="module")
 def tornado(smoke):
-    return analysis.sensitivity(
+    return tornado_mod.sensitivity(
         smoke, policy_a="flat", policy_b="per_ticket", replications=3, delta=0.25,
         parameters=["churn.switching_ease", "customers.segments.*.fee_sensitivity_per_usd"],
         ranges={"acquisition.cac_multiple": (5.0, 25.0)})
@@ -306,20 +307,20 @@ def test_tornado_base_matches_a_plain_run(tornado):
 
 def test_sensitivity_errors(smoke):
     with pytest.raises(ScenarioError, match="base value is 0"):
-        analysis.sensitivity(smoke, parameters=["acquisition.growth_per_month"])
+        tornado_mod.sensitivity(smoke, parameters=["acquisition.growth_per_month"])
     with pytest.raises(ScenarioError, match="--delta"):
-        analysis.sensitivity(smoke, delta=1.5)
+        tornado_mod.sensitivity(smoke, delta=1.5)
     with pytest.raises(ScenarioError, match="not a numeric"):
-        analysis.sensitivity(smoke, parameters=["pricing.scheme"])
+        tornado_mod.sensitivity(smoke, parameters=["pricing.scheme"])
     with pytest.raises(ScenarioError, match="out of range"):
-        analysis.sensitivity(smoke, parameters=[], ranges={"help_seeking.base_ask_prob": (0.5, 1.5)})
+        tornado_mod.sensitivity(smoke, parameters=[], ranges={"help_seeking.base_ask_prob": (0.5, 1.5)})
 
 
 def test_default_sensitivity_parameters_exist_and_move(smoke):
-    for path, _, documented in analysis.SENSITIVITY_PARAMETERS:
-        swing = analysis._swing_for(smoke, path, path, 0.2, None, documented)
+    for path, _, documented in tornado_mod.SENSITIVITY_PARAMETERS:
+        swing = tornado_mod._swing_for(smoke, path, path, 0.2, None, documented)
         assert swing.low_value < swing.high_value, path
-        analysis.with_values(smoke, swing.high)  # valid values
+        paths.with_values(smoke, swing.high)  # valid values
 
 
 # ---------------------------------------------------------------------------- staff
@@ -333,8 +334,8 @@ def busy():
 
 
 def test_staff_search_agrees_with_a_full_scan(busy):
-    searched = analysis.staff(busy, sla=0.95, policies=["flat", "per_ticket"])
-    scanned = analysis.staff(busy, sla=0.95, policies=["flat", "per_ticket"], agents=[1, 2, 3, 4])
+    searched = staffing.staff(busy, sla=0.95, policies=["flat", "per_ticket"])
+    scanned = staffing.staff(busy, sla=0.95, policies=["flat", "per_ticket"], agents=[1, 2, 3, 4])
     assert list(searched.columns) == ["policy", "agents", "sla_met_share", "ci_low", "ci_high", "support_cost"]
     assert searched.attrs["answer"] == scanned.attrs["answer"]
     for policy, n in scanned.attrs["answer"].items():
@@ -348,7 +349,7 @@ def test_staff_search_agrees_with_a_full_scan(busy):
 
 def test_metering_needs_no_more_agents_than_flat(busy):
     """The cost side of the Netflix argument: flat pricing invites tickets that need staff."""
-    t = analysis.staff(busy, sla=0.95, policies=["flat", "per_ticket"], agents=[1, 2, 3, 4, 5])
+    t = staffing.staff(busy, sla=0.95, policies=["flat", "per_ticket"], agents=[1, 2, 3, 4, 5])
     answer = t.attrs["answer"]
     assert answer["per_ticket"] is not None and answer["flat"] is not None
     assert answer["per_ticket"] <= answer["flat"]
@@ -358,16 +359,16 @@ def test_metering_needs_no_more_agents_than_flat(busy):
 
 
 def test_staff_strict_needs_at_least_as_many(busy):
-    loose = analysis.staff(busy, sla=0.9, policies=["flat"], agents=[1, 2, 3])
-    strict = analysis.staff(busy, sla=0.9, policies=["flat"], agents=[1, 2, 3], strict=True)
+    loose = staffing.staff(busy, sla=0.9, policies=["flat"], agents=[1, 2, 3])
+    strict = staffing.staff(busy, sla=0.9, policies=["flat"], agents=[1, 2, 3], strict=True)
     assert strict.attrs["answer"]["flat"] is None or strict.attrs["answer"]["flat"] >= loose.attrs["answer"]["flat"]
 
 
 def test_staff_errors(busy):
     with pytest.raises(ScenarioError, match="--sla"):
-        analysis.staff(busy, sla=1.5)
+        staffing.staff(busy, sla=1.5)
     with pytest.raises(ScenarioError, match="--agents"):
-        analysis.staff(busy, agents=[0, 2])
+        staffing.staff(busy, agents=[0, 2])
 
 
 # ---------------------------------------------------------------------------- the CLI verbs

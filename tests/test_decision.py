@@ -15,7 +15,7 @@ from sim.params.scenario import ScenarioError, load_text, resolve_policies
 from sim.params.uncertainty import Uniform
 from sim.runs import metrics
 from sim.runs.experiment import Job, run_job_kpis
-from sim.runs.studies import with_values
+from sim.runs.paths import with_values
 
 # module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
 # it interleaves this module with others)

@@ -12,7 +12,7 @@ import pytest
 from sim.cli import main
 from sim.decision import psa
 from sim.params.scenario import ScenarioError, load, load_text, uncertain_parameters
-from sim.runs import guardrails, studies
+from sim.runs import guardrails, paths
 from tests.conftest import BOUNDED_S, SCENARIOS
 
 # Every value in range, nothing compounds: churn 5%, replacement 1 (each churner replaced once).
@@ -100,7 +100,7 @@ def test_decide_names_what_to_reduce_when_the_table_multiplies_the_work(files, c
 def test_the_worst_case_takes_the_dearest_end_of_each_range(files):
     _, table = files
     scenario = load(table)
-    worst, values = studies.worst_case(scenario, uncertain_parameters(scenario))
+    worst, values = paths.worst_case(scenario, uncertain_parameters(scenario))
     assert values["acquisition.replacement_share"] == 5.0  # with churn at its top end: the base x5 a month
     assert values["customers.segments.0.base_churn_per_month"] == 0.99
     assert guardrails.work(worst) > guardrails.work(scenario)

@@ -29,7 +29,7 @@ from streamlit.web import cli as streamlit_cli  # noqa: E402
 # What the page imports, so that its first run finds the modules loaded.
 from sim.app import drawing, kit, procs, sidebar, sources, store, tabs, views  # noqa: E402, F401
 from sim.output import deck, figures, plots, report  # noqa: E402, F401
-from sim.runs import studies  # noqa: E402, F401
+from sim.runs import staffing, studies, tornado  # noqa: E402, F401
 
 PAGE = Path(__file__).resolve().parents[2] / "app.py"
 

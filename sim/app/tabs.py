@@ -22,7 +22,7 @@ from sim.app.ui import Download, analysis_figure, caches, download_row, kept, la
 from sim.decision.psa import MAX_SAMPLES
 from sim.output import plots
 from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
-from sim.runs import metrics
+from sim.runs import metrics, tornado
 from sim.runs import studies as analysis
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
     base = {"kpi": kpi, "policy_a": a, "policy_b": b, "replications": reps}
 
     st.subheader("Tornado: what moves the gap most", divider="gray")
-    labels = {path: label for path, label, _ in analysis.SENSITIVITY_PARAMETERS}
+    labels = {path: label for path, label, _ in tornado.SENSITIVITY_PARAMETERS}
     t1, t2 = st.columns([3, 1])
     chosen = t1.multiselect("Parameters", list(labels), format_func=labels.get,
                             key=kept("sa_params", list(labels), lambda v: set(v) <= set(labels)))
@@ -115,7 +115,7 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
                         disabled=not chosen)
     table = StreamlitCache().get(key, 0)
     if clicked and table is None:
-        table = run_analysis("Sensitivity", key, analysis.sensitivity, runs, scenario=scenario,
+        table = run_analysis("Sensitivity", key, tornado.sensitivity, runs, scenario=scenario,
                              documented_ranges=True, **args)
     if table is not None:
         analysis_figure("tornado", lambda: plots.plot_tornado(table, meta=meta),

@@ -30,7 +30,7 @@ from sim.calibrate.write import render
 from sim.engine import hours as desk_hours
 from sim.engine import model
 from sim.params.scenario import resolve_policies, uncertain_parameters
-from sim.runs.studies import with_values
+from sim.runs.paths import with_values
 
 WEEK_H = 168
 BLOCK_H = 6  # waits by hour of the week are shown in blocks of this many hours

@@ -33,9 +33,10 @@ from sim.output import files, plots
 from sim.output import fmt as number
 from sim.params.scenario import ScenarioError, policy_labels, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
-from sim.runs import metrics
+from sim.runs import metrics, paths, staffing, tornado
 from sim.runs import studies as analysis
 from sim.runs.experiment import Precision
+from sim.runs.grid import check_kpi
 
 # ---------------------------------------------------------------------------- shared options
 
@@ -155,10 +156,10 @@ def _difference_line(kpi: str, a: str, b: str, s: dict[str, float] | pd.Series, 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     scenario = _load(args)
-    grid = dict(analysis.parse_grid_arg(a) for a in args.param)
+    grid = dict(paths.parse_grid_arg(a) for a in args.param)
     if len(grid) != len(args.param):
         raise ScenarioError(["--param: the same parameter is given twice"], "--param")
-    kpi = analysis._check_kpi(args.kpi)
+    kpi = check_kpi(args.kpi)
     notes = _staffing_note(scenario, grid)
     try:
         tidy = analysis.sweep(scenario, grid=grid, policies=policies_arg(args.policies),
@@ -220,12 +221,12 @@ def breakeven_pair(scenario: Scenario, param: str, a: str | None, b: str | None)
     ref = scenario.scenario.reference_policy or names[0]
     if param.startswith("policies."):
         return (a or ref), (b or next(n for n in names if n != (a or ref)))
-    acting = [n for n in names if analysis.acts_on(param, policies[n])]
+    acting = [n for n in names if paths.acts_on(param, policies[n])]
     if a is None:
         a = ref
         b = next((n for n in names if n != a and n in acting), None) or next(n for n in names if n != a)
     if b is not None and a not in acting and b not in acting:
-        switch, values = analysis.acting_switch(param) or ("", ())
+        switch, values = paths.acting_switch(param) or ("", ())
         hint = (f"it acts on {', '.join(acting)}: try --policies {a},{acting[0]}" if acting
                 else "no policy of this scenario uses it")
         raise ScenarioError([f"--param {param}: acts only when {switch} is "
@@ -268,8 +269,8 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     scenario = _load(args)
     policy_a, policy_b = _pair(args)
-    ranges = dict(analysis.parse_range_arg(r) for r in args.range)
-    table = analysis.sensitivity(scenario, kpi=args.kpi, policy_a=policy_a, policy_b=policy_b,
+    ranges = dict(paths.parse_range_arg(r) for r in args.range)
+    table = tornado.sensitivity(scenario, kpi=args.kpi, policy_a=policy_a, policy_b=policy_b,
                                  parameters=args.param or None, delta=args.delta, ranges=ranges,
                                  documented_ranges=args.documented_ranges, **run_options(args, "sensitivity").kwargs())
     a = table.attrs
@@ -299,10 +300,10 @@ def cmd_staff(args: argparse.Namespace) -> int:
     scenario = _load(args)
     agents = None
     if args.agents:
-        agents = analysis.parse_values(args.agents, name="--agents")
+        agents = paths.parse_values(args.agents, name="--agents")
         if any(type(a) is not int for a in agents):
             raise ScenarioError([f"--agents {args.agents!r}: expected whole numbers, e.g. 4:12 or 5,8,10"], "--agents")
-    table = analysis.staff(scenario, sla=args.sla, agents=agents, policies=policies_arg(args.policies),
+    table = staffing.staff(scenario, sla=args.sla, agents=agents, policies=policies_arg(args.policies),
                            strict=args.strict, **run_options(args, "staff").kwargs())
     a = table.attrs
     if args.out is not None:
@@ -372,7 +373,7 @@ def add_commands(sub: Any) -> None:
         "sensitivity", help="tornado: which parameters move the difference between two policies most",
         description="One-at-a-time sensitivity: each parameter to base x (1 - delta) and base x (1 + delta) (or "
                     "--range), the paired difference B - A of a KPI at each end, ranked by swing. Default "
-                    "parameters: " + ", ".join(p for p, _, _ in analysis.SENSITIVITY_PARAMETERS) + ".",
+                    "parameters: " + ", ".join(p for p, _, _ in tornado.SENSITIVITY_PARAMETERS) + ".",
         epilog="example: supportsim sensitivity scenarios/baseline.toml --policies flat,per_ticket --delta 0.2")
     scenario_args(p)
     p.add_argument("--kpi", default="value_usd", metavar="KPI", help=f"one of: {kpis}")

@@ -62,7 +62,7 @@ from sim.params.uncertainty import Choice, Distribution
 from sim.runs import metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
-from sim.runs.studies import with_values
+from sim.runs.paths import with_values
 
 __all__ = [
     "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "check_work", "decision_hash", "decision_map_table",

@@ -15,7 +15,7 @@ from sim.params.scenario import ScenarioError, resolve_policies, uncertain_param
 from sim.params.schema import Scenario
 from sim.params.uncertainty import Distribution
 from sim.runs import guardrails
-from sim.runs.studies import with_values, worst_case
+from sim.runs.paths import with_values, worst_case
 
 
 def _worst_parts(scenario: Scenario, parameters: Mapping[str, Distribution], runs: int,

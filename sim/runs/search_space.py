@@ -29,7 +29,7 @@ from sim.params.scenario import ScenarioError, allowed_range, format_loc, resolv
 from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.walk import acts_when, field_info, submodel
 from sim.runs import guardrails, metrics
-from sim.runs.studies import with_values
+from sim.runs.paths import with_values
 
 __all__ = ["Constraint", "DesignError", "Dimension", "apply_design", "check_dimensions", "concrete_paths",
            "current_value", "guard", "parse_constraint", "parse_dimension", "policy_params", "world_bases"]
