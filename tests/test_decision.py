@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.decision import psa
+from sim.decision import psa, sampling
 from sim.decision.psa import DEFAULT_KPI, run_decision, sobol_indices
 from sim.params.scenario import ScenarioError, load_text, resolve_policies
 from sim.params.uncertainty import Uniform
@@ -87,11 +87,11 @@ def test_sampled_values_lie_in_their_distributions(result):
 
 
 def test_latin_hypercube_fills_every_stratum_once():
-    u = psa.design_points(50, 3, seed=4)
+    u = sampling.design_points(50, 3, seed=4)
     for j in range(3):
         assert sorted(np.floor(u[:, j] * 50).astype(int)) == list(range(50))
-    assert np.array_equal(u, psa.design_points(50, 3, seed=4))
-    assert not np.array_equal(u, psa.design_points(50, 3, seed=5))
+    assert np.array_equal(u, sampling.design_points(50, 3, seed=4))
+    assert not np.array_equal(u, sampling.design_points(50, 3, seed=5))
 
 
 def test_each_sample_is_its_own_replication_shared_by_the_policies(tiny, result):

@@ -15,7 +15,8 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from sim.cli import main
-from sim.decision.psa import decision_map_table, numeric_inputs, run_decision
+from sim.decision.psa import decision_map_table, run_decision
+from sim.decision.sampling import numeric_inputs
 from sim.output import deck, report
 from sim.output.decision_files import check_same_scenario, read_decision, scenario_differences, write_decision
 from sim.output.decision_plots import plot_decision_map

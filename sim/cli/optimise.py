@@ -3,7 +3,7 @@
 Where it sits: a thin caller of :func:`sim.runs.optimise.optimise` and
 :func:`sim.output.optimise_files.write_optimise`, plugged into ``sim.cli`` by
 :func:`add_command`; ``--robust`` draws its worlds with the decision layer's sampler
-(:func:`sim.decision.psa.draw`). Printing happens only here. Output is written atomically
+(:func:`sim.decision.sampling.draw`). Printing happens only here. Output is written atomically
 after every run has finished, so Ctrl-C (exit 130) or a killed run leaves the previous output.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim.cli.common import force_arg, int_at_least, load_scenario, printable, progress_bar, scenario_args
-from sim.decision import psa
+from sim.decision import sampling
 from sim.output import files, fmt
 from sim.output.optimise_files import answer, write_optimise
 from sim.params.scenario import ScenarioError, uncertain_parameters
@@ -36,7 +36,7 @@ def robust_worlds(scenario: Scenario, n: int) -> pd.DataFrame:
     if not parameters:
         raise ScenarioError(["--robust: the scenario has no [uncertainty] table to average over (see docs/model.md, "
                              "'Decisions under uncertainty')"], "--robust")
-    return psa.draw(parameters, psa.design_points(n, len(parameters), seed=scenario.run.seed))
+    return sampling.draw(parameters, sampling.design_points(n, len(parameters), seed=scenario.run.seed))
 
 
 def command_line(args: argparse.Namespace) -> str:

@@ -37,14 +37,15 @@ import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta, qmc
+from scipy.stats import beta
 
 from sim import __version__
 from sim.decision import voi
+from sim.decision.sampling import Design, as_python, design_points, draw, numeric_inputs
 from sim.decision.workload import check_work, sample_work  # noqa: F401  (sample_work: the app's import)
 from sim.engine.rng import stream_key
 from sim.params.groups import grouped
@@ -66,14 +67,13 @@ from sim.runs.paths import with_values
 
 __all__ = [
     "DEFAULT_KPI", "Analysis", "DecisionResult", "analyse", "check_work", "decision_hash", "decision_map_table",
-    "design_points", "draw", "numeric_inputs", "percent", "run_decision", "sample_work", "sobol_indices",
+    "percent", "run_decision", "sample_work", "sobol_indices",
 ]
 
 # The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
 # cumulative profit until then. The one place this choice is made.
 DEFAULT_KPI = "value_usd"
 
-Design = Literal["lhs", "sobol"]
 MAX_SAMPLES = 100_000
 MAP_GRID = 60  # decision map resolution per axis
 NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researching on its own
@@ -225,46 +225,6 @@ def _usd(x: float) -> str:
 
 def _kpi_label(kpi: str) -> str:
     return metrics.KPIS[kpi].label.lower() if kpi in metrics.KPIS else kpi
-
-
-# ---------------------------------------------------------------------------- sampling
-
-
-def design_points(n: int, k: int, *, seed: int, design: Design = "lhs") -> np.ndarray:
-    """``n`` points in the unit cube [0, 1)^k, reproducible from ``seed``."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream_key("psa-design"),)))
-    if design == "lhs":
-        return qmc.LatinHypercube(d=k, seed=rng).random(n)
-    if design == "sobol":
-        with warnings.catch_warnings():  # n need not be a power of two; balance is then approximate
-            warnings.simplefilter("ignore", UserWarning)
-            return qmc.Sobol(d=k, scramble=True, seed=rng).random(n)
-    raise ScenarioError([f"--design: allowed values: 'lhs', 'sobol' (got {design!r})"], "--design")
-
-
-def draw(parameters: Mapping[str, Distribution], u: np.ndarray) -> pd.DataFrame:
-    """Parameter values at unit-cube points ``u`` (n x k): one column per parameter, in table order."""
-    cols = {}
-    for j, (path, dist) in enumerate(parameters.items()):
-        cols[path] = [_python(v) for v in dist.ppf(u[:, j])]
-    return pd.DataFrame(cols)
-
-
-def _python(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def numeric_inputs(parameters: Mapping[str, Distribution], values: pd.DataFrame) -> np.ndarray:
-    """The sampled values as numbers for regression (a non-numeric choice by its position)."""
-    cols = []
-    for path, dist in parameters.items():
-        col = values[path]
-        if isinstance(dist, Choice) and not dist.numeric:
-            lookup = {repr(v): i for i, v in enumerate(dist.values)}
-            cols.append(np.array([lookup[repr(v)] for v in col], dtype=float))
-        else:
-            cols.append(col.to_numpy(dtype=float))
-    return np.column_stack(cols)
 
 
 # ---------------------------------------------------------------------------- running
@@ -551,7 +511,7 @@ def decision_map_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, D
 
 def _categories(dist: Distribution) -> list[Any] | None:
     """The values of a non-numeric choice in the order :func:`numeric_inputs` numbers them."""
-    return [_python(v) for v in dist.values] if isinstance(dist, Choice) and not dist.numeric else None
+    return [as_python(v) for v in dist.values] if isinstance(dist, Choice) and not dist.numeric else None
 
 
 # ---------------------------------------------------------------------------- Sobol indices

@@ -260,7 +260,7 @@ def _split_by_choice(decision_map: pd.DataFrame, label: Callable[[str], str],
 
 def _positions(values: pd.Series, categories: Sequence[Any] | None) -> np.ndarray:
     """Sampled values where the map puts them: a non-numeric choice at its position among
-    ``categories`` (the numbering of :func:`sim.decision.psa.numeric_inputs`), numbers as they are."""
+    ``categories`` (the numbering of :func:`sim.decision.sampling.numeric_inputs`), numbers as they are."""
     if not categories:
         return values.to_numpy(dtype=float)
     lookup = {str(c): i for i, c in enumerate(categories)}

@@ -27,7 +27,7 @@ The method, and the two traps of optimising a simulation it avoids:
    the selection repeated among the others.
 
 ``worlds`` (robust mode): a table of parameter sets (one row per world, e.g. drawn from the
-scenario's ``[uncertainty]`` table with :func:`sim.decision.psa.draw`); every observation of a
+scenario's ``[uncertainty]`` table with :func:`sim.decision.sampling.draw`); every observation of a
 design is then its mean over all the worlds (world w of observation j runs replication
 j x W + w), and the result says in how many worlds the chosen design beats the file's own.
 """
