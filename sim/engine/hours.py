@@ -206,3 +206,16 @@ class DeskHours:
 def desk_hours(sup: Support) -> DeskHours:
     return DeskHours(desk_schedule(sup), vip_schedule(sup), sup.sla_clock == "business",
                      sup.patience_clock == "business")
+
+
+def unkeepable_share(schedule: Schedule, weights: np.ndarray, promise_h: float, *, per_hour: int = 60) -> float:
+    """Share of tickets, arriving by the profile ``weights`` (168 hourly rates, uniform within an
+    hour), with no open moment in ``[arrival, arrival + promise_h)`` on the calendar: no roster
+    can answer them in time (on the business clock the promise only runs while the line is open,
+    so every promise can be kept). Exact up to the ``per_hour`` grid (1 minute by default)."""
+    if schedule.always:
+        return 0.0
+    t = (np.arange(WEEK_H * per_hour) + 0.5) / per_hour
+    late = (schedule.entry(t) - t) >= promise_h
+    w = np.asarray(weights, dtype=float)[hour_of_week(t)]
+    return float(w[late].sum() / w.sum()) if w.sum() > 0 else 0.0
