@@ -6,7 +6,7 @@ on paired replications).
 Two cases: the price multiplier of flat support on a small baseline (an interior optimum,
 docs/model.md "The offer": about 1.1-1.4 at the defaults), and the per-ticket fee of
 metered_wins, whose value still rises at 300 USD a ticket (the optimum is the top of any range
-the fee is given: see docs/guide.md, "Optimise a design", for why a prohibitive fee pays in this
+the fee is given: see docs/studies.md, "Optimise a design", for why a prohibitive fee pays in this
 model). Small and deterministic: 300 customers, 12 months, fixed seeds."""
 
 from __future__ import annotations
