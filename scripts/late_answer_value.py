@@ -1,4 +1,4 @@
-"""What one late answer is worth (docs/model.md): value lost per late first response, by how late.
+"""What one late answer is worth (docs/findings.md): value lost per late first response, by how late.
 
     .venv/bin/python scripts/late_answer_value.py                                  # baseline, flat
     .venv/bin/python scripts/late_answer_value.py --scenario scenarios/netflix.toml --policy tiered

@@ -15,7 +15,7 @@ difference tiered - flat in value_usd and in paying customers at the horizon (me
 - flat promises 24 h (the starter plan's tiered promise, to everyone);
 - the SLA runs on the calendar (``support.sla_clock = "calendar"``).
 
-docs/model.md ("What decides flat vs tiered") quotes its output.
+docs/findings.md ("What decides flat vs tiered") quotes its output.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "netflix.toml")
     ap.add_argument("--replications", type=int, default=6)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (the same numbers for any count)")
     args = ap.parse_args(argv)
     try:
         base = load(args.scenario)
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in variants(len(base.customers.segments)).items():
         sc = load(args.scenario, [*overrides, f"run.replications={args.replications}"])
         sc = sc.model_copy(update={"policies": {k: sc.policies[k] for k in ("flat", "tiered")}})
-        d = metrics.paired_differences(run_scenario(sc).kpis, "flat", ["flat", "tiered"],
+        d = metrics.paired_differences(run_scenario(sc, workers=args.workers).kpis, "flat", ["flat", "tiered"],
                                        ["value_usd", "customers_at_horizon"])["tiered"]
         v, c = d["value_usd"], d["customers_at_horizon"]
         print(f"| {name} | {v['mean'] / 1e6:+.2f}M [{v['ci_low'] / 1e6:+.2f}, {v['ci_high'] / 1e6:+.2f}] "

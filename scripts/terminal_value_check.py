@@ -1,4 +1,4 @@
-"""Does the terminal value predict what the horizon's customers go on to pay? (docs/model.md, "Value")
+"""Does the terminal value predict what the horizon's customers go on to pay? (docs/value.md, "Value")
 
     .venv/bin/python scripts/terminal_value_check.py                                   # baseline, 4 replications
     .venv/bin/python scripts/terminal_value_check.py --scenario scenarios/netflix.toml --set support.sla_clock=calendar

@@ -1,4 +1,4 @@
-"""The VIP gain of scenarios/vip.toml split by mechanism (docs/model.md, "The VIP gain by mechanism").
+"""The VIP gain of scenarios/vip.toml split by mechanism (docs/findings.md, "The VIP gain by mechanism").
 
     .venv/bin/python scripts/vip_decomposition.py [--replications N] [--months M]
 

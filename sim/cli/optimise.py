@@ -34,8 +34,8 @@ def robust_worlds(scenario: Scenario, n: int) -> pd.DataFrame:
     scenario seed, the sampler of ``supportsim decide``), shared by every trial."""
     parameters = uncertain_parameters(scenario)
     if not parameters:
-        raise ScenarioError(["--robust: the scenario has no [uncertainty] table to average over (see docs/model.md, "
-                             "'Decisions under uncertainty')"], "--robust")
+        raise ScenarioError(["--robust: the scenario has no [uncertainty] table to average over (see docs/decisions.md, "
+                             "'The method')"], "--robust")
     return sampling.draw(parameters, sampling.design_points(n, len(parameters), seed=scenario.run.seed))
 
 

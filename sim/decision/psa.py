@@ -329,7 +329,7 @@ def run_decision(
     parameters = uncertain_parameters(scenario)
     if not parameters:
         raise ScenarioError(["the scenario has no [uncertainty] table: nothing is uncertain, so there is "
-                             "nothing to decide under (see docs/model.md, 'Decisions under uncertainty')"], "decide")
+                             "nothing to decide under (see docs/decisions.md, 'The method')"], "decide")
     names = [p.name for p in resolve_policies(scenario)]
     if len(names) < 2:
         raise ScenarioError(["decide compares policies: the scenario needs at least two"], "decide")

@@ -12,7 +12,7 @@ month and asks this module two questions (Pfeifer & Carraway 2000, docs/sources.
   next month it pays (discounted ``d``), moves by ``T``, churns at its new level or stays.
   With ``T = I`` (a frozen ladder) this is ``d / (1 - d (1 - churn))``, the value of earlier
   versions; with the transitions the policy actually produced it is the terminal value of
-  docs/model.md, "Value".
+  docs/value.md, "Value".
 
 Arrays carry a leading group axis (segment x VIP); pure numpy, no randomness.
 """

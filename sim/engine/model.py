@@ -342,7 +342,7 @@ class _Run:
         it reaches: Σ_i margin_g(i) x a_g(i)[level_i], ``a = (I - d T S)^-1 d 1``
         (``sim.engine.chain``). Margin = price + support add-on + expected fees - the cost that
         scales with the customer: agent time of its segment's tickets this month per active
-        customer, programme cost per paying customer, VIP cost per paying VIP (docs/model.md,
+        customer, programme cost per paying customer, VIP cost per paying VIP (docs/value.md,
         "Value"). Idle agent time is the desk's fixed cost, not the customer's."""
         params, pop, k = self.params, self.pop, self.n_seg
         stay = self.paying  # after this month's churn

@@ -1,4 +1,4 @@
-"""Figures of what the support experience is worth (docs/model.md, "What one late answer is worth").
+"""Figures of what the support experience is worth (docs/findings.md, "What one late answer is worth").
 
 Where it sits: tables computed from a run's ladder chain (``scripts/late_answer_value.py``) ->
 **these plots** -> PNG/SVG for the docs. Tables in, Axes out, in the deck style of

@@ -3,7 +3,7 @@
 Where it sits: model records (monthly table) -> **economics** -> metrics (KPIs), results
 files. Works on pandas tables only; never runs the model.
 
-``value_usd`` (docs/model.md, "Value"): the net present value of monthly profit at
+``value_usd`` (docs/value.md, "Value"): the net present value of monthly profit at
 ``finance.discount_rate_annual`` plus the discounted expected remaining margin of the
 customers still paying at the horizon::
 

@@ -43,7 +43,7 @@ from sim.params.schema import HOURS_PER_MONTH, Params, Scenario
 
 DEFAULT_MAX_WORK = 2_000_000_000  # customer-month equivalents; the reference workload (10k x 36 x 5 x 30) is 54M
 # Calibration (bench/bench_guardrail.py; CPU seconds of one run in one process, `time.process_time`,
-# 2-core machine at load 10-13; docs/guide.md, "The guardrail"; estimate / measured in brackets
+# 2-core machine at load 10-13; docs/cli.md, "The guardrail"; estimate / measured in brackets
 # after the constants below were set: 1-customer 36 months 2.0, 20k customers 9.6, many tickets
 # 2.0, overloaded desk 9.8, VIP on 24, figures of 20 policies 1.3):
 #   one customer, 36 months: 0.056 s in the model, 0.107 s per run through `supportsim run` (the run's

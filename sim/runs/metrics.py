@@ -45,7 +45,7 @@ class KPI:
 KPIS: dict[str, KPI] = {k.name: k for k in (
     KPI("value_usd", "Value", "USD", "usd", "higher",
         "Net present value of monthly profit at finance.discount_rate_annual plus the discounted expected "
-        "remaining margin of the customers still paying at the horizon (USD; docs/model.md, \"Value\"). "
+        "remaining margin of the customers still paying at the horizon (USD; docs/value.md, \"Value\"). "
         "The default decision KPI."),
     KPI("customers_at_horizon", "Customers at horizon", "customers", "count", "higher",
         "Paying customers at the end of the last month (C of the last month)."),
