@@ -52,11 +52,12 @@ class DecisionMeta(P.Meta):
     def of(cls, result: Any, *, command: str | None = None) -> DecisionMeta:
         return cls(result.scenario.scenario.name, result.scenario_sha256, result.replications,
                    seed=result.seed, samples=result.samples, labels={**{p: p for p in result.policy_names}, **policy_labels(result.scenario)},
-                   months=result.scenario.run.months, command=command or getattr(result, "command", None))
+                   months=result.scenario.run.months, command=command or getattr(result, "command", None),
+                   edits=len(result.scenario.edits))
 
     def footer(self) -> str:
         """Short and true (the hash and seed go into the file's metadata, see :meth:`P.Meta.provenance`)."""
-        return (f"Scenario '{P.literal(self.scenario)}' · {self.date} · {self.samples} parameter samples × "
+        return (f"{self.scenario_ref()} · {self.date} · {self.samples} parameter samples × "
                 f"{self.replications} replication{'s' if self.replications != 1 else ''} per policy · "
                 f"simulated with supportsim {self.version}")
 

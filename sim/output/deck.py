@@ -35,7 +35,7 @@ from sim.output.decision_plots import (
     plot_probability_best,
 )
 from sim.output.files import atomic_write
-from sim.output.plots import figure_png, today
+from sim.output.plots import Meta, figure_png
 from sim.output.report import assumptions, uncertainty_headline, uncertainty_line
 from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import policy_labels
@@ -71,9 +71,7 @@ def _blank(prs: Presentation):
 
 
 def _footer(slide, res: Results) -> None:
-    _text(slide, f"Scenario '{res.scenario.scenario.name}' · {today()} · {res.replications} replications per policy · "
-                 f"simulated with supportsim {__version__}", left=0.3, top=7.05, width=12.5, height=0.4, size=11,
-          color=GREY)
+    _text(slide, Meta.of(res).footer(), left=0.3, top=7.05, width=12.5, height=0.4, size=11, color=GREY)
 
 
 def _picture(slide, ax: Axes, *, left: float, top: float, width: float | None = None,

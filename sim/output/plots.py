@@ -153,13 +153,18 @@ class Meta:
     months: int | None = None
     date: str = field(default_factory=today)
     command: str | None = None
+    edits: int = 0  # changes made to the scenario file (an edited scenario is footed as edited)
 
     @classmethod
     def of(cls, res: Any, *, command: str | None = None) -> Meta:
         names = {p: p for p in res.policies}
         return cls(res.scenario.scenario.name, res.scenario_sha256, res.replications, seed=res.seed,
                    labels={**names, **policy_labels(res.scenario)}, months=res.scenario.run.months,
-                   command=command)
+                   command=command, edits=len(res.scenario.edits))
+
+    def scenario_ref(self) -> str:
+        """The scenario as a footer names it (edited scenarios with their hash)."""
+        return fmt.scenario_ref(literal(self.scenario), self.sha256, self.edits)
 
     def label(self, policy: str) -> str:
         """The display label of ``policy``, safe for matplotlib (user text: no mathtext)."""
@@ -167,7 +172,7 @@ class Meta:
 
     def footer(self) -> str:
         """Short and true: what was simulated, when, how often, with what."""
-        return (f"Scenario '{literal(self.scenario)}' · {self.date} · {self.replications} replications per policy · "
+        return (f"{self.scenario_ref()} · {self.date} · {self.replications} replications per policy · "
                 f"simulated with supportsim {self.version}")
 
     def provenance(self) -> dict[str, str]:
