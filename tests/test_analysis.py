@@ -4,8 +4,6 @@ statistics, their agreement with plain runs, and their errors."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,11 @@ from sim.params.scenario import ScenarioError, load, resolve_policies
 from sim.runs import metrics
 from sim.runs import studies as analysis
 from sim.runs.experiment import run_scenario
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import SCENARIOS
+
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("analysis")
 
 SMOKE = SCENARIOS / "smoke.toml"
 KPIS = list(metrics.KPIS)
@@ -146,6 +148,32 @@ def test_sweep_ctrl_c_keeps_the_finished_runs(fixed):
     with pytest.raises(analysis.SweepInterrupted) as info:
         analysis.sweep(fixed, grid={"support.agents": [1, 2]}, on_progress=stop)
     assert len(info.value.tidy) == 4 and info.value.tidy.attrs["partial"] is True
+
+
+def test_cli_sweep_keep_partial_takes_the_one_way_out(tmp_path, monkeypatch, capsys):
+    """`sweep --keep-partial` stopped after 4 runs: the finished runs written, marked partial, and
+    the same exit as every interrupted verb (130, one message saying what was kept where)."""
+    from sim.cli import main
+    from sim.cli import studies as studies_cli
+
+    real = studies_cli.analysis.sweep
+
+    def stopped_after_4(*args, **kwargs):  # noqa: ANN002, ANN003
+        def stop(done, total):  # noqa: ANN001
+            if done >= 4:
+                raise KeyboardInterrupt
+
+        return real(*args, **{**kwargs, "on_progress": stop})
+
+    monkeypatch.setattr(studies_cli.analysis, "sweep", stopped_after_4)
+    out = tmp_path / "sw"
+    assert main(["sweep", str(SMOKE), "--param", "support.agents=1,2", "--set", "support.staffing=fixed", "--out",
+                 str(out), "--keep-partial", "--workers", "1", "--quiet", "--set", "run.months=3",
+                 "--set", "run.replications=2"]) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"interrupted: 4 finished runs kept in {out} (partial)"], err
+    assert len(pd.read_csv(out / "tidy.csv")) == 4
+    assert json.loads((out / "sweep.json").read_text())["partial"] is True
 
 
 def test_sweep_refuses_three_parameters_and_bad_values(fixed):
@@ -428,8 +456,9 @@ def test_cli_bad_input_exits_2_naming_the_problem(args, needle, capsys, tmp_path
 
 
 def test_cli_errors_have_no_traceback(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", str(SMOKE), "--param", "churn.switching_ease=9"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    from tests.procs import supportsim
+
+    r = supportsim("sweep", str(SMOKE), "--param", "churn.switching_ease=9")
     assert r.returncode == 2, r.stderr
     assert "churn.switching_ease" in r.stderr and "[0, 5]" in r.stderr and "Traceback" not in r.stderr
 

@@ -8,8 +8,6 @@ one pool of simulation workers and the runs they have in common.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import typing
 
 import pandas as pd
@@ -407,8 +405,9 @@ def test_downloaded_scenario_reproduces_the_apps_numbers_with_supportsim_run(med
     app_csv = media(at, "dl_csv")
     (tmp_path / "app.toml").write_bytes(toml)
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(tmp_path / "app.toml"), "--out", str(out),
-                           "--workers", "1", "--no-plots", "--quiet"], capture_output=True, text=True, timeout=300)
+    from tests.procs import supportsim
+
+    done = supportsim("run", str(tmp_path / "app.toml"), "--out", str(out), "--workers", "1", "--no-plots", "--quiet")
     assert done.returncode == 0, done.stderr
     assert (out / "monthly.csv").read_bytes() == app_csv
     kpis = pd.read_csv(out / "kpis.csv")

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shlex
-import subprocess
-import sys
 
 import pytest
 from pptx import Presentation
@@ -21,7 +18,7 @@ from sim.app import drawing, sources, studies, views
 from sim.decision.psa import run_decision
 from sim.output.decision_files import write_decision
 from sim.params.scenario import load, load_text, policy_label
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import SCENARIOS
 from tests.test_app import app_cache_dir, assert_clean, fixtures_in_picker, media, open_app  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.xdist_group("app")  # one process with tests/test_app.py: shared caches and workers
@@ -186,9 +183,9 @@ def test_the_decision_download_is_what_the_command_shown_writes(media, tmp_path)
     assert shlex.split(command)[1:] == ["decide", "smoke_uncertain.toml", "--out", "results/decide", "--samples",
                                         str(SAMPLES)]
     (tmp_path / "smoke_uncertain.toml").write_text(UNCERTAIN_TEXT)
-    done = subprocess.run([sys.executable, "-m", "sim.cli", *shlex.split(command)[1:], "--workers", "1", "--quiet",
-                           "--no-plots"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    from tests.procs import supportsim
+
+    done = supportsim(*shlex.split(command)[1:], "--workers", "1", "--quiet", "--no-plots", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "results" / "decide"
     assert media(at, "dl_decision_json") == (out / "decision.json").read_bytes()

@@ -234,7 +234,7 @@ def test_pool_gives_identical_results_and_cancels_abandoned_jobs():
         assert len(rec.futures) == 40 * len(SMOKE.policies)
         started = [f for f in rec.futures if not f.cancelled()]
         assert len(started) <= 2 * 2 + 3  # done, running, or already handed to a worker
-        assert pool.submit(procs._warm).result(timeout=60) > 0
+        assert pool.submit(procs._warm).result(timeout=300) > 0  # a bound on a hang, not a wait
     finally:
         pool.shutdown(cancel_futures=True)
 

@@ -358,20 +358,18 @@ def test_an_edited_psa_csv_is_refused(decided, tmp_path, capsys, edit, needles):
 @pytest.mark.parametrize("name", ["decision.json", "psa.csv"])
 def test_fifos_and_oversized_files_are_refused_without_reading(decided, tmp_path, capsys, name):
     import os
-    import subprocess
-    import sys
     import time
 
     from sim.output import decision_files
     from tests.conftest import BOUNDED_S
+    from tests.procs import supportsim
 
     scenario, folder = _edited(decided, tmp_path)
     (folder / name).unlink()
     os.mkfifo(folder / name)  # nobody ever writes: reading it would wait forever
     t = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "report", str(scenario), "--out", str(tmp_path / "r"),
-                           "--decision", str(folder), "--quiet", *DECIDE], capture_output=True, text=True,
-                          timeout=BOUNDED_S)
+    done = supportsim("report", str(scenario), "--out", str(tmp_path / "r"), "--decision", str(folder), "--quiet",
+                      *DECIDE)  # the real command, in a process of its own
     assert done.returncode == 2 and "not a regular file" in done.stderr and name in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and time.perf_counter() - t < BOUNDED_S
     (folder / name).unlink()

@@ -3,9 +3,10 @@
 The fixture starts the app's server as ``make app`` does (``python -m sim.app.serve``) on a free port, waits for its health check and
 stops exactly that process. The test opens the default scenario, changes a control the
 way a person would, waits until the new numbers *and* the new plot are on screen, checks
-they moved the right way and saves screenshots to ``artifacts/``. The page re-renders in
-steps, so the waits target visible states: Streamlit's 'Running…' widget gone, every plot
-loaded, the metric values changed.
+they moved the right way and saves screenshots to ``artifacts/``. Every wait is for a state,
+never for a time: the page's script runs as the server reports them on the page's websocket
+(:class:`Runs`: a rerun asked for after the action has started and finished, none pending),
+then every plot loaded; values are read before the action that changes them.
 
 Under ``CI=true`` a missing browser or Playwright fails the test instead of skipping it.
 """
@@ -25,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from sim.app import drawing
 from sim.params.scenario import load
@@ -135,14 +138,79 @@ def first_plot_src(page) -> str:
     return page.eval_on_selector('[data-testid="stMain"] [data-testid="stImage"] img', "e => e.src")
 
 
-def wait_idle(page, timeout_s: float = RUN_S, *, plots: bool = True) -> None:
-    """Until the script has finished (the 'Running…' widget is gone) and every plot has loaded
-    (``plots``: the open tab has figures, so at least one)."""
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_s * 1000)
-    page.wait_for_function(
-        """least => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
-                   return imgs.length >= least && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
-        arg=1 if plots else 0, timeout=timeout_s * 1000)
+PLOTS_LOADED = """least => {
+    const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+    return imgs.length >= least && imgs.every(i => i.complete && i.naturalWidth > 0); }"""
+POLL_MS = 50  # how often the test looks at the run record (Playwright delivers websocket events while it waits)
+
+
+class Runs:
+    """The page's script runs, from its websocket: the reruns the page asks for (BackMsg
+    ``rerun_script``), and each run's start and end as the server reports them (ForwardMsg
+    ``new_session``, ``script_finished``). Take :meth:`mark` before an action that reruns the
+    script, then :meth:`wait` for the rerun it caused to be over."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001
+        self.events: list[str] = []
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:  # noqa: ANN001
+        ws.on("framereceived", self._received)
+        ws.on("framesent", self._sent)
+
+    def _received(self, payload: bytes | str) -> None:
+        if isinstance(payload, str):
+            return
+        msg = ForwardMsg.FromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.events.append("start")
+        elif kind == "script_finished":
+            early = msg.script_finished == ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
+            self.events.append("early" if early else "finish")
+
+    def _sent(self, payload: bytes | str) -> None:
+        if not isinstance(payload, str) and BackMsg.FromString(payload).WhichOneof("type") == "rerun_script":
+            self.events.append("request")
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def settled(self, since: int) -> bool:
+        """A run started after ``since``, the last run has finished and no rerun is asked for since it started."""
+        new = self.events[since:]
+        if "start" not in new:
+            return False
+        last = len(new) - 1 - new[::-1].index("start")
+        return new[-1] == "finish" and "request" not in new[last:]
+
+    def wait(self, page, since: int, *, plots: bool = True, timeout_s: float = RUN_S) -> None:  # noqa: ANN001
+        """Until the rerun asked for after ``since`` is over (:meth:`settled`) and every plot on the
+        page has loaded (``plots``: the open tab has figures, so at least one)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.settled(since):
+            assert time.monotonic() < deadline, f"no finished rerun in {timeout_s} s: {self.events[since:]}"
+            page.wait_for_timeout(POLL_MS)
+        page.wait_for_function(PLOTS_LOADED, arg=1 if plots else 0, timeout=timeout_s * 1000)
+
+
+def open_page(browser, url: str, **viewport: int):  # noqa: ANN001
+    """A new page at ``url``, its first script run over; returns the page and its :class:`Runs`."""
+    page = browser.new_page(viewport=viewport or {"width": 1440, "height": 900})
+    runs = Runs(page)
+    page.goto(url)
+    runs.wait(page, 0)
+    return page, runs
+
+
+def painted(page) -> None:  # noqa: ANN001
+    """Until the browser has painted twice since now (after a resize or a scroll, before a screenshot)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def profit_texts(page) -> list[str]:  # noqa: ANN001
+    label = KPIS["cumulative_profit"].title
+    return [m["value"] for m in metrics(page) if m["label"].strip().startswith(label)]
 
 
 # ---------------------------------------------------------------- the test
@@ -150,25 +218,23 @@ def wait_idle(page, timeout_s: float = RUN_S, *, plots: bool = True) -> None:
 
 def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     baseline = load(SCENARIOS / "baseline.toml")
-    page = browser.new_page(viewport={"width": 1600, "height": 1200})
-    page.goto(app_url)
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
-    wait_idle(page)
-    before = profits(page)
+    page, runs = open_page(browser, app_url, width=1600, height=1200)
+    before, before_texts = profits(page), profit_texts(page)  # read before anything changes them
     assert len(before) == len(baseline.policies)
     src_before = first_plot_src(page)
 
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Support desk", exact=True).click()
+    mark = runs.mark()
+    sidebar.get_by_text("Support desk", exact=True).click()  # opening a group reruns the page
+    runs.wait(page, mark)
     cost = sidebar.get_by_role("spinbutton", name="Agent cost (USD/h)", exact=True)
-    cost.wait_for(state="visible")
     assert float(cost.input_value()) == baseline.support.agent_cost_usd_per_hour
     new_cost = baseline.support.agent_cost_usd_per_hour * 2
     cost.fill(f"{new_cost:g}")
-    label = KPIS["cumulative_profit"].title
-    shown = [m["value"] for m in metrics(page) if m["label"].strip().startswith(label)]  # before the change
+    mark = runs.mark()
     t0 = time.monotonic()
     cost.press("Enter")
+    label = KPIS["cumulative_profit"].title
     page.wait_for_function(
         """([label, before]) => {
             const now = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')]
@@ -176,14 +242,11 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
               .map(e => e.querySelector('[data-testid="stMetricValue"]').innerText);
             return now.length === before.length && now.some((v, i) => v !== before[i]);
         }""",
-        arg=[label, shown], timeout=RUN_S * 1000)
+        arg=[label, before_texts], timeout=RUN_S * 1000)
     first_numbers_s = time.monotonic() - t0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_browser_refining.png"))  # first replications shown, more running
-    page.wait_for_function("src => { const i = document.querySelector("
-                           "'[data-testid=\"stMain\"] [data-testid=\"stImage\"] img'); return i && i.src !== src; }",
-                           arg=src_before, timeout=RUN_S * 1000)
-    wait_idle(page)
+    runs.wait(page, mark)
     complete_s = time.monotonic() - t0
 
     after = profits(page)
@@ -193,14 +256,10 @@ def test_changing_agent_cost_updates_numbers_and_plot(app_url, browser):
     assert page.get_by_text("1 change from baseline.toml").is_visible()
     page.screenshot(path=str(ARTIFACTS / "app_browser.png"))
 
-    page.get_by_role("tab", name="Support desk").click()  # tabs draw only when opened (lazy)
-    captions = [s.caption for s in drawing.figure_specs(len(baseline.policies)) if s.tab == "Support desk"]
-    assert len(captions) >= 3  # waits, SLA, utilisation, tickets
-    for caption in captions:
-        page.get_by_text(caption, exact=True).wait_for(state="visible", timeout=RUN_S * 1000)
-    wait_idle(page)
+    open_tab(page, runs, baseline, "Support desk")  # tabs draw only when opened (a rerun)
+    assert len([s for s in drawing.figure_specs(len(baseline.policies)) if s.tab == "Support desk"]) >= 3
     page.set_viewport_size({"width": 1600, "height": 4000})  # the page scrolls inside; show it all
-    page.wait_for_timeout(500)
+    painted(page)
     page.screenshot(path=str(ARTIFACTS / "app_browser_support_desk.png"))
     (ARTIFACTS / "app_browser_timing.json").write_text(json.dumps(
         {"first_new_numbers_s": round(first_numbers_s, 2), "all_replications_s": round(complete_s, 2),
@@ -226,39 +285,8 @@ def expected_header(sc) -> tuple[str, str]:
                               f"seed {sc.run.seed}")
 
 
-SETTLED = """([name, least]) => {
-    const main = document.querySelector('[data-testid="stMain"]');
-    const text = main && main.querySelector('[data-testid="stText"]');
-    if (!text || text.innerText.split(" · ")[0].trim() !== name) return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-    const imgs = [...main.querySelectorAll('[data-testid="stImage"] img')];
-    return imgs.length >= least && imgs.every(i => i.complete && i.naturalWidth > 0);
-}"""
-
-
-def settle(page, name: str, *, plots: bool = True, timeout_s: float = RUN_S, hold_s: float = 2.0) -> None:
-    """Until the header names ``name``, no script is running and every plot has loaded, and that
-    has held for ``hold_s`` (a rerun that starts late breaks the hold and the wait goes on).
-    A fixed pause after a click is not enough: on a loaded 2-core machine the rerun a click asks
-    for can start after it, and the old page would pass for the new one. Returns at the deadline
-    without raising: the caller's assertions then say what the page shows."""
-    deadline = time.monotonic() + timeout_s
-    held_since = None
-    while time.monotonic() < deadline:
-        now = time.monotonic()
-        if page.evaluate(SETTLED, [name, 1 if plots else 0]):
-            held_since = held_since or now
-            if now - held_since >= hold_s:
-                return
-        else:
-            held_since = None
-        page.wait_for_timeout(200)
-
-
-def assert_shows(page, sc, where: str, *, plots: bool = True) -> None:
-    """Header, controls and cards all belong to ``sc`` (waits for the page to settle on it first)."""
-    settle(page, sc.scenario.name, plots=plots)
-    wait_idle(page, plots=plots)
+def assert_shows(page, sc, where: str) -> None:  # noqa: ANN001
+    """Header, controls and cards all belong to ``sc`` (call it once the page's rerun is over)."""
     name, facts = expected_header(sc)
     line = header_line(page)
     assert line.startswith(name + " |") and facts in line, (where, line)
@@ -270,29 +298,49 @@ def assert_shows(page, sc, where: str, *, plots: bool = True) -> None:
     assert len(profits(page)) == len(sc.policies), where
 
 
-def open_tab(page, sc, tab: str) -> bool:
-    """Click ``tab`` and, as tabs draw only when opened (a rerun), wait for its own figures, so
-    the checks that follow see the page after the rerun the click asked for (the state bug
-    reverted the scenario there). Returns whether the tab has figures."""
-    page.get_by_role("tab", name=tab, exact=True).click()
+def open_tab(page, runs: Runs, sc, tab: str) -> bool:  # noqa: ANN001
+    """Click ``tab`` and, as tabs draw only when opened (a rerun, if the tab was not open), wait
+    for that rerun and the tab's own figures, so the checks that follow see the page after the
+    rerun the click asked for (the state bug reverted the scenario there). Returns whether the
+    tab has figures."""
+    button = page.get_by_role("tab", name=tab, exact=True)
+    was_open = button.get_attribute("aria-selected") == "true"
     captions = [s.caption for s in drawing.figure_specs(len(sc.policies)) if s.tab == tab]
+    mark = runs.mark()
+    button.click()
+    if not was_open:
+        runs.wait(page, mark, plots=bool(captions))
     for caption in captions:
         page.get_by_text(caption, exact=True).first.wait_for(state="visible", timeout=RUN_S * 1000)
-    if not captions:
-        page.wait_for_timeout(800)
     return bool(captions)
 
 
-def open_tabs_in_turn(page, sc, where: str) -> None:
+def open_tabs_in_turn(page, runs: Runs, sc, where: str) -> None:  # noqa: ANN001
     for tab in drawing.TABS:
-        plots = open_tab(page, sc, tab)
-        assert_shows(page, sc, f"{where}, then tab {tab}", plots=plots)
+        open_tab(page, runs, sc, tab)
+        assert_shows(page, sc, f"{where}, then tab {tab}")
 
 
-def pick_scenario(page, stem: str) -> None:
+def pick_scenario(page, runs: Runs, stem: str) -> None:  # noqa: ANN001
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    mark = runs.mark()
     page.get_by_role("option", name=stem, exact=True).click()
-    page.wait_for_timeout(800)
+    runs.wait(page, mark)
+
+
+def upload(page, runs: Runs, path: Path, *, plots: bool = True) -> None:  # noqa: ANN001
+    mark = runs.mark()
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(path))
+    runs.wait(page, mark, plots=plots)
+
+
+def scrolled_to_top(page) -> None:  # noqa: ANN001
+    page.evaluate("""() => { window.scrollTo(0, 0);
+        document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"]')
+          .forEach(e => e.scrollTo(0, 0)); }""")  # the tab click scrolled the tabs into view
+    page.wait_for_function("""() => window.scrollY === 0 && [...document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"]')].every(e => e.scrollTop === 0)""")
+    painted(page)
 
 
 def test_switching_scenario_then_tabs_keeps_the_new_scenario(app_url, browser):
@@ -302,50 +350,41 @@ def test_switching_scenario_then_tabs_keeps_the_new_scenario(app_url, browser):
     takes minutes, not tens of minutes, on a loaded machine."""
     target = "metered_wins"
     other = load(SCENARIOS / f"{target}.toml")
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.goto(f"{app_url}/?scenario=smoke")
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    page, runs = open_page(browser, f"{app_url}/?scenario=smoke")
     assert_shows(page, load(SCENARIOS / "smoke.toml"), "opened smoke")
-    pick_scenario(page, target)
+    pick_scenario(page, runs, target)
     assert_shows(page, other, f"picked {target}")
     assert f"scenario={target}" in page.url
-    open_tabs_in_turn(page, other, f"picked {target}")
+    open_tabs_in_turn(page, runs, other, f"picked {target}")
     ARTIFACTS.mkdir(exist_ok=True)
     for w, h in ((1280, 720), (1440, 900)):
         page.set_viewport_size({"width": w, "height": h})
-        open_tab(page, other, drawing.TABS[0])
-        settle(page, other.scenario.name)
-        page.evaluate("""() => { window.scrollTo(0, 0);
-            document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"]')
-              .forEach(e => e.scrollTo(0, 0)); }""")  # the tab click scrolled the tabs into view
-        page.wait_for_timeout(300)
+        open_tab(page, runs, other, drawing.TABS[0])
+        assert_shows(page, other, f"tab {drawing.TABS[0]} at {w}x{h}")
+        scrolled_to_top(page)
         page.screenshot(path=str(ARTIFACTS / f"app_{target}_{w}x{h}.png"))
     page.close()
 
 
 def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path):
     smoke = load(SCENARIOS / "smoke.toml")
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.goto(f"{app_url}/?scenario=smoke")
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    page, runs = open_page(browser, f"{app_url}/?scenario=smoke")
     assert_shows(page, smoke, "opened smoke")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Support desk", exact=True).click()
+    mark = runs.mark()
+    sidebar.get_by_text("Support desk", exact=True).click()  # opening a group reruns the page
+    runs.wait(page, mark)
     cost = sidebar.get_by_role("spinbutton", name="Agent cost (USD/h)", exact=True)
     cost.fill(f"{smoke.support.agent_cost_usd_per_hour * 2:g}")
+    mark = runs.mark()
     cost.press("Enter")
-    page.get_by_text("1 change from smoke.toml").wait_for(state="visible", timeout=RUN_S * 1000)
-    settle(page, smoke.scenario.name)
+    runs.wait(page, mark)
+    assert page.get_by_text("1 change from smoke.toml").is_visible()
+    mark = runs.mark()
     sidebar.get_by_role("button", name="Reset controls to the file").click()
-    page.wait_for_timeout(800)
-    # the rerun that drops the change may start after the pause: wait for the change list to go
-    # (the assertion below still fails if it never does)
-    changes = page.get_by_text(re.compile(r"^\d+ changes? from "))
-    deadline = time.monotonic() + RUN_S
-    while changes.count() and time.monotonic() < deadline:
-        page.wait_for_timeout(250)
+    runs.wait(page, mark)
     assert_shows(page, smoke, "reset")
-    open_tab(page, smoke, "Money")
+    open_tab(page, runs, smoke, "Money")
     assert_shows(page, smoke, "reset, then a tab")
     assert float(cost.input_value()) == smoke.support.agent_cost_usd_per_hour
 
@@ -353,20 +392,17 @@ def test_reset_and_upload_then_tabs_keep_the_scenario(app_url, browser, tmp_path
     path = tmp_path / "mine.toml"
     path.write_text((SCENARIOS / "smoke.toml").read_text().replace('name = "smoke"', 'name = "mine"')
                     .replace("initial = 300", "initial = 250"))
-    sidebar.get_by_text("Use your own scenario file").click()
-    sidebar.locator('input[type="file"]').set_input_files(str(path))
-    page.wait_for_timeout(800)
+    sidebar.get_by_text("Use your own scenario file").click()  # opens on the page, no rerun
+    upload(page, runs, path)
     assert_shows(page, mine, "uploaded")
-    open_tab(page, mine, "Support desk")
+    open_tab(page, runs, mine, "Support desk")
     assert_shows(page, mine, "uploaded, then a tab")
 
     bad = tmp_path / "bad.toml"
     bad.write_text(path.read_text().replace("initial = 250", "initial = -5"))
-    sidebar.locator('input[type="file"]').set_input_files(str(bad))
+    upload(page, runs, bad, plots=False)
     main = page.locator('[data-testid="stMain"]')
-    # the error is in the main area (waits for the rerun the upload asks for; fails if it never shows)
-    main.get_by_text("bad.toml", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
-    wait_idle(page, plots=False)
+    assert main.get_by_text("bad.toml", exact=False).first.is_visible()  # the error is in the main area
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_upload_error_1440x900.png"))
     page.close()
@@ -391,26 +427,24 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
     path = tmp_path / "smoke_uncertain.toml"
     path.write_text(text)
     sc = load(path)
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.goto(f"{app_url}/?scenario=smoke")
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    page, runs = open_page(browser, f"{app_url}/?scenario=smoke")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Use your own scenario file").click()
-    sidebar.locator('input[type="file"]').set_input_files(str(path))
+    sidebar.get_by_text("Use your own scenario file").click()  # opens on the page, no rerun
+    upload(page, runs, path)
     assert_shows(page, sc, "uploaded")
-    page.get_by_role("tab", name="Decision", exact=True).click()
+    open_tab(page, runs, sc, "Decision")
     samples = page.get_by_role("spinbutton", name="Samples (plausible worlds)")
-    samples.wait_for(state="visible", timeout=RUN_S * 1000)
     samples.fill("8")
+    mark = runs.mark()
     samples.press("Enter")
+    runs.wait(page, mark, plots=False)
     button = page.get_by_role("button", name="Run decision analysis (24 model runs)")  # 8 samples x 3 policies
-    button.wait_for(state="visible", timeout=RUN_S * 1000)
-    wait_idle(page, plots=False)
+    assert button.is_visible()
+    mark = runs.mark()
     button.click()
+    runs.wait(page, mark)
     main = page.locator('[data-testid="stMain"]')
-    main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)  # case-sensitive: the intro says "research first"
-    settle(page, sc.scenario.name)
-    wait_idle(page)
+    assert main.get_by_text(re.compile("Research first:")).first.is_visible()  # case-sensitive: the intro says "research first"
     assert main.locator('[data-testid="stImage"] img').count() == len(drawing.DECISION_FIGURES)
     answer = main.get_by_text(re.compile(r"^Choose .+ \(highest expected value\)")).first.inner_text()
     assert "flat_vip" not in answer and "per_ticket" not in answer, answer  # display labels
@@ -421,12 +455,11 @@ def test_decision_tab_runs_and_its_answer_fits_the_screen(app_url, browser, tmp_
         page.evaluate("() => document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stTabs\"]')"
                       ".scrollIntoView({block: 'start'})")
         page.wait_for_function(ANSWER_ON_SCREEN, arg=h, timeout=15_000)
+        painted(page)
         page.screenshot(path=str(ARTIFACTS / f"app_decision_{w}x{h}.png"))
-    page.get_by_role("tab", name="Money", exact=True).click()
-    open_tab(page, sc, "Money")
-    page.get_by_role("tab", name="Decision", exact=True).click()
-    main.get_by_text(re.compile("Research first:")).first.wait_for(state="visible", timeout=RUN_S * 1000)
-    wait_idle(page)
+    open_tab(page, runs, sc, "Money")
+    open_tab(page, runs, sc, "Decision")  # the answer comes back from the session, not from a new analysis
+    assert main.get_by_text(re.compile("Research first:")).first.is_visible()
     assert main.locator('[data-testid="stImage"] img').count() == len(drawing.DECISION_FIGURES)
     page.close()
 
@@ -461,30 +494,30 @@ def test_hostile_labels_are_shown_literally_and_never_run(app_url, browser, tmp_
     path.write_text(hostile_scenario())
     sc = load(path)
     page = browser.new_page(viewport={"width": 1440, "height": 900})
+    runs = Runs(page)
     dialogs, fetched = [], []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("request", lambda r: fetched.append(r.url) if "example.invalid" in r.url else None)
     page.goto(f"{app_url}/?scenario=smoke")
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetric"]', timeout=RUN_S * 1000)
+    runs.wait(page, 0)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Use your own scenario file").click()
-    sidebar.locator('input[type="file"]').set_input_files(str(path))
-    settle(page, sc.scenario.name)
-    wait_idle(page)
+    sidebar.get_by_text("Use your own scenario file").click()  # opens on the page, no rerun
+    upload(page, runs, path)
     main = page.locator('[data-testid="stMain"]')
     for label in (SCRIPT, IMG, LINK):  # each card's heading shows its label as typed
-        main.get_by_text(label, exact=True).first.wait_for(state="visible", timeout=RUN_S * 1000)
+        assert main.get_by_text(label, exact=True).first.is_visible(), label
     assert main.locator('[data-testid="stText"]').first.inner_text().startswith(f"{REMOTE} · **bold** {MATH}")
+    mark = runs.mark()
     sidebar.get_by_text("Customers and segments", exact=True).click()  # segment names: tabs and headings
+    runs.wait(page, mark)
     sidebar.get_by_role("tab", name="**bold**", exact=True).wait_for(state="visible", timeout=RUN_S * 1000)
-    sidebar.get_by_role("tab", name=MATH, exact=True).click()
-    wait_idle(page)
+    sidebar.get_by_role("tab", name=MATH, exact=True).click()  # the sidebar's own tabs: no rerun
+    painted(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_hostile_labels_1440x900.png"))
     found = page.evaluate(HOSTILE_CHECK)
-    open_tab(page, sc, "Assumptions")  # the policies' overrides, labels included
-    main.get_by_text("Policies", exact=False).first.wait_for(state="visible", timeout=RUN_S * 1000)
-    wait_idle(page, plots=False)
+    open_tab(page, runs, sc, "Assumptions")  # the policies' overrides, labels included
+    assert main.get_by_text("Policies", exact=False).first.is_visible()
     after = page.evaluate(HOSTILE_CHECK)
     page.close()
     for state in (found, after):

@@ -3,9 +3,6 @@ estimators against known truths, a model round trip, and clear errors for bad fi
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +16,10 @@ from sim.engine import model
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import LADDER, Churn, Params
 from tests.conftest import ROOT
+
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("calibrate")
 
 EXAMPLE = ROOT / "examples" / "calibration"
 
@@ -303,10 +304,11 @@ def _files(tmp_path, customers: str = GOOD_CUSTOMERS, tickets: str = GOOD_TICKET
     return c, t
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    """The real command in a fresh process (exit code, stderr, no traceback)."""
-    return subprocess.run([sys.executable, "-m", "sim.cli", "calibrate", *args], capture_output=True, text=True,
-                          cwd=ROOT)
+def _cli(*args: str):  # noqa: ANN202
+    """The real command in a process of its own (exit code, stderr, no traceback; see tests.procs.supportsim)."""
+    from tests.procs import supportsim
+
+    return supportsim("calibrate", *args)
 
 
 def _main(capsys, *args: str) -> tuple[int, str]:

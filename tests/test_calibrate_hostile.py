@@ -4,16 +4,12 @@ cohorts and outputs, and mutated files: a result or a one-line message, never a 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from sim import calibrate as cal
 from sim.cli import main
 from sim.params.scenario import load
 from sim.params.schema import Scenario
-from tests.conftest import ROOT
 from tests.test_calibrate import GOOD_CUSTOMERS, GOOD_TICKETS, _files, _main
 
 # ----------------------------------------------------------------------------- hostile inputs (issue 16)
@@ -206,9 +202,11 @@ def test_outputs_that_are_folders_or_inputs_are_refused(tmp_path, capsys):
 
 
 def test_no_traceback_from_the_real_command(tmp_path):
-    """Hostile files through the real command, in fresh processes: exit 2, one line per problem, no traceback,
-    and a FIFO does not block."""
+    """Hostile files through the real command, each in a process of its own: exit 2, one line per problem, no
+    traceback (nor an abort at exit), and a FIFO does not block."""
     import os
+
+    from tests.procs import supportsim
 
     cases = {
         "binary.csv": bytes(range(256)) * 4,
@@ -226,12 +224,57 @@ def test_no_traceback_from_the_real_command(tmp_path):
         path = tmp_path / name
         if data is not None:
             path.write_bytes(data)
-        r = subprocess.run([sys.executable, "-m", "sim.cli", "calibrate", "--customers", str(path), "--tickets",
-                            str(t), "--out", str(tmp_path / "o.toml")], capture_output=True, text=True, cwd=ROOT,
-                           timeout=60)
+        r = supportsim("calibrate", "--customers", str(path), "--tickets", str(t), "--out", str(tmp_path / "o.toml"))
         assert r.returncode in (0, 2) and "Traceback" not in r.stderr, (name, r.stderr)
         if r.returncode == 2:
             assert r.stderr.startswith(f"error: {path}: "), (name, r.stderr)
+
+
+def test_arrow_holds_nothing_python_once_a_read_returns(tmp_path, monkeypatch):
+    """Regression: `calibrate` on a header-only file printed its error and then sometimes died of
+    SIGABRT ("terminate called without an active exception"): one of Arrow's threads dropped the
+    reader last, and the Python file object it held needed the GIL while the interpreter was
+    exiting. So Arrow is given a native file, never a Python object to read, and the one Python
+    object it must hold (the bad-row handler) is released before every read returns: after a
+    header-only file, bad rows, text that is not UTF-8 and a good file alike."""
+    import gc
+    import weakref
+
+    import pyarrow as pa
+    from pyarrow import csv as pv
+
+    from sim.calibrate import ingest
+
+    handed: list[tuple[str, weakref.ref]] = []
+    real_open = pv.open_csv
+
+    def spy(source, **kw):  # noqa: ANN001, ANN003
+        handed.append((type(source).__name__, weakref.ref(kw["parse_options"].invalid_row_handler)))
+        assert isinstance(source, pa.NativeFile) and not isinstance(source, pa.PythonFile), type(source)
+        try:
+            return real_open(source, **kw)
+        finally:  # an error's traceback keeps this frame: it must not keep the handler alive too
+            del source, kw
+
+    monkeypatch.setattr(pv, "open_csv", spy)
+    header = "customer_id,signup_date,cancel_date,plan,monthly_revenue_usd\n"
+    cases = {"header_only.csv": header.encode(), "bad_rows.csv": (header + "a,2024-01-05,,basic\n").encode(),
+             "latin1.csv": GOOD_CUSTOMERS.replace("basic", "b\xe4sic").encode("latin-1"),
+             "good.csv": GOOD_CUSTOMERS.encode()}
+    gc.disable()  # a release must come from the read itself, not from a collection the test happens to run
+    try:
+        for name, data in cases.items():
+            path = tmp_path / name
+            path.write_bytes(data)
+            handed.clear()
+            try:
+                ingest.read_customers(path)
+            except cal.CalibrationError:
+                pass
+            assert handed, name
+            assert [kind for kind, handler in handed if handler() is not None] == [], name
+    finally:
+        gc.enable()
 
 
 def test_mutated_files_give_a_result_or_a_message(tmp_path, capsys):

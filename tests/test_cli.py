@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from sim.cli import main
 from sim.params.scenario import ScenarioError, load, load_text, scenario_hash
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import SCENARIOS
+from tests.procs import Done, supportsim
 
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
 TINY = ["--set", "run.months=2", "--set", "run.replications=1", "--set", "customers.initial=150"]
@@ -30,8 +30,9 @@ def test_shipped_scenario_validates_and_runs(path, tmp_path, capsys):
     assert summary["policies"] == list(load(path).policies) or summary["policies"] == ["base"]
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT)
+def _run_cli(*args: str, fresh: bool = False) -> Done:
+    """The real command in a process of its own (see tests.procs.supportsim)."""
+    return supportsim(*args, fresh=fresh)
 
 
 def _bad(tmp_path, text: str):
@@ -110,7 +111,7 @@ def test_schema_command_prints_json_schema(capsys):
 
 
 def test_help_exits_cleanly():
-    r = _run_cli("run", "--help")
+    r = _run_cli("run", "--help", fresh=True)  # a new interpreter: the entry point itself
     assert r.returncode == 0 and "--replications" in r.stdout and "--set" in r.stdout
 
 
@@ -166,9 +167,9 @@ def test_failed_run_keeps_previous_output(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp folders left behind
 
 
-def test_plots_are_written_in_three_formats(tmp_path):
-    out = tmp_path / "o"
-    assert main(["run", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+@pytest.mark.xdist_group("run_with_plots")  # with tests/test_hostile_text.py: one run with plots for both
+def test_plots_are_written_in_three_formats(run_with_plots):
+    out = run_with_plots  # `supportsim run` with plots (of the hostile scenario: the figures are the same)
     for name in ("customers", "cumulative_profit"):
         for ext in ("png", "svg", "pdf"):
             assert (out / "plots" / f"{name}.{ext}").stat().st_size > 1000
@@ -193,3 +194,108 @@ def test_csv_files_carry_provenance(tmp_path):
         df = pd.read_csv(out / name)
         assert (df["scenario_sha256"] == digest).all() and (df["seed"] == 1).all()
         assert (df["supportsim_version"] == __version__).all()
+
+
+# ---------------------------------------------------------------- one way out of an interrupted verb
+# In-process, with SIGTERM sent to this process at chosen points (main always handles SIGTERM; it
+# leaves an ignored SIGINT ignored, and the suite may run with SIGINT ignored).
+
+
+def test_a_signal_after_the_output_is_written_says_so(tmp_path, monkeypatch, capsys):
+    """Regression: report, deck and the studies said "no results written" when the signal came
+    after their output had been swapped in (only run and decide kept track)."""
+    import os
+    import signal
+
+    from sim.cli import report as report_cli
+
+    real = report_cli.write_report
+
+    def write_then_stopped(*args, **kwargs):  # noqa: ANN002, ANN003
+        path = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # as if stopped while the command goes on to print
+        return path
+
+    monkeypatch.setattr(report_cli, "write_report", write_then_stopped)
+    out = tmp_path / "rep"
+    assert main(["report", str(SCENARIOS / "smoke.toml"), "--out", str(out), "--workers", "1", *TINY]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted after the results were written to {out / 'report.html'}" in err, err
+    assert (out / "report.html").is_file()
+
+
+class _StopWhileReporting:
+    """stderr that gets a signal (SIGTERM) when the interrupt is reported: another Ctrl-C on the way out."""
+
+    def __init__(self, stream) -> None:  # noqa: ANN001
+        self.stream, self.sent = stream, 0
+
+    def write(self, text: str) -> int:
+        if text.startswith("interrupted") and not self.sent:
+            import os
+            import signal
+
+            self.sent += 1
+            os.kill(os.getpid(), signal.SIGTERM)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def test_more_signals_on_the_way_out_change_nothing(monkeypatch, capsys):
+    """Regression: a second signal while an interrupted verb cleaned up or printed its message
+    escaped main as KeyboardInterrupt (the process then died of the signal, exit -2, after the
+    message). Now the first signal decides; later ones are only counted."""
+    import importlib
+    import os
+    import signal
+
+    cli_main = importlib.import_module("sim.cli.main")
+
+    def stopped(args):  # noqa: ANN001
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # the first: KeyboardInterrupt here
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # another during the clean-up
+        return 0
+
+    monkeypatch.setattr(cli_main, "cmd_validate", stopped)
+    monkeypatch.setattr(sys, "stderr", _StopWhileReporting(sys.stderr))
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(["validate", str(SCENARIOS / "smoke.toml")])
+    except KeyboardInterrupt:
+        pytest.fail("a signal on the way out escaped main (the process would die of it, exit -2)")
+    assert code == 130
+    assert sys.stderr.sent == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["interrupted: no results written"], err
+    assert signal.getsignal(signal.SIGTERM) == handler  # called in-process: the caller's handler is back
+
+
+def test_an_ignored_sigint_stays_ignored_and_sigterm_still_stops(monkeypatch, capsys):
+    """A shell starts background jobs with Ctrl-C ignored on purpose; SIGTERM is handled regardless."""
+    import importlib
+    import os
+    import signal
+
+    cli_main = importlib.import_module("sim.cli.main")
+    reached = []
+
+    def verb(args):  # noqa: ANN001
+        os.kill(os.getpid(), signal.SIGINT)
+        reached.append("after SIGINT")
+        os.kill(os.getpid(), signal.SIGTERM)
+        reached.append("after SIGTERM")
+        return 0
+
+    monkeypatch.setattr(cli_main, "cmd_validate", verb)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = main(["validate", str(SCENARIOS / "smoke.toml")])
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 130 and reached == ["after SIGINT"]
+    assert "interrupted: no results written" in capsys.readouterr().err

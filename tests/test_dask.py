@@ -13,6 +13,10 @@ from sim.runs import studies as analysis
 from sim.runs.executors import DaskExecutor
 from tests.conftest import SCENARIOS
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("dask")
+
 distributed = pytest.importorskip("distributed")
 
 SMOKE = SCENARIOS / "smoke.toml"

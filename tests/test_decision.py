@@ -17,6 +17,10 @@ from sim.runs import metrics
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.studies import with_values
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("decision")
+
 TINY = """
 [scenario]
 name = "tiny-decide"
@@ -285,50 +289,41 @@ def test_cli_decide_bad_input_exits_2(tmp_path, capsys):
     assert info.value.code == 2
 
 
-@pytest.mark.parametrize("sig_name, phase", [("SIGINT", "simulating"), ("SIGINT", "writing"), ("SIGTERM", "writing")])
+@pytest.mark.parametrize("sig_name, phase", [("SIGINT", "simulating"), ("SIGINT", "writing"), ("SIGTERM", "writing"),
+                                             ("SIGINT", "swapping")])
 def test_interrupted_decide_leaves_the_previous_output(tmp_path, sig_name, phase):
-    """A real `supportsim decide` stopped while it simulates or writes: the earlier output stays, whole."""
+    """A real `supportsim decide`, stopped while it simulates, writes or swaps its folder in
+    (``SUPPORTSIM_TEST_PAUSE_AT``: the test waits for that state, not for time): exit 130 and one
+    message; the earlier output stays whole, or (signal held during the swap) the new one is
+    complete and the message says so."""
     import signal
-    import subprocess
-    import sys
-    import time
 
-    from tests.conftest import ROOT
+    from sim.cli import main
+    from tests.procs import cli, start
 
     scenario = _tiny_file(tmp_path)
     out = tmp_path / "out"
-    base = [sys.executable, "-m", "sim.cli", "decide", str(scenario), "--out", str(out), "--workers", "1"]
-    subprocess.run([*base, "--samples", "2", "--quiet", "--no-plots"], cwd=ROOT, check=True, timeout=300)
+    base = ["decide", str(scenario), "--out", str(out), "--workers", "1"]
+    assert main([*base, "--samples", "2", "--quiet", "--no-plots"]) == 0  # the earlier output (in-process: quick)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    for _ in range(3):
-        proc = subprocess.Popen([*base, "--samples", "40"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, bufsize=1)
-        deadline = time.monotonic() + 300
-        err = ""
-        while proc.poll() is None and time.monotonic() < deadline:
-            if phase == "simulating":
-                err += proc.stderr.read(1)
-                if "decide" in err:
-                    break
-            elif any(p.name.startswith(".out.") for p in tmp_path.iterdir()):
-                break
-            else:
-                time.sleep(0.001)
-        if proc.poll() is not None:  # finished before the signal: try again
-            subprocess.run([*base, "--samples", "2", "--quiet", "--no-plots"], cwd=ROOT, check=True, timeout=300)
-            continue
-        proc.send_signal(getattr(signal, sig_name))
-        _, rest = proc.communicate(timeout=300)
-        err += rest
-        break
-    else:
-        pytest.fail("decide always finished before the signal")
-    assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err, err
+    child = start(cli(*base, "--samples", "4", "--no-plots"), tmp_path / "work", pause=phase)
+    try:
+        child.wait_paused()
+        child.send(getattr(signal, sig_name))
+        code, err = child.finish()
+    finally:
+        child.kill()
+    assert code == 130, (code, err)
+    assert len([line for line in err.splitlines() if line.startswith("interrupted")]) == 1, err
+    assert "Traceback" not in err, err
     after = {p.name: p.read_bytes() for p in out.iterdir()}
-    if after != before:  # the signal came after the swap: then the new output is complete
-        assert "after the results were written" in err
-        assert {"decision.json", "psa.csv", "plots"} <= set(after)
+    if phase == "swapping":  # held until the swap is complete: the new output, and the message says so
+        assert after != before and {"decision.json", "psa.csv"} <= set(after), sorted(after)
+        assert json.loads(after["decision.json"])["samples"] == 4
+        assert f"interrupted after the results were written to {out}" in err, err
+    else:
+        assert after == before
+        assert "interrupted: no results written" in err, err
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

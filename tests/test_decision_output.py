@@ -24,6 +24,10 @@ from sim.params.uncertainty import from_spec
 from sim.runs.experiment import run_scenario
 from tests.conftest import SCENARIOS
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("decision_output")
+
 # The smoke scenario, made quick, with a small uncertainty table (three policies, three parameters).
 SMALL = ["run.months=3", "customers.initial=150", "run.replications=2"]
 UNCERTAINTY = """

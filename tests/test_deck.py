@@ -14,6 +14,10 @@ from sim.cli import main
 from sim.output import deck, findings
 from sim.params.scenario import policy_labels
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("deck")
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "supportsim deck scenarios/smoke.toml --out deck.pptx"
 

@@ -16,8 +16,6 @@ import contextlib
 import importlib.util
 import io
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -129,7 +127,9 @@ def test_parameter_paths_named_in_docs_exist(doc):
 
 
 def cli_verbs() -> set[str]:
-    out = subprocess.run([sys.executable, "-m", "sim.cli", "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    from tests.procs import supportsim
+
+    out = supportsim("--help").stdout
     block = out.split("COMMAND", 2)[-1]
     return set(re.findall(r"^    (\w[\w-]*)\s", block, re.M))
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +18,7 @@ from sim.params.scenario import ScenarioError, load, resolve_policies
 from sim.runs import metrics
 from sim.runs.executors import ProcessExecutor, SerialExecutor, make_executor
 from sim.runs.experiment import Precision, execute, jobs, run_job, run_scenario
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import SCENARIOS
 
 SMOKE = SCENARIOS / "smoke.toml"
 
@@ -239,37 +236,33 @@ def test_ctrl_c_without_keep_partial_leaves_previous_output(smoke, tmp_path):
 
 
 def test_sigint_stops_worker_processes_and_keeps_finished_runs(tmp_path):
-    """A real Ctrl-C on `supportsim run --workers 2 --keep-partial`: exit 130, finished runs
-    written and marked partial, no worker process left behind."""
+    """A real Ctrl-C on `supportsim run --workers 2 --keep-partial`, sent once a run has finished
+    and more are due (the test waits for that state): exit 130, the finished runs written and
+    marked partial, no worker process left behind."""
     psutil = pytest.importorskip("psutil")
+    from tests.procs import cli, start
+
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "sim.cli", "run", str(SMOKE), "--out", str(out), "--workers", "2", "--no-plots",
-           "--keep-partial", "--quiet", "--set", "customers.initial=1500", "--set", "run.months=12",
-           "--set", "run.replications=8"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reps, months = 4, 6
+    child = start(cli("run", str(SMOKE), "--out", str(out), "--workers", "2", "--no-plots", "--keep-partial",
+                      "--quiet", "--set", f"run.months={months}", "--set", f"run.replications={reps}"),
+                  tmp_path / "work", pause="simulating")
     try:
-        deadline = time.monotonic() + 120
-        children = []
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
-            spools = list(tmp_path.glob(".out.*.tmp/.monthly.spool"))
-            children = psutil.Process(proc.pid).children(recursive=True)
-            if spools and spools[0].stat().st_size > 0 and children:
-                break
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        child.wait_paused()
+        children = psutil.Process(child.pid).children(recursive=True)
+        assert children  # the worker processes, busy with the runs still due
+        child.send(signal.SIGINT)
+        code, err = child.finish()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+        child.kill()
+    assert code == 130, err
     assert "partial" in err and "Traceback" not in err, err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is True
     done = sum(summary["replications_completed"].values())
-    assert 0 < done < 8 * 3
-    assert len(pd.read_csv(out / "monthly.csv")) == done * 12
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert 0 < done < reps * len(summary["policies"])
+    assert len(pd.read_csv(out / "monthly.csv")) == done * months
+    gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, alive
 
 
@@ -310,8 +303,9 @@ def _code(*args: str) -> int:
 
 
 def test_cli_bad_precision_has_no_traceback(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(SMOKE), "--out", str(tmp_path / "o"), "--quiet",
-                        "--precision", "-3%"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    from tests.procs import supportsim
+
+    r = supportsim("run", str(SMOKE), "--out", str(tmp_path / "o"), "--quiet", "--precision", "-3%")
     assert r.returncode == 2 and "--precision" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 

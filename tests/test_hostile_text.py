@@ -9,27 +9,17 @@ import json
 import re
 
 import matplotlib.pyplot as plt
+import pytest
 import tomli_w
 
 from sim.app.kit import code, text
 from sim.cli import main
 from sim.output import files, plots
 from sim.params.scenario import load
-from tests.conftest import SCENARIOS
-
-NAME = "=cmd|' /C calc'!A0 $5 off $10 <script>x</script> 🚀"
-DESCRIPTION = "![x](http://tracker.example/p.png) [link](http://e.example)\nline two $x$ @SUM(1) 💥"
-FAST = ["--replications", "1", "--workers", "1", "--quiet", "--set", "run.months=2"]
-
-
-def _hostile(tmp_path):
-    s = load(SCENARIOS / "smoke.toml")
-    data = s.model_dump(mode="json", exclude_none=True)
-    data["scenario"]["name"] = NAME
-    data["scenario"]["description"] = DESCRIPTION
-    path = tmp_path / "hostile.toml"
-    path.write_bytes(tomli_w.dumps(data).encode())
-    return path
+from tests.conftest import HOSTILE_DESCRIPTION as DESCRIPTION
+from tests.conftest import HOSTILE_FAST as FAST
+from tests.conftest import HOSTILE_NAME as NAME
+from tests.conftest import SCENARIOS, hostile_scenario_file
 
 
 def _cells(folder):
@@ -39,10 +29,10 @@ def _cells(folder):
                 yield from row
 
 
-def test_hostile_text_through_every_output_and_verb(tmp_path, capsys):
-    path = _hostile(tmp_path)
-    out = tmp_path / "run"
-    assert main(["run", str(path), "--out", str(out), *FAST]) == 0  # with plots: a $ no longer crashes
+@pytest.mark.xdist_group("run_with_plots")  # with tests/test_cli.py: one run with plots for both
+def test_hostile_text_through_every_output_and_verb(tmp_path, capsys, run_with_plots):
+    path = hostile_scenario_file(tmp_path)
+    out = run_with_plots  # `supportsim run` of this scenario with plots: a $ no longer crashes
     assert json.loads((out / "summary.json").read_text())["scenario_name"] == NAME
     assert (out / "plots").is_dir() and any((out / "plots").iterdir())
     assert main(["report", str(path), "--out", str(tmp_path / "rep"), *FAST]) == 0

@@ -69,29 +69,38 @@ def test_cluster_address_must_be_a_dask_scheduler_within_a_bounded_wait():
 
 
 def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
+    """Both workers are busy (each has written its pid and naps for an hour); the parent is
+    SIGKILLed; the workers must go too. The test waits for those states, never for a time."""
+    from tests.procs import start, wait_for
+
     pids = tmp_path / "pids"
     script = textwrap.dedent(f"""
         import os, time
         from sim.runs.executors import ProcessExecutor
         def nap(x):
-            open({str(pids)!r}, "a").write(f"{{os.getpid()}}\\n")
-            time.sleep(60)
+            with open({str(pids)!r}, "a") as f:
+                f.write(f"{{os.getpid()}}\\n")
+            time.sleep(3600)
         with ProcessExecutor(2) as ex:
             list(ex.imap_unordered(nap, [1, 2]))
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1])
-    deadline = time.time() + 60
-    while time.time() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
-        time.sleep(0.2)
-    workers = [int(p) for p in pids.read_text().split()]
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.time() + 10
-    alive = workers
-    while alive and time.time() < deadline:
-        alive = [p for p in workers if os.path.exists(f"/proc/{p}") and "zombie" not in _state(p)]
-        time.sleep(0.2)
-    assert alive == []
+    parent = start([sys.executable, "-c", script], tmp_path / "work")
+    workers: list[int] = []
+    try:
+        lines = wait_for(lambda: pids.exists() and len(pids.read_text().split()) >= 2 and pids.read_text().split(),
+                         "both workers busy", child=parent)
+        workers = [int(p) for p in lines]
+        parent.send(signal.SIGKILL)
+        parent.finish()
+        wait_for(lambda: not [p for p in workers if os.path.exists(f"/proc/{p}") and "zombie" not in _state(p)],
+                 "the workers gone after their parent")
+    finally:
+        parent.kill()
+        for pid in workers:  # only if the test failed: do not leave them napping
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _state(pid: int) -> str:
@@ -119,11 +128,59 @@ def test_boolean_into_a_number_names_the_field(capsys):
     assert main(["validate", str(SCENARIOS / "smoke.toml"), "--set", "policies.flat.support.agents=false"]) == 2
 
 
-@pytest.mark.parametrize("tool", sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("bench/*.py"),
-                                                                                  *ROOT.glob("scripts/*.py")]))
-def test_every_bench_and_script_answers_help(tool):
+TOOLS = sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("bench/*.py"), *ROOT.glob("scripts/*.py")])
+# What the tools import in common, imported once by the driver below before it forks a process per tool.
+SHARED = ["numpy", "pandas", "scipy.stats", "matplotlib.pyplot", "simpy", "sim.cli", "sim.app.procs",
+          "sim.decision.psa", "sim.output.plots"]
+HELP_DRIVER = r"""
+import json, os, runpy, sys, traceback
+tools, shared = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for name in shared:
+    __import__(name)
+results = {}
+for tool in tools:  # each in a process of its own, forked from this one, run as `python TOOL --help` runs it
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.dup2(w, 1)
+        os.dup2(w, 2)
+        sys.argv, sys.path[0] = [tool, "--help"], os.path.dirname(os.path.abspath(tool))
+        code = 0
+        try:
+            runpy.run_path(tool, run_name="__main__")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (exc.code is not None)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, errors="replace") as f:
+        out = f.read()
+    results[tool] = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), out]
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def tools_help() -> dict[str, tuple[int, str]]:
+    """Every bench/ and scripts/ tool run with --help, each in a fresh process forked from one
+    that imported what they share (one interpreter start instead of one per tool)."""
+    import json
+
+    out = subprocess.run([sys.executable, "-c", HELP_DRIVER, json.dumps(TOOLS), json.dumps(SHARED)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return {tool: (code, text) for tool, (code, text) in json.loads(out.stdout.splitlines()[-1]).items()}
+
+
+@pytest.mark.xdist_group("tools_help")  # one worker: the driver runs once
+@pytest.mark.parametrize("tool", TOOLS)
+def test_every_bench_and_script_answers_help(tool, tools_help):
     # a stale import (bench/run_benchmarks.py imported run_to_dir from its old home) fails here,
     # not the day someone needs the figure
-    out = subprocess.run([sys.executable, tool, "--help"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=BOUNDED_S)
-    assert out.returncode == 0 and "usage" in out.stdout.lower(), out.stderr[-2000:]
+    code, out = tools_help[tool]
+    assert code == 0 and "usage" in out.lower(), out[-2000:]

@@ -36,7 +36,8 @@ from sim.params.walk import iter_params
 from sim.runs import guardrails
 from tests.conftest import BOUNDED_S, SCENARIOS
 
-FAST = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+# no per-example deadline: on a loaded machine a 2-s deadline failed examples that were only slow
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Every scalar parameter of the base model with a numeric range, from the schema itself.
 PARAMS = [p for p in iter_params()

@@ -20,6 +20,10 @@ from sim.params.walk import field_unit
 from sim.runs.metrics import KPIS
 from tests.conftest import ROOT, SCENARIOS
 
+# module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
+# it interleaves this module with others)
+pytestmark = pytest.mark.xdist_group("report")
+
 TINY = ["--replications", "2", "--set", "run.months=3", "--set", "customers.initial=150", "--workers", "1"]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -14,8 +14,12 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import functools
 import os
 import stat
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -49,6 +53,7 @@ MAX_LISTED = 5  # bad rows listed per problem; the rest are counted
 MAX_CSV_BYTES = 512 * 2**20  # per file: ~7M tickets; the calibration holds a file in memory about once
 HEAD_BYTES = 64 * 1024  # the header row must fit in this
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+ARROW_RELEASE_S = 10  # a bound on the wait for Arrow's threads to let go of our callback (normally no wait)
 
 # ----------------------------------------------------------------------------- columns
 
@@ -238,24 +243,18 @@ def read_csv(path: str | Path, spec: tuple[Column, ...], what: str, label: str |
 
         def read(threads: bool) -> int:
             fh.seek(0)
-            used = [names[i] for i in index.values()]
-            reader = pv.open_csv(
-                fh,
-                read_options=pv.ReadOptions(use_threads=threads, column_names=names, skip_rows=1,
-                                            block_size=1 << 21),
-                parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                                              invalid_row_handler=on_bad_row),
-                convert_options=pv.ConvertOptions(column_types=dict.fromkeys(used, pa.string()),
-                                                  include_columns=used, strings_can_be_null=False,
-                                                  quoted_strings_can_be_null=False),
-            )
             rows = 0
-            for n, batch in enumerate(reader):
+
+            def add(n: int, batch: pa.RecordBatch) -> None:
+                nonlocal rows
                 for name, i in index.items():
                     readers[name].add(_trimmed(batch.column(names[i])), rows)
                 rows += batch.num_rows
                 if n % 8 == 7:
                     release_free_memory()  # the parsed blocks' text and temporaries (see release_free_memory)
+
+            _each_batch(fh, source, add, on_bad_row, threads=threads, names=names, delimiter=delimiter,
+                        used=[names[i] for i in index.values()])
             return rows
 
         try:
@@ -290,6 +289,58 @@ def read_csv(path: str | Path, spec: tuple[Column, ...], what: str, label: str |
         notes += reader.notes(Path(source).name, problems.lines_match)
     problems.raise_if_any()
     return Raw(source, rows, values, empty, headers, problems.lines_match, notes)
+
+
+def _each_batch(fh: BinaryIO, source: str, on_batch: Callable[[int, pa.RecordBatch], None],
+                on_bad_row: Callable[[pv.InvalidRow], str], *, threads: bool, names: list[str], delimiter: str,
+                used: list[str]) -> None:
+    """``on_batch(n, batch)`` for each block of the file ``fh`` has open, parsed by Arrow's streaming
+    reader; ``on_bad_row`` is called for rows with the wrong number of fields.
+
+    Arrow's reader works on Arrow's own threads, and one of them may drop its last reference
+    after the caller is done with it. A Python object it holds then needs the GIL to be released,
+    and if the interpreter is exiting by then (an error printed right after a header-only file was
+    read) that thread is ended inside C++ and the process aborts ("terminate called without an
+    active exception", SIGABRT). So Arrow gets a native file on the same descriptor (never a
+    Python file object) and a handler that only Arrow holds, and every way out of here (the end,
+    an error, Ctrl-C) waits until that handler has been released: nothing Python is left on
+    Arrow's threads.
+    """
+    released = threading.Event()
+    handler: Any = functools.partial(on_bad_row)
+    weakref.finalize(handler, released.set)
+    stream: Any = _arrow_file(fh, source)
+    reader: Any = None
+    batch: Any = None
+    try:
+        reader = pv.open_csv(
+            stream,
+            read_options=pv.ReadOptions(use_threads=threads, column_names=names, skip_rows=1, block_size=1 << 21),
+            parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=handler),
+            convert_options=pv.ConvertOptions(column_types=dict.fromkeys(used, pa.string()), include_columns=used,
+                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        handler = stream = None  # from here on only Arrow holds them
+        for n, batch in enumerate(reader):
+            on_batch(n, batch)
+    finally:
+        handler = stream = reader = batch = None  # an exception's traceback keeps this frame, not them
+        released.wait(ARROW_RELEASE_S)
+
+
+def _arrow_file(fh: BinaryIO, source: str) -> pa.NativeFile:
+    """A native Arrow file on the file ``fh`` has open (through ``/dev/fd``, else by name, checked to
+    be the same file), so Arrow's threads read it without the GIL."""
+    by_fd = f"/dev/fd/{fh.fileno()}"
+    try:
+        native = pa.OSFile(by_fd if os.path.exists(by_fd) else source)
+    except OSError as exc:
+        raise CalibrationError([f"cannot read the file again: {exc}"], source) from None
+    a, b = os.fstat(fh.fileno()), os.fstat(native.fileno())
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):
+        native.close()
+        raise CalibrationError(["the file was replaced while it was being read"], source)
+    return native
 
 
 def _trimmed(text: pa.Array) -> pa.Array:

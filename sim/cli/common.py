@@ -6,6 +6,7 @@ Where it sits: **cli** only (argparse and printing live here and nowhere below).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import pandas as pd
 
 from sim.decision.psa import DecisionResult
 from sim.output.decision_files import check_same_scenario, read_decision
+from sim.output.files import PAUSE_ENV, pause_point
 from sim.output.fmt import terminal
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
@@ -26,6 +28,11 @@ from sim.runs.options import RunOptions
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
+
+
+class PartialKept(KeyboardInterrupt):
+    """A verb interrupted after it wrote the runs that had finished (``--keep-partial``); the
+    message says what was kept where. ``sim.cli.main`` prints it and exits 130."""
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -96,14 +103,16 @@ def load_scenario(args: argparse.Namespace, *, record_replications: bool = True)
 
 
 def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
-    """A tqdm bar on stderr with rate and ETA; its total follows the caller (precision mode grows it)."""
+    """A tqdm bar on stderr with rate and ETA; its total follows the caller (precision mode grows it).
+    It is also where a test pauses a verb while it simulates (``sim.output.files.pause_point``)."""
     if quiet:
-        return None
+        return _simulating if os.environ.get(PAUSE_ENV) else None
     from tqdm import tqdm
 
     state: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
+        _simulating(done, total)
         bar = state.get("bar")
         if bar is None:
             bar = state["bar"] = tqdm(total=total, unit="run", desc=desc, file=sys.stderr, dynamic_ncols=True)
@@ -116,6 +125,11 @@ def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
             state.pop("bar")
 
     return update
+
+
+def _simulating(done: int, total: int) -> None:
+    if 0 < done < total:  # a run has finished and more are due
+        pause_point("simulating")
 
 
 def reproduce_command(verb: str, args: argparse.Namespace, *options: str) -> str:

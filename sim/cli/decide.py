@@ -31,7 +31,6 @@ def cmd_decide(args: argparse.Namespace) -> int:
     result.command = command_line(args)
     if args.out is not None:
         write_decision(result, args.out, plots=not args.no_plots)
-        args.written = args.out
     if not args.quiet:
         _print_tables(result)
     print("\n".join(terminal(line) for line in result.answer()))

@@ -2,7 +2,9 @@
 
 Exit codes: 0 success, 1 could not write output (e.g. disk full, no permission), 2 invalid
 input (message names field, value and allowed range; also a workload above the guardrail),
-130 interrupted by Ctrl-C or SIGTERM (no partial output is left behind).
+130 interrupted by Ctrl-C or SIGTERM (no partial output is left behind). Every verb is
+interrupted the same way (:class:`_Interrupts`, :func:`main`): one message, exit 130, wherever
+the signal lands.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sim import __version__
 from sim.cli import calibrate as calibrate_cli
@@ -26,13 +30,14 @@ from sim.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
+    PartialKept,
     force_arg,
     load_scenario,
     run_option_args,
     run_options,
     scenario_args,
 )
-from sim.output.files import Interrupted, output_target, run_to_dir
+from sim.output.files import SIGNALS, Interrupted, output_target, outputs_written, run_to_dir, set_signal_handlers
 from sim.output.fmt import terminal
 from sim.params.scenario import ScenarioError, resolve_policies
 from sim.params.schema import Scenario
@@ -58,16 +63,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     output_target(args.out, force=args.force)  # before anything runs
     scenario = load_scenario(args)
     options = run_options(args)
-    try:  # streams each finished replication to disk; see sim.output.files.run_to_dir
-        res = run_to_dir(scenario, args.out, **options.kwargs(), plots=not args.no_plots,
-                         precision=studies_cli.precision_from_args(args), keep_partial=args.keep_partial, force=args.force)
-    except Interrupted as exc:  # --keep-partial: the finished replications were written, marked partial
-        print(f"interrupted: {terminal(exc)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    # streams each finished replication to disk (see sim.output.files.run_to_dir); on Ctrl-C with
+    # --keep-partial the finished ones are written, marked partial, and Interrupted reaches main
+    res = run_to_dir(scenario, args.out, **options.kwargs(), plots=not args.no_plots,
+                     precision=studies_cli.precision_from_args(args), keep_partial=args.keep_partial, force=args.force)
     if res.precision is not None and not args.quiet:
         pr = res.precision
         print(f"precision: {pr['replications']} replications; target {'met' if pr['met'] else 'NOT met (cap reached)'}")
-    args.written = args.out  # an interrupt from here on comes after complete results are in place
     if not args.quiet:
         _print_summary(res)
         print(f"wrote {terminal(args.out)}/monthly.csv, kpis.csv, summary.json" + ("" if args.no_plots else ", plots/"))
@@ -122,18 +124,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM takes the same clean-up path as Ctrl-C
+class _Interrupts:
+    """SIGINT and SIGTERM while a command runs: one way out, exit 130 and one message.
+
+    The first signal raises KeyboardInterrupt wherever the main thread is, so the verb's clean-up
+    runs on the way out (temporary output removed, worker processes stopped). Every later one,
+    and any after the command has its outcome, is only counted: a second Ctrl-C cannot cut the
+    clean-up short or escape as a traceback (or kill the process by the signal, exit -2), and
+    :func:`main` still reports the interrupt. Blocks that must not be cut in half (a swap of
+    folders) hold signals themselves (``sim.output.files``) and send them on afterwards.
+
+    SIGTERM is always handled, SIGINT unless it was ignored when the command started: a shell
+    starts background jobs with Ctrl-C ignored on purpose (Ctrl-C at the terminal is not for
+    them), as Python itself respects.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.raising = True
+        self.previous: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.received.append(signum)
+        if self.raising and len(self.received) == 1:
+            raise KeyboardInterrupt
+
+    def install(self) -> None:
+        """Handle the signals (a no-op outside the main thread: signals are left alone there)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        wanted = {s: self for s in SIGNALS if not (s == signal.SIGINT and signal.getsignal(s) == signal.SIG_IGN)}
+        self.previous, raised = set_signal_handlers(wanted)
+        if raised is not None:  # a signal that came before: the command is interrupted before it starts
+            raise raised
+
+    def uninstall(self) -> None:
+        """Put back the handlers there were before :meth:`install`."""
+        if self.previous:
+            set_signal_handlers(self.previous)
+            self.previous = {}
 
 
-def _on_sigterm_interrupt() -> Callable[[], None]:
-    """Turn SIGTERM into KeyboardInterrupt while a command runs (so temporary output is removed);
-    return a function that restores the previous handler."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _interrupt)
-    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
-        return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, previous)
+def _interrupted_message(stop: BaseException | None, written: list[Path]) -> str:
+    """The one line an interrupted verb prints (paths and messages shown as text: no control characters)."""
+    if isinstance(stop, (Interrupted, PartialKept)) and str(stop):  # --keep-partial: what was kept, and where
+        return f"interrupted: {terminal(stop)}"
+    if written:
+        return f"interrupted after the results were written to {' and '.join(terminal(p) for p in written)}"
+    return "interrupted: no results written"
 
 
 def _memory_advice(verb: str) -> str:
@@ -148,20 +186,38 @@ def _memory_advice(verb: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code. Called without ``argv`` (the ``supportsim`` program),
+    signals stay handled, only counted, until the process has exited."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    restore = _on_sigterm_interrupt()
+    interrupts = _Interrupts()
+    before = len(outputs_written())
+    stop: KeyboardInterrupt | None = None
+    code = EXIT_INTERRUPTED
+    try:
+        try:
+            interrupts.install()
+            code = _run(args)
+        finally:
+            interrupts.raising = False  # from here on a signal is only counted
+    except KeyboardInterrupt as exc:  # the one way out of an interrupted verb
+        stop = exc
+    if stop is not None or interrupts.received:
+        print(_interrupted_message(stop, outputs_written()[before:]), file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    if argv is not None:  # called in-process: the caller's handlers come back
+        interrupts.uninstall()
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit code; an error is one line on stderr, never a traceback (KeyboardInterrupt
+    goes to :func:`main`)."""
     try:
         return int(args.func(args))
     except ScenarioError as exc:
         print(f"error: {terminal(exc, keep_newlines=True)}", file=sys.stderr)
         return EXIT_INVALID
-    except KeyboardInterrupt:
-        if getattr(args, "written", None):
-            print(f"interrupted after the results were written to {terminal(args.written)}", file=sys.stderr)
-        else:
-            print("interrupted: no results written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into a reader that stopped early (e.g. `| head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -178,5 +234,3 @@ def main(argv: Sequence[str] | None = None) -> int:
                        f"error: {type(exc).__name__}: {line} (a bug: please report it with the command line)"),
               file=sys.stderr)
         return EXIT_FAILED
-    finally:
-        restore()

@@ -80,7 +80,6 @@ def cmd_optimise(args: argparse.Namespace) -> int:
     result.command = command_line(args)
     if args.out is not None:
         write_optimise(result, args.out, force=args.force, plots=not args.no_plots)
-        args.written = args.out
     if not args.quiet:
         _print_candidates(result)
     print("\n".join(fmt.terminal(line) for line in answer(result)))

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.cli.common import (
-    EXIT_INTERRUPTED,
+    PartialKept,
     force_arg,
     int_at_least,
     load_scenario,
@@ -188,8 +188,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if args.out is not None:
             print(f"wrote {number.terminal(args.out)}/tidy.csv, summary.csv, differences.csv, sweep.json, sweep.png/.svg/.pdf")
     if partial:
-        print(f"interrupted: {len(tidy)} finished runs kept in {number.terminal(args.out)} (partial)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        raise PartialKept(f"{len(tidy)} finished runs kept in {args.out} (partial)")  # printed by main
     return 0
 
 

@@ -22,16 +22,23 @@ from sim.engine.desk import Desk
 from sim.engine.rng import PILOT_MONTH
 from sim.params.schema import HOURS_PER_MONTH
 
+# The pilot runs two weeks of a month's work, from a Friday morning: the weekend's backlog reaches
+# the first Monday as it does every week (a month from an empty Monday would miss one), and the
+# desk, most of a run's time, works 46% of a month for it.
+START_H = 4 * 24 + 8.0  # Friday 08:00 of the first week
+PILOT_H = 2 * 168.0
+SCALE = HOURS_PER_MONTH / PILOT_H  # two weeks' served touches and fees, as a month's
+
 
 def transitions(run: Any, who: np.ndarray) -> np.ndarray:
-    """Ladder transitions per group (group, from, to) expected in a month: a pilot month of a
-    desk of its own (its own random streams) with ``who`` gives the share of tickets answered
-    in time, late past tolerance or abandoned per group, the touches and the fees; issues left
-    unresolved are taken in expectation (``customers.expected_help``)."""
+    """Ladder transitions per group (group, from, to) expected in a month: a pilot of a desk of
+    its own (its own random streams) with ``who`` gives the share of tickets answered in time,
+    late past tolerance or abandoned per group, the touches and the fees; issues left unresolved
+    are taken in expectation (``customers.expected_help``)."""
     params, pop, sup = run.params, run.pop, run.params.support
     pilot = run.streams.at(PILOT_MONTH)
     hd = cu.help_decisions(pop, who, params, pilot["issues"], pilot["help"])
-    batch = work.tickets(pop, who, hd, params, 0.0, pilot["tickets"])
+    batch = work.tickets(pop, who, hd, params, START_H, pilot["tickets"])
     touch_c, touch_d = np.zeros(0, np.int64), np.zeros(0)
     if params.vip.enabled:
         # outreach on last month's alerts: each VIP flagged as often as a month's alerts flag
@@ -41,14 +48,14 @@ def transitions(run: Any, who: np.ndarray) -> np.ndarray:
                                                       + (1.0 - p_churn) * v.alert_false_positive_rate)
         touch_c, touch_d = work.vip_touches(pop, params, 0, np.zeros(0, np.int64), vips[flagged],
                                         work.manual_vips(pop, params))
-    env = simpy.Environment()
+    env = simpy.Environment(initial_time=START_H)
     desk = Desk(env, sup.agents if sup.staffing == "fixed" else sup.min_agents, pop, hours=hours.desk_hours(sup))
-    roster = staffing.month_roster(params, batch.priority, float(touch_d.sum()), 0.0)
-    desk.set_roster(0.0, roster.agents, roster.load)
-    desk.begin_period(HOURS_PER_MONTH)
-    desk.submit(batch)
-    desk.submit_touches(hours.open_times(sup, 0.0, pilot["vip"].random(len(touch_c))), touch_d, touch_c)
-    env.run(until=HOURS_PER_MONTH)
+    roster = staffing.month_roster(params, batch.priority, float(touch_d.sum()), START_H)
+    desk.set_roster(START_H, roster.agents, roster.load)
+    desk.begin_period(START_H + PILOT_H)
+    desk.submit(batch)  # entries are scheduled one at a time: tickets after the pilot cost nothing
+    desk.submit_touches(hours.open_times(sup, START_H, pilot["vip"].random(len(touch_c))), touch_d, touch_c)
+    env.run(until=START_H + PILOT_H)
     desk.new_period()
     G, group = run.n_groups, run.group(who)
 
@@ -63,8 +70,9 @@ def transitions(run: Any, who: np.ndarray) -> np.ndarray:
     share = (outcome + 20.0 * pooled[:, None]) / (answered + 20.0)
     raised, unresolved = cu.expected_help(params)
     seg = np.arange(G) // 2
-    resent = total(-np.expm1(-params.satisfaction.resentment_per_usd * pop.fees_usd[who])) / n
-    touches, auto = total(pop.touches[who]) / n, total(pop.auto_touches[who]) / n
+    resent = total(-np.expm1(-params.satisfaction.resentment_per_usd * SCALE * pop.fees_usd[who])) / n
+    # manual touches count when served (two weeks of them); automated messages when listed (a month's)
+    touches, auto = SCALE * total(pop.touches[who]) / n, total(pop.auto_touches[who]) / n
     pop.reset_counters()
     return np.stack([cu.expected_moves(params, cu.MonthRates(
         unresolved=unresolved[seg[g]], on_time=raised[seg[g]] * share[0, g], late_down=raised[seg[g]] * share[1, g],

@@ -22,6 +22,7 @@ import signal
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -43,6 +44,18 @@ FLOAT_FORMAT = "%.10g"  # fixed text form of floats: byte-identical files across
 # Lists what supportsim wrote into a result folder, with each file's SHA-256: only files it lists
 # whose content still matches (and whose names supportsim writes) are ever replaced or removed.
 MANIFEST = ".supportsim-manifest.json"
+SIGNALS = (signal.SIGINT, signal.SIGTERM)  # the signals that stop a verb cleanly (exit 130)
+# Test-only: "PHASE:MARKER" makes this process stop at PHASE once (see pause_point); unset, it does nothing.
+PAUSE_ENV = "SUPPORTSIM_TEST_PAUSE_AT"
+PHASES = ("simulating", "writing", "swapping", "written")
+_paused: set[str] = set()
+_written: list[Path] = []  # every output swapped in by this process, in order (see outputs_written)
+
+
+def outputs_written() -> list[Path]:
+    """Every output (folder or file) this process has swapped in so far, in order: a caller that
+    is interrupted can tell "no results written" from "written, then interrupted"."""
+    return list(_written)
 
 
 def _umask() -> int:
@@ -213,13 +226,85 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        pause_point("writing")
         write(Path(tmp))
         if not path.is_symlink():  # mkstemp makes 0600: give the file the umask's mode
             os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path.resolve() if path.is_symlink() else path)
+        with _signals_held():  # replaced and recorded as written, or neither
+            pause_point("swapping")
+            os.replace(tmp, path.resolve() if path.is_symlink() else path)
+            _written.append(path)
+        pause_point("written")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def set_signal_handlers(handlers: dict[int, Any]) -> tuple[dict[int, Any], BaseException | None]:
+    """Install ``handlers`` (signal -> Python handler), every one of them, and return the previous
+    handlers and the exception (a KeyboardInterrupt) that a signal pending meanwhile raised, if any.
+
+    ``signal.signal`` runs pending handlers before it changes one, so a signal that lands between
+    two changes can raise in the middle of them; stopping there would leave a handler swapped for
+    good (a SIGTERM recorded and ignored forever). So each change is retried until it is made,
+    and the exception is handed back for the caller to raise once everything is in place.
+    """
+    previous: dict[int, Any] = {}
+    raised: BaseException | None = None
+    for signum, handler in handlers.items():
+        while signum not in previous:
+            try:
+                previous[signum] = signal.signal(signum, handler)
+            except KeyboardInterrupt as exc:  # a pending signal's handler raised; the change was not made
+                raised = raised or exc
+    return previous, raised
+
+
+@contextmanager
+def _signals_recorded() -> Iterator[list[int | BaseException]]:
+    """Record SIGINT and SIGTERM instead of acting on them while the block runs (main thread
+    only), then put the previous handlers back and act: an exception a handler raised while
+    they were being swapped is raised, else a recorded signal is sent again, to be handled as
+    usual. Yields the record (signal numbers, or that exception)."""
+    got: list[int | BaseException] = []
+    previous, raised = set_signal_handlers({s: (lambda signum, _frame: got.append(signum)) for s in SIGNALS})
+    if raised is not None:
+        got.append(raised)
+    try:
+        yield got
+    finally:
+        _, raised = set_signal_handlers(previous)
+        first = raised if raised is not None else (got[0] if got else None)
+        if isinstance(first, BaseException):
+            raise first
+        if first is not None:
+            os.kill(os.getpid(), first)
+
+
+def pause_point(phase: str) -> None:
+    """A test hook, inert unless ``$SUPPORTSIM_TEST_PAUSE_AT`` is ``PHASE:MARKER`` with this ``phase``.
+
+    Then, the first time the main thread gets here, it writes MARKER (this process's id) and waits
+    until SIGINT or SIGTERM arrives, which is then handled as it would have been here. A test that
+    waits for MARKER knows the process is in that phase when it sends its signal, instead of
+    guessing with timing. Phases: ``simulating`` (a run has finished and more are due),
+    ``writing`` (the temporary output exists; nothing is swapped in), ``swapping`` (everything
+    is written; the swap is due, with signals held) and ``written`` (swapped in; the verb has not
+    returned yet).
+    """
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    want, _, marker = spec.partition(":")
+    if want != phase or phase in _paused or not marker or threading.current_thread() is not threading.main_thread():
+        return
+    _paused.add(phase)
+    with _signals_recorded() as got:
+        part = f"{marker}.{os.getpid()}.part"
+        Path(part).write_text(f"{os.getpid()}\n")
+        os.replace(part, marker)  # the marker appears whole
+        while not got:  # a handler records the signal; the sleep only bounds how soon that is seen
+            time.sleep(0.005)
 
 
 @contextmanager
@@ -230,21 +315,14 @@ def _signals_held() -> Iterator[None]:
     The Python-level handlers are swapped for one that only records the signal (blocking
     with a signal mask would not do: a process-directed signal goes to any thread that does
     not block it, and the main thread then raises at its next bytecode); on leaving, the
-    previous handlers come back and a recorded signal is sent again, to be handled as usual.
+    previous handlers come back and a recorded signal is sent again, to be handled as usual
+    (see :func:`_signals_recorded`).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    got: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, _frame: got.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with _signals_recorded():
         yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if got:
-            os.kill(os.getpid(), got[0])
 
 
 @contextmanager
@@ -266,8 +344,10 @@ def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
         with _signals_held():
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        pause_point("writing")
         yield tmp
         with _signals_held():
+            pause_point("swapping")
             _write_manifest(tmp)
             old = None
             if target.exists():
@@ -277,6 +357,8 @@ def atomic_dir(target: Path, *, force: bool = False) -> Iterator[Path]:
             if old is not None:
                 _keep_the_rest(old, target)  # the user's files stay (only ours are replaced)
                 shutil.rmtree(old, ignore_errors=True)  # holds nothing but files supportsim wrote
+            _written.append(target)
+        pause_point("written")
     except BaseException:
         if tmp is not None:
             with _signals_held():
