@@ -97,6 +97,8 @@ def test_round_trip_gives_equal_tables_and_the_same_answer(decision, folder):
         decision.seed, decision.samples, decision.replications, decision.design, decision.kpi,
         decision.decision_sha256)
     assert scenario_differences(back, decision.scenario) == []
+    # SMALL's --set changes: the decision's charts read back are footed as an edited scenario
+    assert back.scenario.edits == decision.scenario.edits == SMALL[:2]
 
 
 def test_missing_or_corrupt_folder_is_an_error_naming_the_file(folder, tmp_path):

@@ -3,10 +3,14 @@ true is not shown, and an edited scenario is footed as edited, with its hash."""
 
 from __future__ import annotations
 
-from sim.output import fmt
+import pytest
+
+from sim.cli.main import main
+from sim.output import deck, fmt, report
 from sim.output.plots import Meta
 from sim.params import labels
-from sim.params.scenario import load, load_text, policy_label, policy_labels, scenario_hash, to_toml
+from sim.params.scenario import load, load_text, policy_label, policy_labels, scenario_hash, to_toml, validate_dict
+from sim.runs.experiment import run_scenario
 from tests.conftest import ROOT
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"
@@ -42,10 +46,12 @@ def test_labels_without_numbers_are_the_users():
 def test_derived_labels_state_the_settings():
     sc = load_text("""
 [policies.a]
+label = "Per hour ($30)"
 pricing.scheme = "per_hour"
 pricing.per_hour_fee_usd = 40.0
 pricing.included_tickets_per_month = 2
 [policies.b]
+label = "Flat + $10/month"
 pricing.scheme = "flat"
 pricing.support_fee_usd_per_month = 12.5
 vip.enabled = true
@@ -64,8 +70,24 @@ pricing.price_multiplier = 1.05
                                  "e": "Flat at +5% price"}
 
 
-def test_a_scenario_without_policies_keeps_base():
+def test_a_scenario_without_policies_keeps_base_and_an_unlabelled_policy_its_name():
     assert policy_label(load_text("[run]\nmonths = 3\n"), "base") == "base"
+    assert policy_label(load_text('[policies.cheap]\npricing.scheme = "per_ticket"\n'), "cheap") == "cheap"
+
+
+def test_a_made_label_shown_by_another_policy_adds_the_name():
+    sc = load_text("""
+[policies.p20]
+label = "Per ticket ($20)"
+pricing.scheme = "per_ticket"
+pricing.per_ticket_fee_usd = 20.0
+[policies.old]
+label = "Per ticket ($15)"
+pricing.scheme = "per_ticket"
+pricing.per_ticket_fee_usd = 20.0
+pricing.included_tickets_per_month = 0
+""")
+    assert policy_labels(sc) == {"p20": "Per ticket ($20)", "old": "Per ticket ($20) [old]"}
 
 
 def test_stated_numbers():
@@ -91,3 +113,53 @@ def test_an_edited_scenario_is_footed_as_edited_with_its_hash():
     assert ref == f"Scenario 'baseline', edited (1 change; sha256 {sha[:10]})"
     meta = Meta("baseline", sha, 3, edits=1)
     assert meta.footer().startswith(ref + " · ")
+
+
+# ---------------------------------------------------------------- where the labels are shown
+
+TINY = ["run.months=2", "customers.initial=150", "run.replications=1"]
+
+
+@pytest.fixture(scope="module")
+def edited_run():
+    """The smoke scenario with its per-ticket fee changed: its label "Per ticket ($20)" is stale."""
+    sc = load(ROOT / "scenarios" / "smoke.toml", [*TINY, "policies.per_ticket.pricing.per_ticket_fee_usd=25"])
+    return run_scenario(sc, workers=1)
+
+
+def test_the_report_shows_the_new_label_and_names_the_edits(edited_run):
+    page = report.render(edited_run, plots=False)
+    assert "Per ticket ($25)" in page and "Per ticket ($20)" not in page
+    assert "<title>supportsim report: smoke (edited)</title>" in page
+    assert "policies.per_ticket.pricing.per_ticket_fee_usd=25" in page
+    assert f"sha256 {edited_run.scenario_sha256[:10]}" in page
+
+
+def test_the_deck_shows_the_new_label_and_is_footed_as_edited(edited_run):
+    prs = deck.build_deck(edited_run)
+    title = prs.slides[0]
+    texts = [sh.text_frame.text for sh in title.shapes if sh.has_text_frame]
+    assert "Support pricing: smoke (edited)" in texts
+    everything = " ".join(sh.text_frame.text for s in prs.slides for sh in s.shapes if sh.has_text_frame)
+    assert "Per ticket ($20)" not in everything
+    ref = fmt.scenario_ref("smoke", edited_run.scenario_sha256, 3)  # months, customers, fee (not replications)
+    assert any(t.startswith(ref + " · ") for t in texts)
+    assert "edited (" in title.notes_slide.notes_text_frame.text
+
+
+def test_the_cli_says_which_label_it_replaced(tmp_path, capsys):
+    assert main(["validate", str(ROOT / "scenarios" / "smoke.toml"),
+                 "--set", "policies.per_ticket.pricing.per_ticket_fee_usd=25"]) == 0
+    err = capsys.readouterr().err
+    assert "note: policy per_ticket: its label 'Per ticket ($20)' states a number" in err
+    assert "shown as 'Per ticket ($25)'" in err
+
+
+def test_an_optimised_policy_is_not_labelled_with_its_old_fee():
+    sc = load(BASELINE)
+    data = sc.model_dump(mode="python")
+    data["policies"]["per_ticket_opt"] = {**data["policies"]["per_ticket"], "label": "Per ticket ($15) (optimised)"}
+    data["policies"]["per_ticket_opt"]["pricing"] = {**data["policies"]["per_ticket"]["pricing"],
+                                                     "per_ticket_fee_usd": 22.0}
+    out = validate_dict(data)
+    assert policy_label(out, "per_ticket_opt") == "Per ticket ($22)"

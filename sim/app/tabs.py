@@ -21,6 +21,7 @@ from sim.app.store import StreamlitCache
 from sim.app.ui import Download, analysis_figure, caches, download_row, kept, last_value, remember, worker_pool
 from sim.decision.psa import MAX_SAMPLES
 from sim.output import plots
+from sim.params.labels import replaced_notes
 from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
 from sim.runs import metrics
 from sim.runs import studies as analysis
@@ -46,6 +47,8 @@ def assumptions_tab(source: sources.Source, scenario: Any, overrides: list[str])
     for name, table_ in scenario.policies.items():
         flat = ", ".join(kit.code(f"{p} = {kit.format_value(v)}") for p, v in kit.flat_items(table_))
         st.markdown(f"- **{kit.text(name)}**: {flat or 'no overrides'}")
+    for note in replaced_notes(scenario, kit.text):
+        st.caption(f"Label replaced: {note}.")
     st.caption("Reproduce this run from the command line:")
     st.code(sources.cli_command(source, overrides), language="bash", wrap_lines=True)
 

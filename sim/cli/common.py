@@ -19,6 +19,7 @@ from sim.decision.psa import DecisionResult
 from sim.output.decision_files import check_same_scenario, read_decision
 from sim.output.files import PAUSE_ENV, pause_point
 from sim.output.fmt import terminal
+from sim.params.labels import replaced_notes
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
 from sim.runs.executors import check_cluster_address
@@ -99,7 +100,11 @@ def load_scenario(args: argparse.Namespace, *, record_replications: bool = True)
     the resolved scenario and its hash carry them."""
     reps = getattr(args, "replications", None) if record_replications else None
     extra = RunOptions(replications=reps, seed=getattr(args, "seed", None)).overrides()
-    return load(args.scenario, list(args.overrides) + extra)
+    scenario = load(args.scenario, list(args.overrides) + extra)
+    if not getattr(args, "quiet", False):
+        for note in replaced_notes(scenario, terminal):
+            print(f"note: {note}", file=sys.stderr)
+    return scenario
 
 
 def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:

@@ -62,6 +62,7 @@ def decision_json(result: Any) -> dict[str, Any]:
     body["scenario"] = {**result.scenario.model_dump(mode="json"), "uncertainty": result.scenario.uncertainty}
     body["evppi_method"] = {r.parameter: r.method for r in result.evppi.itertuples()}
     body["command"] = result.command
+    body["scenario_edits"] = result.scenario.edits  # the --set changes (footers name an edited scenario)
     return files.json_safe(body)
 
 
@@ -278,6 +279,9 @@ def read_decision(folder: Path) -> DecisionResult:
         if not isinstance(scenario_body, dict):
             raise _bad(folder, DECISION_JSON, "incomplete or inconsistent: scenario: missing or not an object")
         scenario = validate_dict(_without_none(scenario_body), source=str(folder / DECISION_JSON))
+        edits = body.get("scenario_edits") or []
+        if isinstance(edits, list) and all(isinstance(e, str) for e in edits):
+            scenario.record_edits(edits[:1000])  # as decide recorded them
         parameters = uncertain_parameters(scenario)
     except ScenarioError as exc:
         if exc.source == "--decision":

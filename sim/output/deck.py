@@ -205,13 +205,14 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     sc = res.scenario
     reproduce = (f"Reproduce: {command}\n" if command else "") + (
-        f"Scenario '{sc.scenario.name}', sha256 {res.scenario_sha256}, seed {res.seed}, "
+        f"Scenario '{sc.scenario.name}'" + (f", edited ({'; '.join(sc.edits)})" if sc.edits else "")
+        + f", sha256 {res.scenario_sha256}, seed {res.seed}, "
         f"{res.replications} replications per policy, {sc.run.months} months, supportsim {__version__}.")
     rec = findings.recommend(res)
     labels = policy_labels(sc)
 
     slide = _blank(prs)
-    _text(slide, f"Support pricing: {sc.scenario.name}", left=0.6, top=0.6, width=12, height=0.8, size=20,
+    _text(slide, f"Support pricing: {sc.scenario.name}{fmt.edited_suffix(sc.edits)}", left=0.6, top=0.6, width=12, height=0.8, size=20,
           color=GREY)
     _text(slide, f"Recommendation: {labels.get(rec.best, rec.best)}", left=0.6, top=1.4, width=12, height=1.0,
           size=36, bold=True)

@@ -112,6 +112,11 @@ def scenario_ref(name: str, sha256: str, edits: int = 0) -> str:
     return f"Scenario '{name}', edited ({edits} change{'s' if edits != 1 else ''}; sha256 {sha256[:10]})"
 
 
+def edited_suffix(edits: list[str]) -> str:
+    """What a title adds after the scenario's name once the file was changed: " (edited)"."""
+    return " (edited)" if edits else ""
+
+
 def terminal(text: Any, *, keep_newlines: bool = False) -> str:
     """User text (a policy label, a scenario, segment or file name, a value from a file) as the
     command line prints it: every character a terminal would act on rather than show (C0 and

@@ -325,7 +325,9 @@ def render(res: Results, *, command: str | None = None, plots: bool = True,
     the same scenario), the summary says how sure the recommendation is and an Uncertainty
     section follows the KPI tables; without one the page is exactly as before."""
     sc = res.scenario
-    title = f"supportsim report: {sc.scenario.name}"
+    title = f"supportsim report: {sc.scenario.name}{fmt.edited_suffix(sc.edits)}"
+    edits = (f"<br>{html.escape(fmt.scenario_ref(sc.scenario.name, res.scenario_sha256, len(sc.edits)))}: "
+             + "; ".join(f"<code>{html.escape(e)}</code>" for e in sc.edits)) if sc.edits else ""
     figs = "\n".join(_figure_html(name, caption, png) for name, caption, png in (_figures(res) if plots else []))
     cmd = f"<br>Reproduce: <code>{html.escape(command)}</code>" if command else ""
     return f"""<!DOCTYPE html>
@@ -336,7 +338,7 @@ def render(res: Results, *, command: str | None = None, plots: bool = True,
 <p class="sub">{html.escape(sc.scenario.description or "")}</p>
 <p class="prov">supportsim {html.escape(__version__)} · scenario sha256 <code>{res.scenario_sha256}</code> ·
 seed {res.seed} · {res.replications} replications per policy · {sc.run.months} months ·
-reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 95% Student-t CIs of the mean{cmd}</p>
+reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 95% Student-t CIs of the mean{edits}{cmd}</p>
 {_summary_html(res, decision) if len(res.policies) > 1 else ""}
 <h2>Headline KPIs per policy (mean [95% CI])</h2>
 {_kpi_tables(res)}{"" if decision is None else chr(10) + _uncertainty_html(decision, plots)}

@@ -8,24 +8,26 @@ number is a claim: once the fee is set to $20 (``--set``, the app's sidebar), "P
 ($15)" is false and must not be shown. So a label is shown only while each number in it is one
 of the policy's own settings (a value its table sets, or a fee, allowance or promise that acts
 under its scheme); otherwise the label made from the settings is shown ("Per ticket ($20)").
-A label without numbers ("Flat + VIP") is always the user's. Pure functions of the validated
-scenario: no policy is resolved (cheap enough to call for every cell of a table).
+A label without numbers ("Flat + VIP") is always the user's, and a policy without one is shown
+by its name. Pure functions of the validated scenario: no policy is resolved (cheap enough to
+call for every cell of a table).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from sim.params.pricing import SCHEME_LABELS
 from sim.params.schema import Scenario
 
+# Keys of a policy table that describe the policy rather than override a parameter.
 LABEL_KEY = "label"
+LABEL_MAX = 60
 # A number as a label writes it: "$15", "1,500", "2.5", "24/8/2 h" (each part), "10%"
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-SCHEME_LABELS = {"flat": "Flat (included)", "tiered": "Tiered (plan feature)", "per_ticket": "Per ticket",
-                 "per_hour": "Per hour"}
 
 
 def _get(scenario: Scenario, override: dict[str, Any], path: str) -> Any:
@@ -142,14 +144,18 @@ def derived(scenario: Scenario, name: str) -> str:
 
 def policy_label(scenario: Scenario, name: str) -> str:
     """The display label of policy ``name`` (see the module docstring): the file's ``label``
-    while every number it states is one of the policy's settings, else :func:`derived`; a
-    scenario without policies has the one policy ``base``."""
-    if not scenario.policies:
-        return name
+    while every number it states is one of the policy's settings, else :func:`derived` (with
+    the name added when another policy is shown by the same words); without a label, the name
+    (the user's own name for it). A scenario without policies has the one policy ``base``."""
     label = scenario.policies.get(name, {}).get(LABEL_KEY)
-    if isinstance(label, str) and label.strip() and holds(label, facts(scenario, name)):
+    if not (isinstance(label, str) and label.strip()):
+        return name
+    if holds(label, facts(scenario, name)):
         return label
-    return derived(scenario, name) if name in scenario.policies else name
+    made = derived(scenario, name)
+    others = {str(t.get(LABEL_KEY) or n) for n, t in scenario.policies.items() if n != name}
+    others |= {derived(scenario, n) for n in scenario.policies if n != name and stale_label(scenario, n)}
+    return f"{made} [{name}]" if made in others else made
 
 
 def stale_label(scenario: Scenario, name: str) -> str | None:
@@ -159,3 +165,15 @@ def stale_label(scenario: Scenario, name: str) -> str | None:
     if isinstance(label, str) and label.strip() and not holds(label, facts(scenario, name)):
         return label
     return None
+
+
+def replaced_notes(scenario: Scenario, show: Callable[[str], str] = str) -> list[str]:
+    """One sentence per policy whose file label is replaced (see :func:`stale_label`), the user
+    text passed through ``show`` (the caller's escaping: a terminal's, the page's)."""
+    out = []
+    for name in scenario.policies:
+        old = stale_label(scenario, name)
+        if old is not None:
+            out.append(f"policy {show(name)}: its label {show(repr(old))} states a number that is no longer "
+                       f"its setting; shown as {show(repr(policy_label(scenario, name)))}")
+    return out

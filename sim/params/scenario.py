@@ -27,6 +27,7 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from sim.params import labels
+from sim.params.labels import LABEL_KEY, LABEL_MAX
 from sim.params.schema import POLICY_NAME_PATTERN, Params, Scenario, field_bounds
 from sim.params.uncertainty import Choice, Distribution, from_spec
 
@@ -62,10 +63,6 @@ class Policy:
 # Run settings that change how often or with which luck a scenario runs, not the scenario: a
 # ``--set`` of them does not make it an edited scenario.
 NOT_EDITS = frozenset({"run.seed", "run.replications"})
-
-# Keys of a policy table that describe the policy rather than override a parameter.
-LABEL_KEY = "label"
-LABEL_MAX = 60
 
 
 def policy_label(scenario: Scenario, name: str) -> str:
@@ -414,7 +411,7 @@ def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, sour
     resolved = resolve_policies(scenario, source)  # validates each policy's overrides
     if scenario.uncertainty:
         uncertain_parameters(scenario, source, resolved)
-    scenario._edits = [o for o in overrides or [] if parse_set(o)[0] not in NOT_EDITS]
+    scenario.record_edits([o for o in overrides or [] if parse_set(o)[0] not in NOT_EDITS])
     if scenario.policies:
         # Store each override as its validated value (15 -> 15.0 for a float, 1 -> true for a
         # switch), so the hash does not depend on how a value was written in the file.

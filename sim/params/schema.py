@@ -118,3 +118,7 @@ class Scenario(Params):
     @property
     def edits(self) -> list[str]:
         return list(self._edits)
+
+    def record_edits(self, edits: list[str]) -> None:
+        """Record the ``--set`` changes this scenario was loaded with (see :attr:`edits`)."""
+        self._edits = [str(e) for e in edits]
