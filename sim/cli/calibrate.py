@@ -77,7 +77,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--hazard-customers", type=int, default=MAX_CUSTOMERS, help="customers in the support -> churn "
                    f"fit, a seeded sample above this (default {MAX_CUSTOMERS:,})")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(func=cmd_calibrate)
+    p.set_defaults(func=cmd_calibrate, quiet_needs_out=True)  # --cohort --quiet alone would print nothing
     return p
 
 

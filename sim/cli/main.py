@@ -37,9 +37,10 @@ from sim.cli.common import (
     run_options,
     scenario_args,
 )
+from sim.output import findings, fmt
 from sim.output.files import SIGNALS, Interrupted, output_target, outputs_written, run_to_dir, set_signal_handlers
 from sim.output.fmt import terminal
-from sim.params.scenario import ScenarioError, resolve_policies
+from sim.params.scenario import ScenarioError, policy_labels, resolve_policies
 from sim.params.schema import Scenario
 from sim.runs.executors import WorkersLost
 from sim.runs.metrics import KPIS
@@ -72,6 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"precision: {pr['replications']} replications; target {'met' if pr['met'] else 'NOT met (cap reached)'}")
     if not args.quiet:
         _print_summary(res)
+        _print_verdict(res)
         print(f"wrote {terminal(args.out)}/monthly.csv, kpis.csv, summary.json" + ("" if args.no_plots else ", plots/"))
     return 0
 
@@ -85,6 +87,33 @@ def _print_summary(res) -> None:  # noqa: ANN001
         for k, kpi in KPIS.items():
             s = summary[p][k]
             print(f"    {kpi.title:<30} {s['mean']:>14,.2f}  [{s['ci_low']:,.2f}, {s['ci_high']:,.2f}]")
+
+
+VERDICT_KPIS = ("value_usd", "cumulative_profit")  # the paired differences a run ends with
+
+
+def _print_verdict(res) -> None:  # noqa: ANN001
+    """The verdict (the best policy on value and how clear its lead is) and every policy's paired
+    difference from the reference in value and profit: what the numbers above come to."""
+    if len(res.policies) < 2:
+        return
+    rec = findings.recommend(res)
+    print(f"\nverdict: {terminal(rec.sentence)}")
+    for line in (rec.clarity, rec.trade_off):
+        if line and line != rec.sentence:
+            print(f"  {terminal(line)}")
+    labels = policy_labels(res.scenario)
+    diffs = res.differences()
+    print(f"\npaired differences vs the reference, {terminal(labels[res.reference])} "
+          f"({res.replications} replications; mean (95% CI of the mean))")
+    for p in res.policies:
+        if p == res.reference:
+            continue
+        print(f"  {terminal(labels[p])}")
+        for k in VERDICT_KPIS:
+            s = diffs[p][k]
+            print(f"    {KPIS[k].title:<30} {fmt.kpi(k, s['mean'], signed=True):>10}  "
+                  f"({fmt.interval(k, s, signed=True)})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals stay handled, only counted, until the process has exited."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "quiet_needs_out", False) and args.quiet and args.out is None:
+        print(f"error: supportsim {args.command}: --quiet without --out would print nothing and write nothing; "
+              "give --out DIR (or drop --quiet)", file=sys.stderr)
+        return EXIT_INVALID
     interrupts = _Interrupts()
     before = len(outputs_written())
     stop: KeyboardInterrupt | None = None

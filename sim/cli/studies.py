@@ -28,7 +28,7 @@ from sim.cli.common import (
     run_options,
     scenario_args,
 )
-from sim.output import files, plots
+from sim.output import files, findings, plots
 from sim.output import fmt as number
 from sim.params.scenario import ScenarioError, policy_labels, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
@@ -75,6 +75,7 @@ def _load(args: argparse.Namespace) -> Scenario:
 def _out_arg(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--out", type=Path, help=out_help + " (replaced whole, atomically; default: print only)")
     force_arg(p)
+    p.set_defaults(quiet_needs_out=True)  # --quiet alone would do nothing: an error (sim.cli.main)
 
 
 def _pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -241,6 +242,11 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
                                policy_a=policy_a, policy_b=policy_b, points=args.points, refine=args.refine,
                                **run_options(args, "breakeven").kwargs())
     a = curve.attrs
+    labels = policy_labels(scenario)
+    if a["breakeven"] is None:  # what the curve says (breakeven.json, the chart and the print alike)
+        a["verdict"] = findings.curve_without_crossing(
+            curve, sign=str(a.get("sign", "")), a_label=labels.get(policy_a, policy_a),
+            b_label=labels.get(policy_b, policy_b), where="the range tried")
     if args.out is not None:
         ax = plots.plot_breakeven(curve, meta=_meta(scenario, args), policies=list(policy_labels(scenario)))
         _write(args.out, scenario, args, {"curve.csv": curve}, dict(a), {"breakeven": ax})
@@ -255,7 +261,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
                   f"cannot be told apart from it at 95%{clipped}")
         else:
             print(f"\nno break-even in [{number.cell(args.between[0])}, {number.cell(args.between[1])}]: "
-                  f"{a.get('sign', 'the difference never changes sign')}")
+                  f"{number.terminal(a['verdict'])}")
         if args.out is not None:
             print(f"wrote {number.terminal(args.out)}/curve.csv, breakeven.json, breakeven.png/.svg/.pdf")
     return 0
@@ -330,7 +336,7 @@ def add_commands(sub: Any) -> None:
         "sweep", help="run every policy over a 1-D or 2-D grid of parameter values",
         description="Run every policy at each point of a grid over one or two parameters (common random numbers "
                     "across points and policies). Writes tidy.csv (one row per point x policy x replication), "
-                    "summary.csv (mean and 95%% CI per point, policy, KPI), differences.csv (paired vs the reference "
+                    "summary.csv (mean and 95% CI per point, policy, KPI), differences.csv (paired vs the reference "
                     "policy) and sweep.json.",
         epilog="example: supportsim sweep scenarios/baseline.toml --param support.agents=4:16:2 "
                "--set support.staffing=fixed --out results/sweep")

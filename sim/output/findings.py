@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from sim.engine import ledger
 from sim.output import fmt
@@ -131,6 +132,24 @@ def headline(res: Results, kpi: str = "value_usd") -> str:
     return compare(res, kpi, order[0], order[1]).text
 
 
+def curve_without_crossing(table: Any, *, sign: str, a_label: str, b_label: str, where: str) -> str:
+    """What a break-even curve of B − A that never changes sign says, over ``where`` ("the fee
+    range tried"): that the differences are not distinguishable from zero when every 95% CI
+    includes zero (never "A ahead everywhere" then), else who is ahead and at how many of the
+    points tried that is clear. ``table``: the curve (columns ``ci_low``, ``ci_high``);
+    ``sign``: the study's "policy_a ahead everywhere" / "policy_b ahead everywhere" / "mixed"."""
+    lo, hi = table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float)
+    covers = (lo <= 0) & (hi >= 0)
+    if covers.all():
+        return f"the differences are not distinguishable from zero across {where} (every 95% CI includes 0)"
+    if "policy_a ahead" in sign or "policy_b ahead" in sign:
+        who = a_label if "policy_a ahead" in sign else b_label
+        clear = int((~covers).sum())
+        return f"{who} ahead across {where}" + ("" if clear == len(covers) else
+                                                 f" (clear at {clear} of {len(covers)} points)")
+    return f"no break-even in {where}"
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """The policy to choose on value, how clear that is, and the main trade-off behind it."""
@@ -156,8 +175,8 @@ def recommend(res: Results) -> Recommendation:
     f = compare(res, "value_usd", best, order[1])
     lr = policy_label(res.scenario, order[1])
     if f.clear:
-        clarity = (f"Clear: in 95% of comparable runs the lead of {lb} over {lr} is between "
-                   f"{fmt.usd(f.ci_low)} and {fmt.usd(f.ci_high)} ({f.n} paired replications).")
+        clarity = (f"Clear: the mean lead of {lb} over {lr} lies between {fmt.usd(f.ci_low)} and "
+                   f"{fmt.usd(f.ci_high)} with 95% confidence ({f.n} paired replications).")
     elif f.has_interval:
         clarity = (f"Not clear: the 95% interval of {lb} − {lr} spans zero ({fmt.usd(f.ci_low, signed=True)} to "
                    f"{fmt.usd(f.ci_high, signed=True)}); more replications or a closer look at the assumptions "

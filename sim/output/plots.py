@@ -40,7 +40,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim import __version__
 from sim.engine import ledger
-from sim.output import fmt
+from sim.output import findings, fmt
 from sim.params.names import display_name, mid_sentence
 from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
@@ -736,15 +736,11 @@ def plot_breakeven(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
         ax.axvline(be, color=PALETTE[4], linewidth=2, label=f"break-even at {be:.4g}")
     if unit == "USD":
         ax.yaxis.set_major_formatter(FuncFormatter(usd))
-    sign = str(at.get("sign", ""))
     if be is not None and math.isfinite(be):
         verdict = f"breaks even at {param} = {be:.4g}"
-    elif ((t["ci_low"] <= 0) & (t["ci_high"] >= 0)).all():  # an honest fallback: the noise covers zero
-        verdict = f"no clear difference across the {param} range tried"
-    elif "policy_a ahead" in sign or "policy_b ahead" in sign:
-        verdict = f"{a_pol if 'policy_a ahead' in sign else b_pol} ahead across the {param} range tried"
     else:
-        verdict = f"no break-even in the {param} range tried"
+        verdict = findings.curve_without_crossing(t, sign=str(at.get("sign", "")), a_label=a_pol, b_label=b_pol,
+                                                  where=f"the {param} range tried")
     ax.set_title(f"{b_pol} vs {a_pol}: {verdict}")
     ax.set_xlabel(xlabel or param_label(param))
     ax.set_ylabel(_with_unit(f"{name}: {b_pol} − {a_pol}", dunit))
