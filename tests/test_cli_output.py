@@ -60,3 +60,34 @@ def test_a_curve_inside_the_noise_is_not_a_lead():
     clear = _curve([1.0, 2.0], [3.0, 4.0])
     assert findings.curve_without_crossing(clear, sign="policy_b ahead everywhere", a_label="Flat", b_label="Tiered",
                                            where="the range tried") == "Tiered ahead across the range tried"
+
+
+HEAVY = ("numpy", "pandas", "scipy", "simpy", "matplotlib", "pptx", "pyarrow", "pydantic", "streamlit")
+HELP_PROBE = r"""
+import json, sys
+from sim.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["sweep", "--help"], ["calibrate", "--help"],
+                                  ["decide", "--help"], ["optimise", "--help"], ["deck", "--help"]],
+                         ids=lambda a: " ".join(a))
+def test_help_loads_no_heavy_library(argv):
+    """supportsim --help and VERB --help come from sim.cli.parser alone: a verb's modules (and
+    numpy, pandas, SimPy, matplotlib, python-pptx) are imported only when it runs (issue 23)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    r = subprocess.run([sys.executable, "-c", HELP_PROBE, *argv], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert "usage: supportsim" in r.stdout
+    loaded = set(json.loads(r.stderr.strip().splitlines()[-1]))
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))

@@ -62,6 +62,7 @@ from sim.params.uncertainty import Choice, Distribution
 from sim.runs import metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
+from sim.runs.kpis import DEFAULT_KPI  # noqa: F401  (re-exported: the decision's KPI)
 from sim.runs.studies import with_values
 
 __all__ = [
@@ -69,9 +70,6 @@ __all__ = [
     "design_points", "draw", "numeric_inputs", "percent", "run_decision", "sample_work", "sobol_indices",
 ]
 
-# The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
-# cumulative profit until then. The one place this choice is made.
-DEFAULT_KPI = "value_usd"
 
 Design = Literal["lhs", "sobol"]
 MAX_SAMPLES = 100_000
