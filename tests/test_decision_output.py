@@ -3,6 +3,7 @@ when it belongs to another scenario, and absent (outputs unchanged) without one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -139,6 +140,7 @@ def test_same_scenario_rule(decision, scenario_file):
 
 def _strip_decision(text: str) -> str:
     text = text.replace(report.DECISION_CSS, "", 1)
+    text = re.sub(r"<p class='answer'>.*?</p>", "", text, flags=re.S).replace("On the point estimate: ", "")
     text = re.sub(r"<p><strong>How sure:</strong>.*?</p>", "", text, flags=re.S)
     return re.sub(r"\n<section id=\"uncertainty\">.*?</section>", "", text, flags=re.S)
 
@@ -147,7 +149,7 @@ def test_report_with_a_decision(res, decision):
     page = report.render(res, decision=decision)
     summary = page[page.index("<section id='summary'>"): page.index("</section>")]
     assert "How sure:" in summary
-    best = report.findings.recommend(res).best
+    best = report.findings.answer(res, decision).policy
     assert report.uncertainty_line(decision, best).split(" of ")[0] in summary  # "<label> is best in NN%"
     section = page[page.index('<section id="uncertainty">'):]
     section = section[: section.index("</section>")]
@@ -206,7 +208,7 @@ def test_deck_has_the_how_sure_slide_and_the_decision_map(decks, decision):
 
 def test_title_slide_mentions_the_probability_of_being_best(decks, decision, res):
     plain, prs = decks
-    best = report.findings.recommend(res).best
+    best = report.findings.answer(res, decision).policy
     line = report.uncertainty_line(decision, best)
     assert line in _texts(prs.slides[0]) and line not in _texts(plain.slides[0])
     assert re.search(r"is best in \d+(\.\d)?% of 8 plausible worlds", line)
@@ -214,7 +216,8 @@ def test_title_slide_mentions_the_probability_of_being_best(decks, decision, res
 
 def test_deck_without_a_decision_is_unchanged(decks, decision, res):
     plain, prs = decks
-    line = report.uncertainty_line(decision, report.findings.recommend(res).best)
+    one = report.findings.answer(res, decision)
+    line = report.uncertainty_line(decision, one.policy)
     extra = [s for s in prs.slides if "How sure are we?" in _texts(s) or
              any(p.name in ("probability_best", "evppi") for p in _pictures(s))]
     assert not any("How sure are we?" in _texts(s) or "supportsim decide" in s.notes_slide.notes_text_frame.text
@@ -225,9 +228,52 @@ def test_deck_without_a_decision_is_unchanged(decks, decision, res):
     for i, (a, b) in enumerate(zip(plain.slides, kept)):
         ta, tb = _texts(a), _texts(b)
         if i == 0:
-            tb = tb.replace("\n" + line, "")  # the title slide gains one line, the probability of being best
+            # the title slide gains the one recommendation and the probability of being best
+            tb = tb.replace("\n" + line, "").replace(one.sentence + ".\n", "").replace("On the point estimate: ", "")
         assert ta == tb and a.notes_slide.notes_text_frame.text == b.notes_slide.notes_text_frame.text, i
         assert len(_pictures(a)) == len(_pictures(b)), i
+
+
+# ---------------------------------------------------------------------------- one recommendation
+
+
+def _disagreeing(res, decision):
+    """The decision with its best under uncertainty moved to a policy the point estimate does not
+    choose, best in 58% of the worlds (what a decision of another scenario could say)."""
+    point = report.findings.recommend(res).best
+    other = next(p for p in decision.policy_names if p != point)
+    table = decision.policies.copy()
+    table["prob_best"] = [0.58 if p == other else 0.42 / (len(table) - 1) for p in table["policy"]]
+    table["recommended"] = table["policy"] == other
+    return dataclasses.replace(decision, recommended=other, policies=table), point, other
+
+
+def test_one_recommendation_when_the_point_estimate_and_the_decision_agree(res, decision):
+    one = report.findings.answer(res, decision)
+    label = policy_labels(decision.scenario)[decision.recommended]
+    assert one.policy == one.point == one.robust == decision.recommended and one.agrees
+    assert one.sentence.startswith(f"{label} on the point estimate and under uncertainty (best in ")
+    assert re.search(r"of 8 sampled worlds, exact 95% interval \d+% to \d+%\)", one.sentence)
+    assert "±" not in one.sentence
+    assert report.findings.answer(res).sentence == f"{policy_labels(res.scenario)[one.point]} on the point estimate"
+
+
+def test_every_output_follows_the_decision_when_they_differ(res, decision):
+    moved, point, other = _disagreeing(res, decision)
+    labels = policy_labels(decision.scenario)
+    one = report.findings.answer(res, moved)
+    assert (one.policy, one.point, one.robust, one.agrees) == (other, point, other, False)
+    assert one.sentence.startswith(f"{labels[point]} on the point estimate; {labels[other]} under uncertainty "
+                                   "(best in 58% of 8 sampled worlds, exact 95% interval ")
+    assert ": a close call" in one.sentence
+    summary = report.render(res, plots=False, decision=moved)
+    summary = report.html.unescape(summary[summary.index("<section id='summary'>"):])
+    summary = summary[: summary.index("</section>")]
+    assert f"Recommendation: {labels[other]}." in summary and one.sentence in summary
+    assert "On the point estimate: " in summary
+    title = _texts(deck.build_deck(res, decision=moved).slides[0])
+    assert f"Recommendation: {labels[other]}" in title and one.sentence in title
+    assert f"Recommendation: {labels[point]}" not in title
 
 
 # ---------------------------------------------------------------------------- the CLI
@@ -240,9 +286,12 @@ def test_cli_report_and_deck_with_decision(scenario_file, folder, tmp_path, caps
     page = (tmp_path / "r" / "report.html").read_text()
     assert 'id="uncertainty"' in page and f"--decision {folder}" in page
     out = tmp_path / "d.pptx"
-    assert main(["deck", str(scenario_file), "--out", str(out), "--decision", str(folder), "--quiet",
+    capsys.readouterr()
+    assert main(["deck", str(scenario_file), "--out", str(out), "--decision", str(folder),
                  "--workers", "1", *sets]) == 0
     assert any("How sure are we?" in _texts(s) for s in Presentation(str(out)).slides)
+    printed = capsys.readouterr().out  # the command line states the deck's one recommendation
+    assert "recommendation: Flat + VIP + programmes on the point estimate and under uncertainty (best in" in printed
 
 
 def test_cli_refuses_a_decision_of_another_scenario(scenario_file, folder, tmp_path, capsys):
@@ -308,3 +357,17 @@ def test_decision_map_puts_a_choices_points_in_its_own_cells():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["calendar", "business"]
     assert ax.get_title() == "tiered is best where SLA clock is calendar, flat where it is business"
     plt.close(ax.figure)
+
+
+def test_the_app_states_the_same_recommendation(res, decision):
+    from sim.app import views
+
+    moved, _, _ = _disagreeing(res, decision)
+    line = views.one_answer(res, moved)
+    assert line.startswith("**Recommendation: ") and views.text(report.findings.answer(res, moved).sentence) in line
+    assert views.one_answer(res, None) == ""
+    other = dataclasses.replace(res, scenario=res.scenario.model_copy(update={"run": res.scenario.run.model_copy(
+        update={"months": res.scenario.run.months + 1})}))
+    assert views.one_answer(other, moved) == ""  # a decision of another scenario is not this run's
+    page = views.report_html(res, decision=moved).decode()
+    assert "<p class='answer'>" in page

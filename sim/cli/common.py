@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim.decision.psa import DecisionResult
+from sim.output import findings
 from sim.output.decision_files import check_same_scenario, read_decision
 from sim.output.files import PAUSE_ENV, pause_point
 from sim.output.fmt import terminal
@@ -138,5 +139,7 @@ def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path
     res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
     path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
     if not args.quiet:
+        if decision is not None:  # the one recommendation the report or deck states
+            sys.stdout.write(f"recommendation: {terminal(findings.answer(res, decision).sentence)}\n")
         sys.stdout.write(f"wrote {terminal(path)}\n")
     return 0

@@ -209,16 +209,19 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
         + f", sha256 {res.scenario_sha256}, seed {res.seed}, "
         f"{res.replications} replications per policy, {sc.run.months} months, supportsim {__version__}.")
     rec = findings.recommend(res)
+    one = findings.answer(res, decision)  # with a decision, the recommendation is its best under uncertainty
     labels = policy_labels(sc)
 
     slide = _blank(prs)
     _text(slide, f"Support pricing: {sc.scenario.name}{fmt.edited_suffix(sc.edits)}", left=0.6, top=0.6, width=12, height=0.8, size=20,
           color=GREY)
-    _text(slide, f"Recommendation: {labels.get(rec.best, rec.best)}", left=0.6, top=1.4, width=12, height=1.0,
+    _text(slide, f"Recommendation: {labels.get(one.policy, one.policy)}", left=0.6, top=1.4, width=12, height=1.0,
           size=36, bold=True)
-    sure = uncertainty_line(decision, rec.best) if decision is not None else ""
-    _text(slide, "\n".join(x for x in (rec.sentence, rec.clarity, rec.trade_off, sure) if x), left=0.6, top=2.7,
-          width=12, height=3.5, size=20)
+    sure = uncertainty_line(decision, one.policy) if decision is not None else ""
+    lines = (rec.sentence, rec.clarity, rec.trade_off, sure) if decision is None else (
+        one.sentence + ".", f"On the point estimate: {rec.sentence}", rec.clarity, rec.trade_off, sure)
+    _text(slide, "\n".join(x for x in lines if x), left=0.6, top=2.7, width=12, height=3.5,
+          size=20 if decision is None else 18)
     _footer(slide, res)
     _notes(slide, reproduce)
 

@@ -1,7 +1,7 @@
 """Findings: one sentence per comparison, computed from the results with its interval.
 
-Where it sits: runs (``Results``, paired differences) -> **findings** -> figures (titles),
-report (executive summary), deck (title slide). A finding states who is ahead, by how much,
+Where it sits: runs (``Results``, paired differences) and a decision under uncertainty ->
+**findings** -> figures (titles), report (executive summary), deck (title slide), app, cli. A finding states who is ahead, by how much,
 over what horizon and how sure we are ("Flat (included) creates $1.2M more value than
 Per ticket ($20) over 24 months (95% CI $1.1M to $1.3M)"); when the 95% interval spans zero
 it says so ("No clear difference in value between ..."). Pure functions; no I/O.
@@ -13,8 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent, prob_best_interval
 from sim.engine import ledger
 from sim.output import fmt
+from sim.params.names import mid_sentence, parameter_names
 from sim.params.scenario import policy_label
 from sim.runs import metrics
 from sim.runs.economics import BRIDGE_COLUMNS
@@ -260,3 +262,69 @@ def desk_headline(res: Results, measure: str) -> str:
     lo, hi = sorted((abs(d["ci_low"]), abs(d["ci_high"])))
     return (f"{la} has the {m.superlative} {m.what}, {va} vs {vb} for {lb} "
             f"(difference 95% CI {lo:.1f} to {hi:.1f}{m.diff_unit})")
+
+
+# ---------------------------------------------------------------- one recommendation per output
+
+# Below this probability of being best, the policy recommended under uncertainty is a close call.
+CLOSE_CALL = 0.6
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The one recommendation of an output (report, deck, app, command line). ``policy``: the
+    decision's best under uncertainty (highest expected value) when a decision is attached, else
+    the best on the point estimate. ``point``: the best on the run's point estimate (None without
+    a run); ``robust``: the decision's (None without one), best in ``share`` of its sampled worlds.
+    ``sentence`` says how the two relate."""
+
+    policy: str
+    point: str | None
+    robust: str | None
+    share: float | None
+    sentence: str
+
+    @property
+    def agrees(self) -> bool:
+        """The point estimate and the decision under uncertainty choose the same policy."""
+        return self.point is None or self.robust is None or self.point == self.robust
+
+
+def turns_on(decision: DecisionResult) -> str | None:
+    """The uncertain parameter a decision turns most on (the largest EVPPI, in words), or None
+    when no single one is worth researching on its own (EVPPI below a negligible share of EVPI)."""
+    top = decision.evppi.iloc[0] if len(decision.evppi) else None
+    if top is None or decision.evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * decision.evpi:
+        return None
+    return mid_sentence(parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])])
+
+
+def answer(res: Results | None, decision: DecisionResult | None = None) -> Answer:
+    """The one recommendation of ``res`` (a run; its point estimate) and ``decision`` (the same
+    scenario under uncertainty), and the sentence every output states it with: "Flat + VIP on the
+    point estimate and under uncertainty (best in 100% of 24 sampled worlds, exact 95% interval
+    86% to 100%)", or "Tiered on the point estimate; Flat under uncertainty (best in 58% of 24
+    sampled worlds, ...): a close call that turns most on the SLA clock". The one place this
+    sentence is made."""
+    if res is None and decision is None:
+        raise ValueError("answer() needs a run or a decision")
+    scenario = res.scenario if res is not None else decision.scenario  # type: ignore[union-attr]
+    point = recommend(res).best if res is not None else None
+    if decision is None:
+        return Answer(str(point), point, None, None, f"{policy_label(scenario, str(point))} on the point estimate")
+    robust = decision.recommended
+    share = float(decision.policies.set_index("policy").at[robust, "prob_best"])
+    low, high = prob_best_interval(share, decision.samples)
+    worlds = (f"best in {percent(share)} of {decision.samples} sampled worlds, exact 95% interval "
+              f"{percent(low)} to {percent(high)}")
+    lr = policy_label(scenario, robust)
+    if point is None:
+        text = f"{lr} under uncertainty ({worlds})"
+    elif point == robust:
+        text = f"{lr} on the point estimate and under uncertainty ({worlds})"
+    else:
+        text = f"{policy_label(scenario, point)} on the point estimate; {lr} under uncertainty ({worlds})"
+    if share < CLOSE_CALL:
+        on = turns_on(decision)
+        text += ": a close call" + (f" that turns most on {on}" if on else "")
+    return Answer(robust, point, robust, share, text)

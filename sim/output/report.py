@@ -22,12 +22,12 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent, prob_best_interval
+from sim.decision.psa import DecisionResult, percent, prob_best_interval
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures
 from sim.output.files import atomic_write
 from sim.output.plots import figure_png, policy_colors
-from sim.params.names import mid_sentence, parameter_names, readable_name
+from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
 from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.sources import readable
@@ -178,13 +178,17 @@ def _summary_html(res: Results, decision: DecisionResult | None = None) -> str:
     """The executive summary: the recommendation, how clear it is, the main trade-off, and
     (with a decision) how sure we are under the uncertain assumptions."""
     rec = findings.recommend(res)
-    label = policy_labels(res.scenario).get(rec.best, rec.best)
-    parts = [f"<p class='rec'><strong>Recommendation: {html.escape(label)}.</strong> {html.escape(rec.sentence)}.</p>",
+    one = findings.answer(res, decision)  # with a decision, the recommendation is its best under uncertainty
+    label = policy_labels(res.scenario).get(one.policy, one.policy)
+    finding = rec.sentence if decision is None else f"On the point estimate: {rec.sentence}"
+    parts = [f"<p class='rec'><strong>Recommendation: {html.escape(label)}.</strong> {html.escape(finding)}.</p>",
              f"<p><strong>How clear:</strong> {html.escape(rec.clarity)}</p>"]
+    if decision is not None:
+        parts.insert(0, f"<p class='answer'><strong>{html.escape(one.sentence)}.</strong></p>")
     if rec.trade_off:
         parts.append(f"<p><strong>Main trade-off:</strong> {html.escape(rec.trade_off)}</p>")
     if decision is not None:
-        parts.append(f"<p><strong>How sure:</strong> {html.escape(uncertainty_line(decision, rec.best))} "
+        parts.append(f"<p><strong>How sure:</strong> {html.escape(uncertainty_line(decision, one.policy))} "
                      f"<a href='#uncertainty'>Uncertainty</a></p>")
     return f"<section id='summary'><h2>Summary</h2>{''.join(parts)}</section>"
 
@@ -203,11 +207,10 @@ def _prob_best(decision: DecisionResult, policy: str) -> float:
 def research_phrase(decision: DecisionResult) -> str:
     """What to research first, as a clause: "the acquisition multiple is worth researching first
     (EVPPI $1.2M)", or that no single assumption is."""
-    top = decision.evppi.iloc[0] if len(decision.evppi) else None
-    if top is None or decision.evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * decision.evpi:
+    name = findings.turns_on(decision)
+    if name is None:
         return "no single assumption is worth researching on its own"
-    name = mid_sentence(parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])])
-    return f"{name} is worth researching first (EVPPI {fmt.usd(float(top['evppi_usd']))})"
+    return f"{name} is worth researching first (EVPPI {fmt.usd(float(decision.evppi['evppi_usd'].iloc[0]))})"
 
 
 def uncertainty_headline(decision: DecisionResult) -> str:
