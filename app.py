@@ -78,8 +78,8 @@ def draw_reasons(res: Any) -> None:
     if left is not None:
         with left:
             st.markdown(f"**Where each difference in value comes from** (vs "
-                        f"{kit.text(kit.policy_label(res.scenario, res.reference))}, paired by replication, ± 95% "
-                        "CI; each part signed as it adds to value, so a saving is +)")
+                        f"{kit.text(kit.policy_label(res.scenario, res.reference))}, paired by replication, ± the "
+                        "half-width of the 95% CI of the mean; each part signed as it adds to value, so a saving is +)")
             st.dataframe(views.bridge_table(res), hide_index=True, width="stretch")
     table = views.segment_table(res)
     if not table.empty:

@@ -16,10 +16,10 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from sim.cli import main
-from sim.decision.psa import decision_map_table, numeric_inputs, run_decision
+from sim.decision.psa import EVPPI_NOT_ADDITIVE, decision_map_table, numeric_inputs, run_decision
 from sim.output import deck, report
 from sim.output.decision_files import check_same_scenario, read_decision, scenario_differences, write_decision
-from sim.output.decision_plots import plot_decision_map
+from sim.output.decision_plots import plot_decision_map, plot_evppi
 from sim.params.scenario import ScenarioError, load_text, policy_labels, scenario_hash
 from sim.params.uncertainty import from_spec
 from sim.runs.experiment import run_scenario
@@ -163,6 +163,7 @@ def test_report_with_a_decision(res, decision):
     assert [r.replace(" (recommended)", "") for r in rows[: len(labels)]] == [
         report.html.escape(labels[p]) for p in decision.policy_names]
     assert "Per ticket fee (Per ticket ($20) policy)" in report.html.unescape(section)  # readable parameter names
+    assert report.html.escape(EVPPI_NOT_ADDITIVE) in section  # beside the EVPPI shares
 
 
 def test_report_without_a_decision_is_unchanged(res, decision):
@@ -197,7 +198,7 @@ def test_deck_has_the_how_sure_slide_and_the_decision_map(decks, decision):
     assert left.left + left.width <= right.left and right.left + right.width <= prs.slide_width  # no overlap
     assert all(p.image.content_type == "image/png" and p.top + p.height <= prs.slide_height for p in pics.values())
     notes = sure.notes_slide.notes_text_frame.text
-    assert all(line in notes for line in decision.answer())
+    assert all(line in notes for line in decision.answer()) and EVPPI_NOT_ADDITIVE in notes
     assert deck.decide_command(decision) in notes and "supportsim decide" in notes and COMMAND in notes
     map_slide = slides[slides.index(sure) + 1]
     (pic,) = _pictures(map_slide)
@@ -314,10 +315,11 @@ def test_help_names_the_decision_option(capsys):
         assert "--decision DIR" in capsys.readouterr().out
 
 
-def test_decide_records_its_command(scenario_file, tmp_path):
+def test_decide_records_its_command(scenario_file, tmp_path, capsys):
     out = tmp_path / "dec"
-    assert main(["decide", str(scenario_file), "--samples", "3", "--out", str(out), "--workers", "1", "--quiet",
+    assert main(["decide", str(scenario_file), "--samples", "3", "--out", str(out), "--workers", "1",
                  "--no-plots", "--set", "run.months=2", "--set", "customers.initial=100"]) == 0
+    assert f"note: {EVPPI_NOT_ADDITIVE}" in capsys.readouterr().out  # beside the EVPPI table
     back = read_decision(out)
     assert back.command.startswith("supportsim decide ") and "--samples 3" in back.command
     assert "--set run.months=2" in back.command and f"--out {out}" in back.command
@@ -371,3 +373,10 @@ def test_the_app_states_the_same_recommendation(res, decision):
     assert views.one_answer(other, moved) == ""  # a decision of another scenario is not this run's
     page = views.report_html(res, decision=moved).decode()
     assert "<p class='answer'>" in page
+
+
+def test_the_evppi_chart_says_its_shares_do_not_add_up(decision):
+    ax = plot_evppi(decision.evppi, evpi=decision.evpi)
+    assert "do not add up" in ax.get_xlabel()
+    assert "do not add up" not in plot_evppi(decision.evppi, evpi=decision.evpi, shares=False).get_xlabel()
+    plt.close("all")

@@ -183,7 +183,8 @@ def decision_results(result: Any, key: str, source: sources.Source, overrides: l
         "policy": st.column_config.TextColumn("Policy"),
         "probability best": st.column_config.TextColumn(
             "Probability best", help="Share of the sampled worlds in which the policy has the highest value, "
-                                     "± its 95% Monte Carlo interval (1.96 standard errors)."),
+                                     "with its exact (Clopper-Pearson) 95% interval: 24 of 24 worlds still "
+                                     "leaves room below 100%."),
         "expected value": st.column_config.TextColumn("Expected value", help="Mean value over the sampled worlds."),
         "expected loss": st.column_config.TextColumn(
             "Expected loss", help="What choosing this policy loses on average against the best policy of each "
@@ -254,7 +255,7 @@ def decision_tab(scenario: Any, source: sources.Source, overrides: list[str]) ->
         "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1,
         key=kept("dec_samples", max(2, min(studies.DECISION_SAMPLES, most)), lambda v: 2 <= v <= MAX_SAMPLES),
         help=f"Parameter sets drawn from the table; every policy runs once on each (one replication, common "
-             f"random numbers). More samples narrow the probabilities: their 95% interval is about ±1/√n at most. "
+             f"random numbers). More samples narrow the probabilities: their exact 95% interval narrows as 1/√n. "
              f"The default, {studies.DECISION_SAMPLES}, runs the baseline in about half a minute on two idle "
              f"cores; `supportsim decide` defaults to 200. At most "
              f"{most:,} fit the app's workload limit for this scenario."))

@@ -84,7 +84,8 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
             color = "off" if not clear or better == "neutral" else ("inverse" if better == "lower" else "normal")
             helptext += (f" Difference vs {text(policy_label(res.scenario, res.reference))}, paired by replication "
                          "(common random numbers): "
-                         f"{text(delta)}, {text(diff_ci)}. Coloured only when the 95% CI excludes zero.")
+                         f"{text(delta)}, {text(diff_ci)} (a CI of the mean difference, not a range of single runs). "
+                         "Coloured only when the 95% CI excludes zero.")
             cards.append(Card(p, k, label, fmt_kpi(k, s["mean"]), delta, desc, color, helptext, s["mean"],
                               d["mean"]))
         out[p] = cards

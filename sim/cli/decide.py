@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from sim.cli.common import load_scenario, printable, progress_bar, reproduce_command
-from sim.decision.psa import DEFAULT_KPI, run_decision
+from sim.decision.psa import DEFAULT_KPI, EVPPI_NOT_ADDITIVE, run_decision
 from sim.output.decision_files import write_decision
 from sim.output.fmt import terminal
 from sim.runs import metrics
@@ -64,6 +64,7 @@ def _print_tables(result: Any) -> None:
     if "evppi_se" in result.evppi.columns:  # its Monte Carlo uncertainty, where a bootstrap was feasible
         e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
     print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    print(f"note: {EVPPI_NOT_ADDITIVE}")
     if result.evppi_groups is not None and len(result.evppi_groups):
         print("\nEVPPI of groups of assumptions learnt together (they overlap: EVPPIs do not add up):")
         g = result.evppi_groups[["group", "evppi_usd", "share_of_evpi"]].copy()

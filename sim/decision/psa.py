@@ -75,6 +75,9 @@ Design = Literal["lhs", "sobol"]
 MAX_SAMPLES = 100_000
 MAP_GRID = 60  # decision map resolution per axis
 NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researching on its own
+# Said wherever EVPPIs or their shares of the EVPI are shown (report, deck, app, decide, the chart).
+EVPPI_NOT_ADDITIVE = ("EVPPIs do not add up: what one assumption would reveal overlaps with what others would, so "
+                      "their shares of the EVPI need not sum to 100%.")
 # Parameter sets resolved and run at a time: their validated parameters are held only while they
 # run, and each run's KPIs go into one preallocated array, so memory does not grow with --samples.
 CHUNK_POINTS = 256

@@ -174,7 +174,8 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
         ax.set_title("No single assumption is worth researching on its own")
     else:
         ax.set_title(f"Research {mid_sentence(P.literal(name(top['parameter'])))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
-    ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)")
+    ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)"
+                  + ("\nEVPPIs overlap: their shares of the EVPI do not add up" if shares else ""))
     ax.set_ylabel("Uncertain parameter")
     ax.grid(axis="y", visible=False)
     P._legend_outside(ax)

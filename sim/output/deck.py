@@ -25,7 +25,7 @@ from pptx.dml.color import RGBColor
 from pptx.util import Inches, Pt
 
 from sim import __version__
-from sim.decision.psa import DEFAULT_KPI, DecisionResult
+from sim.decision.psa import DEFAULT_KPI, EVPPI_NOT_ADDITIVE, DecisionResult
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import (
     DecisionMeta,
@@ -113,7 +113,7 @@ def decide_command(decision: DecisionResult) -> str:
 
 
 def _decision_notes(decision: DecisionResult, reproduce: str) -> str:
-    return ("\n".join(decision.answer()) + f"\n\nDecision: {decide_command(decision)} (decision sha256 "
+    return ("\n".join(decision.answer()) + f"\n{EVPPI_NOT_ADDITIVE}\n\nDecision: {decide_command(decision)} (decision sha256 "
             f"{decision.decision_sha256}; {decision.samples} parameter samples x {decision.replications} "
             f"replication(s) per policy)\n\n{reproduce}")
 

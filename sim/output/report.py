@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.decision.psa import DecisionResult, percent, prob_best_interval
+from sim.decision.psa import EVPPI_NOT_ADDITIVE, DecisionResult, percent, prob_best_interval
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures
 from sim.output.files import atomic_write
@@ -293,6 +293,7 @@ EVPI {html.escape(fmt.usd(decision.evpi))}: what perfect knowledge of every unce
 {_html_table(decision_rows(decision), "decision-policies")}
 <h3>What each assumption is worth knowing (EVPPI)</h3>
 {_html_table(evppi, "decision-evppi")}
+<p class="prov">{html.escape(EVPPI_NOT_ADDITIVE)}</p>
 <div class="grid">
 {figs}
 </div></section>"""
