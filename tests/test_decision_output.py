@@ -149,6 +149,7 @@ def test_report_with_a_decision(res, decision):
     page = report.render(res, decision=decision)
     summary = page[page.index("<section id='summary'>"): page.index("</section>")]
     assert "How sure:" in summary
+    assert "What it rests on:</strong> " in summary and "% of this lead is terminal value" in summary
     best = report.findings.answer(res, decision).policy
     assert report.uncertainty_line(decision, best).split(" of ")[0] in summary  # "<label> is best in NN%"
     section = page[page.index('<section id="uncertainty">'):]
@@ -186,7 +187,7 @@ def decks(res, decision):
 def test_deck_has_the_how_sure_slide_and_the_decision_map(decks, decision):
     plain, prs = decks
     slides = list(prs.slides)
-    assert len(slides) == len(plain.slides) + 2
+    assert len(slides) == len(plain.slides) + 3
     sure = next(s for s in slides if "How sure are we?" in _texts(s))
     text = _texts(sure)
     assert report.uncertainty_headline(decision) in text
@@ -204,6 +205,8 @@ def test_deck_has_the_how_sure_slide_and_the_decision_map(decks, decision):
     (pic,) = _pictures(map_slide)
     assert (pic.width, pic.height) == (prs.slide_width, prs.slide_height)
     assert "supportsim decide" in map_slide.notes_slide.notes_text_frame.text
+    fixed = slides[slides.index(sure) + 2]
+    assert "What the decision holds fixed" in _texts(fixed) and "Months" in _texts(fixed)
     assert "Assumptions" in _texts(slides[-1])  # the uncertainty slides come before the assumptions
 
 
@@ -319,7 +322,9 @@ def test_decide_records_its_command(scenario_file, tmp_path, capsys):
     out = tmp_path / "dec"
     assert main(["decide", str(scenario_file), "--samples", "3", "--out", str(out), "--workers", "1",
                  "--no-plots", "--set", "run.months=2", "--set", "customers.initial=100"]) == 0
-    assert f"note: {EVPPI_NOT_ADDITIVE}" in capsys.readouterr().out  # beside the EVPPI table
+    printed = capsys.readouterr().out
+    assert f"note: {EVPPI_NOT_ADDITIVE}" in printed  # beside the EVPPI table
+    assert "What the decision holds fixed" in printed and "2 months" in printed
     back = read_decision(out)
     assert back.command.startswith("supportsim decide ") and "--samples 3" in back.command
     assert "--set run.months=2" in back.command and f"--out {out}" in back.command
@@ -371,6 +376,7 @@ def test_the_app_states_the_same_recommendation(res, decision):
     other = dataclasses.replace(res, scenario=res.scenario.model_copy(update={"run": res.scenario.run.model_copy(
         update={"months": res.scenario.run.months + 1})}))
     assert views.one_answer(other, moved) == ""  # a decision of another scenario is not this run's
+    assert list(views.held_fixed_frame(res.scenario).columns) == ["setting", "value"]
     page = views.report_html(res, decision=moved).decode()
     assert "<p class='answer'>" in page
 
@@ -380,3 +386,19 @@ def test_the_evppi_chart_says_its_shares_do_not_add_up(decision):
     assert "do not add up" in ax.get_xlabel()
     assert "do not add up" not in plot_evppi(decision.evppi, evpi=decision.evpi, shares=False).get_xlabel()
     plt.close("all")
+
+
+def test_what_a_decision_holds_fixed(scenario, res, decision):
+    """Prices, promises, desk hours and the horizon the table does not sample; each fee only for the
+    policies it acts on; nothing the [uncertainty] table varies (here the per-ticket fee)."""
+    from sim.decision.fixed import held_fixed
+
+    fixed = {f.path: f for f in held_fixed(scenario)}
+    assert fixed["run.months"].values == {p: 3 for p in decision.policy_names}
+    assert "pricing.per_ticket_fee_usd" not in fixed  # sampled: policies.per_ticket.pricing.per_ticket_fee_usd
+    assert "pricing.per_hour_fee_usd" not in fixed  # no policy charges by the hour
+    assert set(fixed["vip.sla_h"].values) == {"flat_vip"} and "support.sla_target_h" in fixed
+    rows = dict(report.held_fixed_rows(scenario)[1:])
+    assert rows["Months"] == "3 months" and rows["VIP SLA"].endswith("(Flat + VIP + programmes)")
+    page = report.html.unescape(report.render(res, plots=False, decision=decision))
+    assert "What the decision holds fixed" in page and "Plan price by segment" in page

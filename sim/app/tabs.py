@@ -192,6 +192,10 @@ def decision_results(result: Any, key: str, source: sources.Source, overrides: l
         "recommended": st.column_config.CheckboxColumn("Recommended"),
     })
     st.caption(kit.prose("decision_terms.md"))
+    with st.expander("What the decision holds fixed (not sampled)", icon=":material/lock:"):
+        st.caption("The decision is which policy is best given these settings; add one to the scenario's "
+                   "[uncertainty] table to see whether the answer moves.")
+        st.dataframe(views.held_fixed_frame(result.scenario), hide_index=True, width="stretch")
     for name in drawing.DECISION_FIGURES:
         if name == "decision_map" and result.decision_map is None:
             st.caption("No decision map: it needs two uncertain parameters or more.")

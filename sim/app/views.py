@@ -278,6 +278,12 @@ def decision_table(result: DecisionResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def held_fixed_frame(scenario: Scenario) -> pd.DataFrame:
+    """What a decision on ``scenario`` holds fixed (setting, value), as the report and deck list it."""
+    head, *rows = report.held_fixed_rows(scenario)
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
 def decision_json_bytes(result: DecisionResult) -> bytes:
     """decision.json as ``supportsim decide --out`` writes it."""
     return (json.dumps(decision_json(result), indent=2) + "\n").encode()

@@ -15,6 +15,7 @@ from sim.cli.common import load_scenario, printable, progress_bar, reproduce_com
 from sim.decision.psa import DEFAULT_KPI, EVPPI_NOT_ADDITIVE, run_decision
 from sim.output.decision_files import write_decision
 from sim.output.fmt import terminal
+from sim.output.report import held_fixed_rows
 from sim.runs import metrics
 from sim.runs.executors import check_cluster_address
 
@@ -65,6 +66,11 @@ def _print_tables(result: Any) -> None:
         e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
     print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     print(f"note: {EVPPI_NOT_ADDITIVE}")
+    head, *rows = held_fixed_rows(result.scenario)
+    print("\nWhat the decision holds fixed (not sampled: the answer is which policy is best given these):")
+    width = max(len(r[0]) for r in rows) if rows else 0
+    for name, value in rows:
+        print(f"  {terminal(name):<{width}}  {terminal(value)}")
     if result.evppi_groups is not None and len(result.evppi_groups):
         print("\nEVPPI of groups of assumptions learnt together (they overlap: EVPPIs do not add up):")
         g = result.evppi_groups[["group", "evppi_usd", "share_of_evpi"]].copy()

@@ -74,7 +74,7 @@ def _print_verdict(res) -> None:  # noqa: ANN001
         return
     rec = findings.recommend(res)
     print(f"\nverdict: {terminal(rec.sentence)}")
-    for line in (rec.clarity, rec.trade_off):
+    for line in (rec.clarity, rec.trade_off, rec.terminal):
         if line and line != rec.sentence:
             print(f"  {terminal(line)}")
     labels = policy_labels(res.scenario)
@@ -89,3 +89,7 @@ def _print_verdict(res) -> None:  # noqa: ANN001
             s = diffs[p][k]
             print(f"    {KPIS[k].title:<30} {fmt.kpi(k, s['mean'], signed=True):>10}  "
                   f"({fmt.interval(k, s, signed=True)})")
+            share = findings.terminal_share(res, p, res.reference) if k == "value_usd" else float("nan")
+            if share == share:  # how much of the value difference is customers beyond the horizon
+                print(f"      {share:.0%} of it terminal value (customers still paying at month "
+                      f"{res.scenario.run.months}, valued beyond it)")

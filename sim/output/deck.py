@@ -36,7 +36,7 @@ from sim.output.decision_plots import (
 )
 from sim.output.files import atomic_write
 from sim.output.plots import Meta, figure_png
-from sim.output.report import assumptions, uncertainty_headline, uncertainty_line
+from sim.output.report import assumptions, held_fixed_rows, uncertainty_headline, uncertainty_line
 from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import policy_labels
 from sim.params.sources import readable
@@ -147,10 +147,22 @@ def _decision_slides(prs: Presentation, res: Results, decision: DecisionResult, 
         _figure_slide(prs, lambda: plot_decision_map(
             decision.decision_map, decision.psa, kpi=decision.kpi, policies=decision.policy_names,
             meta=DecisionMeta.of(decision), names=names), notes)
+    slide = _blank(prs)  # what the answer rests on: the settings the decision does not sample
+    _text(slide, "What the decision holds fixed", left=0.4, top=0.3, width=12.5, height=0.7, size=28, bold=True)
+    _text(slide, "Not sampled: the decision is which policy is best given these settings.", left=0.4, top=0.95,
+          width=12.5, height=0.4, size=14, color=GREY)
+    head, *body = held_fixed_rows(decision.scenario)
+    half = (len(body) + 1) // 2
+    for left, part in ((0.4, body[:half]), (6.85, body[half:])):
+        if part:
+            _table(slide, [head, *part], top=1.45, col_widths=[2.3, 3.8], size=11, left=left)
+    _footer(slide, res)
+    _notes(slide, notes)
 
 
-def _table(slide, rows: list[list[str]], *, top: float, col_widths: list[float], size: int = 14) -> None:
-    shape = slide.shapes.add_table(len(rows), len(rows[0]), Inches(0.4), Inches(top),
+def _table(slide, rows: list[list[str]], *, top: float, col_widths: list[float], size: int = 14,
+           left: float = 0.4) -> None:
+    shape = slide.shapes.add_table(len(rows), len(rows[0]), Inches(left), Inches(top),
                                    Inches(sum(col_widths)), Inches(0.4 * len(rows)))
     table = shape.table
     for j, w in enumerate(col_widths):
@@ -218,10 +230,10 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
     _text(slide, f"Recommendation: {labels.get(one.policy, one.policy)}", left=0.6, top=1.4, width=12, height=1.0,
           size=36, bold=True)
     sure = uncertainty_line(decision, one.policy) if decision is not None else ""
-    lines = (rec.sentence, rec.clarity, rec.trade_off, sure) if decision is None else (
-        one.sentence + ".", f"On the point estimate: {rec.sentence}", rec.clarity, rec.trade_off, sure)
-    _text(slide, "\n".join(x for x in lines if x), left=0.6, top=2.7, width=12, height=3.5,
-          size=20 if decision is None else 18)
+    lines = (rec.sentence, rec.clarity, rec.trade_off, rec.terminal, sure) if decision is None else (
+        one.sentence + ".", f"On the point estimate: {rec.sentence}", rec.clarity, rec.trade_off, rec.terminal, sure)
+    _text(slide, "\n".join(x for x in lines if x), left=0.6, top=2.5, width=12, height=4.2,
+          size=18 if decision is None else 16)
     _footer(slide, res)
     _notes(slide, reproduce)
 

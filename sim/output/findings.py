@@ -19,7 +19,7 @@ from sim.output import fmt
 from sim.params.names import mid_sentence, parameter_names
 from sim.params.scenario import policy_label
 from sim.runs import metrics
-from sim.runs.economics import BRIDGE_COLUMNS
+from sim.runs.economics import BRIDGE_COLUMNS, TERMINAL
 from sim.runs.results import Results
 
 # How a difference in a KPI reads: "{a} <phrase> {b}", with {d} the size of the difference
@@ -152,14 +152,35 @@ def curve_without_crossing(table: Any, *, sign: str, a_label: str, b_label: str,
     return f"no break-even in {where}"
 
 
+def terminal_share(res: Results, a: str, b: str) -> float:
+    """The share of ``a``'s lead over ``b`` in value (value_usd, paired means) that is terminal
+    value: the customers still paying at the horizon, valued beyond it (NaN without a lead)."""
+    lead = paired(res, "value_usd", a, b)["mean"]
+    beyond = paired(res, f"pv_{TERMINAL}", a, b)["mean"]
+    return float(beyond / lead) if lead and math.isfinite(lead) else math.nan
+
+
+def terminal_phrase(res: Results, a: str, b: str) -> str:
+    """ "82% of this lead is terminal value: ..." (empty without a lead), with the horizon and the
+    discount rate it rests on."""
+    share = terminal_share(res, a, b)
+    if not math.isfinite(share):
+        return ""
+    rate = res.scenario.finance.discount_rate_annual
+    return (f"{share:.0%} of this lead is terminal value: the customers still paying at month "
+            f"{res.scenario.run.months}, valued beyond the horizon at a {rate:.0%} annual discount rate.")
+
+
 @dataclass(frozen=True)
 class Recommendation:
-    """The policy to choose on value, how clear that is, and the main trade-off behind it."""
+    """The policy to choose on value, how clear that is, the main trade-off behind it, and how much
+    of the lead is terminal value (``terminal``)."""
 
     best: str
     finding: Finding | None
     clarity: str
     trade_off: str
+    terminal: str = ""
 
     @property
     def sentence(self) -> str:
@@ -195,7 +216,7 @@ def recommend(res: Results) -> Recommendation:
                  f"(present values).")
     elif parts[gain] > 0:
         trade = f"Compared with {lo}, {la} {part_phrase(gain, parts[gain])} (present value)."
-    return Recommendation(best, f, clarity, trade)
+    return Recommendation(best, f, clarity, trade, terminal_phrase(res, f.a, f.b))
 
 
 # ---------------------------------------------------------------- the desk's monthly measures

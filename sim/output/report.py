@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
+from sim.decision.fixed import held_fixed
 from sim.decision.psa import EVPPI_NOT_ADDITIVE, DecisionResult, percent, prob_best_interval
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures
@@ -31,7 +32,7 @@ from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
 from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.sources import readable
-from sim.params.walk import source_of, unit_of, walk
+from sim.params.walk import field_unit, source_of, unit_of, walk
 from sim.runs.metrics import KPIS
 from sim.runs.results import Results
 
@@ -187,6 +188,8 @@ def _summary_html(res: Results, decision: DecisionResult | None = None) -> str:
         parts.insert(0, f"<p class='answer'><strong>{html.escape(one.sentence)}.</strong></p>")
     if rec.trade_off:
         parts.append(f"<p><strong>Main trade-off:</strong> {html.escape(rec.trade_off)}</p>")
+    if rec.terminal:
+        parts.append(f"<p><strong>What it rests on:</strong> {html.escape(rec.terminal)}</p>")
     if decision is not None:
         parts.append(f"<p><strong>How sure:</strong> {html.escape(uncertainty_line(decision, one.policy))} "
                      f"<a href='#uncertainty'>Uncertainty</a></p>")
@@ -257,6 +260,36 @@ def decision_rows(decision: DecisionResult) -> list[list[str]]:
     return rows
 
 
+def _fixed_value(path: str, value: Any) -> str:
+    unit = field_unit(path)
+    if unit == "1/year" and isinstance(value, float):
+        return f"{value:.0%} a year"
+    return fmt.param(value) + ("" if unit in ("", "choice", "on/off") else f" {unit}")
+
+
+def held_fixed_rows(scenario: Scenario) -> list[list[str]]:
+    """What a decision on ``scenario`` holds fixed (:func:`sim.decision.fixed.held_fixed`) as
+    [setting, value] rows: one value when every policy it acts on has it, else one per policy by
+    its label; a setting of every segment in one row ("Plan price by segment")."""
+    labels = policy_labels(scenario)
+    everyone = len(resolve_policies(scenario))
+    rows: dict[str, tuple[list[str], str]] = {}  # setting -> (values, the policies it applies to)
+    for f in held_fixed(scenario):
+        who = "" if len(f.values) == everyone else f" ({', '.join(labels.get(p, p) for p in f.values)})"
+        if f.same:
+            value = _fixed_value(f.path, next(iter(f.values.values())))
+        else:
+            value, who = "; ".join(f"{labels.get(p, p)}: {_fixed_value(f.path, v)}" for p, v in f.values.items()), ""
+        name = f.name
+        if ".segments." in f.path and f.name.endswith(" segment)"):
+            name, segment = f.name.removesuffix(" segment)").rsplit(" (", 1)
+            name, value = f"{name} by segment", f"{segment} {value}"
+        values, _ = rows.setdefault(name, ([], who))
+        values.append(value)
+    return [["Held fixed (not sampled)", "Value"]] + [[name, " · ".join(values) + who]
+                                                      for name, (values, who) in rows.items()]
+
+
 def _html_table(rows: list[list[str]], table_id: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<{'th scope=row' if j == 0 else 'td'}>{html.escape(c)}"
@@ -291,6 +324,10 @@ numbers), decided on {html.escape(decision.kpi)}; decision sha256 <code>{decisio
 EVPI {html.escape(fmt.usd(decision.evpi))}: what perfect knowledge of every uncertain assumption would be worth.</p>
 <ul class="answer">{answer}</ul>
 {_html_table(decision_rows(decision), "decision-policies")}
+<h3>What the decision holds fixed</h3>
+<p class="prov">The decision is which policy is best given these settings: they are not sampled (edit the scenario, or
+add them to its [uncertainty] table, to see whether the answer moves).</p>
+{_html_table(held_fixed_rows(decision.scenario), "decision-fixed")}
 <h3>What each assumption is worth knowing (EVPPI)</h3>
 {_html_table(evppi, "decision-evppi")}
 <p class="prov">{html.escape(EVPPI_NOT_ADDITIVE)}</p>
