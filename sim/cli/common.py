@@ -21,6 +21,7 @@ from sim.output import findings
 from sim.output.decision_files import check_same_scenario, read_decision
 from sim.output.files import PAUSE_ENV, pause_point
 from sim.output.fmt import terminal
+from sim.output.runfolder import check_same_run, read_run
 from sim.params.labels import replaced_notes
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
@@ -134,9 +135,16 @@ def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path
     """The body of ``report`` and ``deck``: load the scenario and the ``--decision`` (a bad one
     fails before anything runs), run every policy, ``write(res, args.out, command=...,
     decision=...)`` and say where."""
-    scenario = load_scenario(args)
+    scenario = load_scenario(args, record_replications=getattr(args, "from_dir", None) is None)
     decision = load_decision(args, scenario)
-    res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
+    if getattr(args, "from_dir", None) is not None:  # a run's folder: its results, not simulated again
+        res = check_same_run(read_run(args.from_dir), scenario, folder=args.from_dir)
+        if args.replications is not None and args.replications != res.replications:
+            raise ScenarioError([f"--replications {args.replications}: the run in {args.from_dir} has "
+                                 f"{res.replications}; drop --replications with --from"], "--replications")
+        args.replications = res.replications  # the command that reproduces the numbers runs as many
+    else:
+        res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
     path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
     if not args.quiet:
         if decision is not None:  # the one recommendation the report or deck states

@@ -89,6 +89,15 @@ def decision_arg(p: argparse.ArgumentParser) -> None:
              "--set and --seed options (--replications may differ); otherwise exit 2")
 
 
+def from_arg(p: argparse.ArgumentParser) -> None:
+    """``--from DIR``: the results of ``supportsim run --out DIR`` instead of simulating again."""
+    p.add_argument(
+        "--from", dest="from_dir", type=Path, metavar="DIR",
+        help="read the results `supportsim run --out DIR` wrote instead of simulating again (seconds, not "
+             "minutes). The run must be of the same scenario: the same file, --set and --seed options; otherwise "
+             "exit 2")
+
+
 def add_precision_options(p: argparse.ArgumentParser) -> None:
     """Precision mode and partial results of ``supportsim run``."""
     p.add_argument("--precision", metavar="TARGET",
@@ -167,6 +176,7 @@ def _report(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder; report.html is written (replaced) there")
     run_option_args(p)
     decision_arg(p)
+    from_arg(p)
     p.set_defaults(handler="sim.cli.report:cmd_report")
 
 
@@ -185,6 +195,7 @@ def _deck(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="the .pptx file to write (replaced)")
     run_option_args(p)
     decision_arg(p)
+    from_arg(p)
     p.set_defaults(handler="sim.cli.deck:cmd_deck")
 
 
