@@ -37,6 +37,7 @@ from sim.output.decision_plots import (
 from sim.output.files import atomic_write
 from sim.output.plots import Meta, figure_png
 from sim.output.report import assumptions, held_fixed_rows, uncertainty_headline, uncertainty_line
+from sim.output.terms import terms_rows
 from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import policy_labels
 from sim.params.sources import readable
@@ -75,9 +76,9 @@ def _footer(slide, res: Results) -> None:
 
 
 def _picture(slide, ax: Axes, *, left: float, top: float, width: float | None = None,
-             height: float | None = None, name: str = "figure") -> str:
-    """Place ``ax``'s figure on ``slide`` (alt text: its title, the finding); return that title."""
-    title = (ax.figure.get_suptitle() or ax.get_title()).replace("\n", " ")
+             height: float | None = None, name: str = "figure", alt: str | None = None) -> str:
+    """Place ``ax``'s figure on ``slide`` (alt text: ``alt``, else its title, the finding); return that text."""
+    title = alt if alt is not None else (ax.figure.get_suptitle() or ax.get_title()).replace("\n", " ")
     png = figure_png(ax.figure)
     pic = slide.shapes.add_picture(io.BytesIO(png), Inches(left), Inches(top),
                                    width=SLIDE_W if width is None else Inches(width),
@@ -87,10 +88,26 @@ def _picture(slide, ax: Axes, *, left: float, top: float, width: float | None = 
     return title
 
 
+TITLE_H = 1.1  # inches: a figure slide's native title above its figure
+
+
 def _figure_slide(prs: Presentation, draw: Callable[[], Axes], notes: str) -> None:
-    """A slide that is one 16:9 figure, full-bleed (its title states the finding)."""
+    """A slide with the figure's finding as its native title (editable in PowerPoint) and the
+    figure, without its own title, across the rest of the slide (redrawn at that size: its type
+    keeps its point size)."""
     slide = _blank(prs)
-    title = _picture(slide, draw(), left=0, top=0)
+    ax = draw()
+    fig = ax.figure
+    title = (fig.get_suptitle() or ax.get_title()).replace("\n", " ")
+    if fig.get_suptitle():  # small multiples: the panels keep their own titles
+        fig.suptitle("")
+    else:
+        ax.set_title("")
+    fig.set_size_inches(SLIDE_W.inches, SLIDE_H.inches - TITLE_H)
+    # two lines at most above the figure: a long finding is set smaller (about 58 characters a line at 24 pt)
+    size = 24 if len(title) <= 110 else 20 if len(title) <= 135 else 18
+    _text(slide, title, left=0.4, top=0.15, width=12.5, height=TITLE_H - 0.15, size=size, bold=True)
+    _picture(slide, ax, left=0, top=TITLE_H, width=SLIDE_W.inches, height=SLIDE_H.inches - TITLE_H, alt=title)
     _notes(slide, f"{title}\n\n{notes}")
 
 
@@ -227,8 +244,10 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
     slide = _blank(prs)
     _text(slide, f"Support pricing: {sc.scenario.name}{fmt.edited_suffix(sc.edits)}", left=0.6, top=0.6, width=12, height=0.8, size=20,
           color=GREY)
-    _text(slide, f"Recommendation: {labels.get(one.policy, one.policy)}", left=0.6, top=1.4, width=12, height=1.0,
-          size=36, bold=True)
+    headline = f"Recommendation: {labels.get(one.policy, one.policy)}"
+    # one line above the text: about 33 characters fit at 36 pt, 43 at 28 pt
+    _text(slide, headline, left=0.6, top=1.4, width=12, height=1.0, bold=True,
+          size=36 if len(headline) <= 33 else 28 if len(headline) <= 43 else 22)
     sure = uncertainty_line(decision, one.policy) if decision is not None else ""
     lines = (rec.sentence, rec.clarity, rec.trade_off, rec.terminal, sure) if decision is None else (
         one.sentence + ".", f"On the point estimate: {rec.sentence}", rec.clarity, rec.trade_off, rec.terminal, sure)
@@ -255,6 +274,16 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
         _figure_slide(prs, lambda name=name: figures.draw(name, res), reproduce)
     if decision is not None:
         _decision_slides(prs, res, decision, reproduce)
+
+    slide = _blank(prs)  # what a customer gets under each policy: the rows that decide the comparison
+    _text(slide, "What each policy promises and charges", left=0.4, top=0.3, width=12.5, height=0.7, size=28,
+          bold=True)
+    rows = terms_rows(sc)
+    first = 3.1
+    _table(slide, rows, top=1.2, col_widths=[first] + [(12.5 - first) / (len(rows[0]) - 1)] * (len(rows[0]) - 1),
+           size=13 if len(rows[0]) <= 4 else 12)
+    _footer(slide, res)
+    _notes(slide, reproduce)
 
     slide = _blank(prs)
     _text(slide, "Assumptions: what differs between policies", left=0.4, top=0.3, width=12.5,

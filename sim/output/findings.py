@@ -167,8 +167,12 @@ def terminal_phrase(res: Results, a: str, b: str) -> str:
     if not math.isfinite(share):
         return ""
     rate = res.scenario.finance.discount_rate_annual
+    months = res.scenario.run.months
+    if share < 0.005:  # the lead is earned within the horizon (the customers beyond it even narrow it)
+        return (f"None of this lead is terminal value ({share:.0%}): it is earned within the {months} months "
+                f"(customers beyond the horizon valued at a {rate:.0%} annual discount rate).")
     return (f"{share:.0%} of this lead is terminal value: the customers still paying at month "
-            f"{res.scenario.run.months}, valued beyond the horizon at a {rate:.0%} annual discount rate.")
+            f"{months}, valued beyond the horizon at a {rate:.0%} annual discount rate.")
 
 
 @dataclass(frozen=True)
