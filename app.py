@@ -78,8 +78,8 @@ def draw_reasons(res: Any) -> None:
     if left is not None:
         with left:
             st.markdown(f"**Where each difference in value comes from** (vs "
-                        f"{kit.text(kit.policy_label(res.scenario, res.reference))}, paired by replication, ± 95% "
-                        "CI; each part signed as it adds to value, so a saving is +)")
+                        f"{kit.text(kit.policy_label(res.scenario, res.reference))}, paired by replication, ± the "
+                        "half-width of the 95% CI of the mean; each part signed as it adds to value, so a saving is +)")
             st.dataframe(views.bridge_table(res), hide_index=True, width="stretch")
     table = views.segment_table(res)
     if not table.empty:
@@ -103,6 +103,9 @@ def draw_results(res: Any, slots: dict[str, Any], specs: list[drawing.FigureSpec
         line = views.verdict(res)
         if line:
             st.markdown(f":material/insights: {line}")
+        one = views.one_answer(res, tabs.cached_decision(tabs.last_decision_key(res.scenario)))
+        if one:  # a decision of this scenario is on the page: the one recommendation the report and deck state
+            st.markdown(f":material/verified: {one}")
         undefined = views.undefined_kpis(res)
         if undefined:
             st.warning(undefined, icon=":material/info:")
@@ -145,7 +148,8 @@ def exports(res: Any, source: sources.Source, scenario: Any, overrides: list[str
                                      "monthly.csv."),
         Download("KPIs (CSV)", lambda: views.kpis_csv(res), "_kpis.csv", "text/csv", "dl_kpis",
                  ":material/functions:", "One row per policy × replication with every KPI."),
-        Download("Report (HTML)", lambda: views.report_html(res, cmd), "_report.html", "text/html", "dl_report",
+        Download("Report (HTML)", lambda: views.report_html(res, cmd, decision=tabs.cached_decision(decision_at)),
+                 "_report.html", "text/html", "dl_report",
                  ":material/summarize:", "A one-page report with the KPIs, the key plots and every assumption."),
         Download("Deck (PPTX)", lambda: views.deck_pptx(res, cmd, decision=tabs.cached_decision(decision_at)),
                  "_deck.pptx", views.PPTX_MIME, "dl_deck", ":material/slideshow:", kit.prose("deck_help.md")),

@@ -136,7 +136,10 @@ def wait_for(ready: Callable[[], Any], what: str, *, child: Child | None = None,
 
 SERVER = r"""
 import json, os, signal, sys, traceback
-from sim.cli.main import main  # what every command imports, once
+from sim.cli.main import main
+# what the commands import, once (main itself loads a verb's modules only when the verb runs)
+import sim.cli.execute, sim.cli.run, sim.cli.studies, sim.cli.report, sim.cli.deck, sim.cli.decide  # noqa: E401
+import sim.cli.optimise, sim.cli.calibrate  # noqa: E401
 for line in sys.stdin:
     req = json.loads(line)
     sys.stdout.flush()

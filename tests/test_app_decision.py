@@ -159,7 +159,9 @@ def test_decision_tab_runs_on_the_button_and_keeps_its_result_across_tabs():
     lines = answer_lines(at)
     assert len(lines) == 3 and "Choose " in lines[0] and "flat_vip" not in lines[0], lines
     assert len(at.main.image) == len(drawing.DECISION_FIGURES)
-    table = at.main.dataframe[-1].value
+    frames = [d.value for d in at.main.dataframe]
+    table = next(f for f in frames if "probability best" in f.columns)
+    assert any(list(f.columns) == ["setting", "value"] for f in frames)  # what the decision holds fixed
     sc = sources.load_upload("u.toml", UNCERTAIN_TEXT.encode()).scenario
     assert list(table["policy"]) == [policy_label(sc, p) for p in sc.policies]
     assert any(f"--samples {SAMPLES}" in c.value and c.value.startswith("supportsim decide") for c in at.main.code)

@@ -119,3 +119,10 @@ def presets_columns():
     from sim.calibrate.ingest import TICKET_COLUMNS
 
     return TICKET_COLUMNS
+
+
+def test_the_catalogue_lists_every_preset_with_its_kind():
+    """sim.calibrate.catalogue (what `calibrate --help` lists without loading pyarrow) agrees with the presets."""
+    from sim.calibrate import catalogue
+
+    assert {k: p.kind for k, p in presets.PRESETS.items()} == catalogue.PRESET_KINDS

@@ -251,7 +251,7 @@ def test_more_signals_on_the_way_out_change_nothing(monkeypatch, capsys):
     import os
     import signal
 
-    cli_main = importlib.import_module("sim.cli.main")
+    run_module = importlib.import_module("sim.cli.run")  # the module of validate
 
     def stopped(args):  # noqa: ANN001
         try:
@@ -260,7 +260,7 @@ def test_more_signals_on_the_way_out_change_nothing(monkeypatch, capsys):
             os.kill(os.getpid(), signal.SIGTERM)  # another during the clean-up
         return 0
 
-    monkeypatch.setattr(cli_main, "cmd_validate", stopped)
+    monkeypatch.setattr(run_module, "cmd_validate", stopped)
     monkeypatch.setattr(sys, "stderr", _StopWhileReporting(sys.stderr))
     handler = signal.getsignal(signal.SIGTERM)
     try:
@@ -280,7 +280,7 @@ def test_an_ignored_sigint_stays_ignored_and_sigterm_still_stops(monkeypatch, ca
     import os
     import signal
 
-    cli_main = importlib.import_module("sim.cli.main")
+    run_module = importlib.import_module("sim.cli.run")  # the module of validate
     reached = []
 
     def verb(args):  # noqa: ANN001
@@ -290,7 +290,7 @@ def test_an_ignored_sigint_stays_ignored_and_sigterm_still_stops(monkeypatch, ca
         reached.append("after SIGTERM")
         return 0
 
-    monkeypatch.setattr(cli_main, "cmd_validate", verb)
+    monkeypatch.setattr(run_module, "cmd_validate", verb)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         code = main(["validate", str(SCENARIOS / "smoke.toml")])

@@ -3,6 +3,7 @@ when it belongs to another scenario, and absent (outputs unchanged) without one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -15,11 +16,11 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from sim.cli import main
-from sim.decision.psa import decision_map_table, run_decision
+from sim.decision.psa import EVPPI_NOT_ADDITIVE, decision_map_table, run_decision
 from sim.decision.sampling import numeric_inputs
 from sim.output import deck, report
 from sim.output.decision_files import check_same_scenario, read_decision, scenario_differences, write_decision
-from sim.output.decision_plots import plot_decision_map
+from sim.output.decision_plots import plot_decision_map, plot_evppi
 from sim.params.scenario import ScenarioError, load_text, policy_labels, scenario_hash
 from sim.params.uncertainty import from_spec
 from sim.runs.experiment import run_scenario
@@ -98,6 +99,8 @@ def test_round_trip_gives_equal_tables_and_the_same_answer(decision, folder):
         decision.seed, decision.samples, decision.replications, decision.design, decision.kpi,
         decision.decision_sha256)
     assert scenario_differences(back, decision.scenario) == []
+    # SMALL's --set changes: the decision's charts read back are footed as an edited scenario
+    assert back.scenario.edits == decision.scenario.edits == SMALL[:2]
 
 
 def test_missing_or_corrupt_folder_is_an_error_naming_the_file(folder, tmp_path):
@@ -138,6 +141,7 @@ def test_same_scenario_rule(decision, scenario_file):
 
 def _strip_decision(text: str) -> str:
     text = text.replace(report.DECISION_CSS, "", 1)
+    text = re.sub(r"<p class='answer'>.*?</p>", "", text, flags=re.S).replace("On the point estimate: ", "")
     text = re.sub(r"<p><strong>How sure:</strong>.*?</p>", "", text, flags=re.S)
     return re.sub(r"\n<section id=\"uncertainty\">.*?</section>", "", text, flags=re.S)
 
@@ -146,7 +150,8 @@ def test_report_with_a_decision(res, decision):
     page = report.render(res, decision=decision)
     summary = page[page.index("<section id='summary'>"): page.index("</section>")]
     assert "How sure:" in summary
-    best = report.findings.recommend(res).best
+    assert "What it rests on:</strong> " in summary and "of this lead is terminal value" in summary
+    best = report.findings.answer(res, decision).policy
     assert report.uncertainty_line(decision, best).split(" of ")[0] in summary  # "<label> is best in NN%"
     section = page[page.index('<section id="uncertainty">'):]
     section = section[: section.index("</section>")]
@@ -160,6 +165,7 @@ def test_report_with_a_decision(res, decision):
     assert [r.replace(" (recommended)", "") for r in rows[: len(labels)]] == [
         report.html.escape(labels[p]) for p in decision.policy_names]
     assert "Per ticket fee (Per ticket ($20) policy)" in report.html.unescape(section)  # readable parameter names
+    assert report.html.escape(EVPPI_NOT_ADDITIVE) in section  # beside the EVPPI shares
 
 
 def test_report_without_a_decision_is_unchanged(res, decision):
@@ -182,7 +188,7 @@ def decks(res, decision):
 def test_deck_has_the_how_sure_slide_and_the_decision_map(decks, decision):
     plain, prs = decks
     slides = list(prs.slides)
-    assert len(slides) == len(plain.slides) + 2
+    assert len(slides) == len(plain.slides) + 3
     sure = next(s for s in slides if "How sure are we?" in _texts(s))
     text = _texts(sure)
     assert report.uncertainty_headline(decision) in text
@@ -194,18 +200,20 @@ def test_deck_has_the_how_sure_slide_and_the_decision_map(decks, decision):
     assert left.left + left.width <= right.left and right.left + right.width <= prs.slide_width  # no overlap
     assert all(p.image.content_type == "image/png" and p.top + p.height <= prs.slide_height for p in pics.values())
     notes = sure.notes_slide.notes_text_frame.text
-    assert all(line in notes for line in decision.answer())
+    assert all(line in notes for line in decision.answer()) and EVPPI_NOT_ADDITIVE in notes
     assert deck.decide_command(decision) in notes and "supportsim decide" in notes and COMMAND in notes
     map_slide = slides[slides.index(sure) + 1]
     (pic,) = _pictures(map_slide)
-    assert (pic.width, pic.height) == (prs.slide_width, prs.slide_height)
+    assert pic.width == prs.slide_width and pic.top + pic.height == prs.slide_height  # under its native title
     assert "supportsim decide" in map_slide.notes_slide.notes_text_frame.text
+    fixed = slides[slides.index(sure) + 2]
+    assert "What the decision holds fixed" in _texts(fixed) and "Months" in _texts(fixed)
     assert "Assumptions" in _texts(slides[-1])  # the uncertainty slides come before the assumptions
 
 
 def test_title_slide_mentions_the_probability_of_being_best(decks, decision, res):
     plain, prs = decks
-    best = report.findings.recommend(res).best
+    best = report.findings.answer(res, decision).policy
     line = report.uncertainty_line(decision, best)
     assert line in _texts(prs.slides[0]) and line not in _texts(plain.slides[0])
     assert re.search(r"is best in \d+(\.\d)?% of 8 plausible worlds", line)
@@ -213,7 +221,8 @@ def test_title_slide_mentions_the_probability_of_being_best(decks, decision, res
 
 def test_deck_without_a_decision_is_unchanged(decks, decision, res):
     plain, prs = decks
-    line = report.uncertainty_line(decision, report.findings.recommend(res).best)
+    one = report.findings.answer(res, decision)
+    line = report.uncertainty_line(decision, one.policy)
     extra = [s for s in prs.slides if "How sure are we?" in _texts(s) or
              any(p.name in ("probability_best", "evppi") for p in _pictures(s))]
     assert not any("How sure are we?" in _texts(s) or "supportsim decide" in s.notes_slide.notes_text_frame.text
@@ -224,9 +233,52 @@ def test_deck_without_a_decision_is_unchanged(decks, decision, res):
     for i, (a, b) in enumerate(zip(plain.slides, kept)):
         ta, tb = _texts(a), _texts(b)
         if i == 0:
-            tb = tb.replace("\n" + line, "")  # the title slide gains one line, the probability of being best
+            # the title slide gains the one recommendation and the probability of being best
+            tb = tb.replace("\n" + line, "").replace(one.sentence + ".\n", "").replace("On the point estimate: ", "")
         assert ta == tb and a.notes_slide.notes_text_frame.text == b.notes_slide.notes_text_frame.text, i
         assert len(_pictures(a)) == len(_pictures(b)), i
+
+
+# ---------------------------------------------------------------------------- one recommendation
+
+
+def _disagreeing(res, decision):
+    """The decision with its best under uncertainty moved to a policy the point estimate does not
+    choose, best in 58% of the worlds (what a decision of another scenario could say)."""
+    point = report.findings.recommend(res).best
+    other = next(p for p in decision.policy_names if p != point)
+    table = decision.policies.copy()
+    table["prob_best"] = [0.58 if p == other else 0.42 / (len(table) - 1) for p in table["policy"]]
+    table["recommended"] = table["policy"] == other
+    return dataclasses.replace(decision, recommended=other, policies=table), point, other
+
+
+def test_one_recommendation_when_the_point_estimate_and_the_decision_agree(res, decision):
+    one = report.findings.answer(res, decision)
+    label = policy_labels(decision.scenario)[decision.recommended]
+    assert one.policy == one.point == one.robust == decision.recommended and one.agrees
+    assert one.sentence.startswith(f"{label} on the point estimate and under uncertainty (best in ")
+    assert re.search(r"of 8 sampled worlds, exact 95% interval \d+% to \d+%\)", one.sentence)
+    assert "±" not in one.sentence
+    assert report.findings.answer(res).sentence == f"{policy_labels(res.scenario)[one.point]} on the point estimate"
+
+
+def test_every_output_follows_the_decision_when_they_differ(res, decision):
+    moved, point, other = _disagreeing(res, decision)
+    labels = policy_labels(decision.scenario)
+    one = report.findings.answer(res, moved)
+    assert (one.policy, one.point, one.robust, one.agrees) == (other, point, other, False)
+    assert one.sentence.startswith(f"{labels[point]} on the point estimate; {labels[other]} under uncertainty "
+                                   "(best in 58% of 8 sampled worlds, exact 95% interval ")
+    assert ": a close call" in one.sentence
+    summary = report.render(res, plots=False, decision=moved)
+    summary = report.html.unescape(summary[summary.index("<section id='summary'>"):])
+    summary = summary[: summary.index("</section>")]
+    assert f"Recommendation: {labels[other]}." in summary and one.sentence in summary
+    assert "On the point estimate: " in summary
+    title = _texts(deck.build_deck(res, decision=moved).slides[0])
+    assert f"Recommendation: {labels[other]}" in title and one.sentence in title
+    assert f"Recommendation: {labels[point]}" not in title
 
 
 # ---------------------------------------------------------------------------- the CLI
@@ -239,9 +291,12 @@ def test_cli_report_and_deck_with_decision(scenario_file, folder, tmp_path, caps
     page = (tmp_path / "r" / "report.html").read_text()
     assert 'id="uncertainty"' in page and f"--decision {folder}" in page
     out = tmp_path / "d.pptx"
-    assert main(["deck", str(scenario_file), "--out", str(out), "--decision", str(folder), "--quiet",
+    capsys.readouterr()
+    assert main(["deck", str(scenario_file), "--out", str(out), "--decision", str(folder),
                  "--workers", "1", *sets]) == 0
     assert any("How sure are we?" in _texts(s) for s in Presentation(str(out)).slides)
+    printed = capsys.readouterr().out  # the command line states the deck's one recommendation
+    assert "recommendation: Flat + VIP + programmes on the point estimate and under uncertainty (best in" in printed
 
 
 def test_cli_refuses_a_decision_of_another_scenario(scenario_file, folder, tmp_path, capsys):
@@ -264,10 +319,13 @@ def test_help_names_the_decision_option(capsys):
         assert "--decision DIR" in capsys.readouterr().out
 
 
-def test_decide_records_its_command(scenario_file, tmp_path):
+def test_decide_records_its_command(scenario_file, tmp_path, capsys):
     out = tmp_path / "dec"
-    assert main(["decide", str(scenario_file), "--samples", "3", "--out", str(out), "--workers", "1", "--quiet",
+    assert main(["decide", str(scenario_file), "--samples", "3", "--out", str(out), "--workers", "1",
                  "--no-plots", "--set", "run.months=2", "--set", "customers.initial=100"]) == 0
+    printed = capsys.readouterr().out
+    assert f"note: {EVPPI_NOT_ADDITIVE}" in printed  # beside the EVPPI table
+    assert "What the decision holds fixed" in printed and "2 months" in printed
     back = read_decision(out)
     assert back.command.startswith("supportsim decide ") and "--samples 3" in back.command
     assert "--set run.months=2" in back.command and f"--out {out}" in back.command
@@ -307,3 +365,41 @@ def test_decision_map_puts_a_choices_points_in_its_own_cells():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["calendar", "business"]
     assert ax.get_title() == "tiered is best where SLA clock is calendar, flat where it is business"
     plt.close(ax.figure)
+
+
+def test_the_app_states_the_same_recommendation(res, decision):
+    from sim.app import views
+
+    moved, _, _ = _disagreeing(res, decision)
+    line = views.one_answer(res, moved)
+    assert line.startswith("**Recommendation: ") and views.text(report.findings.answer(res, moved).sentence) in line
+    assert views.one_answer(res, None) == ""
+    other = dataclasses.replace(res, scenario=res.scenario.model_copy(update={"run": res.scenario.run.model_copy(
+        update={"months": res.scenario.run.months + 1})}))
+    assert views.one_answer(other, moved) == ""  # a decision of another scenario is not this run's
+    assert list(views.held_fixed_frame(res.scenario).columns) == ["setting", "value"]
+    page = views.report_html(res, decision=moved).decode()
+    assert "<p class='answer'>" in page
+
+
+def test_the_evppi_chart_says_its_shares_do_not_add_up(decision):
+    ax = plot_evppi(decision.evppi, evpi=decision.evpi)
+    assert "do not add up" in ax.get_xlabel()
+    assert "do not add up" not in plot_evppi(decision.evppi, evpi=decision.evpi, shares=False).get_xlabel()
+    plt.close("all")
+
+
+def test_what_a_decision_holds_fixed(scenario, res, decision):
+    """Prices, promises, desk hours and the horizon the table does not sample; each fee only for the
+    policies it acts on; nothing the [uncertainty] table varies (here the per-ticket fee)."""
+    from sim.decision.fixed import held_fixed
+
+    fixed = {f.path: f for f in held_fixed(scenario)}
+    assert fixed["run.months"].values == {p: 3 for p in decision.policy_names}
+    assert "pricing.per_ticket_fee_usd" not in fixed  # sampled: policies.per_ticket.pricing.per_ticket_fee_usd
+    assert "pricing.per_hour_fee_usd" not in fixed  # no policy charges by the hour
+    assert set(fixed["vip.sla_h"].values) == {"flat_vip"} and "support.sla_target_h" in fixed
+    rows = dict(report.held_fixed_rows(scenario)[1:])
+    assert rows["Months"] == "3 months" and rows["VIP SLA"].endswith("(Flat + VIP + programmes)")
+    page = report.html.unescape(report.render(res, plots=False, decision=decision))
+    assert "What the decision holds fixed" in page and "Plan price by segment" in page

@@ -66,18 +66,33 @@ def test_kpi_slide_has_every_policy_and_interval(prs, smoke_results):
     assert all(" to " in c.text for row in list(table.rows)[1:] for c in list(row.cells)[1:])  # 95% CIs
 
 
-def test_figure_slides_one_full_bleed_picture_each(prs, smoke_results):
+def test_figure_slides_a_native_title_over_one_picture_each(prs, smoke_results):
     others = [p for p in smoke_results.policies if p != smoke_results.reference]
     figure_slides = [s for s in prs.slides if _pictures(s)]
     assert len(figure_slides) == len(others) + 2  # a bridge per policy, tickets, satisfaction
     labels = policy_labels(smoke_results.scenario)
     for slide, policy in zip(figure_slides, others):
         (pic,) = _pictures(slide)
-        assert (pic.width, pic.height) == (prs.slide_width, prs.slide_height)
+        assert pic.width == prs.slide_width and pic.top == deck.Inches(deck.TITLE_H)
+        assert pic.top + pic.height == prs.slide_height
         assert pic.image.content_type == "image/png"
         alt = pic._element.nvPicPr.cNvPr.get("descr")
         assert labels[policy] in alt and ("95% CI" in alt)  # the finding, as alt text
+        (title,) = [s for s in slide.shapes if s.has_text_frame]  # the finding, editable in PowerPoint
+        assert title.text_frame.text == alt and title.top + title.height <= pic.top
     assert "suppresses" in figure_slides[-2].notes_slide.notes_text_frame.text
+
+
+def test_what_each_policy_promises_and_charges(prs, smoke_results):
+    slide = prs.slides[len(prs.slides) - 2]
+    assert "What each policy promises and charges" in _texts(slide)
+    table = next(s for s in slide.shapes if s.has_table).table
+    rows = {r.cells[0].text: [c.text for c in list(r.cells)[1:]] for r in list(table.rows)[1:]}
+    labels = policy_labels(smoke_results.scenario)
+    assert [c.text for c in list(table.rows[0].cells)[1:]] == [labels[p] for p in smoke_results.policies]
+    assert rows["Support fee"] == ["none", "$20 a ticket", "none"]
+    assert rows["Promise (first response), starter / growth / business"][2] == "4 h (every plan); VIP 1 h"
+    assert set(rows["SLA clock"]) == {"business (desk hours only)"} and "Desk hours" in rows
 
 
 def test_assumptions_slide_names_sources(prs):

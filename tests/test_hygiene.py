@@ -111,12 +111,12 @@ def _state(pid: int) -> str:
 
 
 def test_unexpected_error_is_one_line_and_exit_1(monkeypatch, capsys):
-    cli_main = importlib.import_module("sim.cli.main")
+    run_module = importlib.import_module("sim.cli.run")  # the module of validate
 
     def boom(args):  # noqa: ANN001
         raise RuntimeError("something broke\nsecond line")
 
-    monkeypatch.setattr(cli_main, "cmd_validate", boom)
+    monkeypatch.setattr(run_module, "cmd_validate", boom)
     assert main(["validate", str(SCENARIOS / "smoke.toml")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "something broke" in err and "Traceback" not in err

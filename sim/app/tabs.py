@@ -21,6 +21,7 @@ from sim.app.store import StreamlitCache
 from sim.app.ui import Download, analysis_figure, caches, download_row, kept, last_value, remember, worker_pool
 from sim.decision.psa import MAX_SAMPLES
 from sim.output import plots
+from sim.params.labels import replaced_notes
 from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
 from sim.runs import metrics, tornado
 from sim.runs import studies as analysis
@@ -46,6 +47,8 @@ def assumptions_tab(source: sources.Source, scenario: Any, overrides: list[str])
     for name, table_ in scenario.policies.items():
         flat = ", ".join(kit.code(f"{p} = {kit.format_value(v)}") for p, v in kit.flat_items(table_))
         st.markdown(f"- **{kit.text(name)}**: {flat or 'no overrides'}")
+    for note in replaced_notes(scenario, kit.text):
+        st.caption(f"Label replaced: {note}.")
     st.caption("Reproduce this run from the command line:")
     st.code(sources.cli_command(source, overrides), language="bash", wrap_lines=True)
 
@@ -180,7 +183,8 @@ def decision_results(result: Any, key: str, source: sources.Source, overrides: l
         "policy": st.column_config.TextColumn("Policy"),
         "probability best": st.column_config.TextColumn(
             "Probability best", help="Share of the sampled worlds in which the policy has the highest value, "
-                                     "± its 95% Monte Carlo interval (1.96 standard errors)."),
+                                     "with its exact (Clopper-Pearson) 95% interval: 24 of 24 worlds still "
+                                     "leaves room below 100%."),
         "expected value": st.column_config.TextColumn("Expected value", help="Mean value over the sampled worlds."),
         "expected loss": st.column_config.TextColumn(
             "Expected loss", help="What choosing this policy loses on average against the best policy of each "
@@ -188,6 +192,10 @@ def decision_results(result: Any, key: str, source: sources.Source, overrides: l
         "recommended": st.column_config.CheckboxColumn("Recommended"),
     })
     st.caption(kit.prose("decision_terms.md"))
+    with st.expander("What the decision holds fixed (not sampled)", icon=":material/lock:"):
+        st.caption("The decision is which policy is best given these settings; add one to the scenario's "
+                   "[uncertainty] table to see whether the answer moves.")
+        st.dataframe(views.held_fixed_frame(result.scenario), hide_index=True, width="stretch")
     for name in drawing.DECISION_FIGURES:
         if name == "decision_map" and result.decision_map is None:
             st.caption("No decision map: it needs two uncertain parameters or more.")
@@ -251,7 +259,7 @@ def decision_tab(scenario: Any, source: sources.Source, overrides: list[str]) ->
         "Samples (plausible worlds)", min_value=2, max_value=MAX_SAMPLES, step=1,
         key=kept("dec_samples", max(2, min(studies.DECISION_SAMPLES, most)), lambda v: 2 <= v <= MAX_SAMPLES),
         help=f"Parameter sets drawn from the table; every policy runs once on each (one replication, common "
-             f"random numbers). More samples narrow the probabilities: their 95% interval is about ±1/√n at most. "
+             f"random numbers). More samples narrow the probabilities: their exact 95% interval narrows as 1/√n. "
              f"The default, {studies.DECISION_SAMPLES}, runs the baseline in about half a minute on two idle "
              f"cores; `supportsim decide` defaults to 200. At most "
              f"{most:,} fit the app's workload limit for this scenario."))

@@ -24,8 +24,8 @@ from sim.app.drawing import MPL_LOCK
 from sim.app.kit import code, text
 from sim.decision.psa import DecisionResult, percent, prob_best_interval
 from sim.engine import ledger
-from sim.output import deck, files, fmt, report
-from sim.output.decision_files import decision_json
+from sim.output import deck, files, findings, fmt, report
+from sim.output.decision_files import decision_json, scenario_differences
 from sim.output.report import assumptions
 from sim.params.scenario import policy_label, resolve_policies
 from sim.params.schema import Scenario
@@ -84,7 +84,8 @@ def kpi_cards(res: Results, kpis: Sequence[str] = CARD_KPIS) -> dict[str, list[C
             color = "off" if not clear or better == "neutral" else ("inverse" if better == "lower" else "normal")
             helptext += (f" Difference vs {text(policy_label(res.scenario, res.reference))}, paired by replication "
                          "(common random numbers): "
-                         f"{text(delta)}, {text(diff_ci)}. Coloured only when the 95% CI excludes zero.")
+                         f"{text(delta)}, {text(diff_ci)} (a CI of the mean difference, not a range of single runs). "
+                         "Coloured only when the 95% CI excludes zero.")
             cards.append(Card(p, k, label, fmt_kpi(k, s["mean"]), delta, desc, color, helptext, s["mean"],
                               d["mean"]))
         out[p] = cards
@@ -235,8 +236,17 @@ def kpis_csv(res: Results) -> bytes:
     return _csv(res.kpis, res)
 
 
-def report_html(res: Results, command: str | None = None) -> bytes:
-    return report.render(res, command=command).encode("utf-8")
+def report_html(res: Results, command: str | None = None, *, decision: DecisionResult | None = None) -> bytes:
+    """The run's one-page report (``supportsim report``, with ``--decision`` when ``decision`` is given)."""
+    return report.render(res, command=command, decision=decision).encode("utf-8")
+
+
+def one_answer(res: Results, decision: DecisionResult | None) -> str:
+    """The recommendation the report and deck state once a decision of this scenario is on the
+    page (how the point estimate and the decision under uncertainty relate), as Markdown; "" without one."""
+    if decision is None or scenario_differences(decision, res.scenario):
+        return ""
+    return f"**Recommendation: {text(findings.answer(res, decision).sentence)}.**"
 
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
@@ -266,6 +276,12 @@ def decision_table(result: DecisionResult) -> pd.DataFrame:
             "recommended": bool(r.recommended),
         })
     return pd.DataFrame(rows)
+
+
+def held_fixed_frame(scenario: Scenario) -> pd.DataFrame:
+    """What a decision on ``scenario`` holds fixed (setting, value), as the report and deck list it."""
+    head, *rows = report.held_fixed_rows(scenario)
+    return pd.DataFrame(rows, columns=["setting", "value"])
 
 
 def decision_json_bytes(result: DecisionResult) -> bytes:

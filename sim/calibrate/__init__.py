@@ -10,50 +10,64 @@ Imports point down only: ``sim.params``, ``sim.engine`` (Erlang C), ``sim.output
 (atomic writes). It must never import ``sim.cli`` or ``sim.app``, never parse arguments, never
 print, and never run the model. Bad input raises :class:`CalibrationError` (a ``ScenarioError``:
 the CLI prints it and exits 2) naming the file, row, column, value and what was expected.
+
+The names below are loaded when first used (PEP 562), so ``sim.calibrate.catalogue`` (what the
+command line's help lists) is read without numpy, pandas or pyarrow.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from sim.calibrate.estimate import (
-    MONTH_H,
-    Calibration,
-    Estimate,
-    cohort_report,
-    estimate_all,
-    fit_handle_times,
-    ladder_base_churn,
-    patience_from_waits,
-    renewal_periods,
-)
-from sim.calibrate.ingest import (
-    CalibrationError,
-    CustomerTable,
-    TicketTable,
-    parse_cohort,
-    read_customers,
-    read_tickets,
-)
-from sim.calibrate.synthetic import exports_from_trace
-from sim.calibrate.write import render, report_dict, write_report, write_scenario
+if TYPE_CHECKING:  # what the names below are, for readers and type checkers
+    from sim.calibrate.estimate import (  # noqa: F401
+        MONTH_H,
+        Calibration,
+        Estimate,
+        cohort_report,
+        estimate_all,
+        fit_handle_times,
+        ladder_base_churn,
+        patience_from_waits,
+        renewal_periods,
+    )
+    from sim.calibrate.ingest import (  # noqa: F401
+        CalibrationError,
+        CustomerTable,
+        TicketTable,
+        parse_cohort,
+        read_customers,
+        read_tickets,
+    )
+    from sim.calibrate.synthetic import exports_from_trace  # noqa: F401
+    from sim.calibrate.write import (  # noqa: F401
+        calibrate,
+        calibrate_files,
+        render,
+        report_dict,
+        write_report,
+        write_scenario,
+    )
+
+_HOME = {
+    **dict.fromkeys(["MONTH_H", "Calibration", "Estimate", "cohort_report", "estimate_all", "fit_handle_times",
+                     "ladder_base_churn", "patience_from_waits", "renewal_periods"], "estimate"),
+    **dict.fromkeys(["CalibrationError", "CustomerTable", "TicketTable", "parse_cohort", "read_customers",
+                     "read_tickets"], "ingest"),
+    "exports_from_trace": "synthetic",
+    **dict.fromkeys(["calibrate", "calibrate_files", "render", "report_dict", "write_report", "write_scenario"],
+                    "write"),
+}
 
 
-def calibrate(*, customers: CustomerTable, tickets: TicketTable, name: str = "calibrated",
-              **options: Any) -> Calibration:
-    """Estimate from parsed exports and render the scenario (options as for ``estimate.estimate_all``)."""
-    return render(estimate_all(customers=customers, tickets=tickets, **options), name=name)
+def __getattr__(name: str) -> Any:
+    """``sim.calibrate.NAME``: the name from its module, imported on first use."""
+    if name not in _HOME:
+        raise AttributeError(f"module 'sim.calibrate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"sim.calibrate.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
 
 
-def calibrate_files(*, customers: str | Path, tickets: str | Path, **options: Any) -> Calibration:
-    """Read both exports and calibrate (options as for :func:`calibrate`)."""
-    return calibrate(customers=read_customers(customers), tickets=read_tickets(tickets), **options)
-
-
-__all__ = [
-    "MONTH_H", "Calibration", "CalibrationError", "CustomerTable", "Estimate", "TicketTable", "calibrate",
-    "calibrate_files", "cohort_report", "estimate_all", "exports_from_trace", "fit_handle_times",
-    "ladder_base_churn", "parse_cohort", "patience_from_waits", "read_customers", "read_tickets", "render",
-    "renewal_periods", "report_dict", "write_report", "write_scenario",
-]
+__all__ = sorted(_HOME)

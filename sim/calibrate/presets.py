@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim.calibrate.catalogue import CUSTOMER_PRESETS, TICKET_PRESETS  # noqa: F401  (re-exported)
 from sim.calibrate.csvfile import Column, Raw, normalise
 from sim.calibrate.values import CalibrationError, shown
 
@@ -221,8 +222,6 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         assumed=("customers.email", "subscriptions.mrr")),
 )}
 PRESETS = {k: replace(p, label=f"{k} preset") for k, p in PRESETS.items()}
-TICKET_PRESETS = tuple(k for k, p in PRESETS.items() if p.kind == "tickets")
-CUSTOMER_PRESETS = tuple(k for k, p in PRESETS.items() if p.kind == "customers")
 
 
 def get(name: str, kind: str) -> Preset:

@@ -15,10 +15,10 @@ import pandas as pd
 from scipy import optimize
 
 from sim.calibrate import fits as sbg
+from sim.calibrate.catalogue import PERIODS_SHOWN
 from sim.calibrate.ingest import CustomerTable
 from sim.calibrate.quantities import MONTH_H, PERIOD_SLACK, Estimate
 
-PERIODS_SHOWN = 12  # renewal periods shown in cohort tables and projections
 
 def renewal_periods(*, signup_h: np.ndarray, cancel_h: np.ndarray, window_start_h: float,
                     export_h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,13 +22,13 @@ import numpy as np
 
 from sim.calibrate import deskhours as dh
 from sim.calibrate import hazard as hz
+from sim.calibrate.catalogue import MAX_CUSTOMERS
 from sim.calibrate.deskfit import still_open
 from sim.calibrate.ingest import CustomerTable, TicketTable, release_free_memory
 from sim.calibrate.panel import Panel, build_panel
 from sim.params.schema import Churn, HelpSeeking, Satisfaction
 
 MIN_CHURNED = 30  # fewer cancellations in the panel than this: no hazard model
-MAX_CUSTOMERS = 150_000  # customers in the hazard fit (a seeded sample above this; its cost grows with them)
 
 
 @dataclass

@@ -22,8 +22,8 @@ import tomli_w
 
 from sim.base.atomic import atomic_write
 from sim.calibrate import fits as sbg
-from sim.calibrate.estimate import PERIODS_SHOWN, Calibration, Estimate, clamp_to_schema, schema_bound
-from sim.calibrate.ingest import CalibrationError
+from sim.calibrate.estimate import PERIODS_SHOWN, Calibration, Estimate, clamp_to_schema, estimate_all, schema_bound
+from sim.calibrate.ingest import CalibrationError, CustomerTable, TicketTable, read_customers, read_tickets
 from sim.calibrate.writesupport import churn_lines, desk_lines, mechanics_lines, uncertainty_lines
 from sim.params.scenario import load_text
 from sim.params.schema import LADDER, Customers, HelpSeeking, Meta, Pricing, Segment, Support
@@ -356,3 +356,17 @@ def write_report(cal: Calibration, path: str | Path) -> Path:
     text = json.dumps(report_dict(cal), indent=2) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
+
+
+# ---------------------------------------------------------------- the calibration in one call
+
+
+def calibrate(*, customers: CustomerTable, tickets: TicketTable, name: str = "calibrated",
+              **options: Any) -> Calibration:
+    """Estimate from parsed exports and render the scenario (options as for :func:`sim.calibrate.estimate.estimate_all`)."""
+    return render(estimate_all(customers=customers, tickets=tickets, **options), name=name)
+
+
+def calibrate_files(*, customers: str | Path, tickets: str | Path, **options: Any) -> Calibration:
+    """Read both exports and calibrate (options as for :func:`calibrate`)."""
+    return calibrate(customers=read_customers(customers), tickets=read_tickets(tickets), **options)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,9 +29,8 @@ from sim.calibrate import (
 from sim.calibrate import fits as sbg
 from sim.calibrate.backtest import Backtest, backtest
 from sim.calibrate.ingest import CUSTOMER_COLUMNS, TICKET_COLUMNS, shown
-from sim.calibrate.presets import CUSTOMER_PRESETS, TICKET_PRESETS, Preset
-from sim.calibrate.retention import PERIODS_SHOWN
-from sim.calibrate.supportfit import MAX_CUSTOMERS, SupportFit
+from sim.calibrate.presets import Preset
+from sim.calibrate.supportfit import SupportFit
 from sim.calibrate.writesupport import PROFILE_CHI2_99
 from sim.output.calibration_plots import plot_backtest
 from sim.output.files import atomic_dir
@@ -40,46 +38,6 @@ from sim.output.fmt import terminal
 from sim.output.plots import save_figure
 from sim.params.scenario import ScenarioError
 from sim.params.schema import LADDER
-
-
-def add_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``supportsim calibrate`` on the CLI's sub-parsers."""
-    p = subparsers.add_parser(
-        "calibrate", help="estimate a scenario from your customers.csv and tickets.csv (or fit an sBG cohort)",
-        description="Estimate a scenario from a company's own CSV exports, each estimate commented with its "
-                    "uncertainty and rows; or, with --cohort, fit the shifted-beta-geometric retention model "
-                    "to one cohort's survivor counts. See docs/calibration.md.")
-    p.add_argument("--customers", type=Path, help="customers CSV: customer_id, signup_date, cancel_date, plan, "
-                   "monthly_revenue_usd [, segment, vip, big_name, funding_usd]")
-    p.add_argument("--tickets", type=Path, help="tickets CSV: ticket_id, customer_id, opened, first_response, "
-                   "resolved [, channel, fee_usd, satisfaction]")
-    p.add_argument("--tickets-preset", metavar="TOOL", help=f"the tickets file is a helpdesk's export: {', '.join(TICKET_PRESETS)}")
-    p.add_argument("--customers-preset", metavar="TOOL", help="the customers file is a billing tool's export: "
-                   f"{', '.join(CUSTOMER_PRESETS)}")
-    p.add_argument("--preset", metavar="TOOL", action="append", default=[], help="a helpdesk or billing preset "
-                   "(either file, by the tool; may be given twice)")
-    p.add_argument("--mapping", type=Path, metavar="FILE.toml", help="the headers of any other export: [tickets] and "
-                   "[customers] tables of column = \"header as written\" (docs/calibration.md)")
-    p.add_argument("--out", type=Path, help="scenario file to write (replaced atomically)")
-    p.add_argument("--as-of", help="ISO date the simulation starts from (default: the export date)")
-    p.add_argument("--observed-from", help="ISO date the observation window starts (default: the first ticket)")
-    p.add_argument("--export-date", help="ISO date of the export (default: the latest date in the files)")
-    p.add_argument("--sla-h", type=float, help="first-response target in hours (default: the schema's)")
-    p.add_argument("--name", default="calibrated", help="scenario name (default: calibrated)")
-    p.add_argument("--report", type=Path, help="also write every estimate as JSON here")
-    p.add_argument("--cohort", metavar="N0,N1,...", help="survivor counts of one cohort, e.g. 1000,631,468,382,326")
-    p.add_argument("--horizon", type=int, default=PERIODS_SHOWN, help="periods to project with --cohort "
-                   f"(default {PERIODS_SHOWN})")
-    p.add_argument("--backtest", type=Path, metavar="DIR", help="also fit on the history before a split, simulate "
-                   "the rest and write the comparison (tables, figure, the first part's scenario) to DIR")
-    p.add_argument("--backtest-split", metavar="DATE", help="the split (ISO date, moved to the next Monday; default: "
-                   "the first Monday after two thirds of the window)")
-    p.add_argument("--backtest-replications", type=int, default=20, help="simulated replications (default 20)")
-    p.add_argument("--hazard-customers", type=int, default=MAX_CUSTOMERS, help="customers in the support -> churn "
-                   f"fit, a seeded sample above this (default {MAX_CUSTOMERS:,})")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(func=cmd_calibrate)
-    return p
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

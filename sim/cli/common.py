@@ -1,6 +1,7 @@
-"""What every verb shares: the scenario arguments, the run options, one progress bar.
+"""What every verb shares when it runs: the scenario loaded, the run options, one progress bar.
 
-Where it sits: **cli** only (argparse and printing live here and nowhere below).
+Where it sits: **cli** only (argparse and printing live here and nowhere below). The arguments
+themselves are declared in :mod:`sim.cli.parser`, which loads none of this.
 """
 
 from __future__ import annotations
@@ -17,71 +18,21 @@ import pandas as pd
 
 from sim.base.atomic import PAUSE_ENV, pause_point
 from sim.decision.psa import DecisionResult
+from sim.output import findings
 from sim.output.decision_files import check_same_scenario, read_decision
 from sim.output.fmt import terminal
+from sim.output.runfolder import check_same_run, read_run
+from sim.params.labels import replaced_notes
 from sim.params.scenario import ScenarioError, load
 from sim.params.schema import Scenario
 from sim.runs.executors import check_cluster_address
 from sim.runs.experiment import run_scenario
 from sim.runs.options import RunOptions
 
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_INTERRUPTED = 130
-
 
 class PartialKept(KeyboardInterrupt):
     """A verb interrupted after it wrote the runs that had finished (``--keep-partial``); the
     message says what was kept where. ``sim.cli.main`` prints it and exits 130."""
-
-
-def int_at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number >= ``low`` ("2e9" accepted), with a message naming the rule."""
-
-    def conv(text: str) -> int:
-        try:
-            value = float(text)
-            if not value.is_integer():
-                raise ValueError
-            value = int(value)
-        except (ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low} (got {text!r})")
-        return value
-
-    return conv
-
-
-def scenario_args(p: argparse.ArgumentParser) -> None:
-    """The positional scenario FILE and repeatable ``--set`` of every verb that reads a scenario."""
-    p.add_argument("scenario", type=Path, help="scenario file (TOML), e.g. scenarios/baseline.toml")
-    p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-        help="override a parameter, e.g. --set support.agents=8 (repeatable; validated like the file)",
-    )
-
-
-def force_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--force", action="store_true",
-                   help="write into a non-empty folder supportsim did not write (its other files are kept)")
-
-
-def run_option_args(p: argparse.ArgumentParser, *, replications: bool = True, cluster: bool = True) -> None:
-    """--replications, --seed, --workers, --cluster, --max-work and --quiet: the run options."""
-    if replications:
-        p.add_argument("--replications", type=int_at_least(1),
-                       help="replications per policy (default: the file's run.replications)")
-    p.add_argument("--seed", type=int_at_least(0), help="master seed (default: the file's run.seed)")
-    p.add_argument("--workers", type=int_at_least(0), default=0,
-                   help="local processes (default 0: all cores; 1 = serial in this process)")
-    if cluster:
-        p.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                       help="run on a Dask distributed scheduler instead of local processes (needs supportsim[dask] "
-                            "on every worker); results are identical")
-    p.add_argument("--max-work", type=int_at_least(1), default=None, metavar="CUSTOMER_MONTHS",
-                   help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or printed summary")
 
 
 def run_options(args: argparse.Namespace, desc: str = "simulating") -> RunOptions:
@@ -99,7 +50,11 @@ def load_scenario(args: argparse.Namespace, *, record_replications: bool = True)
     the resolved scenario and its hash carry them."""
     reps = getattr(args, "replications", None) if record_replications else None
     extra = RunOptions(replications=reps, seed=getattr(args, "seed", None)).overrides()
-    return load(args.scenario, list(args.overrides) + extra)
+    scenario = load(args.scenario, list(args.overrides) + extra)
+    if not getattr(args, "quiet", False):
+        for note in replaced_notes(scenario, terminal):
+            print(f"note: {note}", file=sys.stderr)
+    return scenario
 
 
 def progress_bar(quiet: bool, desc: str) -> Callable[[int, int], None] | None:
@@ -148,15 +103,6 @@ def reproduce_command(verb: str, args: argparse.Namespace, *options: str) -> str
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def decision_arg(p: argparse.ArgumentParser) -> None:
-    """``--decision DIR``: show a decision under uncertainty (``supportsim decide --out DIR``) too."""
-    p.add_argument(
-        "--decision", type=Path, metavar="DIR",
-        help="also show the decision under uncertainty that `supportsim decide --out DIR` wrote (probability each "
-             "policy is best, EVPPI, decision map). It must have been made on the same scenario: the same file, "
-             "--set and --seed options (--replications may differ); otherwise exit 2")
-
-
 def load_decision(args: argparse.Namespace, scenario: Scenario) -> DecisionResult | None:
     """The decision of ``--decision DIR`` (None without it), checked to belong to ``scenario``
     (:class:`ScenarioError`, exit 2, naming both otherwise). Read before anything runs."""
@@ -189,10 +135,19 @@ def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path
     """The body of ``report`` and ``deck``: load the scenario and the ``--decision`` (a bad one
     fails before anything runs), run every policy, ``write(res, args.out, command=...,
     decision=...)`` and say where."""
-    scenario = load_scenario(args)
+    scenario = load_scenario(args, record_replications=getattr(args, "from_dir", None) is None)
     decision = load_decision(args, scenario)
-    res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
+    if getattr(args, "from_dir", None) is not None:  # a run's folder: its results, not simulated again
+        res = check_same_run(read_run(args.from_dir), scenario, folder=args.from_dir)
+        if args.replications is not None and args.replications != res.replications:
+            raise ScenarioError([f"--replications {args.replications}: the run in {args.from_dir} has "
+                                 f"{res.replications}; drop --replications with --from"], "--replications")
+        args.replications = res.replications  # the command that reproduces the numbers runs as many
+    else:
+        res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
     path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
     if not args.quiet:
+        if decision is not None:  # the one recommendation the report or deck states
+            sys.stdout.write(f"recommendation: {terminal(findings.answer(res, decision).sentence)}\n")
         sys.stdout.write(f"wrote {terminal(path)}\n")
     return 0

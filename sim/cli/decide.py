@@ -9,13 +9,13 @@ has finished, so Ctrl-C (exit 130) or a killed run leaves the previous output or
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from sim.cli.common import int_at_least, load_scenario, printable, progress_bar, reproduce_command, scenario_args
-from sim.decision.psa import DEFAULT_KPI, run_decision
+from sim.cli.common import load_scenario, printable, progress_bar, reproduce_command
+from sim.decision.psa import DEFAULT_KPI, EVPPI_NOT_ADDITIVE, run_decision
 from sim.output.decision_files import write_decision
 from sim.output.fmt import terminal
+from sim.output.report import held_fixed_rows
 from sim.runs import metrics
 from sim.runs.executors import check_cluster_address
 
@@ -65,6 +65,12 @@ def _print_tables(result: Any) -> None:
     if "evppi_se" in result.evppi.columns:  # its Monte Carlo uncertainty, where a bootstrap was feasible
         e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
     print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    print(f"note: {EVPPI_NOT_ADDITIVE}")
+    head, *rows = held_fixed_rows(result.scenario)
+    print("\nWhat the decision holds fixed (not sampled: the answer is which policy is best given these):")
+    width = max(len(r[0]) for r in rows) if rows else 0
+    for name, value in rows:
+        print(f"  {terminal(name):<{width}}  {terminal(value)}")
     if result.evppi_groups is not None and len(result.evppi_groups):
         print("\nEVPPI of groups of assumptions learnt together (they overlap: EVPPIs do not add up):")
         g = result.evppi_groups[["group", "evppi_usd", "share_of_evpi"]].copy()
@@ -78,40 +84,3 @@ def _print_tables(result: Any) -> None:
     print()
 
 
-def add_command(sub: Any) -> None:
-    """Register ``decide`` on the CLI's sub-parsers."""
-    p = sub.add_parser(
-        "decide", help="which policy is best under uncertainty, how sure, and what to research first",
-        description="Probabilistic sensitivity analysis over the scenario's [uncertainty] table: draw --samples "
-                    "parameter sets (Latin hypercube), run every policy on each with common random numbers, and "
-                    "report per policy the probability of being best, the expected value and the expected loss, "
-                    "the EVPI and the EVPPI of each uncertain parameter (USD). Writes decision.json, psa.csv and "
-                    "plots/ into --out (atomically).",
-        epilog="example: supportsim decide scenarios/baseline.toml --samples 200 --out results/decide; then show it "
-               "in a report or deck of the same scenario: supportsim report scenarios/baseline.toml --out "
-               "results/report --decision results/decide (or: supportsim deck ... --out deck.pptx --decision ...)")
-    scenario_args(p)
-    p.add_argument("--samples", type=int_at_least(2), default=200, help="parameter sets to draw (default 200)")
-    p.add_argument("--replications", type=int_at_least(1), default=1,
-                   help="runs of every policy on each parameter set (default 1)")
-    p.add_argument("--out", type=Path, help="output folder (replaced whole, atomically; default: print only)")
-    p.add_argument("--seed", type=int_at_least(0), help="master seed (default: the file's run.seed)")
-    p.add_argument("--kpi", default=DEFAULT_KPI, choices=list(metrics.KPIS), metavar="KPI",
-                   help=f"the value to decide on (default {DEFAULT_KPI}; one of: {', '.join(metrics.KPIS)})")
-    p.add_argument("--design", default="lhs", choices=["lhs", "sobol"],
-                   help="how parameter sets are drawn: Latin hypercube (default) or a scrambled Sobol sequence")
-    p.add_argument("--sobol", action="store_true",
-                   help="also compute Sobol first-order and total indices of the value gap between the two leading "
-                        "policies (runs --sobol-samples x (parameters + 2) extra points for those two)")
-    p.add_argument("--sobol-samples", type=int_at_least(2), default=32,
-                   help="base samples of the Sobol (Saltelli) design (default 32; a power of two)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int_at_least(0), default=0,
-                       help="local processes (default 0: all cores; 1 = serial in this process)")
-    where.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                       help="run on a Dask distributed scheduler instead of local processes; results are identical")
-    p.add_argument("--max-work", type=int_at_least(1), default=None, metavar="CUSTOMER_MONTHS",
-                   help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
-    p.add_argument("--no-plots", action="store_true", help="skip the plots")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or tables; only the three-line answer")
-    p.set_defaults(func=cmd_decide)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
-from sim.cli.common import decision_arg, run_and_write, run_option_args, scenario_args
+from sim.cli.common import run_and_write
 from sim.output.deck import write_deck
 from sim.params.scenario import ScenarioError
 
@@ -19,20 +17,3 @@ def cmd_deck(args: argparse.Namespace) -> int:
     return run_and_write(args, "deck", write_deck)
 
 
-def add_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``supportsim deck`` on the CLI's subparsers."""
-    p = subparsers.add_parser(
-        "deck", help="run a scenario and write a 16:9 PowerPoint deck",
-        description="Run every policy of a scenario and write a 16:9 .pptx: the recommendation, the KPI table with "
-                    "95% CIs, the value bridge of each policy against the reference, tickets raised vs suppressed, "
-                    "the satisfaction ladder and the assumptions with sources; with --decision, also a \"How sure are "
-                    "we?\" slide (probability each policy is best, EVPPI) and the decision map. Speaker notes carry "
-                    "the command that reproduces the numbers. Written atomically.",
-        epilog="example: supportsim decide scenarios/baseline.toml --samples 200 --out results/decide && "
-               "supportsim deck scenarios/baseline.toml --out deck.pptx --decision results/decide")
-    scenario_args(p)
-    p.add_argument("--out", type=Path, required=True, help="the .pptx file to write (replaced)")
-    run_option_args(p)
-    decision_arg(p)
-    p.set_defaults(func=cmd_deck)
-    return p

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sim.cli.common import force_arg, int_at_least, load_scenario, printable, progress_bar, scenario_args
+from sim.cli.common import load_scenario, printable, progress_bar
+from sim.cli.parser import OPTION_DEFAULTS
 from sim.decision import sampling
 from sim.output import files, fmt
 from sim.output.optimise_files import answer, write_optimise
@@ -25,8 +25,6 @@ from sim.params.schema import Scenario
 from sim.runs import metrics
 from sim.runs.executors import check_cluster_address
 from sim.runs.optimise import optimise
-
-DEFAULT_WORLDS = 8
 
 
 def robust_worlds(scenario: Scenario, n: int) -> pd.DataFrame:
@@ -59,10 +57,6 @@ def command_line(args: argparse.Namespace) -> str:
     for o in args.overrides:
         parts += ["--set", o]
     return " ".join(shlex.quote(p) for p in parts)
-
-
-OPTION_DEFAULTS: dict[str, Any] = {"trials": 200, "replications": 4, "candidates": 5, "first_stage": 20,
-                                   "max_fresh": 200, "batch": 8}
 
 
 def cmd_optimise(args: argparse.Namespace) -> int:
@@ -112,75 +106,3 @@ def _print_candidates(result: Any) -> None:
     print()
 
 
-def add_command(sub: Any) -> None:
-    """Register ``optimise`` on the CLI's sub-parsers."""
-    kpis = ", ".join(metrics.KPIS)
-    p = sub.add_parser(
-        "optimise", help="the best design of one policy (fees, allowance, promise, hours) with a stated guarantee",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Search one policy's design for the highest expected KPI under constraints (seeded TPE, "
-                    "Optuna; every trial on the same replications), then re-run the best designs and the file's "
-                    "own on fresh replications and choose by Kim & Nelson's ranking-and-selection procedure: the "
-                    "choice is within --delta of the best of those candidates with 95% probability, and its KPI "
-                    "and 95% CI come from the fresh replications only. Writes optimum.json, trials.csv, "
-                    "candidates.csv, optimum.toml (the scenario with policy NAME_optimised added) and plots/ into "
-                    "--out, atomically.",
-        epilog="""examples:
-  supportsim optimise scenarios/baseline.toml --policy per_ticket \\
-      --param pricing.per_ticket_fee_usd=0:60 --param pricing.included_tickets_per_month=0:5 \\
-      --param support.sla_target_h=1:48:log --out results/opt
-  supportsim optimise scenarios/baseline.toml --policy tiered --param customers.segments.0.tier_sla_h=2:48:log \\
-      --param pricing.price_multiplier=0.8:1.5 --constraint avg_retention_rate_pct>=95 \\
-      --constraint support_cost_share<=10% --out results/opt-tiered
-  supportsim optimise scenarios/baseline.toml --policy flat --param pricing.price_multiplier=0.8:1.6 \\
-      --param support.hours=24/7,weekly --kpi value_usd --kpi avg_retention_rate_pct --out results/pareto
-  supportsim optimise scenarios/baseline.toml --policy flat --param pricing.price_multiplier=0.8:1.6 --robust
-
---param PATH=LO:HI searches a range (whole numbers for an integer parameter; :int forces them, :log
-spaces a positive range by ratios), PATH=a,b,c a list of choices. PATH is any numeric or choice
-parameter of the policy, e.g. pricing.per_ticket_fee_usd, customers.segments.0.tier_sla_h,
-customers.segments.*.tier_priority (every segment alike), support.open_hour, vip.min_funding_usd.""")
-    scenario_args(p)
-    p.add_argument("--policy", required=True, metavar="NAME", help="the policy whose design is optimised")
-    p.add_argument("--param", action="append", required=True, metavar="PATH=LO:HI[:int|:log] | PATH=a,b,c",
-                   help="a parameter and its range or choices (repeatable)")
-    p.add_argument("--kpi", action="append", metavar="KPI",
-                   help=f"the KPI to maximise (or minimise, by its better direction; default value_usd); give two for a "
-                        f"Pareto front (the first is the one selected on). One of: {kpis}")
-    p.add_argument("--constraint", action="append", default=[], metavar="KPI>=X | KPI<=X",
-                   help="a bound on a KPI's mean, e.g. avg_retention_rate_pct>=95, sla_met_share>=0.8, "
-                        "support_cost_share<=10%% (repeatable)")
-    p.add_argument("--trials", type=int_at_least(1), default=OPTION_DEFAULTS["trials"],
-                   help="designs the search tries (default 200)")
-    p.add_argument("--replications", type=int_at_least(1), default=OPTION_DEFAULTS["replications"],
-                   help="replications per trial, the same numbers for every trial (default 4)")
-    p.add_argument("--robust", action="store_true",
-                   help="maximise the KPI's mean over --worlds parameter sets drawn from the scenario's [uncertainty] "
-                        "table (each trial runs every world); the result says in how many worlds the chosen design "
-                        "beats the file's own")
-    p.add_argument("--worlds", type=int_at_least(2), default=DEFAULT_WORLDS,
-                   help=f"parameter sets for --robust (default {DEFAULT_WORLDS}); multiplies every trial's runs")
-    p.add_argument("--candidates", type=int_at_least(1), default=OPTION_DEFAULTS["candidates"],
-                   help="best designs of the search re-run on fresh replications, with the file's own (default 5)")
-    p.add_argument("--delta", type=float, metavar="X",
-                   help="indifference zone in the KPI's unit: differences smaller than X do not matter (default: the "
-                        "standard error of a trial's mean in the search)")
-    p.add_argument("--first-stage", type=int_at_least(2), default=OPTION_DEFAULTS["first_stage"],
-                   help="fresh replications of every candidate before any is screened out (default 20)")
-    p.add_argument("--max-fresh", type=int_at_least(2), default=OPTION_DEFAULTS["max_fresh"],
-                   help="most fresh replications of a candidate (default 200; reaching it voids the guarantee)")
-    p.add_argument("--batch", type=int_at_least(1), default=OPTION_DEFAULTS["batch"],
-                   help="trials proposed at a time (default 8; the result depends on it, not on --workers)")
-    p.add_argument("--seed", type=int_at_least(0), help="master seed (default: the file's run.seed)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int_at_least(0), default=0,
-                       help="local processes (default 0: all cores; 1 = serial in this process)")
-    where.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                       help="run on a Dask distributed scheduler instead of local processes; results are identical")
-    p.add_argument("--max-work", type=int_at_least(1), default=None, metavar="CUSTOMER_MONTHS",
-                   help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
-    p.add_argument("--out", type=Path, help="output folder (replaced whole, atomically; default: print only)")
-    force_arg(p)
-    p.add_argument("--no-plots", action="store_true", help="skip the figures")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or table; only the answer")
-    p.set_defaults(func=cmd_optimise)

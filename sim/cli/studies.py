@@ -20,16 +20,12 @@ from sim import __version__
 from sim.base.atomic import json_safe
 from sim.cli.common import (
     PartialKept,
-    force_arg,
-    int_at_least,
     load_scenario,
     policies_arg,
     printable,
-    run_option_args,
     run_options,
-    scenario_args,
 )
-from sim.output import files, plots
+from sim.output import files, findings, plots
 from sim.output import fmt as number
 from sim.params.scenario import ScenarioError, policy_labels, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
@@ -39,24 +35,6 @@ from sim.runs.experiment import Precision
 from sim.runs.grid import check_kpi
 
 # ---------------------------------------------------------------------------- shared options
-
-
-def add_precision_options(p: argparse.ArgumentParser) -> None:
-    """Precision mode and partial results of ``supportsim run``."""
-    p.add_argument("--precision", metavar="TARGET",
-                   help="add replications until the 95%% CI half-width of --precision-kpi is at most TARGET: "
-                        "relative ('2%%' of the mean) or absolute ('5000', in the KPI's unit); --replications is "
-                        "then the first round")
-    p.add_argument("--precision-kpi", default="value_usd", choices=list(metrics.KPIS), metavar="KPI",
-                   help="KPI for --precision (default value_usd; one of: " + ", ".join(metrics.KPIS) + ")")
-    p.add_argument("--precision-on", default="means", choices=["means", "differences"],
-                   help="apply --precision to every policy's mean (default) or to every paired difference vs the "
-                        "reference policy")
-    p.add_argument("--max-replications", type=int_at_least(2), default=200,
-                   help="cap on replications per policy in precision mode (default 200)")
-    p.add_argument("--keep-partial", action="store_true",
-                   help="on Ctrl-C, write the replications already finished to --out, marked partial in "
-                        "summary.json (default: leave the previous output untouched)")
 
 
 def precision_from_args(args: argparse.Namespace) -> Precision | None:
@@ -72,11 +50,6 @@ def _load(args: argparse.Namespace) -> Scenario:
     if getattr(args, "out", None) is not None:
         files.output_target(args.out, force=args.force)  # before anything runs
     return load_scenario(args, record_replications=False)
-
-
-def _out_arg(p: argparse.ArgumentParser, out_help: str) -> None:
-    p.add_argument("--out", type=Path, help=out_help + " (replaced whole, atomically; default: print only)")
-    force_arg(p)
 
 
 def _pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -243,6 +216,11 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
                                policy_a=policy_a, policy_b=policy_b, points=args.points, refine=args.refine,
                                **run_options(args, "breakeven").kwargs())
     a = curve.attrs
+    labels = policy_labels(scenario)
+    if a["breakeven"] is None:  # what the curve says (breakeven.json, the chart and the print alike)
+        a["verdict"] = findings.curve_without_crossing(
+            curve, sign=str(a.get("sign", "")), a_label=labels.get(policy_a, policy_a),
+            b_label=labels.get(policy_b, policy_b), where="the range tried")
     if args.out is not None:
         ax = plots.plot_breakeven(curve, meta=_meta(scenario, args), policies=list(policy_labels(scenario)))
         _write(args.out, scenario, args, {"curve.csv": curve}, dict(a), {"breakeven": ax})
@@ -257,7 +235,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
                   f"cannot be told apart from it at 95%{clipped}")
         else:
             print(f"\nno break-even in [{number.cell(args.between[0])}, {number.cell(args.between[1])}]: "
-                  f"{a.get('sign', 'the difference never changes sign')}")
+                  f"{number.terminal(a['verdict'])}")
         if args.out is not None:
             print(f"wrote {number.terminal(args.out)}/curve.csv, breakeven.json, breakeven.png/.svg/.pdf")
     return 0
@@ -324,86 +302,3 @@ def cmd_staff(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- registration
 
 
-def add_commands(sub: Any) -> None:
-    """Register sweep, breakeven, sensitivity and staff on the CLI's sub-parsers."""
-    kpis = ", ".join(metrics.KPIS)
-
-    p = sub.add_parser(
-        "sweep", help="run every policy over a 1-D or 2-D grid of parameter values",
-        description="Run every policy at each point of a grid over one or two parameters (common random numbers "
-                    "across points and policies). Writes tidy.csv (one row per point x policy x replication), "
-                    "summary.csv (mean and 95%% CI per point, policy, KPI), differences.csv (paired vs the reference "
-                    "policy) and sweep.json.",
-        epilog="example: supportsim sweep scenarios/baseline.toml --param support.agents=4:16:2 "
-               "--set support.staffing=fixed --out results/sweep")
-    scenario_args(p)
-    p.add_argument("--param", action="append", required=True, metavar="PATH=VALUES",
-                   help="parameter and values: start:stop:step (stop included), start:stop, or a,b,c; "
-                        "give --param twice for a 2-D grid")
-    p.add_argument("--policies", metavar="A,B,...", help="only these policies (default: all)")
-    p.add_argument("--kpi", default="value_usd", metavar="KPI", help=f"KPI to print (one of: {kpis})")
-    p.add_argument("--keep-partial", action="store_true",
-                   help="on Ctrl-C, write the runs already finished to --out, marked partial")
-    run_option_args(p)
-    _out_arg(p, "output folder for tidy.csv, summary.csv, differences.csv, sweep.json")
-    p.set_defaults(func=cmd_sweep)
-
-    p = sub.add_parser(
-        "breakeven", help="find the parameter value at which two policies tie on a KPI",
-        description="Estimate the paired difference B - A of a KPI over a range of one parameter, bisect where it "
-                    "changes sign, and report the break-even value with the range of values Monte Carlo noise "
-                    "cannot tell from it. Writes curve.csv and breakeven.json.",
-        epilog="example: supportsim breakeven scenarios/baseline.toml --param pricing.per_ticket_fee_usd "
-               "--between 0 60 --kpi cumulative_profit --policies flat,per_ticket")
-    scenario_args(p)
-    p.add_argument("--param", required=True, metavar="PATH",
-                   help="parameter path, e.g. pricing.per_ticket_fee_usd or policies.flat.pricing.price_multiplier")
-    p.add_argument("--between", type=float, nargs=2, required=True, metavar=("A", "B"), help="range of values")
-    p.add_argument("--kpi", default="value_usd", metavar="KPI", help=f"one of: {kpis}")
-    p.add_argument("--policies", metavar="A,B",
-                   help="the two policies; B - A is reported (default: the reference and the next policy)")
-    p.add_argument("--points", type=int_at_least(2), default=5, help="evenly spaced values first (default 5)")
-    p.add_argument("--refine", type=int_at_least(0), default=4,
-                   help="bisection steps where the difference changes sign (default 4)")
-    run_option_args(p)
-    _out_arg(p, "output folder for curve.csv and breakeven.json")
-    p.set_defaults(func=cmd_breakeven)
-
-    p = sub.add_parser(
-        "sensitivity", help="tornado: which parameters move the difference between two policies most",
-        description="One-at-a-time sensitivity: each parameter to base x (1 - delta) and base x (1 + delta) (or "
-                    "--range), the paired difference B - A of a KPI at each end, ranked by swing. Default "
-                    "parameters: " + ", ".join(p for p, _, _ in tornado.SENSITIVITY_PARAMETERS) + ".",
-        epilog="example: supportsim sensitivity scenarios/baseline.toml --policies flat,per_ticket --delta 0.2")
-    scenario_args(p)
-    p.add_argument("--kpi", default="value_usd", metavar="KPI", help=f"one of: {kpis}")
-    p.add_argument("--policies", metavar="A,B",
-                   help="the two policies; B - A is reported (default: the reference and the next policy)")
-    p.add_argument("--param", action="append", default=[], metavar="PATH",
-                   help="vary this parameter (repeatable; default: the main behavioural parameters); "
-                        "customers.segments.*.FIELD scales every segment")
-    p.add_argument("--delta", type=float, default=0.2, help="relative move each way (default 0.2 = +-20%%)")
-    p.add_argument("--range", action="append", default=[], metavar="PATH=LOW:HIGH",
-                   help="explicit low and high values for a parameter (repeatable; adds it if not listed)")
-    p.add_argument("--documented-ranges", action="store_true",
-                   help="use documented ranges where they exist (acquisition.cac_multiple 6-7) instead of +-delta")
-    run_option_args(p)
-    _out_arg(p, "output folder for tornado.csv and sensitivity.json")
-    p.set_defaults(func=cmd_sensitivity)
-
-    p = sub.add_parser(
-        "staff", help="fewest agents meeting an SLA target, per policy",
-        description="With fixed staffing, find per policy the fewest agents whose share of tickets answered within "
-                    "their SLA reaches --sla (doubling then bisection, or the --agents given), and the monthly "
-                    "support cost at that staffing: the cost of the tickets a policy invites. Writes staff.csv and "
-                    "staff.json.",
-        epilog="example: supportsim staff scenarios/baseline.toml --sla 0.8")
-    scenario_args(p)
-    p.add_argument("--sla", type=float, default=0.8, help="target share of tickets answered within SLA (default 0.8)")
-    p.add_argument("--agents", metavar="COUNTS", help="evaluate exactly these counts: lo:hi[:step] or a,b,c "
-                                                      "(default: search from 1 up to support.max_agents)")
-    p.add_argument("--policies", metavar="A,B,...", help="only these policies (default: all)")
-    p.add_argument("--strict", action="store_true", help="require the lower 95%% bound, not the mean, to reach --sla")
-    run_option_args(p)
-    _out_arg(p, "output folder for staff.csv and staff.json")
-    p.set_defaults(func=cmd_staff)

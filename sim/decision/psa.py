@@ -63,6 +63,7 @@ from sim.params.uncertainty import Choice, Distribution
 from sim.runs import metrics
 from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Job, run_job_kpis
+from sim.runs.kpis import DEFAULT_KPI  # noqa: F401  (re-exported: the decision's KPI)
 from sim.runs.paths import with_values
 
 __all__ = [
@@ -70,13 +71,13 @@ __all__ = [
     "percent", "run_decision", "sample_work", "sobol_indices",
 ]
 
-# The KPI decisions are made on: the value metric once the KPI registry has it (issue 11),
-# cumulative profit until then. The one place this choice is made.
-DEFAULT_KPI = "value_usd"
 
 MAX_SAMPLES = 100_000
 MAP_GRID = 60  # decision map resolution per axis
 NEGLIGIBLE_SHARE = 0.05  # an EVPPI below 5% of the EVPI is not worth researching on its own
+# Said wherever EVPPIs or their shares of the EVPI are shown (report, deck, app, decide, the chart).
+EVPPI_NOT_ADDITIVE = ("EVPPIs do not add up: what one assumption would reveal overlaps with what others would, so "
+                      "their shares of the EVPI need not sum to 100%.")
 # Parameter sets resolved and run at a time: their validated parameters are held only while they
 # run, and each run's KPIs go into one preallocated array, so memory does not grow with --samples.
 CHUNK_POINTS = 256

@@ -47,7 +47,8 @@ from sim.params.scenario import (
 from sim.params.schema import Scenario
 from sim.runs import metrics
 
-__all__ = ["check_same_scenario", "decision_json", "read_decision", "scenario_differences", "write_decision"]
+__all__ = ["check_same_scenario", "decision_json", "differences_between", "read_decision", "scenario_differences",
+           "write_decision"]
 
 DECISION_JSON = "decision.json"
 PSA_CSV = "psa.csv"
@@ -63,6 +64,7 @@ def decision_json(result: Any) -> dict[str, Any]:
     body["scenario"] = {**result.scenario.model_dump(mode="json"), "uncertainty": result.scenario.uncertainty}
     body["evppi_method"] = {r.parameter: r.method for r in result.evppi.itertuples()}
     body["command"] = result.command
+    body["scenario_edits"] = result.scenario.edits  # the --set changes (footers name an edited scenario)
     return json_safe(body)
 
 
@@ -279,6 +281,9 @@ def read_decision(folder: Path) -> DecisionResult:
         if not isinstance(scenario_body, dict):
             raise _bad(folder, DECISION_JSON, "incomplete or inconsistent: scenario: missing or not an object")
         scenario = validate_dict(_without_none(scenario_body), source=str(folder / DECISION_JSON))
+        edits = body.get("scenario_edits") or []
+        if isinstance(edits, list) and all(isinstance(e, str) for e in edits):
+            scenario.record_edits(edits[:1000])  # as decide recorded them
         parameters = uncertain_parameters(scenario)
     except ScenarioError as exc:
         if exc.source == "--decision":
@@ -467,8 +472,8 @@ def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: obj}
 
 
-def _comparable(scenario: Scenario) -> dict[str, Any]:
-    data = _flat({**scenario.model_dump(mode="json"), "uncertainty": scenario.uncertainty})
+def _comparable(scenario: Scenario, *, uncertainty: bool = True) -> dict[str, Any]:
+    data = _flat({**scenario.model_dump(mode="json"), **({"uncertainty": scenario.uncertainty} if uncertainty else {})})
     return {k: v for k, v in data.items() if k not in IGNORED}
 
 
@@ -477,13 +482,21 @@ def scenario_differences(decision: DecisionResult, scenario: Scenario) -> list[s
     run Y)" lines; empty when they are the same. Compared: the resolved scenario (every
     parameter, policies and their labels, months, seed) and the ``[uncertainty]`` table; not
     ``run.replications`` (see :data:`IGNORED`)."""
-    a, b = _comparable(decision.scenario), _comparable(scenario)
+    return differences_between(decision.scenario, scenario, a_is="decision", b_is="run")
+
+
+def differences_between(first: Scenario, second: Scenario, *, a_is: str, b_is: str,
+                        uncertainty: bool = True) -> list[str]:
+    """Where two scenarios differ (every parameter, the policies and their labels, months, seed,
+    and with ``uncertainty`` the ``[uncertainty]`` table; not ``run.replications``), as "path (A
+    x, B y)" lines, A and B named ``a_is`` and ``b_is``; empty when they are the same."""
+    a, b = _comparable(first, uncertainty=uncertainty), _comparable(second, uncertainty=uncertainty)
     out = []
     for path in sorted(set(a) | set(b)):
         va, vb = a.get(path, "(not set)"), b.get(path, "(not set)")
         same = va == vb or (isinstance(va, float) and isinstance(vb, float) and math.isclose(va, vb, rel_tol=1e-12))
         if not same:
-            out.append(f"{path} (decision {json.dumps(va)}, run {json.dumps(vb)})")
+            out.append(f"{path} ({a_is} {json.dumps(va)}, {b_is} {json.dumps(vb)})")
     return out
 
 

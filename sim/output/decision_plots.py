@@ -52,11 +52,12 @@ class DecisionMeta(P.Meta):
     def of(cls, result: Any, *, command: str | None = None) -> DecisionMeta:
         return cls(result.scenario.scenario.name, result.scenario_sha256, result.replications,
                    seed=result.seed, samples=result.samples, labels={**{p: p for p in result.policy_names}, **policy_labels(result.scenario)},
-                   months=result.scenario.run.months, command=command or getattr(result, "command", None))
+                   months=result.scenario.run.months, command=command or getattr(result, "command", None),
+                   edits=len(result.scenario.edits))
 
     def footer(self) -> str:
         """Short and true (the hash and seed go into the file's metadata, see :meth:`P.Meta.provenance`)."""
-        return (f"Scenario '{P.literal(self.scenario)}' · {self.date} · {self.samples} parameter samples × "
+        return (f"{self.scenario_ref()} · {self.date} · {self.samples} parameter samples × "
                 f"{self.replications} replication{'s' if self.replications != 1 else ''} per policy · "
                 f"simulated with supportsim {self.version}")
 
@@ -173,7 +174,8 @@ def plot_evppi(evppi: pd.DataFrame, *, evpi: float, ax: Axes | None = None, meta
         ax.set_title("No single assumption is worth researching on its own")
     else:
         ax.set_title(f"Research {mid_sentence(P.literal(name(top['parameter'])))} first: knowing it is worth {P.usd(float(top['evppi_usd']))}")
-    ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)")
+    ax.set_xlabel("Expected value of perfect information on this parameter alone (EVPPI, USD)"
+                  + ("\nEVPPIs overlap: their shares of the EVPI do not add up" if shares else ""))
     ax.set_ylabel("Uncertain parameter")
     ax.grid(axis="y", visible=False)
     P._legend_outside(ax)

@@ -26,7 +26,7 @@ from pptx.util import Inches, Pt
 
 from sim import __version__
 from sim.base.atomic import atomic_write
-from sim.decision.psa import DEFAULT_KPI, DecisionResult
+from sim.decision.psa import DEFAULT_KPI, EVPPI_NOT_ADDITIVE, DecisionResult
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import (
     DecisionMeta,
@@ -35,8 +35,9 @@ from sim.output.decision_plots import (
     plot_evppi,
     plot_probability_best,
 )
-from sim.output.plots import figure_png, today
-from sim.output.report import assumptions, uncertainty_headline, uncertainty_line
+from sim.output.plots import Meta, figure_png
+from sim.output.report import assumptions, held_fixed_rows, uncertainty_headline, uncertainty_line
+from sim.output.terms import terms_rows
 from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import policy_labels
 from sim.params.sources import readable
@@ -71,15 +72,13 @@ def _blank(prs: Presentation):
 
 
 def _footer(slide, res: Results) -> None:
-    _text(slide, f"Scenario '{res.scenario.scenario.name}' · {today()} · {res.replications} replications per policy · "
-                 f"simulated with supportsim {__version__}", left=0.3, top=7.05, width=12.5, height=0.4, size=11,
-          color=GREY)
+    _text(slide, Meta.of(res).footer(), left=0.3, top=7.05, width=12.5, height=0.4, size=11, color=GREY)
 
 
 def _picture(slide, ax: Axes, *, left: float, top: float, width: float | None = None,
-             height: float | None = None, name: str = "figure") -> str:
-    """Place ``ax``'s figure on ``slide`` (alt text: its title, the finding); return that title."""
-    title = (ax.figure.get_suptitle() or ax.get_title()).replace("\n", " ")
+             height: float | None = None, name: str = "figure", alt: str | None = None) -> str:
+    """Place ``ax``'s figure on ``slide`` (alt text: ``alt``, else its title, the finding); return that text."""
+    title = alt if alt is not None else (ax.figure.get_suptitle() or ax.get_title()).replace("\n", " ")
     png = figure_png(ax.figure)
     pic = slide.shapes.add_picture(io.BytesIO(png), Inches(left), Inches(top),
                                    width=SLIDE_W if width is None else Inches(width),
@@ -89,10 +88,26 @@ def _picture(slide, ax: Axes, *, left: float, top: float, width: float | None = 
     return title
 
 
+TITLE_H = 1.1  # inches: a figure slide's native title above its figure
+
+
 def _figure_slide(prs: Presentation, draw: Callable[[], Axes], notes: str) -> None:
-    """A slide that is one 16:9 figure, full-bleed (its title states the finding)."""
+    """A slide with the figure's finding as its native title (editable in PowerPoint) and the
+    figure, without its own title, across the rest of the slide (redrawn at that size: its type
+    keeps its point size)."""
     slide = _blank(prs)
-    title = _picture(slide, draw(), left=0, top=0)
+    ax = draw()
+    fig = ax.figure
+    title = (fig.get_suptitle() or ax.get_title()).replace("\n", " ")
+    if fig.get_suptitle():  # small multiples: the panels keep their own titles
+        fig.suptitle("")
+    else:
+        ax.set_title("")
+    fig.set_size_inches(SLIDE_W.inches, SLIDE_H.inches - TITLE_H)
+    # two lines at most above the figure: a long finding is set smaller (about 58 characters a line at 24 pt)
+    size = 24 if len(title) <= 110 else 20 if len(title) <= 135 else 18
+    _text(slide, title, left=0.4, top=0.15, width=12.5, height=TITLE_H - 0.15, size=size, bold=True)
+    _picture(slide, ax, left=0, top=TITLE_H, width=SLIDE_W.inches, height=SLIDE_H.inches - TITLE_H, alt=title)
     _notes(slide, f"{title}\n\n{notes}")
 
 
@@ -115,7 +130,7 @@ def decide_command(decision: DecisionResult) -> str:
 
 
 def _decision_notes(decision: DecisionResult, reproduce: str) -> str:
-    return ("\n".join(decision.answer()) + f"\n\nDecision: {decide_command(decision)} (decision sha256 "
+    return ("\n".join(decision.answer()) + f"\n{EVPPI_NOT_ADDITIVE}\n\nDecision: {decide_command(decision)} (decision sha256 "
             f"{decision.decision_sha256}; {decision.samples} parameter samples x {decision.replications} "
             f"replication(s) per policy)\n\n{reproduce}")
 
@@ -149,10 +164,22 @@ def _decision_slides(prs: Presentation, res: Results, decision: DecisionResult, 
         _figure_slide(prs, lambda: plot_decision_map(
             decision.decision_map, decision.psa, kpi=decision.kpi, policies=decision.policy_names,
             meta=DecisionMeta.of(decision), names=names), notes)
+    slide = _blank(prs)  # what the answer rests on: the settings the decision does not sample
+    _text(slide, "What the decision holds fixed", left=0.4, top=0.3, width=12.5, height=0.7, size=28, bold=True)
+    _text(slide, "Not sampled: the decision is which policy is best given these settings.", left=0.4, top=0.95,
+          width=12.5, height=0.4, size=14, color=GREY)
+    head, *body = held_fixed_rows(decision.scenario)
+    half = (len(body) + 1) // 2
+    for left, part in ((0.4, body[:half]), (6.85, body[half:])):
+        if part:
+            _table(slide, [head, *part], top=1.45, col_widths=[2.3, 3.8], size=11, left=left)
+    _footer(slide, res)
+    _notes(slide, notes)
 
 
-def _table(slide, rows: list[list[str]], *, top: float, col_widths: list[float], size: int = 14) -> None:
-    shape = slide.shapes.add_table(len(rows), len(rows[0]), Inches(0.4), Inches(top),
+def _table(slide, rows: list[list[str]], *, top: float, col_widths: list[float], size: int = 14,
+           left: float = 0.4) -> None:
+    shape = slide.shapes.add_table(len(rows), len(rows[0]), Inches(left), Inches(top),
                                    Inches(sum(col_widths)), Inches(0.4 * len(rows)))
     table = shape.table
     for j, w in enumerate(col_widths):
@@ -207,19 +234,25 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     sc = res.scenario
     reproduce = (f"Reproduce: {command}\n" if command else "") + (
-        f"Scenario '{sc.scenario.name}', sha256 {res.scenario_sha256}, seed {res.seed}, "
+        f"Scenario '{sc.scenario.name}'" + (f", edited ({'; '.join(sc.edits)})" if sc.edits else "")
+        + f", sha256 {res.scenario_sha256}, seed {res.seed}, "
         f"{res.replications} replications per policy, {sc.run.months} months, supportsim {__version__}.")
     rec = findings.recommend(res)
+    one = findings.answer(res, decision)  # with a decision, the recommendation is its best under uncertainty
     labels = policy_labels(sc)
 
     slide = _blank(prs)
-    _text(slide, f"Support pricing: {sc.scenario.name}", left=0.6, top=0.6, width=12, height=0.8, size=20,
+    _text(slide, f"Support pricing: {sc.scenario.name}{fmt.edited_suffix(sc.edits)}", left=0.6, top=0.6, width=12, height=0.8, size=20,
           color=GREY)
-    _text(slide, f"Recommendation: {labels.get(rec.best, rec.best)}", left=0.6, top=1.4, width=12, height=1.0,
-          size=36, bold=True)
-    sure = uncertainty_line(decision, rec.best) if decision is not None else ""
-    _text(slide, "\n".join(x for x in (rec.sentence, rec.clarity, rec.trade_off, sure) if x), left=0.6, top=2.7,
-          width=12, height=3.5, size=20)
+    headline = f"Recommendation: {labels.get(one.policy, one.policy)}"
+    # one line above the text: about 33 characters fit at 36 pt, 43 at 28 pt
+    _text(slide, headline, left=0.6, top=1.4, width=12, height=1.0, bold=True,
+          size=36 if len(headline) <= 33 else 28 if len(headline) <= 43 else 22)
+    sure = uncertainty_line(decision, one.policy) if decision is not None else ""
+    lines = (rec.sentence, rec.clarity, rec.trade_off, rec.terminal, sure) if decision is None else (
+        one.sentence + ".", f"On the point estimate: {rec.sentence}", rec.clarity, rec.trade_off, rec.terminal, sure)
+    _text(slide, "\n".join(x for x in lines if x), left=0.6, top=2.5, width=12, height=4.2,
+          size=18 if decision is None else 16)
     _footer(slide, res)
     _notes(slide, reproduce)
 
@@ -241,6 +274,16 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
         _figure_slide(prs, lambda name=name: figures.draw(name, res), reproduce)
     if decision is not None:
         _decision_slides(prs, res, decision, reproduce)
+
+    slide = _blank(prs)  # what a customer gets under each policy: the rows that decide the comparison
+    _text(slide, "What each policy promises and charges", left=0.4, top=0.3, width=12.5, height=0.7, size=28,
+          bold=True)
+    rows = terms_rows(sc)
+    first = 3.1
+    _table(slide, rows, top=1.2, col_widths=[first] + [(12.5 - first) / (len(rows[0]) - 1)] * (len(rows[0]) - 1),
+           size=13 if len(rows[0]) <= 4 else 12)
+    _footer(slide, res)
+    _notes(slide, reproduce)
 
     slide = _blank(prs)
     _text(slide, "Assumptions: what differs between policies", left=0.4, top=0.3, width=12.5,

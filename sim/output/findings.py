@@ -1,7 +1,7 @@
 """Findings: one sentence per comparison, computed from the results with its interval.
 
-Where it sits: runs (``Results``, paired differences) -> **findings** -> figures (titles),
-report (executive summary), deck (title slide). A finding states who is ahead, by how much,
+Where it sits: runs (``Results``, paired differences) and a decision under uncertainty ->
+**findings** -> figures (titles), report (executive summary), deck (title slide), app, cli. A finding states who is ahead, by how much,
 over what horizon and how sure we are ("Flat (included) creates $1.2M more value than
 Per ticket ($20) over 24 months (95% CI $1.1M to $1.3M)"); when the 95% interval spans zero
 it says so ("No clear difference in value between ..."). Pure functions; no I/O.
@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent, prob_best_interval
 from sim.engine import ledger
 from sim.output import fmt
+from sim.params.names import mid_sentence, parameter_names
 from sim.params.scenario import policy_label
 from sim.runs import metrics
-from sim.runs.economics import BRIDGE_COLUMNS
+from sim.runs.economics import BRIDGE_COLUMNS, TERMINAL
 from sim.runs.results import Results
 
 # How a difference in a KPI reads: "{a} <phrase> {b}", with {d} the size of the difference
@@ -131,14 +134,58 @@ def headline(res: Results, kpi: str = "value_usd") -> str:
     return compare(res, kpi, order[0], order[1]).text
 
 
+def curve_without_crossing(table: Any, *, sign: str, a_label: str, b_label: str, where: str) -> str:
+    """What a break-even curve of B − A that never changes sign says, over ``where`` ("the fee
+    range tried"): that the differences are not distinguishable from zero when every 95% CI
+    includes zero (never "A ahead everywhere" then), else who is ahead and at how many of the
+    points tried that is clear. ``table``: the curve (columns ``ci_low``, ``ci_high``);
+    ``sign``: the study's "policy_a ahead everywhere" / "policy_b ahead everywhere" / "mixed" /
+    "indistinguishable" (every 95% CI includes 0)."""
+    lo, hi = table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float)
+    covers = (lo <= 0) & (hi >= 0)
+    if covers.all():
+        return f"the differences are not distinguishable from zero across {where} (every 95% CI includes 0)"
+    if "policy_a ahead" in sign or "policy_b ahead" in sign:
+        who = a_label if "policy_a ahead" in sign else b_label
+        clear = int((~covers).sum())
+        return f"{who} ahead across {where}" + ("" if clear == len(covers) else
+                                                 f" (clear at {clear} of {len(covers)} points)")
+    return f"no break-even in {where}"
+
+
+def terminal_share(res: Results, a: str, b: str) -> float:
+    """The share of ``a``'s lead over ``b`` in value (value_usd, paired means) that is terminal
+    value: the customers still paying at the horizon, valued beyond it (NaN without a lead)."""
+    lead = paired(res, "value_usd", a, b)["mean"]
+    beyond = paired(res, f"pv_{TERMINAL}", a, b)["mean"]
+    return float(beyond / lead) if lead and math.isfinite(lead) else math.nan
+
+
+def terminal_phrase(res: Results, a: str, b: str) -> str:
+    """ "82% of this lead is terminal value: ..." (empty without a lead), with the horizon and the
+    discount rate it rests on."""
+    share = terminal_share(res, a, b)
+    if not math.isfinite(share):
+        return ""
+    rate = res.scenario.finance.discount_rate_annual
+    months = res.scenario.run.months
+    if share < 0.005:  # the lead is earned within the horizon (the customers beyond it even narrow it)
+        return (f"None of this lead is terminal value ({share:.0%}): it is earned within the {months} months "
+                f"(customers beyond the horizon valued at a {rate:.0%} annual discount rate).")
+    return (f"{share:.0%} of this lead is terminal value: the customers still paying at month "
+            f"{months}, valued beyond the horizon at a {rate:.0%} annual discount rate.")
+
+
 @dataclass(frozen=True)
 class Recommendation:
-    """The policy to choose on value, how clear that is, and the main trade-off behind it."""
+    """The policy to choose on value, how clear that is, the main trade-off behind it, and how much
+    of the lead is terminal value (``terminal``)."""
 
     best: str
     finding: Finding | None
     clarity: str
     trade_off: str
+    terminal: str = ""
 
     @property
     def sentence(self) -> str:
@@ -156,8 +203,8 @@ def recommend(res: Results) -> Recommendation:
     f = compare(res, "value_usd", best, order[1])
     lr = policy_label(res.scenario, order[1])
     if f.clear:
-        clarity = (f"Clear: in 95% of comparable runs the lead of {lb} over {lr} is between "
-                   f"{fmt.usd(f.ci_low)} and {fmt.usd(f.ci_high)} ({f.n} paired replications).")
+        clarity = (f"Clear: the mean lead of {lb} over {lr} lies between {fmt.usd(f.ci_low)} and "
+                   f"{fmt.usd(f.ci_high)} with 95% confidence ({f.n} paired replications).")
     elif f.has_interval:
         clarity = (f"Not clear: the 95% interval of {lb} − {lr} spans zero ({fmt.usd(f.ci_low, signed=True)} to "
                    f"{fmt.usd(f.ci_high, signed=True)}); more replications or a closer look at the assumptions "
@@ -174,7 +221,7 @@ def recommend(res: Results) -> Recommendation:
                  f"(present values).")
     elif parts[gain] > 0:
         trade = f"Compared with {lo}, {la} {part_phrase(gain, parts[gain])} (present value)."
-    return Recommendation(best, f, clarity, trade)
+    return Recommendation(best, f, clarity, trade, terminal_phrase(res, f.a, f.b))
 
 
 # ---------------------------------------------------------------- the desk's monthly measures
@@ -241,3 +288,69 @@ def desk_headline(res: Results, measure: str) -> str:
     lo, hi = sorted((abs(d["ci_low"]), abs(d["ci_high"])))
     return (f"{la} has the {m.superlative} {m.what}, {va} vs {vb} for {lb} "
             f"(difference 95% CI {lo:.1f} to {hi:.1f}{m.diff_unit})")
+
+
+# ---------------------------------------------------------------- one recommendation per output
+
+# Below this probability of being best, the policy recommended under uncertainty is a close call.
+CLOSE_CALL = 0.6
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The one recommendation of an output (report, deck, app, command line). ``policy``: the
+    decision's best under uncertainty (highest expected value) when a decision is attached, else
+    the best on the point estimate. ``point``: the best on the run's point estimate (None without
+    a run); ``robust``: the decision's (None without one), best in ``share`` of its sampled worlds.
+    ``sentence`` says how the two relate."""
+
+    policy: str
+    point: str | None
+    robust: str | None
+    share: float | None
+    sentence: str
+
+    @property
+    def agrees(self) -> bool:
+        """The point estimate and the decision under uncertainty choose the same policy."""
+        return self.point is None or self.robust is None or self.point == self.robust
+
+
+def turns_on(decision: DecisionResult) -> str | None:
+    """The uncertain parameter a decision turns most on (the largest EVPPI, in words), or None
+    when no single one is worth researching on its own (EVPPI below a negligible share of EVPI)."""
+    top = decision.evppi.iloc[0] if len(decision.evppi) else None
+    if top is None or decision.evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * decision.evpi:
+        return None
+    return mid_sentence(parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])])
+
+
+def answer(res: Results | None, decision: DecisionResult | None = None) -> Answer:
+    """The one recommendation of ``res`` (a run; its point estimate) and ``decision`` (the same
+    scenario under uncertainty), and the sentence every output states it with: "Flat + VIP on the
+    point estimate and under uncertainty (best in 100% of 24 sampled worlds, exact 95% interval
+    86% to 100%)", or "Tiered on the point estimate; Flat under uncertainty (best in 58% of 24
+    sampled worlds, ...): a close call that turns most on the SLA clock". The one place this
+    sentence is made."""
+    if res is None and decision is None:
+        raise ValueError("answer() needs a run or a decision")
+    scenario = res.scenario if res is not None else decision.scenario  # type: ignore[union-attr]
+    point = recommend(res).best if res is not None else None
+    if decision is None:
+        return Answer(str(point), point, None, None, f"{policy_label(scenario, str(point))} on the point estimate")
+    robust = decision.recommended
+    share = float(decision.policies.set_index("policy").at[robust, "prob_best"])
+    low, high = prob_best_interval(share, decision.samples)
+    worlds = (f"best in {percent(share)} of {decision.samples} sampled worlds, exact 95% interval "
+              f"{percent(low)} to {percent(high)}")
+    lr = policy_label(scenario, robust)
+    if point is None:
+        text = f"{lr} under uncertainty ({worlds})"
+    elif point == robust:
+        text = f"{lr} on the point estimate and under uncertainty ({worlds})"
+    else:
+        text = f"{policy_label(scenario, point)} on the point estimate; {lr} under uncertainty ({worlds})"
+    if share < CLOSE_CALL:
+        on = turns_on(decision)
+        text += ": a close call" + (f" that turns most on {on}" if on else "")
+    return Answer(robust, point, robust, share, text)

@@ -102,6 +102,21 @@ def cell(x: Any) -> str:
     return f"{x:.4g}"
 
 
+def scenario_ref(name: str, sha256: str, edits: int = 0) -> str:
+    """How a footer names the scenario a figure, slide or table comes from: "Scenario 'baseline'",
+    or, after changes to the file (``--set``, the app's sidebar), "Scenario 'baseline', edited (2
+    changes; sha256 1a2b3c4d5e)": the edited scenario is not the file of that name. ``name`` is
+    user text: callers make it safe for where it is shown."""
+    if not edits:
+        return f"Scenario '{name}'"
+    return f"Scenario '{name}', edited ({edits} change{'s' if edits != 1 else ''}; sha256 {sha256[:10]})"
+
+
+def edited_suffix(edits: list[str]) -> str:
+    """What a title adds after the scenario's name once the file was changed: " (edited)"."""
+    return " (edited)" if edits else ""
+
+
 def terminal(text: Any, *, keep_newlines: bool = False) -> str:
     """User text (a policy label, a scenario, segment or file name, a value from a file) as the
     command line prints it: every character a terminal would act on rather than show (C0 and

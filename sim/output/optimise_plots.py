@@ -48,10 +48,10 @@ class OptimiseMeta(P.Meta):
     def of(cls, result: Any, *, command: str | None = None) -> OptimiseMeta:
         return cls(result.scenario.scenario.name, result.scenario_sha256, result.replications, seed=result.seed,
                    months=result.scenario.run.months, command=command or result.command,
-                   trials=len(result.trials), policy=result.policy)
+                   trials=len(result.trials), policy=result.policy, edits=len(result.scenario.edits))
 
     def footer(self) -> str:
-        return (f"Scenario '{P.literal(self.scenario)}' · {self.date} · policy {P.literal(self.policy)}: "
+        return (f"{self.scenario_ref()} · {self.date} · policy {P.literal(self.policy)}: "
                 f"{self.trials} trials × {self.replications} replications (search means) · "
                 f"simulated with supportsim {self.version}")
 

@@ -40,7 +40,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim import __version__
 from sim.engine import ledger
-from sim.output import fmt
+from sim.output import findings, fmt
 from sim.params.names import display_name, mid_sentence
 from sim.params.scenario import policy_labels
 from sim.params.walk import field_unit
@@ -153,13 +153,18 @@ class Meta:
     months: int | None = None
     date: str = field(default_factory=today)
     command: str | None = None
+    edits: int = 0  # changes made to the scenario file (an edited scenario is footed as edited)
 
     @classmethod
     def of(cls, res: Any, *, command: str | None = None) -> Meta:
         names = {p: p for p in res.policies}
         return cls(res.scenario.scenario.name, res.scenario_sha256, res.replications, seed=res.seed,
                    labels={**names, **policy_labels(res.scenario)}, months=res.scenario.run.months,
-                   command=command)
+                   command=command, edits=len(res.scenario.edits))
+
+    def scenario_ref(self) -> str:
+        """The scenario as a footer names it (edited scenarios with their hash)."""
+        return fmt.scenario_ref(literal(self.scenario), self.sha256, self.edits)
 
     def label(self, policy: str) -> str:
         """The display label of ``policy``, safe for matplotlib (user text: no mathtext)."""
@@ -167,7 +172,7 @@ class Meta:
 
     def footer(self) -> str:
         """Short and true: what was simulated, when, how often, with what."""
-        return (f"Scenario '{literal(self.scenario)}' · {self.date} · {self.replications} replications per policy · "
+        return (f"{self.scenario_ref()} · {self.date} · {self.replications} replications per policy · "
                 f"simulated with supportsim {self.version}")
 
     def provenance(self) -> dict[str, str]:
@@ -731,15 +736,11 @@ def plot_breakeven(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
         ax.axvline(be, color=PALETTE[4], linewidth=2, label=f"break-even at {be:.4g}")
     if unit == "USD":
         ax.yaxis.set_major_formatter(FuncFormatter(usd))
-    sign = str(at.get("sign", ""))
     if be is not None and math.isfinite(be):
         verdict = f"breaks even at {param} = {be:.4g}"
-    elif ((t["ci_low"] <= 0) & (t["ci_high"] >= 0)).all():  # an honest fallback: the noise covers zero
-        verdict = f"no clear difference across the {param} range tried"
-    elif "policy_a ahead" in sign or "policy_b ahead" in sign:
-        verdict = f"{a_pol if 'policy_a ahead' in sign else b_pol} ahead across the {param} range tried"
     else:
-        verdict = f"no break-even in the {param} range tried"
+        verdict = findings.curve_without_crossing(t, sign=str(at.get("sign", "")), a_label=a_pol, b_label=b_pol,
+                                                  where=f"the {param} range tried")
     ax.set_title(f"{b_pol} vs {a_pol}: {verdict}")
     ax.set_xlabel(xlabel or param_label(param))
     ax.set_ylabel(_with_unit(f"{name}: {b_pol} − {a_pol}", dunit))

@@ -23,15 +23,16 @@ import pandas as pd
 
 from sim import __version__
 from sim.base.atomic import atomic_write
-from sim.decision.psa import NEGLIGIBLE_SHARE, DecisionResult, percent, prob_best_interval
+from sim.decision.fixed import held_fixed
+from sim.decision.psa import EVPPI_NOT_ADDITIVE, DecisionResult, percent, prob_best_interval
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures
 from sim.output.plots import figure_png, policy_colors
-from sim.params.names import mid_sentence, parameter_names, readable_name
+from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
 from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.sources import readable
-from sim.params.walk import source_of, unit_of, walk
+from sim.params.walk import field_unit, source_of, unit_of, walk
 from sim.runs.metrics import KPIS
 from sim.runs.results import Results
 
@@ -178,13 +179,19 @@ def _summary_html(res: Results, decision: DecisionResult | None = None) -> str:
     """The executive summary: the recommendation, how clear it is, the main trade-off, and
     (with a decision) how sure we are under the uncertain assumptions."""
     rec = findings.recommend(res)
-    label = policy_labels(res.scenario).get(rec.best, rec.best)
-    parts = [f"<p class='rec'><strong>Recommendation: {html.escape(label)}.</strong> {html.escape(rec.sentence)}.</p>",
+    one = findings.answer(res, decision)  # with a decision, the recommendation is its best under uncertainty
+    label = policy_labels(res.scenario).get(one.policy, one.policy)
+    finding = rec.sentence if decision is None else f"On the point estimate: {rec.sentence}"
+    parts = [f"<p class='rec'><strong>Recommendation: {html.escape(label)}.</strong> {html.escape(finding)}.</p>",
              f"<p><strong>How clear:</strong> {html.escape(rec.clarity)}</p>"]
+    if decision is not None:
+        parts.insert(0, f"<p class='answer'><strong>{html.escape(one.sentence)}.</strong></p>")
     if rec.trade_off:
         parts.append(f"<p><strong>Main trade-off:</strong> {html.escape(rec.trade_off)}</p>")
+    if rec.terminal:
+        parts.append(f"<p><strong>What it rests on:</strong> {html.escape(rec.terminal)}</p>")
     if decision is not None:
-        parts.append(f"<p><strong>How sure:</strong> {html.escape(uncertainty_line(decision, rec.best))} "
+        parts.append(f"<p><strong>How sure:</strong> {html.escape(uncertainty_line(decision, one.policy))} "
                      f"<a href='#uncertainty'>Uncertainty</a></p>")
     return f"<section id='summary'><h2>Summary</h2>{''.join(parts)}</section>"
 
@@ -203,11 +210,10 @@ def _prob_best(decision: DecisionResult, policy: str) -> float:
 def research_phrase(decision: DecisionResult) -> str:
     """What to research first, as a clause: "the acquisition multiple is worth researching first
     (EVPPI $1.2M)", or that no single assumption is."""
-    top = decision.evppi.iloc[0] if len(decision.evppi) else None
-    if top is None or decision.evpi <= 0 or float(top["evppi_usd"]) < NEGLIGIBLE_SHARE * decision.evpi:
+    name = findings.turns_on(decision)
+    if name is None:
         return "no single assumption is worth researching on its own"
-    name = mid_sentence(parameter_names(decision.scenario, [str(top["parameter"])])[str(top["parameter"])])
-    return f"{name} is worth researching first (EVPPI {fmt.usd(float(top['evppi_usd']))})"
+    return f"{name} is worth researching first (EVPPI {fmt.usd(float(decision.evppi['evppi_usd'].iloc[0]))})"
 
 
 def uncertainty_headline(decision: DecisionResult) -> str:
@@ -254,6 +260,36 @@ def decision_rows(decision: DecisionResult) -> list[list[str]]:
     return rows
 
 
+def _fixed_value(path: str, value: Any) -> str:
+    unit = field_unit(path)
+    if unit == "1/year" and isinstance(value, float):
+        return f"{value:.0%} a year"
+    return fmt.param(value) + ("" if unit in ("", "choice", "on/off") else f" {unit}")
+
+
+def held_fixed_rows(scenario: Scenario) -> list[list[str]]:
+    """What a decision on ``scenario`` holds fixed (:func:`sim.decision.fixed.held_fixed`) as
+    [setting, value] rows: one value when every policy it acts on has it, else one per policy by
+    its label; a setting of every segment in one row ("Plan price by segment")."""
+    labels = policy_labels(scenario)
+    everyone = len(resolve_policies(scenario))
+    rows: dict[str, tuple[list[str], str]] = {}  # setting -> (values, the policies it applies to)
+    for f in held_fixed(scenario):
+        who = "" if len(f.values) == everyone else f" ({', '.join(labels.get(p, p) for p in f.values)})"
+        if f.same:
+            value = _fixed_value(f.path, next(iter(f.values.values())))
+        else:
+            value, who = "; ".join(f"{labels.get(p, p)}: {_fixed_value(f.path, v)}" for p, v in f.values.items()), ""
+        name = f.name
+        if ".segments." in f.path and f.name.endswith(" segment)"):
+            name, segment = f.name.removesuffix(" segment)").rsplit(" (", 1)
+            name, value = f"{name} by segment", f"{segment} {value}"
+        values, _ = rows.setdefault(name, ([], who))
+        values.append(value)
+    return [["Held fixed (not sampled)", "Value"]] + [[name, " · ".join(values) + who]
+                                                      for name, (values, who) in rows.items()]
+
+
 def _html_table(rows: list[list[str]], table_id: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<{'th scope=row' if j == 0 else 'td'}>{html.escape(c)}"
@@ -288,8 +324,13 @@ numbers), decided on {html.escape(decision.kpi)}; decision sha256 <code>{decisio
 EVPI {html.escape(fmt.usd(decision.evpi))}: what perfect knowledge of every uncertain assumption would be worth.</p>
 <ul class="answer">{answer}</ul>
 {_html_table(decision_rows(decision), "decision-policies")}
+<h3>What the decision holds fixed</h3>
+<p class="prov">The decision is which policy is best given these settings: they are not sampled (edit the scenario, or
+add them to its [uncertainty] table, to see whether the answer moves).</p>
+{_html_table(held_fixed_rows(decision.scenario), "decision-fixed")}
 <h3>What each assumption is worth knowing (EVPPI)</h3>
 {_html_table(evppi, "decision-evppi")}
+<p class="prov">{html.escape(EVPPI_NOT_ADDITIVE)}</p>
 <div class="grid">
 {figs}
 </div></section>"""
@@ -325,7 +366,9 @@ def render(res: Results, *, command: str | None = None, plots: bool = True,
     the same scenario), the summary says how sure the recommendation is and an Uncertainty
     section follows the KPI tables; without one the page is exactly as before."""
     sc = res.scenario
-    title = f"supportsim report: {sc.scenario.name}"
+    title = f"supportsim report: {sc.scenario.name}{fmt.edited_suffix(sc.edits)}"
+    edits = (f"<br>{html.escape(fmt.scenario_ref(sc.scenario.name, res.scenario_sha256, len(sc.edits)))}: "
+             + "; ".join(f"<code>{html.escape(e)}</code>" for e in sc.edits)) if sc.edits else ""
     figs = "\n".join(_figure_html(name, caption, png) for name, caption, png in (_figures(res) if plots else []))
     cmd = f"<br>Reproduce: <code>{html.escape(command)}</code>" if command else ""
     return f"""<!DOCTYPE html>
@@ -336,7 +379,7 @@ def render(res: Results, *, command: str | None = None, plots: bool = True,
 <p class="sub">{html.escape(sc.scenario.description or "")}</p>
 <p class="prov">supportsim {html.escape(__version__)} · scenario sha256 <code>{res.scenario_sha256}</code> ·
 seed {res.seed} · {res.replications} replications per policy · {sc.run.months} months ·
-reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 95% Student-t CIs of the mean{cmd}</p>
+reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 95% Student-t CIs of the mean{edits}{cmd}</p>
 {_summary_html(res, decision) if len(res.policies) > 1 else ""}
 <h2>Headline KPIs per policy (mean [95% CI])</h2>
 {_kpi_tables(res)}{"" if decision is None else chr(10) + _uncertainty_html(decision, plots)}

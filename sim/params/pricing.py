@@ -17,6 +17,9 @@ from sim.params.fields import ActsWhen, _Section, acts, param  # noqa: F401
 # Pricing schemes the engine implements (one entry each in sim.engine.pricing.SCHEMES).
 SCHEME_NAMES = ("flat", "tiered", "per_ticket", "per_hour")
 PAID_SCHEMES = ("tiered", "per_ticket", "per_hour")  # the schemes that can charge a ticket
+# How a label made from a policy's settings names its scheme (sim.params.labels.derived).
+SCHEME_LABELS = {"flat": "Flat (included)", "tiered": "Tiered (plan feature)", "per_ticket": "Per ticket",
+                 "per_hour": "Per hour"}
 
 
 class Pricing(_Section):

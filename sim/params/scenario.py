@@ -26,6 +26,8 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from sim.params import labels
+from sim.params.labels import LABEL_KEY, LABEL_MAX
 from sim.params.schema import POLICY_NAME_PATTERN, Params, Scenario, field_bounds
 from sim.params.uncertainty import Choice, Distribution, from_spec
 
@@ -58,16 +60,16 @@ class Policy:
     label: str = ""
 
 
-# Keys of a policy table that describe the policy rather than override a parameter.
-LABEL_KEY = "label"
-LABEL_MAX = 60
+# Run settings that change how often or with which luck a scenario runs, not the scenario: a
+# ``--set`` of them does not make it an edited scenario.
+NOT_EDITS = frozenset({"run.seed", "run.replications"})
 
 
 def policy_label(scenario: Scenario, name: str) -> str:
-    """The display label of policy ``name``: its ``label`` in the scenario file, else the name.
-    Every chart, table, report and slide shows policies through this function."""
-    label = scenario.policies.get(name, {}).get(LABEL_KEY)
-    return label if isinstance(label, str) and label.strip() else name
+    """The display label of policy ``name``: its ``label`` in the scenario file while every number
+    it states is true, else one made from its settings (:mod:`sim.params.labels`). Every chart,
+    table, report and slide shows policies through this function."""
+    return labels.policy_label(scenario, name)
 
 
 def policy_labels(scenario: Scenario) -> dict[str, str]:
@@ -409,6 +411,7 @@ def validate_dict(data: dict[str, Any], overrides: list[str] | None = None, sour
     resolved = resolve_policies(scenario, source)  # validates each policy's overrides
     if scenario.uncertainty:
         uncertain_parameters(scenario, source, resolved)
+    scenario.record_edits([o for o in overrides or [] if parse_set(o)[0] not in NOT_EDITS])
     if scenario.policies:
         # Store each override as its validated value (15 -> 15.0 for a float, 1 -> true for a
         # switch), so the hash does not depend on how a value was written in the file.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from sim.params.customers import (  # noqa: F401
     Acquisition,
@@ -110,3 +110,15 @@ class Scenario(Params):
             "(uniform, triangular, normal, lognormal, beta, choice)."
         ),
     )
+    # The ``--set`` changes (``path=value``) made to the file it was loaded from, run settings
+    # that do not change the model (seed, replications) excepted: an edited scenario is footed
+    # as edited. Not a parameter (a file cannot set it), and not in dumps or the hash.
+    _edits: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def edits(self) -> list[str]:
+        return list(self._edits)
+
+    def record_edits(self, edits: list[str]) -> None:
+        """Record the ``--set`` changes this scenario was loaded with (see :attr:`edits`)."""
+        self._edits = [str(e) for e in edits]

@@ -46,7 +46,9 @@ import pandas as pd
 
 from sim import __version__
 from sim.engine.rng import stream_key
-from sim.params.scenario import LABEL_KEY, LABEL_MAX, ScenarioError, resolve_policies, scenario_hash, validate_dict
+from sim.params import labels
+from sim.params.labels import LABEL_KEY, LABEL_MAX
+from sim.params.scenario import ScenarioError, policy_label, resolve_policies, scenario_hash, validate_dict
 from sim.params.schema import Params, Scenario
 from sim.runs import metrics
 from sim.runs.executors import Executor, use_executor
@@ -154,11 +156,13 @@ class OptimiseResult:
                     for part in head:
                         node = node.setdefault(part, {})
                     node[last] = _get(target, p)
-        label = policies.get(self.policy, {}).get(LABEL_KEY) or self.policy
-        override[LABEL_KEY] = f"{label} (optimised)"[:LABEL_MAX]
+        override[LABEL_KEY] = f"{policy_label(self.scenario, self.policy)} (optimised)"[:LABEL_MAX]
         name = self.optimised_name()
         data["policies"] = {**policies, name: override}
         out = validate_dict(data, None, "optimum")
+        if policy_label(out, name) != override[LABEL_KEY]:  # it states a number the design changed
+            override[LABEL_KEY] = f"{labels.derived(out, name)} (optimised)"[:LABEL_MAX]
+            out = validate_dict(data, None, "optimum")
         got = next(p.params for p in resolve_policies(out) if p.name == name)
         if got.model_dump() != target:  # the file must reproduce what was simulated
             raise AssertionError(f"the optimised policy {name!r} does not resolve to the chosen design")

@@ -295,7 +295,10 @@ def _breakeven_of(table: pd.DataFrame, lo_v: float, hi_v: float) -> dict[str, An
                            "ties": [float(x) for x, m in zip(xs, mean) if m == 0]}
     if not crossings:
         finite = mean[np.isfinite(mean) & (mean != 0)]
-        if len(finite):
+        covers = (table["ci_low"].to_numpy(float) <= 0) & (table["ci_high"].to_numpy(float) >= 0)
+        if len(finite) and covers.all():  # no point tells the two apart: nobody is "ahead"
+            out["sign"] = "indistinguishable"
+        elif len(finite):
             out["sign"] = "policy_b ahead everywhere" if (finite > 0).all() else (
                 "policy_a ahead everywhere" if (finite < 0).all() else "mixed")
         return out
