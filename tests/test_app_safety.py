@@ -154,12 +154,12 @@ def test_the_decision_summary_is_fitted_in_a_worker_not_in_the_server(monkeypatc
 
 
 def test_a_failed_analysis_is_a_message_too(monkeypatch):
-    from sim.runs import studies as analysis
+    from sim.runs import tornado
 
     def out_of_memory(**kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(analysis, "sensitivity", out_of_memory)
+    monkeypatch.setattr(tornado, "sensitivity", out_of_memory)
     at = open_app()
     at.session_state["tab"] = "Sensitivity"
     at.run()

@@ -16,6 +16,9 @@ from sim.params.scenario import load
 from tests.conftest import SCENARIOS
 
 ESCAPES = "\x1b[31mred\x1b]0;title\x07"  # recolour, then set the window title
+# In a policy label the digits above would be numbers the label claims (sim.params.labels replaces
+# such a label by one made from the policy's settings): reset, erase the line, ring the bell.
+LABEL_ESCAPES = "\x1b[mred\x1b[Kx\x07"
 FAST = ["--workers", "1", "--set", "run.months=2"]
 
 
@@ -57,7 +60,7 @@ def test_printed_labels_and_names_are_escaped(tmp_path, capsys):
     data = _smoke()
     data["scenario"]["name"] = "name " + ESCAPES
     for name in data["policies"]:  # whichever policy is chosen, its label carries the escapes
-        data["policies"][name]["label"] = f"{name} {ESCAPES}"
+        data["policies"][name]["label"] = f"{name} {LABEL_ESCAPES}"
     data["uncertainty"] = {"churn.switching_ease": {"dist": "uniform", "low": 0.5, "high": 2.0}}
     path = _write(tmp_path, data)
     assert main(["validate", str(path)]) == 0
@@ -66,7 +69,7 @@ def test_printed_labels_and_names_are_escaped(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "name \\x1b[31mred\\x1b]0;title\\x07" in out  # validate and run name the scenario
-    assert "Choose " in out and " \\x1b[31mred\\x1b]0;title\\x07 (highest expected value)" in out  # decide's answer
+    assert "Choose " in out and " \\x1b[mred\\x1b[Kx\\x07 (highest expected value)" in out  # decide's answer
     # an error that quotes the scenario's name escapes it too
     other = _write(tmp_path, {**data, "run": {**data["run"], "seed": 2}}, "other.toml")
     assert main(["decide", str(path), "--samples", "4", "--no-plots", "--quiet", "--out", str(tmp_path / "dec"),

@@ -132,20 +132,21 @@ def test_studies_cost_each_point_with_its_own_values(files, capsys, tmp_path, ve
     benign, _ = files
     base = load(benign, ["customers.segments.0.base_churn_per_month=0.99", "customers.segments.0.trial_conversion=1"])
     guardrails.check(base)  # the base values alone are accepted
-    _refused(capsys, [verb[0], benign, *verb[1:], "--replications", "1", "--workers", "1", "--quiet"],
-             "at acquisition.replacement_share=")
+    _refused(capsys, [verb[0], benign, *verb[1:], "--replications", "1", "--workers", "1", "--quiet",
+                      "--out", tmp_path / "out"], "at acquisition.replacement_share=")
 
 
-def test_staff_costs_every_agent_count(capsys):
+def test_staff_costs_every_agent_count(capsys, tmp_path):
     counts = "1:200"
     scenario = load(SCENARIOS / "smoke.toml", ["run.months=2"])
     one = guardrails.work(load(SCENARIOS / "smoke.toml", ["run.months=2", "support.staffing=fixed",
                                                          "support.agents=1"]), 1)
     limit = int(one * 50)  # fifty points' worth: 200 counts x 3 policies are far more, one count is not
     _refused(capsys, ["staff", SCENARIOS / "smoke.toml", "--agents", counts, "--replications", "1", "--workers", "1",
-                      "--set", "run.months=2", "--quiet", "--max-work", limit], "200 agent counts", "--agents")
+                      "--set", "run.months=2", "--quiet", "--out", tmp_path / "refused", "--max-work", limit],
+             "200 agent counts", "--agents")
     assert main(["staff", str(SCENARIOS / "smoke.toml"), "--agents", "2", "--replications", "1", "--workers", "1",
-                 "--set", "run.months=2", "--quiet", "--max-work", str(limit)]) == 0
+                 "--set", "run.months=2", "--quiet", "--out", str(tmp_path / "staff"), "--max-work", str(limit)]) == 0
     assert scenario.run.months == 2
 
 
