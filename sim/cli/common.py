@@ -185,14 +185,18 @@ def policies_arg(text: str | None) -> list[str] | None:
     return names
 
 
-def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path]) -> int:
+def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path], *,
+                  check: Callable[[Scenario], dict[str, Any]] | None = None, options: tuple[str, ...] = ()) -> int:
     """The body of ``report`` and ``deck``: load the scenario and the ``--decision`` (a bad one
-    fails before anything runs), run every policy, ``write(res, args.out, command=...,
-    decision=...)`` and say where."""
+    fails before anything runs), ``check(scenario)`` (the verb's own inputs, as keyword
+    arguments of ``write``), run every policy, ``write(res, args.out, command=...,
+    decision=..., **checked)`` (the command with the verb's ``options``) and say where."""
     scenario = load_scenario(args)
     decision = load_decision(args, scenario)
+    extra = check(scenario) if check is not None else {}
     res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
-    path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
+    path = write(res, args.out, command=reproduce_command(verb, args, "decision", *options), decision=decision,
+                 **extra)
     if not args.quiet:
         sys.stdout.write(f"wrote {terminal(path)}\n")
     return 0
