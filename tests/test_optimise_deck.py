@@ -66,7 +66,7 @@ def test_the_slide_states_the_design_its_interval_and_its_guarantee(result, smok
     if g["holds"] and g["feasible_candidates"] > 1:
         assert "of the best of these" in text and "with 95% probability" in text
     assert guarantee_line(optimum_of(result).body) in text
-    assert "met — avg_retention_rate_pct >= 50" in text
+    assert "✓ Average retention rate (%) ≥ 50.00%: " in text and ", met" in text
     notes = slide.notes_slide.notes_text_frame.text
     assert result.command in notes and "supportsim deck x" in notes
     assert [s for s in slide.shapes if s.shape_type == 13][0].name == "convergence"

@@ -59,8 +59,8 @@ def _range_row(scenario: Any, policy: str, lv: Lever) -> tuple[str | None, tuple
         kw["step"] = float(f"{(lv.hi - lv.lo) / 20:.1g}")
     k_lo = kept(f"op_lo:{tag}", num(lv, lv.lo), inside)
     k_hi = kept(f"op_hi:{tag}", num(lv, lv.hi), inside)
-    lo = c2.number_input(f"From ({label})", key=k_lo, help=f"Lowest value searched; {lv.help()}", **kw)
-    hi = c3.number_input(f"To ({label})", key=k_hi, help=f"Highest value searched; {lv.help()}", **kw)
+    lo = c2.number_input("From", key=k_lo, help=f"The lowest value of {label} searched. {lv.help()}", **kw)
+    hi = c3.number_input("To", key=k_hi, help=f"The highest value of {label} searched. {lv.help()}", **kw)
     keys = [k_lo, k_hi]
     log = False
     if not lv.is_int:

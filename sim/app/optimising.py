@@ -42,9 +42,10 @@ from sim.runs.optimise import MAX_TRIALS, OptimiseResult, optimise
 from sim.runs.search_space import check_dimensions, policy_params
 
 # The tab's defaults: a quick preview. On the baseline (2,000 customers, 24 months) 16 trials x 2
-# replications, 3 candidates re-run with 8 fresh replications each and the selection's extra runs
-# are about 80-90 model runs: 14-32 s on two cores (idle to busy; docs/app.md). `supportsim
-# optimise` defaults to 200 x 4, 5 candidates, 20 first-stage replications.
+# replications, 3 candidates and the current design re-run on 8 fresh replications each, and the
+# selection's sequential stage: 84 model runs, 18-28 s from the click to the result on two cores
+# shared with other work (load 3.8-5.3; docs/app.md). `supportsim optimise` defaults to 200 x 4,
+# 5 candidates, 20 first-stage replications.
 DEFAULT_TRIALS, DEFAULT_REPLICATIONS, DEFAULT_CANDIDATES, DEFAULT_FIRST_STAGE, DEFAULT_MAX_FRESH = 16, 2, 3, 8, 40
 MAX_REPLICATIONS = 50
 OUT = "results/optimise"

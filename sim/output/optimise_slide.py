@@ -94,13 +94,24 @@ def _lines(optimum: Optimum) -> list[tuple[str, RGBColor, bool]]:
                         f"fresh replications; {fmt.kpi(k, d['mean'], signed=True)} (95% CI "
                         f"{fmt.interval(k, d, signed=True)}) vs the current design, paired", DARK, k == kpi))
         for text in body["constraints"]:
-            met = body["constraints_met"].get(text)
-            ckpi = text.split(" ", 1)[0]
-            mean = body["estimates_fresh"].get(ckpi, {}).get("mean")
-            shown = f": {fmt.kpi(ckpi, mean)}" if ckpi in metrics.KPIS and mean is not None else ""
-            out.append((f"{'✓ met' if met else '✗ not met'} — {text}{shown}", GREEN if met else RED, False))
+            out.append(_constraint(text, bool(body["constraints_met"].get(text)), body["estimates_fresh"]))
     out.append(("Guarantee: " + guarantee_line(body), DARK, False))
     return out
+
+
+def _constraint(text: str, met: bool, estimates: dict[str, Any]) -> tuple[str, RGBColor, bool]:
+    """"✓ Average retention rate (%) ≥ 95.00%: 96.07%, met" from optimum.json's "KPI >= X"."""
+    parts = text.split(" ")
+    mark = "✓" if met else "✗"
+    verdict = "met" if met else "not met"
+    try:
+        kpi, op, x = parts[0], parts[1], float(parts[2])
+        mean = estimates.get(kpi, {}).get("mean")
+        line = (f"{mark} {metrics.KPIS[kpi].title} {'≥' if op == '>=' else '≤'} {fmt.kpi(kpi, x)}: "
+                f"{fmt.kpi(kpi, mean)}, {verdict}")
+    except (IndexError, KeyError, ValueError, TypeError):  # a constraint written otherwise: as it is
+        line = f"{mark} {text}: {verdict}"
+    return line, GREEN if met else RED, False
 
 
 def _textbox(slide: Any, lines: list[tuple[str, RGBColor, bool]], *, left: float, top: float, width: float,
@@ -140,7 +151,7 @@ def _figure(slide: Any, optimum: Optimum) -> None:
     ax.set_xlabel("Trial")
     ax.set_ylabel(f"{metrics.KPIS[kpi].title}, each trial's search mean")
     ax.get_legend().remove()
-    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    ax.legend(loc="best", fontsize=9, framealpha=0.9)
     pic = slide.shapes.add_picture(io.BytesIO(figure_png(ax.figure)), Inches(13.333 - 0.3 - FIG_W), Inches(TOP),
                                    width=Inches(FIG_W), height=Inches(FIG_H))
     pic.name = "convergence"
