@@ -177,6 +177,8 @@ def _checked(scenario: Any, request: Request, key: str) -> list[str]:
 
 def optimise_tab(res: Any, scenario: Any, source: sources.Source, overrides: list[str]) -> None:
     st.markdown(kit.prose("optimise_intro.md"))
+    shown = st.session_state.setdefault(LAST, {})
+    shown.pop(scenario_hash(scenario), None)  # the deck shows the result of the settings on screen, if any
     request, problems, keys = _controls(res, scenario)
     remember(*keys)
     key = request.key(scenario) if request is not None else ""
@@ -202,7 +204,7 @@ def optimise_tab(res: Any, scenario: Any, source: sources.Source, overrides: lis
         st.caption("The same optimisation from the command line:")
         st.code(command, language="bash", wrap_lines=True)
         return
-    st.session_state.setdefault(LAST, {})[scenario_hash(scenario)] = key
+    shown[scenario_hash(scenario)] = key
     show_result(result, key)
 
 
