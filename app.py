@@ -3,10 +3,10 @@
 A thin page over ``sim/app``: the sidebar (:mod:`sim.app.sidebar`, controls from the schema
 by :mod:`sim.app.kit`), progressive runs (:mod:`sim.app.progressive`) on worker processes
 (:mod:`sim.app.procs`) with caches (:mod:`sim.app.store`), what results look like
-(:mod:`sim.app.views`, :mod:`sim.app.drawing`) and the analysis tabs (:mod:`sim.app.tabs`),
-which use the same plot, report and scenario functions as the CLI. The scenario on screen is
-always ``load(file, overrides)``; the exported TOML reproduces the app's numbers with
-``supportsim run``. User text is shown literally (:func:`sim.app.kit.text`). Run with
+(:mod:`sim.app.views`, :mod:`sim.app.drawing`) and the analysis tabs (:mod:`sim.app.tabs`,
+:mod:`sim.app.optimise_tab`), which use the same plot, report and scenario functions as the CLI.
+The scenario on screen is always ``load(file, overrides)``; the exported TOML reproduces the
+app's numbers with ``supportsim run``. User text is shown literally (:func:`sim.app.kit.text`). Run with
 ``make app`` (:mod:`sim.app.serve`) or ``streamlit run app.py``.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from sim.app import calibration, drawing, kit, procs, progressive, sources, store, tabs, views
+from sim.app import calibration, drawing, kit, optimise_tab, procs, progressive, sources, store, tabs, views
 from sim.app.sidebar import choose_source, sidebar_controls
 from sim.app.ui import Download, caches, download_row, policy_heading, worker_pool
 from sim.output.plots import policy_colors
@@ -138,6 +138,7 @@ def figure_downloads(res: Any, spec: drawing.FigureSpec, slot: Any) -> None:
 def exports(res: Any, source: sources.Source, scenario: Any, overrides: list[str]) -> None:
     cmd = sources.cli_command(source, overrides)
     decision_at = tabs.last_decision_key(scenario)  # looked up when the deck is made: the analysis may run after this
+    optimum = optimise_tab.deck_optimum(scenario)  # likewise: the Optimise tab's last result for this scenario
     download_row(sources.file_stem(scenario.scenario.name), [
         Download("Scenario (TOML)", sources.scenario_toml(scenario, source=source, overrides=overrides), ".toml",
                  "application/toml", "dl_toml", ":material/description:",
@@ -151,7 +152,8 @@ def exports(res: Any, source: sources.Source, scenario: Any, overrides: list[str
         Download("Report (HTML)", lambda: views.report_html(res, cmd, decision=tabs.cached_decision(decision_at)),
                  "_report.html", "text/html", "dl_report",
                  ":material/summarize:", "A one-page report with the KPIs, the key plots and every assumption."),
-        Download("Deck (PPTX)", lambda: views.deck_pptx(res, cmd, decision=tabs.cached_decision(decision_at)),
+        Download("Deck (PPTX)", lambda: views.deck_pptx(res, cmd, decision=tabs.cached_decision(decision_at),
+                                                        optimum=optimum()),
                  "_deck.pptx", views.PPTX_MIME, "dl_deck", ":material/slideshow:", kit.prose("deck_help.md")),
     ])
 
@@ -275,6 +277,9 @@ def main() -> None:
     if open_tab == "Decision":
         with tab_boxes[open_tab]:
             tabs.decision_tab(scenario, source, overrides)
+    if open_tab == "Optimise":
+        with tab_boxes[open_tab]:
+            optimise_tab.optimise_tab(res, scenario, source, overrides)
 
 
 # Streamlit runs this file as __main__; simulation workers (forkserver) import it as

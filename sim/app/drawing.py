@@ -28,7 +28,7 @@ from sim.output import decision_plots, figures, plots
 from sim.runs.results import Results
 
 DISPLAY_DPI = 100  # on-screen PNGs; downloads use the deck's 200 dpi
-TABS = (*figures.FIGURE_TABS, "Sensitivity", "Decision", "Assumptions")
+TABS = (*figures.FIGURE_TABS, "Sensitivity", "Decision", "Optimise", "Assumptions")
 FigureSpec = figures.FigureSpec
 DECISION_FIGURES = ("probability_best", "evppi", "decision_map")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from sim.app import drawing, procs, sources
+from sim.app import drawing, optimising, procs, sources
 from sim.app.kit import text
 
 
@@ -52,8 +52,13 @@ def caches() -> SimpleNamespace:
         # keyed by the analysis' cache key (scenario, uncertainty table, samples)
         return drawing.draw_bytes(lambda: drawing.decision_figure(_result, name), "png", dpi=drawing.DISPLAY_DPI)
 
+    @st.cache_data(show_spinner=False, max_entries=64)
+    def optimise_png(key: str, name: str, _result: Any) -> bytes:
+        # keyed by the optimisation's cache key (scenario, request)
+        return drawing.draw_bytes(lambda: optimising.figure(_result, name), "png", dpi=drawing.DISPLAY_DPI)
+
     return SimpleNamespace(worker_pool=worker_pool, shipped_source=shipped_source, uploaded_source=uploaded_source,
-                           figure_png=figure_png, decision_png=decision_png)
+                           figure_png=figure_png, decision_png=decision_png, optimise_png=optimise_png)
 
 
 def worker_pool() -> Any:

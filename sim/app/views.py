@@ -26,6 +26,7 @@ from sim.decision.psa import DecisionResult, percent, prob_best_interval
 from sim.engine import ledger
 from sim.output import deck, files, findings, fmt, report
 from sim.output.decision_files import decision_json, scenario_differences
+from sim.output.optimise_read import Optimum
 from sim.output.report import assumptions
 from sim.params.scenario import policy_label, resolve_policies
 from sim.params.schema import Scenario
@@ -252,11 +253,12 @@ def one_answer(res: Results, decision: DecisionResult | None) -> str:
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
-def deck_pptx(res: Results, command: str | None = None, *, decision: DecisionResult | None = None) -> bytes:
-    """The run's slide deck (``supportsim deck``, with ``--decision`` when ``decision`` is given)
-    as .pptx bytes; one figure at a time (the lock)."""
+def deck_pptx(res: Results, command: str | None = None, *, decision: DecisionResult | None = None,
+              optimum: Optimum | None = None) -> bytes:
+    """The run's slide deck (``supportsim deck``, with ``--decision`` / ``--optimum`` when
+    ``decision`` / ``optimum`` is given) as .pptx bytes; one figure at a time (the lock)."""
     with MPL_LOCK:
-        return deck.deck_bytes(res, command=command, decision=decision)
+        return deck.deck_bytes(res, command=command, decision=decision, optimum=optimum)
 
 
 # ---------------------------------------------------------------- decision

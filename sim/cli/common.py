@@ -131,12 +131,16 @@ def policies_arg(text: str | None) -> list[str] | None:
     return names
 
 
-def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path]) -> int:
+def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path], *,
+                  check: Callable[[Scenario], dict[str, Any]] | None = None, options: tuple[str, ...] = ()) -> int:
     """The body of ``report`` and ``deck``: load the scenario and the ``--decision`` (a bad one
-    fails before anything runs), run every policy, ``write(res, args.out, command=...,
-    decision=...)`` and say where."""
+    fails before anything runs), ``check(scenario)`` (the verb's own inputs, as keyword
+    arguments of ``write``), run every policy (or, with ``--from DIR``, read a run's folder),
+    ``write(res, args.out, command=..., decision=..., **checked)`` (the command with the verb's
+    ``options``) and say where."""
     scenario = load_scenario(args, record_replications=getattr(args, "from_dir", None) is None)
     decision = load_decision(args, scenario)
+    extra = check(scenario) if check is not None else {}
     if getattr(args, "from_dir", None) is not None:  # a run's folder: its results, not simulated again
         res = check_same_run(read_run(args.from_dir), scenario, folder=args.from_dir)
         if args.replications is not None and args.replications != res.replications:
@@ -145,7 +149,8 @@ def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path
         args.replications = res.replications  # the command that reproduces the numbers runs as many
     else:
         res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
-    path = write(res, args.out, command=reproduce_command(verb, args, "decision"), decision=decision)
+    path = write(res, args.out, command=reproduce_command(verb, args, "decision", *options), decision=decision,
+                 **extra)
     if not args.quiet:
         if decision is not None:  # the one recommendation the report or deck states
             sys.stdout.write(f"recommendation: {terminal(findings.answer(res, decision).sentence)}\n")

@@ -187,8 +187,9 @@ def _deck(subparsers: Any) -> None:
         description="Run every policy of a scenario and write a 16:9 .pptx: the recommendation, the KPI table with "
                     "95% CIs, the value bridge of each policy against the reference, tickets raised vs suppressed, "
                     "the satisfaction ladder and the assumptions with sources; with --decision, also a \"How sure are "
-                    "we?\" slide (probability each policy is best, EVPPI) and the decision map. Speaker notes carry "
-                    "the command that reproduces the numbers. Written atomically.",
+                    "we?\" slide (probability each policy is best, EVPPI) and the decision map; with --optimum, \"The "
+                    "best design\" slide (the design `supportsim optimise` chose, its KPI on fresh replications and "
+                    "its guarantee). Speaker notes carry the command that reproduces the numbers. Written atomically.",
         epilog="example: supportsim decide scenarios/baseline.toml --samples 200 --out results/decide && "
                "supportsim deck scenarios/baseline.toml --out deck.pptx --decision results/decide")
     scenario_args(p)
@@ -196,6 +197,11 @@ def _deck(subparsers: Any) -> None:
     run_option_args(p)
     decision_arg(p)
     from_arg(p)
+    p.add_argument(
+        "--optimum", type=Path, metavar="DIR",
+        help="also show \"The best design\" slide from the folder `supportsim optimise --out DIR` wrote (optimum.json, "
+             "trials.csv), checked on read. It must have been made on the same scenario: the same file, --set and "
+             "--seed options; otherwise exit 2")
     p.set_defaults(handler="sim.cli.deck:cmd_deck")
 
 

@@ -35,6 +35,8 @@ from sim.output.decision_plots import (
     plot_evppi,
     plot_probability_best,
 )
+from sim.output.optimise_read import Optimum
+from sim.output.optimise_slide import add_best_design_slide
 from sim.output.plots import Meta, figure_png
 from sim.output.report import assumptions, held_fixed_rows, uncertainty_headline, uncertainty_line
 from sim.output.terms import terms_rows
@@ -224,7 +226,8 @@ def assumption_rows(res: Results) -> list[list[str]]:
     return rows
 
 
-def build_deck(res: Results, *, command: str | None = None, decision: DecisionResult | None = None) -> Presentation:
+def build_deck(res: Results, *, command: str | None = None, decision: DecisionResult | None = None,
+               optimum: Optimum | None = None) -> Presentation:
     """The deck of ``res`` as a python-pptx ``Presentation`` (see the module docstring). With
     ``decision`` (made on the same scenario: see
     :func:`sim.output.decision_files.check_same_scenario`) the title slide says how often the
@@ -274,6 +277,8 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
         _figure_slide(prs, lambda name=name: figures.draw(name, res), reproduce)
     if decision is not None:
         _decision_slides(prs, res, decision, reproduce)
+    if optimum is not None:  # checked to be of the same scenario: sim.output.optimise_read
+        add_best_design_slide(prs, optimum, reproduce=reproduce, footer=lambda slide: _footer(slide, res))
 
     slide = _blank(prs)  # what a customer gets under each policy: the rows that decide the comparison
     _text(slide, "What each policy promises and charges", left=0.4, top=0.3, width=12.5, height=0.7, size=28,
@@ -304,9 +309,9 @@ def build_deck(res: Results, *, command: str | None = None, decision: DecisionRe
 
 
 def write_deck(res: Results, path: Path, *, command: str | None = None,
-               decision: DecisionResult | None = None) -> Path:
-    """Write the deck of ``res`` (with ``decision``, see :func:`build_deck`) to ``path`` atomically."""
-    prs = build_deck(res, command=command, decision=decision)
+               decision: DecisionResult | None = None, optimum: Optimum | None = None) -> Path:
+    """Write the deck of ``res`` (with ``decision``, ``optimum``: see :func:`build_deck`) to ``path`` atomically."""
+    prs = build_deck(res, command=command, decision=decision, optimum=optimum)
     path = Path(path)
 
     def write(tmp: Path) -> None:
@@ -317,10 +322,11 @@ def write_deck(res: Results, path: Path, *, command: str | None = None,
     return path
 
 
-def deck_bytes(res: Results, *, command: str | None = None, decision: DecisionResult | None = None) -> bytes:
-    """The deck as bytes (the app's download); ``decision``: see :func:`build_deck`."""
+def deck_bytes(res: Results, *, command: str | None = None, decision: DecisionResult | None = None,
+               optimum: Optimum | None = None) -> bytes:
+    """The deck as bytes (the app's download); ``decision``, ``optimum``: see :func:`build_deck`."""
     buf = io.BytesIO()
-    build_deck(res, command=command, decision=decision).save(buf)
+    build_deck(res, command=command, decision=decision, optimum=optimum).save(buf)
     return buf.getvalue()
 
 
