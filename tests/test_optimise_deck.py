@@ -71,7 +71,7 @@ def test_the_slide_states_the_design_its_interval_and_its_guarantee(result, smok
     assert result.command in notes and "supportsim deck x" in notes
     assert [s for s in slide.shapes if s.shape_type == 13][0].name == "convergence"
     titles = [_texts(s) for s in prs.slides]
-    assert titles.index(_texts(slide)) == len(titles) - 2  # just before the assumptions
+    assert titles.index(_texts(slide)) == len(titles) - 3  # before what each policy promises and the assumptions
 
 
 def test_without_an_optimum_the_deck_has_no_such_slide(smoke_results):
