@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.output import findings, plots
+from sim.output import findings, study_plots
 from sim.params.scenario import load
 from tests.conftest import SCENARIOS
 
@@ -61,10 +61,10 @@ def test_sweep_title_says_who_leads_and_where_the_lead_changes():
         return pd.DataFrame([{"support.agents": x, "policy": p, "kpi": "value_usd", "mean": m, "ci_low": m - 1,
                               "ci_high": m + 1} for p, ms in means.items() for x, m in zip([1, 2, 3], ms)])
 
-    same = plots._sweep_finding(table({"flat": [3, 3, 3], "tiered": [1, 2, 2.5]}), "support.agents", "value_usd", None)
+    same = study_plots._sweep_finding(table({"flat": [3, 3, 3], "tiered": [1, 2, 2.5]}), "support.agents", "value_usd", None)
     assert same.startswith("flat has the best mean value across agents from 1 to 3"), same
-    cross = plots._sweep_finding(table({"flat": [3, 2, 1], "tiered": [1, 2.5, 3]}), "support.agents", "value_usd", None)
+    cross = study_plots._sweep_finding(table({"flat": [3, 2, 1], "tiered": [1, 2.5, 3]}), "support.agents", "value_usd", None)
     assert "flat at 1; tiered at 2–3" in cross, cross
-    cost = plots._sweep_finding(table({"flat": [3, 2, 1], "tiered": [1, 2.5, 3]}), "support.agents", "cac_realised_usd", None)
+    cost = study_plots._sweep_finding(table({"flat": [3, 2, 1], "tiered": [1, 2.5, 3]}), "support.agents", "cac_realised_usd", None)
     assert "tiered at 1; flat at 2–3" in cost, cost  # a cost: lower is better
-    assert plots._sweep_finding(table({"flat": [1, 2, 3]}), "support.agents", "value_usd", None) == ""
+    assert study_plots._sweep_finding(table({"flat": [1, 2, 3]}), "support.agents", "value_usd", None) == ""

@@ -15,7 +15,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
-from sim.output import figures
+from sim.output import figures, study_plots, time_plots
 from sim.output import plots as P
 from sim.runs import metrics
 
@@ -156,11 +156,11 @@ def test_every_standard_figure_is_slide_ready(res, meta):
 
 
 def test_footer_is_added_once_and_only_with_meta(res, meta):
-    ax = P.plot_customers(res.monthly, policies=res.policies)
+    ax = time_plots.plot_customers(res.monthly, policies=res.policies)
     assert P.footer_text(ax.figure) is None
     fig, axes = matplotlib.pyplot.subplots(1, 2, layout="constrained")
-    P.plot_customers(res.monthly, ax=axes[0], meta=meta)
-    P.plot_retention(res.monthly, ax=axes[1], meta=meta)
+    time_plots.plot_customers(res.monthly, ax=axes[0], meta=meta)
+    time_plots.plot_retention(res.monthly, ax=axes[1], meta=meta)
     assert sum(t.get_gid() == P.FOOTER_GID for t in fig.texts) == 1
 
 
@@ -179,9 +179,9 @@ def test_footer_does_not_overlap_axis_labels(res, meta):
 
 def test_one_colour_per_policy_everywhere(res, meta):
     expected = {p: c.lower() for p, c in P.policy_colors(res.policies).items()}
-    ax = P.plot_customers(res.monthly, policies=res.policies)
+    ax = time_plots.plot_customers(res.monthly, policies=res.policies)
     assert {ln.get_label(): to_hex(ln.get_color()) for ln in ax.get_lines()} == expected
-    ax = P.plot_tickets(res.monthly, policies=res.policies)
+    ax = time_plots.plot_tickets(res.monthly, policies=res.policies)
     for container in ax.containers:
         if hasattr(container, "patches") and container.get_label() in expected:
             assert to_hex(container.patches[0].get_facecolor()) == expected[container.get_label()]
@@ -197,10 +197,10 @@ def test_one_colour_per_policy_everywhere(res, meta):
 
 
 @pytest.mark.parametrize("fn, column, cumulative, scale", [
-    (P.plot_customers, "customers_end", False, 1.0),
-    (P.plot_cumulative_profit, "profit", True, 1.0),
-    (P.plot_retention, "retention_rate_pct", False, 1.0),
-    (P.plot_sla, "sla_met_share", False, 100.0),
+    (time_plots.plot_customers, "customers_end", False, 1.0),
+    (time_plots.plot_cumulative_profit, "profit", True, 1.0),
+    (time_plots.plot_retention, "retention_rate_pct", False, 1.0),
+    (time_plots.plot_sla, "sla_met_share", False, 100.0),
 ])
 def test_band_plots_draw_the_mean_per_month(res, fn, column, cumulative, scale):
     ax = fn(res.monthly, policies=res.policies)
@@ -220,12 +220,12 @@ def test_retention_rate_is_c_minus_b_over_a(res):
     m = res.monthly
     expected = (m["customers_end"] - m["acquired"]) / m["customers_start"] * 100
     np.testing.assert_allclose(m["retention_rate_pct"], expected)
-    ax = P.plot_retention(m, policies=res.policies)
+    ax = time_plots.plot_retention(m, policies=res.policies)
     assert ax.get_ylabel() == "Monthly retention rate (%)"
 
 
 def test_sla_bands_stay_within_0_and_100(res):
-    ax = P.plot_sla(res.monthly, policies=res.policies, target_pct=80)
+    ax = time_plots.plot_sla(res.monthly, policies=res.policies, target_pct=80)
     for band in [c for c in ax.collections if isinstance(c, PolyCollection)]:
         ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
         assert ys.max() <= 100 + 1e-9 and ys.min() >= 0
@@ -271,7 +271,7 @@ def test_display_labels_replace_policy_names(res, meta):
 
 
 def test_satisfaction_one_stacked_panel_per_policy(res, meta):
-    ax = P.plot_satisfaction(res.monthly, policies=res.policies, meta=meta)
+    ax = time_plots.plot_satisfaction(res.monthly, policies=res.policies, meta=meta)
     fig = ax.figure
     assert len(fig.axes) == len(res.policies)
     assert "Satisfaction" in fig.get_suptitle()
@@ -285,12 +285,12 @@ def test_satisfaction_one_stacked_panel_per_policy(res, meta):
         below = layers[0].get_paths()[0].vertices[:, 1]
         expected = means.loc[p, "share_below"].to_numpy() * 100
         assert np.all(np.isclose(expected[:, None], below[None, :]).any(axis=1))
-    one = P.plot_satisfaction(res.monthly, ax=matplotlib.pyplot.subplots()[1], policies=["flat_vip"])
+    one = time_plots.plot_satisfaction(res.monthly, ax=matplotlib.pyplot.subplots()[1], policies=["flat_vip"])
     assert "flat_vip" in one.get_title()
 
 
 def test_tickets_bars_are_monthly_means_with_cis(res):
-    ax = P.plot_tickets(res.monthly, policies=res.policies)
+    ax = time_plots.plot_tickets(res.monthly, policies=res.policies)
     cols = ["tickets_raised", "tickets_suppressed", "tickets_abandoned"]
     per_rep = res.monthly.groupby(["policy", "replication"])[cols].mean().groupby("policy").mean()
     bars = {c.get_label(): c for c in ax.containers if hasattr(c, "patches") and c.get_label() in res.policies}
@@ -302,7 +302,7 @@ def test_tickets_bars_are_monthly_means_with_cis(res):
 
 
 def test_wait_time_boxes_show_monthly_mean_and_p90(res):
-    ax = P.plot_wait_times(res.monthly, policies=res.policies)
+    ax = time_plots.plot_wait_times(res.monthly, policies=res.policies)
     boxes = {p.get_gid(): p for p in ax.patches if p.get_gid()}
     assert len(boxes) == 2 * len(res.policies)
     medians = [ln for ln in ax.get_lines() if to_hex(ln.get_color()) == P.NEUTRAL.lower()]
@@ -332,7 +332,7 @@ def test_paired_differences_forest(res):
 
 def test_tornado_widest_swing_on_top_and_bars_from_base():
     t = tornado_table()
-    ax = P.plot_tornado(t)
+    ax = study_plots.plot_tornado(t)
     assert [x.get_text() for x in ax.get_yticklabels()] == list(t["label"])[::-1]
     bars = [r for r in ax.patches if r.get_width() != 0 or r.get_height() != 0]
     assert len(bars) == 2 * len(t)
@@ -343,13 +343,13 @@ def test_tornado_widest_swing_on_top_and_bars_from_base():
     assert "per_ticket" in ax.get_title() and "flat" in ax.get_title()
     assert "(USD)" in ax.get_xlabel() and "per_ticket − flat" in ax.get_xlabel()
     # shuffled input is drawn in swing order all the same; max_params keeps the widest
-    ax = P.plot_tornado(t.sample(frac=1, random_state=1).assign(), max_params=2)
+    ax = study_plots.plot_tornado(t.sample(frac=1, random_state=1).assign(), max_params=2)
     assert [x.get_text() for x in ax.get_yticklabels()] == list(t["label"][:2])[::-1]
 
 
 def test_breakeven_curve_and_marker():
     t = breakeven_table()
-    ax = P.plot_breakeven(t, policies=["flat", "per_ticket"])
+    ax = study_plots.plot_breakeven(t, policies=["flat", "per_ticket"])
     line = ax.get_lines()[0]
     np.testing.assert_allclose(line.get_xdata(), t["value"])
     np.testing.assert_allclose(line.get_ydata(), t["mean"])
@@ -359,19 +359,19 @@ def test_breakeven_curve_and_marker():
     assert "breaks even at pricing.per_ticket_fee_usd = 20" in ax.get_title()
     assert ax.get_xlabel() == "Per ticket fee (USD/ticket)"
     assert "(USD)" in ax.get_ylabel()
-    ax = P.plot_breakeven(breakeven_table(None))
+    ax = study_plots.plot_breakeven(breakeven_table(None))
     assert "no break-even" in ax.get_title()
     t = breakeven_table(None)
     t.attrs["sign"] = "policy_a ahead everywhere"
-    title = P.plot_breakeven(t).get_title().replace("\n", " ")
+    title = study_plots.plot_breakeven(t).get_title().replace("\n", " ")
     assert title == "per_ticket vs flat: flat ahead across the pricing.per_ticket_fee_usd range tried"
 
 
 def test_long_parameter_paths_do_not_run_off_the_slide():
     path = "customers.segments.*.fee_sensitivity_per_usd"
-    for ax in (P.plot_sweep(sweep_table({path: [0.01, 0.05]}), policies=["flat", "per_ticket", "flat_vip"]),
-               P.plot_breakeven(breakeven_table().rename_axis(None).pipe(_with_param, path)),
-               P.plot_tornado(tornado_table())):
+    for ax in (study_plots.plot_sweep(sweep_table({path: [0.01, 0.05]}), policies=["flat", "per_ticket", "flat_vip"]),
+               study_plots.plot_breakeven(breakeven_table().rename_axis(None).pipe(_with_param, path)),
+               study_plots.plot_tornado(tornado_table())):
         ax.figure.canvas.draw()
         assert_inside(ax.figure, ax.get_title())
     assert ax.get_xlabel()
@@ -384,7 +384,7 @@ def _with_param(t, path):
 
 def test_sweep_one_parameter_is_a_line_per_policy():
     t = sweep_table({"support.agents": [2, 4, 6, 8]})
-    ax = P.plot_sweep(t, kpi="avg_retention_rate_pct", policies=["flat", "per_ticket"])
+    ax = study_plots.plot_sweep(t, kpi="avg_retention_rate_pct", policies=["flat", "per_ticket"])
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     assert list(lines) == ["flat", "per_ticket"]
     g = t[(t["policy"] == "per_ticket") & (t["kpi"] == "avg_retention_rate_pct")]
@@ -394,7 +394,7 @@ def test_sweep_one_parameter_is_a_line_per_policy():
 
 def test_sweep_two_parameters_is_a_heatmap_of_means():
     t = sweep_table({"pricing.per_ticket_fee_usd": [0, 10, 20], "support.agents": [2, 4]})
-    ax = P.plot_sweep(t, policy="per_ticket")
+    ax = study_plots.plot_sweep(t, policy="per_ticket")
     mesh = next(c for c in ax.collections if c.get_gid() == "sweep-heatmap")
     g = t[(t["policy"] == "per_ticket") & (t["kpi"] == "cumulative_profit")]
     expected = g.pivot_table(index="support.agents", columns="pricing.per_ticket_fee_usd", values="mean")
@@ -404,7 +404,7 @@ def test_sweep_two_parameters_is_a_heatmap_of_means():
     assert ax.get_ylabel() == "Agents (agents)"
     assert "per_ticket" in ax.get_title()
     with pytest.raises(ValueError, match="one or two parameter"):
-        P.plot_sweep(sweep_table({"a": [1], "b": [1], "c": [1]}))
+        study_plots.plot_sweep(sweep_table({"a": [1], "b": [1], "c": [1]}))
 
 
 # ---------------------------------------------------------------- files
@@ -417,7 +417,7 @@ def _png_size(path) -> tuple[int, int]:
 
 
 def test_save_figure_png_svg_pdf_at_slide_resolution(res, meta, tmp_path):
-    ax = P.plot_customers(res.monthly, meta=meta, policies=res.policies)
+    ax = time_plots.plot_customers(res.monthly, meta=meta, policies=res.policies)
     paths = P.save_figure(ax.figure, tmp_path / "w")
     assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
     w, h = _png_size(paths[0])
@@ -429,14 +429,14 @@ def test_save_figure_png_svg_pdf_at_slide_resolution(res, meta, tmp_path):
     png = paths[0].read_bytes()
     assert b"supportsim:scenario_sha256" in png and res.scenario_sha256.encode() in png  # PNG text chunks
     # the same figure gives the same SVG and PDF bytes (no dates embedded)
-    again = P.save_figure(P.plot_customers(res.monthly, meta=meta, policies=res.policies).figure, tmp_path / "w2")
+    again = P.save_figure(time_plots.plot_customers(res.monthly, meta=meta, policies=res.policies).figure, tmp_path / "w2")
     assert again[1].read_bytes() == paths[1].read_bytes()
     assert again[2].read_bytes() == paths[2].read_bytes()
 
 
 def test_style_is_applied_without_the_context_manager_and_then_restored(res):
     before = dict(matplotlib.rcParams)
-    ax = P.plot_customers(res.monthly, policies=res.policies)
+    ax = time_plots.plot_customers(res.monthly, policies=res.policies)
     assert ax.title.get_fontsize() >= 18
     assert tuple(ax.figure.get_size_inches()) == pytest.approx(P.SLIDE_SIZE_IN)
     assert dict(matplotlib.rcParams) == before

@@ -20,7 +20,7 @@ from sim.app import drawing, kit, procs, sources, studies, views
 from sim.app.store import StreamlitCache
 from sim.app.ui import Download, analysis_figure, caches, download_row, kept, last_value, remember, worker_pool
 from sim.decision.psa import MAX_SAMPLES
-from sim.output import plots
+from sim.output import plots, study_plots
 from sim.params.labels import replaced_notes
 from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
 from sim.runs import metrics, tornado
@@ -121,8 +121,8 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
         table = run_analysis("Sensitivity", key, tornado.sensitivity, runs, scenario=scenario,
                              documented_ranges=True, **args)
     if table is not None:
-        analysis_figure("tornado", lambda: plots.plot_tornado(table, meta=meta),
-                        drawing.draw_bytes(lambda: plots.plot_tornado(table, meta=meta), "png",
+        analysis_figure("tornado", lambda: study_plots.plot_tornado(table, meta=meta),
+                        drawing.draw_bytes(lambda: study_plots.plot_tornado(table, meta=meta), "png",
                                            dpi=drawing.DISPLAY_DPI))
 
     st.subheader("Break-even: where the two policies tie", divider="gray")
@@ -153,7 +153,7 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
                              **{**args, "between": (float(lo), float(hi))})
     if table is not None:
         def draw() -> Any:
-            return plots.plot_breakeven(table, meta=meta, policies=names, xlabel=sp.label)
+            return study_plots.plot_breakeven(table, meta=meta, policies=names, xlabel=sp.label)
 
         analysis_figure("breakeven", draw, drawing.draw_bytes(draw, "png", dpi=drawing.DISPLAY_DPI))
 

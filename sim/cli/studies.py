@@ -25,7 +25,7 @@ from sim.cli.common import (
     printable,
     run_options,
 )
-from sim.output import files, findings, plots
+from sim.output import files, findings, plots, study_plots
 from sim.output import fmt as number
 from sim.params.scenario import ScenarioError, policy_labels, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
@@ -147,7 +147,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.out is not None:
         figs = {}
         if not summary.empty and len(grid) in (1, 2):
-            figs["sweep"] = plots.plot_sweep(summary, kpi=kpi, meta=_meta(scenario, args))
+            figs["sweep"] = study_plots.plot_sweep(summary, kpi=kpi, meta=_meta(scenario, args))
         _write(args.out, scenario, args, {"tidy.csv": tidy, "summary.csv": summary, "differences.csv": diffs},
                {**tidy.attrs, "grid": {k: list(v) for k, v in grid.items()}, "partial": partial}, figs)
     if not args.quiet:
@@ -222,7 +222,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
             curve, sign=str(a.get("sign", "")), a_label=labels.get(policy_a, policy_a),
             b_label=labels.get(policy_b, policy_b), where="the range tried")
     if args.out is not None:
-        ax = plots.plot_breakeven(curve, meta=_meta(scenario, args), policies=list(policy_labels(scenario)))
+        ax = study_plots.plot_breakeven(curve, meta=_meta(scenario, args), policies=list(policy_labels(scenario)))
         _write(args.out, scenario, args, {"curve.csv": curve}, dict(a), {"breakeven": ax})
     if not args.quiet:
         print(f"\n{metrics.KPIS[a['kpi']].title}: {a['policy_b']} - {a['policy_a']} (paired, mean [95% CI]) "
@@ -253,7 +253,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                                  documented_ranges=args.documented_ranges, **run_options(args, "sensitivity").kwargs())
     a = table.attrs
     if args.out is not None:
-        figs = {"tornado": plots.plot_tornado(table, meta=_meta(scenario, args))} if len(table) else {}
+        figs = {"tornado": study_plots.plot_tornado(table, meta=_meta(scenario, args))} if len(table) else {}
         _write(args.out, scenario, args, {"tornado.csv": table}, dict(a), figs)
     if not args.quiet:
         labels = policy_labels(scenario)

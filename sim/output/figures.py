@@ -15,7 +15,7 @@ from pathlib import Path
 
 from matplotlib.axes import Axes
 
-from sim.output import findings, plots
+from sim.output import findings, plots, time_plots
 from sim.runs import metrics
 from sim.runs.results import Results
 
@@ -87,14 +87,14 @@ def draw_bridge(res: Results, policy: str | None = None) -> Axes:
 
 
 def _utilisation(res: Results) -> Axes:
-    return plots.plot_band(res.monthly, "agent_utilization", policies=res.policies, meta=plots.Meta.of(res),
+    return time_plots.plot_band(res.monthly, "agent_utilization", policies=res.policies, meta=plots.Meta.of(res),
                            scale=100.0, title="Agent utilisation by support policy",
                            ylabel="Share of paid agent time spent on tickets and VIP work (%)")
 
 
 def _satisfaction(res: Results) -> Axes:
     """The ladder, titled with the share below expectations in the last month: most vs fewest."""
-    ax = plots.plot_satisfaction(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
+    ax = time_plots.plot_satisfaction(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
     if len(res.policies) < 2:
         return ax
     last = res.monthly[res.monthly["month"] == res.monthly["month"].max()]
@@ -128,26 +128,26 @@ FIGURES: tuple[FigureSpec, ...] = (
                "the reference (paired by replication), adding up to the total with its 95% CI.",
                draw_bridge, MONEY, report=True, paired=True, each_policy=True),
     FigureSpec("cumulative_profit", "Cumulative profit: which policy earns most, and when the lines part.",
-               _monthly(plots.plot_cumulative_profit, "cumulative_profit",
+               _monthly(time_plots.plot_cumulative_profit, "cumulative_profit",
                         BAND.format(what="Cumulative profit")), MONEY, report=True),
     FigureSpec("difference_cumulative_profit", "Paired difference of cumulative profit against the reference policy.",
                _difference("cumulative_profit"), MONEY, report=True, paired=True),
     FigureSpec("customers", "Paying customers at each month's end (mean and 95% CI).",
-               _monthly(plots.plot_customers, "customers_at_horizon", BAND.format(what="Paying customers at month end")),
+               _monthly(time_plots.plot_customers, "customers_at_horizon", BAND.format(what="Paying customers at month end")),
                CUSTOMERS, report=True),
     FigureSpec("retention_rate", "Retention rate per month, ((C − B) / A) × 100.",
-               _monthly(plots.plot_retention, "avg_retention_rate_pct", BAND.format(what="Monthly retention rate")),
+               _monthly(time_plots.plot_retention, "avg_retention_rate_pct", BAND.format(what="Monthly retention rate")),
                CUSTOMERS, report=True),
     FigureSpec("difference_avg_retention_rate_pct", "Average retention rate: each policy minus the reference.",
                _difference("avg_retention_rate_pct"), CUSTOMERS, paired=True),
     FigureSpec("tickets", "Demand for support: tickets raised, issues suppressed by fees, tickets abandoned.",
-               _monthly(plots.plot_tickets, "suppressed_share",
+               _monthly(time_plots.plot_tickets, "suppressed_share",
                         "Tickets per month: mean over {n} replications with 95% CIs"), DESK, report=True),
     FigureSpec("wait_times", "First-response waits per month (mean and 90th percentile).",
-               _desk(plots.plot_wait_times, "wait_mean_h",
+               _desk(time_plots.plot_wait_times, "wait_mean_h",
                      "First-response waits: each box holds every month of every replication (h)"), DESK, report=True),
     FigureSpec("sla_attainment", "Share of answered tickets that met their first-response target.",
-               _desk(plots.plot_sla, "sla_met_share", BAND.format(what="Answered tickets within their SLA")),
+               _desk(time_plots.plot_sla, "sla_met_share", BAND.format(what="Answered tickets within their SLA")),
                DESK, report=True),
     FigureSpec("utilisation", "Agent utilisation: how busy the desk staffed each month is.",
                _utilisation, DESK, run=False),
