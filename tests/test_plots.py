@@ -440,3 +440,12 @@ def test_style_is_applied_without_the_context_manager_and_then_restored(res):
     assert ax.title.get_fontsize() >= 18
     assert tuple(ax.figure.get_size_inches()) == pytest.approx(P.SLIDE_SIZE_IN)
     assert dict(matplotlib.rcParams) == before
+
+
+def test_dollar_ticks_read_apart():
+    """Ticks $0.25M apart must not round to the same or a misleading label ($14.75M, not $14.8M)."""
+    ticks = P.UsdTicks()
+    locs = [14.5e6, 14.75e6, 15e6, 15.25e6]
+    labels = ticks.format_ticks(locs)
+    assert labels == ["$14.50M", "$14.75M", "$15.00M", "$15.25M"]
+    assert P.UsdTicks().format_ticks([0, 1e6, 2e6]) == ["$0", "$1.0M", "$2.0M"]

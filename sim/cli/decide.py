@@ -9,16 +9,21 @@ has finished, so Ctrl-C (exit 130) or a killed run leaves the previous output or
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from sim.cli.common import load_scenario, printable, progress_bar, reproduce_command
 from sim.decision.psa import DEFAULT_KPI, EVPPI_NOT_ADDITIVE, run_decision
 from sim.output.decision_files import write_decision
-from sim.output.fmt import terminal
+from sim.output.fmt import DASH, terminal
 from sim.output.report import held_fixed_rows
 from sim.runs import metrics
 from sim.runs.executors import check_cluster_address
 
+
+def _share(x: float) -> str:
+    """A share of the EVPI as a percentage; "–" when there is no EVPI to share (it is $0)."""
+    return f"{x:.1%}" if math.isfinite(x) else DASH
 
 def cmd_decide(args: argparse.Namespace) -> int:
     scenario = load_scenario(args, record_replications=False)  # --replications is per parameter set
@@ -62,6 +67,7 @@ def _print_tables(result: Any) -> None:
     print(f"\nEVPI {result.evpi:,.0f} USD (sample formula, with simulation noise: {result.evpi_sample:,.0f}); "
           "EVPPI per parameter:")
     e = result.evppi[["parameter", "evppi_usd", "share_of_evpi", "distribution"]].copy()
+    e["share_of_evpi"] = e["share_of_evpi"].map(_share)
     if "evppi_se" in result.evppi.columns:  # its Monte Carlo uncertainty, where a bootstrap was feasible
         e.insert(2, "95% ±", 1.96 * result.evppi["evppi_se"].to_numpy(dtype=float))
     print(printable(e).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
@@ -74,6 +80,7 @@ def _print_tables(result: Any) -> None:
     if result.evppi_groups is not None and len(result.evppi_groups):
         print("\nEVPPI of groups of assumptions learnt together (they overlap: EVPPIs do not add up):")
         g = result.evppi_groups[["group", "evppi_usd", "share_of_evpi"]].copy()
+        g["share_of_evpi"] = g["share_of_evpi"].map(_share)
         g["parameters"] = [len(str(v).split(", ")) for v in result.evppi_groups["parameters"]]
         print(printable(g).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     for note in result.notes:

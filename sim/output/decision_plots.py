@@ -29,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from sim.decision.psa import NEGLIGIBLE_SHARE, percent, prob_best_interval
 from sim.output import plots as P
@@ -89,7 +89,7 @@ def _kpi_name(kpi: str) -> str:
 
 
 def _money_axis(axis: Any) -> None:
-    axis.set_major_formatter(FuncFormatter(P.usd))
+    axis.set_major_formatter(P.UsdTicks())
 
 
 # ---------------------------------------------------------------------------- probability best

@@ -58,7 +58,7 @@ class OptimiseMeta(P.Meta):
 
 def _axis_format(ax_axis: Any, kpi: str) -> None:
     if P.kpi_name_unit(kpi)[1] == "USD":
-        ax_axis.set_major_formatter(FuncFormatter(P.usd))
+        ax_axis.set_major_formatter(P.UsdTicks())
 
 
 def _kpi_title(kpi: str) -> str:

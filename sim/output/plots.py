@@ -35,7 +35,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import Formatter
 
 from sim import __version__
 from sim.engine import ledger
@@ -196,6 +196,29 @@ def label_of(meta: Meta | None, policy: str) -> str:
 def usd(x: float, _pos: int | None = None) -> str:
     """Compact dollars for axes and labels: $950, $12.3k, -$1.2M (a matplotlib tick formatter)."""
     return fmt.usd(x, digits=1)
+
+
+def _exact(v: float, digits: int) -> bool:
+    """``v`` (at least $1M) in millions or billions, rounded to ``digits`` decimals, is ``v``."""
+    scaled = v / (1e9 if v >= 1e9 else 1e6)
+    return abs(round(scaled, digits) - scaled) < 1e-9 * max(1.0, scaled)
+
+
+class UsdTicks(Formatter):
+    """Compact dollars on an axis with as many decimals as its ticks need to be stated exactly:
+    ticks $0.25M apart read $14.75M and $15.00M, never $14.8M and $15.0M (:func:`usd` otherwise)."""
+
+    digits = 1
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        super().set_locs(locs)
+        shown = [abs(v) for v in locs if math.isfinite(v) and abs(v) >= 1e6]  # $950 and $12.3k keep their form
+        for self.digits in range(1, 5):  # the fewest decimals that state every tick exactly
+            if all(_exact(v, self.digits) for v in shown):
+                break
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return fmt.usd(x, digits=self.digits)
 
 
 def kpi_name_unit(kpi: str) -> tuple[str, str]:
@@ -375,7 +398,7 @@ def plot_bridge(bridge: Mapping[str, Mapping[str, float]], *, policy: str, refer
     span = top - low or 1.0
     ax.set_ylim(low - (0.26 if mean < 0 else 0.12) * span, top + (0.26 if mean >= 0 else 0.12) * span)
     ax.set_xlim(-0.6, n + 0.75)
-    ax.yaxis.set_major_formatter(FuncFormatter(usd))
+    ax.yaxis.set_major_formatter(UsdTicks())
     ref, pol = label_of(meta, reference), label_of(meta, policy)
     months = f" over {meta.months} months" if meta is not None and meta.months else ""
     ax.set_title(f"Value{months}, {pol} − {ref}, by part: mean paired difference; the parts add up to the total")
@@ -452,7 +475,7 @@ def plot_differences(differences: Mapping[str, Any] | pd.DataFrame, *, reference
     ax.set_ylim(-0.6, len(others) - 0.2)
     ax.margins(x=0.15)
     if unit == "USD":
-        ax.xaxis.set_major_formatter(FuncFormatter(usd))
+        ax.xaxis.set_major_formatter(UsdTicks())
     ref = label_of(meta, reference)
     ax.set_title(f"{name}: each policy minus {ref}, paired by replication (mean and 95% CI)")
     ax.set_xlabel(_with_unit(f"Difference in {name.lower()} vs {ref}", dunit))

@@ -14,7 +14,6 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter
 
 from sim.output import findings
 from sim.output.plots import (
@@ -26,6 +25,7 @@ from sim.output.plots import (
     STYLE,
     SUMMARY_COLUMNS,
     Meta,
+    UsdTicks,
     _axes,
     _difference_unit,
     _finish,
@@ -38,7 +38,6 @@ from sim.output.plots import (
     label_of,
     param_label,
     policy_colors,
-    usd,
     value_formatter,
 )
 from sim.params.names import display_name, mid_sentence
@@ -88,7 +87,7 @@ def plot_tornado(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | No
     ax.set_ylim(-0.7, n - 0.3)
     ax.margins(x=0.12)
     if unit == "USD":
-        ax.xaxis.set_major_formatter(FuncFormatter(usd))
+        ax.xaxis.set_major_formatter(UsdTicks())
     ax.set_title(f"What moves the {name.lower()} gap between {b_pol} and {a_pol} most")
     ax.set_xlabel(_with_unit(f"{name}: {b_pol} − {a_pol}", dunit))
     ax.set_ylabel("Parameter (labels: its low / high value)")
@@ -121,7 +120,7 @@ def plot_breakeven(table: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
     if be is not None and math.isfinite(be):
         ax.axvline(be, color=PALETTE[4], linewidth=2, label=f"break-even at {be:.4g}")
     if unit == "USD":
-        ax.yaxis.set_major_formatter(FuncFormatter(usd))
+        ax.yaxis.set_major_formatter(UsdTicks())
     if be is not None and math.isfinite(be):
         verdict = f"breaks even at {param} = {be:.4g}"
     else:
@@ -163,7 +162,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
             ax.plot(g[x], g["mean"], color=colors[p], marker="o", label=label_of(meta, p))
             ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=colors[p], alpha=0.2, linewidth=0)
         if unit == "USD":
-            ax.yaxis.set_major_formatter(FuncFormatter(usd))
+            ax.yaxis.set_major_formatter(UsdTicks())
         ax.set_title(f"{name} as {display_name(x).lower()} varies, by support policy: mean and 95% CI band")
         finding = _sweep_finding(t, x, kpi, meta)
         if finding:
@@ -195,7 +194,7 @@ def plot_sweep(table: pd.DataFrame, *, kpi: str | None = None, policy: str | Non
         bar.set_label(_with_unit(f"{name}, mean", unit), fontsize=STYLE["axes.labelsize"])
         bar.ax.tick_params(labelsize=STYLE["ytick.labelsize"])
         if unit == "USD":
-            bar.ax.yaxis.set_major_formatter(FuncFormatter(usd))
+            bar.ax.yaxis.set_major_formatter(UsdTicks())
         ax.set_title(f"{name} of {label_of(meta, policy)} over {x} × {y}", color=colors.get(policy, "black"))
         ax.set_xlabel(param_label(x))
         ax.set_ylabel(param_label(y))

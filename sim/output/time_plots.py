@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from sim.output.plots import (
     LEVEL_COLORS,
@@ -26,6 +26,7 @@ from sim.output.plots import (
     MONTH_LABEL,
     NEUTRAL,
     Meta,
+    UsdTicks,
     _axes,
     _finish,
     _interval,
@@ -37,7 +38,6 @@ from sim.output.plots import (
     _yerr,
     label_of,
     policy_colors,
-    usd,
 )
 from sim.runs import metrics
 
@@ -75,7 +75,7 @@ def plot_band(monthly: pd.DataFrame, column: str, *, ax: Axes | None = None, cum
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if money:
-        ax.yaxis.set_major_formatter(FuncFormatter(usd))
+        ax.yaxis.set_major_formatter(UsdTicks())
     _legend_outside(ax, title="Policy")
     _finish(ax, meta)
     return ax
