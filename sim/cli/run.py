@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from sim.cli.common import load_scenario, run_options
 from sim.cli.studies import precision_from_args
@@ -19,6 +20,14 @@ from sim.output.fmt import terminal
 from sim.params.scenario import policy_labels, resolve_policies
 from sim.params.schema import Scenario
 from sim.runs.metrics import KPIS
+from sim.runs.promises import promises_table, unkeepable_warnings
+
+
+def warn_unkeepable(scenario: Scenario) -> None:
+    """Say on stderr which promises the desk's hours cannot keep for more than a few percent of
+    tickets, whatever the roster (sim.runs.promises)."""
+    for line in unkeepable_warnings(promises_table(scenario)):
+        print(f"warning: {terminal(line)}", file=sys.stderr)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -26,7 +35,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     policies = resolve_policies(scenario)
     print(f"{terminal(args.scenario)}: valid - scenario '{terminal(scenario.scenario.name)}', "
           f"{len(policies)} policies ({', '.join(terminal(p.name) for p in policies)}), "
-          f"{scenario.run.months} months, {scenario.run.replications} replications")
+          f"{scenario.run.months} months, {scenario.run.replications} replications", flush=True)
+    warn_unkeepable(scenario)
     return 0
 
 
@@ -39,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     output_target(args.out, force=args.force)  # before anything runs
     scenario = load_scenario(args)
     options = run_options(args)
+    warn_unkeepable(scenario)
     # streams each finished replication to disk (see sim.output.files.run_to_dir); on Ctrl-C with
     # --keep-partial the finished ones are written, marked partial, and Interrupted reaches main
     res = run_to_dir(scenario, args.out, **options.kwargs(), plots=not args.no_plots,

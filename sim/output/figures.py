@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 
 from sim.output import findings, plots, time_plots
 from sim.runs import metrics
+from sim.runs.promises import promises_table
 from sim.runs.results import Results
 
 # The app's tabs that hold figures of a run, in page order.
@@ -56,12 +57,20 @@ def _monthly(fn: Callable[..., Axes], kpi: str | None = None, subtitle: str | No
     return draw
 
 
-def _desk(fn: Callable[..., Axes], measure: str, subtitle: str) -> Callable[[Results], Axes]:
+def _promises(res: Results) -> dict[str, tuple[list[float], str]]:
+    """Per policy of ``res``, the first responses it promises its plans (h) and their clock."""
+    table = promises_table(res.scenario)
+    return {p: (list(g["promise_h"]), str(g["clock"].iloc[0])) for p, g in table.groupby("policy", sort=False)}
+
+
+def _desk(fn: Callable[..., Axes], measure: str, subtitle: str, *, promises: bool = False) -> Callable[[Results], Axes]:
     """Draw a desk chart of the monthly table titled with its finding
-    (:func:`sim.output.findings.desk_headline`); ``subtitle`` says what is plotted."""
+    (:func:`sim.output.findings.desk_headline`); ``subtitle`` says what is plotted; with
+    ``promises``, each policy's promises are drawn too."""
 
     def draw(res: Results) -> Axes:
-        ax = fn(res.monthly, meta=plots.Meta.of(res), policies=res.policies)
+        extra = {"promises": _promises(res)} if promises else {}
+        ax = fn(res.monthly, meta=plots.Meta.of(res), policies=res.policies, **extra)
         if len(res.policies) > 1:
             plots.headline(ax, findings.desk_headline(res, measure), subtitle.format(n=res.replications))
         return ax
@@ -145,7 +154,8 @@ FIGURES: tuple[FigureSpec, ...] = (
                         "Tickets per month: mean over {n} replications with 95% CIs"), DESK, report=True),
     FigureSpec("wait_times", "First-response waits per month (mean and 90th percentile).",
                _desk(time_plots.plot_wait_times, "wait_mean_h",
-                     "First-response waits: each box holds every month of every replication (h)"), DESK, report=True),
+                     "First-response waits (calendar hours): each box holds every month of every replication; "
+                     "lines: what each policy promises", promises=True), DESK, report=True),
     FigureSpec("sla_attainment", "Share of answered tickets that met their first-response target.",
                _desk(time_plots.plot_sla, "sla_met_share", BAND.format(what="Answered tickets within their SLA")),
                DESK, report=True),

@@ -28,12 +28,14 @@ from sim.decision.psa import EVPPI_NOT_ADDITIVE, DecisionResult, percent, prob_b
 from sim.output import figures, findings, fmt
 from sim.output.decision_plots import decision_figures
 from sim.output.plots import figure_png, policy_colors
+from sim.output.terms import terms_rows
 from sim.params.names import parameter_names, readable_name
 from sim.params.scenario import allowed_range, policy_labels, resolve_policies
 from sim.params.schema import Params, Scenario, field_bounds
 from sim.params.sources import readable
 from sim.params.walk import field_unit, source_of, unit_of, walk
 from sim.runs.metrics import KPIS
+from sim.runs.promises import promises_table, unkeepable_warnings
 from sim.runs.results import Results
 
 REPORT_NAME = "report.html"
@@ -353,10 +355,24 @@ figure{margin:0}figure img{width:100%;height:auto;border:1px solid #eee}figcapti
 table.assumptions{font-size:12px}table.assumptions td{text-align:left}code.path{color:#777;font-size:11px}
 details.assumptions summary{cursor:pointer;font-weight:bold;padding:4px 0}#summary{background:#f4f7fb;
 border-left:4px solid #0072B2;padding:4px 16px;margin:16px 0}p.rec{font-size:18px}
+p.warn{background:#fff4e5;border-left:4px solid #D55E00;padding:6px 12px}table.terms td{text-align:left}
 """
 DECISION_CSS = """#decision-policies td,#decision-evppi td{text-align:right}
 #decision-evppi td:last-child,#decision-evppi th:last-child{text-align:left}
 """
+
+
+def _terms_html(sc: Scenario) -> str:
+    """What each policy promises and charges (:func:`sim.output.terms.terms_rows`), with a warning
+    for each promise the desk's hours cannot keep (:func:`sim.runs.promises.unkeepable_warnings`)."""
+    rows = terms_rows(sc)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr><th scope='row'>" + html.escape(r[0]) + "</th>"
+                   + "".join(f"<td>{html.escape(c)}</td>" for c in r[1:]) + "</tr>" for r in rows[1:])
+    warns = "".join(f"<p class='warn'>Warning: {html.escape(w)}.</p>"
+                    for w in unkeepable_warnings(promises_table(sc)))
+    return (f"<h2>What each policy promises and charges</h2>{warns}"
+            f"<table class='terms'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def render(res: Results, *, command: str | None = None, plots: bool = True,
@@ -383,6 +399,7 @@ reference policy <strong>{html.escape(res.reference)}</strong> · intervals are 
 {_summary_html(res, decision) if len(res.policies) > 1 else ""}
 <h2>Headline KPIs per policy (mean [95% CI])</h2>
 {_kpi_tables(res)}{"" if decision is None else chr(10) + _uncertainty_html(decision, plots)}
+{_terms_html(sc)}
 <h2>Key plots</h2>
 <div class="grid">
 {figs}

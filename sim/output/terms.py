@@ -15,6 +15,7 @@ from typing import Any
 from sim.output import fmt
 from sim.params.scenario import Policy, resolve_policies
 from sim.params.schema import PAID_SCHEMES, Scenario
+from sim.runs.promises import plan_promises
 
 CLOCKS = {"business": "desk hours only", "calendar": "around the clock"}
 
@@ -35,7 +36,8 @@ def _terms(p: Policy) -> dict[str, str]:
     prm = p.params
     scheme, segs = prm.pricing.scheme, prm.customers.segments
     tiered = scheme == "tiered"
-    promise = _per_plan([s.tier_sla_h for s in segs] if tiered else [prm.support.sla_target_h] * len(segs), " h")
+    plans = plan_promises(prm)  # the scheme's own service per plan (sim.engine.pricing), and what the hours allow
+    promise = _per_plan(list(plans["promise_h"]), " h")
     if prm.vip.enabled:
         promise += f"; VIP {fmt.param(prm.vip.sla_h)} h"
     if scheme == "per_ticket":
@@ -50,7 +52,9 @@ def _terms(p: Policy) -> dict[str, str]:
         "Scheme": scheme.replace("_", " "),
         "Promise (first response)": promise,
         "SLA clock": f"{prm.support.sla_clock} ({CLOCKS.get(prm.support.sla_clock, '')})",
-        "Queue priority": " / ".join(str(s.tier_priority) for s in segs) if tiered else "first come, first served",
+        "Queue priority": (" / ".join(str(v) for v in plans["priority"]) if plans["priority"].nunique() > 1
+                           else "first come, first served"),
+        "Tickets no roster can answer in time": _per_plan([f"{v:.0%}" for v in plans["unkeepable_share"]]),
         "Support fee": fee,
         "Free tickets a month": fmt.param(prm.pricing.included_tickets_per_month) if scheme in PAID_SCHEMES else "all",
         "Subscription add-on": (f"{_money(prm.pricing.support_fee_usd_per_month)} a month"
@@ -67,13 +71,14 @@ def terms_rows(scenario: Scenario) -> list[list[str]]:
     promise, its clock, the fee and the desk's hours (what a reader compares first)."""
     policies = resolve_policies(scenario)
     terms = [_terms(p) for p in policies]
-    plans = " / ".join(s.name for s in scenario.customers.segments)
+    names = " / ".join(s.name for s in scenario.customers.segments)
     rows = [["", *(p.label or p.name for p in policies)]]
     for key in terms[0]:
         values = [t[key] for t in terms]
         if len(set(values)) == 1 and key not in ("Promise (first response)", "SLA clock", "Support fee", "Desk hours"):
             continue
-        name = f"{key}, {plans}" if key in ("Promise (first response)", "Queue priority") else key
+        name = f"{key}, {names}" if key in ("Promise (first response)", "Queue priority",
+                                             "Tickets no roster can answer in time") else key
         name += " (1 served first)" if key == "Queue priority" else ""
         rows.append([name, *values])
     return rows

@@ -8,13 +8,14 @@ app. Tables in, Axes out; it must not run the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
@@ -197,9 +198,13 @@ def plot_tickets(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | 
 
 @_styled
 def plot_wait_times(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta | None = None,
-                    policies: Sequence[str] | None = None) -> Axes:
+                    policies: Sequence[str] | None = None,
+                    promises: Mapping[str, tuple[Sequence[float], str]] | None = None) -> Axes:
     """Distribution over months and replications of each month's mean and 90th-percentile
-    first-response wait, per policy (box plots, hours)."""
+    first-response wait, per policy (box plots, hours). ``promises``: per policy, the first
+    responses it promises (h, one per plan or fewer) and their clock; each is drawn across the
+    policy's boxes (dashed on the business clock, whose hours count only while the desk is open,
+    so a calendar wait above it can still be on time)."""
     ax = _axes(ax)
     policies = _policies(monthly, policies)
     colors = policy_colors(policies)
@@ -220,10 +225,19 @@ def plot_wait_times(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta
                 box.set_edgecolor(colors[p])
                 box.set_hatch(hatch)
                 box.set_gid(f"{p}:{col}")
+    clocks = set()
+    for j, p in enumerate(policies):
+        hours, clock = (promises or {}).get(p, ((), ""))
+        clocks.add(clock)
+        for h in sorted(set(hours)):
+            ax.hlines(h, j - 0.38, j + 0.38, colors=colors[p], linewidth=2,
+                      linestyles="--" if clock == "business" else "-", gid=f"{p}:promise")
+            ax.annotate(f"{h:g} h", (j + 0.38, h), xytext=(3, 0), textcoords="offset points", va="center",
+                        fontsize=MIN_FONT_PT, color=colors[p])
     ax.set_xticks(range(len(policies)), [label_of(meta, p) for p in policies])
     for label, p in zip(ax.get_xticklabels(), policies):
         label.set_color(colors[p])
-    ax.set_xlim(-0.6, len(policies) - 0.4)
+    ax.set_xlim(-0.6, len(policies) - 0.2)
     ax.set_ylim(bottom=0)
     ax.set_title("First-response waits by support policy")
     ax.set_xlabel("Policy (each box: months × replications)")
@@ -231,7 +245,11 @@ def plot_wait_times(monthly: pd.DataFrame, *, ax: Axes | None = None, meta: Meta
     ax.grid(axis="x", visible=False)
     ax.legend(handles=[Patch(facecolor="#777777", edgecolor="#777777", label="Monthly mean wait"),
                        Patch(facecolor=matplotlib.colors.to_rgba("#777777", 0.35), edgecolor="#777777", hatch="//",
-                             label="Monthly 90th-percentile wait")],
+                             label="Monthly 90th-percentile wait")]
+              + ([Line2D([], [], color="#777777", linewidth=2, linestyle="--" if "business" in clocks else "-",
+                          label="Promised first response" + (" (business hours:\ncounted while the desk is open)"
+                                                             if "business" in clocks else ""))]
+                 if promises else []),
               loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     _finish(ax, meta)
     return ax

@@ -56,13 +56,19 @@ def promises_table(scenario: Scenario) -> pd.DataFrame:
 
 
 def unkeepable_warnings(table: pd.DataFrame, *, threshold: float = WARN_SHARE) -> list[str]:
-    """One sentence per policy and promise that the desk's hours cannot keep for more than
-    ``threshold`` of its tickets, whatever the roster (plans with the same promise together)."""
+    """One sentence per policy with a promise the desk's hours cannot keep for more than
+    ``threshold`` of a plan's tickets, whatever the roster."""
     out = []
-    bad = table[table["unkeepable_share"] > threshold]
-    for (label, promise, share), rows in bad.groupby(["label", "promise_h", "unkeepable_share"], sort=False):
-        plans = "every plan" if len(rows) == (table["label"] == label).sum() else ", ".join(rows["plan"])
-        out.append(f"{label}: the {promise:g} h promise ({plans}) cannot be kept for {share:.0%} of tickets "
-                   f"on the desk's hours, whatever the roster: they arrive with no open hour before the "
-                   f"deadline on the calendar clock")
+    for label, rows in table.groupby("label", sort=False):
+        bad = rows[rows["unkeepable_share"] > threshold]
+        if bad.empty:
+            continue
+        why = ("on the desk's hours, whatever the roster (they arrive with no open hour before their deadline "
+               "on the calendar clock)")
+        if len(bad) == len(rows) and bad["promise_h"].nunique() == 1:
+            out.append(f"{label}: its {bad['promise_h'].iloc[0]:g} h promise cannot be kept for "
+                       f"{bad['unkeepable_share'].iloc[0]:.0%} of tickets {why}")
+        else:
+            parts = ", ".join(f"{r.unkeepable_share:.0%} ({r.promise_h:g} h, {r.plan})" for r in bad.itertuples())
+            out.append(f"{label}: its promises cannot be kept for {parts} of tickets {why}")
     return out
