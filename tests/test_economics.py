@@ -154,11 +154,14 @@ def test_raising_a_segments_churn_never_raises_flats_value(segments, which, cac_
 def test_steady_start():
     """Zero growth, full replacement: paying customers stay flat over 48 months (within CI).
 
-    On a 24/7 desk, where the default ladder shares are stationary: this tests the funnel's
-    warm start. On the default weekly desk with calendar-hour SLAs, tickets raised over the
-    weekend are late, the ladder drifts down and churn rises month by month; replacement
-    follows churners with a two-month lag, so the base shrinks (about 6% over 48 months) —
-    a mechanism of the desk, not of the funnel."""
+    The default parameters (no growth, every churned customer replaced by paid acquisition) on a
+    24/7 desk, 1,000 customers, 6 replications: the 95% CI of the change in paying customers from
+    the start to month 48 contains zero and the mean change is under 3% of the base. Replacement
+    reaches paying customers two months after the churn it answers (the signups bought after a
+    month's churn start their trials the next month and convert the month after), so this tests
+    the funnel's warm start: two months of trials already under way at month 0, each sized to one
+    month's expected churn. That the ladder itself starts at its steady state, on either SLA
+    clock, is test_loyalty_invariants.test_no_start_up_drift."""
     p = Params.model_validate({"customers": {"initial": 1000}, "support": {"hours": "24/7"}})
     paths = np.array([_run(p, 48, r, seed=9)["customers_end"].to_numpy() for r in range(6)])
     change = metrics.t_interval(paths[:, -1] - 1000)
