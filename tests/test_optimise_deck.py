@@ -125,3 +125,18 @@ def test_cli_refuses_a_damaged_folder_naming_the_file_and_field(folder, tmp_path
 def test_read_optimum_refuses_a_missing_folder(tmp_path):
     with pytest.raises(ScenarioError, match="no such folder"):
         read_optimum(tmp_path / "nowhere")
+
+
+def test_a_gain_whose_interval_includes_zero_is_not_called_a_gain():
+    from types import SimpleNamespace
+
+    from sim.output.optimise_slide import headline
+
+    def optimum(lo, hi):
+        body = {"chosen": {}, "estimates_fresh": {"value_usd": {"mean": 2.0e6}},
+                "difference_vs_current": {"value_usd": {"mean": 1.0e5, "ci_low": lo, "ci_high": hi}}}
+        return SimpleNamespace(body=body, kpi="value_usd", policy="per_ticket",
+                               scenario=load(SCENARIOS / "smoke.toml"))
+
+    assert "not distinguishable from its current design" in headline(optimum(-1.1e5, 3.2e5))
+    assert "$100.0k more than its current design" in headline(optimum(2.0e4, 1.8e5))

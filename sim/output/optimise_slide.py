@@ -13,6 +13,7 @@ convergence. The notes carry the optimisation's full answer, its command and the
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,10 @@ def headline(optimum: Optimum) -> str:
         return f"The best design for {label}: none of the candidates met the constraints"
     e, d = body["estimates_fresh"][kpi], body["difference_vs_current"][kpi]
     name = metrics.KPIS[kpi].label.lower()
+    lo, hi = d.get("ci_low", math.nan), d.get("ci_high", math.nan)
+    if math.isfinite(lo) and math.isfinite(hi) and lo <= 0 <= hi:  # a CI of the mean that includes 0 says no more
+        return (f"The best design for {label}: {name} {fmt.kpi(kpi, e['mean'])}, not distinguishable from its "
+                f"current design (95% CI of the difference {fmt.interval(kpi, d, signed=True)})")
     more = "more" if d["mean"] >= 0 else "less"
     return (f"The best design for {label}: {name} {fmt.kpi(kpi, e['mean'])}, "
             f"{fmt.kpi(kpi, abs(d['mean']))} {more} than its current design")
