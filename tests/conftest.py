@@ -75,7 +75,7 @@ def run_with_plots(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("run_with_plots")
     out = folder / "run"
-    assert main(["run", str(hostile_scenario_file(folder)), "--out", str(out), *HOSTILE_FAST]) == 0
+    assert main(["run", str(hostile_scenario_file(folder)), "--out", str(out), "--pdf", *HOSTILE_FAST]) == 0
     return out
 
 

@@ -396,7 +396,7 @@ def test_cli_sweep_writes_tables_atomically(tmp_path, capsys):
     assert _main("sweep", str(SMOKE), "--param", "support.agents=1:2", "--set", "support.staffing=fixed",
                  "--replications", "2", "--policies", "flat,per_ticket", "--workers", "1", "--out", str(out)) == 0
     assert sorted(p.name for p in out.iterdir()) == [".supportsim-manifest.json", "differences.csv", "summary.csv",
-                                                     "sweep.json", "sweep.pdf", "sweep.png", "sweep.svg", "tidy.csv"]
+                                                     "sweep.json", "sweep.png", "sweep.svg", "tidy.csv"]
     tidy = pd.read_csv(out / "tidy.csv")
     assert len(tidy) == 2 * 2 * 2 and {"support.agents", "seed", "scenario_sha256"} <= set(tidy.columns)
     meta = json.loads((out / "sweep.json").read_text())
@@ -420,7 +420,7 @@ def test_cli_breakeven_sensitivity_staff(tmp_path, capsys):
     meta = json.loads((tmp_path / "be" / "breakeven.json").read_text())
     assert meta["param"] == "policies.flat.pricing.price_multiplier" and "breakeven_ci" in meta
     assert "break-even" in capsys.readouterr().out
-    assert {f"breakeven.{x}" for x in ("png", "svg", "pdf")} <= {p.name for p in (tmp_path / "be").iterdir()}
+    assert {f"breakeven.{x}" for x in ("png", "svg")} <= {p.name for p in (tmp_path / "be").iterdir()}
     assert _main("sensitivity", str(SMOKE), "--param", "churn.switching_ease", "--replications", "2", "--workers",
                  "1", "--out", str(tmp_path / "se")) == 0
     out = capsys.readouterr().out

@@ -168,8 +168,8 @@ def test_failed_run_keeps_previous_output(tmp_path, monkeypatch):
 
 
 @pytest.mark.xdist_group("run_with_plots")  # with tests/test_hostile_text.py: one run with plots for both
-def test_plots_are_written_in_three_formats(run_with_plots):
-    out = run_with_plots  # `supportsim run` with plots (of the hostile scenario: the figures are the same)
+def test_plots_are_written_in_three_formats_with_pdf(run_with_plots):
+    out = run_with_plots  # `supportsim run --pdf` with plots (of the hostile scenario: the figures are the same)
     for name in ("customers", "cumulative_profit"):
         for ext in ("png", "svg", "pdf"):
             assert (out / "plots" / f"{name}.{ext}").stat().st_size > 1000

@@ -418,7 +418,9 @@ def _png_size(path) -> tuple[int, int]:
 
 def test_save_figure_png_svg_pdf_at_slide_resolution(res, meta, tmp_path):
     ax = time_plots.plot_customers(res.monthly, meta=meta, policies=res.policies)
-    paths = P.save_figure(ax.figure, tmp_path / "w")
+    assert [p.suffix for p in P.save_figure(ax.figure, tmp_path / "v")] == [".png", ".svg"]  # PDF on request
+    ax = time_plots.plot_customers(res.monthly, meta=meta, policies=res.policies)
+    paths = P.save_figure(ax.figure, tmp_path / "w", formats=P.WITH_PDF)
     assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
     w, h = _png_size(paths[0])
     assert w >= P.SLIDE_SIZE_IN[0] * 200 - 1 and h >= P.SLIDE_SIZE_IN[1] * 200 - 1

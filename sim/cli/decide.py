@@ -35,7 +35,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
                           on_progress=progress_bar(args.quiet, "decide"))
     result.command = command_line(args)
     if args.out is not None:
-        write_decision(result, args.out, plots=not args.no_plots)
+        write_decision(result, args.out, plots=not args.no_plots, pdf=args.pdf)
     if not args.quiet:
         _print_tables(result)
     print("\n".join(terminal(line) for line in result.answer()))

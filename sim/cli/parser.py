@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced whole on success)")
     force_arg(p)
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
+    p.add_argument("--pdf", action="store_true",
+                   help="also save each figure as PDF (PNG and SVG always; PDF doubles the plotting time)")
     run_option_args(p)
     add_precision_options(p)
     p.set_defaults(handler="sim.cli.run:cmd_run")
@@ -365,6 +367,8 @@ def _decide(sub: Any) -> None:
     p.add_argument("--max-work", type=int_at_least(1), default=None, metavar="CUSTOMER_MONTHS",
                    help="refuse runs above this many customer-months (default: $SUPPORTSIM_MAX_WORK or 2e9)")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
+    p.add_argument("--pdf", action="store_true",
+                   help="also save each figure as PDF (PNG and SVG always; PDF doubles the plotting time)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables; only the three-line answer")
     p.set_defaults(handler="sim.cli.decide:cmd_decide")
 

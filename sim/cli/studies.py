@@ -78,7 +78,7 @@ def _provenance(scenario: Scenario, args: argparse.Namespace, attrs: dict[str, A
 def _write(out: Path, scenario: Scenario, args: argparse.Namespace, tables: dict[str, pd.DataFrame],
            meta: dict[str, Any], figures: dict[str, Any] | None = None) -> None:
     """Tables as CSV (with the provenance columns of sim.output.files), one JSON and the study's
-    ``figures`` (name -> Axes, saved as PNG, SVG and PDF), atomically."""
+    ``figures`` (name -> Axes, saved as PNG and SVG), atomically."""
     stamp = files.provenance(scenario.run.seed if args.seed is None else args.seed, scenario_hash(scenario))
     with files.atomic_dir(out, force=args.force) as tmp:
         for name, df in tables.items():

@@ -35,6 +35,7 @@ from sim.decision.psa import (
 )
 from sim.output import files
 from sim.output.decision_plots import save_decision_plots
+from sim.output.plots import FORMATS, WITH_PDF
 from sim.params.scenario import (
     ScenarioError,
     read_regular_file,
@@ -68,14 +69,14 @@ def decision_json(result: Any) -> dict[str, Any]:
     return json_safe(body)
 
 
-def write_decision(result: Any, out_dir: Path, *, plots: bool = True) -> Path:
+def write_decision(result: Any, out_dir: Path, *, plots: bool = True, pdf: bool = False) -> Path:
     """decision.json, psa.csv (one row per sample x policy, with provenance columns) and plots/."""
     out_dir = Path(out_dir)
     with files.atomic_dir(out_dir) as tmp:
         (tmp / DECISION_JSON).write_text(json.dumps(decision_json(result), indent=2) + "\n")
         files.write_table(result.psa, files.provenance(result.seed, result.scenario_sha256), tmp / PSA_CSV)
         if plots:
-            save_decision_plots(result, tmp / "plots")
+            save_decision_plots(result, tmp / "plots", formats=WITH_PDF if pdf else FORMATS)
     return out_dir
 
 

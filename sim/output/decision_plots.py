@@ -331,8 +331,8 @@ def decision_figures(result: Any, *, names: Mapping[str, str] | None = None) -> 
         yield "sobol", plot_sobol(result.sobol, meta=meta, names=names)
 
 
-def save_decision_plots(result: Any, folder: Path, *, formats: Sequence[str] = ("png", "svg", "pdf")) -> list[Path]:
-    """Every decision plot as PNG, SVG and PDF in ``folder``."""
+def save_decision_plots(result: Any, folder: Path, *, formats: Sequence[str] = P.FORMATS) -> list[Path]:
+    """Every decision plot as PNG and SVG (PDF too with ``formats``) in ``folder``."""
     out: list[Path] = []
     for name, ax in decision_figures(result):
         out += P.save_figure(ax.figure, Path(folder) / name, formats=formats)

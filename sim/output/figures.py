@@ -211,9 +211,9 @@ def run_figures(res: Results) -> Iterator[tuple[str, Axes]]:
                 yield name, make()
 
 
-def save_run_figures(res: Results, folder: Path) -> list[Path]:
-    """Every figure of a run, as PNG, SVG and PDF, in ``folder``."""
+def save_run_figures(res: Results, folder: Path, *, pdf: bool = False) -> list[Path]:
+    """Every figure of a run, as PNG and SVG (and PDF with ``pdf``), in ``folder``."""
     out: list[Path] = []
     for name, ax in run_figures(res):
-        out += plots.save_figure(ax.figure, Path(folder) / name)
+        out += plots.save_figure(ax.figure, Path(folder) / name, formats=plots.WITH_PDF if pdf else plots.FORMATS)
     return out

@@ -305,7 +305,7 @@ def write_monthly_csv(res: Results, path: Path | io.StringIO) -> None:
     write_table(res.monthly, res, path)
 
 
-def write_results(res: Results, out_dir: Path, *, plots: bool = True, force: bool = False) -> Path:
+def write_results(res: Results, out_dir: Path, *, plots: bool = True, pdf: bool = False, force: bool = False) -> Path:
     """Write monthly.csv, kpis.csv, segments.csv (when kept), summary.json and plots/ into
     ``out_dir`` atomically."""
     out_dir = Path(out_dir)
@@ -316,7 +316,7 @@ def write_results(res: Results, out_dir: Path, *, plots: bool = True, force: boo
             write_table(res.segments, res, tmp / "segments.csv")
         (tmp / "summary.json").write_text(json.dumps(summary_dict(res), indent=2, sort_keys=False) + "\n")
         if plots:
-            figures.save_run_figures(res, tmp / "plots")
+            figures.save_run_figures(res, tmp / "plots", pdf=pdf)
     return out_dir
 
 
@@ -390,6 +390,7 @@ def run_to_dir(
     on_progress: Callable[[int, int], None] | None = None,
     max_work: int | None = None,
     plots: bool = True,
+    pdf: bool = False,
     crn: bool = True,
     keep_partial: bool = False,
     force: bool = False,
@@ -481,7 +482,7 @@ def run_to_dir(
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
         if plots and len(kpi_df):
             res = replace(res, monthly=_read_monthly(tmp / "monthly.csv", provenance_columns(res)))
-            figures.save_run_figures(res, tmp / "plots")
+            figures.save_run_figures(res, tmp / "plots", pdf=pdf)
     if interrupted:
         raise Interrupted(res, out_dir)
     return res

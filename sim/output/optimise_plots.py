@@ -230,7 +230,7 @@ def optimise_figures(result: Any, *, command: str | None = None) -> dict[str, Ax
 
 
 def save_optimise_plots(result: Any, folder: Path, *, command: str | None = None) -> list[Path]:
-    """Every figure of :func:`optimise_figures` as PNG, SVG and PDF in ``folder``."""
+    """Every figure of :func:`optimise_figures` as PNG and SVG in ``folder``."""
     paths: list[Path] = []
     for stem, ax in optimise_figures(result, command=command).items():
         paths += P.save_figure(ax.figure, Path(folder) / stem)

@@ -66,7 +66,7 @@ QUEUE_COST_PER_DOUBLING = 0.03
 MONTH_COST = 450.0
 # Fixed cost of one run (its tables and KPIs, handing it to and from a worker).
 RUN_COST = 15_000.0
-# Drawing and saving a run's figures (PNG, SVG and PDF): per policy drawn, and once per set.
+# Drawing and saving a run's figures (PNG and SVG, PDF on request): per policy drawn, and once per set.
 PLOT_COST_PER_POLICY = 540_000.0
 PLOT_COST_FIXED = 1_500_000.0
 # Most customers (paying + trials ever started) the bound may reach in one replication: ~60
