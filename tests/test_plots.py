@@ -431,7 +431,8 @@ def test_save_figure_png_svg_pdf_at_slide_resolution(res, meta, tmp_path):
     png = paths[0].read_bytes()
     assert b"supportsim:scenario_sha256" in png and res.scenario_sha256.encode() in png  # PNG text chunks
     # the same figure gives the same SVG and PDF bytes (no dates embedded)
-    again = P.save_figure(time_plots.plot_customers(res.monthly, meta=meta, policies=res.policies).figure, tmp_path / "w2")
+    again = P.save_figure(time_plots.plot_customers(res.monthly, meta=meta, policies=res.policies).figure, tmp_path / "w2",
+                          formats=P.WITH_PDF)
     assert again[1].read_bytes() == paths[1].read_bytes()
     assert again[2].read_bytes() == paths[2].read_bytes()
 
