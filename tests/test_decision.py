@@ -186,6 +186,32 @@ def test_three_line_answer(result):
     assert "Expected loss" in lines[1] and lines[2].startswith("Research first:")
 
 
+def test_research_first_says_when_its_top_two_cannot_be_ranked(result):
+    """Two EVPPIs whose difference lies within their Monte Carlo noise are not ranked as if it did not."""
+    from dataclasses import replace
+
+    names = list(result.parameters)[:2]
+    assert len(names) == 2
+
+    def with_evppi(a, b, se):
+        evppi = pd.DataFrame({"parameter": names, "evppi_usd": [a, b], "share_of_evpi": [a / 1e5, b / 1e5],
+                              "method": "gam", "distribution": "", "evppi_se": [se, se]})
+        return replace(result, evppi=evppi, evpi=1e5, evppi_groups=None).answer()[2]
+
+    close = with_evppi(50_000, 45_000, 5_000)  # 5k apart, 1.96 x 7.1k of noise: a tie
+    assert close.startswith("Research first:") and "too few samples to rank it above" in close
+    clear = with_evppi(50_000, 10_000, 5_000)
+    assert "too few samples" not in clear
+    assert "too few samples" not in with_evppi(50_000, 45_000, float("nan"))  # no standard error: nothing to say
+
+
+def test_the_decision_map_shades_only_policies_some_sampled_world_has_best(result):
+    if result.decision_map is None:
+        pytest.skip("no decision map: fewer than two uncertain parameters")
+    won = {result.policy_names[i] for i in result.net_benefit.argmax(axis=1)}
+    assert set(result.decision_map["best"]) <= won
+
+
 # ---------------------------------------------------------------------------- Sobol indices
 
 

@@ -152,7 +152,7 @@ class DecisionResult:
             lines.append(f"Research first: no single assumption is worth researching on its own{best}.")
         else:
             lines.append(f"Research first: {name} (EVPPI {_usd(top['evppi_usd'])}, "
-                         f"{top['share_of_evpi']:.0%} of the EVPI).")
+                         f"{top['share_of_evpi']:.0%} of the EVPI){self._rank_caveat()}.")
         groups = self.evppi_groups
         material = self.evpi >= MATERIAL_EVPI_SHARE * abs(float(row["expected_value"]))  # a choice worth re-examining
         if groups is not None and len(groups) and material and groups["evppi_usd"].iloc[0] >= NEGLIGIBLE_SHARE * self.evpi:
@@ -160,6 +160,19 @@ class DecisionResult:
             lines.append(f"Of groups of assumptions, {g['group']} matters most (EVPPI {_usd(g['evppi_usd'])}, "
                          f"{g['share_of_evpi']:.0%} of the EVPI; EVPPIs of groups overlap and do not add up).")
         return lines
+
+    def _rank_caveat(self) -> str:
+        """"; too few samples to rank it above X" when the top two EVPPIs cannot be told apart: their
+        difference lies within 1.96 Monte Carlo standard errors (bootstrap, where it was feasible)."""
+        if len(self.evppi) < 2 or "evppi_se" not in self.evppi.columns:
+            return ""
+        a, b = self.evppi.iloc[0], self.evppi.iloc[1]
+        se = float(np.hypot(a["evppi_se"], b["evppi_se"]))
+        if not np.isfinite(se) or b["evppi_usd"] <= 0 or a["evppi_usd"] - b["evppi_usd"] > 1.96 * se:
+            return ""
+        other = display_name(str(b["parameter"]), self.scenario)
+        return (f"; too few samples to rank it above {other} (EVPPI {_usd(b['evppi_usd'])}): their Monte Carlo "
+                f"intervals overlap, more samples would tell")
 
     def summary(self) -> dict[str, Any]:
         """The content of decision.json (JSON-safe apart from NaN, which the writer cleans)."""
@@ -491,7 +504,8 @@ def _axis(column: np.ndarray, dist: Distribution) -> np.ndarray:
 
 def decision_map_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, Distribution], evppi: pd.DataFrame,
                   names: list[str]) -> pd.DataFrame | None:
-    """Best policy (by the fitted expected value) on a grid over the two highest-EVPPI parameters."""
+    """Best policy (by the fitted expected value, among the policies best in at least one sampled
+    world) on a grid over the two highest-EVPPI parameters."""
     if len(evppi) < 2:
         return None
     paths = list(parameters)
@@ -501,7 +515,11 @@ def decision_map_table(nb: np.ndarray, x: np.ndarray, parameters: Mapping[str, D
     mesh_a, mesh_b = np.meshgrid(ga, gb, indexing="ij")
     grid = np.column_stack([mesh_a.ravel(), mesh_b.ravel()])
     fitted = cm.predict(grid)
-    out = pd.DataFrame({"x": grid[:, 0], "y": grid[:, 1], "best": [names[i] for i in fitted.argmax(axis=1)]})
+    # Only a policy that is best in some sampled world may claim a region: the fitted surfaces can
+    # put one on top where no sample does (between samples, at the grid's edges).
+    won = np.isin(np.arange(len(names)), nb.argmax(axis=1))
+    best = np.where(won, fitted, -np.inf).argmax(axis=1)
+    out = pd.DataFrame({"x": grid[:, 0], "y": grid[:, 1], "best": [names[i] for i in best]})
     for j, name in enumerate(names):
         out[f"value_{name}"] = fitted[:, j]
     out.attrs = {"x": paths[a], "y": paths[b],
