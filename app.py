@@ -109,6 +109,9 @@ def draw_results(res: Any, slots: dict[str, Any], specs: list[drawing.FigureSpec
         undefined = views.undefined_kpis(res)
         if undefined:
             st.warning(undefined, icon=":material/info:")
+        unkeepable = views.promise_warning(res.scenario)
+        if unkeepable:
+            st.warning(unkeepable, icon=":material/schedule:")
         draw_cards(res)
         draw_reasons(res)
     if not figures and all(spec.name in slots for spec in specs):

@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 
 
 def assumptions_tab(source: sources.Source, scenario: Any, overrides: list[str]) -> None:
+    st.markdown("**What each policy promises and charges**")
+    st.dataframe(views.terms_frame(scenario), hide_index=True, width="stretch",
+                 column_config={"Term": st.column_config.TextColumn("Term", pinned=True)})
+    unkeepable = views.promise_warning(scenario)
+    if unkeepable:
+        st.warning(unkeepable, icon=":material/schedule:")
     st.markdown(kit.prose("assumptions_intro.md"))
     table = views.assumptions_frame(scenario, overrides)
     if not table.empty:
