@@ -45,11 +45,15 @@ def table_has(table, words: str) -> bool:
 def test_the_warning_names_each_promise_and_its_share_literally():
     scenario = load(SCENARIOS / "baseline.toml", CALENDAR)
     warning = views.promise_warning(scenario).replace("\\", "")
-    assert "Flat (included): the 4 h promise (every plan) cannot be kept for 27% of tickets." in warning
-    assert len(promises.unkeepable_warnings(promises.promises_table(scenario))) == warning.count("\n- ")
+    # policies with the same promise and share on one line, every case of unkeepable_warnings said
+    assert "- Flat (included), Per ticket ($15) and Flat + VIP: 4 h (every plan): 27%" in warning
+    assert "- Tiered (plan feature): 24 h (starter): 8%; 8 h (growth): 23%; 2 h (business): 29%" in warning
+    cases = promises.unkeepable_warnings(promises.promises_table(scenario))
+    assert len(cases) == 6 and all(c.split(": the ")[1].split(" promise")[0] in warning for c in cases)
     assert views.promise_warning(load(SCENARIOS / "baseline.toml")) == ""
-    hostile = load(SCENARIOS / "baseline.toml", [*CALENDAR, 'policies.flat.label=[x](http://e.x) **b**'])
-    assert "](" not in views.promise_warning(hostile).replace("\\]\\(", "")  # shown as text, not a link
+    hostile = load(SCENARIOS / "baseline.toml", [*CALENDAR, "policies.flat.label=[x](http://e.x) **b**"])
+    shown = views.promise_warning(hostile)
+    assert "\\[x\\]\\(http\\:" in shown and "\\*\\*b\\*\\*" in shown  # escaped: shown as text, not a link
 
 
 # ---------------------------------------------------------------- the page (AppTest)
@@ -62,10 +66,11 @@ def test_the_calendar_clock_warns_near_the_cards_and_the_assumptions_show_the_pr
     at.selectbox(key="p:support.sla_clock").set_value("calendar").run()
     assert_clean(at)
     text = warnings_text(at).replace("\\", "")
-    assert "Promises the desk's hours cannot keep" in text and "Flat (included): the 4 h promise" in text
+    assert "Promises the desk's hours cannot keep" in text and "Flat (included), Per ticket ($20)" in text
     at.session_state["tab"] = "Assumptions"
     at.run()
     assert_clean(at)
-    terms = next(d.value for d in at.main.dataframe if list(d.value.columns)[:1] == ["Term"])
-    assert list(terms.columns)[1] == "Flat (included)"
+    terms = at.main.table[0].value  # shown as text: every cell escaped for Markdown
+    terms = terms.map(lambda v: v.replace("\\", "")).set_axis([c.replace("\\", "") for c in terms.columns], axis=1)
+    assert list(terms.columns)[:2] == ["Term", "Flat (included)"]
     assert terms["Term"].str.startswith("Promise").any() and terms["Term"].str.contains("cannot answer").any()

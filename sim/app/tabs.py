@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 def assumptions_tab(source: sources.Source, scenario: Any, overrides: list[str]) -> None:
     st.markdown("**What each policy promises and charges**")
-    st.dataframe(views.terms_frame(scenario), hide_index=True, width="stretch",
-                 column_config={"Term": st.column_config.TextColumn("Term", pinned=True)})
+    terms = views.terms_frame(scenario)  # a static table: its cells wrap, nothing is cut (cells are Markdown, so
+    shown = terms.map(kit.text).set_axis([kit.text(c) for c in terms.columns], axis=1)  # user text escaped)
+    st.table(shown, hide_index=True, border="horizontal")
     unkeepable = views.promise_warning(scenario)
     if unkeepable:
         st.warning(unkeepable, icon=":material/schedule:")

@@ -328,19 +328,28 @@ def _unique(labels: Sequence[str]) -> list[str]:
 
 def promise_warning(scenario: Scenario) -> str:
     """Markdown for one warning near the cards, or "": each promise that the desk's hours cannot
-    keep for more than a few percent of its tickets whatever the roster
-    (:func:`sim.runs.promises.unkeepable_warnings`), user text shown literally."""
-    lines = promises.unkeepable_warnings(promises.promises_table(scenario))
-    if not lines:
+    keep for more than :data:`sim.runs.promises.WARN_SHARE` of its tickets whatever the roster
+    (the cases of :func:`sim.runs.promises.unkeepable_warnings`), one line per policy, policies
+    with the same promises and shares on one line; user text shown literally."""
+    table = promises.promises_table(scenario)
+    bad = table[table["unkeepable_share"] > promises.WARN_SHARE]
+    if bad.empty:
         return ""
-    # the reason each sentence ends with, said once in the heading (a sentence worded otherwise stays whole)
-    return (f"**Promises the desk's hours cannot keep**, whatever the roster ({_UNKEEPABLE_WHY}):\n\n"
-            + "\n".join(f"- {text(line.removesuffix(_UNKEEPABLE_TAIL))}." for line in lines))
+    lines: dict[str, list[str]] = {}  # what a policy cannot keep -> the policies
+    for policy, rows in bad.groupby("policy", sort=False):
+        plans_of = table[table["policy"] == policy]
+        parts = []
+        for (promise, share), same in rows.groupby(["promise_h", "unkeepable_share"], sort=False):
+            plans = "every plan" if len(same) == len(plans_of) else ", ".join(same["plan"])
+            parts.append(f"{promise:g} h ({plans}): {share:.0%}")
+        lines.setdefault("; ".join(parts), []).append(str(rows["label"].iloc[0]))
+    return ("**Promises the desk's hours cannot keep, whatever the roster**: the share of tickets that arrive with "
+            "no open hour before their deadline on the calendar clock\n"
+            + "\n".join(f"- {text(_and(labels))}: {text(what)}" for what, labels in lines.items()))
 
 
-_UNKEEPABLE_WHY = "tickets that arrive with no open hour before their deadline on the calendar clock"
-_UNKEEPABLE_TAIL = (" on the desk's hours, whatever the roster: they arrive with no open hour before the deadline on "
-                    "the calendar clock")
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def assumptions_frame(scenario: Scenario, changed: Sequence[str] = ()) -> pd.DataFrame:
