@@ -66,26 +66,40 @@ def draw_cards(res: Any) -> None:
     for col, p in zip(cols, res.policies):
         with col.container(border=True, height="stretch", gap="small"):
             tag = "reference" if p == res.reference else f"vs {kit.policy_label(res.scenario, res.reference)}"
-            policy_heading(kit.policy_label(res.scenario, p), colors[p], tag, size="1.2em")
+            policy_heading(kit.policy_label(res.scenario, p), colors[p], tag, size="1.2em", tag_below=True)
             for c in cards[p]:
                 st.metric(c.label, c.value, delta=c.delta, delta_color=c.delta_color,
                           delta_description=c.delta_description, help=c.help)
 
 
-def draw_reasons(res: Any) -> None:
-    """Why the numbers differ: the value bridge vs the reference and the segments."""
-    left, right = st.columns([3, 2]) if len(res.policies) > 1 else (None, st.container())
-    if left is not None:
-        with left:
-            st.markdown(f"**Where each difference in value comes from** (vs "
-                        f"{kit.text(kit.policy_label(res.scenario, res.reference))}, paired by replication, ± the "
-                        "half-width of the 95% CI of the mean; each part signed as it adds to value, so a saving is +)")
-            st.dataframe(views.bridge_table(res), hide_index=True, width="stretch")
-    table = views.segment_table(res)
-    if not table.empty:
-        with right:
-            st.markdown("**Segments**: customers at the horizon · revenue over the horizon")
-            st.dataframe(table, hide_index=True, width="stretch")
+# About what a table's column needs (rem, at the page's font): a "-$968.4k ± $49.2k" cell or a
+# policy label; the first column's names. Side by side only while both tables fit (page.css).
+TABLE_COLUMN_REM, BRIDGE_NAMES_REM, SEGMENT_NAMES_REM = 7.5, 9.5, 5.0
+
+
+def draw_reasons(res: Any, draw: int = 0) -> None:
+    """Why the numbers differ: the value bridge vs the reference and the segments, side by side
+    while both fit the page's width, else one under the other (never clipped). ``draw``: which
+    drawing of the run this is (a container's key is used once a run; page.css matches any)."""
+    n = len(res.policies)
+    widths = {"bridge": BRIDGE_NAMES_REM + (n - 1) * TABLE_COLUMN_REM, "segments": SEGMENT_NAMES_REM + n * TABLE_COLUMN_REM}
+    st.html("<style>" + "".join(f"[class*='st-key-reasons'] [data-testid='stColumn']:has([class*='st-key-{k}']) "
+                                f"{{--reasons-min: {w:g}rem;}}"
+                                for k, w in widths.items()) + "</style>")  # numbers only, no user text
+    with st.container(key=f"reasons_{draw}"):
+        left, right = st.columns([3, 2]) if n > 1 else (None, st.container())
+        if left is not None:
+            with left.container(key=f"bridge_{draw}"):
+                st.markdown(f"**Where each difference in value comes from** (vs "
+                            f"{kit.text(kit.policy_label(res.scenario, res.reference))}, paired by replication, ± the "
+                            "half-width of the 95% CI of the mean; each part signed as it adds to value, so a saving "
+                            "is +)")
+                st.dataframe(views.bridge_table(res), hide_index=True, width="stretch")
+        table = views.segment_table(res)
+        if not table.empty:
+            with right.container(key=f"segments_{draw}"):
+                st.markdown("**Segments**: customers at the horizon · revenue over the horizon")
+                st.dataframe(table, hide_index=True, width="stretch")
 
 
 def draw_results(res: Any, slots: dict[str, Any], specs: list[drawing.FigureSpec], *, figures: bool = True,
@@ -109,8 +123,12 @@ def draw_results(res: Any, slots: dict[str, Any], specs: list[drawing.FigureSpec
         undefined = views.undefined_kpis(res)
         if undefined:
             st.warning(undefined, icon=":material/info:")
+        unkeepable = views.promise_warning(res.scenario)
+        if unkeepable:
+            st.warning(unkeepable, icon=":material/schedule:")
         draw_cards(res)
-        draw_reasons(res)
+        slots["draws"] = slots.get("draws", 0) + 1
+        draw_reasons(res, slots["draws"])
     if not figures and all(spec.name in slots for spec in specs):
         return
     fig_res = figures_of if figures_of is not None else res

@@ -23,8 +23,9 @@ from sim.app.store import entry_key
 from sim.decision.psa import DecisionResult, run_decision
 from sim.decision.workload import sample_work
 from sim.params.scenario import resolve_policies
-from sim.params.schema import Scenario
+from sim.params.schema import PAID_SCHEMES, Scenario
 from sim.runs.executors import Executor
+from sim.runs.kpis import DEFAULT_KPI
 
 # ---------------------------------------------------------------- sensitivity and break-even (sim.runs.studies)
 
@@ -69,12 +70,63 @@ def default_between(p: SweepParam) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def default_breakeven_param(params: Sequence[SweepParam], policy_b: str) -> str:
-    """The policy's own fee when it has one, else the agent cost."""
-    for p in params:
-        if p.path.startswith(f"policies.{policy_b}.pricing.per_") and p.value > 0:
-            return p.path
-    return next((p.path for p in params if p.path == "support.agent_cost_usd_per_hour"), params[0].path)
+AGENT_COST = "support.agent_cost_usd_per_hour"
+
+
+def best_other(res: Any, a: str, kpi: str = DEFAULT_KPI) -> str:
+    """Policy B of the Sensitivity tab by default: the policy other than ``a`` with the highest
+    mean ``kpi`` (value) in the main run; with ``a`` the reference, the policy the verdict names
+    beside it (the leader, or the runner-up when the reference leads). Ties go to file order."""
+    means = res.kpis.groupby("policy")[kpi].mean()
+    others = [p for p in res.policies if p != a]
+    return max(others, key=lambda p: (means.get(p, -math.inf), -others.index(p)))
+
+
+def default_breakeven_param(params: Sequence[SweepParam], scenario: Scenario, policy_b: str) -> str:
+    """A pricing lever that acts on ``policy_b``, where the question is what B would have to
+    charge to tie: its per-ticket or per-hour fee, the largest tier fee of a tiered policy, its
+    subscription add-on or free allowance when it has one, else its price multiplier (a lever
+    every policy has). Never the agent cost, which acts on every policy alike."""
+    by_path = {p.path for p in params}
+    policy = next((p for p in resolve_policies(scenario) if p.name == policy_b), None)
+    own = f"policies.{policy_b}.pricing."
+    candidates: list[str] = []
+    if policy is not None:
+        pricing = policy.params.pricing
+        scheme = pricing.scheme
+        if scheme in ("per_ticket", "per_hour"):
+            candidates.append(own + f"{scheme}_fee_usd")
+        elif scheme == "tiered":
+            fees = [(s.tier_ticket_fee_usd, i) for i, s in enumerate(policy.params.customers.segments)]
+            candidates += [f"customers.segments.{i}.tier_ticket_fee_usd" for fee, i in sorted(fees, key=lambda f: -f[0])
+                           if fee > 0]
+        if pricing.support_fee_usd_per_month > 0:
+            candidates.append(own + "support_fee_usd_per_month")
+        if scheme in PAID_SCHEMES and pricing.included_tickets_per_month > 0:
+            candidates.append(own + "included_tickets_per_month")
+    candidates.append(own + "price_multiplier")
+    return next((c for c in candidates if c in by_path),
+                next((p.path for p in params if p.path != AGENT_COST), params[0].path))
+
+
+# Replications of the Sensitivity tab's analyses by default (per point and policy, at most the
+# main run's). A tornado bar is the move of the difference B - A from its base; its whisker the
+# 95% CI of the difference at that end, which shrinks with replications but stays wide beside
+# most bars. Measured on the baseline (flat vs flat + VIP, value, all 19 parameters, +-20%; load
+# 3.5-4.4 on 2 cores): parameters whose swing exceeds their mean whisker width, 2 of 19 at 3
+# replications (67 s), 3 at 6 (92 s), 4 at 8 (152 s); the top three are the same throughout. So
+# 6, and the page says how many bars clear their whiskers and that the rest need more.
+SENSITIVITY_REPLICATIONS = 6
+SENSITIVITY_REPLICATIONS_HELP = (
+    f"The default, {SENSITIVITY_REPLICATIONS}, is enough for the largest bars of the baseline's tornado to be wider "
+    "than their whiskers (95% CIs); a bar narrower than its whisker needs more replications to be told from noise.")
+
+
+def tornado_clear(table: Any) -> tuple[int, int]:
+    """(parameters whose swing exceeds the mean width of their two whiskers, parameters): how
+    much of a tornado the replications can tell from noise."""
+    width = ((table["low_ci_high"] - table["low_ci_low"]) + (table["high_ci_high"] - table["high_ci_low"])) / 2
+    return int((table["swing"] > width).sum()), len(table)
 
 
 def analysis_key(kind: str, scenario: Scenario, **args: Any) -> str:

@@ -22,14 +22,23 @@ from sim.app.ui import Download, analysis_figure, caches, download_row, kept, la
 from sim.decision.psa import MAX_SAMPLES
 from sim.output import plots, study_plots
 from sim.params.labels import replaced_notes
+from sim.params.names import mid_sentence, parameter_names
 from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
 from sim.runs import metrics, tornado
 from sim.runs import studies as analysis
+from sim.runs.kpis import DEFAULT_KPI
 
 log = logging.getLogger(__name__)
 
 
 def assumptions_tab(source: sources.Source, scenario: Any, overrides: list[str]) -> None:
+    st.markdown("**What each policy promises and charges**")
+    terms = views.terms_frame(scenario)  # a static table: its cells wrap, nothing is cut (cells are Markdown, so
+    shown = terms.map(kit.text).set_axis([kit.text(c) for c in terms.columns], axis=1)  # user text escaped)
+    st.table(shown, hide_index=True, border="horizontal")
+    unkeepable = views.promise_warning(scenario)
+    if unkeepable:
+        st.warning(unkeepable, icon=":material/schedule:")
     st.markdown(kit.prose("assumptions_intro.md"))
     table = views.assumptions_frame(scenario, overrides)
     if not table.empty:
@@ -90,15 +99,21 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
     names = res.policies
     max_reps = max(2, scenario.run.replications)
     c1, c2, c3, c4 = st.columns(4)
-    a = c1.selectbox("Policy A", names, key=kept("sa_a", res.reference, lambda v: v in names),
-                     help="The difference shown is policy B minus policy A.")
+    label = functools.partial(kit.policy_label, scenario)
+    a = c1.selectbox("Policy A", names, format_func=label, key=kept("sa_a", res.reference, lambda v: v in names),
+                     help="The difference shown is policy B minus policy A; by default the reference policy.")
     others = [n for n in names if n != a]
-    b = c2.selectbox("Policy B", others, key=kept("sa_b", others[0], lambda v: v in others))
+    b = c2.selectbox("Policy B", others, format_func=label,
+                     key=kept(f"sa_b:{a}", studies.best_other(res, a), lambda v: v in others),
+                     help="By default the policy with the highest value in the main run, A aside (the one the "
+                          "verdict names).")
     kpi = c3.selectbox("KPI", list(metrics.KPIS), format_func=lambda k: metrics.KPIS[k].title,
-                       key=kept("sa_kpi", "cumulative_profit", lambda v: v in metrics.KPIS))
+                       key=kept("sa_kpi", DEFAULT_KPI, lambda v: v in metrics.KPIS),
+                       help="By default value, the KPI the verdict and the decision analysis use.")
     reps = int(c4.number_input("Replications", min_value=2, max_value=max_reps, step=1,
-                               key=kept("sa_reps", min(3, max_reps), lambda v: 2 <= v <= max_reps),
-                               help="Per point and policy; fewer than the main run keeps the analysis quick."))
+                               key=kept("sa_reps", min(studies.SENSITIVITY_REPLICATIONS, max_reps),
+                                        lambda v: 2 <= v <= max_reps),
+                               help="Per point and policy. " + studies.SENSITIVITY_REPLICATIONS_HELP))
     meta = replace(plots.Meta.of(res), replications=reps)
     base = {"kpi": kpi, "policy_a": a, "policy_b": b, "replications": reps}
 
@@ -124,14 +139,24 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
         analysis_figure("tornado", lambda: study_plots.plot_tornado(table, meta=meta),
                         drawing.draw_bytes(lambda: study_plots.plot_tornado(table, meta=meta), "png",
                                            dpi=drawing.DISPLAY_DPI))
+        clear, total = studies.tornado_clear(table)
+        more = "" if clear == total else (
+            f"; the other {total - clear} move it by less than their whiskers' width, which these {reps} "
+            "replications cannot tell from noise" + (f": more replications (up to {max_reps}) narrow the whiskers"
+                                                     if reps < max_reps else ""))
+        st.caption(f"Whiskers: the 95% CI of the difference at each end. {clear} of {total} parameters move the "
+                   f"gap by more than their whiskers' width{more}.")
 
     st.subheader("Break-even: where the two policies tie", divider="gray")
     params = studies.sweep_params(groups)
     by_path = {p.path: p for p in params}
-    default = studies.default_breakeven_param(params, b)
+    names_of = parameter_names(scenario, list(by_path))
     b1, b2, b3 = st.columns([2, 1, 1])
-    path = b1.selectbox("Parameter", list(by_path), format_func=lambda x: by_path[x].label,
-                        key=kept("be_param", default, lambda v: v in by_path))
+    be_key = f"be_param:{b}"  # a default, and a choice, per policy B: the lever follows the policy
+    path = b1.selectbox("Parameter", list(by_path), format_func=lambda x: plots.param_label(x, names_of),
+                        key=kept(be_key, studies.default_breakeven_param(params, scenario, b), lambda v: v in by_path),
+                        help="By default a pricing lever of policy B (its fee, tier fee, add-on, allowance or "
+                             "price multiplier): what B would have to charge to tie with A.")
     sp = by_path[path]
     lo0, hi0 = studies.default_between(sp)
     num = int if sp.is_int else float
@@ -141,7 +166,8 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
 
     lo = b2.number_input("From", min_value=num(sp.lo), max_value=num(sp.hi), key=kept(f"be_lo:{path}", num(lo0), within))
     hi = b3.number_input("To", min_value=num(sp.lo), max_value=num(sp.hi), key=kept(f"be_hi:{path}", num(hi0), within))
-    remember("sa_a", "sa_b", "sa_kpi", "sa_reps", "sa_params", "sa_delta", "be_param", f"be_lo:{path}", f"be_hi:{path}")
+    remember("sa_a", f"sa_b:{a}", "sa_kpi", "sa_reps", "sa_params", "sa_delta", be_key, f"be_lo:{path}",
+             f"be_hi:{path}")
     runs = studies.analysis_runs("breakeven", points=5, refine=4, replications=reps)
     args = {**base, "param": path, "between": [float(lo), float(hi)]}
     key = studies.analysis_key("breakeven", scenario, **args)
@@ -152,8 +178,11 @@ def sensitivity_tab(res: Any, scenario: Any, groups: list[kit.Group]) -> None:
         table = run_analysis("Break-even", key, analysis.breakeven, runs, scenario=scenario,
                              **{**args, "between": (float(lo), float(hi))})
     if table is not None:
+        shown = table.copy()  # the title names the parameter as the page does, not by its path
+        shown.attrs["param"] = mid_sentence(names_of[path])
+
         def draw() -> Any:
-            return study_plots.plot_breakeven(table, meta=meta, policies=names, xlabel=sp.label)
+            return study_plots.plot_breakeven(shown, meta=meta, policies=names, xlabel=plots.param_label(path, names_of))
 
         analysis_figure("breakeven", draw, drawing.draw_bytes(draw, "png", dpi=drawing.DISPLAY_DPI))
 

@@ -109,12 +109,15 @@ def remember(*keys: str) -> None:
 # ---------------------------------------------------------------- elements
 
 
-def policy_heading(label: str, color: str, tag: str = "", *, size: str = "1.1em") -> None:
-    """A policy's coloured dot and its label (and a grey ``tag``), on one line. The dot is HTML
-    made of constants only; the label and tag, user text, are Markdown shown literally."""
-    with st.container(horizontal=True, gap=None, wrap=False, vertical_alignment="center"):
-        st.html(f"<span style='color:{color};font-size:{size};line-height:1'>●</span>", width="content")
-        st.markdown(f"**{text(label)}**" + (f" :gray[{text(tag)}]" if tag else ""), width="stretch")
+def policy_heading(label: str, color: str, tag: str = "", *, size: str = "1.1em", tag_below: bool = False) -> None:
+    """A policy's coloured dot and its label (and a grey ``tag``: after it, or on a line of its
+    own with ``tag_below``, so that cards side by side start their rows at the same height). The
+    dot is HTML made of constants only; the label and tag, user text, are Markdown shown literally."""
+    with st.container(horizontal=True, gap=None, wrap=False, vertical_alignment="top" if tag_below else "center"):
+        st.html(f"<span style='color:{color};font-size:{size};line-height:{1.5 if tag_below else 1}'>●</span>",
+                width="content")
+        sep = "  \n" if tag_below else " "
+        st.markdown(f"**{text(label)}**" + (f"{sep}:gray[{text(tag)}]" if tag else ""), width="stretch")
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from sim.output import deck, files, findings, fmt, report
 from sim.output.decision_files import decision_json, scenario_differences
 from sim.output.optimise_read import Optimum
 from sim.output.report import assumptions
+from sim.output.terms import terms_rows
 from sim.params.scenario import policy_label, resolve_policies
 from sim.params.schema import Scenario
-from sim.runs import economics, metrics
+from sim.runs import economics, metrics, promises
 from sim.runs.results import Results
 
 # ---------------------------------------------------------------- KPI cards
@@ -297,6 +298,58 @@ def psa_csv(result: DecisionResult) -> bytes:
 
 
 # ---------------------------------------------------------------- assumptions
+
+
+def terms_frame(scenario: Scenario) -> pd.DataFrame:
+    """What each policy promises and charges (the deck's table, :func:`sim.output.terms.terms_rows`):
+    one row per term, one column per policy label, and, when the SLA clock leaves some promise
+    unkeepable on the desk's hours, the share of tickets no roster can answer in time."""
+    header, *rows = terms_rows(scenario)
+    columns = ["Term", *_unique(header[1:])]
+    table = promises.promises_table(scenario)
+    if (table["unkeepable_share"] > 0).any():
+        shares = []
+        for _, t in table.groupby("policy", sort=False):
+            shown = [f"{x:.0%}" for x in t["unkeepable_share"]]
+            shares.append(f"{shown[0]} (every plan)" if len(set(shown)) == 1 else " / ".join(shown))
+        rows.append(["Tickets the desk's hours cannot answer in time, whatever the roster", *shares])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _unique(labels: Sequence[str]) -> list[str]:
+    """Column names: a repeated label gets its place appended (a table's columns must differ)."""
+    seen: dict[str, int] = {}
+    out = []
+    for lab in labels:
+        seen[lab] = seen.get(lab, 0) + 1
+        out.append(lab if seen[lab] == 1 else f"{lab} ({seen[lab]})")
+    return out
+
+
+def promise_warning(scenario: Scenario) -> str:
+    """Markdown for one warning near the cards, or "": each promise that the desk's hours cannot
+    keep for more than :data:`sim.runs.promises.WARN_SHARE` of its tickets whatever the roster
+    (the cases of :func:`sim.runs.promises.unkeepable_warnings`), one line per policy, policies
+    with the same promises and shares on one line; user text shown literally."""
+    table = promises.promises_table(scenario)
+    bad = table[table["unkeepable_share"] > promises.WARN_SHARE]
+    if bad.empty:
+        return ""
+    lines: dict[str, list[str]] = {}  # what a policy cannot keep -> the policies
+    for policy, rows in bad.groupby("policy", sort=False):
+        plans_of = table[table["policy"] == policy]
+        parts = []
+        for (promise, share), same in rows.groupby(["promise_h", "unkeepable_share"], sort=False):
+            plans = "every plan" if len(same) == len(plans_of) else ", ".join(same["plan"])
+            parts.append(f"{promise:g} h ({plans}): {share:.0%}")
+        lines.setdefault("; ".join(parts), []).append(str(rows["label"].iloc[0]))
+    return ("**Promises the desk's hours cannot keep, whatever the roster**: the share of tickets that arrive with "
+            "no open hour before their deadline on the calendar clock\n"
+            + "\n".join(f"- {text(_and(labels))}: {text(what)}" for what, labels in lines.items()))
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def assumptions_frame(scenario: Scenario, changed: Sequence[str] = ()) -> pd.DataFrame:
