@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sim.app import kit, studies
-from sim.output import plots
+from sim.output import study_plots
 from sim.params.scenario import load, load_text
 from sim.runs.kpis import DEFAULT_KPI
 from tests.conftest import SCENARIOS
@@ -103,13 +103,13 @@ def test_policy_b_and_its_lever_follow_policy_a():
 
 def test_the_break_even_chart_names_the_parameter_as_the_page_does(monkeypatch):
     seen = {}
-    real = plots.plot_breakeven
+    real = study_plots.plot_breakeven
 
     def spy(table, **kw):
         seen.update(param=table.attrs["param"], xlabel=kw.get("xlabel"))
         return real(table, **kw)
 
-    monkeypatch.setattr(plots, "plot_breakeven", spy)
+    monkeypatch.setattr(study_plots, "plot_breakeven", spy)
     at = open_sensitivity()
     res = at.session_state["_last_results"]
     b = at.selectbox(key=f"sa_b:{res.reference}").value
