@@ -16,6 +16,7 @@ from tests.test_browser import ARTIFACTS, app_url, browser, open_page, painted, 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 SIZES = ((1280, 720), (1440, 900), (1920, 1080))
+SETTLE_MS = 60_000  # how long a resized page may take to lay out whole on a loaded machine
 
 LAYOUT = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
@@ -29,13 +30,20 @@ LAYOUT = """() => {
 
 
 def test_cards_and_reason_tables_are_whole_at_every_size(app_url, browser):  # noqa: F811
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # installed: the browser fixture has it
+
     page, _ = open_page(browser, app_url, width=1280, height=720)  # the default scenario: four policies
     ARTIFACTS.mkdir(exist_ok=True)
     for w, h in SIZES:
         page.set_viewport_size({"width": w, "height": h})
         scrolled_to_top(page)
-        page.wait_for_timeout(300)  # the data grids size their columns after the resize
         painted(page)
+        try:  # the data grids size their columns some time after the resize: wait for the state, not a time
+            page.wait_for_function(f"() => {{ const s = ({LAYOUT})(); "
+                                   "return s.cards >= 20 && !s.cut.length && !s.clipped.length; }",
+                                   timeout=SETTLE_MS)
+        except PlaywrightTimeout:
+            pass  # not whole after SETTLE_MS: the assertions below say what is cut
         seen = page.evaluate(LAYOUT)
         page.screenshot(path=str(ARTIFACTS / f"app_layout_{w}x{h}.png"))
         assert seen["cards"] >= 20, seen  # five KPIs for each of the four policies
