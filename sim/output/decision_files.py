@@ -15,6 +15,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +96,12 @@ def _bad(folder: Path, name: str, why: str) -> ScenarioError:
     return ScenarioError([f"{Path(folder) / name}: {why}"], "--decision", title="cannot read the decision")
 
 
-def _without_none(obj: Any) -> Any:
+def without_none(obj: Any) -> Any:
     """A JSON dump as TOML would hold it: no nulls (the loader fills the defaults back in)."""
     if isinstance(obj, dict):
-        return {k: _without_none(v) for k, v in obj.items() if v is not None}
+        return {k: without_none(v) for k, v in obj.items() if v is not None}
     if isinstance(obj, list):
-        return [_without_none(v) for v in obj]
+        return [without_none(v) for v in obj]
     return obj
 
 
@@ -108,26 +109,53 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _read_json(folder: Path) -> dict[str, Any]:
-    path = folder / DECISION_JSON
+Bad = Callable[[Path, str, str], ScenarioError]
+
+
+def read_output_file(folder: Path, name: str, limit: int, bad: Bad, *, missing: str = "missing") -> bytes:
+    """The bytes of ``folder/name``, a regular file of at most ``limit`` bytes that a verb wrote;
+    ``bad(folder, name, why)`` makes the error that names the file (FIFOs, links out, oversize:
+    :func:`sim.params.scenario.read_regular_file`)."""
+    path = folder / name
     if not path.exists() and not path.is_symlink():
-        raise _bad(folder, DECISION_JSON, "missing (is this the --out folder of `supportsim decide`?)")
+        raise bad(folder, name, missing)
     try:
-        raw = read_regular_file(path, MAX_JSON_BYTES, str(path))
+        return read_regular_file(path, limit, str(path))
     except ScenarioError as exc:
-        raise _bad(folder, DECISION_JSON, "; ".join(exc.problems)) from None
+        raise bad(folder, name, "; ".join(exc.problems)) from None
+
+
+def read_output_table(folder: Path, name: str, limit: int, bad: Bad) -> pd.DataFrame:
+    """:func:`read_output_file` of a CSV table, parsed (an unreadable one is ``bad``)."""
+    raw = read_output_file(folder, name, limit, bad)
+    try:
+        return pd.read_csv(io.BytesIO(raw))
+    except (UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise bad(folder, name, f"not a readable table ({str(exc)[:200]})") from None
+
+
+def read_output_json(folder: Path, name: str, bad: Bad, *, missing: str, not_object: str = "") -> dict[str, Any]:
+    """The JSON object in ``folder/name`` (strict: no NaN, at most :data:`MAX_JSON_DEPTH` deep, an
+    object at the top; ``not_object`` prefixes the error when it is not one)."""
+    raw = read_output_file(folder, name, MAX_JSON_BYTES, bad, missing=missing)
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except RecursionError:
-        raise _bad(folder, DECISION_JSON, f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+        raise bad(folder, name, f"nested more than {MAX_JSON_DEPTH} levels deep") from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise _bad(folder, DECISION_JSON, f"not readable JSON ({str(exc)[:200]})") from None
+        raise bad(folder, name, f"not readable JSON ({str(exc)[:200]})") from None
     deep = too_deep(body, MAX_JSON_DEPTH)
     if deep is not None:
-        raise _bad(folder, DECISION_JSON, f"{deep}: nested more than {MAX_JSON_DEPTH} levels deep")
+        raise bad(folder, name, f"{deep}: nested more than {MAX_JSON_DEPTH} levels deep")
     if not isinstance(body, dict):
-        raise _bad(folder, DECISION_JSON, f"incomplete or inconsistent: expected an object (got {type(body).__name__})")
+        raise bad(folder, name, f"{not_object}expected an object (got {type(body).__name__})")
     return body
+
+
+def _read_json(folder: Path) -> dict[str, Any]:
+    return read_output_json(folder, DECISION_JSON, _bad,
+                            missing="missing (is this the --out folder of `supportsim decide`?)",
+                            not_object="incomplete or inconsistent: ")
 
 
 class _Schema:
@@ -281,7 +309,7 @@ def read_decision(folder: Path) -> DecisionResult:
         scenario_body = body.get("scenario")
         if not isinstance(scenario_body, dict):
             raise _bad(folder, DECISION_JSON, "incomplete or inconsistent: scenario: missing or not an object")
-        scenario = validate_dict(_without_none(scenario_body), source=str(folder / DECISION_JSON))
+        scenario = validate_dict(without_none(scenario_body), source=str(folder / DECISION_JSON))
         edits = body.get("scenario_edits") or []
         if isinstance(edits, list) and all(isinstance(e, str) for e in edits):
             scenario.record_edits(edits[:1000])  # as decide recorded them
@@ -303,17 +331,7 @@ def read_decision(folder: Path) -> DecisionResult:
 
 
 def _read_psa(folder: Path, names: list[str], kpi: str, samples: int, stamp: dict[str, Any]) -> pd.DataFrame:
-    path = folder / PSA_CSV
-    if not path.exists() and not path.is_symlink():
-        raise _bad(folder, PSA_CSV, "missing")
-    try:
-        raw = read_regular_file(path, MAX_PSA_BYTES, str(path))
-    except ScenarioError as exc:
-        raise _bad(folder, PSA_CSV, "; ".join(exc.problems)) from None
-    try:
-        psa = pd.read_csv(io.BytesIO(raw))
-    except (UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise _bad(folder, PSA_CSV, f"not a readable table ({str(exc)[:200]})") from None
+    psa = read_output_table(folder, PSA_CSV, MAX_PSA_BYTES, _bad)
     for col, want in stamp.items():  # the provenance columns: the run the file says it belongs to
         if col not in psa.columns or len(psa) == 0 or set(psa[col].astype(str)) != {str(want)}:
             raise _bad(folder, PSA_CSV, f"column {col} is not {want} throughout, as decision.json records")

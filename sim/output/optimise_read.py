@@ -11,7 +11,6 @@ month and the seed; not ``run.replications``, which ``optimise`` runs per trial)
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -23,14 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.output.decision_files import MAX_JSON_BYTES, MAX_JSON_DEPTH, scenario_differences
+from sim.output.decision_files import read_output_json, read_output_table, scenario_differences, without_none
 from sim.output.optimise_files import optimum_json
 from sim.params.scenario import (
     ScenarioError,
-    read_regular_file,
     resolve_policies,
     scenario_hash,
-    too_deep,
     validate_dict,
 )
 from sim.params.schema import Scenario
@@ -76,38 +73,9 @@ def _bad(folder: Path, name: str, why: str) -> ScenarioError:
     return ScenarioError([f"{Path(folder) / name}: {why}"], "--optimum", title="cannot read the optimisation")
 
 
-def _without_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _without_none(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [_without_none(v) for v in obj]
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def _read_json(folder: Path) -> dict[str, Any]:
-    path = folder / OPTIMUM_JSON
-    if not path.exists() and not path.is_symlink():
-        raise _bad(folder, OPTIMUM_JSON, "missing (is this the --out folder of `supportsim optimise`?)")
-    try:
-        raw = read_regular_file(path, MAX_JSON_BYTES, str(path))
-    except ScenarioError as exc:
-        raise _bad(folder, OPTIMUM_JSON, "; ".join(exc.problems)) from None
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except RecursionError:
-        raise _bad(folder, OPTIMUM_JSON, f"nested more than {MAX_JSON_DEPTH} levels deep") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _bad(folder, OPTIMUM_JSON, f"not readable JSON ({str(exc)[:200]})") from None
-    deep = too_deep(body, MAX_JSON_DEPTH)
-    if deep is not None:
-        raise _bad(folder, OPTIMUM_JSON, f"{deep}: nested more than {MAX_JSON_DEPTH} levels deep")
-    if not isinstance(body, dict):
-        raise _bad(folder, OPTIMUM_JSON, f"expected an object (got {type(body).__name__})")
-    return body
+    return read_output_json(folder, OPTIMUM_JSON, _bad,
+                            missing="missing (is this the --out folder of `supportsim optimise`?)")
 
 
 def _finite(x: Any) -> bool:
@@ -189,17 +157,7 @@ def _problems(body: dict[str, Any], policies: list[str]) -> list[str]:
 
 
 def _read_trials(folder: Path, body: dict[str, Any]) -> pd.DataFrame:
-    path = folder / TRIALS_CSV
-    if not path.exists() and not path.is_symlink():
-        raise _bad(folder, TRIALS_CSV, "missing")
-    try:
-        raw = read_regular_file(path, MAX_TRIALS_BYTES, str(path))
-    except ScenarioError as exc:
-        raise _bad(folder, TRIALS_CSV, "; ".join(exc.problems)) from None
-    try:
-        t = pd.read_csv(io.BytesIO(raw))
-    except (UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise _bad(folder, TRIALS_CSV, f"not a readable table ({str(exc)[:200]})") from None
+    t = read_output_table(folder, TRIALS_CSV, MAX_TRIALS_BYTES, _bad)
     kpi = body["kpis"][0]
     need = ["trial", "state", "feasible", "best_so_far", kpi, "scenario_sha256", "seed"]
     missing = [c for c in need if c not in t.columns]
@@ -235,7 +193,7 @@ def read_optimum(folder: Path) -> Optimum:
     if not isinstance(sc_body, dict):
         raise _bad(folder, OPTIMUM_JSON, "scenario: missing or not an object")
     try:
-        scenario = validate_dict(_without_none(sc_body), source=str(folder / OPTIMUM_JSON))
+        scenario = validate_dict(without_none(sc_body), source=str(folder / OPTIMUM_JSON))
     except ScenarioError as exc:
         raise _bad(folder, OPTIMUM_JSON, "its scenario is not valid here: " + "; ".join(exc.problems[:5])) from None
     problems = _problems(body, [p.name for p in resolve_policies(scenario)])
