@@ -171,3 +171,15 @@ def reference_of(scenario: Scenario, names: Sequence[str]) -> str:
     """The scenario's reference policy if it is among ``names``, else the first of them."""
     ref = reference_policy(scenario)
     return ref if ref in names else names[0]
+
+
+def check_pair(scenario: Scenario, policy_a: str | None, policy_b: str | None) -> tuple[str, str]:
+    """The two policies a paired study compares: ``policy_a`` (default: the reference) and
+    ``policy_b`` (default: the first other policy), both known and different."""
+    names = [p.name for p in resolve_policies(scenario)]
+    policy_a = policy_a or reference_of(scenario, names)
+    policy_b = policy_b or next((n for n in names if n != policy_a), None)
+    pair = check_policies(scenario, [policy_a, policy_b] if policy_b else [policy_a])
+    if len(pair) != 2 or policy_a == policy_b:
+        raise ScenarioError(["--policies: need two different policies, e.g. --policies flat,per_ticket"], "--policies")
+    return policy_a, policy_b

@@ -23,7 +23,6 @@ import pandas as pd
 
 from sim.params.scenario import (
     ScenarioError,
-    resolve_policies,
 )
 from sim.params.schema import Scenario
 from sim.runs import metrics
@@ -33,6 +32,7 @@ from sim.runs.grid import (
     Engine,
     Progress,
     check_kpi,
+    check_pair,
     check_points,
     check_policies,
     executor_for,
@@ -199,12 +199,7 @@ def breakeven(
     of ``between`` is marked in ``attrs["breakeven_ci_clipped"]``).
     """
     kpi = check_kpi(kpi)
-    names = [p.name for p in resolve_policies(scenario)]
-    policy_a = policy_a or reference_of(scenario, names)
-    policy_b = policy_b or next((n for n in names if n != policy_a), None)
-    pair = check_policies(scenario, [policy_a, policy_b] if policy_b else [policy_a])
-    if len(pair) != 2 or policy_a == policy_b:
-        raise ScenarioError(["--policies: need two different policies, e.g. --policies flat,per_ticket"], "--policies")
+    policy_a, policy_b = check_pair(scenario, policy_a, policy_b)
     check_movable(scenario, param, [policy_a, policy_b])
     lo_v, hi_v = (float(between[0]), float(between[1]))
     if not (math.isfinite(lo_v) and math.isfinite(hi_v)) or lo_v >= hi_v:

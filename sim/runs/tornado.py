@@ -27,11 +27,10 @@ from sim.runs.grid import (
     Engine,
     Progress,
     check_kpi,
+    check_pair,
     check_points,
-    check_policies,
     executor_for,
     paired,
-    reference_of,
 )
 from sim.runs.paths import bounds_of, expand_path, get_path
 
@@ -161,12 +160,7 @@ def sensitivity(
     kpi = check_kpi(kpi)
     if not (isinstance(delta, (int, float)) and 0 < delta < 1):
         raise ScenarioError([f"--delta: allowed range (0, 1) (got {delta!r})"], "--delta")
-    names = [p.name for p in resolve_policies(scenario)]
-    policy_a = policy_a or reference_of(scenario, names)
-    policy_b = policy_b or next((n for n in names if n != policy_a), None)
-    pair = check_policies(scenario, [policy_a, policy_b] if policy_b else [policy_a])
-    if len(pair) != 2 or policy_a == policy_b:
-        raise ScenarioError(["--policies: need two different policies, e.g. --policies flat,per_ticket"], "--policies")
+    policy_a, policy_b = check_pair(scenario, policy_a, policy_b)
     labels = {p: lab for p, lab, _ in SENSITIVITY_PARAMETERS}
     documented = {p: r for p, _, r in SENSITIVITY_PARAMETERS if r is not None}
     ranges = dict(ranges or {})
