@@ -331,18 +331,12 @@ def promise_warning(scenario: Scenario) -> str:
     keep for more than :data:`sim.runs.promises.WARN_SHARE` of its tickets whatever the roster
     (the cases of :func:`sim.runs.promises.unkeepable_warnings`), one line per policy, policies
     with the same promises and shares on one line; user text shown literally."""
-    table = promises.promises_table(scenario)
-    bad = table[table["unkeepable_share"] > promises.WARN_SHARE]
-    if bad.empty:
-        return ""
     lines: dict[str, list[str]] = {}  # what a policy cannot keep -> the policies
-    for policy, rows in bad.groupby("policy", sort=False):
-        plans_of = table[table["policy"] == policy]
-        parts = []
-        for (promise, share), same in rows.groupby(["promise_h", "unkeepable_share"], sort=False):
-            plans = "every plan" if len(same) == len(plans_of) else ", ".join(same["plan"])
-            parts.append(f"{promise:g} h ({plans}): {share:.0%}")
-        lines.setdefault("; ".join(parts), []).append(str(rows["label"].iloc[0]))
+    for label, parts in promises.unkeepable_by_policy(promises.promises_table(scenario)):
+        what = "; ".join(f"{promise:g} h ({plans}): {share:.0%}" for promise, share, plans in parts)
+        lines.setdefault(what, []).append(label)
+    if not lines:
+        return ""
     return ("**Promises the desk's hours cannot keep, whatever the roster**: the share of tickets that arrive with "
             "no open hour before their deadline on the calendar clock\n"
             + "\n".join(f"- {text(_and(labels))}: {text(what)}" for what, labels in lines.items()))

@@ -55,20 +55,32 @@ def promises_table(scenario: Scenario) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)[COLUMNS]
 
 
-def unkeepable_warnings(table: pd.DataFrame, *, threshold: float = WARN_SHARE) -> list[str]:
-    """One sentence per policy with a promise the desk's hours cannot keep for more than
-    ``threshold`` of a plan's tickets, whatever the roster."""
+def unkeepable_by_policy(table: pd.DataFrame, *,
+                        threshold: float = WARN_SHARE) -> list[tuple[str, list[tuple[float, float, str]]]]:
+    """Per policy (by its label) with a promise the desk's hours cannot keep for more than
+    ``threshold`` of a plan's tickets: (promise h, share, "every plan" or the plans) for each such
+    promise, plans with the same promise and share together."""
     out = []
-    for label, rows in table.groupby("label", sort=False):
+    for _, rows in table.groupby("policy", sort=False):
         bad = rows[rows["unkeepable_share"] > threshold]
         if bad.empty:
             continue
-        why = ("on the desk's hours, whatever the roster (they arrive with no open hour before their deadline "
-               "on the calendar clock)")
-        if len(bad) == len(rows) and bad["promise_h"].nunique() == 1:
-            out.append(f"{label}: its {bad['promise_h'].iloc[0]:g} h promise cannot be kept for "
-                       f"{bad['unkeepable_share'].iloc[0]:.0%} of tickets {why}")
+        parts = [(float(promise), float(share), "every plan" if len(same) == len(rows) else ", ".join(same["plan"]))
+                 for (promise, share), same in bad.groupby(["promise_h", "unkeepable_share"], sort=False)]
+        out.append((str(rows["label"].iloc[0]), parts))
+    return out
+
+
+def unkeepable_warnings(table: pd.DataFrame, *, threshold: float = WARN_SHARE) -> list[str]:
+    """One sentence per policy with a promise the desk's hours cannot keep for more than
+    ``threshold`` of a plan's tickets, whatever the roster."""
+    why = ("on the desk's hours, whatever the roster (they arrive with no open hour before their deadline "
+           "on the calendar clock)")
+    out = []
+    for label, parts in unkeepable_by_policy(table, threshold=threshold):
+        if len(parts) == 1 and parts[0][2] == "every plan":
+            out.append(f"{label}: its {parts[0][0]:g} h promise cannot be kept for {parts[0][1]:.0%} of tickets {why}")
         else:
-            parts = ", ".join(f"{r.unkeepable_share:.0%} ({r.promise_h:g} h, {r.plan})" for r in bad.itertuples())
-            out.append(f"{label}: its promises cannot be kept for {parts} of tickets {why}")
+            listed = ", ".join(f"{share:.0%} ({promise:g} h, {plans})" for promise, share, plans in parts)
+            out.append(f"{label}: its promises cannot be kept for {listed} of tickets {why}")
     return out
