@@ -20,7 +20,7 @@ from typing import Any
 from sim.app.kit import Group
 from sim.app.progressive import sim_key
 from sim.app.store import entry_key
-from sim.decision.psa import DecisionResult, run_decision
+from sim.decision.psa import MAX_SAMPLES, NEGLIGIBLE_SHARE, DecisionResult, run_decision
 from sim.decision.workload import sample_work
 from sim.params.scenario import resolve_policies
 from sim.params.schema import PAID_SCHEMES, Scenario
@@ -146,7 +146,35 @@ def analysis_runs(kind: str, *, n_params: int = 0, points: int = 0, refine: int 
 # Default parameter samples of the app's decision analysis: the baseline (4 policies) at one
 # replication is 4 x 24 = 96 model runs, about half a minute on two cores. The CLI's default
 # is 200; more samples narrow the probabilities (Monte Carlo s.e. sqrt(p(1-p)/n)).
+# Measured (3 seeds each, 2 workers; MEASURED below): the recommended policy at 24 samples was
+# the one at 100 on every seed of baseline, netflix and metered_wins, and baseline and netflix
+# had no assumption worth researching at either size; but where there is a ranking (metered_wins,
+# EVPI ~$2.9M) the top EVPPI changed with the seed and the sample size up to 200, the top three
+# within their Monte Carlo error of each other. 100 samples took 1.5-3 min (load 4-11), too slow
+# for a default; so 24 stays, a result below the CLI's 200 is labelled a preview, and the page
+# says, from the result's own bootstrap errors, whether its top two EVPPIs can be told apart.
 DECISION_SAMPLES = 24
+PREVIEW_BELOW = 200  # samples: the CLI's default
+
+
+def samples_to_rank(result: DecisionResult, *, z: float = 2.0) -> int | None:
+    """How many samples would tell the top two EVPPIs apart: ``result.samples`` or fewer when
+    their gap already exceeds ``z`` Monte Carlo standard errors of the gap (bootstrap errors,
+    shrinking as 1/sqrt(n)), else the sample count at which it would (from this result's gap and
+    errors; a very large number when the gap is 0). None when there is nothing to rank: fewer
+    than two parameters, no EVPI, or the top EVPPI too small to be worth researching (the
+    answer then says so)."""
+    ev = result.evppi
+    if len(ev) < 2 or not result.evpi > 0 or ev["evppi_usd"].iloc[0] < NEGLIGIBLE_SHARE * result.evpi:
+        return None
+    (a, b), (se_a, se_b) = ev["evppi_usd"].iloc[:2].astype(float), ev["evppi_se"].iloc[:2].astype(float)
+    se = math.hypot(se_a, se_b)
+    if not math.isfinite(se):
+        return None
+    gap = a - b
+    if gap > z * se:
+        return result.samples
+    return MAX_SAMPLES + 1 if gap <= 0 else math.ceil(result.samples * (z * se / gap) ** 2)
 
 
 def decision_runs(scenario: Scenario, samples: int, replications: int = 1) -> int:

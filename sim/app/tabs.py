@@ -20,9 +20,9 @@ from sim.app import drawing, kit, procs, sources, studies, views
 from sim.app.store import StreamlitCache
 from sim.app.ui import Download, analysis_figure, caches, download_row, kept, last_value, remember, worker_pool
 from sim.decision.psa import MAX_SAMPLES
-from sim.output import plots, study_plots
+from sim.output import fmt, plots, study_plots
 from sim.params.labels import replaced_notes
-from sim.params.names import mid_sentence, parameter_names
+from sim.params.names import display_name, mid_sentence, parameter_names
 from sim.params.scenario import ScenarioError, scenario_hash, uncertain_parameters
 from sim.runs import metrics, tornado
 from sim.runs import studies as analysis
@@ -206,8 +206,35 @@ def decision_answer(result: Any) -> None:
             st.markdown(f"{icon} " + (f"**{text}**" if i == 0 else text))
 
 
+def ranking_note(result: Any) -> str:
+    """Under the answer (Markdown, or ""): a result below the command line's sample count is a
+    preview, and whether its top two EVPPIs can be told apart at this size (their Monte Carlo
+    errors, :func:`sim.app.studies.samples_to_rank`)."""
+    n, need = result.samples, studies.samples_to_rank(result)
+    parts = [f"**Preview: {n} samples** (`supportsim decide` runs {studies.PREVIEW_BELOW})."
+             if n < studies.PREVIEW_BELOW else ""]
+    if need is not None and need <= n:
+        parts.append("The top two EVPPIs are apart by more than twice their Monte Carlo error: what to research "
+                     "first holds at this size.")
+    elif need is not None:
+        ev = result.evppi
+        top = [f"{kit.text(display_name(str(r.parameter), result.scenario))} ({fmt.usd(r.evppi_usd)} ± "
+               f"{fmt.usd(r.evppi_se)})" for r in ev.head(2).itertuples()]
+        most = min(MAX_SAMPLES, studies.decision_max_samples(result.scenario, sources.app_max_work()))
+        more = (f"far more samples than {MAX_SAMPLES:,}" if need > MAX_SAMPLES else f"about {need:,} samples")
+        fits = "" if need <= most else (f", more than the app runs for this scenario (at most {most:,}): "
+                                        f"`supportsim decide --samples {min(need, MAX_SAMPLES)}`")
+        parts.append(f"**Too few samples to rank what to research**: the top two EVPPIs, {top[0]} and {top[1]} "
+                     f"(± a Monte Carlo standard error), are within twice their error of each other; {more} would "
+                     f"tell them apart{fits}. The recommendation does not depend on this ranking.")
+    return " ".join(p for p in parts if p)
+
+
 def decision_results(result: Any, key: str, source: sources.Source, overrides: list[str]) -> None:
     decision_answer(result)
+    note = ranking_note(result)
+    if note:
+        st.info(note, icon=":material/hourglass_top:")
     st.dataframe(views.decision_table(result), hide_index=True, width="stretch", column_config={
         "policy": st.column_config.TextColumn("Policy"),
         "probability best": st.column_config.TextColumn(
@@ -290,7 +317,9 @@ def decision_tab(scenario: Any, source: sources.Source, overrides: list[str]) ->
         help=f"Parameter sets drawn from the table; every policy runs once on each (one replication, common "
              f"random numbers). More samples narrow the probabilities: their exact 95% interval narrows as 1/√n. "
              f"The default, {studies.DECISION_SAMPLES}, runs the baseline in about half a minute on two idle "
-             f"cores; `supportsim decide` defaults to 200. At most "
+             f"cores and is a preview: it gave the same recommended policy as 100 samples on the shipped "
+             f"scenarios, but ranking what to research can take far more (the page says how many); "
+             f"`supportsim decide` defaults to {studies.PREVIEW_BELOW}. At most "
              f"{most:,} fit the app's workload limit for this scenario."))
     remember("dec_samples")
     runs = studies.decision_runs(scenario, samples)
