@@ -24,6 +24,7 @@ from pathlib import Path
 from sim.decision.psa import run_decision
 from sim.output.decision_files import write_decision
 from sim.params.scenario import load
+from sim.runs.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 300.0
@@ -55,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.replications} replication(s), {args.workers} workers, {os.cpu_count()} cores")
     print(f"load average before: {_load()}")
     cpu0, t0 = _cpu_s(), time.perf_counter()
-    result = run_decision(scenario, samples=args.samples, replications=args.replications, workers=args.workers,
-                          sobol=args.sobol)
+    result = run_decision(scenario, samples=args.samples, sobol=args.sobol,
+                          options=RunOptions(replications=args.replications, workers=args.workers))
     wall = time.perf_counter() - t0
     cpu = _cpu_s() - cpu0
     runs = args.samples * args.replications * policies + (result.sobol_meta.get("points", 0) * 2 * args.replications)

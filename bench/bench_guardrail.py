@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sim.runs.options import RunOptions
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -75,7 +77,7 @@ def main() -> int:
         text = "[customers]\ninitial = 1\n[run]\nmonths = 12\nreplications = 2\n" + "".join(
             f"[policies.p{i}]\n" for i in range(n))
         scenario = load_text(text, source="plots")
-        res = run_scenario(scenario, workers=1)
+        res = run_scenario(scenario, options=RunOptions(workers=1))
         with tempfile.TemporaryDirectory() as folder:
             t = time.process_time()
             figures.save_run_figures(res, Path(folder))  # PNG, SVG and PDF, as `supportsim run` saves them

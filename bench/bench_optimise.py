@@ -24,6 +24,7 @@ from pathlib import Path
 from sim.output.optimise_files import answer, write_optimise
 from sim.params.scenario import load
 from sim.runs.optimise import optimise
+from sim.runs.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 300.0
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = _load()
     cpu0, t0 = _cpu_s(), time.perf_counter()
     result = optimise(scenario, policy=args.policy, params=PARAMS, constraints=["avg_retention_rate_pct>=94"],
-                      trials=args.trials, replications=args.replications, workers=args.workers, on_progress=count)
+                      trials=args.trials,
+                      options=RunOptions(replications=args.replications, workers=args.workers, on_progress=count))
     wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
     search_runs = args.trials * args.replications
     t1 = time.perf_counter()

@@ -49,6 +49,7 @@ from sim.params.scenario import load, resolve_policies  # noqa: E402
 from sim.params.schema import HOURS_PER_MONTH  # noqa: E402
 from sim.runs.executors import ProcessExecutor, SerialExecutor, default_workers  # noqa: E402
 from sim.runs.experiment import execute, jobs  # noqa: E402
+from sim.runs.options import RunOptions  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 # The reference workload: the baseline's four policies plus per-hour metering = 5 policies.
@@ -235,7 +236,7 @@ def reference(quick: bool, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         cpu0 = _cpu_children()
-        res = run_to_dir(sc, Path(tmp) / "ref", plots=False, workers=workers)
+        res = run_to_dir(sc, Path(tmp) / "ref", plots=False, options=RunOptions(workers=workers))
         wall = time.perf_counter() - t
         cpu = _cpu_children() - cpu0
     return {"customers": 10_000, "months": 36, "policies": n_pol, "replications": res.replications,

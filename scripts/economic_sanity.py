@@ -27,6 +27,7 @@ from sim.params.scenario import load
 from sim.params.schema import Params
 from sim.runs import metrics
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = [("baseline", []), ("baseline", ["run.months=48"]), ("netflix", []), ("netflix", ["run.months=24"]),
@@ -39,7 +40,8 @@ def _ci(d: dict[str, float], scale: float = 1e3, unit: str = "k") -> str:
 
 def scenarios(reps: int) -> None:
     for name, over in SCENARIOS:
-        res = run_scenario(load(ROOT / "scenarios" / f"{name}.toml", over or None), replications=reps, workers=2)
+        res = run_scenario(load(ROOT / "scenarios" / f"{name}.toml", over or None),
+                           options=RunOptions(replications=reps, workers=2))
         s, d, b = res.summary(), res.differences(), res.bridge()
         print(f"\n{name} {' '.join(over)} ({res.scenario.run.months} months, {reps} replications)\n")
         print("| policy | value_usd | cumulative profit | customers at horizon | realised CAC |")

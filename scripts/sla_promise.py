@@ -28,6 +28,7 @@ from pathlib import Path
 from sim.params.scenario import ScenarioError, load
 from sim.runs import metrics
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in variants(len(base.customers.segments)).items():
         sc = load(args.scenario, [*overrides, f"run.replications={args.replications}"])
         sc = sc.model_copy(update={"policies": {k: sc.policies[k] for k in ("flat", "tiered")}})
-        d = metrics.paired_differences(run_scenario(sc, workers=args.workers).kpis, "flat", ["flat", "tiered"],
+        kpis = run_scenario(sc, options=RunOptions(workers=args.workers)).kpis
+        d = metrics.paired_differences(kpis, "flat", ["flat", "tiered"],
                                        ["value_usd", "customers_at_horizon"])["tiered"]
         v, c = d["value_usd"], d["customers_at_horizon"]
         print(f"| {name} | {v['mean'] / 1e6:+.2f}M [{v['ci_low'] / 1e6:+.2f}, {v['ci_high'] / 1e6:+.2f}] "

@@ -16,6 +16,7 @@ from pathlib import Path
 from sim.params.scenario import load, set_path
 from sim.params.schema import Scenario
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 ABLATIONS = {
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     data["scenario"]["reference_policy"] = "flat_vip"
     if args.months:
         data["run"]["months"] = args.months
-    res = run_scenario(Scenario.model_validate(data), replications=args.replications, workers=2)
+    res = run_scenario(Scenario.model_validate(data), options=RunOptions(replications=args.replications, workers=2))
     diffs = res.differences()
     bridge = res.bridge()["flat"]  # flat - flat_vip
     print(f"scenarios/vip.toml, {res.scenario.run.months} months, {args.replications} replications, value_usd, 95% CI\n")

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from sim.runs.options import RunOptions
+
 # Randomised tests never decide a test run by luck: hypothesis runs derandomised (the same
 # examples every run), with no example database and no wall-clock deadline (a slow shared
 # machine must not turn into a failure) -- under `make test` and CI alike, whatever the
@@ -84,4 +86,4 @@ def smoke_results():
     from sim.params.scenario import load
     from sim.runs.experiment import run_scenario
 
-    return run_scenario(load(SCENARIOS / "smoke.toml"), workers=1)
+    return run_scenario(load(SCENARIOS / "smoke.toml"), options=RunOptions(workers=1))

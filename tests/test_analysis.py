@@ -14,6 +14,7 @@ from sim.runs import metrics, paths, staffing
 from sim.runs import studies as analysis
 from sim.runs import tornado as tornado_mod
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 # module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
@@ -147,7 +148,7 @@ def test_sweep_ctrl_c_keeps_the_finished_runs(fixed):
             raise KeyboardInterrupt
 
     with pytest.raises(analysis.SweepInterrupted) as info:
-        analysis.sweep(fixed, grid={"support.agents": [1, 2]}, on_progress=stop)
+        analysis.sweep(fixed, grid={"support.agents": [1, 2]}, options=RunOptions(on_progress=stop))
     assert len(info.value.tidy) == 4 and info.value.tidy.attrs["partial"] is True
 
 
@@ -164,7 +165,7 @@ def test_cli_sweep_keep_partial_takes_the_one_way_out(tmp_path, monkeypatch, cap
             if done >= 4:
                 raise KeyboardInterrupt
 
-        return real(*args, **{**kwargs, "on_progress": stop})
+        return real(*args, **{**kwargs, "options": kwargs["options"].but(on_progress=stop)})
 
     monkeypatch.setattr(studies_cli.analysis, "sweep", stopped_after_4)
     out = tmp_path / "sw"
@@ -188,7 +189,7 @@ def test_sweep_refuses_three_parameters_and_bad_values(fixed):
 
 def test_sweep_guardrail(fixed):
     with pytest.raises(ScenarioError, match="workload too large"):
-        analysis.sweep(fixed, grid={"support.agents": list(range(1, 11))}, max_work=10_000)
+        analysis.sweep(fixed, grid={"support.agents": list(range(1, 11))}, options=RunOptions(max_work=10_000))
 
 
 # ---------------------------------------------------------------------------- break-even
@@ -218,7 +219,7 @@ def price_breakeven(smoke):
     # flat's price multiplier: cheap flat support loses to per-ticket, dear flat support wins
     return analysis.breakeven(smoke, param="policies.flat.pricing.price_multiplier", between=(0.6, 1.4),
                               kpi="cumulative_profit", policy_a="flat", policy_b="per_ticket", points=3, refine=3,
-                              replications=4)
+                              options=RunOptions(replications=4))
 
 
 def test_breakeven_curve_table(price_breakeven):
@@ -269,9 +270,9 @@ def test_breakeven_errors(smoke, kwargs, needle):
 @pytest.fixture(scope="module")
 def tornado(smoke):
     return tornado_mod.sensitivity(
-        smoke, policy_a="flat", policy_b="per_ticket", replications=3, delta=0.25,
+        smoke, policy_a="flat", policy_b="per_ticket", delta=0.25,
         parameters=["churn.switching_ease", "customers.segments.*.fee_sensitivity_per_usd"],
-        ranges={"acquisition.cac_multiple": (5.0, 25.0)})
+        ranges={"acquisition.cac_multiple": (5.0, 25.0)}, options=RunOptions(replications=3))
 
 
 TORNADO_COLUMNS = ["parameter", "label", "low_value", "high_value", "base_mean", "low_mean", "low_ci_low",

@@ -18,6 +18,7 @@ from sim.app import drawing, sources, studies, views
 from sim.decision.psa import run_decision
 from sim.output.decision_files import write_decision
 from sim.params.scenario import load, load_text, policy_label
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 from tests.test_app import app_cache_dir, assert_clean, fixtures_in_picker, media, open_app  # noqa: F401  (fixtures)
 
@@ -40,7 +41,7 @@ def uncertain():
 
 @pytest.fixture(scope="module")
 def result(uncertain):
-    return run_decision(uncertain, samples=SAMPLES, workers=1)
+    return run_decision(uncertain, samples=SAMPLES, options=RunOptions(workers=1))
 
 
 def open_decision(upload: bool) -> object:
@@ -120,7 +121,7 @@ def test_decision_figure_titles_fit_the_slide(uncertain):
     """A long display label in a title over an axes that a legend outside has moved: wrapped,
     not cut off at the figure's edge."""
     long = UNCERTAIN_TEXT.replace('label = "Flat (included)"', 'label = "Flat support included in every plan"')
-    res = run_decision(load_text(long, source="long.toml"), samples=SAMPLES, workers=1)
+    res = run_decision(load_text(long, source="long.toml"), samples=SAMPLES, options=RunOptions(workers=1))
     res.decision_map = res.decision_map.assign(best="flat")  # one policy everywhere: the longest title
     res.decision_map.attrs = {"x": res.evppi["parameter"][0], "y": res.evppi["parameter"][1]}
     for name in drawing.DECISION_FIGURES:

@@ -19,6 +19,7 @@ from sim.params.scenario import ScenarioError, load, load_text, resolve_policies
 from sim.params.schema import Params
 from sim.runs import metrics
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 from tests.conftest import ROOT, SCENARIOS
 from tests.test_app import controls_by_path, leaf_paths
 
@@ -154,7 +155,7 @@ def test_progressive_run_ends_with_exactly_the_cli_results():
     assert [u.jobs_done for u in updates] == list(range(0, 4 * 3 + 1))  # submitted, then one per job
     first = drawn[0].results
     assert set(first.monthly["replication"]) == {0} and first.replications == 1
-    ref = run_scenario(sc, workers=1)
+    ref = run_scenario(sc, options=RunOptions(workers=1))
     final = drawn[-1].results
     pd.testing.assert_frame_equal(final.monthly, ref.monthly)
     pd.testing.assert_frame_equal(final.kpis, ref.kpis)
@@ -186,7 +187,7 @@ def test_changing_one_policy_runs_only_that_policy_and_the_others_do_not_move():
     assert updates[-1].final and updates[-1].jobs_total == SMOKE.run.replications  # per_ticket only
     first_drawn = next(u for u in updates if u.results is not None)
     assert first_drawn.jobs_done == 1  # one run of the changed policy, the others from the cache
-    ref = run_scenario(changed, workers=1)
+    ref = run_scenario(changed, options=RunOptions(workers=1))
     for upd in updates:
         if upd.results is None:
             continue
@@ -214,7 +215,7 @@ def test_pool_gives_identical_results_and_cancels_abandoned_jobs():
     pool = procs.make_pool(2)
     try:
         sc = load(SCENARIOS / "smoke.toml", ["run.replications=6"])
-        ref = run_scenario(sc, workers=1)
+        ref = run_scenario(sc, options=RunOptions(workers=1))
         res = progressive.run_app_scenario(sc, pool=pool)
         pd.testing.assert_frame_equal(res.monthly, ref.monthly)
 

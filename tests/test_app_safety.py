@@ -16,6 +16,7 @@ import streamlit as st
 
 from sim.params.scenario import load
 from sim.runs import metrics
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 from tests.test_app import app_cache_dir, assert_clean, card_values, fixtures_in_picker, open_app  # noqa: F401
 
@@ -137,15 +138,16 @@ def test_the_decision_summary_is_fitted_in_a_worker_not_in_the_server(monkeypatc
     scenario = load(SCENARIOS / "baseline.toml", ["run.months=3", "customers.initial=200"])
     pool = procs.make_pool(2)
     try:
-        reference = psa.run_decision(scenario, samples=4, workers=1)
+        reference = psa.run_decision(scenario, samples=4, options=RunOptions(workers=1))
 
         def not_here(*args, **kwargs):
             raise AssertionError("EVPPI fitted in the server's process")
 
         monkeypatch.setattr(psa, "_evppi_table", not_here)  # the worker imports its own, unpatched
         progress = []
-        result = studies.decide_in_pool(pool, executor=procs.pool_executor(pool), scenario=scenario, samples=4,
-                                        max_work=10**12, on_progress=lambda d, t: progress.append((d, t)))
+        options = RunOptions(executor=procs.pool_executor(pool), max_work=10**12,
+                             on_progress=lambda d, t: progress.append((d, t)))
+        result = studies.decide_in_pool(pool, scenario=scenario, samples=4, options=options)
     finally:
         pool.shutdown()
     assert progress[-1][0] == progress[-1][1] == 4 * len(scenario.policies)

@@ -25,6 +25,7 @@ import pytest
 from sim.app import drawing, progressive, store
 from sim.params.scenario import load
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 SMOKE = load(SCENARIOS / "smoke.toml", ["run.replications=2", "run.months=3"])
@@ -33,7 +34,7 @@ RUNS = SMOKE.run.replications * len(SMOKE.policies)
 
 @pytest.fixture(scope="module")
 def genuine():
-    return run_scenario(SMOKE, workers=1)
+    return run_scenario(SMOKE, options=RunOptions(workers=1))
 
 
 class Payload:

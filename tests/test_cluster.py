@@ -15,6 +15,7 @@ import pytest
 
 from sim.cli import main
 from sim.runs import executors
+from sim.runs.options import RunOptions
 from tests.conftest import BOUNDED_S, SCENARIOS
 
 pytest.importorskip("distributed")
@@ -163,7 +164,7 @@ def test_a_scheduler_lost_mid_run_is_said_in_words():
 
     try:
         with pytest.raises(executors.WorkersLost) as info:
-            run_scenario(scenario, executor=ex, on_progress=progress)
+            run_scenario(scenario, options=RunOptions(executor=ex, on_progress=progress))
     finally:
         ex.close()
         c.close()

@@ -11,6 +11,7 @@ from sim.output.files import run_to_dir
 from sim.params.scenario import ScenarioError, load
 from sim.runs import studies as analysis
 from sim.runs.executors import DaskExecutor
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 # module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
@@ -39,8 +40,8 @@ def smoke():
 
 
 def test_run_on_dask_is_byte_identical_to_serial(cluster, smoke, tmp_path):
-    run_to_dir(smoke, tmp_path / "serial", plots=False, workers=1)
-    res = run_to_dir(smoke, tmp_path / "dask", plots=False, cluster=cluster)
+    run_to_dir(smoke, tmp_path / "serial", plots=False, options=RunOptions(workers=1))
+    res = run_to_dir(smoke, tmp_path / "dask", plots=False, options=RunOptions(cluster=cluster))
     for name in ("monthly.csv", "kpis.csv"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes(), name
     assert res.replications == 2 and not res.partial
@@ -48,8 +49,8 @@ def test_run_on_dask_is_byte_identical_to_serial(cluster, smoke, tmp_path):
 
 def test_sweep_on_dask_matches_serial(cluster, smoke):
     grid = {"churn.switching_ease": [0.5, 1.5]}
-    serial = analysis.sweep(smoke, grid=grid, policies=["flat", "per_ticket"], workers=1)
-    on_dask = analysis.sweep(smoke, grid=grid, policies=["flat", "per_ticket"], cluster=cluster)
+    serial = analysis.sweep(smoke, grid=grid, policies=["flat", "per_ticket"], options=RunOptions(workers=1))
+    on_dask = analysis.sweep(smoke, grid=grid, policies=["flat", "per_ticket"], options=RunOptions(cluster=cluster))
     pd.testing.assert_frame_equal(serial, on_dask)
 
 

@@ -15,6 +15,7 @@ from sim.params.scenario import ScenarioError, load_text, resolve_policies
 from sim.params.uncertainty import Uniform
 from sim.runs import metrics
 from sim.runs.experiment import Job, run_job_kpis
+from sim.runs.options import RunOptions
 from sim.runs.paths import with_values
 
 # module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
@@ -52,7 +53,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def result(tiny):
-    return run_decision(tiny, samples=SAMPLES, workers=1)
+    return run_decision(tiny, samples=SAMPLES, options=RunOptions(workers=1))
 
 
 def test_default_kpi_is_the_value_metric_once_registered():
@@ -110,7 +111,7 @@ def _plain(v):
 
 def test_identical_policies_tie_in_every_sample(tiny):
     twin = TINY.replace('[uncertainty]', '[policies.flat_again]\npricing.scheme = "flat"\n[uncertainty]')
-    res = run_decision(load_text(twin), samples=6, workers=1)
+    res = run_decision(load_text(twin), samples=6, options=RunOptions(workers=1))
     wide = res.psa.pivot(index="sample", columns="policy", values=DEFAULT_KPI)
     assert (wide["flat"] == wide["flat_again"]).all()
 
@@ -121,7 +122,7 @@ def test_an_inert_parameter_is_worth_nothing(result):
 
 
 def test_reproducible_and_identical_with_processes(tiny, result):
-    again = run_decision(tiny, samples=SAMPLES, workers=2)
+    again = run_decision(tiny, samples=SAMPLES, options=RunOptions(workers=2))
     pd.testing.assert_frame_equal(result.psa, again.psa)
     pd.testing.assert_frame_equal(result.policies, again.policies)
     assert result.decision_sha256 == again.decision_sha256
@@ -133,12 +134,12 @@ def test_on_dask_identical_to_serial(tiny, result):
 
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://", host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        on_dask = run_decision(tiny, samples=SAMPLES, cluster=cluster.scheduler_address)
+        on_dask = run_decision(tiny, samples=SAMPLES, options=RunOptions(cluster=cluster.scheduler_address))
     pd.testing.assert_frame_equal(result.psa, on_dask.psa)
 
 
 def test_replications_are_averaged_per_sample(tiny):
-    res = run_decision(tiny, samples=3, replications=2, workers=1)
+    res = run_decision(tiny, samples=3, options=RunOptions(replications=2, workers=1))
     row = res.psa[(res.psa["sample"] == 1) & (res.psa["policy"] == "flat")].iloc[0]
     values = {p: _plain(row[p]) for p in res.parameters}
     params = {p.name: p.params for p in resolve_policies(with_values(tiny, values))}["flat"]
@@ -156,7 +157,7 @@ def test_seed_and_design_change_the_draws(tiny, result):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"samples": 1}, "--samples"),
-    ({"replications": 0}, "--replications"),
+    ({"options": RunOptions(replications=0)}, "--replications"),
     ({"kpi": "nope"}, "unknown KPI"),
     ({"design": "grid", "samples": 2}, "--design"),
 ])
@@ -176,7 +177,7 @@ def test_no_table_or_one_policy_is_refused(tiny):
 
 def test_guardrail_counts_every_run(tiny):
     with pytest.raises(ScenarioError, match="workload too large"):
-        run_decision(tiny, samples=100, max_work=150 * 4 * 2 * 99)
+        run_decision(tiny, samples=100, options=RunOptions(max_work=150 * 4 * 2 * 99))
 
 
 def test_three_line_answer(result):

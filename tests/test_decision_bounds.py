@@ -13,6 +13,7 @@ import pytest
 
 from sim.decision import psa, voi
 from sim.params.uncertainty import Uniform
+from sim.runs.options import RunOptions
 from tests.conftest import BOUNDED_S, ROOT
 
 PARAMS = {f"p{i}": Uniform(0.0, 1.0) for i in range(3)}
@@ -96,9 +97,9 @@ def test_chunked_runs_give_the_same_decision(monkeypatch):
         "policies.per_ticket.pricing.per_ticket_fee_usd" = { dist = "uniform", low = 0.0, high = 60.0 }
         "churn.switching_ease" = { dist = "uniform", low = 0.5, high = 2.0 }
     """), source="chunks")
-    whole = psa.run_decision(scenario, samples=7, replications=2, workers=1)
+    whole = psa.run_decision(scenario, samples=7, options=RunOptions(replications=2, workers=1))
     monkeypatch.setattr(psa, "CHUNK_POINTS", 3)
-    chunked = psa.run_decision(scenario, samples=7, replications=2, workers=1)
+    chunked = psa.run_decision(scenario, samples=7, options=RunOptions(replications=2, workers=1))
     assert whole.psa.equals(chunked.psa) and whole.evpi == chunked.evpi
 
 

@@ -24,6 +24,7 @@ from sim.output.decision_plots import plot_decision_map, plot_evppi
 from sim.params.scenario import ScenarioError, load_text, policy_labels, scenario_hash
 from sim.params.uncertainty import from_spec
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 # module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
@@ -56,7 +57,7 @@ def scenario(scenario_file):
 
 @pytest.fixture(scope="module")
 def decision(scenario):
-    return run_decision(scenario, samples=SAMPLES, workers=1)
+    return run_decision(scenario, samples=SAMPLES, options=RunOptions(workers=1))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def folder(decision, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def res(scenario):
-    return run_scenario(scenario, workers=1)
+    return run_scenario(scenario, options=RunOptions(workers=1))
 
 
 def _texts(slide) -> str:

@@ -18,6 +18,7 @@ from sim.params.scenario import ScenarioError, load, resolve_policies
 from sim.runs import metrics
 from sim.runs.executors import ProcessExecutor, SerialExecutor, make_executor
 from sim.runs.experiment import Precision, execute, jobs, run_job, run_scenario
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 SMOKE = SCENARIOS / "smoke.toml"
@@ -43,8 +44,8 @@ def _half_width(res, policy: str, kpi: str) -> float:
 def test_common_random_numbers_shrink_the_paired_interval(smoke):
     """Same streams for every policy (CRN) vs streams salted per policy: the interval of a
     paired difference is much narrower with CRN, while each policy's own mean stays put."""
-    crn = run_scenario(smoke, replications=10, crn=True)
-    indep = run_scenario(smoke, replications=10, crn=False)
+    crn = run_scenario(smoke, crn=True, options=RunOptions(replications=10))
+    indep = run_scenario(smoke, crn=False, options=RunOptions(replications=10))
     assert not crn.kpis.equals(indep.kpis)  # the switch really changes the streams
     for policy in ("per_ticket", "flat_vip"):
         with_crn = _half_width(crn, policy, "value_usd")
@@ -106,7 +107,7 @@ def test_spool_orders_runs_whatever_order_they_finish_in(smoke, tmp_path):
     policies = resolve_policies(smoke)
     job_list = jobs(policies, replications=2, months=2, seed=3)
     tables = [(j, run_job(j)) for j in job_list]
-    res = run_scenario(smoke, replications=2)  # only for the provenance columns
+    res = run_scenario(smoke, options=RunOptions(replications=2))  # only for the provenance columns
 
     def writer(df, buf):
         write_monthly_csv(replace(res, monthly=df), buf)
@@ -127,8 +128,8 @@ def test_spool_orders_runs_whatever_order_they_finish_in(smoke, tmp_path):
 
 
 def test_serial_and_process_executors_give_identical_files(smoke, tmp_path):
-    run_to_dir(smoke, tmp_path / "serial", plots=False, workers=1)
-    run_to_dir(smoke, tmp_path / "procs", plots=False, workers=2)
+    run_to_dir(smoke, tmp_path / "serial", plots=False, options=RunOptions(workers=1))
+    run_to_dir(smoke, tmp_path / "procs", plots=False, options=RunOptions(workers=2))
     assert _files(tmp_path / "serial") == _files(tmp_path / "procs")
 
 
@@ -214,7 +215,8 @@ def test_ctrl_c_keeps_finished_replications_marked_partial(smoke, tmp_path):
     out = tmp_path / "out"
     run_to_dir(smoke, out, plots=False)  # an earlier complete output, replaced by the partial one
     with pytest.raises(Interrupted) as info:
-        run_to_dir(smoke, out, plots=False, replications=4, seed=8, on_progress=_interrupt_after(5), keep_partial=True)
+        run_to_dir(smoke, out, plots=False, keep_partial=True,
+                   options=RunOptions(replications=4, seed=8, on_progress=_interrupt_after(5)))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is True and summary["seed"] == 8
     assert sum(summary["replications_completed"].values()) == 5
@@ -230,7 +232,7 @@ def test_ctrl_c_without_keep_partial_leaves_previous_output(smoke, tmp_path):
     run_to_dir(smoke, out, plots=False)
     before = _files(out)
     with pytest.raises(KeyboardInterrupt):
-        run_to_dir(smoke, out, plots=False, seed=8, on_progress=_interrupt_after(2))
+        run_to_dir(smoke, out, plots=False, options=RunOptions(seed=8, on_progress=_interrupt_after(2)))
     assert _files(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 

@@ -13,6 +13,7 @@ from sim.cli import main
 from sim.decision import psa
 from sim.params.scenario import ScenarioError, load, load_text, uncertain_parameters
 from sim.runs import guardrails, paths
+from sim.runs.options import RunOptions
 from tests.conftest import BOUNDED_S, SCENARIOS
 
 # Every value in range, nothing compounds: churn 5%, replacement 1 (each churner replaced once).
@@ -114,7 +115,7 @@ def test_the_apps_decision_tab_is_refused_with_a_page_message(files):
     _, table = files
     scenario = load(table)
     with pytest.raises(ScenarioError, match="worst case"):
-        psa.run_decision(scenario, samples=2, max_work=guardrails.DEFAULT_MAX_WORK)
+        psa.run_decision(scenario, samples=2, options=RunOptions(max_work=guardrails.DEFAULT_MAX_WORK))
     assert apprun.decision_max_samples(scenario, guardrails.DEFAULT_MAX_WORK) == 0
 
 

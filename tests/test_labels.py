@@ -11,6 +11,7 @@ from sim.output.plots import Meta
 from sim.params import labels
 from sim.params.scenario import load, load_text, policy_label, policy_labels, scenario_hash, to_toml, validate_dict
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 from tests.conftest import ROOT
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"
@@ -124,7 +125,7 @@ TINY = ["run.months=2", "customers.initial=150", "run.replications=1"]
 def edited_run():
     """The smoke scenario with its per-ticket fee changed: its label "Per ticket ($20)" is stale."""
     sc = load(ROOT / "scenarios" / "smoke.toml", [*TINY, "policies.per_ticket.pricing.per_ticket_fee_usd=25"])
-    return run_scenario(sc, workers=1)
+    return run_scenario(sc, options=RunOptions(workers=1))
 
 
 def test_the_report_shows_the_new_label_and_names_the_edits(edited_run):

@@ -18,13 +18,14 @@ from sim.params.scenario import ScenarioError, load, load_text, resolve_policies
 from sim.runs import optimise as opt
 from sim.runs.executors import ProcessExecutor
 from sim.runs.experiment import Job, run_job_kpis
+from sim.runs.options import RunOptions
 from sim.runs.search_space import Constraint, check_dimensions, parse_constraint, parse_dimension
 from sim.runs.selection import kim_nelson, screen_to_the_best
 from tests.conftest import SCENARIOS
 
 SMOKE = load(SCENARIOS / "smoke.toml")
 BASELINE = load(SCENARIOS / "baseline.toml")
-SMALL = dict(trials=10, replications=2, candidates=2, first_stage=4, max_fresh=40, batch=4)
+SMALL = dict(trials=10, candidates=2, first_stage=4, max_fresh=40, batch=4, options=RunOptions(replications=2))
 
 
 def _params(scenario, name):
@@ -163,8 +164,8 @@ def _csv(df: pd.DataFrame) -> str:
 def test_serial_and_processes_give_the_same_answer_byte_for_byte(fee_result):
     with ProcessExecutor(2) as ex:
         again = opt.optimise(SMOKE, policy="per_ticket", params=["pricing.per_ticket_fee_usd=0:80",
-                                                                  "support.sla_target_h=1:48:log"], executor=ex,
-                             **SMALL)
+                                                                  "support.sla_target_h=1:48:log"],
+                             **{**SMALL, "options": SMALL["options"].but(executor=ex)})
     assert _csv(again.trials) == _csv(fee_result.trials)
     assert _csv(again.candidates) == _csv(fee_result.candidates)
     assert json.dumps(again.summary(), default=str) == json.dumps(fee_result.summary(), default=str)

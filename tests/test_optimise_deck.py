@@ -16,12 +16,13 @@ from sim.output.optimise_read import check_optimum_scenario, optimum_of, read_op
 from sim.output.optimise_slide import guarantee_line
 from sim.params.scenario import ScenarioError, load
 from sim.runs.optimise import optimise
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.xdist_group("deck")
 
 SMOKE = SCENARIOS / "smoke.toml"
-SMALL = dict(trials=8, replications=2, candidates=2, first_stage=4, max_fresh=40, batch=4, workers=1)
+SMALL = dict(trials=8, candidates=2, first_stage=4, max_fresh=40, batch=4, options=RunOptions(replications=2))
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pytest
 from sim.params.scenario import load
 from sim.runs import optimise as opt
 from sim.runs import studies
+from sim.runs.options import RunOptions
 from sim.runs.selection import screen_to_the_best
 from tests.conftest import SCENARIOS
 
@@ -32,12 +33,12 @@ CASES = {
 def test_the_optimiser_lands_in_the_sweeps_indifference_set(case):
     file, policy, path, grid = CASES[case]
     sc = load(SCENARIOS / file, ["customers.initial=300", "run.months=12"])
-    tidy = studies.sweep(sc, grid={path: grid}, policies=[policy], replications=10, workers=1)
+    tidy = studies.sweep(sc, grid={path: grid}, policies=[policy], options=RunOptions(replications=10, workers=1))
     x = tidy.pivot(index=path, columns="replication", values="value_usd")
     best_set = [float(x.index[i]) for i in screen_to_the_best(x.to_numpy())]
     assert len(best_set) < len(grid), f"the sweep cannot tell the grid points apart: {best_set}"
-    result = opt.optimise(sc, policy=policy, params=[f"{path}={grid[0]}:{grid[-1]}"], trials=16, replications=3,
-                          candidates=3, first_stage=8, max_fresh=60, batch=4)
+    result = opt.optimise(sc, policy=policy, params=[f"{path}={grid[0]}:{grid[-1]}"], trials=16, candidates=3,
+                          first_stage=8, max_fresh=60, batch=4, options=RunOptions(replications=3))
     pick = result.chosen[path]
     assert min(best_set) <= pick <= max(best_set), (
         f"{case}: the optimiser chose {pick}; the sweep's 95% indifference set is {best_set} "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sim.params.scenario import load
 from sim.runs.experiment import run_scenario
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 SHORT = ["run.months=12", "run.replications=4", "customers.initial=800"]
 
 
 def _diff(name: str, policy: str, kpi: str) -> dict:
-    res = run_scenario(load(SCENARIOS / name, SHORT), workers=1)
+    res = run_scenario(load(SCENARIOS / name, SHORT), options=RunOptions(workers=1))
     return res.differences()[policy][kpi]
 
 

@@ -18,6 +18,7 @@ from sim.params.scenario import load, policy_labels
 from sim.params.schema import Params
 from sim.params.walk import field_unit
 from sim.runs.metrics import KPIS
+from sim.runs.options import RunOptions
 from tests.conftest import ROOT, SCENARIOS
 
 # module-scoped fixtures: on one worker, run once (xdist would otherwise rebuild them each time
@@ -48,7 +49,7 @@ def tiny_results():
     from sim.runs.experiment import run_scenario
 
     return run_scenario(load(SCENARIOS / "smoke.toml", ["run.months=3", "customers.initial=150",
-                                                        "run.replications=2"]), workers=1)
+                                                        "run.replications=2"]), options=RunOptions(workers=1))
 
 
 def _leaf_paths(data, prefix=""):

@@ -17,6 +17,7 @@ from sim.params.scenario import (
     to_toml,
     uncertain_parameters,
 )
+from sim.runs.options import RunOptions
 from tests.conftest import SCENARIOS
 
 SHIPPED = ["baseline", "netflix", "vip", "metered_wins"]
@@ -200,6 +201,6 @@ def test_run_results_do_not_depend_on_the_table():
     from sim.runs.experiment import run_scenario
 
     table = '"churn.switching_ease" = { dist = "uniform", low = 0.1, high = 5.0 }'
-    a = run_scenario(load_text(BASE), replications=1)
-    b = run_scenario(load_text(with_table(table)), replications=1)
+    a = run_scenario(load_text(BASE), options=RunOptions(replications=1))
+    b = run_scenario(load_text(with_table(table)), options=RunOptions(replications=1))
     assert a.monthly.equals(b.monthly) and a.scenario_sha256 == b.scenario_sha256

@@ -39,6 +39,7 @@ from sim.params.walk import field_info, field_unit
 from sim.runs import metrics
 from sim.runs.executors import Executor
 from sim.runs.optimise import MAX_TRIALS, OptimiseResult, optimise
+from sim.runs.options import RunOptions
 from sim.runs.search_space import check_dimensions, policy_params
 
 # The tab's defaults: a quick preview. On the baseline (2,000 customers, 24 months) 16 trials x 2
@@ -186,11 +187,13 @@ class Request:
     first_stage: int = DEFAULT_FIRST_STAGE
     max_fresh: int = DEFAULT_MAX_FRESH
 
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`sim.runs.optimise.optimise`."""
+    def kwargs(self, run: RunOptions) -> dict[str, Any]:
+        """Keyword arguments of :func:`sim.runs.optimise.optimise`; ``run``: where and how its
+        runs execute (executor, progress, work limit), given this request's replications."""
         return {"policy": self.policy, "params": list(self.params), "kpi": [self.kpi],
-                "constraints": list(self.constraints), "trials": self.trials, "replications": self.replications,
-                "candidates": self.candidates, "first_stage": self.first_stage, "max_fresh": self.max_fresh}
+                "constraints": list(self.constraints), "trials": self.trials, "candidates": self.candidates,
+                "first_stage": self.first_stage, "max_fresh": self.max_fresh,
+                "options": run.but(replications=self.replications)}
 
     def runs(self) -> int:
         """Model runs planned before the selection's sequential stage (which adds some)."""
@@ -244,7 +247,7 @@ def check(scenario: Scenario, request: Request, max_work: int) -> list[str]:
     if request.trials > MAX_TRIALS:
         return [f"trials: at most {MAX_TRIALS:,}"]
     try:
-        optimise(scenario, executor=_DryRun(), max_work=max_work, **request.kwargs())
+        optimise(scenario, **request.kwargs(RunOptions(executor=_DryRun(), max_work=max_work)))
     except _Checked:
         return []
     except ScenarioError as exc:
@@ -264,11 +267,10 @@ def range_problems(scenario: Scenario, ranges: Sequence[tuple[Lever, float, floa
     return out
 
 
-def run(*, executor: Executor, on_progress: Callable[[int, int], None], max_work: int, scenario: Scenario,
-        request: Request, command: str) -> OptimiseResult:
-    """The optimisation of ``request``: its runs on ``executor`` (the app's pool), with progress;
-    the result records ``command``."""
-    result = optimise(scenario, executor=executor, on_progress=on_progress, max_work=max_work, **request.kwargs())
+def run(*, options: RunOptions, scenario: Scenario, request: Request, command: str) -> OptimiseResult:
+    """The optimisation of ``request``: its runs where ``options`` say (the app's pool, with
+    progress and the app's work limit); the result records ``command``."""
+    result = optimise(scenario, **request.kwargs(options))
     result.command = command
     return result
 

@@ -26,6 +26,7 @@ from sim.params.scenario import resolve_policies
 from sim.params.schema import PAID_SCHEMES, Scenario
 from sim.runs.executors import Executor
 from sim.runs.kpis import DEFAULT_KPI
+from sim.runs.options import RunOptions
 
 # ---------------------------------------------------------------- sensitivity and break-even (sim.runs.studies)
 
@@ -233,25 +234,26 @@ class _Replay(Executor):
             yield i, fn(item)
 
 
-def decide_from_runs(scenario: Scenario, samples: int, replications: int, max_work: int,
+def decide_from_runs(scenario: Scenario, samples: int, options: RunOptions,
                      calls: list[tuple[Callable[[Any], Any], list[Any], list[Any]]]) -> DecisionResult:
     """:func:`sim.decision.psa.run_decision` on recorded simulations (in a worker process)."""
-    return run_decision(scenario, samples=samples, replications=replications, executor=_Replay(calls),
-                        max_work=max_work)
+    return run_decision(scenario, samples=samples, options=options.but(executor=_Replay(calls)))
 
 
-def decide_in_pool(pool: ProcessPoolExecutor, *, executor: Executor, scenario: Scenario, samples: int,
-                   replications: int = 1, max_work: int,
-                   on_progress: Callable[[int, int], None] | None = None) -> DecisionResult:
+def decide_in_pool(pool: ProcessPoolExecutor, *, scenario: Scenario, samples: int,
+                   options: RunOptions) -> DecisionResult:
     """A decision analysis of ``scenario`` with ``samples`` parameter sets: its simulations on
-    ``executor`` (the app's pool, with ``on_progress``), then its summary (the EVPPI
-    regressions) in a worker of ``pool``. The result is ``run_decision``'s, to the byte: the
-    same jobs give the same runs wherever they run. A ScenarioError (too many samples, a bad
-    table) is raised before anything runs; a MemoryError in the worker is raised here."""
-    recording = _Recording(executor)
-    try:
-        return run_decision(scenario, samples=samples, replications=replications, executor=recording,
-                            on_progress=on_progress, max_work=max_work)  # only if it ran no simulation
+    ``options.executor`` (the app's pool, with ``options.on_progress``), then its summary (the
+    EVPPI regressions) in a worker of ``pool``. The result is ``run_decision``'s, to the byte:
+    the same jobs give the same runs wherever they run. A ScenarioError (too many samples, a
+    bad table) is raised before anything runs; a MemoryError in the worker is raised here."""
+    if options.executor is None:
+        raise TypeError("decide_in_pool runs on the app's executor: give options.executor")
+    recording = _Recording(options.executor)
+    try:  # returns here only if it ran no simulation
+        return run_decision(scenario, samples=samples, options=options.but(executor=recording))
     except _Recorded:
         pass
-    return pool.submit(decide_from_runs, scenario, samples, replications, max_work, recording.calls).result()
+    # the worker gets what it needs to summarise, never the page's progress callback or pool
+    shipped = RunOptions(replications=options.replications, seed=options.seed, max_work=options.max_work)
+    return pool.submit(decide_from_runs, scenario, samples, shipped, recording.calls).result()

@@ -27,6 +27,7 @@ from sim.params.scenario import ScenarioError, scenario_hash, uncertain_paramete
 from sim.runs import metrics, tornado
 from sim.runs import studies as analysis
 from sim.runs.kpis import DEFAULT_KPI
+from sim.runs.options import RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ def run_analysis(kind: str, key: str, fn: Any, runs: int, **kwargs: Any) -> Any:
         bar.progress(done / max(total, 1), text=text)
 
     try:
-        table = fn(executor=procs.pool_executor(worker_pool()), on_progress=progress, max_work=sources.app_max_work(),
-                   **kwargs)
+        options = RunOptions(replications=kwargs.pop("replications", None), executor=procs.pool_executor(worker_pool()),
+                             on_progress=progress, max_work=sources.app_max_work())
+        table = fn(options=options, **kwargs)
     except ScenarioError as exc:
         bar.empty()
         st.error(kit.problem_list(exc.problems), icon=":material/error:")

@@ -148,7 +148,7 @@ def run_and_write(args: argparse.Namespace, verb: str, write: Callable[..., Path
                                  f"{res.replications}; drop --replications with --from"], "--replications")
         args.replications = res.replications  # the command that reproduces the numbers runs as many
     else:
-        res = run_scenario(scenario, **run_options(args, verb).kwargs(), plots=True)  # the report and deck draw figures
+        res = run_scenario(scenario, options=run_options(args, verb), plots=True)  # the report and deck draw figures
     path = write(res, args.out, command=reproduce_command(verb, args, "decision", *options), decision=decision,
                  **extra)
     if not args.quiet:

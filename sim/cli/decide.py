@@ -12,13 +12,12 @@ import argparse
 import math
 from typing import Any
 
-from sim.cli.common import load_scenario, printable, progress_bar, reproduce_command
+from sim.cli.common import load_scenario, printable, reproduce_command, run_options
 from sim.decision.psa import DEFAULT_KPI, EVPPI_NOT_ADDITIVE, run_decision
 from sim.output.decision_files import write_decision
 from sim.output.fmt import DASH, terminal
 from sim.output.report import held_fixed_rows
 from sim.runs import metrics
-from sim.runs.executors import check_cluster_address
 
 
 def _share(x: float) -> str:
@@ -27,12 +26,8 @@ def _share(x: float) -> str:
 
 def cmd_decide(args: argparse.Namespace) -> int:
     scenario = load_scenario(args, record_replications=False)  # --replications is per parameter set
-    if args.cluster:
-        check_cluster_address(args.cluster)
-    result = run_decision(scenario, samples=args.samples, replications=args.replications, kpi=args.kpi,
-                          design=args.design, sobol=args.sobol, sobol_samples=args.sobol_samples,
-                          workers=args.workers, cluster=args.cluster, max_work=args.max_work,
-                          on_progress=progress_bar(args.quiet, "decide"))
+    result = run_decision(scenario, samples=args.samples, kpi=args.kpi, design=args.design, sobol=args.sobol,
+                          sobol_samples=args.sobol_samples, options=run_options(args, "decide"))
     result.command = command_line(args)
     if args.out is not None:
         write_decision(result, args.out, plots=not args.no_plots, pdf=args.pdf)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.cli.common import load_scenario, printable, progress_bar
+from sim.cli.common import load_scenario, printable, run_options
 from sim.cli.parser import OPTION_DEFAULTS
 from sim.decision import sampling
 from sim.output import files, fmt
@@ -23,7 +23,6 @@ from sim.output.optimise_files import answer, write_optimise
 from sim.params.scenario import ScenarioError, uncertain_parameters
 from sim.params.schema import Scenario
 from sim.runs import metrics
-from sim.runs.executors import check_cluster_address
 from sim.runs.optimise import optimise
 
 
@@ -63,14 +62,12 @@ def cmd_optimise(args: argparse.Namespace) -> int:
     if args.out is not None:
         files.output_target(args.out, force=args.force)  # before anything runs
     scenario = load_scenario(args, record_replications=False)  # --replications is per trial
-    if args.cluster:
-        check_cluster_address(args.cluster)
+    options = run_options(args, "optimise")  # the cluster address checked before anything runs
     worlds = robust_worlds(scenario, args.worlds) if args.robust else None
     result = optimise(scenario, policy=args.policy, params=args.param, kpi=args.kpi or ["value_usd"],
-                      constraints=args.constraint, trials=args.trials, replications=args.replications, worlds=worlds,
-                      candidates=args.candidates, delta=args.delta, first_stage=args.first_stage,
-                      max_fresh=args.max_fresh, batch=args.batch, workers=args.workers, cluster=args.cluster,
-                      max_work=args.max_work, on_progress=progress_bar(args.quiet, "optimise"))
+                      constraints=args.constraint, trials=args.trials, worlds=worlds, candidates=args.candidates,
+                      delta=args.delta, first_stage=args.first_stage, max_fresh=args.max_fresh, batch=args.batch,
+                      options=options)
     result.command = command_line(args)
     if args.out is not None:
         write_optimise(result, args.out, force=args.force, plots=not args.no_plots)

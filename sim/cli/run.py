@@ -52,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     warn_unkeepable(scenario)
     # streams each finished replication to disk (see sim.output.files.run_to_dir); on Ctrl-C with
     # --keep-partial the finished ones are written, marked partial, and Interrupted reaches main
-    res = run_to_dir(scenario, args.out, **options.kwargs(), plots=not args.no_plots, pdf=args.pdf,
+    res = run_to_dir(scenario, args.out, options=options, plots=not args.no_plots, pdf=args.pdf,
                      precision=precision_from_args(args), keep_partial=args.keep_partial, force=args.force)
     if res.precision is not None and not args.quiet:
         pr = res.precision

@@ -136,7 +136,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     notes = _staffing_note(scenario, grid)
     try:
         tidy = analysis.sweep(scenario, grid=grid, policies=policies_arg(args.policies),
-                              **run_options(args, "sweep").kwargs())
+                              options=run_options(args, "sweep"))
     except analysis.SweepInterrupted as exc:
         if not args.keep_partial or args.out is None or exc.tidy.empty:
             raise KeyboardInterrupt from None
@@ -214,7 +214,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     policy_a, policy_b = breakeven_pair(scenario, args.param, policy_a, policy_b)
     curve = analysis.breakeven(scenario, param=args.param, between=(args.between[0], args.between[1]), kpi=args.kpi,
                                policy_a=policy_a, policy_b=policy_b, points=args.points, refine=args.refine,
-                               **run_options(args, "breakeven").kwargs())
+                               options=run_options(args, "breakeven"))
     a = curve.attrs
     labels = policy_labels(scenario)
     if a["breakeven"] is None:  # what the curve says (breakeven.json, the chart and the print alike)
@@ -250,7 +250,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     ranges = dict(paths.parse_range_arg(r) for r in args.range)
     table = tornado.sensitivity(scenario, kpi=args.kpi, policy_a=policy_a, policy_b=policy_b,
                                  parameters=args.param or None, delta=args.delta, ranges=ranges,
-                                 documented_ranges=args.documented_ranges, **run_options(args, "sensitivity").kwargs())
+                                 documented_ranges=args.documented_ranges, options=run_options(args, "sensitivity"))
     a = table.attrs
     if args.out is not None:
         figs = {"tornado": study_plots.plot_tornado(table, meta=_meta(scenario, args))} if len(table) else {}
@@ -282,7 +282,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
         if any(type(a) is not int for a in agents):
             raise ScenarioError([f"--agents {args.agents!r}: expected whole numbers, e.g. 4:12 or 5,8,10"], "--agents")
     table = staffing.staff(scenario, sla=args.sla, agents=agents, policies=policies_arg(args.policies),
-                           strict=args.strict, **run_options(args, "staff").kwargs())
+                           strict=args.strict, options=run_options(args, "staff"))
     a = table.attrs
     if args.out is not None:
         _write(args.out, scenario, args, {"staff.csv": table}, dict(a))

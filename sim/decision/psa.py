@@ -61,9 +61,10 @@ from sim.params.scenario import (
 from sim.params.schema import Params, Scenario
 from sim.params.uncertainty import Choice, Distribution
 from sim.runs import metrics
-from sim.runs.executors import Executor, use_executor
+from sim.runs.executors import Executor
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.kpis import DEFAULT_KPI  # noqa: F401  (re-exported: the decision's KPI)
+from sim.runs.options import SERIAL, RunOptions
 from sim.runs.paths import with_values
 
 __all__ = [
@@ -309,26 +310,25 @@ def run_decision(
     scenario: Scenario,
     *,
     samples: int = 200,
-    replications: int = 1,
     kpi: str | None = None,
     design: Design = "lhs",
     sobol: bool = False,
     sobol_samples: int = 32,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
+    options: RunOptions = SERIAL,
 ) -> DecisionResult:
     """Probabilistic sensitivity analysis of every policy over the scenario's ``[uncertainty]`` table.
 
-    ``samples`` parameter sets (``design``: "lhs" or "sobol"), ``replications`` runs of every
-    policy on each; ``kpi`` the value to decide on (default :data:`DEFAULT_KPI`). With
-    ``sobol``, a Saltelli design of ``sobol_samples`` x (parameters + 2) points is run for the
-    two leading policies. ``workers`` > 1 runs local processes, ``cluster`` a Dask scheduler,
-    ``executor`` one the caller manages; the results are identical under all of them.
+    ``samples`` parameter sets (``design``: "lhs" or "sobol"), ``options.replications`` runs of
+    every policy on each (default 1); ``kpi`` the value to decide on (default
+    :data:`DEFAULT_KPI`). With ``sobol``, a Saltelli design of ``sobol_samples`` x
+    (parameters + 2) points is run for the two leading policies. ``options`` says where the
+    runs execute (serial, local processes, a Dask cluster or the caller's executor); the
+    results are identical under all of them.
     """
     kpi = kpi or DEFAULT_KPI
+    replications = options.replications_for(scenario, default=1)
+    if options.seed is not None and options.seed != scenario.run.seed:  # in the scenario: its hash and jobs see it
+        scenario = with_values(scenario, {"run.seed": int(options.seed)})
     problems = []
     if kpi not in metrics.KPIS:
         problems.append(f"--kpi: unknown KPI {kpi!r}; allowed values: {', '.join(metrics.KPIS)}")
@@ -351,12 +351,12 @@ def run_decision(
     seed = scenario.run.seed
     sobol_points = sobol_samples * (k + 2) if sobol else 0
     check_work(scenario, parameters, samples=samples, replications=replications, sobol_points=sobol_points,
-               limit=max_work)
+               limit=options.max_work)
 
     values = draw(parameters, design_points(samples, k, seed=seed, design=design))
     total = samples * replications * len(names) + sobol_points * replications * 2
-    with use_executor(executor, workers=workers, cluster=cluster) as ex:
-        runner = _Runner(scenario, names, ex, on_progress, total)
+    with options.pool() as ex:
+        runner = _Runner(scenario, names, ex, options.on_progress, total)
         runner.validate(values)  # every set checked before anything runs
         runs = runner.run(values, lambda i: range(i * replications, (i + 1) * replications))
         psa = _psa_table(runs, values, names)

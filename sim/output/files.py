@@ -33,8 +33,8 @@ from sim.output import figures
 from sim.params.scenario import ScenarioError, reference_policy, resolve_policies, scenario_hash
 from sim.params.schema import Scenario
 from sim.runs import guardrails, metrics
-from sim.runs.executors import Executor, use_executor
 from sim.runs.experiment import Precision, jobs, run_job_with_kpis
+from sim.runs.options import SERIAL, RunOptions
 from sim.runs.results import Results
 
 FLOAT_FORMAT = "%.10g"  # fixed text form of floats: byte-identical files across machines
@@ -381,14 +381,8 @@ def run_to_dir(
     scenario: Scenario,
     out_dir: Path | str,
     *,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
+    options: RunOptions = SERIAL,
     precision: Precision | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
     plots: bool = True,
     pdf: bool = False,
     crn: bool = True,
@@ -398,9 +392,10 @@ def run_to_dir(
     """Run every policy of ``scenario`` and write monthly.csv, kpis.csv, summary.json and
     plots/ into ``out_dir``, streaming each finished run to disk.
 
+    ``options``: replications, seed, where the runs execute (default the file's, serial).
     The folder is replaced atomically when the run ends. With ``precision`` replications
-    are added in rounds until the rule is met or its cap is reached (``replications`` is
-    then the first round, at least 3). On Ctrl-C (KeyboardInterrupt) the previous output is
+    are added in rounds until the rule is met or its cap is reached (``options.replications``
+    is then the first round, at least 3). On Ctrl-C (KeyboardInterrupt) the previous output is
     left as it was, unless ``keep_partial``: then the runs already finished replace it,
     marked ``"partial": true`` in summary.json, and :class:`Interrupted` is raised.
     The returned :class:`Results` holds the KPI table; ``monthly`` is read back from disk
@@ -408,11 +403,12 @@ def run_to_dir(
     """
     out_dir = Path(out_dir)
     output_target(out_dir, force=force)  # refused before anything runs
-    reps = replications or scenario.run.replications
-    seed = scenario.run.seed if seed is None else seed
+    reps = options.replications_for(scenario)
+    seed = options.seed_for(scenario)
+    on_progress = options.on_progress
     if precision is not None:
         reps = min(max(reps, 3), precision.max_replications)
-    guardrails.check(scenario, precision.max_replications if precision else reps, max_work, plots=plots)
+    guardrails.check(scenario, precision.max_replications if precision else reps, options.max_work, plots=plots)
     policies = resolve_policies(scenario)
     names = [p.name for p in policies]
     res = Results(scenario=scenario, scenario_sha256=scenario_hash(scenario), seed=seed, replications=0,
@@ -421,7 +417,7 @@ def run_to_dir(
     kpi_rows: dict[tuple[str, int], dict[str, float]] = {}
     report: dict[str, Any] | None = None
     interrupted = False
-    executor_cm = use_executor(executor, workers=workers, cluster=cluster)
+    executor_cm = options.pool()
 
     with atomic_dir(out_dir, force=force) as tmp:
         # each run's rows go through the same writer as write_results (same columns and format)

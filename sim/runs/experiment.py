@@ -28,6 +28,7 @@ from sim.params.scenario import Policy, ScenarioError, reference_policy, resolve
 from sim.params.schema import Params, Scenario
 from sim.runs import guardrails, metrics
 from sim.runs.executors import Executor, default_workers, use_executor
+from sim.runs.options import SERIAL, RunOptions
 from sim.runs.results import Results
 
 __all__ = [
@@ -138,36 +139,29 @@ def _policy_order(policies: Sequence[str]) -> Callable[[pd.Series], pd.Series]:
 def run_scenario(
     scenario: Scenario,
     *,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
-    executor: Executor | None = None,
-    cluster: str | None = None,
+    options: RunOptions = SERIAL,
     crn: bool = True,
     plots: bool = False,
 ) -> Results:
-    """Run every policy of ``scenario`` for ``replications`` replications (default: the file's).
+    """Run every policy of ``scenario`` (``options``: replications, seed, where; default the
+    file's, serial).
 
-    Everything is kept in memory; for large runs use :func:`run_to_dir`. ``workers`` > 1
-    runs local processes (0: all cores), ``cluster`` a Dask scheduler address, ``executor``
-    an executor the caller manages; results are identical under all of them. ``plots``: the
-    caller will draw the run's figures, so the guardrail counts them too.
+    Everything is kept in memory; for large runs use :func:`sim.output.files.run_to_dir`.
+    Results are identical whichever executor ``options`` names. ``plots``: the caller will draw
+    the run's figures, so the guardrail counts them too.
     """
-    reps = replications or scenario.run.replications
-    seed = scenario.run.seed if seed is None else seed
-    guardrails.check(scenario, reps, max_work, plots=plots)
+    reps = options.replications_for(scenario)
+    seed = options.seed_for(scenario)
+    guardrails.check(scenario, reps, options.max_work, plots=plots)
     policies = resolve_policies(scenario)
     job_list = jobs(policies, replications=reps, months=scenario.run.months, seed=seed, crn=crn)
     tables, segment_tables = [], []
-    executor_cm = use_executor(executor, workers=workers, cluster=cluster)
-    with executor_cm as ex:
+    with options.pool() as ex:
         for done, (_, (table, segments)) in enumerate(execute(job_list, executor=ex, fn=run_job_tables), start=1):
             tables.append(table)
             segment_tables.append(segments)
-            if on_progress:
-                on_progress(done, len(job_list))
+            if options.on_progress:
+                options.on_progress(done, len(job_list))
     res = results_from_tables(scenario, tables, replications=reps, seed=seed, policies=[p.name for p in policies])
     segments = pd.concat(segment_tables, ignore_index=True)
     order = ["policy", "replication", "month"]

@@ -19,7 +19,7 @@ import pandas as pd
 from sim.params.scenario import ScenarioError, reference_policy, resolve_policies
 from sim.params.schema import Params, Scenario
 from sim.runs import guardrails, metrics
-from sim.runs.executors import Executor, use_executor
+from sim.runs.executors import Executor
 from sim.runs.experiment import Job, run_job_kpis
 from sim.runs.paths import with_values
 
@@ -161,10 +161,6 @@ def paired(df: pd.DataFrame, kpi: str, policy_a: str, policy_b: str) -> dict[str
     b = df[df["policy"] == policy_b].set_index("replication")[kpi]
     common = a.index.intersection(b.index)
     return interval(b.loc[common] - a.loc[common])
-
-
-def executor_for(scenario: Scenario, workers: int, cluster: str | None, executor: Executor | None) -> Executor:
-    return use_executor(executor, workers=workers, cluster=cluster)
 
 
 def reference_of(scenario: Scenario, names: Sequence[str]) -> str:

@@ -51,8 +51,9 @@ from sim.params.labels import LABEL_KEY, LABEL_MAX
 from sim.params.scenario import ScenarioError, policy_label, resolve_policies, scenario_hash, validate_dict
 from sim.params.schema import Params, Scenario
 from sim.runs import metrics
-from sim.runs.executors import Executor, use_executor
+from sim.runs.executors import Executor
 from sim.runs.experiment import Job, run_job_kpis
+from sim.runs.options import SERIAL, RunOptions
 from sim.runs.search_space import (
     Constraint,
     DesignError,
@@ -73,6 +74,7 @@ __all__ = ["Constraint", "Dimension", "OptimiseResult", "optimise", "pareto_fron
 
 ALPHA = 0.05  # 95%: the guarantee's confidence
 MAX_TRIALS = 10_000
+DEFAULT_REPLICATIONS = 4  # per trial (the CLI repeats it in sim.cli.parser.OPTION_DEFAULTS, tested equal)
 Key = tuple[tuple[str, Any], ...]
 
 
@@ -291,19 +293,13 @@ def optimise(
     kpi: str | Sequence[str] = "value_usd",
     constraints: Sequence[str | Constraint] = (),
     trials: int = 200,
-    replications: int = 4,
     worlds: pd.DataFrame | None = None,
     candidates: int = 5,
     delta: float | None = None,
     first_stage: int = 20,
     max_fresh: int = 200,
     batch: int = 8,
-    seed: int | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
+    options: RunOptions = SERIAL,
 ) -> OptimiseResult:
     """Search ``policy``'s design over ``params`` for the highest expected ``kpi`` under
     ``constraints``, then choose among the best designs on fresh replications (module docstring).
@@ -319,6 +315,7 @@ def optimise(
     :class:`ScenarioError` naming the field before anything runs.
     """
     kpis = [kpi] if isinstance(kpi, str) else list(kpi)
+    replications = options.replications if options.replications is not None else DEFAULT_REPLICATIONS
     problems = []
     for k in kpis:
         if k not in metrics.KPIS:
@@ -343,16 +340,16 @@ def optimise(
     dims = check_dimensions([(d.path, _spec(d)) if isinstance(d, Dimension) else parse_dimension(d) for d in params],
                             policy=policy, params=base)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
-    seed = scenario.run.seed if seed is None else int(seed)
+    seed = options.seed_for(scenario)
     bases = world_bases(scenario, policy, worlds)
     data = base.model_dump(mode="python")
     current = {d.path: current_value(d.path, data) for d in dims}
     planned = (trials * replications + (candidates + 1) * first_stage) * len(bases)
     guard(bases, dims, current, policy=policy, months=scenario.run.months, runs=planned // len(bases),
-           limit=max_work)
+           limit=options.max_work)
     signs = [1.0 if metrics.KPIS[k].better == "higher" else -1.0 for k in kpis]
-    with use_executor(executor, workers=workers, cluster=cluster) as ex:
-        runs = _Runs(bases, months=scenario.run.months, seed=seed, executor=ex, on_progress=on_progress)
+    with options.pool() as ex:
+        runs = _Runs(bases, months=scenario.run.months, seed=seed, executor=ex, on_progress=options.on_progress)
         runs.expect(planned)
         table, designs = _search(runs, dims, kpis, signs, cons, current, trials=trials, replications=replications,
                                  batch=batch, seed=seed)

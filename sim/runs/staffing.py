@@ -7,7 +7,7 @@ the app.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,8 @@ from sim.params.scenario import (
     resolve_policies,
 )
 from sim.params.schema import Scenario
-from sim.runs.executors import Executor
-from sim.runs.grid import Cell, Engine, Progress, check_points, check_policies, executor_for, interval
+from sim.runs.grid import Cell, Engine, Progress, check_points, check_policies, interval
+from sim.runs.options import SERIAL, RunOptions
 
 # ---------------------------------------------------------------------------- staffing
 
@@ -31,13 +31,7 @@ def staff(
     agents: Sequence[int] | None = None,
     policies: Sequence[str] | None = None,
     strict: bool = False,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
+    options: RunOptions = SERIAL,
 ) -> pd.DataFrame:
     """The fewest agents (fixed staffing) at which each policy meets the SLA target.
 
@@ -60,9 +54,9 @@ def staff(
         counts = sorted({int(a) for a in agents})
         if not counts or counts[0] < 1 or counts[-1] > 5000:
             raise ScenarioError([f"--agents: counts must lie in [1, 5000] (got {list(agents)})"], "--agents")
-    reps = replications or scenario.run.replications
+    reps = options.replications_for(scenario)
     cap = max(p.params.support.max_agents for p in resolve_policies(scenario) if p.name in names)
-    progress = Progress(on_progress)
+    progress = Progress(options.on_progress)
     stats: dict[tuple[str, int], dict[str, float]] = {}
 
     def key(n: int) -> tuple[tuple[str, Any], ...]:
@@ -71,7 +65,7 @@ def staff(
     # the search doubles from 1 agent to the cap, then bisects: each count it may try, and as many
     # bisection steps again at the dearest count (the fewest agents: the longest queue)
     tried = counts if counts is not None else sorted({min(cap, 2**i) for i in range(math.ceil(math.log2(cap)) + 1)})
-    resolved = check_points(scenario, names, [key(n) for n in tried], reps, max_work,
+    resolved = check_points(scenario, names, [key(n) for n in tried], reps, options.max_work,
                              more_runs=0 if counts is not None else reps * len(tried),
                              counted=f"{len(tried)} agent counts{'' if counts is not None else ' and the bisection'} x "
                                      f"{len(names)} policies x {reps} replications",
@@ -81,8 +75,8 @@ def staff(
         x = s["ci_low"] if strict else s["mean"]
         return bool(np.isfinite(x) and x >= sla)
 
-    with executor_for(scenario, workers, cluster, executor) as ex:
-        engine = Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress,
+    with options.pool() as ex:
+        engine = Engine(scenario, replications=reps, seed=options.seed, crn=True, executor=ex, progress=progress,
                          resolved=resolved)
 
         def evaluate(cells: list[tuple[str, int]]) -> None:

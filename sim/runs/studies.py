@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,6 @@ from sim.params.scenario import (
 )
 from sim.params.schema import Scenario
 from sim.runs import metrics
-from sim.runs.executors import Executor
 from sim.runs.grid import (
     Cell,
     Engine,
@@ -35,11 +34,11 @@ from sim.runs.grid import (
     check_pair,
     check_points,
     check_policies,
-    executor_for,
     interval,
     paired,
     reference_of,
 )
+from sim.runs.options import SERIAL, RunOptions
 from sim.runs.paths import bounds_of, check_movable
 
 KPI_NAMES = list(metrics.KPIS)
@@ -61,13 +60,7 @@ def sweep(
     *,
     grid: Mapping[str, Sequence[Any]],
     policies: Sequence[str] | None = None,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
+    options: RunOptions = SERIAL,
     crn: bool = True,
 ) -> pd.DataFrame:
     """Run every policy at every point of a 1-D or 2-D grid; the tidy per-replication table.
@@ -88,16 +81,16 @@ def sweep(
     for path in paths:
         check_movable(scenario, path, names)
     points = [tuple(zip(paths, combo)) for combo in itertools.product(*(list(grid[p]) for p in paths))]
-    reps = replications or scenario.run.replications
-    resolved = check_points(scenario, names, points, reps, max_work,  # every point validated and costed first
+    reps = options.replications_for(scenario)
+    resolved = check_points(scenario, names, points, reps, options.max_work,  # every point validated and costed first
                              counted=f"{len(points)} points x {len(names)} policies x {reps} replications",
                              reduce="Use fewer values, policies or replications, or narrower values")
-    progress = Progress(on_progress)
+    progress = Progress(options.on_progress)
     rows: list[dict[str, Any]] = []
     attrs = {"params": paths, "policies": names, "reference": reference_of(scenario, names),
-             "seed": scenario.run.seed if seed is None else seed, "replications": reps, "partial": False}
-    with executor_for(scenario, workers, cluster, executor) as ex:
-        engine = Engine(scenario, replications=reps, seed=seed, crn=crn, executor=ex, progress=progress,
+             "seed": options.seed_for(scenario), "replications": reps, "partial": False}
+    with options.pool() as ex:
+        engine = Engine(scenario, replications=reps, seed=options.seed, crn=crn, executor=ex, progress=progress,
                          resolved=resolved)
         try:
             engine.run([Cell(pt, p) for pt in points for p in names], partial=rows)
@@ -177,13 +170,7 @@ def breakeven(
     policy_b: str | None = None,
     points: int = 5,
     refine: int = 4,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
+    options: RunOptions = SERIAL,
 ) -> pd.DataFrame:
     """Where policy_b and policy_a tie on ``kpi`` as ``param`` moves over ``between``.
 
@@ -213,20 +200,20 @@ def breakeven(
     values = [float(v) for v in np.linspace(lo_v, hi_v, points)]
     if is_int:
         values = sorted({float(round(v)) for v in values})
-    reps = replications or scenario.run.replications
+    reps = options.replications_for(scenario)
 
     def as_param(v: float) -> Any:
         return int(round(v)) if is_int else v
 
     resolved = check_points(scenario, [policy_a, policy_b], [((param, as_param(v)),) for v in values], reps,
-                             max_work, more_runs=refine * reps,
+                             options.max_work, more_runs=refine * reps,
                              counted=f"{len(values)} values + up to {refine} bisection steps x 2 policies x {reps} "
                                      "replications",
                              reduce="Use fewer --points, --refine steps or replications, or a narrower --between")
-    progress = Progress(on_progress)
+    progress = Progress(options.on_progress)
     curve: dict[float, dict[str, float]] = {}
-    with executor_for(scenario, workers, cluster, executor) as ex:
-        engine = Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress,
+    with options.pool() as ex:
+        engine = Engine(scenario, replications=reps, seed=options.seed, crn=True, executor=ex, progress=progress,
                          resolved=resolved)
 
         def evaluate(vs: list[float]) -> None:

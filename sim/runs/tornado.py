@@ -7,7 +7,7 @@ Where it sits: **runs**, on the grid of ``sim.runs.grid`` and the paths of ``sim
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from sim.params.scenario import (
 )
 from sim.params.schema import Scenario
 from sim.params.walk import field_info
-from sim.runs.executors import Executor
 from sim.runs.grid import (
     Cell,
     Engine,
@@ -29,9 +28,9 @@ from sim.runs.grid import (
     check_kpi,
     check_pair,
     check_points,
-    executor_for,
     paired,
 )
+from sim.runs.options import SERIAL, RunOptions
 from sim.runs.paths import bounds_of, expand_path, get_path
 
 # The main behavioural parameters of the tornado: (path, label, documented range or None).
@@ -139,13 +138,7 @@ def sensitivity(
     delta: float = 0.2,
     ranges: Mapping[str, tuple[float, float]] | None = None,
     documented_ranges: bool = False,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    executor: Executor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    max_work: int | None = None,
+    options: RunOptions = SERIAL,
 ) -> pd.DataFrame:
     """One-at-a-time sensitivity (tornado) of the paired difference policy_b - policy_a.
 
@@ -173,16 +166,16 @@ def sensitivity(
         rng = ranges.get(path) or (documented.get(path) if documented_ranges else None)
         label = labels.get(path) or path.rsplit(".", 1)[-1].replace("_", " ")
         swings.append(_swing_for(scenario, path, label, delta, rng, documented.get(path)))
-    reps = replications or scenario.run.replications
-    progress = Progress(on_progress)
+    reps = options.replications_for(scenario)
+    progress = Progress(options.on_progress)
     base_key: tuple[tuple[str, Any], ...] = ()
     keys = [base_key] + [k for s in swings for k in (tuple(s.low.items()), tuple(s.high.items()))]
-    resolved = check_points(scenario, [policy_a, policy_b], keys, reps, max_work,
+    resolved = check_points(scenario, [policy_a, policy_b], keys, reps, options.max_work,
                              counted=f"{len(keys)} points (base, each parameter low and high) x 2 policies x {reps} "
                                      "replications",
                              reduce="Use fewer parameters or replications, or a smaller --delta or --range")
-    with executor_for(scenario, workers, cluster, executor) as ex:
-        engine = Engine(scenario, replications=reps, seed=seed, crn=True, executor=ex, progress=progress,
+    with options.pool() as ex:
+        engine = Engine(scenario, replications=reps, seed=options.seed, crn=True, executor=ex, progress=progress,
                          resolved=resolved)
         df = engine.run([Cell(k, p) for k in keys for p in (policy_a, policy_b)])
 
