@@ -11,7 +11,8 @@ whatever order jobs finish, and replication r of every policy shares its random 
 each finished replication to disk instead (the CLI's ``run``) and can keep adding
 replications until a KPI is known precisely enough (:class:`Precision`, declared here).
 
-This module never prints; progress goes through an ``on_progress(done, total)`` callback.
+This module never prints; progress goes through the ``on_progress(done, total)`` callback of
+the :class:`~sim.runs.options.RunOptions` every run function takes.
 """
 
 from __future__ import annotations

@@ -307,10 +307,10 @@ def optimise(
     ``params``: ``"PATH=LO:HI[:int|:log]"`` / ``"PATH=a,b,c"`` strings or :class:`Dimension` s;
     ``kpi``: one KPI, or two (a Pareto search; the first is the one selected on);
     ``constraints``: ``"KPI>=X"`` / ``"KPI<=X"`` strings or :class:`Constraint` s; ``trials``
-    designs of ``replications`` runs each; ``candidates`` best designs re-run with
+    designs of ``options.replications`` runs each (default 4); ``candidates`` best designs re-run with
     ``first_stage`` fresh replications, then up to ``max_fresh``; ``delta``: the indifference
     zone in the KPI's unit (default: the standard error of a trial's mean in the search,
-    median over the candidates). ``on_progress(done, total)`` is called as runs finish (the
+    median over the candidates). ``options.on_progress(done, total)`` is called as runs finish (the
     total grows while the selection adds replications). Bad input raises
     :class:`ScenarioError` naming the field before anything runs.
     """
