@@ -138,6 +138,13 @@ def first_plot_src(page) -> str:
     return page.eval_on_selector('[data-testid="stMain"] [data-testid="stImage"] img', "e => e.src")
 
 
+# The page has drawn what the websocket delivered: Playwright sees a frame when it arrives, the
+# page's script renders it later, so the DOM must also say the run is over (the script state the
+# page shows, and no element left over from before the run).
+DRAWN = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+        && document.querySelector('[data-stale="true"]') === null; }"""
 PLOTS_LOADED = """least => {
     const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
     return imgs.length >= least && imgs.every(i => i.complete && i.naturalWidth > 0); }"""
@@ -185,12 +192,14 @@ class Runs:
         return new[-1] == "finish" and "request" not in new[last:]
 
     def wait(self, page, since: int, *, plots: bool = True, timeout_s: float = RUN_S) -> None:  # noqa: ANN001
-        """Until the rerun asked for after ``since`` is over (:meth:`settled`) and every plot on the
-        page has loaded (``plots``: the open tab has figures, so at least one)."""
+        """Until the rerun asked for after ``since`` is over (:meth:`settled`), the page has drawn
+        it (:data:`DRAWN`) and every plot on the page has loaded (``plots``: the open tab has
+        figures, so at least one)."""
         deadline = time.monotonic() + timeout_s
         while not self.settled(since):
             assert time.monotonic() < deadline, f"no finished rerun in {timeout_s} s: {self.events[since:]}"
             page.wait_for_timeout(POLL_MS)
+        page.wait_for_function(DRAWN, timeout=timeout_s * 1000)
         page.wait_for_function(PLOTS_LOADED, arg=1 if plots else 0, timeout=timeout_s * 1000)
 
 
